@@ -1,0 +1,80 @@
+"""Liveness, readiness and metrics endpoints (contract §1)."""
+
+from __future__ import annotations
+
+import hmac
+import os
+import uuid
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
+
+from project.rpc.health import grpc_target_health
+
+
+@require_GET
+def healthz(request):
+    return JsonResponse({"status": "ok"})
+
+
+def _check_database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return "ok"
+
+
+def _check_cache() -> str:
+    key = f"readyz:{uuid.uuid4().hex}"
+    cache.set(key, "1", timeout=5)
+    if cache.get(key) != "1":
+        raise RuntimeError("cache did not return what was written")
+    cache.delete(key)
+    return "ok"
+
+
+def _check_broker() -> str:
+    if not settings.CELERY_BROKER_URL:
+        return "embedded"
+    from kombu import Connection
+
+    with Connection(settings.CELERY_BROKER_URL, connect_timeout=2) as conn:
+        conn.ensure_connection(max_retries=1)
+    return "ok"
+
+
+@require_GET
+def readyz(request):
+    checks = {"database": _check_database, "cache": _check_cache, "broker": _check_broker}
+    for service, target in settings.GATEHOUSE_GRPC_TARGETS.items():
+        if target:
+            checks[f"grpc:{service}"] = lambda target=target: grpc_target_health(target)
+    results, ready = {}, True
+    for name, check in checks.items():
+        try:
+            results[name] = {"status": check()}
+        except Exception as exc:  # any failure means not ready; say which and why
+            ready = False
+            results[name] = {"status": "error", "error": f"{type(exc).__name__}: {exc}"[:300]}
+    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": results}, status=200 if ready else 503)
+
+
+@require_GET
+def metrics(request):
+    token = getattr(settings, "GATEHOUSE_METRICS_TOKEN", "")
+    if token:
+        sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(sent.encode(), token.encode()):
+            return JsonResponse(
+                {"error": {"code": "not_authenticated", "message": "Metrics token required.", "details": {}}},
+                status=401,
+            )
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import time
+
+from django.urls import Resolver404, resolve
+from prometheus_client import Counter, Histogram
+
+from project.kernel.context import request_id_scope
+
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
+class RequestIdMiddleware:
+    """Binds a request id for the whole request: echoed when the client sent a sane one,
+    generated otherwise; logged with every line and returned in `X-Request-ID`."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with request_id_scope(request.headers.get(REQUEST_ID_HEADER)) as request_id:
+            request.request_id = request_id
+            response = self.get_response(request)
+            response[REQUEST_ID_HEADER] = request_id
+            return response
+
+
+HTTP_REQUESTS = Counter("gatehouse_http_requests_total", "HTTP requests served.", ["method", "route", "status"])
+HTTP_LATENCY = Histogram("gatehouse_http_request_duration_seconds", "HTTP request latency.", ["method", "route"])
+
+
+def _route(request) -> str:
+    # The URL pattern, not the path: ids in paths would explode the label cardinality.
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return "unmatched"
+    return match.route or match.view_name or "unknown"
+
+
+class MetricsMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        route = _route(request)
+        HTTP_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+        HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        return response

@@ -1,0 +1,18 @@
+"""The route table: every public path prefix and the app service mounted on it (contract §1)."""
+
+from django.contrib import admin
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import errors, health
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics, name="metrics"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("admin/", admin.site.urls),
+    # App services mount here (issues 3-5). Anything else under /api/ is a JSON 404, even with DEBUG.
+    re_path(r"^api/", errors.api_not_found),
+]

@@ -1,0 +1,79 @@
+"""Writing events: `outbox_record` inside the transaction of the change it describes."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+import uuid
+from typing import Any
+
+from django.db import connection, transaction
+
+from project.kernel.context import get_request_id
+from project.kernel.events import Envelope
+
+from .models import OutboxEvent
+
+log = logging.getLogger(__name__)
+_seq = itertools.count()
+
+
+class OutsideTransaction(RuntimeError):
+    pass
+
+
+def outbox_record(*, type: str, producer: str, payload: dict[str, Any]) -> Envelope:
+    """Record an event in the current transaction. It is published only if that transaction commits.
+
+    Must be called inside `transaction.atomic()`: an event written outside one could be published
+    for a change that never happened.
+    """
+    if not connection.in_atomic_block:
+        raise OutsideTransaction("outbox_record() must run inside transaction.atomic()")
+    envelope = Envelope(type=type, producer=producer, payload=payload, request_id=get_request_id() or None)
+    OutboxEvent.objects.create(
+        id=envelope.id,
+        type=envelope.type,
+        producer=envelope.producer,
+        version=envelope.version,
+        occurred_at=envelope.occurred_at,
+        request_id=envelope.request_id or "",
+        payload=envelope.payload,
+        seq=next(_seq),
+    )
+    transaction.on_commit(lambda: _after_commit(envelope.id))
+    return envelope
+
+
+# After the fast path fails (broker down), requests skip it for this long instead of each
+# waiting for a connect timeout; the sweeper publishes what they leave behind.
+FAST_PATH_BACKOFF_SECONDS = 5.0
+_fast_path_paused_until = 0.0
+
+
+def _after_commit(event_id: uuid.UUID) -> None:
+    # The fast path. Anything it fails to publish stays pending and the sweeper takes it later,
+    # so an exception here must never reach the caller whose transaction already committed.
+    global _fast_path_paused_until
+    from .relay import relay_events
+
+    if time.monotonic() < _fast_path_paused_until:
+        return
+    try:
+        relay_events(ids=[event_id])
+    except Exception:
+        _fast_path_paused_until = time.monotonic() + FAST_PATH_BACKOFF_SECONDS
+        log.warning("outbox fast path failed; the sweeper will publish event %s", event_id, exc_info=True)
+
+
+def envelope_of(row: OutboxEvent) -> Envelope:
+    return Envelope(
+        id=row.id,
+        type=row.type,
+        producer=row.producer,
+        version=row.version,
+        occurred_at=row.occurred_at,
+        request_id=row.request_id or None,
+        payload=row.payload,
+    )

@@ -1,0 +1,53 @@
+"""The event envelope of contract §5, shared by producers and consumers of every module."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+ENVELOPE_VERSION = 1
+
+
+def rfc3339(moment: datetime) -> str:
+    """UTC, second fraction kept, `Z` suffix (contract §0)."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_rfc3339(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    type: str
+    producer: str
+    payload: dict[str, Any]
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+    occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    version: int = ENVELOPE_VERSION
+    request_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "type": self.type,
+            "occurred_at": rfc3339(self.occurred_at),
+            "producer": self.producer,
+            "version": self.version,
+            "request_id": self.request_id,
+            "payload": self.payload,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Envelope:
+        return cls(
+            id=uuid.UUID(str(data["id"])),
+            type=str(data["type"]),
+            occurred_at=parse_rfc3339(str(data["occurred_at"])),
+            producer=str(data["producer"]),
+            version=int(data["version"]),
+            request_id=data.get("request_id"),
+            payload=dict(data["payload"]),
+        )

@@ -1,0 +1,218 @@
+"""Gatehouse settings: read from the environment only (12-factor).
+
+With no variable set everything runs embedded on one machine: SQLite, the in-process cache and
+in-process task/event execution. Every variable is listed in the README's configuration table.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+# Off unless asked for: a deployment that forgets DEBUG gets production behaviour, not a debug page.
+DEBUG = env.bool("DEBUG", default=False)
+# The development key is only ever used with DEBUG on; without DEBUG a missing SECRET_KEY is an error.
+SECRET_KEY = env.str(
+    "SECRET_KEY", default="dev-only-insecure-key-never-in-production-0123456789abcdef" if DEBUG else environ.Env.NOTSET
+)
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "project.events",
+    "project.rpc",
+    "gateway",
+    "users",
+    "auth",
+    "permissions",
+    "notifications",
+]
+
+MIDDLEWARE = [
+    "gateway.middleware.RequestIdMiddleware",
+    "gateway.middleware.MetricsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "gateway.errors.ApiErrorMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+WSGI_APPLICATION = "project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Data -------------------------------------------------------------------------------------
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'gatehouse.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's own psycopg 3 pool; persistent connections and the pool exclude each other.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN", default=2),
+        "max_size": env.int("DATABASE_POOL_MAX", default=10),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+    }
+else:
+    (BASE_DIR / "var").mkdir(exist_ok=True)
+    # Tests start server and worker subprocesses: they need a test database they can open too.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test_gatehouse.sqlite3")}
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "users.User"
+
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+            "KEY_PREFIX": "gh",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "gatehouse"}}
+
+# --- Tasks and events ---------------------------------------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_DEFAULT_QUEUE = "gatehouse.tasks"
+CELERY_BEAT_SCHEDULE = {
+    "sweep-outbox": {
+        "task": "events.sweep_outbox",
+        "schedule": env.float("GATEHOUSE_OUTBOX_SWEEP_SECONDS", default=10.0),
+    },
+}
+GATEHOUSE_EVENTS_EXCHANGE = env.str("GATEHOUSE_EVENTS_EXCHANGE", default="gatehouse.events")
+# Outbox rows older than this (seconds) are left to the sweeper rather than the after-commit fast path.
+GATEHOUSE_OUTBOX_SWEEP_AGE = env.float("GATEHOUSE_OUTBOX_SWEEP_AGE", default=5.0)
+# Consumer retries: delays in seconds of successive attempts; after the last one, dead-letter.
+GATEHOUSE_EVENT_RETRY_DELAYS = [float(x) for x in env.list("GATEHOUSE_EVENT_RETRY_DELAYS", default=["1", "5", "30"])]
+
+# --- gRPC ---------------------------------------------------------------------------------------
+GATEHOUSE_GRPC_TARGETS = {
+    service: env.str(f"{service.upper()}_GRPC_TARGET", default="")
+    for service in ("users", "auth", "permissions", "notifications")
+}
+GATEHOUSE_GRPC_TOKEN = env.str("GATEHOUSE_GRPC_TOKEN", default="")
+GATEHOUSE_GRPC_TIMEOUT = env.float("GATEHOUSE_GRPC_TIMEOUT", default=5.0)
+
+# --- Mail ---------------------------------------------------------------------------------------
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Gatehouse <no-reply@localhost>")
+
+# --- Gatehouse ----------------------------------------------------------------------------------
+GATEHOUSE_ISSUER = env.str("GATEHOUSE_ISSUER", default="http://localhost:8000")
+GATEHOUSE_AUDIENCE = env.str("GATEHOUSE_AUDIENCE", default="gatehouse")
+GATEHOUSE_ACCESS_TOKEN_TTL = env.int("GATEHOUSE_ACCESS_TOKEN_TTL", default=300)
+GATEHOUSE_REFRESH_TOKEN_TTL = env.int("GATEHOUSE_REFRESH_TOKEN_TTL", default=2592000)
+GATEHOUSE_RATELIMIT_ANON = env.str("GATEHOUSE_RATELIMIT_ANON", default="60/min")
+GATEHOUSE_RATELIMIT_USER = env.str("GATEHOUSE_RATELIMIT_USER", default="600/min")
+GATEHOUSE_LOGIN_MAX_FAILURES = env.int("GATEHOUSE_LOGIN_MAX_FAILURES", default=5)
+GATEHOUSE_FRONTEND_URL = env.str("GATEHOUSE_FRONTEND_URL", default="http://localhost:8000")
+GATEHOUSE_MAX_BODY_BYTES = env.int("GATEHOUSE_MAX_BODY_BYTES", default=1048576)
+DATA_UPLOAD_MAX_MEMORY_SIZE = GATEHOUSE_MAX_BODY_BYTES
+
+# --- Passwords ----------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- REST ---------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "EXCEPTION_HANDLER": "gateway.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Gatehouse API",
+    "DESCRIPTION": "Users, authentication, RBAC and notifications.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- i18n / static --------------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- Security (production defaults; `manage.py check --deploy` is clean with DEBUG off) ----------
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- Logging: JSON lines carrying the request id -----------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "project.kernel.context.RequestIdLogFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(process)d",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        }
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

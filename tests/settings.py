@@ -1,0 +1,22 @@
+"""Settings for the test suite and for the server/worker processes the tests start."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-any-deployment-0123456789")
+os.environ.setdefault("GATEHOUSE_GRPC_TOKEN", "test-only-grpc-token")
+os.environ.setdefault("GATEHOUSE_EVENT_RETRY_DELAYS", "0.2,0.4")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+
+from project.settings import *  # noqa: F403
+from project.settings import DATABASES, INSTALLED_APPS
+
+# A test-only consumer whose side effects the event tests count.
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.probe"]
+
+# Subprocesses (gRPC servers, Celery workers, relays) started by the tests open the test database.
+if os.environ.get("GATEHOUSE_TEST_DATABASE_NAME"):
+    DATABASES["default"]["NAME"] = os.environ["GATEHOUSE_TEST_DATABASE_NAME"]
+
+# Hashing speed is not under test here; the password tests that need the real hasher set it.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,102 @@
+from django import forms
+from django.contrib import admin, messages
+
+from project.kernel.errors import DomainError
+from users.interface import user_service
+from users.models import User
+
+
+class ServiceBackedForm(forms.ModelForm):
+    """Writes through the users service in `clean()`, so the service's validation errors appear
+    on the form and its events are emitted exactly as for an API call."""
+
+    def write(self, data):
+        raise NotImplementedError
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.saved = self.write(data)
+        except DomainError as exc:
+            fields = [f for f in exc.details if f in self.fields]
+            for field in fields:
+                self.add_error(field, exc.details[field])
+            if not fields:
+                raise forms.ValidationError(exc.message) from exc
+        return data
+
+
+class UserCreateForm(ServiceBackedForm):
+    password = forms.CharField(
+        widget=forms.PasswordInput, required=False, help_text="Leave empty for an account without password login."
+    )
+
+    class Meta:
+        model = User
+        fields = ["email", "display_name", "is_verified", "is_staff", "is_superuser"]
+
+    def write(self, data):
+        return user_service.create(
+            email=data["email"],
+            password=data.get("password") or None,
+            display_name=data.get("display_name", ""),
+            is_verified=data.get("is_verified", False),
+            is_staff=data.get("is_staff", False),
+            is_superuser=data.get("is_superuser", False),
+        )
+
+
+class UserChangeForm(ServiceBackedForm):
+    class Meta:
+        model = User
+        fields = ["email", "display_name", "is_verified", "is_staff", "is_superuser"]
+
+    def validate_unique(self):
+        pass  # the service decides (case-insensitively) whether the email is taken
+
+    def write(self, data):
+        saved = user_service.update(
+            user_id=self.instance.id,
+            email=data["email"],
+            display_name=data.get("display_name", ""),
+            is_verified=data.get("is_verified", False),
+        )
+        # Admin-only flags; RBAC (issue 4) replaces them with role assignments.
+        User.objects.filter(id=self.instance.id).update(is_staff=data["is_staff"], is_superuser=data["is_superuser"])
+        return saved
+
+
+@admin.register(User)
+class UserAdmin(admin.ModelAdmin):
+    form = UserChangeForm
+    add_form = UserCreateForm
+    list_display = ["email", "display_name", "is_active", "is_verified", "is_staff", "date_joined"]
+    list_filter = ["is_active", "is_verified", "is_staff"]
+    search_fields = ["email", "display_name"]
+    ordering = ["-date_joined"]
+    readonly_fields = ["id", "is_active", "date_joined", "updated_at", "last_login"]
+    actions = ["deactivate"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["email", "password", "display_name", "is_verified", "is_staff", "is_superuser"]
+        return ["id", "email", "display_name", "is_verified", "is_staff", "is_superuser", *self.readonly_fields[1:]]
+
+    def save_model(self, request, obj, form, change):
+        obj.pk = form.saved.id  # already written by the form through the service
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # users are deactivated, never deleted: their ids live on in other services
+
+    @admin.action(description="Deactivate selected users")
+    def deactivate(self, request, queryset):
+        for user in queryset:
+            user_service.deactivate(user_id=user.id)
+        self.message_user(request, f"Deactivated {queryset.count()} user(s).", messages.SUCCESS)

@@ -1,0 +1,155 @@
+"""Writes of the users core service. Each owns its transaction and records its event in it."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+
+from project.events.outbox import outbox_record
+from users.interface import (
+    SERVICE_NAME,
+    USER_DEACTIVATED,
+    USER_REGISTERED,
+    USER_UPDATED,
+    EmailTaken,
+    InvalidUserInput,
+    UserNotFound,
+)
+from users.models import User
+
+DISPLAY_NAME_MAX = 150
+
+
+def _normalise_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise InvalidUserInput(
+            "Enter a valid email address.", details={"email": ["Enter a valid email address."]}
+        ) from None
+    if len(email) > 254:
+        raise InvalidUserInput("The email is too long.", details={"email": ["At most 254 characters."]})
+    return email
+
+
+def _check_display_name(display_name: str) -> str:
+    display_name = display_name.strip()
+    if len(display_name) > DISPLAY_NAME_MAX:
+        raise InvalidUserInput(
+            "The display name is too long.", details={"display_name": [f"At most {DISPLAY_NAME_MAX} characters."]}
+        )
+    if any(ord(ch) < 32 for ch in display_name):
+        raise InvalidUserInput(
+            "The display name contains control characters.", details={"display_name": ["No control characters."]}
+        )
+    return display_name
+
+
+def _email_free(email: str, *, exclude: uuid.UUID | None = None) -> None:
+    taken = User.objects.filter(email=email)
+    if exclude is not None:
+        taken = taken.exclude(id=exclude)
+    if taken.exists():
+        raise EmailTaken()
+
+
+def _locked(user_id: uuid.UUID) -> User:
+    try:
+        return User.objects.select_for_update().get(id=user_id)
+    except User.DoesNotExist:
+        raise UserNotFound() from None
+
+
+@transaction.atomic(durable=True)
+def user_create(
+    *,
+    email: str,
+    password: str | None = None,
+    display_name: str = "",
+    is_active: bool = True,
+    is_verified: bool = False,
+    is_staff: bool = False,
+    is_superuser: bool = False,
+) -> User:
+    user = User(
+        email=_normalise_email(email),
+        display_name=_check_display_name(display_name),
+        is_active=is_active,
+        is_verified=is_verified,
+        is_staff=is_staff,
+        is_superuser=is_superuser,
+    )
+    if password is None:
+        user.set_unusable_password()
+    else:
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise InvalidUserInput("The password is too weak.", details={"password": list(exc.messages)}) from None
+        user.set_password(password)
+    _email_free(user.email)
+    try:
+        with transaction.atomic():
+            user.save(force_insert=True)
+    except IntegrityError:  # a concurrent registration won the race for this email
+        raise EmailTaken() from None
+    outbox_record(
+        type=USER_REGISTERED,
+        producer=SERVICE_NAME,
+        payload={"user_id": str(user.id), "email": user.email, "display_name": user.display_name},
+    )
+    return user
+
+
+@transaction.atomic(durable=True)
+def user_update(
+    *,
+    user_id: uuid.UUID,
+    email: str | None = None,
+    display_name: str | None = None,
+    is_verified: bool | None = None,
+) -> User:
+    user = _locked(user_id)
+    changes = {}
+    if email is not None:
+        email = _normalise_email(email)
+        if email != user.email:
+            _email_free(email, exclude=user.id)
+            changes["email"] = email
+    if display_name is not None:
+        display_name = _check_display_name(display_name)
+        if display_name != user.display_name:
+            changes["display_name"] = display_name
+    if is_verified is not None and is_verified != user.is_verified:
+        changes["is_verified"] = is_verified
+    if not changes:
+        return user
+    for field, value in changes.items():
+        setattr(user, field, value)
+    try:
+        with transaction.atomic():
+            user.save(update_fields=[*changes, "updated_at"])
+    except IntegrityError:
+        raise EmailTaken() from None
+    outbox_record(
+        type=USER_UPDATED,
+        producer=SERVICE_NAME,
+        payload={"user_id": str(user.id), "changed": sorted(changes)},
+    )
+    return user
+
+
+@transaction.atomic(durable=True)
+def user_deactivate(*, user_id: uuid.UUID) -> User:
+    user = _locked(user_id)
+    if not user.is_active:
+        return user
+    user.is_active = False
+    user.save(update_fields=["is_active", "updated_at"])
+    outbox_record(type=USER_DEACTIVATED, producer=SERVICE_NAME, payload={"user_id": str(user.id)})
+    return user

@@ -1,0 +1,145 @@
+"""The users core service: the only module other apps may import from `users`.
+
+Standard library only. `user_service` is the configured implementation: in-process, or the gRPC
+client when `USERS_GRPC_TARGET` is set. Both satisfy `UserService` and raise the errors below.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from project.kernel.delegation import delegate
+from project.kernel.errors import Conflict, InvalidArgument, NotFound
+
+SERVICE_NAME = "users"
+
+# Event types this module produces (contract §5); payloads are documented in docs/events.md.
+USER_REGISTERED = "users.user_registered"
+USER_UPDATED = "users.user_updated"
+USER_DEACTIVATED = "users.user_deactivated"
+
+MAX_PAGE_SIZE = 200
+DEFAULT_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: uuid.UUID
+    email: str
+    display_name: str
+    is_active: bool
+    is_verified: bool
+    is_staff: bool
+    is_superuser: bool
+    date_joined: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UserPage:
+    results: tuple[User, ...]
+    next: str | None
+
+
+class UserNotFound(NotFound):
+    code = "user_not_found"
+    default_message = "User not found."
+
+
+class EmailTaken(Conflict):
+    code = "email_taken"
+    default_message = "A user with this email already exists."
+
+
+class InvalidUserInput(InvalidArgument):
+    """Field-level validation failure; `details` maps field names to lists of messages."""
+
+
+class UserService(Protocol):
+    def create(
+        self,
+        *,
+        email: str,
+        password: str | None = None,
+        display_name: str = "",
+        is_active: bool = True,
+        is_verified: bool = False,
+        is_staff: bool = False,
+        is_superuser: bool = False,
+    ) -> User:
+        """Create a user and emit `users.user_registered`.
+
+        The email is normalised to lower case. A password is checked against the configured
+        validators (length, common passwords, similarity) and stored hashed; without one the
+        account cannot log in with a password. Raises InvalidUserInput, EmailTaken.
+        """
+        ...
+
+    def get(self, *, user_id: uuid.UUID) -> User:
+        """The user with this id, active or not. Raises UserNotFound."""
+        ...
+
+    def get_by_email(self, *, email: str) -> User:
+        """The user with this email (case-insensitive). Raises UserNotFound."""
+        ...
+
+    def get_many(self, *, user_ids: list[uuid.UUID]) -> list[User]:
+        """The users among `user_ids` that exist, in the order asked; unknown ids are left out."""
+        ...
+
+    def list(
+        self,
+        *,
+        search: str | None = None,
+        is_active: bool | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> UserPage:
+        """Users newest first, optionally filtered by a substring of email or display name.
+
+        `limit` is 1..200. `cursor` is the `next` of a previous page with the same filters.
+        Raises InvalidUserInput for a bad limit or cursor.
+        """
+        ...
+
+    def update(
+        self,
+        *,
+        user_id: uuid.UUID,
+        email: str | None = None,
+        display_name: str | None = None,
+        is_verified: bool | None = None,
+    ) -> User:
+        """Change the given fields (None leaves a field as it is); emit `users.user_updated`
+        naming the fields that changed, if any did. Raises UserNotFound, InvalidUserInput, EmailTaken.
+        """
+        ...
+
+    def deactivate(self, *, user_id: uuid.UUID) -> User:
+        """Mark the user inactive (soft delete) and emit `users.user_deactivated`.
+
+        Idempotent: deactivating an inactive user changes nothing and emits nothing.
+        Raises UserNotFound.
+        """
+        ...
+
+
+user_service: UserService = delegate(SERVICE_NAME, UserService)
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "MAX_PAGE_SIZE",
+    "SERVICE_NAME",
+    "USER_DEACTIVATED",
+    "USER_REGISTERED",
+    "USER_UPDATED",
+    "EmailTaken",
+    "InvalidUserInput",
+    "User",
+    "UserNotFound",
+    "UserPage",
+    "UserService",
+    "user_service",
+]

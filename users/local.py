@@ -1,0 +1,82 @@
+"""The in-process implementation of UserService."""
+
+from __future__ import annotations
+
+import uuid
+
+from users.core import selectors, services
+from users.interface import DEFAULT_PAGE_SIZE, User, UserPage
+from users.models import User as UserModel
+
+
+def to_data(user: UserModel) -> User:
+    return User(
+        id=user.id,
+        email=user.email,
+        display_name=user.display_name,
+        is_active=user.is_active,
+        is_verified=user.is_verified,
+        is_staff=user.is_staff,
+        is_superuser=user.is_superuser,
+        date_joined=user.date_joined,
+    )
+
+
+class LocalUserService:
+    def create(
+        self,
+        *,
+        email: str,
+        password: str | None = None,
+        display_name: str = "",
+        is_active: bool = True,
+        is_verified: bool = False,
+        is_staff: bool = False,
+        is_superuser: bool = False,
+    ) -> User:
+        return to_data(
+            services.user_create(
+                email=email,
+                password=password,
+                display_name=display_name,
+                is_active=is_active,
+                is_verified=is_verified,
+                is_staff=is_staff,
+                is_superuser=is_superuser,
+            )
+        )
+
+    def get(self, *, user_id: uuid.UUID) -> User:
+        return to_data(selectors.user_get(user_id=user_id))
+
+    def get_by_email(self, *, email: str) -> User:
+        return to_data(selectors.user_get_by_email(email=email))
+
+    def get_many(self, *, user_ids: list[uuid.UUID]) -> list[User]:
+        return [to_data(user) for user in selectors.user_get_many(user_ids=user_ids)]
+
+    def list(
+        self,
+        *,
+        search: str | None = None,
+        is_active: bool | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> UserPage:
+        users, next_cursor = selectors.user_list(search=search, is_active=is_active, limit=limit, cursor=cursor)
+        return UserPage(results=tuple(to_data(user) for user in users), next=next_cursor)
+
+    def update(
+        self,
+        *,
+        user_id: uuid.UUID,
+        email: str | None = None,
+        display_name: str | None = None,
+        is_verified: bool | None = None,
+    ) -> User:
+        return to_data(
+            services.user_update(user_id=user_id, email=email, display_name=display_name, is_verified=is_verified)
+        )
+
+    def deactivate(self, *, user_id: uuid.UUID) -> User:
+        return to_data(services.user_deactivate(user_id=user_id))

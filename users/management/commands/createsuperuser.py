@@ -1,0 +1,37 @@
+"""`createsuperuser` through the users service (Django's own writes the model directly)."""
+
+import getpass
+import os
+
+from django.core.management.base import BaseCommand, CommandError
+
+from project.kernel.errors import DomainError
+from users.interface import user_service
+
+
+class Command(BaseCommand):
+    help = "Create an active, verified superuser. With --noinput, reads DJANGO_SUPERUSER_EMAIL and DJANGO_SUPERUSER_PASSWORD."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--email", help="The superuser's email.")
+        parser.add_argument("--noinput", "--no-input", action="store_false", dest="interactive")
+        parser.add_argument("--database", default="default", help="Ignored; kept for compatibility.")
+
+    def handle(self, *args, email=None, interactive=True, **options):
+        email = email or os.environ.get("DJANGO_SUPERUSER_EMAIL")
+        password = os.environ.get("DJANGO_SUPERUSER_PASSWORD")
+        if interactive:
+            email = email or input("Email: ")
+            password = password or getpass.getpass("Password: ")
+        if not email or not password:
+            raise CommandError(
+                "Set DJANGO_SUPERUSER_EMAIL and DJANGO_SUPERUSER_PASSWORD (or pass --email) with --noinput."
+            )
+        try:
+            user = user_service.create(
+                email=email, password=password, is_verified=True, is_staff=True, is_superuser=True
+            )
+        except DomainError as exc:
+            detail = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.details.items())
+            raise CommandError(f"{exc.message} {detail}".strip()) from exc
+        self.stdout.write(f"Superuser {user.email} created.")
