@@ -1,0 +1,77 @@
+"""Contract §0 conventions every endpoint shares: request ids and the JSON error envelope."""
+
+import io
+import json
+import logging
+
+import pytest
+from django.test import override_settings
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_response_carries_a_generated_request_id(client):
+    response = client.get("/healthz")
+    assert len(response["X-Request-ID"]) == 32
+
+
+def test_a_sane_client_request_id_is_echoed(client):
+    response = client.get("/healthz", headers={"X-Request-ID": "abc-123_trace.9"})
+    assert response["X-Request-ID"] == "abc-123_trace.9"
+
+
+@pytest.mark.parametrize("sent", ["short", "has spaces in it", "<script>alert(1)</script>", "x" * 200, "newline\nin"])
+def test_an_insane_client_request_id_is_replaced(client, sent):
+    response = client.get("/healthz", headers={"X-Request-ID": sent})
+    assert response["X-Request-ID"] != sent
+    assert len(response["X-Request-ID"]) == 32
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_unknown_api_path_is_a_json_404_even_with_debug(client, debug):
+    with override_settings(DEBUG=debug):
+        response = client.get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"error": {"code": "not_found", "message": "Not found.", "details": {}}}
+
+
+def test_openapi_schema_and_docs_are_served(client):
+    schema = client.get("/api/schema/", headers={"Accept": "application/json"})
+    assert schema.status_code == 200
+    assert json.loads(schema.content)["openapi"].startswith("3.")
+    assert client.get("/api/docs/").status_code == 200
+
+
+def test_metrics_are_in_prometheus_text_format(client):
+    client.get("/healthz")
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    assert b'gatehouse_http_requests_total{method="GET",route="healthz",status="200"}' in response.content
+
+
+@override_settings(GATEHOUSE_METRICS_TOKEN="scrape-secret")
+def test_metrics_can_be_restricted_to_scrapers_with_the_token(client):
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"}).status_code == 200
+
+
+def test_log_lines_are_json_and_carry_the_request_id():
+    from pythonjsonlogger.json import JsonFormatter
+
+    from project.kernel.context import request_id_scope
+
+    handler = next(h for h in logging.getLogger().handlers if isinstance(h.formatter, JsonFormatter))
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    try:
+        with request_id_scope("trace-id-1234"):
+            logging.getLogger("gatehouse.test").warning("something happened")
+    finally:
+        handler.setStream(previous)
+    record = json.loads(stream.getvalue().splitlines()[-1])
+    assert record["message"] == "something happened"
+    assert record["request_id"] == "trace-id-1234"
+    assert record["level"] == "WARNING"
+    assert record["time"].endswith("+00:00")
