@@ -125,6 +125,13 @@ VIOLATIONS = [
         id="one-core-imports-another",
     ),
     pytest.param(
+        "notifications/_tmp_violation.py",
+        "from protos.gatehouse.users.v1 import users_pb2\n",
+        "protos-in-rpc-only",
+        "notifications._tmp_violation -> protos.gatehouse.users.v1.users_pb2",
+        id="generated-code-outside-an-rpc-package",
+    ),
+    pytest.param(
         "gateway/_tmp_violation.py",
         "import grpc\n",
         "grpc-in-rpc-only",
