@@ -1,0 +1,12 @@
+"""gRPC plumbing shared by every core service (contract §6).
+
+- `errors`: the one table from a domain error's kind to a gRPC status, both directions;
+- `interceptors`: the server's chain (request id, telemetry, errors, credential, deadline, database);
+- `server`: which services a process can serve, and the server that serves them with health and
+  reflection (`manage.py grpcserve`);
+- `client`: the channel, metadata and timeout every remote implementation of an interface uses;
+- `deadlines`: the time left for the unit of work in progress, propagated to downstream calls;
+- `messages`: protobuf conversions that are the same for every service.
+
+Per service, only a servicer, a client and a mapping are written (see users/rpc/).
+"""

@@ -1,0 +1,53 @@
+"""gatehouse.users.v1.UserService, served by the in-process implementation.
+
+Thin on purpose: requests become interface calls, results become replies. Errors are raised as
+they are; the interceptor chain (project.rpc.interceptors) turns them into statuses.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from protos.gatehouse.users.v1 import users_pb2 as pb
+from protos.gatehouse.users.v1 import users_pb2_grpc
+from users.interface import UserService
+from users.local import LocalUserService
+
+from . import mapping
+
+
+class UserServicer(users_pb2_grpc.UserServiceServicer):
+    def __init__(self, users: UserService | None = None):
+        # The local implementation, not users.interface.user_service: a server whose own
+        # USERS_GRPC_TARGET is set must not call itself.
+        self.users = users or LocalUserService()
+
+    def Create(self, request: pb.CreateRequest, context: grpc.ServicerContext) -> pb.CreateResponse:
+        return pb.CreateResponse(user=mapping.user_to_pb(self.users.create(**mapping.create_kwargs(request))))
+
+    def Get(self, request: pb.GetRequest, context: grpc.ServicerContext) -> pb.GetResponse:
+        return pb.GetResponse(user=mapping.user_to_pb(self.users.get(user_id=mapping.user_id_from(request))))
+
+    def GetByEmail(self, request: pb.GetByEmailRequest, context: grpc.ServicerContext) -> pb.GetByEmailResponse:
+        return pb.GetByEmailResponse(user=mapping.user_to_pb(self.users.get_by_email(email=request.email)))
+
+    def GetMany(self, request: pb.GetManyRequest, context: grpc.ServicerContext) -> pb.GetManyResponse:
+        users = self.users.get_many(user_ids=mapping.user_ids_from(request))
+        return pb.GetManyResponse(users=[mapping.user_to_pb(user) for user in users])
+
+    def List(self, request: pb.ListRequest, context: grpc.ServicerContext) -> pb.ListResponse:
+        return mapping.page_to_pb(self.users.list(**mapping.list_kwargs(request)))
+
+    def Update(self, request: pb.UpdateRequest, context: grpc.ServicerContext) -> pb.UpdateResponse:
+        return pb.UpdateResponse(user=mapping.user_to_pb(self.users.update(**mapping.update_kwargs(request))))
+
+    def Deactivate(self, request: pb.DeactivateRequest, context: grpc.ServicerContext) -> pb.DeactivateResponse:
+        return pb.DeactivateResponse(
+            user=mapping.user_to_pb(self.users.deactivate(user_id=mapping.user_id_from(request)))
+        )
+
+
+def register(server: grpc.Server) -> str:
+    """Add the users servicer to `server` (project.rpc.server.SERVICERS); the gRPC service's name."""
+    users_pb2_grpc.add_UserServiceServicer_to_server(UserServicer(), server)
+    return pb.DESCRIPTOR.services_by_name["UserService"].full_name
