@@ -19,17 +19,17 @@ def test_scripts_run_serves_api_and_admin_embedded(tmp_path):
     try:
         run.wait_until(lambda: port_open(port), timeout=120, what="listening")
         base = f"http://127.0.0.1:{port}"
-        with urllib.request.urlopen(f"{base}/healthz", timeout=10) as response:  # noqa: S310 - our own server
+        with urllib.request.urlopen(f"{base}/healthz", timeout=10) as response:
             assert response.status == 200
             assert json.loads(response.read()) == {"status": "ok"}
-        with urllib.request.urlopen(f"{base}/readyz", timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(f"{base}/readyz", timeout=10) as response:
             checks = json.loads(response.read())["checks"]
             assert checks["database"]["status"] == "ok"
             assert checks["broker"]["status"] == "embedded"
-        with urllib.request.urlopen(f"{base}/admin/login/", timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(f"{base}/admin/login/", timeout=10) as response:
             assert response.status == 200
             assert b"csrfmiddlewaretoken" in response.read()  # the login form itself
-        with urllib.request.urlopen(f"{base}/api/schema/", timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(f"{base}/api/schema/", timeout=10) as response:
             assert response.status == 200
     finally:
         run.stop()
