@@ -91,7 +91,8 @@ def _rebuild(cls: type[DomainError], *, code: str, message: str, details: dict[s
     return error
 
 
-def _from_trailers(trailers: Any) -> DomainError | None:
+def error_from_metadata(trailers: Any) -> DomainError | None:
+    """The domain error described in trailing metadata `trailers`, or None when there is none."""
     raw = next((value for key, value in trailers or () if key == metadata.ERROR), None)
     if raw is None:
         return None
@@ -113,7 +114,7 @@ def _from_trailers(trailers: Any) -> DomainError | None:
 def error_from_rpc(exc: grpc.RpcError) -> DomainError:
     """The domain error a failed call stands for."""
     call = exc if isinstance(exc, grpc.Call) else None
-    error = _from_trailers(call.trailing_metadata()) if call is not None else None
+    error = error_from_metadata(call.trailing_metadata()) if call is not None else None
     if error is not None:
         return error
     status = call.code() if call is not None else grpc.StatusCode.UNKNOWN

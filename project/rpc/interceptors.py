@@ -36,6 +36,7 @@ from .deadlines import deadline_scope
 log = logging.getLogger("gatehouse.rpc")
 
 HEALTH_SERVICE = "grpc.health.v1.Health"
+_NO_DEADLINE = 10 * 365 * 24 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,14 @@ class Call:
 
     def metadata(self, key: str) -> str | None:
         return next((value for k, value in self.context.invocation_metadata() if k == key), None)
+
+    def time_remaining(self) -> float | None:
+        """Seconds until the caller's deadline, or None if it set none."""
+        remaining = self.context.time_remaining()
+        # Without a deadline gRPC reports the distance to its "infinite future", centuries away.
+        if remaining is None or math.isinf(remaining) or remaining > _NO_DEADLINE:
+            return None
+        return remaining
 
 
 _HANDLER_KINDS: dict[tuple[bool, bool], tuple[str, Callable[..., grpc.RpcMethodHandler]]] = {
@@ -129,6 +138,7 @@ class TelemetryInterceptor(CallInterceptor):
     @contextlib.contextmanager
     def around(self, call: Call) -> Iterator[None]:
         started = time.perf_counter()
+        timeout = call.time_remaining()
         failed = True
         try:
             yield
@@ -143,7 +153,13 @@ class TelemetryInterceptor(CallInterceptor):
                 "gRPC %s %s",
                 call.method,
                 status.name,
-                extra={"grpc_method": call.method, "grpc_code": status.name, "duration_ms": round(elapsed * 1000, 2)},
+                extra={
+                    "grpc_method": call.method,
+                    "grpc_code": status.name,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    # What the caller allowed: shows deadlines propagating (or not) along a chain.
+                    "timeout_ms": None if timeout is None else round(timeout * 1000),
+                },
             )
 
 
@@ -188,15 +204,10 @@ class ServiceCredentialInterceptor(CallInterceptor):
 class DeadlineInterceptor(CallInterceptor):
     """Refuses a call whose deadline has passed and binds the time left for downstream calls."""
 
-    # Without a deadline gRPC reports the distance to "infinite future", some centuries.
-    _NO_DEADLINE = 10 * 365 * 24 * 3600.0
-
     @contextlib.contextmanager
     def around(self, call: Call) -> Iterator[None]:
-        remaining = call.context.time_remaining()
-        if remaining is None or math.isinf(remaining) or remaining > self._NO_DEADLINE:
-            remaining = None
-        elif remaining <= 0:
+        remaining = call.time_remaining()
+        if remaining is not None and remaining <= 0:
             raise DeadlineExceeded()
         with deadline_scope(remaining):
             yield

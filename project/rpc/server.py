@@ -81,6 +81,9 @@ def build_server(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
         interceptors=chain(token=token),
+        # gRPC sets SO_REUSEPORT by default: a second server on a taken port would start and
+        # silently share the traffic instead of failing.
+        options=(("grpc.so_reuseport", 0),),
     )
     full_names = {service: register(server) for service, register in registers.items()}
 

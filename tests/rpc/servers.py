@@ -15,6 +15,7 @@ from tests.support.processes import Process, free_port, manage, subprocess_env
 class GrpcServe:
     process: Process
     port: int
+    metrics_port: int | None = None
 
     @property
     def target(self) -> str:
@@ -33,19 +34,21 @@ class GrpcServe:
         return records
 
 
-def start_grpcserve(log_dir: Path, *args: str, name: str = "grpcserve", **env: str) -> GrpcServe:
+def start_grpcserve(log_dir: Path, *args: str, name: str = "grpcserve", metrics: bool = False, **env: str) -> GrpcServe:
     """Start `grpcserve *args` on a free port and wait until its health service says SERVING.
 
     Needs the test database to exist (depend on django_db_setup): the child opens it.
     """
     port = free_port()
+    metrics_port = free_port() if metrics else None
+    extra = ["--metrics-port", str(metrics_port)] if metrics_port else []
     process = Process(
         name,
-        manage("grpcserve", *args, "--port", str(port), "--grace", "2"),
+        manage("grpcserve", *args, "--port", str(port), "--grace", "2", *extra),
         env=subprocess_env(**env),
         log_dir=log_dir,
     )
-    server = GrpcServe(process=process, port=port)
+    server = GrpcServe(process=process, port=port, metrics_port=metrics_port)
     try:
         process.wait_until(lambda: grpc_target_health(server.target, timeout=0.5) == "ok", what="serving")
     except BaseException:

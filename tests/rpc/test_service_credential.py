@@ -1,0 +1,43 @@
+"""Every call but health checks needs `authorization: Bearer <GATEHOUSE_GRPC_TOKEN>`."""
+
+import grpc
+import pytest
+from django.test import override_settings
+
+from project.kernel.errors import Unauthenticated
+from protos.gatehouse.users.v1 import users_pb2 as pb
+from protos.gatehouse.users.v1 import users_pb2_grpc
+
+TOKEN = "test-only-grpc-token"
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        (),
+        (("authorization", "Bearer wrong-token"),),
+        (("authorization", TOKEN),),
+        (("authorization", f"Basic {TOKEN}"),),
+        (("authorization", f"Bearer {TOKEN}x"),),
+        (("authorization", f"Bearer {TOKEN[:-1]}"),),
+        (("authorization", "Bearer "),),
+    ],
+    ids=["none", "wrong", "no scheme", "basic", "longer", "shorter", "empty"],
+)
+def test_a_call_without_the_right_service_token_is_unauthenticated(raw_channel, metadata):
+    stub = users_pb2_grpc.UserServiceStub(raw_channel)
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.GetMany(pb.GetManyRequest(), metadata=metadata, timeout=5)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_a_call_with_the_service_token_is_served(raw_channel, credential):
+    stub = users_pb2_grpc.UserServiceStub(raw_channel)
+    assert list(stub.GetMany(pb.GetManyRequest(), metadata=credential, timeout=5).users) == []
+
+
+def test_the_grpc_implementation_with_a_wrong_token_raises_the_interface_error(remote_users):
+    with override_settings(GATEHOUSE_GRPC_TOKEN="not-the-token"), pytest.raises(Unauthenticated) as caught:
+        remote_users.get_many(user_ids=[])
+    assert not isinstance(caught.value, grpc.RpcError)
+    assert caught.value == Unauthenticated("A valid service credential is required.", code="invalid_service_credential")
