@@ -8,6 +8,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
 app = Celery("gatehouse")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# Workers log through Django's LOGGING (JSON lines with the request id) like every other process.
+app.conf.worker_hijack_root_logger = False
 app.autodiscover_tasks()
 
 
@@ -24,7 +26,9 @@ class EventConsumers(bootsteps.ConsumerStep):
 app.steps["consumer"].add(EventConsumers)
 
 
-# The request id travels in task headers: whatever a task does is logged under the request's id.
+# The request id travels in the task message's headers: whatever a task does is logged (and any
+# event it records is stamped) with the id of the request that queued it. With protocol 2 a custom
+# header is a message header, and the worker exposes it as an attribute of `task.request`.
 @signals.before_task_publish.connect
 def _stamp_request_id(headers=None, **kwargs):
     request_id = get_request_id()
@@ -37,7 +41,13 @@ _scopes = {}
 
 @signals.task_prerun.connect
 def _enter_request_id(task_id=None, task=None, **kwargs):
-    scope = request_id_scope(getattr(task.request, "request_id", None))
+    request = task.request
+    request_id = getattr(request, "request_id", None)
+    if request_id is None and request.is_eager:
+        # An eager task (embedded mode) runs inline, where no message carries the header: it keeps
+        # the caller's id rather than getting a new one.
+        request_id = get_request_id()
+    scope = request_id_scope(request_id)
     scope.__enter__()
     _scopes[task_id] = scope
 

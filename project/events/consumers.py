@@ -47,18 +47,18 @@ def process(consumer: str, envelope: Envelope) -> bool:
     """Run `consumer`'s handlers for `envelope` at most once. Returns False for a duplicate.
 
     The inbox row and the handlers' database effects commit together: either the event counts as
-    processed and its effects exist, or neither (and a redelivery tries again).
+    processed and its effects exist, or neither (and a redelivery tries again). Two deliveries of
+    one event at the same time are safe too: the second insert waits on the first's unique key.
+    Handlers run inside this transaction, so they must not open a durable one themselves.
     """
     handlers = _handlers.get(consumer, {}).get(envelope.type, [])
-    with request_id_scope(envelope.request_id):
+    with request_id_scope(envelope.request_id), transaction.atomic():
         try:
             with transaction.atomic():
                 InboxRecord.objects.create(consumer=consumer, event_id=envelope.id, event_type=envelope.type)
-                for handler in handlers:
-                    handler(envelope)
         except IntegrityError:
-            if InboxRecord.objects.filter(consumer=consumer, event_id=envelope.id).exists():
-                log.info("duplicate event %s for %s ignored", envelope.id, consumer)
-                return False
-            raise
+            log.info("duplicate event %s for %s ignored", envelope.id, consumer)
+            return False
+        for handler in handlers:
+            handler(envelope)
     return True

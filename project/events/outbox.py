@@ -8,6 +8,7 @@ import time
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from project.kernel.context import get_request_id
@@ -46,8 +47,8 @@ def outbox_record(*, type: str, producer: str, payload: dict[str, Any]) -> Envel
     return envelope
 
 
-# After the fast path fails (broker down), requests skip it for this long instead of each
-# waiting for a connect timeout; the sweeper publishes what they leave behind.
+# After the fast path fails (broker down), this process skips it for a while instead of making
+# every request wait for a failing connect; the sweeper publishes what is left behind.
 FAST_PATH_BACKOFF_SECONDS = 5.0
 _fast_path_paused_until = 0.0
 
@@ -59,12 +60,20 @@ def _after_commit(event_id: uuid.UUID) -> None:
     from .relay import relay_events
 
     if time.monotonic() < _fast_path_paused_until:
+        log.info("outbox fast path paused; the sweeper will publish event %s", event_id)
         return
     try:
-        relay_events(ids=[event_id])
+        relay_events(ids=[event_id], retries=1)
     except Exception:
-        _fast_path_paused_until = time.monotonic() + FAST_PATH_BACKOFF_SECONDS
+        if settings.CELERY_BROKER_URL:
+            _fast_path_paused_until = time.monotonic() + FAST_PATH_BACKOFF_SECONDS
         log.warning("outbox fast path failed; the sweeper will publish event %s", event_id, exc_info=True)
+
+
+def resume_fast_path() -> None:
+    """Stop skipping the fast path (after a broker outage; used by tests)."""
+    global _fast_path_paused_until
+    _fast_path_paused_until = 0.0
 
 
 def envelope_of(row: OutboxEvent) -> Envelope:

@@ -11,33 +11,50 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import uuid
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from kombu import Connection
 from kombu.pools import connections
 
+from project.kernel.events import Envelope
+
 from .consumers import consumers_of, process
-from .models import DeadLetter, OutboxEvent
+from .deadletters import record_dead_letter
+from .models import OutboxEvent
 from .outbox import envelope_of
+from .topology import entities, events_exchange, queue_name, retry_delays
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 100
+# Seconds to wait for the broker: to connect, and to confirm a message.
+CONNECT_TIMEOUT = 2.0
+CONFIRM_TIMEOUT = 10.0
 
-_declared_lock = threading.Lock()
-_declared_for: set[str] = set()
+
+class PublishFailed(RuntimeError):
+    """The broker did not take an event; it stays pending (with `attempts` and `last_error`)."""
 
 
 def relay_events(
-    *, ids: list[uuid.UUID] | None = None, older_than: float | None = None, batch: int = BATCH_SIZE
+    *,
+    ids: list[uuid.UUID] | None = None,
+    older_than: float | None = None,
+    batch: int = BATCH_SIZE,
+    retries: int = 2,
 ) -> int:
     """Publish pending outbox rows (only `ids` if given; only rows older than `older_than`
-    seconds if given). Returns how many were published. Rows another relay holds are skipped."""
+    seconds if given). Returns how many were published; rows another relay holds are skipped.
+
+    `retries` is how often a lost broker connection is re-established before giving up. Raises
+    PublishFailed after recording what was published and the error on the row that failed.
+    """
+    error = None
     with transaction.atomic():
         pending = OutboxEvent.objects.select_for_update(skip_locked=True).filter(published_at__isnull=True)
         if ids is not None:
@@ -47,94 +64,122 @@ def relay_events(
         rows = list(pending.order_by("occurred_at", "seq")[:batch])
         if not rows:
             return 0
-        done = _publish(rows) if settings.CELERY_BROKER_URL else _dispatch_in_process(rows)
-        OutboxEvent.objects.filter(id__in=[row.id for row in done]).update(published_at=timezone.now())
-        return len(done)
+        if settings.CELERY_BROKER_URL:
+            done, error = _publish(rows, retries=retries)
+        else:
+            done = _dispatch_in_process(rows)
+        if done:
+            OutboxEvent.objects.filter(id__in=[row.id for row in done]).update(published_at=timezone.now())
+        if error is not None:
+            OutboxEvent.objects.filter(id=rows[len(done)].id).update(
+                attempts=F("attempts") + 1, last_error=f"{type(error).__name__}: {error}"[:2000]
+            )
+    if error is not None:
+        raise PublishFailed(f"published {len(done)} of {len(rows)} event(s): {error}") from error
+    return len(done)
 
 
-def relay_all(*, older_than: float | None = None) -> int:
+def relay_all(*, older_than: float | None = None, batch: int = BATCH_SIZE) -> int:
+    """Publish everything pending, batch after batch. Returns how many were published."""
     total = 0
     while True:
-        count = relay_events(older_than=older_than)
+        count = relay_events(older_than=older_than, batch=batch)
         total += count
-        if count < BATCH_SIZE:
+        if count < batch:
             return total
 
 
 def broker_connection() -> Connection:
+    """A connection for publishing (used through kombu's connection pool)."""
     return Connection(
         settings.CELERY_BROKER_URL,
-        transport_options={"confirm_publish": True},
-        connect_timeout=5,
+        connect_timeout=CONNECT_TIMEOUT,
+        # Publisher confirms; and fail fast when the broker is down instead of retrying forever:
+        # the outbox keeps the event and the sweeper tries again.
+        transport_options={"confirm_publish": True, "max_retries": 1, "interval_start": 0, "interval_max": 1},
         heartbeat=0,
     )
 
 
-def _publish(rows: list[OutboxEvent]) -> list[OutboxEvent]:
-    from .topology import declare, events_exchange
+def _retry_policy(retries: int) -> dict:
+    # kombu re-establishes a lost connection (e.g. a stale one from the pool after a broker
+    # restart) and re-declares the topology on it, then publishes again.
+    return {"max_retries": retries, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 
+
+def publish_envelope(
+    producer, envelope: Envelope, *, exchange, routing_key: str, retries: int, headers: dict | None = None
+) -> None:
+    # With confirm_publish the call returns only once the broker has taken the message (or raises).
+    producer.publish(
+        json.dumps(envelope.to_dict()),
+        exchange=exchange,
+        routing_key=routing_key,
+        content_type="application/json",
+        content_encoding="utf-8",
+        delivery_mode=2,
+        message_id=str(envelope.id),
+        type=envelope.type,
+        headers={"request_id": envelope.request_id or "", **(headers or {})},
+        declare=entities(),
+        retry=True,
+        retry_policy=_retry_policy(retries),
+        confirm_timeout=CONFIRM_TIMEOUT,
+    )
+
+
+def _publish(rows: list[OutboxEvent], *, retries: int) -> tuple[list[OutboxEvent], Exception | None]:
+    """Publish `rows` in order; returns those the broker confirmed, and the error that stopped it."""
     exchange = events_exchange()
+    published: list[OutboxEvent] = []
+    try:
+        with connections[broker_connection()].acquire(block=True, timeout=10) as conn:
+            producer = conn.Producer(auto_declare=False)
+            for row in rows:
+                publish_envelope(producer, envelope_of(row), exchange=exchange, routing_key=row.type, retries=retries)
+                published.append(row)
+    except Exception as exc:
+        log.warning("publishing outbox event failed after %d of %d", len(published), len(rows), exc_info=True)
+        return published, exc
+    return published, None
+
+
+def publish_to_consumer(consumer: str, envelope: Envelope) -> None:
+    """Deliver `envelope` to one consumer's queue only (replaying a dead letter), not to every
+    subscriber of its type."""
     with connections[broker_connection()].acquire(block=True, timeout=10) as conn:
-        conn.ensure_connection(max_retries=1)
-        channel = conn.default_channel
-        key = conn.as_uri()
-        with _declared_lock:
-            if key not in _declared_for:
-                declare(channel)
-                _declared_for.add(key)
-        producer = conn.Producer(channel=channel)
-        for row in rows:
-            # With confirm_publish the call returns only once the broker has taken the message.
-            producer.publish(
-                json.dumps(envelope_of(row).to_dict()),
-                exchange=exchange,
-                routing_key=row.type,
-                content_type="application/json",
-                content_encoding="utf-8",
-                delivery_mode=2,
-                message_id=str(row.id),
-                headers={"request_id": row.request_id or ""},
-            )
-    return rows
-
-
-def forget_declared_topology() -> None:
-    """After the broker restarted without its definitions, declare them again on next publish."""
-    with _declared_lock:
-        _declared_for.clear()
+        publish_envelope(
+            conn.Producer(auto_declare=False), envelope, exchange="", routing_key=queue_name(consumer), retries=2
+        )
 
 
 def _dispatch_in_process(rows: list[OutboxEvent]) -> list[OutboxEvent]:
-    max_attempts = len(settings.GATEHOUSE_EVENT_RETRY_DELAYS) + 1
-    done = []
     for row in rows:
         envelope = envelope_of(row)
-        failures = {}
+        errors = {}
         for consumer in consumers_of(row.type):
-            try:
-                # A savepoint: one consumer's failure must not undo the other's work or the lock.
-                with transaction.atomic():
-                    process(consumer, envelope)
-            except Exception as exc:  # a handler's bug is recorded, never raised to the producer
-                log.exception("consumer %s failed on event %s", consumer, row.id)
-                failures[consumer] = f"{type(exc).__name__}: {exc}"
-        if not failures:
-            done.append(row)
-            continue
-        row.attempts += 1
-        row.last_error = "; ".join(f"{c}: {e}" for c, e in failures.items())
-        if row.attempts >= max_attempts:
-            DeadLetter.objects.bulk_create(
-                DeadLetter(
-                    consumer=consumer,
-                    event_id=row.id,
-                    event_type=row.type,
-                    envelope=envelope.to_dict(),
-                    error=error,
-                    attempts=row.attempts,
-                )
-                for consumer, error in failures.items()
-            )
-            done.append(row)
-        row.save(update_fields=["attempts", "last_error"])
-    return done
+            attempts, error = deliver_in_process(consumer, envelope)
+            if error:
+                errors[consumer] = (attempts, error)
+        if errors:
+            row.attempts = max(attempts for attempts, _ in errors.values())
+            row.last_error = "; ".join(f"{consumer}: {error}" for consumer, (_, error) in errors.items())[:2000]
+            row.save(update_fields=["attempts", "last_error"])
+    return rows
+
+
+def deliver_in_process(consumer: str, envelope: Envelope) -> tuple[int, str | None]:
+    """Embedded mode: run `consumer`'s handlers for `envelope` now, retrying right away (no delay:
+    this runs in the request that committed the event) and dead-lettering after the last attempt.
+    A handler's failure is never raised to the producer. Returns (attempts, last error or None)."""
+    max_attempts = len(retry_delays()) + 1
+    error = ""
+    for attempt in range(1, max_attempts + 1):
+        try:
+            process(consumer, envelope)  # its own savepoint: a failure undoes only its own work
+            return attempt, None
+        except Exception as exc:
+            log.warning("consumer %s failed on event %s (attempt %d)", consumer, envelope.id, attempt, exc_info=True)
+            error = f"{type(exc).__name__}: {exc}"
+    record_dead_letter(consumer, envelope.to_dict(), error, attempts=max_attempts)
+    return max_attempts, error

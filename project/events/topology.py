@@ -1,10 +1,15 @@
-"""The RabbitMQ topology of events: one durable topic exchange, per consumer a durable queue,
-delay queues for retries with backoff."""
+"""The RabbitMQ topology of events: one durable topic exchange, per consumer a durable queue bound
+to the event types it subscribes to, and delay queues for retries with backoff.
+
+    exchange  gatehouse.events (topic, durable)            routing key = event type
+    queue     gatehouse.events.<consumer>                   one per consumer, durable
+    queue     gatehouse.events.<consumer>.retry.<ms>ms      per retry delay: TTL, then back to the queue
+"""
 
 from __future__ import annotations
 
 from django.conf import settings
-from kombu import Exchange, Queue
+from kombu import Exchange, Queue, binding
 
 from .consumers import consumers
 
@@ -17,14 +22,12 @@ def queue_name(consumer: str) -> str:
     return f"{settings.GATEHOUSE_EVENTS_EXCHANGE}.{consumer}"
 
 
-def retry_queue_name(consumer: str, attempt: int) -> str:
-    return f"{queue_name(consumer)}.retry.{attempt}"
+def retry_delays() -> list[float]:
+    return list(settings.GATEHOUSE_EVENT_RETRY_DELAYS)
 
 
 def consumer_queue(consumer: str, event_types: list[str]) -> Queue:
     exchange = events_exchange()
-    from kombu import binding
-
     return Queue(
         queue_name(consumer),
         bindings=[binding(exchange, routing_key=event_type) for event_type in event_types],
@@ -32,22 +35,32 @@ def consumer_queue(consumer: str, event_types: list[str]) -> Queue:
     )
 
 
+def retry_queue(consumer: str, attempt: int) -> Queue:
+    """The delay queue a message waits in before its `attempt`-th retry (1-based).
+
+    A message parks there for the queue's TTL, then RabbitMQ dead-letters it back to the consumer's
+    own queue through the default exchange. One queue per delay keeps TTLs uniform, so no message
+    waits behind a longer one; the delay is in the name, so changing the delays declares new queues
+    instead of clashing with the arguments of existing ones.
+    """
+    delay_ms = int(retry_delays()[attempt - 1] * 1000)
+    return Queue(
+        f"{queue_name(consumer)}.retry.{delay_ms}ms",
+        durable=True,
+        queue_arguments={
+            "x-message-ttl": delay_ms,
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": queue_name(consumer),
+        },
+    )
+
+
 def retry_queues(consumer: str) -> list[Queue]:
-    # A message parks in retry queue n for its TTL, then RabbitMQ dead-letters it back to the
-    # consumer's own queue through the default exchange. One queue per delay keeps TTLs uniform,
-    # so no message waits behind a longer one.
-    return [
-        Queue(
-            retry_queue_name(consumer, attempt),
-            durable=True,
-            queue_arguments={
-                "x-message-ttl": int(delay * 1000),
-                "x-dead-letter-exchange": "",
-                "x-dead-letter-routing-key": queue_name(consumer),
-            },
-        )
-        for attempt, delay in enumerate(settings.GATEHOUSE_EVENT_RETRY_DELAYS, start=1)
-    ]
+    unique = {}
+    for attempt in range(1, len(retry_delays()) + 1):
+        queue = retry_queue(consumer, attempt)
+        unique.setdefault(queue.name, queue)
+    return list(unique.values())
 
 
 def all_queues() -> list[Queue]:
@@ -58,9 +71,11 @@ def all_queues() -> list[Queue]:
     return queues
 
 
+def entities() -> list:
+    """Everything to declare before publishing: a message routed to no queue is dropped."""
+    return [events_exchange(), *all_queues()]
+
+
 def declare(channel) -> None:
-    """Declare the exchange and every consumer's queues, so no event is published before its
-    queues exist (an unroutable message would be dropped)."""
-    events_exchange()(channel).declare()
-    for queue in all_queues():
-        queue(channel).declare()
+    for entity in entities():
+        entity(channel).declare()

@@ -1,8 +1,9 @@
 """Event consumers hosted in `celery worker` processes (a Celery consumer bootstep).
 
-Each consumer reads its own durable queue. A failing handler's message is re-published to the
-consumer's next retry (delay) queue; after the last one it is dead-lettered (a DeadLetter row)
-and acknowledged, so one poison message never blocks the rest.
+Each consumer reads its own durable queue. A message is acknowledged only after its outcome is
+committed: processed (inbox row and effects), parked in the next retry (delay) queue, or, after
+the last retry, kept as a DeadLetter row. One poison message never blocks the rest, and a worker
+killed mid-way gets the message redelivered, which the inbox makes harmless.
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import uuid
+import time
 
-from django.conf import settings
 from django.db import close_old_connections
 from kombu import Consumer, Message
 from kombu.pools import producers
@@ -20,74 +20,107 @@ from kombu.pools import producers
 from project.kernel.events import Envelope
 
 from .consumers import consumers, process
-from .models import DeadLetter
-from .relay import broker_connection
-from .topology import consumer_queue, declare, retry_queue_name
+from .deadletters import record_dead_letter
+from .relay import CONFIRM_TIMEOUT, broker_connection
+from .topology import consumer_queue, declare, retry_delays, retry_queue
 
 log = logging.getLogger(__name__)
 
 ATTEMPT_HEADER = "x-gatehouse-attempt"
+# Headers RabbitMQ adds when it dead-letters a message out of a retry queue; not copied along, so
+# its cycle detection never sees a loop and the headers do not grow with every retry.
+_BROKER_DEATH_PREFIXES = ("x-death", "x-first-death-", "x-last-death-")
+# How long to wait before handing back a message whose outcome could not be recorded.
+REQUEUE_PAUSE_SECONDS = 1.0
 
 
 def selected_consumers() -> dict[str, list[str]]:
     """Consumers this worker hosts: all, or those named in GATEHOUSE_EVENT_CONSUMERS (comma list)."""
-    wanted = [name for name in os.environ.get("GATEHOUSE_EVENT_CONSUMERS", "").split(",") if name]
+    wanted = [name.strip() for name in os.environ.get("GATEHOUSE_EVENT_CONSUMERS", "").split(",") if name.strip()]
     every = consumers()
     return {name: types for name, types in every.items() if not wanted or name in wanted}
 
 
 def handle_message(consumer: str, body, message: Message) -> None:
-    attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 0))
-    close_old_connections()
+    headers = message.headers or {}
+    attempt = int(headers.get(ATTEMPT_HEADER, 0)) + 1  # this delivery's attempt, 1-based
+    close_old_connections()  # the database may have gone away since the last message
     try:
-        data = json.loads(body) if isinstance(body, str | bytes) else body
-        envelope = Envelope.from_dict(data)
-    except Exception as exc:
-        log.error("malformed event on %s dead-lettered", consumer, exc_info=True)
-        _dead_letter(consumer, body if isinstance(body, dict) else {"raw": str(body)[:10000]}, exc, attempt)
-        message.ack()
-        return
-    try:
-        process(consumer, envelope)
-    except Exception as exc:
-        log.warning("consumer %s failed on event %s (attempt %d)", consumer, envelope.id, attempt + 1, exc_info=True)
-        if attempt < len(settings.GATEHOUSE_EVENT_RETRY_DELAYS):
-            _retry_later(consumer, body, message, attempt + 1)
+        try:
+            data = json.loads(body) if isinstance(body, str | bytes) else body
+            envelope = Envelope.from_dict(data)
+        except Exception as exc:
+            log.error("malformed event on %s dead-lettered", consumer, exc_info=True)
+            record_dead_letter(consumer, _as_dict(body), f"{type(exc).__name__}: {exc}", attempts=attempt)
         else:
-            _dead_letter(consumer, envelope.to_dict(), exc, attempt + 1)
+            try:
+                process(consumer, envelope)
+            except Exception as exc:
+                log.warning(
+                    "consumer %s failed on event %s (attempt %d)", consumer, envelope.id, attempt, exc_info=True
+                )
+                if attempt <= len(retry_delays()):
+                    _retry_later(consumer, envelope, headers, attempt)
+                else:
+                    record_dead_letter(consumer, envelope.to_dict(), f"{type(exc).__name__}: {exc}", attempts=attempt)
+    except Exception:
+        # The outcome could not be recorded (database or broker down): hand the message back
+        # unacknowledged after a pause, and keep consuming.
+        log.exception("could not record the outcome of a message for %s; requeued", consumer)
+        time.sleep(REQUEUE_PAUSE_SECONDS)
+        message.requeue()
+        return
     finally:
-        close_old_connections()
-    # Acknowledged only after the effect (or its retry / dead letter) is safely recorded: a worker
-    # killed before this line gets the message redelivered, and the inbox makes that harmless.
+        close_old_connections()  # back to the pool, not held while idle
     message.ack()
 
 
-def _retry_later(consumer: str, body, message: Message, attempt: int) -> None:
+def _as_dict(body) -> dict:
+    if isinstance(body, dict):
+        return body
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", errors="replace")
+    return {"raw": str(body)[:10000]}
+
+
+def _retry_later(consumer: str, envelope: Envelope, headers: dict, attempt: int) -> None:
+    """Park the event in the delay queue of retry number `attempt`; it comes back to the consumer's
+    queue when that queue's TTL expires."""
+    queue = retry_queue(consumer, attempt)
+    kept = {k: v for k, v in headers.items() if not k.startswith(_BROKER_DEATH_PREFIXES)}
     with producers[broker_connection()].acquire(block=True, timeout=10) as producer:
         producer.publish(
-            body if isinstance(body, str | bytes) else json.dumps(body),
+            json.dumps(envelope.to_dict()),
             exchange="",
-            routing_key=retry_queue_name(consumer, attempt),
-            content_type=message.content_type,
-            content_encoding=message.content_encoding,
+            routing_key=queue.name,
+            content_type="application/json",
+            content_encoding="utf-8",
             delivery_mode=2,
-            headers={**(message.headers or {}), ATTEMPT_HEADER: attempt},
+            message_id=str(envelope.id),
+            type=envelope.type,
+            headers={**kept, ATTEMPT_HEADER: attempt},
+            declare=[queue],
+            retry=True,
+            retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1},
+            confirm_timeout=CONFIRM_TIMEOUT,
         )
 
 
-def _dead_letter(consumer: str, envelope: dict, exc: Exception, attempts: int) -> None:
+def _undecodable(consumer: str, message: Message, exc: Exception) -> None:
+    """A message kombu could not decode (not JSON, or a content type not accepted): dead-lettered
+    and acknowledged, instead of breaking the consumer and coming back forever."""
+    log.error("undecodable message on %s dead-lettered: %s", consumer, exc)
+    close_old_connections()
     try:
-        event_id = uuid.UUID(str(envelope.get("id")))
-    except ValueError:
-        event_id = None
-    DeadLetter.objects.create(
-        consumer=consumer,
-        event_id=event_id,
-        event_type=str(envelope.get("type", ""))[:100],
-        envelope=envelope,
-        error=f"{type(exc).__name__}: {exc}",
-        attempts=attempts,
-    )
+        record_dead_letter(consumer, _as_dict(message.body), f"{type(exc).__name__}: {exc}", attempts=1)
+    except Exception:
+        log.exception("could not record an undecodable message for %s; requeued", consumer)
+        time.sleep(REQUEUE_PAUSE_SECONDS)
+        message.requeue()
+        return
+    finally:
+        close_old_connections()
+    message.ack()
 
 
 def event_consumers(channel) -> list[Consumer]:
@@ -100,6 +133,7 @@ def event_consumers(channel) -> list[Consumer]:
             channel,
             queues=[consumer_queue(name, types)],
             callbacks=[lambda body, message, name=name: handle_message(name, body, message)],
+            on_decode_error=lambda message, exc, name=name: _undecodable(name, message, exc),
             accept=["json"],
             prefetch_count=10,
         )

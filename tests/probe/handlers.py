@@ -1,12 +1,19 @@
 """A consumer used only by the tests: it records every event it handles.
 
-A payload with `probe_fail` makes it raise every time: a poison message.
+A payload with `probe_fail` makes it raise every time: a poison message. A payload with
+`probe_sleep` (seconds) makes it sleep first, after logging "probe sleeping <event id>", so a test
+can kill the worker while the handler runs.
 """
+
+import logging
+import time
 
 from project.events.consumers import subscribe
 from users.interface import USER_DEACTIVATED, USER_REGISTERED, USER_UPDATED
 
 from .models import Effect
+
+log = logging.getLogger(__name__)
 
 CONSUMER = "probe"
 PROBE_EVENT = "probe.happened"
@@ -19,6 +26,9 @@ class ProbeFailure(RuntimeError):
 def record(envelope):
     if envelope.payload.get("probe_fail"):
         raise ProbeFailure("probe told to fail")
+    if envelope.payload.get("probe_sleep"):
+        log.warning("probe sleeping %s", envelope.id)
+        time.sleep(float(envelope.payload["probe_sleep"]))
     Effect.objects.create(consumer=CONSUMER, event_id=envelope.id, event_type=envelope.type)
 
 

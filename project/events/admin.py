@@ -1,0 +1,47 @@
+from django.contrib import admin, messages
+
+from .deadletters import replay_all
+from .models import DeadLetter, InboxRecord, OutboxEvent
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Event records are written by the pipeline only; the admin shows them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(ReadOnlyAdmin):
+    list_display = ["type", "id", "occurred_at", "published_at", "attempts", "request_id"]
+    list_filter = ["type", ("published_at", admin.EmptyFieldListFilter)]
+    search_fields = ["=id", "type", "=request_id"]
+    date_hierarchy = "occurred_at"
+
+
+@admin.register(InboxRecord)
+class InboxRecordAdmin(ReadOnlyAdmin):
+    list_display = ["consumer", "event_type", "event_id", "processed_at"]
+    list_filter = ["consumer", "event_type"]
+    search_fields = ["=event_id"]
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(ReadOnlyAdmin):
+    list_display = ["consumer", "event_type", "event_id", "attempts", "created_at", "replayed_at"]
+    list_filter = ["consumer", "event_type", ("replayed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["=event_id", "error"]
+    actions = ["replay"]
+
+    @admin.action(description="Replay to their consumer (after fixing the cause)", permissions=["replay"])
+    def replay(self, request, queryset):
+        replayed, problems = replay_all(queryset.filter(replayed_at__isnull=True).order_by("created_at"))
+        self.message_user(request, f"Replayed {replayed} dead letter(s).", messages.SUCCESS)
+        if problems:
+            self.message_user(request, "Not replayed: " + "; ".join(problems), messages.ERROR)
+
+    def has_replay_permission(self, request):
+        return request.user.has_perm("events.delete_deadletter")
