@@ -46,3 +46,13 @@ def test_reflection_needs_the_service_token(raw_channel):
     with pytest.raises(grpc.RpcError) as caught:
         _reflect(raw_channel, reflection_pb2.ServerReflectionRequest(list_services=""))
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_health_watch_streams_serving_without_a_token(raw_channel):
+    stream = health_pb2_grpc.HealthStub(raw_channel).Watch(
+        health_pb2.HealthCheckRequest(service=USER_SERVICE), timeout=5
+    )
+    try:
+        assert next(stream).status == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        stream.cancel()
