@@ -139,13 +139,17 @@ class TelemetryInterceptor(CallInterceptor):
     def around(self, call: Call) -> Iterator[None]:
         started = time.perf_counter()
         timeout = call.time_remaining()
-        failed = True
+        # The status when the call ends without one set: gRPC's own for each way of ending.
+        unset = grpc.StatusCode.UNKNOWN
         try:
             yield
-            failed = False
+            unset = grpc.StatusCode.OK
+        except GeneratorExit:  # the client went away in the middle of a stream
+            unset = grpc.StatusCode.CANCELLED
+            raise
         finally:
             elapsed = time.perf_counter() - started
-            status = call.context.code() or (grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK)
+            status = call.context.code() or unset
             GRPC_HANDLED.labels(call.service, call.name, status.name).inc()
             GRPC_LATENCY.labels(call.service, call.name).observe(elapsed)
             log.log(
