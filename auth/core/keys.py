@@ -1,0 +1,121 @@
+"""Signing keys: creation, rotation with overlap, and the JWKS.
+
+ES256 was chosen by measurement (docs/auth.md): verification, done on every request, is as fast
+as RS256's, signing is about 12x faster, and tokens are 40 % shorter.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import timedelta
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from auth.models import SigningKey
+from project.crypto import decrypt, encrypt
+
+from .crypto import new_token
+
+ALGORITHM = "ES256"
+ALLOWED_ALGORITHMS = frozenset({ALGORITHM})
+_PURPOSE = "signing-key"
+# How long a process trusts its in-memory copy of the key set before looking again.
+KEY_CACHE_SECONDS = 60.0
+
+
+def _retirement_window() -> timedelta:
+    return timedelta(seconds=settings.GATEHOUSE_ACCESS_TOKEN_TTL + settings.GATEHOUSE_TOKEN_LEEWAY + 60)
+
+
+@transaction.atomic
+def signing_key_create() -> SigningKey:
+    """A new active key; any previously active key is retired but stays published until every
+    token it signed has expired."""
+    private = ec.generate_private_key(ec.SECP256R1())
+    kid = new_token(12)
+    public_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(private.public_key()))
+    public_jwk.update({"kid": kid, "alg": ALGORITHM, "use": "sig"})
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    now = timezone.now()
+    SigningKey.objects.select_for_update().filter(retired_at__isnull=True).update(
+        retired_at=now, publish_until=now + _retirement_window()
+    )
+    key = SigningKey.objects.create(
+        kid=kid, algorithm=ALGORITHM, public_jwk=public_jwk, private_key_encrypted=encrypt(pem, purpose=_PURPOSE)
+    )
+    _cache.invalidate()
+    return key
+
+
+def signing_keys_prune() -> int:
+    """Delete retired keys no token can still need. Returns how many."""
+    deleted, _ = SigningKey.objects.filter(publish_until__lt=timezone.now()).delete()
+    _cache.invalidate()
+    return deleted
+
+
+class _KeyCache:
+    """Per-process copy of the published keys, refreshed every KEY_CACHE_SECONDS or on an unknown kid."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._loaded_at = -1e9
+        self._signing: tuple[str, object] | None = None
+        self._public: dict[str, object] = {}
+        self._jwks: list[dict] = []
+
+    def invalidate(self):
+        with self._lock:
+            self._loaded_at = -1e9
+
+    def _load(self):
+        now = timezone.now()
+        keys = list(
+            SigningKey.objects.filter(publish_until__isnull=True) | SigningKey.objects.filter(publish_until__gte=now)
+        )
+        signing = next((k for k in keys if k.retired_at is None), None)
+        if signing is None:
+            signing = signing_key_create()
+            keys.append(signing)
+        self._signing = (
+            signing.kid,
+            serialization.load_pem_private_key(decrypt(signing.private_key_encrypted, purpose=_PURPOSE), password=None),
+        )
+        self._public = {k.kid: jwt.algorithms.ECAlgorithm.from_jwk(json.dumps(k.public_jwk)) for k in keys}
+        self._jwks = [k.public_jwk for k in keys]
+        self._loaded_at = time.monotonic()
+
+    def _fresh(self, *, force: bool = False):
+        with self._lock:
+            if force or time.monotonic() - self._loaded_at > KEY_CACHE_SECONDS:
+                self._load()
+
+    def signing_key(self):
+        self._fresh()
+        return self._signing
+
+    def public_key(self, kid: str):
+        self._fresh()
+        if kid not in self._public and time.monotonic() - self._loaded_at > 1.0:
+            self._fresh(force=True)  # a key created by another process since; at most once a second
+        return self._public.get(kid)
+
+    def jwks(self) -> dict:
+        self._fresh()
+        return {"keys": list(self._jwks)}
+
+
+_cache = _KeyCache()
+
+signing_key = _cache.signing_key
+public_key = _cache.public_key
+jwks = _cache.jwks

@@ -1,0 +1,103 @@
+"""TOTP (RFC 6238) second factor with single-use recovery codes."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+import pyotp
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from auth.interface import InvalidOtp, MfaStateError, TotpEnrollment
+from auth.models import RecoveryCode, TotpDevice
+from project.crypto import decrypt, encrypt
+
+from .crypto import keyed_hash
+
+RECOVERY_CODES = 10
+_SECRET_PURPOSE = "totp-secret"
+_CODE_PURPOSE = "recovery-code"
+# Codes of the previous and next 30-second step are accepted: clocks drift.
+VALID_WINDOW = 1
+
+__all__ = ["InvalidOtp", "otp_accept", "totp_confirm", "totp_disable", "totp_enroll", "totp_is_on"]
+
+
+def _totp(device: TotpDevice) -> pyotp.TOTP:
+    return pyotp.TOTP(decrypt(device.secret_encrypted, purpose=_SECRET_PURPOSE).decode())
+
+
+def _code_hash(code: str) -> str:
+    return keyed_hash(code.replace("-", "").replace(" ", "").lower(), purpose=_CODE_PURPOSE)
+
+
+def totp_is_on(*, user_id: uuid.UUID) -> bool:
+    return TotpDevice.objects.filter(user_id=user_id, confirmed_at__isnull=False).exists()
+
+
+@transaction.atomic(durable=True)
+def totp_enroll(*, user_id: uuid.UUID, email: str) -> TotpEnrollment:
+    if totp_is_on(user_id=user_id):
+        raise MfaStateError("Two-factor authentication is already on; disable it first.")
+    secret = pyotp.random_base32()
+    TotpDevice.objects.update_or_create(
+        user_id=user_id,
+        defaults={"secret_encrypted": encrypt(secret.encode(), purpose=_SECRET_PURPOSE), "confirmed_at": None},
+    )
+    codes = tuple(f"{secrets.token_hex(5)[:5]}-{secrets.token_hex(5)[:5]}" for _ in range(RECOVERY_CODES))
+    RecoveryCode.objects.filter(user_id=user_id).delete()
+    RecoveryCode.objects.bulk_create(RecoveryCode(user_id=user_id, code_hash=_code_hash(code)) for code in codes)
+    uri = pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=settings.GATEHOUSE_TOTP_ISSUER)
+    return TotpEnrollment(secret=secret, otpauth_uri=uri, recovery_codes=codes)
+
+
+def _accept_totp(device: TotpDevice, otp: str) -> bool:
+    totp = _totp(device)
+    now = timezone.now()
+    for offset in range(-VALID_WINDOW, VALID_WINDOW + 1):
+        step = totp.timecode(now) + offset
+        if step > device.last_used_step and secrets.compare_digest(totp.generate_otp(step), otp):
+            device.last_used_step = step
+            device.save(update_fields=["last_used_step"])
+            return True
+    return False
+
+
+def otp_accept(*, user_id: uuid.UUID, otp: str, allow_recovery: bool = True) -> bool:
+    """Accept a current TOTP code (each time step once) or an unused recovery code (spent now)."""
+    otp = (otp or "").strip()
+    with transaction.atomic():
+        device = TotpDevice.objects.select_for_update().filter(user_id=user_id).first()
+        if device is None:
+            return False
+        if otp.isdigit() and len(otp) == 6 and _accept_totp(device, otp):
+            return True
+        if allow_recovery and device.confirmed_at is not None:
+            spent = RecoveryCode.objects.filter(
+                user_id=user_id, code_hash=_code_hash(otp), used_at__isnull=True
+            ).update(used_at=timezone.now())
+            return spent == 1
+    return False
+
+
+@transaction.atomic(durable=True)
+def totp_confirm(*, user_id: uuid.UUID, otp: str) -> None:
+    device = TotpDevice.objects.select_for_update().filter(user_id=user_id).first()
+    if device is None or device.confirmed_at is not None:
+        raise MfaStateError("Start enrolment first." if device is None else "Two-factor authentication is already on.")
+    if not otp_accept(user_id=user_id, otp=otp, allow_recovery=False):
+        raise InvalidOtp()
+    device.refresh_from_db()
+    device.confirmed_at = timezone.now()
+    device.save(update_fields=["confirmed_at"])
+
+
+@transaction.atomic(durable=True)
+def totp_disable(*, user_id: uuid.UUID) -> None:
+    """Callers check a code or the password first."""
+    if not TotpDevice.objects.filter(user_id=user_id).exists():
+        raise MfaStateError("Two-factor authentication is not on.")
+    TotpDevice.objects.filter(user_id=user_id).delete()
+    RecoveryCode.objects.filter(user_id=user_id).delete()

@@ -1,0 +1,246 @@
+"""Writes of the auth core service: login, refresh rotation, logout, password and email flows."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from auth.interface import (
+    EMAIL_VERIFICATION_REQUESTED,
+    ONE_TIME_TOKEN_SEAL,
+    PASSWORD_CHANGED,
+    PASSWORD_RESET_REQUESTED,
+    REFRESH_TOKEN_REUSED,
+    SERVICE_NAME,
+    AccountInactive,
+    ClientInfo,
+    InvalidCredentials,
+    InvalidOneTimeToken,
+    InvalidToken,
+    MfaRequired,
+    TokenPair,
+    WeakPassword,
+)
+from auth.models import OneTimeToken, RefreshToken, Session
+from project.crypto import seal
+from project.events.outbox import outbox_record
+from project.kernel.errors import InvalidArgument
+from users.interface import UserNotFound, user_service
+
+from . import mfa, throttle
+from .crypto import new_token, token_hash
+from .sessions import session_open, sessions_revoke
+from .tokens import access_token_issue
+
+log = logging.getLogger(__name__)
+
+VERIFY_EMAIL_TTL = timedelta(hours=24)
+PASSWORD_RESET_TTL = timedelta(hours=1)
+
+
+def _issue_pair(session: Session) -> tuple[TokenPair, RefreshToken]:
+    refresh = new_token()
+    row = RefreshToken.objects.create(session=session, token_hash=token_hash(refresh))
+    access, _ = access_token_issue(user_id=session.user_id, session_id=session.id)
+    pair = TokenPair(
+        access_token=access,
+        refresh_token=refresh,
+        expires_in=settings.GATEHOUSE_ACCESS_TOKEN_TTL,
+        session_id=session.id,
+    )
+    return pair, row
+
+
+def login(*, email: str, password: str, otp: str | None, client: ClientInfo) -> TokenPair:
+    throttle.login_allowed_or_raise(email=email, ip=client.ip)
+    # The users service hashes a dummy password for an unknown email: similar time either way.
+    user = user_service.verify_password(email=email, password=password)
+    if user is None:
+        throttle.login_failure_record(email=email, ip=client.ip)
+        raise InvalidCredentials()
+    if mfa.totp_is_on(user_id=user.id):
+        if not otp:
+            raise MfaRequired()
+        if not mfa.otp_accept(user_id=user.id, otp=otp):
+            throttle.login_failure_record(email=email, ip=client.ip)
+            raise mfa.InvalidOtp()
+    if not user.is_active:
+        raise AccountInactive()
+    throttle.login_failures_clear(email=email)
+    with transaction.atomic(durable=True):
+        session = session_open(user_id=user.id, ip=client.ip, user_agent=client.user_agent)
+        pair, _ = _issue_pair(session)
+    return pair
+
+
+def refresh(*, refresh_token: str, client: ClientInfo) -> TokenPair:
+    reused_session = None
+    with transaction.atomic(durable=True):
+        try:
+            row = (
+                RefreshToken.objects.select_for_update()
+                .select_related("session")
+                .get(token_hash=token_hash(refresh_token or ""))
+            )
+        except RefreshToken.DoesNotExist:
+            raise InvalidToken() from None
+        session = row.session
+        now = timezone.now()
+        if session.revoked_at is not None or session.expires_at <= now:
+            raise InvalidToken()
+        if row.used_at is not None:
+            grace = timedelta(seconds=settings.GATEHOUSE_REFRESH_REUSE_GRACE)
+            successor = row.replaced_by
+            if now - row.used_at <= grace and successor is not None and successor.used_at is None:
+                # A client that lost the response retries: spend the successor instead of the
+                # family, so exactly one usable pair exists at any time.
+                row = RefreshToken.objects.select_for_update().get(pk=successor.pk)
+            else:
+                sessions_revoke(Session.objects.filter(id=session.id), reason="refresh_token_reused")
+                outbox_record(
+                    type=REFRESH_TOKEN_REUSED,
+                    producer=SERVICE_NAME,
+                    payload={"user_id": str(session.user_id), "session_id": str(session.id), "ip": client.ip},
+                )
+                reused_session = session.id
+        if reused_session is None:
+            if not user_service.get(user_id=session.user_id).is_active:
+                raise InvalidToken()
+            pair, new_row = _issue_pair(session)
+            row.used_at = now
+            row.replaced_by = new_row
+            row.save(update_fields=["used_at", "replaced_by"])
+            Session.objects.filter(id=session.id).update(
+                last_used_at=now, ip=client.ip or session.ip, user_agent=(client.user_agent or session.user_agent)[:512]
+            )
+    if reused_session is not None:
+        log.warning("refresh token reuse: session %s revoked", reused_session)
+        raise InvalidToken()
+    return pair
+
+
+def logout(*, session_id: uuid.UUID) -> None:
+    with transaction.atomic(durable=True):
+        sessions_revoke(Session.objects.filter(id=session_id), reason="logout")
+
+
+def revoke_all_sessions(*, user_id: uuid.UUID, except_session_id: uuid.UUID | None, reason: str) -> int:
+    with transaction.atomic(durable=True):
+        sessions = Session.objects.filter(user_id=user_id)
+        if except_session_id is not None:
+            sessions = sessions.exclude(id=except_session_id)
+        return len(sessions_revoke(sessions, reason=reason))
+
+
+def change_password(*, user_id: uuid.UUID, session_id: uuid.UUID | None, old_password: str, new_password: str) -> None:
+    if not user_service.check_password(user_id=user_id, password=old_password):
+        raise InvalidCredentials("The current password is not correct.")
+    _set_password(user_id=user_id, password=new_password)
+    with transaction.atomic(durable=True):
+        sessions = Session.objects.filter(user_id=user_id)
+        if session_id is not None:
+            sessions = sessions.exclude(id=session_id)
+        sessions_revoke(sessions, reason="password_changed")
+        outbox_record(type=PASSWORD_CHANGED, producer=SERVICE_NAME, payload={"user_id": str(user_id)})
+
+
+def _set_password(*, user_id: uuid.UUID, password: str) -> None:
+    try:
+        user_service.set_password(user_id=user_id, password=password)
+    except InvalidArgument as exc:
+        raise WeakPassword(details={"new_password": exc.details.get("password", [exc.message])}) from None
+
+
+def _one_time_token(*, purpose: str, user_id: uuid.UUID, email: str, ttl: timedelta) -> str:
+    token = new_token()
+    OneTimeToken.objects.create(
+        token_hash=token_hash(token), purpose=purpose, user_id=user_id, email=email, expires_at=timezone.now() + ttl
+    )
+    return token
+
+
+def _spend(token: str, *, purpose: str) -> OneTimeToken:
+    try:
+        row = OneTimeToken.objects.select_for_update().get(token_hash=token_hash(token or ""), purpose=purpose)
+    except OneTimeToken.DoesNotExist:
+        raise InvalidOneTimeToken() from None
+    if row.used_at is not None or row.expires_at <= timezone.now():
+        raise InvalidOneTimeToken()
+    row.used_at = timezone.now()
+    row.save(update_fields=["used_at"])
+    return row
+
+
+def request_password_reset(*, email: str, client: ClientInfo) -> None:
+    try:
+        user = user_service.get_by_email(email=email)
+    except (UserNotFound, InvalidArgument):
+        user = None
+    with transaction.atomic(durable=True):
+        # The token is created (and the event recorded) whether or not the account exists, so the
+        # two cases cost the same; for an unknown email nobody can ever use it.
+        token = _one_time_token(
+            purpose=OneTimeToken.Purpose.PASSWORD_RESET,
+            user_id=user.id if user else uuid.UUID(int=0),
+            email=email[:254],
+            ttl=PASSWORD_RESET_TTL,
+        )
+        if user is not None and user.is_active:
+            outbox_record(
+                type=PASSWORD_RESET_REQUESTED,
+                producer=SERVICE_NAME,
+                payload={"user_id": str(user.id), "sealed_token": _sealed(token), "ip": client.ip},
+            )
+        else:
+            OneTimeToken.objects.filter(token_hash=token_hash(token)).update(used_at=timezone.now())
+
+
+def confirm_password_reset(*, token: str, new_password: str) -> None:
+    row = OneTimeToken.objects.filter(
+        token_hash=token_hash(token or ""), purpose=OneTimeToken.Purpose.PASSWORD_RESET
+    ).first()
+    if row is None or row.used_at is not None or row.expires_at <= timezone.now():
+        raise InvalidOneTimeToken()
+    # The new password is checked (and set) before the token is spent: a refused password leaves
+    # the link usable for a better one.
+    _set_password(user_id=row.user_id, password=new_password)
+    with transaction.atomic(durable=True):
+        _spend(token, purpose=OneTimeToken.Purpose.PASSWORD_RESET)
+        sessions_revoke(Session.objects.filter(user_id=row.user_id), reason="password_reset")
+        outbox_record(
+            type=PASSWORD_CHANGED, producer=SERVICE_NAME, payload={"user_id": str(row.user_id), "via": "reset"}
+        )
+
+
+def request_email_verification(*, user_id: uuid.UUID) -> None:
+    user = user_service.get(user_id=user_id)
+    if user.is_verified:
+        return
+    with transaction.atomic(durable=True):
+        token = _one_time_token(
+            purpose=OneTimeToken.Purpose.VERIFY_EMAIL, user_id=user.id, email=user.email, ttl=VERIFY_EMAIL_TTL
+        )
+        outbox_record(
+            type=EMAIL_VERIFICATION_REQUESTED,
+            producer=SERVICE_NAME,
+            payload={"user_id": str(user.id), "sealed_token": _sealed(token)},
+        )
+
+
+def verify_email(*, token: str) -> uuid.UUID:
+    with transaction.atomic(durable=True):
+        row = _spend(token, purpose=OneTimeToken.Purpose.VERIFY_EMAIL)
+    user = user_service.get(user_id=row.user_id)
+    if user.email != row.email:
+        raise InvalidOneTimeToken()
+    user_service.update(user_id=user.id, is_verified=True)
+    return user.id
+
+
+def _sealed(token: str) -> str:
+    return seal(token, purpose=ONE_TIME_TOKEN_SEAL)

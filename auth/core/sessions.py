@@ -1,0 +1,120 @@
+"""Sessions and the revocation check that every authenticated request makes.
+
+The check costs one cache read when warm. Revoked sessions are written to the cache as "r" with
+`set` (overwrites); live ones as "a" with `add` (never overwrites). So a check that read the
+database just before a revoke cannot put "a" back over the revoke's "r": whatever order the two
+processes run in, once the revoke has returned no check answers with the session alive. When the
+cache is unreachable the check reads the database. A revoke that could not reach the cache is
+written there again by the `auth.session_revoked` event's handler, with retries, once it is back.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from auth.interface import SERVICE_NAME, SESSION_REVOKED, SessionNotFound
+from auth.models import Session
+from project.events.outbox import outbox_record
+
+log = logging.getLogger(__name__)
+
+ALIVE, REVOKED = "a", "r"
+
+
+def _key(session_id: uuid.UUID | str) -> str:
+    return f"auth:sid:{session_id}"
+
+
+def _marker_ttl() -> int:
+    # Long enough to outlive every access token of the session.
+    return settings.GATEHOUSE_ACCESS_TOKEN_TTL + settings.GATEHOUSE_TOKEN_LEEWAY + 60
+
+
+def session_is_alive(session_id: uuid.UUID) -> bool:
+    try:
+        marker = cache.get(_key(session_id))
+    except Exception:  # the cache is down: the database answers, slower but right
+        log.warning("session cache unavailable; checking the database", exc_info=True)
+        return _alive_in_database(session_id)
+    if marker is not None:
+        return marker == ALIVE
+    alive = _alive_in_database(session_id)
+    try:
+        if alive:
+            cache.add(_key(session_id), ALIVE, _marker_ttl())
+        else:
+            cache.set(_key(session_id), REVOKED, _marker_ttl())
+    except Exception:
+        log.warning("session cache unavailable; marker not written", exc_info=True)
+    return alive
+
+
+def _alive_in_database(session_id: uuid.UUID) -> bool:
+    return Session.objects.filter(id=session_id, revoked_at__isnull=True, expires_at__gt=timezone.now()).exists()
+
+
+def mark_revoked_in_cache(session_ids: list[uuid.UUID]) -> None:
+    """Raises if the cache is down (the event handler relies on that to retry)."""
+    cache.set_many({_key(sid): REVOKED for sid in session_ids}, _marker_ttl())
+
+
+def session_open(*, user_id: uuid.UUID, ip: str, user_agent: str) -> Session:
+    now = timezone.now()
+    return Session.objects.create(
+        user_id=user_id,
+        last_used_at=now,
+        expires_at=now + timedelta(seconds=settings.GATEHOUSE_REFRESH_TOKEN_TTL),
+        ip=ip or None,
+        user_agent=user_agent[:512],
+    )
+
+
+def sessions_revoke(sessions, *, reason: str) -> list[uuid.UUID]:
+    """Revoke the given sessions (a queryset) in the current transaction; the cache is told right
+    after commit and again by the event handler. Returns the ids revoked."""
+    rows = list(sessions.filter(revoked_at__isnull=True).values_list("id", "user_id"))
+    if not rows:
+        return []
+    ids = [session_id for session_id, _ in rows]
+    Session.objects.filter(id__in=ids).update(revoked_at=timezone.now(), revoke_reason=reason)
+    for user_id in sorted({user_id for _, user_id in rows}):
+        outbox_record(
+            type=SESSION_REVOKED,
+            producer=SERVICE_NAME,
+            payload={
+                "user_id": str(user_id),
+                "session_ids": [str(sid) for sid, owner in rows if owner == user_id],
+                "reason": reason,
+            },
+        )
+
+    def tell_cache():
+        try:
+            mark_revoked_in_cache(ids)
+        except Exception:
+            log.warning("could not mark revoked sessions in the cache; the event handler will", exc_info=True)
+
+    transaction.on_commit(tell_cache)
+    return ids
+
+
+def session_of_user(*, user_id: uuid.UUID, session_id: uuid.UUID) -> Session:
+    try:
+        return Session.objects.get(id=session_id, user_id=user_id)
+    except Session.DoesNotExist:
+        raise SessionNotFound() from None
+
+
+def sessions_active(*, user_id: uuid.UUID) -> list[Session]:
+    return list(
+        Session.objects.filter(user_id=user_id, revoked_at__isnull=True, expires_at__gt=timezone.now()).order_by(
+            "-last_used_at"
+        )
+    )

@@ -1,0 +1,221 @@
+"""The auth core service: sessions, tokens, credentials, MFA. Other apps import only this module.
+
+Standard library only. `auth_service` is the configured implementation: in-process, or the gRPC
+client when `AUTH_GRPC_TARGET` is set.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from project.kernel.delegation import delegate
+from project.kernel.errors import InvalidArgument, NotFound, PermissionDenied, RateLimited, Unauthenticated
+
+SERVICE_NAME = "auth"
+
+PASSWORD_CHANGED = "auth.password_changed"
+PASSWORD_RESET_REQUESTED = "auth.password_reset_requested"
+SESSION_REVOKED = "auth.session_revoked"
+REFRESH_TOKEN_REUSED = "auth.refresh_token_reused"
+EMAIL_VERIFICATION_REQUESTED = "auth.email_verification_requested"
+
+# Events that carry a one-time token (`payload["sealed_token"]`) seal it with project.crypto.seal
+# under this purpose, so that it is readable neither in the outbox nor on the broker.
+ONE_TIME_TOKEN_SEAL = "one-time-token"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who an access token speaks for, once its signature, claims and session have been checked."""
+
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    token_id: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    session_id: uuid.UUID
+    token_type: str = "Bearer"
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: uuid.UUID
+    user_id: uuid.UUID
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    ip: str
+    user_agent: str
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TotpEnrollment:
+    secret: str
+    otpauth_uri: str
+    recovery_codes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    """Where a request came from, for sessions and rate limits."""
+
+    ip: str = ""
+    user_agent: str = ""
+
+
+class InvalidCredentials(Unauthenticated):
+    code = "invalid_credentials"
+    default_message = "The email or password is not correct."
+
+
+class MfaRequired(Unauthenticated):
+    code = "mfa_required"
+    default_message = "A one-time code from your authenticator app is required."
+
+
+class InvalidOtp(Unauthenticated):
+    code = "invalid_otp"
+    default_message = "The one-time code is not valid."
+
+
+class AccountInactive(PermissionDenied):
+    code = "account_inactive"
+    default_message = "This account is inactive."
+
+
+class TooManyAttempts(RateLimited):
+    """`details["retry_after"]` is the number of seconds to wait."""
+
+    code = "too_many_attempts"
+    default_message = "Too many failed attempts. Try again later."
+
+
+class InvalidToken(Unauthenticated):
+    code = "invalid_token"
+    default_message = "The token is invalid or expired."
+
+
+class InvalidOneTimeToken(InvalidArgument):
+    code = "invalid_token"
+    default_message = "The link is invalid, expired or already used."
+
+
+class WeakPassword(InvalidArgument):
+    code = "validation_error"
+    default_message = "The password is too weak."
+
+
+class SessionNotFound(NotFound):
+    code = "session_not_found"
+    default_message = "Session not found."
+
+
+class MfaStateError(InvalidArgument):
+    code = "mfa_state"
+    default_message = "Two-factor authentication is not in the state this action needs."
+
+
+class AuthService(Protocol):
+    def login(self, *, email: str, password: str, otp: str | None = None, client: ClientInfo) -> TokenPair:
+        """Check the credentials (and the TOTP or recovery code when MFA is on), open a session
+        and issue its first token pair.
+
+        Unknown email and wrong password raise the same InvalidCredentials after similar work.
+        Raises MfaRequired / InvalidOtp, AccountInactive, TooManyAttempts (per account after
+        GATEHOUSE_LOGIN_MAX_FAILURES failures in 15 minutes, and per client IP).
+        """
+        ...
+
+    def refresh(self, *, refresh_token: str, client: ClientInfo) -> TokenPair:
+        """Rotate a refresh token: the presented one is spent, a new pair is returned.
+
+        Presenting a spent token again (after a short grace window for a client that lost the
+        response) revokes the whole session and emits `auth.refresh_token_reused`.
+        Raises InvalidToken.
+        """
+        ...
+
+    def verify_access_token(self, *, token: str) -> Principal:
+        """Check signature (kid, algorithm allow-list), `exp`, `nbf`, `iss`, `aud` and that the
+        session is not revoked. One cache read when warm. Raises InvalidToken."""
+        ...
+
+    def logout(self, *, session_id: uuid.UUID) -> None:
+        """Revoke the session: its access tokens stop working at once, its refresh token too."""
+        ...
+
+    def session_for_refresh_token(self, *, refresh_token: str) -> uuid.UUID:
+        """The session a (current) refresh token belongs to. Raises InvalidToken."""
+        ...
+
+    def list_sessions(self, *, user_id: uuid.UUID) -> list[Session]:
+        """The user's active sessions, most recently used first."""
+        ...
+
+    def revoke_session(self, *, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
+        """Revoke one of the user's sessions. Raises SessionNotFound (also for others' sessions)."""
+        ...
+
+    def revoke_all_sessions(self, *, user_id: uuid.UUID, except_session_id: uuid.UUID | None = None) -> int:
+        """Revoke every active session of the user but `except_session_id`; returns how many."""
+        ...
+
+    def change_password(
+        self, *, user_id: uuid.UUID, session_id: uuid.UUID | None, old_password: str, new_password: str
+    ) -> None:
+        """Change the password after checking the old one; revoke every other session; emit
+        `auth.password_changed`. Raises InvalidCredentials, WeakPassword."""
+        ...
+
+    def request_password_reset(self, *, email: str, client: ClientInfo) -> None:
+        """Mail a single-use reset link if the account exists. Same outcome and similar timing
+        whether or not it does (no account enumeration)."""
+        ...
+
+    def confirm_password_reset(self, *, token: str, new_password: str) -> None:
+        """Set a new password with a reset token (single-use, expiring) and revoke all sessions.
+        Raises InvalidOneTimeToken, WeakPassword."""
+        ...
+
+    def request_email_verification(self, *, user_id: uuid.UUID) -> None:
+        """Mail a single-use, expiring verification link to the user."""
+        ...
+
+    def verify_email(self, *, token: str) -> uuid.UUID:
+        """Mark the user's email verified; returns the user id. Raises InvalidOneTimeToken."""
+        ...
+
+    def totp_enroll(self, *, user_id: uuid.UUID) -> TotpEnrollment:
+        """Start (or restart) TOTP enrolment: a new secret, its otpauth URI and 10 recovery codes.
+        Not active until confirmed. Raises MfaStateError if TOTP is already on."""
+        ...
+
+    def totp_confirm(self, *, user_id: uuid.UUID, otp: str) -> None:
+        """Turn TOTP on with a first valid code. Raises InvalidOtp, MfaStateError."""
+        ...
+
+    def totp_disable(self, *, user_id: uuid.UUID, otp: str | None = None, password: str | None = None) -> None:
+        """Turn TOTP off; needs a current code (or recovery code) or the password.
+        Raises InvalidOtp / InvalidCredentials, MfaStateError."""
+        ...
+
+    def mfa_enabled(self, *, user_id: uuid.UUID) -> bool:
+        """Whether TOTP is on for the user."""
+        ...
+
+    def jwks(self) -> dict:
+        """The public keys that verify access tokens, as a JWKS document."""
+        ...
+
+
+auth_service: AuthService = delegate(SERVICE_NAME, AuthService)

@@ -1,0 +1,114 @@
+import uuid
+
+from django.db import models
+
+
+class SigningKey(models.Model):
+    """An asymmetric key that signs access tokens. The private half is stored encrypted with a key
+    derived from SECRET_KEY (never in the repo, never logged); the public half is in the JWKS
+    while the key is active, and after retirement until the last token it signed has expired."""
+
+    kid = models.CharField(max_length=64, primary_key=True)
+    algorithm = models.CharField(max_length=10)
+    public_jwk = models.JSONField()
+    private_key_encrypted = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    # Published until this moment: retirement + the longest access-token lifetime (+ leeway).
+    publish_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.kid} ({self.algorithm}{', retired' if self.retired_at else ''})"
+
+
+class Session(models.Model):
+    """One login: the `sid` claim of its access tokens, and the family of its refresh tokens."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user_id = models.UUIDField(db_index=True)  # users.User id; no cross-service foreign key
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True, default="")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoke_reason = models.CharField(max_length=50, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["user_id", "revoked_at"], name="auth_session_user_active")]
+
+    def __str__(self):
+        return f"session {self.id} of {self.user_id}"
+
+
+class RefreshToken(models.Model):
+    """A refresh token, stored only as its SHA-256. `used_at` marks it spent by a rotation."""
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="refresh_tokens")
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    # The pair issued when this one was spent, re-sent to a client that retries within the grace window.
+    replaced_by = models.OneToOneField("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    def __str__(self):
+        return f"refresh token {self.pk} of {self.session_id}"
+
+
+class OneTimeToken(models.Model):
+    """Email verification and password reset tokens: hashed, single-use, expiring."""
+
+    class Purpose(models.TextChoices):
+        VERIFY_EMAIL = "verify_email"
+        PASSWORD_RESET = "password_reset"
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    purpose = models.CharField(max_length=20, choices=Purpose.choices)
+    user_id = models.UUIDField(db_index=True)
+    # The email the token was issued for: a token for an old address must not verify a new one.
+    email = models.EmailField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.purpose} token of {self.user_id}"
+
+
+class TotpDevice(models.Model):
+    user_id = models.UUIDField(primary_key=True)
+    secret_encrypted = models.BinaryField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The last time step accepted: a code is never accepted twice (RFC 6238 §5.2).
+    last_used_step = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"TOTP of {self.user_id}{'' if self.confirmed_at else ' (unconfirmed)'}"
+
+
+class RecoveryCode(models.Model):
+    user_id = models.UUIDField(db_index=True)
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"recovery code of {self.user_id}"
+
+
+class LoginFailure(models.Model):
+    """A failed login, counted per account and per client IP over a sliding window. Kept in the
+    database rather than the cache so that lockout holds in every process and through a cache outage."""
+
+    account_key = models.CharField(max_length=64, db_index=True)  # keyed hash of the email
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["ip", "created_at"], name="auth_loginfail_ip")]
+
+    def __str__(self):
+        return f"login failure {self.account_key[:8]} {self.ip}"

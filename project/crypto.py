@@ -1,0 +1,46 @@
+"""Keys derived from SECRET_KEY, one per purpose, and authenticated encryption with them.
+
+`seal`/`unseal` carry a secret (a one-time token) through places that persist data, such as the
+event outbox, the broker and delivery records, without it being readable there.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+
+__all__ = ["InvalidToken", "decrypt", "derive_key", "encrypt", "seal", "unseal"]
+
+
+def derive_key(purpose: str, *, secret: str | None = None) -> bytes:
+    secret = settings.SECRET_KEY if secret is None else secret
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"gatehouse:" + purpose.encode()).derive(
+        secret.encode()
+    )
+
+
+def _fernet(purpose: str) -> MultiFernet:
+    # SECRET_KEY_FALLBACKS keep decrypting what an earlier SECRET_KEY encrypted, during rotation.
+    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return MultiFernet([Fernet(base64.urlsafe_b64encode(derive_key(purpose, secret=s))) for s in secrets])
+
+
+def encrypt(value: bytes, *, purpose: str) -> bytes:
+    return _fernet(purpose).encrypt(value)
+
+
+def decrypt(token: bytes, *, purpose: str, ttl: int | None = None) -> bytes:
+    """Raises InvalidToken if `token` was not encrypted for `purpose` (or is older than `ttl`)."""
+    return _fernet(purpose).decrypt(bytes(token), ttl=ttl)
+
+
+def seal(value: str, *, purpose: str) -> str:
+    return encrypt(value.encode(), purpose=purpose).decode()
+
+
+def unseal(sealed: str, *, purpose: str) -> str:
+    return decrypt(sealed.encode(), purpose=purpose).decode()
