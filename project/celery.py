@@ -25,6 +25,27 @@ class EventConsumers(bootsteps.ConsumerStep):
 
 app.steps["consumer"].add(EventConsumers)
 
+# The event consumers run in the worker's main process and use the database there, so with the
+# prefork pool a child forked later (one replacing a child that died) inherits the parent's
+# database connection pool, sockets included. Celery's Django fixup closes that pool in the child,
+# which ends the parent's sessions on the server: the parent's next handlers fail on dead
+# connections. Connected before the fixup's own handler, this hands the child a clean slate: the
+# inherited pools are kept, untouched and unused, for the child's lifetime (never closed), and the
+# child opens its own.
+_inherited_database_pools = []
+
+
+@signals.worker_process_init.connect
+def _leave_inherited_database_pools_alone(**kwargs):
+    try:
+        from django.db.backends.postgresql.base import DatabaseWrapper
+    except ImportError:  # no PostgreSQL driver: no pool
+        return
+    pools = DatabaseWrapper._connection_pools
+    if pools:
+        _inherited_database_pools.append(dict(pools))
+        pools.clear()
+
 
 # The request id travels in the task message's headers: whatever a task does is logged (and any
 # event it records is stamped) with the id of the request that queued it. With protocol 2 a custom

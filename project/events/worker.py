@@ -17,6 +17,7 @@ from django.db import close_old_connections
 from kombu import Consumer, Message
 from kombu.pools import producers
 
+from project.kernel.context import request_id_scope
 from project.kernel.events import Envelope
 
 from .consumers import consumers, process
@@ -53,16 +54,8 @@ def handle_message(consumer: str, body, message: Message) -> None:
             log.error("malformed event on %s dead-lettered", consumer, exc_info=True)
             record_dead_letter(consumer, _as_dict(body), f"{type(exc).__name__}: {exc}", attempts=attempt)
         else:
-            try:
-                process(consumer, envelope)
-            except Exception as exc:
-                log.warning(
-                    "consumer %s failed on event %s (attempt %d)", consumer, envelope.id, attempt, exc_info=True
-                )
-                if attempt <= len(retry_delays()):
-                    _retry_later(consumer, envelope, headers, attempt)
-                else:
-                    record_dead_letter(consumer, envelope.to_dict(), f"{type(exc).__name__}: {exc}", attempts=attempt)
+            with request_id_scope(envelope.request_id):
+                _process_or_retry(consumer, envelope, headers, attempt)
     except Exception:
         # The outcome could not be recorded (database or broker down): hand the message back
         # unacknowledged after a pause, and keep consuming.
@@ -73,6 +66,17 @@ def handle_message(consumer: str, body, message: Message) -> None:
     finally:
         close_old_connections()  # back to the pool, not held while idle
     message.ack()
+
+
+def _process_or_retry(consumer: str, envelope: Envelope, headers: dict, attempt: int) -> None:
+    try:
+        process(consumer, envelope)
+    except Exception as exc:
+        log.warning("consumer %s failed on event %s (attempt %d)", consumer, envelope.id, attempt, exc_info=True)
+        if attempt <= len(retry_delays()):
+            _retry_later(consumer, envelope, headers, attempt)
+        else:
+            record_dead_letter(consumer, envelope.to_dict(), f"{type(exc).__name__}: {exc}", attempts=attempt)
 
 
 def _as_dict(body) -> dict:

@@ -48,7 +48,7 @@ def start_worker(broker, tmp_path: Path):
     returns once it consumes the probe queue. Workers still running at the end are stopped."""
     started: list[Process] = []
 
-    def start(name: str = "worker", **env: str) -> Process:
+    def start(name: str = "worker", *, pool: str = "solo", **env: str) -> Process:
         args = [
             sys.executable,
             "-m",
@@ -59,7 +59,9 @@ def start_worker(broker, tmp_path: Path):
             "-l",
             "info",
             "-P",
-            "solo",
+            pool,
+            "--concurrency",
+            "1",
             "-Q",
             broker.task_queue,
             "-n",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -272,3 +275,35 @@ def test_the_request_id_travels_in_task_headers_to_the_worker(broker, start_work
 
     effect = wait_for(lambda: Effect.objects.filter(consumer="task", event_id=marker).first(), what="the task")
     assert effect.event_type == "req-task-header-0001"
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            children.append(int(stat.parent.name))
+    return children
+
+
+def test_a_prefork_worker_keeps_handling_events_after_a_pool_process_is_replaced(broker, start_worker):
+    worker = start_worker(pool="prefork")
+    before = envelope(PROBE_EVENT)
+    broker.publish(before, routing_key=before.type)
+    wait_for(lambda: effects(before.id), what="the first event")  # the parent now holds pooled connections
+
+    [child] = _children(worker.popen.pid)
+    os.kill(child, signal.SIGKILL)
+    marker = uuid.uuid4()
+    remember_request_id.apply_async(args=[str(marker)], queue=broker.task_queue)  # runs in the new child
+    wait_for(lambda: Effect.objects.filter(event_id=marker).exists(), what="the task in a new pool process")
+    assert child not in _children(worker.popen.pid)
+
+    after = envelope(PROBE_EVENT)
+    broker.publish(after, routing_key=after.type)
+    wait_for(lambda: effects(after.id), what="the event after the replacement")
+    assert "consumer probe failed" not in worker.output()
+    assert not DeadLetter.objects.exists()

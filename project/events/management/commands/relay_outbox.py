@@ -2,9 +2,10 @@ import signal
 import time
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.db import close_old_connections
 
-from project.events.relay import relay_all
+from project.events.relay import PublishFailed, relay_all
 
 
 class Command(BaseCommand):
@@ -22,7 +23,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, once, interval, min_age, **options):
         if once:
-            count = relay_all(older_than=min_age)
+            try:
+                count = relay_all(older_than=min_age)
+            except PublishFailed as exc:
+                raise CommandError(str(exc)) from exc
             self.stdout.write(f"published {count} event(s)")
             return
         stopping = False
@@ -36,6 +40,8 @@ class Command(BaseCommand):
         age = settings.GATEHOUSE_OUTBOX_SWEEP_AGE if min_age is None else min_age
         self.stdout.write(f"relaying outbox every {interval}s (rows older than {age}s)")
         while not stopping:
+            # A connection broken by a database restart is replaced, not reused forever.
+            close_old_connections()
             try:
                 count = relay_all(older_than=age)
                 if count:
