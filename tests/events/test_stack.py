@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -16,10 +17,11 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import override_settings
+from kombu.pools import connections
 
 from project.events.models import DeadLetter, InboxRecord, OutboxEvent
 from project.events.outbox import outbox_record
-from project.events.relay import relay_all
+from project.events.relay import broker_connection, relay_all
 from project.events.tasks import sweep_outbox
 from project.kernel.context import request_id_scope
 from project.kernel.events import parse_rfc3339
@@ -307,3 +309,20 @@ def test_a_prefork_worker_keeps_handling_events_after_a_pool_process_is_replaced
     wait_for(lambda: effects(after.id), what="the event after the replacement")
     assert "consumer probe failed" not in worker.output()
     assert not DeadLetter.objects.exists()
+
+
+def test_a_broken_pooled_broker_connection_is_replaced_on_the_next_publish(broker):
+    tap = broker.tap()
+    with transaction.atomic():
+        outbox_record(type=PROBE_EVENT, producer="tests", payload={"n": 1})
+    tap.collect(expect=1)
+    # The pooled connection dies under the relay's feet (as after a broker restart).
+    with connections[broker_connection()].acquire(block=True, timeout=5) as conn:
+        conn.connection.sock.shutdown(socket.SHUT_RDWR)
+
+    with transaction.atomic():
+        second = outbox_record(type=PROBE_EVENT, producer="tests", payload={"n": 2})
+
+    received = tap.collect(expect=2)
+    assert [message.body["payload"] for message in received] == [{"n": 1}, {"n": 2}]
+    assert OutboxEvent.objects.get(id=second.id).published_at is not None
