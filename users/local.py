@@ -78,5 +78,15 @@ class LocalUserService:
             services.user_update(user_id=user_id, email=email, display_name=display_name, is_verified=is_verified)
         )
 
+    def verify_password(self, *, email: str, password: str) -> User | None:
+        user = services.user_verify_password(email=email, password=password)
+        return None if user is None else to_data(user)
+
+    def check_password(self, *, user_id: uuid.UUID, password: str) -> bool:
+        return services.user_check_password(user_id=user_id, password=password)
+
+    def set_password(self, *, user_id: uuid.UUID, password: str) -> None:
+        services.user_set_password(user_id=user_id, password=password)
+
     def deactivate(self, *, user_id: uuid.UUID) -> User:
         return to_data(services.user_deactivate(user_id=user_id))

@@ -144,6 +144,36 @@ def user_update(
     return user
 
 
+def user_verify_password(*, email: str, password: str) -> User | None:
+    user = User.objects.filter(email=(email or "").strip().lower()).first()
+    if user is None:
+        # Hash anyway, with the current hasher, so an unknown email takes as long as a wrong password.
+        User().set_password(password)
+        return None
+    # check_password re-hashes with the current parameters on success (and saves the new hash).
+    return user if user.check_password(password) else None
+
+
+def user_check_password(*, user_id: uuid.UUID, password: str) -> bool:
+    user = User.objects.filter(id=user_id).first()
+    if user is None:
+        User().set_password(password)
+        return False
+    return user.check_password(password)
+
+
+@transaction.atomic(durable=True)
+def user_set_password(*, user_id: uuid.UUID, password: str) -> User:
+    user = _locked(user_id)
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise InvalidUserInput("The password is too weak.", details={"password": list(exc.messages)}) from None
+    user.set_password(password)
+    user.save(update_fields=["password", "updated_at"])
+    return user
+
+
 @transaction.atomic(durable=True)
 def user_deactivate(*, user_id: uuid.UUID) -> User:
     user = _locked(user_id)

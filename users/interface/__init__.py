@@ -117,6 +117,22 @@ class UserService(Protocol):
         """
         ...
 
+    def verify_password(self, *, email: str, password: str) -> User | None:
+        """The user whose email and password these are, or None. An unknown email costs the same
+        hashing work as a wrong password, so the two cannot be told apart by timing. A stored hash
+        made with older parameters is upgraded on success. Inactive users are returned too: the
+        caller decides what an inactive account may do."""
+        ...
+
+    def check_password(self, *, user_id: uuid.UUID, password: str) -> bool:
+        """Whether `password` is the user's password (False for an unknown user)."""
+        ...
+
+    def set_password(self, *, user_id: uuid.UUID, password: str) -> None:
+        """Validate (length, common passwords, similarity to the user's data) and store hashed.
+        Raises UserNotFound, InvalidUserInput with details["password"]."""
+        ...
+
     def deactivate(self, *, user_id: uuid.UUID) -> User:
         """Mark the user inactive (soft delete) and emit `users.user_deactivated`.
 

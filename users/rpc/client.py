@@ -81,5 +81,15 @@ class GrpcUserService:
         )
         return mapping.user_from_pb(self._rpc.call("Update", request).user)
 
+    def verify_password(self, *, email: str, password: str) -> User | None:
+        reply = self._rpc.call("VerifyPassword", pb.VerifyPasswordRequest(email=email, password=password))
+        return mapping.user_from_pb(reply.user) if reply.HasField("user") else None
+
+    def check_password(self, *, user_id: uuid.UUID, password: str) -> bool:
+        return self._rpc.call("CheckPassword", pb.CheckPasswordRequest(user_id=str(user_id), password=password)).ok
+
+    def set_password(self, *, user_id: uuid.UUID, password: str) -> None:
+        self._rpc.call("SetPassword", pb.SetPasswordRequest(user_id=str(user_id), password=password))
+
     def deactivate(self, *, user_id: uuid.UUID) -> User:
         return mapping.user_from_pb(self._rpc.call("Deactivate", pb.DeactivateRequest(user_id=str(user_id))).user)

@@ -79,7 +79,9 @@ def create_kwargs(request: pb.CreateRequest) -> dict[str, Any]:
     return {"email": request.email, **present(request, *CREATE_OPTIONAL)}
 
 
-def user_id_from(request: pb.GetRequest | pb.DeactivateRequest) -> uuid.UUID:
+def user_id_from(
+    request: pb.GetRequest | pb.DeactivateRequest | pb.CheckPasswordRequest | pb.SetPasswordRequest,
+) -> uuid.UUID:
     return _uuid(request.user_id, "user_id")
 
 

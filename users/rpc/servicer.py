@@ -41,6 +41,23 @@ class UserServicer(users_pb2_grpc.UserServiceServicer):
     def Update(self, request: pb.UpdateRequest, context: grpc.ServicerContext) -> pb.UpdateResponse:
         return pb.UpdateResponse(user=mapping.user_to_pb(self.users.update(**mapping.update_kwargs(request))))
 
+    def VerifyPassword(
+        self, request: pb.VerifyPasswordRequest, context: grpc.ServicerContext
+    ) -> pb.VerifyPasswordResponse:
+        user = self.users.verify_password(email=request.email, password=request.password)
+        return pb.VerifyPasswordResponse(user=None if user is None else mapping.user_to_pb(user))
+
+    def CheckPassword(
+        self, request: pb.CheckPasswordRequest, context: grpc.ServicerContext
+    ) -> pb.CheckPasswordResponse:
+        return pb.CheckPasswordResponse(
+            ok=self.users.check_password(user_id=mapping.user_id_from(request), password=request.password)
+        )
+
+    def SetPassword(self, request: pb.SetPasswordRequest, context: grpc.ServicerContext) -> pb.SetPasswordResponse:
+        self.users.set_password(user_id=mapping.user_id_from(request), password=request.password)
+        return pb.SetPasswordResponse()
+
     def Deactivate(self, request: pb.DeactivateRequest, context: grpc.ServicerContext) -> pb.DeactivateResponse:
         return pb.DeactivateResponse(
             user=mapping.user_to_pb(self.users.deactivate(user_id=mapping.user_id_from(request)))

@@ -64,6 +64,21 @@ class UserServiceStub:
                 request_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.UpdateRequest.SerializeToString,
                 response_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.UpdateResponse.FromString,
                 _registered_method=True)
+        self.VerifyPassword = channel.unary_unary(
+                '/gatehouse.users.v1.UserService/VerifyPassword',
+                request_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.VerifyPasswordRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.VerifyPasswordResponse.FromString,
+                _registered_method=True)
+        self.CheckPassword = channel.unary_unary(
+                '/gatehouse.users.v1.UserService/CheckPassword',
+                request_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.CheckPasswordRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.CheckPasswordResponse.FromString,
+                _registered_method=True)
+        self.SetPassword = channel.unary_unary(
+                '/gatehouse.users.v1.UserService/SetPassword',
+                request_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.SetPasswordRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.SetPasswordResponse.FromString,
+                _registered_method=True)
         self.Deactivate = channel.unary_unary(
                 '/gatehouse.users.v1.UserService/Deactivate',
                 request_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.DeactivateRequest.SerializeToString,
@@ -116,6 +131,27 @@ class UserServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VerifyPassword(self, request, context):
+        """The user these credentials belong to, if any (similar cost either way).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CheckPassword(self, request, context):
+        """Whether the password is the user's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetPassword(self, request, context):
+        """Validate and store a new password. NOT_FOUND, INVALID_ARGUMENT.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Deactivate(self, request, context):
         """Mark the user inactive; idempotent. NOT_FOUND.
         """
@@ -155,6 +191,21 @@ def add_UserServiceServicer_to_server(servicer, server):
                     servicer.Update,
                     request_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.UpdateRequest.FromString,
                     response_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.UpdateResponse.SerializeToString,
+            ),
+            'VerifyPassword': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyPassword,
+                    request_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.VerifyPasswordRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.VerifyPasswordResponse.SerializeToString,
+            ),
+            'CheckPassword': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckPassword,
+                    request_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.CheckPasswordRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.CheckPasswordResponse.SerializeToString,
+            ),
+            'SetPassword': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPassword,
+                    request_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.SetPasswordRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.SetPasswordResponse.SerializeToString,
             ),
             'Deactivate': grpc.unary_unary_rpc_method_handler(
                     servicer.Deactivate,
@@ -324,6 +375,87 @@ class UserService:
             '/gatehouse.users.v1.UserService/Update',
             protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.UpdateRequest.SerializeToString,
             protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.UpdateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyPassword(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gatehouse.users.v1.UserService/VerifyPassword',
+            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.VerifyPasswordRequest.SerializeToString,
+            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.VerifyPasswordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckPassword(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gatehouse.users.v1.UserService/CheckPassword',
+            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.CheckPasswordRequest.SerializeToString,
+            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.CheckPasswordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPassword(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gatehouse.users.v1.UserService/SetPassword',
+            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.SetPasswordRequest.SerializeToString,
+            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.SetPasswordResponse.FromString,
             options,
             channel_credentials,
             insecure,
