@@ -13,6 +13,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        # A deleted outbox row would never be published, a deleted inbox record processed again.
+        return False
+
 
 @admin.register(OutboxEvent)
 class OutboxEventAdmin(ReadOnlyAdmin):
@@ -36,6 +40,9 @@ class DeadLetterAdmin(ReadOnlyAdmin):
     search_fields = ["=event_id", "error"]
     actions = ["replay"]
 
+    def has_delete_permission(self, request, obj=None):  # discarding a dead letter is a decision
+        return admin.ModelAdmin.has_delete_permission(self, request, obj)
+
     @admin.action(description="Replay to their consumer (after fixing the cause)", permissions=["replay"])
     def replay(self, request, queryset):
         replayed, problems = replay_all(queryset.filter(replayed_at__isnull=True).order_by("created_at"))
@@ -44,4 +51,4 @@ class DeadLetterAdmin(ReadOnlyAdmin):
             self.message_user(request, "Not replayed: " + "; ".join(problems), messages.ERROR)
 
     def has_replay_permission(self, request):
-        return request.user.has_perm("events.delete_deadletter")
+        return request.user.has_perm("events.change_deadletter")

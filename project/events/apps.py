@@ -6,3 +6,8 @@ class EventsConfig(AppConfig):
     label = "events"
     verbose_name = "Events (outbox and inbox)"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        # Every Django process loads the Celery app (its configuration, the consumer bootstep, the
+        # request-id signals), so `shared_task`s bind to it even where nothing imported it before.
+        from project import celery  # noqa: F401
