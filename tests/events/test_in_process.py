@@ -57,11 +57,13 @@ def test_users_events_flow_to_consumers():
 
     rows = list(OutboxEvent.objects.order_by("occurred_at", "seq"))
     assert [row.type for row in rows] == [USER_REGISTERED, USER_UPDATED, USER_DEACTIVATED]
-    assert [row.payload for row in rows] == [
+    expected = [
         {"user_id": str(user.id), "email": "grace@example.com", "display_name": "Grace"},
         {"user_id": str(user.id), "changed": ["display_name"]},
         {"user_id": str(user.id)},
     ]
+    for row, payload in zip(rows, expected, strict=True):
+        assert row.payload.items() >= payload.items()
     assert {row.request_id for row in rows} == {"req-users-flow-01"}
     assert all(row.published_at for row in rows)
     assert [effect.event_type for effect in Effect.objects.order_by("id")] == [

@@ -83,7 +83,9 @@ def test_a_committed_event_is_published_once_with_the_full_envelope(broker):
     assert body["producer"] == "users"
     assert body["version"] == 1
     assert body["request_id"] == "req-envelope-0001" == message.headers["request_id"]
-    assert body["payload"] == {"user_id": str(user.id), "email": "ada@example.com", "display_name": "Ada"}
+    assert (
+        body["payload"].items() >= {"user_id": str(user.id), "email": "ada@example.com", "display_name": "Ada"}.items()
+    )
     assert message.properties["message_id"] == body["id"]
     assert message.properties["delivery_mode"] == 2
     assert row.published_at is not None
