@@ -55,7 +55,7 @@ def test_users_events_flow_to_consumers():
         user_update(user_id=user.id, display_name="Grace H.")
         user_deactivate(user_id=user.id)
 
-    rows = list(OutboxEvent.objects.order_by("occurred_at", "seq"))
+    rows = list(OutboxEvent.objects.filter(producer="users").order_by("occurred_at", "seq"))
     assert [row.type for row in rows] == [USER_REGISTERED, USER_UPDATED, USER_DEACTIVATED]
     expected = [
         {"user_id": str(user.id), "email": "grace@example.com", "display_name": "Grace"},
@@ -66,7 +66,7 @@ def test_users_events_flow_to_consumers():
         assert row.payload.items() >= payload.items()
     assert {row.request_id for row in rows} == {"req-users-flow-01"}
     assert all(row.published_at for row in rows)
-    assert [effect.event_type for effect in Effect.objects.order_by("id")] == [
+    assert [effect.event_type for effect in Effect.objects.filter(event_type__startswith="users.").order_by("id")] == [
         USER_REGISTERED,
         USER_UPDATED,
         USER_DEACTIVATED,
