@@ -1,0 +1,92 @@
+from django.contrib import admin, messages
+
+from notifications.core.services import deliveries_retry
+from notifications.core.types import TYPES
+from notifications.models import Delivery, InAppMessage, Notification
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Written by the service only; the admin shows them."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class DeliveryInline(admin.TabularInline):
+    model = Delivery
+    fields = ["user_id", "channel", "status", "attempts", "last_error", "sent_at", "updated_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ["type", "id", "created_at", "idempotency_key", "request_id"]
+    list_filter = ["type"]
+    search_fields = ["=id", "=idempotency_key", "=request_id"]
+    date_hierarchy = "created_at"
+    fields = ["id", "type", "shown_context", "idempotency_key", "request_id", "created_at"]
+    readonly_fields = fields
+    inlines = [DeliveryInline]
+
+    @admin.display(description="context")
+    def shown_context(self, obj):
+        # A sealed token is unreadable anyway; a placeholder says what it is without the noise.
+        definition = TYPES.get(obj.type)
+        sealed = {field.name for field in definition.fields if field.sealed} if definition else set()
+        return {key: "(sealed)" if key in sealed else value for key, value in (obj.context or {}).items()}
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["notification_type", "user_id", "channel", "status", "attempts", "updated_at", "sent_at"]
+    list_filter = ["status", "channel", "notification__type"]
+    search_fields = ["=user_id", "=notification__id", "last_error"]
+    list_select_related = ["notification"]
+    readonly_fields = [
+        "id",
+        "notification",
+        "user_id",
+        "channel",
+        "status",
+        "attempts",
+        "last_error",
+        "sent_at",
+        "created_at",
+        "updated_at",
+    ]
+    actions = ["retry"]
+
+    @admin.display(description="type", ordering="notification__type")
+    def notification_type(self, obj):
+        return obj.notification.type
+
+    @admin.action(description="Retry (failed or stuck pending deliveries)", permissions=["retry"])
+    def retry(self, request, queryset):
+        count = deliveries_retry(delivery_ids=list(queryset.values_list("id", flat=True)))
+        self.message_user(request, f"Queued {count} delivery(ies) again.", messages.SUCCESS)
+
+    def has_retry_permission(self, request):
+        return request.user.has_perm("notifications.change_delivery")
+
+
+@admin.register(InAppMessage)
+class InAppMessageAdmin(ReadOnlyAdmin):
+    list_display = ["subject", "user_id", "created_at", "read_at"]
+    list_filter = [("read_at", admin.EmptyFieldListFilter)]
+    search_fields = ["=user_id", "=notification__id", "subject"]
+    readonly_fields = ["id", "user_id", "notification", "subject", "body", "read_at", "created_at"]

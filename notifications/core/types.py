@@ -1,0 +1,127 @@
+"""The notification types, declared in code: what each one may carry and where it may go.
+
+Each type has three templates under `notifications/templates/notifications/`:
+`<code>.subject.txt`, `<code>.txt` (plain text: the mail's text part and the in-app body) and
+`<code>.html` (the mail's HTML part, autoescaped). They see only the context the type declares,
+plus what the service derives: `link` for a type with a sealed token, and `frontend_url`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from notifications.interface import (
+    CHANNEL_EMAIL,
+    CHANNEL_IN_APP,
+    TYPE_ANNOUNCEMENT,
+    TYPE_EMAIL_VERIFICATION,
+    TYPE_PASSWORD_CHANGED,
+    TYPE_PASSWORD_RESET,
+    TYPE_REFRESH_TOKEN_REUSED,
+    NotificationType,
+    UnknownNotificationType,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    required: bool = True
+    max_length: int = 200
+    # A one-time token sealed with project.crypto.seal(purpose=auth.interface.ONE_TIME_TOKEN_SEAL).
+    # Stored sealed; unsealed only to build the `link` of the message being sent.
+    sealed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TypeDefinition:
+    code: str
+    description: str
+    channels: tuple[str, ...]
+    default_channels: tuple[str, ...]
+    mandatory: bool
+    fields: tuple[Field, ...] = ()
+    # For a type with a sealed token: the frontend page its link opens, `?token=<token>` appended.
+    link_path: str | None = None
+
+    def field(self, name: str) -> Field | None:
+        return next((field for field in self.fields if field.name == name), None)
+
+    @property
+    def sealed_field(self) -> Field | None:
+        return next((field for field in self.fields if field.sealed), None)
+
+    def public(self) -> NotificationType:
+        return NotificationType(
+            code=self.code,
+            description=self.description,
+            default_channels=self.default_channels,
+            channels=self.channels,
+            mandatory=self.mandatory,
+            context_fields=tuple(field.name for field in self.fields),
+            required_context_fields=tuple(field.name for field in self.fields if field.required),
+        )
+
+
+SEALED_TOKEN = Field("sealed_token", max_length=1000, sealed=True)
+IP = Field("ip", required=False, max_length=64)
+
+# A message that carries a token goes by email only: an in-app copy would store it readable.
+TYPES: dict[str, TypeDefinition] = {
+    definition.code: definition
+    for definition in (
+        TypeDefinition(
+            code=TYPE_EMAIL_VERIFICATION,
+            description="A link that confirms the user's email address.",
+            channels=(CHANNEL_EMAIL,),
+            default_channels=(CHANNEL_EMAIL,),
+            mandatory=True,
+            fields=(SEALED_TOKEN,),
+            link_path="/verify-email",
+        ),
+        TypeDefinition(
+            code=TYPE_PASSWORD_RESET,
+            description="A link that sets a new password.",
+            channels=(CHANNEL_EMAIL,),
+            default_channels=(CHANNEL_EMAIL,),
+            mandatory=True,
+            fields=(SEALED_TOKEN, IP),
+            link_path="/reset-password",
+        ),
+        TypeDefinition(
+            code=TYPE_PASSWORD_CHANGED,
+            description="Security notice: the account's password was changed or reset.",
+            channels=(CHANNEL_EMAIL, CHANNEL_IN_APP),
+            default_channels=(CHANNEL_EMAIL, CHANNEL_IN_APP),
+            mandatory=True,
+            fields=(Field("via", required=False, max_length=32),),
+        ),
+        TypeDefinition(
+            code=TYPE_REFRESH_TOKEN_REUSED,
+            description="Security notice: a spent refresh token was presented again; the session was signed out.",
+            channels=(CHANNEL_EMAIL, CHANNEL_IN_APP),
+            default_channels=(CHANNEL_EMAIL, CHANNEL_IN_APP),
+            mandatory=True,
+            fields=(Field("session_id", required=False, max_length=64), IP),
+        ),
+        TypeDefinition(
+            code=TYPE_ANNOUNCEMENT,
+            description="A message from the operators.",
+            channels=(CHANNEL_IN_APP, CHANNEL_EMAIL),
+            default_channels=(CHANNEL_IN_APP, CHANNEL_EMAIL),
+            mandatory=False,
+            fields=(Field("subject", max_length=200), Field("body", max_length=20000)),
+        ),
+    )
+}
+
+
+def type_get(*, code: str) -> TypeDefinition:
+    try:
+        return TYPES[code]
+    except (KeyError, TypeError):
+        raise UnknownNotificationType(details={"type": [f"Unknown notification type {str(code)[:64]!r}."]}) from None
+
+
+def type_list() -> list[TypeDefinition]:
+    return [TYPES[code] for code in sorted(TYPES)]

@@ -1,0 +1,59 @@
+"""The notifications service's consumer of events (its own durable queue, "notifications").
+
+Each handler records a notification in the inbox's transaction; its deliveries are queued as
+Celery tasks once that commits. The event id is the idempotency key, so even an event that got
+past the inbox twice (a replayed dead letter) sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from auth.interface import (
+    EMAIL_VERIFICATION_REQUESTED,
+    PASSWORD_CHANGED,
+    PASSWORD_RESET_REQUESTED,
+    REFRESH_TOKEN_REUSED,
+)
+from notifications.core.services import notification_create
+from notifications.interface import (
+    TYPE_EMAIL_VERIFICATION,
+    TYPE_PASSWORD_CHANGED,
+    TYPE_PASSWORD_RESET,
+    TYPE_REFRESH_TOKEN_REUSED,
+)
+from project.events.consumers import subscribe
+from project.kernel.events import Envelope
+
+CONSUMER = "notifications"
+
+
+def _notify(envelope: Envelope, type: str, context: dict[str, str | None]) -> None:
+    notification_create(
+        type=type,
+        user_ids=[uuid.UUID(envelope.payload["user_id"])],
+        context={key: value for key, value in context.items() if value},
+        idempotency_key=f"event:{envelope.id}",
+    )
+
+
+@subscribe(CONSUMER, EMAIL_VERIFICATION_REQUESTED)
+def email_verification_requested(envelope: Envelope) -> None:
+    _notify(envelope, TYPE_EMAIL_VERIFICATION, {"sealed_token": envelope.payload["sealed_token"]})
+
+
+@subscribe(CONSUMER, PASSWORD_RESET_REQUESTED)
+def password_reset_requested(envelope: Envelope) -> None:
+    payload = envelope.payload
+    _notify(envelope, TYPE_PASSWORD_RESET, {"sealed_token": payload["sealed_token"], "ip": payload.get("ip")})
+
+
+@subscribe(CONSUMER, PASSWORD_CHANGED)
+def password_changed(envelope: Envelope) -> None:
+    _notify(envelope, TYPE_PASSWORD_CHANGED, {"via": envelope.payload.get("via")})
+
+
+@subscribe(CONSUMER, REFRESH_TOKEN_REUSED)
+def refresh_token_reused(envelope: Envelope) -> None:
+    payload = envelope.payload
+    _notify(envelope, TYPE_REFRESH_TOKEN_REUSED, {"session_id": payload.get("session_id"), "ip": payload.get("ip")})

@@ -1,0 +1,41 @@
+"""Thin Celery tasks: load by id, call the core service."""
+
+from __future__ import annotations
+
+import uuid
+
+from celery import shared_task
+from django.conf import settings
+from django.db import DatabaseError
+
+from notifications.core.services import DELIVER_TASK, DeliveryRetry, deliveries_requeue_stale, delivery_attempt
+from project.kernel.errors import ServiceUnavailable
+
+# Retries of one delivery after its first attempt; then it is marked failed (a dead letter the
+# admin can retry). Backoff doubles from 1 s up to RETRY_BACKOFF_MAX, with full jitter.
+MAX_RETRIES = getattr(settings, "NOTIFICATIONS_MAX_RETRIES", 5)
+RETRY_BACKOFF_MAX = 600
+# Pending deliveries untouched for this long lost their task; longer than the longest backoff.
+STALE_AFTER_SECONDS = getattr(settings, "NOTIFICATIONS_STALE_AFTER_SECONDS", 900)
+
+
+@shared_task(
+    name=DELIVER_TASK,
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(DeliveryRetry, ServiceUnavailable, DatabaseError),
+    retry_backoff=True,
+    retry_backoff_max=RETRY_BACKOFF_MAX,
+    retry_jitter=True,
+    max_retries=MAX_RETRIES,
+)
+def deliver(self, delivery_id: str) -> str:
+    return delivery_attempt(delivery_id=uuid.UUID(delivery_id), last_try=self.request.retries >= self.max_retries)
+
+
+# Expires: while no worker runs, sweeps do not pile up in the queue; the next one suffices.
+@shared_task(name="notifications.sweep_deliveries", ignore_result=True, expires=60)
+def sweep_deliveries() -> int:
+    """Queue again the pending deliveries whose task was lost (beat runs this periodically)."""
+    return deliveries_requeue_stale(older_than=STALE_AFTER_SECONDS)

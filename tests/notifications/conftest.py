@@ -1,0 +1,48 @@
+"""Fixtures of the notifications tests: users to notify, embedded mode, sealed tokens."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+from django.core import mail
+
+from auth.interface import ONE_TIME_TOKEN_SEAL
+from project.celery import app as celery_app
+from project.crypto import seal
+from users.interface import User, user_service
+
+FRONTEND = "https://app.example.com"
+
+
+@pytest.fixture
+def embedded(settings):
+    """Tasks and events in-process, whatever the mode of the run (stack runs have a broker)."""
+    settings.CELERY_BROKER_URL = ""
+    settings.GATEHOUSE_FRONTEND_URL = FRONTEND
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = eager
+
+
+def make_user(email: str, **kwargs) -> User:
+    user = user_service.create(email=email, display_name=email.split("@")[0].title(), **kwargs)
+    mail.outbox.clear()  # whatever registering a user sends is not under test here
+    return user
+
+
+@pytest.fixture
+def ada(embedded) -> User:
+    return make_user("ada@example.com")
+
+
+@pytest.fixture
+def grace(embedded) -> User:
+    return make_user("grace@example.com")
+
+
+def one_time_token() -> tuple[str, str]:
+    """A token as auth makes one, and its sealed form as auth's events carry it."""
+    token = secrets.token_urlsafe(32)
+    return token, seal(token, purpose=ONE_TIME_TOKEN_SEAL)
