@@ -31,7 +31,16 @@ STALE_AFTER_SECONDS = getattr(settings, "NOTIFICATIONS_STALE_AFTER_SECONDS", 900
     max_retries=MAX_RETRIES,
 )
 def deliver(self, delivery_id: str) -> str:
-    return delivery_attempt(delivery_id=uuid.UUID(delivery_id), last_try=self.request.retries >= self.max_retries)
+    if not self.request.is_eager:
+        return delivery_attempt(delivery_id=uuid.UUID(delivery_id), last_try=self.request.retries >= self.max_retries)
+    # Embedded mode: no broker to come back through (and an eager retry would propagate to the
+    # caller), so the retries run at once, as the in-process event consumers' do.
+    for _ in range(self.max_retries):
+        try:
+            return delivery_attempt(delivery_id=uuid.UUID(delivery_id))
+        except DeliveryRetry:
+            pass
+    return delivery_attempt(delivery_id=uuid.UUID(delivery_id), last_try=True)
 
 
 # Expires: while no worker runs, sweeps do not pile up in the queue; the next one suffices.
