@@ -6,7 +6,7 @@ import uuid
 
 from celery import shared_task
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import InterfaceError, OperationalError
 
 from notifications.core.services import DELIVER_TASK, DeliveryRetry, deliveries_requeue_stale, delivery_attempt
 from project.kernel.errors import ServiceUnavailable
@@ -24,7 +24,8 @@ STALE_AFTER_SECONDS = getattr(settings, "NOTIFICATIONS_STALE_AFTER_SECONDS", 900
     bind=True,
     acks_late=True,
     ignore_result=True,
-    autoretry_for=(DeliveryRetry, ServiceUnavailable, DatabaseError),
+    # Transient only: the database or a service away for a moment, the mail server down.
+    autoretry_for=(DeliveryRetry, ServiceUnavailable, OperationalError, InterfaceError),
     retry_backoff=True,
     retry_backoff_max=RETRY_BACKOFF_MAX,
     retry_jitter=True,
