@@ -61,7 +61,10 @@ def _as_list(value):
 
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        return Response(error_body(exc.code, exc.message, exc.details), status=KIND_STATUS.get(exc.kind, 500))
+        response = Response(error_body(exc.code, exc.message, exc.details), status=KIND_STATUS.get(exc.kind, 500))
+        if exc.kind == "rate_limited" and "retry_after" in exc.details:
+            response["Retry-After"] = str(int(exc.details["retry_after"]))
+        return response
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     response = drf_exception_handler(exc, context)

@@ -13,6 +13,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
+from auth.interface import auth_service
 from project.rpc.health import grpc_target_health
 
 
@@ -78,3 +79,11 @@ def metrics(request):
     else:
         registry = REGISTRY
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+@require_GET
+def jwks(request):
+    response = JsonResponse(auth_service.jwks())
+    # Resource servers may cache it briefly; one that meets an unknown kid fetches it again.
+    response["Cache-Control"] = "public, max-age=60"
+    return response

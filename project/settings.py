@@ -146,11 +146,26 @@ GATEHOUSE_REFRESH_TOKEN_TTL = env.int("GATEHOUSE_REFRESH_TOKEN_TTL", default=259
 GATEHOUSE_RATELIMIT_ANON = env.str("GATEHOUSE_RATELIMIT_ANON", default="60/min")
 GATEHOUSE_RATELIMIT_USER = env.str("GATEHOUSE_RATELIMIT_USER", default="600/min")
 GATEHOUSE_LOGIN_MAX_FAILURES = env.int("GATEHOUSE_LOGIN_MAX_FAILURES", default=5)
+GATEHOUSE_LOGIN_MAX_FAILURES_PER_IP = env.int("GATEHOUSE_LOGIN_MAX_FAILURES_PER_IP", default=50)
+# Clock skew tolerated on exp/nbf/iat, seconds.
+GATEHOUSE_TOKEN_LEEWAY = env.int("GATEHOUSE_TOKEN_LEEWAY", default=30)
+# A rotated refresh token presented again within this many seconds gets the pair issued for it
+# (the client lost the response) instead of revoking the session.
+GATEHOUSE_REFRESH_REUSE_GRACE = env.int("GATEHOUSE_REFRESH_REUSE_GRACE", default=10)
+GATEHOUSE_TOTP_ISSUER = env.str("GATEHOUSE_TOTP_ISSUER", default="Gatehouse")
 GATEHOUSE_FRONTEND_URL = env.str("GATEHOUSE_FRONTEND_URL", default="http://localhost:8000")
 GATEHOUSE_MAX_BODY_BYTES = env.int("GATEHOUSE_MAX_BODY_BYTES", default=1048576)
 DATA_UPLOAD_MAX_MEMORY_SIZE = GATEHOUSE_MAX_BODY_BYTES
 
 # --- Passwords ----------------------------------------------------------------------------------
+# Argon2id first; the others only verify (and upgrade) hashes made before.
+PASSWORD_HASHERS = [
+    "users.hashers.GatehouseArgon2Hasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
@@ -162,7 +177,7 @@ AUTH_PASSWORD_VALIDATORS = [
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["gateway.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "EXCEPTION_HANDLER": "gateway.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

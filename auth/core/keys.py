@@ -67,7 +67,7 @@ class _KeyCache:
     """Per-process copy of the published keys, refreshed every KEY_CACHE_SECONDS or on an unknown kid."""
 
     def __init__(self):
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # _load may create the first key, which invalidates
         self._loaded_at = -1e9
         self._signing: tuple[str, object] | None = None
         self._public: dict[str, object] = {}

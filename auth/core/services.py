@@ -79,16 +79,17 @@ def login(*, email: str, password: str, otp: str | None, client: ClientInfo) -> 
 
 
 def refresh(*, refresh_token: str, client: ClientInfo) -> TokenPair:
+    presented = token_hash(refresh_token or "")
+    owner = RefreshToken.objects.filter(token_hash=presented).values_list("session__user_id", flat=True).first()
+    if owner is None:
+        raise InvalidToken()
+    # Asked before the transaction: a call to another service never runs inside one. (The
+    # users.user_deactivated handler revokes the sessions too; this closes the gap until it runs.)
+    if not user_service.get(user_id=owner).is_active:
+        raise InvalidToken()
     reused_session = None
     with transaction.atomic(durable=True):
-        try:
-            row = (
-                RefreshToken.objects.select_for_update()
-                .select_related("session")
-                .get(token_hash=token_hash(refresh_token or ""))
-            )
-        except RefreshToken.DoesNotExist:
-            raise InvalidToken() from None
+        row = RefreshToken.objects.select_for_update().select_related("session").get(token_hash=presented)
         session = row.session
         now = timezone.now()
         if session.revoked_at is not None or session.expires_at <= now:
@@ -109,8 +110,6 @@ def refresh(*, refresh_token: str, client: ClientInfo) -> TokenPair:
                 )
                 reused_session = session.id
         if reused_session is None:
-            if not user_service.get(user_id=session.user_id).is_active:
-                raise InvalidToken()
             pair, new_row = _issue_pair(session)
             row.used_at = now
             row.replaced_by = new_row
@@ -119,6 +118,7 @@ def refresh(*, refresh_token: str, client: ClientInfo) -> TokenPair:
                 last_used_at=now, ip=client.ip or session.ip, user_agent=(client.user_agent or session.user_agent)[:512]
             )
     if reused_session is not None:
+        # Raised after the commit: the revocation and its event must stand.
         log.warning("refresh token reuse: session %s revoked", reused_session)
         raise InvalidToken()
     return pair
@@ -130,7 +130,8 @@ def logout(*, session_id: uuid.UUID) -> None:
 
 
 def revoke_all_sessions(*, user_id: uuid.UUID, except_session_id: uuid.UUID | None, reason: str) -> int:
-    with transaction.atomic(durable=True):
+    # Not durable: the users.user_deactivated handler runs it inside its inbox transaction.
+    with transaction.atomic():
         sessions = Session.objects.filter(user_id=user_id)
         if except_session_id is not None:
             sessions = sessions.exclude(id=except_session_id)
@@ -222,14 +223,20 @@ def request_email_verification(*, user_id: uuid.UUID) -> None:
     if user.is_verified:
         return
     with transaction.atomic(durable=True):
-        token = _one_time_token(
-            purpose=OneTimeToken.Purpose.VERIFY_EMAIL, user_id=user.id, email=user.email, ttl=VERIFY_EMAIL_TTL
-        )
-        outbox_record(
-            type=EMAIL_VERIFICATION_REQUESTED,
-            producer=SERVICE_NAME,
-            payload={"user_id": str(user.id), "sealed_token": _sealed(token)},
-        )
+        email_verification_issue(user_id=user.id, email=user.email)
+
+
+def email_verification_issue(*, user_id: uuid.UUID, email: str) -> None:
+    """Issue a verification token for `email` and record the event that mails it (in the
+    caller's transaction: the event handler of users.user_registered runs it in its inbox's)."""
+    token = _one_time_token(
+        purpose=OneTimeToken.Purpose.VERIFY_EMAIL, user_id=user_id, email=email, ttl=VERIFY_EMAIL_TTL
+    )
+    outbox_record(
+        type=EMAIL_VERIFICATION_REQUESTED,
+        producer=SERVICE_NAME,
+        payload={"user_id": str(user_id), "sealed_token": _sealed(token)},
+    )
 
 
 def verify_email(*, token: str) -> uuid.UUID:

@@ -101,7 +101,12 @@ def user_create(
     outbox_record(
         type=USER_REGISTERED,
         producer=SERVICE_NAME,
-        payload={"user_id": str(user.id), "email": user.email, "display_name": user.display_name},
+        payload={
+            "user_id": str(user.id),
+            "email": user.email,
+            "display_name": user.display_name,
+            "is_verified": user.is_verified,
+        },
     )
     return user
 

@@ -1,0 +1,18 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("register", views.RegisterApi.as_view(), name="auth-register"),
+    path("verify-email", views.VerifyEmailApi.as_view(), name="auth-verify-email"),
+    path("token", views.TokenApi.as_view(), name="auth-token"),
+    path("token/refresh", views.TokenRefreshApi.as_view(), name="auth-token-refresh"),
+    path("logout", views.LogoutApi.as_view(), name="auth-logout"),
+    path("sessions", views.SessionListApi.as_view(), name="auth-sessions"),
+    path("sessions/<uuid:session_id>", views.SessionDetailApi.as_view(), name="auth-session"),
+    path("password/change", views.PasswordChangeApi.as_view(), name="auth-password-change"),
+    path("password/reset", views.PasswordResetApi.as_view(), name="auth-password-reset"),
+    path("password/reset/confirm", views.PasswordResetConfirmApi.as_view(), name="auth-password-reset-confirm"),
+    path("mfa/totp", views.TotpApi.as_view(), name="auth-totp"),
+    path("mfa/totp/confirm", views.TotpConfirmApi.as_view(), name="auth-totp-confirm"),
+]

@@ -1,0 +1,277 @@
+"""REST endpoints of /api/v1/auth/ (contract §2): one API class per operation."""
+
+from __future__ import annotations
+
+import uuid
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from auth.interface import ClientInfo, InvalidToken, TokenPair, auth_service
+from users.interface import user_service
+
+PASSWORD = {"max_length": 4096, "trim_whitespace": False}
+
+
+def client_info(request) -> ClientInfo:
+    return ClientInfo(ip=request.META.get("REMOTE_ADDR", ""), user_agent=request.headers.get("User-Agent", "")[:512])
+
+
+def token_body(pair: TokenPair) -> dict:
+    return {
+        "access_token": pair.access_token,
+        "refresh_token": pair.refresh_token,
+        "token_type": pair.token_type,
+        "expires_in": pair.expires_in,
+    }
+
+
+TokenOutput = inline_serializer(
+    "TokenPair",
+    {
+        "access_token": serializers.CharField(),
+        "refresh_token": serializers.CharField(),
+        "token_type": serializers.CharField(),
+        "expires_in": serializers.IntegerField(),
+    },
+)
+
+
+class UserOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    email = serializers.EmailField()
+    display_name = serializers.CharField()
+    is_verified = serializers.BooleanField()
+    is_active = serializers.BooleanField()
+    date_joined = serializers.DateTimeField()
+    mfa_enabled = serializers.BooleanField()
+
+
+def user_body(user) -> dict:
+    data = {f: getattr(user, f) for f in ("id", "email", "display_name", "is_verified", "is_active", "date_joined")}
+    return UserOutput({**data, "mfa_enabled": auth_service.mfa_enabled(user_id=user.id)}).data
+
+
+class AnonymousApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+
+class RegisterApi(AnonymousApi):
+    class InputSerializer(serializers.Serializer):
+        email = serializers.CharField(max_length=254)
+        password = serializers.CharField(**PASSWORD)
+        display_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+
+    @extend_schema(request=InputSerializer, responses={201: UserOutput})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        # The verification mail follows from the users.user_registered event (auth's handler).
+        user = user_service.create(**data.validated_data)
+        return Response(user_body(user), status=status.HTTP_201_CREATED)
+
+
+class VerifyEmailApi(AnonymousApi):
+    class InputSerializer(serializers.Serializer):
+        token = serializers.CharField(max_length=256)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: inline_serializer("Verified", {"verified": serializers.BooleanField()})},
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        auth_service.verify_email(token=data.validated_data["token"])
+        return Response({"verified": True})
+
+
+class TokenApi(AnonymousApi):
+    class InputSerializer(serializers.Serializer):
+        email = serializers.CharField(max_length=254)
+        password = serializers.CharField(**PASSWORD)
+        otp = serializers.CharField(max_length=32, required=False, allow_blank=True)
+
+    @extend_schema(request=InputSerializer, responses={200: TokenOutput})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        pair = auth_service.login(
+            email=data.validated_data["email"],
+            password=data.validated_data["password"],
+            otp=data.validated_data.get("otp") or None,
+            client=client_info(request),
+        )
+        return Response(token_body(pair))
+
+
+class TokenRefreshApi(AnonymousApi):
+    class InputSerializer(serializers.Serializer):
+        refresh_token = serializers.CharField(max_length=256)
+
+    @extend_schema(request=InputSerializer, responses={200: TokenOutput})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        pair = auth_service.refresh(refresh_token=data.validated_data["refresh_token"], client=client_info(request))
+        return Response(token_body(pair))
+
+
+class LogoutApi(APIView):
+    permission_classes = [AllowAny]
+
+    class InputSerializer(serializers.Serializer):
+        refresh_token = serializers.CharField(max_length=256, required=False)
+
+    @extend_schema(request=InputSerializer, responses={204: None})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if getattr(request.user, "is_authenticated", False):
+            session_id = request.user.session_id
+        elif data.validated_data.get("refresh_token"):
+            session_id = auth_service.session_for_refresh_token(refresh_token=data.validated_data["refresh_token"])
+        else:
+            raise InvalidToken("Send the refresh token or a bearer access token.")
+        auth_service.logout(session_id=session_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SessionOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    ip = serializers.CharField()
+    user_agent = serializers.CharField()
+    current = serializers.BooleanField()
+
+
+class SessionListApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "SessionList", {"results": SessionOutput(many=True), "next": serializers.CharField(allow_null=True)}
+            )
+        }
+    )
+    def get(self, request):
+        sessions = auth_service.list_sessions(user_id=request.user.id)
+        results = [SessionOutput({**vars_of(s), "current": s.id == request.user.session_id}).data for s in sessions]
+        return Response({"results": results, "next": None})
+
+    @extend_schema(responses={200: inline_serializer("Revoked", {"revoked": serializers.IntegerField()})})
+    def delete(self, request):
+        """Revoke every session but the current one."""
+        count = auth_service.revoke_all_sessions(user_id=request.user.id, except_session_id=request.user.session_id)
+        return Response({"revoked": count})
+
+
+def vars_of(session) -> dict:
+    return {f: getattr(session, f) for f in ("id", "created_at", "last_used_at", "expires_at", "ip", "user_agent")}
+
+
+class SessionDetailApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, session_id: uuid.UUID):
+        auth_service.revoke_session(user_id=request.user.id, session_id=session_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        old_password = serializers.CharField(**PASSWORD)
+        new_password = serializers.CharField(**PASSWORD)
+
+    @extend_schema(request=InputSerializer, responses={204: None})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        auth_service.change_password(user_id=request.user.id, session_id=request.user.session_id, **data.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordResetApi(AnonymousApi):
+    class InputSerializer(serializers.Serializer):
+        email = serializers.CharField(max_length=254)
+
+    @extend_schema(request=InputSerializer, responses={202: None})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        auth_service.request_password_reset(email=data.validated_data["email"], client=client_info(request))
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+
+class PasswordResetConfirmApi(AnonymousApi):
+    class InputSerializer(serializers.Serializer):
+        token = serializers.CharField(max_length=256)
+        new_password = serializers.CharField(**PASSWORD)
+
+    @extend_schema(request=InputSerializer, responses={204: None})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        auth_service.confirm_password_reset(**data.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TotpApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class DisableSerializer(serializers.Serializer):
+        otp = serializers.CharField(max_length=32, required=False)
+        password = serializers.CharField(required=False, **PASSWORD)
+
+    @extend_schema(
+        request=None,
+        responses={
+            201: inline_serializer(
+                "TotpEnrollment",
+                {
+                    "secret": serializers.CharField(),
+                    "otpauth_uri": serializers.CharField(),
+                    "recovery_codes": serializers.ListField(child=serializers.CharField()),
+                },
+            )
+        },
+    )
+    def post(self, request):
+        enrollment = auth_service.totp_enroll(user_id=request.user.id)
+        body = {
+            "secret": enrollment.secret,
+            "otpauth_uri": enrollment.otpauth_uri,
+            "recovery_codes": list(enrollment.recovery_codes),
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=DisableSerializer, responses={204: None})
+    def delete(self, request):
+        data = self.DisableSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        auth_service.totp_disable(user_id=request.user.id, **data.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TotpConfirmApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        otp = serializers.CharField(max_length=32)
+
+    @extend_schema(request=InputSerializer, responses={204: None})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        auth_service.totp_confirm(user_id=request.user.id, otp=data.validated_data["otp"])
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,103 @@
+"""REST endpoints of /api/v1/users/ (contract §2)."""
+
+from __future__ import annotations
+
+import uuid
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from auth.interface import auth_service
+from gateway.permissions import RequiresPermission
+from users.interface import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, user_service
+
+
+class UserOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    email = serializers.EmailField()
+    display_name = serializers.CharField()
+    is_verified = serializers.BooleanField()
+    is_active = serializers.BooleanField()
+    date_joined = serializers.DateTimeField()
+    mfa_enabled = serializers.BooleanField()
+
+
+def user_body(user) -> dict:
+    data = {f: getattr(user, f) for f in ("id", "email", "display_name", "is_verified", "is_active", "date_joined")}
+    return UserOutput({**data, "mfa_enabled": auth_service.mfa_enabled(user_id=user.id)}).data
+
+
+class MeApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        # The only field a user changes on their own profile here; email changes need
+        # re-verification and come with their own flow.
+        display_name = serializers.CharField(max_length=150, allow_blank=True)
+
+    @extend_schema(responses={200: UserOutput})
+    def get(self, request):
+        return Response(user_body(user_service.get(user_id=request.user.id)))
+
+    @extend_schema(request=InputSerializer, responses={200: UserOutput})
+    def patch(self, request):
+        data = self.InputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        user = user_service.update(user_id=request.user.id, **data.validated_data)
+        return Response(user_body(user))
+
+
+class UserListApi(APIView):
+    permission_classes = [RequiresPermission.of("users.user.view")]
+
+    class FilterSerializer(serializers.Serializer):
+        search = serializers.CharField(required=False, max_length=254, allow_blank=True)
+        is_active = serializers.BooleanField(required=False, allow_null=True, default=None)
+        limit = serializers.IntegerField(
+            required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE
+        )
+        cursor = serializers.CharField(required=False, max_length=512)
+
+    @extend_schema(
+        parameters=[FilterSerializer],
+        responses={
+            200: inline_serializer(
+                "UserPage", {"results": UserOutput(many=True), "next": serializers.CharField(allow_null=True)}
+            )
+        },
+    )
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        page = user_service.list(**{k: v for k, v in filters.validated_data.items() if v not in (None, "")})
+        return Response({"results": [user_body(u) for u in page.results], "next": page.next})
+
+
+class UserDetailApi(APIView):
+    def get_permissions(self):
+        code = "users.user.view" if self.request.method == "GET" else "users.user.manage"
+        return [RequiresPermission.of(code)()]
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.CharField(max_length=254, required=False)
+        display_name = serializers.CharField(max_length=150, allow_blank=True, required=False)
+        is_verified = serializers.BooleanField(required=False)
+
+    @extend_schema(responses={200: UserOutput})
+    def get(self, request, user_id: uuid.UUID):
+        return Response(user_body(user_service.get(user_id=user_id)))
+
+    @extend_schema(request=InputSerializer, responses={200: UserOutput})
+    def patch(self, request, user_id: uuid.UUID):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(user_body(user_service.update(user_id=user_id, **data.validated_data)))
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, user_id: uuid.UUID):
+        """Soft delete: deactivates the account; its sessions are revoked (users.user_deactivated)."""
+        user_service.deactivate(user_id=user_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
