@@ -22,6 +22,8 @@ SECRET_KEY = env.str(
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else [])
 
 INSTALLED_APPS = [
+    # First: its `createsuperuser` replaces django.contrib.auth's (writes go through the service).
+    "users",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -33,7 +35,6 @@ INSTALLED_APPS = [
     "project.events",
     "project.rpc",
     "gateway",
-    "users",
     "auth",
     "permissions",
     "notifications",
@@ -88,6 +89,8 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "users.User"
+# Admin logins go through the auth service (lockout, throttling, TOTP), like API logins.
+AUTHENTICATION_BACKENDS = ["users.backends.GatehouseBackend"]
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:

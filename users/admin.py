@@ -1,5 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import authenticate
 
 from project.kernel.errors import DomainError
 from users.interface import user_service
@@ -100,3 +102,28 @@ class UserAdmin(admin.ModelAdmin):
         for user in queryset:
             user_service.deactivate(user_id=user.id)
         self.message_user(request, f"Deactivated {queryset.count()} user(s).", messages.SUCCESS)
+
+
+class AdminLoginForm(AdminAuthenticationForm):
+    """The admin's login form with the one-time code field TOTP users need."""
+
+    otp = forms.CharField(
+        label="One-time code", required=False, max_length=32, help_text="Only if two-factor authentication is on."
+    )
+
+    def clean(self):
+        username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+        if username is not None and password:
+            self.user_cache = authenticate(
+                self.request, username=username, password=password, otp=self.cleaned_data.get("otp")
+            )
+            if self.user_cache is None:
+                error = getattr(self.request, "gatehouse_login_error", None)
+                if error is not None:
+                    raise forms.ValidationError(error.message, code=error.code)
+                raise self.get_invalid_login_error()
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
+
+
+admin.site.login_form = AdminLoginForm
