@@ -24,6 +24,7 @@ log = logging.getLogger("gatehouse.rpc")
 # Core service name (as in <SERVICE>_GRPC_TARGET) -> "module:function" of its register().
 SERVICERS: dict[str, str] = {
     "users": "users.rpc.servicer:register",
+    "auth": "auth.rpc.servicer:register",
 }
 
 DEFAULT_PORT = 50051

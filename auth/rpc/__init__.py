@@ -1,0 +1,6 @@
+"""The auth core service over gRPC (gatehouse.auth.v1.AuthService).
+
+`servicer.register` serves LocalAuthService (`manage.py grpcserve auth`); `client.GrpcAuthService`
+is the implementation of auth.interface.AuthService that calls it, installed when
+AUTH_GRPC_TARGET is set. `mapping` converts between the interface's data objects and protobuf.
+"""
