@@ -95,9 +95,14 @@ def refresh(*, refresh_token: str, client: ClientInfo) -> TokenPair:
         if session.revoked_at is not None or session.expires_at <= now:
             raise InvalidToken()
         if row.used_at is not None:
-            grace = timedelta(seconds=settings.GATEHOUSE_REFRESH_REUSE_GRACE)
-            successor = row.replaced_by
-            if now - row.used_at <= grace and successor is not None and successor.used_at is None:
+            successor = None
+            if now - row.used_at <= timedelta(seconds=settings.GATEHOUSE_REFRESH_REUSE_GRACE):
+                # A second retry finds the first retry's token spent too: follow the chain to the
+                # newest token, the one usable refresh token of the session.
+                successor = row.replaced_by
+                while successor is not None and successor.used_at is not None:
+                    successor = successor.replaced_by
+            if successor is not None:
                 # A client that lost the response retries: spend the successor instead of the
                 # family, so exactly one usable pair exists at any time.
                 row = RefreshToken.objects.select_for_update().get(pk=successor.pk)
