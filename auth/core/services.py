@@ -207,16 +207,17 @@ def request_password_reset(*, email: str, client: ClientInfo) -> None:
 
 
 def confirm_password_reset(*, token: str, new_password: str) -> None:
-    row = OneTimeToken.objects.filter(
-        token_hash=token_hash(token or ""), purpose=OneTimeToken.Purpose.PASSWORD_RESET
-    ).first()
-    if row is None or row.used_at is not None or row.expires_at <= timezone.now():
-        raise InvalidOneTimeToken()
-    # The new password is checked (and set) before the token is spent: a refused password leaves
-    # the link usable for a better one.
-    _set_password(user_id=row.user_id, password=new_password)
+    # The token is spent before the password is set, so two confirmations racing on one token
+    # cannot both set a password (one answering 400 after its password was stored); a refused
+    # password gives the token back, so the link stays usable for a better one.
     with transaction.atomic(durable=True):
-        _spend(token, purpose=OneTimeToken.Purpose.PASSWORD_RESET)
+        row = _spend(token, purpose=OneTimeToken.Purpose.PASSWORD_RESET)
+    try:
+        _set_password(user_id=row.user_id, password=new_password)
+    except Exception:
+        OneTimeToken.objects.filter(pk=row.pk).update(used_at=None)
+        raise
+    with transaction.atomic(durable=True):
         sessions_revoke(Session.objects.filter(user_id=row.user_id), reason="password_reset")
         outbox_record(
             type=PASSWORD_CHANGED, producer=SERVICE_NAME, payload={"user_id": str(row.user_id), "via": "reset"}
