@@ -233,6 +233,12 @@ class TotpApi(APIView):
         otp = serializers.CharField(max_length=32, required=False)
         password = serializers.CharField(required=False, **PASSWORD)
 
+        def validate(self, attrs):
+            # A request that proves nothing is malformed, not a failed login attempt.
+            if not attrs.get("otp") and not attrs.get("password"):
+                raise serializers.ValidationError("Send a current code (or a recovery code) or the password.")
+            return attrs
+
     @extend_schema(
         request=None,
         responses={

@@ -1,0 +1,222 @@
+"""TOTP: enrol, confirm, log in with it (each code once), recovery codes (each once), disable."""
+
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from unittest import mock
+from urllib.parse import parse_qs, urlparse
+
+import pyotp
+import pytest
+
+from auth.core import mfa
+from auth.models import LoginFailure, RecoveryCode, Session, TotpDevice
+
+from .conftest import PASSWORD, bearer, error_code, login
+
+pytestmark = pytest.mark.django_db
+
+TOTP = "/api/v1/auth/mfa/totp"
+CONFIRM = "/api/v1/auth/mfa/totp/confirm"
+
+
+@pytest.fixture
+def clock():
+    """The time the TOTP checks see, in the middle of a 30-second step so that "the step before"
+    and "the step after" are unambiguous however long the test takes."""
+    start = datetime.now(UTC).replace(microsecond=0)
+    start -= timedelta(seconds=start.timestamp() % 30 - 15)
+    clock = SimpleNamespace(now=start)
+    with mock.patch.object(mfa, "timezone", SimpleNamespace(now=lambda: clock.now)):
+        yield clock
+
+
+def code(secret: str, clock, steps: int = 0) -> str:
+    return pyotp.TOTP(secret).at(clock.now + timedelta(seconds=30 * steps))
+
+
+def mfa_enabled(api, access_token) -> bool:
+    return api.get("/api/v1/users/me", **bearer(access_token)).json()["mfa_enabled"]
+
+
+@pytest.fixture
+def enrolled(api, tokens):
+    response = api.post(TOTP, **bearer(tokens["access_token"]))
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+@pytest.fixture
+def mfa_on(api, tokens, enrolled, clock):
+    """TOTP confirmed with the code of the step before now: this step's and the next are unused."""
+    response = api.post(
+        CONFIRM, {"otp": code(enrolled["secret"], clock, -1)}, format="json", **bearer(tokens["access_token"])
+    )
+    assert response.status_code == 204, response.content
+    return enrolled
+
+
+def test_enrolment_gives_a_secret_an_otpauth_uri_with_the_issuer_and_ten_recovery_codes(
+    api, tokens, enrolled, settings
+):
+    uri = urlparse(enrolled["otpauth_uri"])
+    assert uri.scheme == "otpauth" and uri.netloc == "totp"
+    assert uri.path == f"/{settings.GATEHOUSE_TOTP_ISSUER}:ada%40example.com"
+    query = parse_qs(uri.query)
+    assert query["secret"] == [enrolled["secret"]]
+    assert query["issuer"] == [settings.GATEHOUSE_TOTP_ISSUER]
+    assert len(enrolled["recovery_codes"]) == len(set(enrolled["recovery_codes"])) == 10
+    # Stored encrypted and hashed only.
+    device = TotpDevice.objects.get()
+    assert enrolled["secret"].encode() not in bytes(device.secret_encrypted)
+    assert not RecoveryCode.objects.filter(code_hash__in=enrolled["recovery_codes"]).exists()
+
+
+def test_an_unconfirmed_enrolment_changes_nothing_about_logging_in(api, enrolled, tokens):
+    assert login(api).status_code == 200
+    assert mfa_enabled(api, tokens["access_token"]) is False
+
+
+def test_confirming_with_a_wrong_code_is_401_invalid_otp_and_leaves_mfa_off(api, tokens, enrolled, clock):
+    wrong = f"{(int(code(enrolled['secret'], clock)) + 1) % 1_000_000:06d}"
+    response = api.post(CONFIRM, {"otp": wrong}, format="json", **bearer(tokens["access_token"]))
+    assert response.status_code == 401
+    assert error_code(response) == "invalid_otp"
+    assert mfa_enabled(api, tokens["access_token"]) is False
+
+
+def test_confirming_with_a_current_code_turns_mfa_on(api, tokens, enrolled, clock):
+    response = api.post(
+        CONFIRM, {"otp": code(enrolled["secret"], clock)}, format="json", **bearer(tokens["access_token"])
+    )
+    assert response.status_code == 204
+    assert mfa_enabled(api, tokens["access_token"]) is True
+
+
+def test_confirming_before_enrolling_is_a_state_error(api, tokens):
+    response = api.post(CONFIRM, {"otp": "123456"}, format="json", **bearer(tokens["access_token"]))
+    assert response.status_code == 400
+    assert error_code(response) == "mfa_state"
+
+
+def test_enrolling_again_while_mfa_is_on_is_a_state_error_and_keeps_the_secret(api, tokens, mfa_on, clock):
+    response = api.post(TOTP, **bearer(tokens["access_token"]))
+    assert response.status_code == 400
+    assert error_code(response) == "mfa_state"
+    assert login(api, otp=code(mfa_on["secret"], clock)).status_code == 200
+
+
+def test_the_mfa_endpoints_need_a_token(api, db):
+    assert api.post(TOTP).status_code == 401
+    assert api.post(CONFIRM, {"otp": "123456"}, format="json").status_code == 401
+    assert api.delete(TOTP).status_code == 401
+
+
+def test_login_without_a_code_is_401_mfa_required(api, mfa_on):
+    sessions = Session.objects.count()
+    response = login(api)
+    assert response.status_code == 401
+    assert error_code(response) == "mfa_required"
+    assert Session.objects.count() == sessions
+
+
+def test_a_wrong_password_says_invalid_credentials_not_mfa_required(api, mfa_on):
+    response = login(api, password="not-the-password-at-all")
+    assert response.status_code == 401
+    assert error_code(response) == "invalid_credentials"
+
+
+def test_login_with_a_wrong_code_is_401_invalid_otp_and_counts_as_a_failure(api, mfa_on, clock):
+    wrong = f"{(int(code(mfa_on['secret'], clock)) + 1) % 1_000_000:06d}"
+    response = login(api, otp=wrong)
+    assert response.status_code == 401
+    assert error_code(response) == "invalid_otp"
+    assert LoginFailure.objects.count() == 1
+
+
+def test_repeated_wrong_codes_lock_the_account_out(api, mfa_on, clock, settings):
+    for n in range(settings.GATEHOUSE_LOGIN_MAX_FAILURES):
+        assert login(api, otp=f"{n:06d}").status_code == 401
+    response = login(api, otp=code(mfa_on["secret"], clock))
+    assert response.status_code == 429
+
+
+def test_login_with_a_valid_code_is_200(api, mfa_on, clock):
+    response = login(api, otp=code(mfa_on["secret"], clock))
+    assert response.status_code == 200
+    assert mfa_enabled(api, response.json()["access_token"]) is True
+
+
+def test_a_code_is_accepted_once_and_no_older_code_after_it(api, mfa_on, clock):
+    current = code(mfa_on["secret"], clock)
+    assert login(api, otp=current).status_code == 200
+    replayed = login(api, otp=current)
+    assert replayed.status_code == 401
+    assert error_code(replayed) == "invalid_otp"
+    # The code of the next step (clock drift) still works, and then the current one is older.
+    assert login(api, otp=code(mfa_on["secret"], clock, 1)).status_code == 200
+    assert login(api, otp=current).status_code == 401
+
+
+def test_a_code_outside_the_drift_window_is_refused(api, mfa_on, clock):
+    assert login(api, otp=code(mfa_on["secret"], clock, 2)).status_code == 401
+    assert login(api, otp=code(mfa_on["secret"], clock, -3)).status_code == 401
+
+
+def test_a_recovery_code_logs_in_once(api, mfa_on):
+    recovery = mfa_on["recovery_codes"][0]
+    assert login(api, otp=recovery).status_code == 200
+    again = login(api, otp=recovery)
+    assert again.status_code == 401
+    assert error_code(again) == "invalid_otp"
+    # The others still work, however they are typed.
+    assert login(api, otp=f"  {mfa_on['recovery_codes'][1].upper().replace('-', ' ')} ").status_code == 200
+    assert RecoveryCode.objects.filter(used_at__isnull=False).count() == 2
+
+
+def test_a_recovery_code_does_not_confirm_an_enrolment(api, tokens, enrolled):
+    response = api.post(
+        CONFIRM, {"otp": enrolled["recovery_codes"][0]}, format="json", **bearer(tokens["access_token"])
+    )
+    assert response.status_code == 401
+    assert mfa_enabled(api, tokens["access_token"]) is False
+
+
+def disable(api, tokens, **body):
+    return api.delete(TOTP, body, format="json", **bearer(tokens["access_token"]))
+
+
+def test_disabling_needs_a_code_or_the_password(api, tokens, mfa_on, clock):
+    neither = disable(api, tokens)
+    assert neither.status_code == 400
+    assert error_code(neither) == "validation_error"
+    wrong_password = disable(api, tokens, password="not-the-password-at-all")
+    assert wrong_password.status_code == 401
+    assert error_code(wrong_password) == "invalid_credentials"
+    wrong_code = disable(api, tokens, otp="000000")
+    assert wrong_code.status_code == 401
+    assert error_code(wrong_code) == "invalid_otp"
+    assert mfa_enabled(api, tokens["access_token"]) is True
+    assert login(api).status_code == 401
+
+
+def test_disabling_with_the_password_turns_mfa_off(api, tokens, mfa_on):
+    assert disable(api, tokens, password=PASSWORD).status_code == 204
+    assert mfa_enabled(api, tokens["access_token"]) is False
+    assert login(api).status_code == 200
+    assert not RecoveryCode.objects.exists()
+
+
+def test_disabling_with_a_code_turns_mfa_off(api, tokens, mfa_on, clock):
+    assert disable(api, tokens, otp=code(mfa_on["secret"], clock)).status_code == 204
+    assert login(api).status_code == 200
+
+
+def test_disabling_with_a_recovery_code_turns_mfa_off(api, tokens, mfa_on):
+    assert disable(api, tokens, otp=mfa_on["recovery_codes"][3]).status_code == 204
+    assert login(api).status_code == 200
+
+
+def test_disabling_when_mfa_is_off_is_a_state_error(api, tokens):
+    response = disable(api, tokens, password=PASSWORD)
+    assert response.status_code == 400
+    assert error_code(response) == "mfa_state"
