@@ -98,6 +98,9 @@ class UserDetailApi(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request, user_id: uuid.UUID):
-        """Soft delete: deactivates the account; its sessions are revoked (users.user_deactivated)."""
+        """Soft delete: deactivates the account and revokes its sessions."""
         user_service.deactivate(user_id=user_id)
+        # At once, not only when the users.user_deactivated handler gets to it (with a broker,
+        # in a worker, later): the answer to this call is the moment its tokens stop working.
+        auth_service.revoke_all_sessions(user_id=user_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
