@@ -1,0 +1,128 @@
+"""TOTP enrolment, confirmation and removal, against both implementations (see conftest)."""
+
+import urllib.parse
+import uuid
+
+import pyotp
+import pytest
+from django.conf import settings
+
+from auth.interface import InvalidCredentials, InvalidOtp, MfaStateError, TotpEnrollment
+
+from .conftest import PASSWORD, next_code, totp_on, wrong_code
+
+
+def test_enrolment_returns_a_secret_its_uri_and_ten_recovery_codes_and_is_not_yet_on(auth, ada):
+    enrollment = auth.totp_enroll(user_id=ada.id)
+    assert isinstance(enrollment, TotpEnrollment)
+    assert len(enrollment.secret) >= 16
+    uri = urllib.parse.urlparse(enrollment.otpauth_uri)
+    assert (uri.scheme, uri.netloc) == ("otpauth", "totp")
+    query = urllib.parse.parse_qs(uri.query)
+    assert query["secret"] == [enrollment.secret]
+    assert query["issuer"] == [settings.GATEHOUSE_TOTP_ISSUER]
+    assert "ada%40example.com" in uri.path or "ada@example.com" in urllib.parse.unquote(uri.path)
+    assert isinstance(enrollment.recovery_codes, tuple)
+    assert len(set(enrollment.recovery_codes)) == 10
+    assert auth.mfa_enabled(user_id=ada.id) is False
+
+
+def test_a_first_valid_code_turns_totp_on(auth, ada):
+    enrollment = auth.totp_enroll(user_id=ada.id)
+    assert auth.totp_confirm(user_id=ada.id, otp=pyotp.TOTP(enrollment.secret).now()) is None
+    assert auth.mfa_enabled(user_id=ada.id) is True
+
+
+def test_a_wrong_code_does_not_turn_totp_on(auth, ada):
+    totp = pyotp.TOTP(auth.totp_enroll(user_id=ada.id).secret)
+    with pytest.raises(InvalidOtp) as caught:
+        auth.totp_confirm(user_id=ada.id, otp=wrong_code(totp))
+    assert caught.value == InvalidOtp()
+    assert auth.mfa_enabled(user_id=ada.id) is False
+
+
+def test_a_recovery_code_does_not_confirm_enrolment(auth, ada):
+    enrollment = auth.totp_enroll(user_id=ada.id)
+    with pytest.raises(InvalidOtp):
+        auth.totp_confirm(user_id=ada.id, otp=enrollment.recovery_codes[0])
+    assert auth.mfa_enabled(user_id=ada.id) is False
+
+
+def test_a_restarted_enrolment_replaces_the_secret(auth, ada):
+    old = pyotp.TOTP(auth.totp_enroll(user_id=ada.id).secret)
+    new = pyotp.TOTP(auth.totp_enroll(user_id=ada.id).secret)
+    assert old.secret != new.secret
+    auth.totp_confirm(user_id=ada.id, otp=new.now())
+    assert auth.mfa_enabled(user_id=ada.id) is True
+
+
+def test_confirming_without_enrolment_is_a_state_error(auth, ada):
+    with pytest.raises(MfaStateError):
+        auth.totp_confirm(user_id=ada.id, otp="123456")
+
+
+def test_enrolling_or_confirming_again_while_on_is_a_state_error(auth, ada):
+    totp, _ = totp_on(auth, ada)
+    with pytest.raises(MfaStateError):
+        auth.totp_enroll(user_id=ada.id)
+    with pytest.raises(MfaStateError):
+        auth.totp_confirm(user_id=ada.id, otp=next_code(totp))
+    assert auth.mfa_enabled(user_id=ada.id) is True
+
+
+def test_disable_with_a_current_code_turns_totp_off(auth, ada):
+    totp, _ = totp_on(auth, ada)
+    assert auth.totp_disable(user_id=ada.id, otp=next_code(totp)) is None
+    assert auth.mfa_enabled(user_id=ada.id) is False
+
+
+def test_disable_with_the_password_turns_totp_off(auth, ada):
+    totp_on(auth, ada)
+    auth.totp_disable(user_id=ada.id, password=PASSWORD)
+    assert auth.mfa_enabled(user_id=ada.id) is False
+
+
+def test_disable_with_a_recovery_code_turns_totp_off(auth, ada):
+    _, recovery_codes = totp_on(auth, ada)
+    auth.totp_disable(user_id=ada.id, otp=recovery_codes[3])
+    assert auth.mfa_enabled(user_id=ada.id) is False
+
+
+def test_a_code_is_accepted_once(auth, ada):
+    enrollment = auth.totp_enroll(user_id=ada.id)
+    code = pyotp.TOTP(enrollment.secret).now()
+    auth.totp_confirm(user_id=ada.id, otp=code)
+    with pytest.raises(InvalidOtp):
+        auth.totp_disable(user_id=ada.id, otp=code)
+    assert auth.mfa_enabled(user_id=ada.id) is True
+
+
+def test_disable_with_a_wrong_code_or_password_leaves_totp_on(auth, ada):
+    totp, _ = totp_on(auth, ada)
+    with pytest.raises(InvalidOtp):
+        auth.totp_disable(user_id=ada.id, otp=wrong_code(totp))
+    with pytest.raises(InvalidCredentials):
+        auth.totp_disable(user_id=ada.id, password="wrong")
+    with pytest.raises(InvalidCredentials):
+        auth.totp_disable(user_id=ada.id)
+    assert auth.mfa_enabled(user_id=ada.id) is True
+
+
+def test_disable_while_off_is_a_state_error(auth, ada):
+    with pytest.raises(MfaStateError):
+        auth.totp_disable(user_id=ada.id, password=PASSWORD)
+    auth.totp_enroll(user_id=ada.id)  # enrolled but not confirmed: still off
+    with pytest.raises(MfaStateError):
+        auth.totp_disable(user_id=ada.id, password=PASSWORD)
+
+
+def test_after_disable_enrolment_can_start_again(auth, ada):
+    totp_on(auth, ada)
+    auth.totp_disable(user_id=ada.id, password=PASSWORD)
+    totp, _ = totp_on(auth, ada)
+    assert auth.mfa_enabled(user_id=ada.id) is True
+    assert totp.secret
+
+
+def test_mfa_enabled_is_false_for_an_unknown_user(auth):
+    assert auth.mfa_enabled(user_id=uuid.uuid4()) is False
