@@ -118,6 +118,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "gatehouse.tasks"
 CELERY_BEAT_SCHEDULE = {
+    "sweep-notification-deliveries": {"task": "notifications.sweep_deliveries", "schedule": 60.0},
     "sweep-outbox": {
         "task": "events.sweep_outbox",
         "schedule": env.float("GATEHOUSE_OUTBOX_SWEEP_SECONDS", default=10.0),
@@ -140,6 +141,9 @@ GATEHOUSE_GRPC_TIMEOUT = env.float("GATEHOUSE_GRPC_TIMEOUT", default=5.0)
 # --- Mail ---------------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Gatehouse <no-reply@localhost>")
+# Django's default is no timeout at all: a dead SMTP server would hang a delivery worker.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+NOTIFICATIONS_MAX_RETRIES = env.int("NOTIFICATIONS_MAX_RETRIES", default=8)
 
 # --- Gatehouse ----------------------------------------------------------------------------------
 GATEHOUSE_ISSUER = env.str("GATEHOUSE_ISSUER", default="http://localhost:8000")

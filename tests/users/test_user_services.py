@@ -30,7 +30,12 @@ def test_user_is_created_with_a_lower_cased_email_and_a_hashed_password():
 def test_user_creation_records_user_registered_in_the_same_transaction():
     user = user_create(email="ada@example.com", password=STRONG)
     [event] = events(USER_REGISTERED)
-    assert event.payload == {"user_id": str(user.id), "email": "ada@example.com", "display_name": "", "is_verified": False}
+    assert event.payload == {
+        "user_id": str(user.id),
+        "email": "ada@example.com",
+        "display_name": "",
+        "is_verified": False,
+    }
     assert event.producer == "users"
 
 
