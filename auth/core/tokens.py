@@ -13,6 +13,7 @@ from auth.interface import InvalidToken
 from . import keys
 
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "sid", "jti", "iat", "nbf", "exp"]
+ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 
 
 def access_token_issue(*, user_id: uuid.UUID, session_id: uuid.UUID) -> tuple[str, datetime]:
@@ -42,6 +43,10 @@ def access_token_decode(token: str) -> dict:
     # The algorithm comes from our allow-list and the key from our own set, never from the token:
     # that is what defeats `alg: none` and HS256-with-the-public-key confusion.
     if header.get("alg") not in keys.ALLOWED_ALGORITHMS or not isinstance(header.get("kid"), str):
+        raise InvalidToken()
+    # Explicit typing (RFC 8725 §3.11, RFC 9068 §4): a JWT of another kind signed by one of our
+    # keys one day (an ID token, a logout token) must not pass for an access token.
+    if str(header.get("typ", "")).lower() not in ACCESS_TOKEN_TYPES:
         raise InvalidToken()
     public_key = keys.public_key(header["kid"])
     if public_key is None:

@@ -1,0 +1,337 @@
+"""Access tokens from the outside: a resource server verifies them with nothing but the JWKS, and
+every forgery of RFC 8725 (JWT Best Current Practices) is refused at the edge with 401."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import urllib.request
+import uuid
+from datetime import timedelta
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from django.conf import settings as django_settings
+from django.utils import timezone
+from jwt import PyJWKClient
+
+from auth.core import keys
+from auth.models import SigningKey
+
+from .conftest import ME, PASSWORD, bearer, error_code, status_of_me
+
+pytestmark = pytest.mark.django_db
+
+
+# --- a resource server that knows nothing of Gatehouse --------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_standard_jwks_client_verifies_an_access_token_from_the_live_server(live_server, settings):
+    settings.CELERY_BROKER_URL = ""  # events of the registration run in-process, not on a shared broker
+    body = json.dumps({"email": "ada@example.com", "password": PASSWORD}).encode()
+    register = urllib.request.Request(
+        f"{live_server.url}/api/v1/auth/register", body, headers={"Content-Type": "application/json"}
+    )
+    assert urllib.request.urlopen(register, timeout=10).status == 201
+    login = urllib.request.Request(
+        f"{live_server.url}/api/v1/auth/token", body, headers={"Content-Type": "application/json"}
+    )
+    access_token = json.load(urllib.request.urlopen(login, timeout=10))["access_token"]
+
+    # What any resource server does: fetch the JWKS, pick the key by kid, verify.
+    jwks_client = PyJWKClient(f"{live_server.url}/.well-known/jwks.json")
+    signing_key = jwks_client.get_signing_key_from_jwt(access_token)
+    claims = jwt.decode(
+        access_token,
+        signing_key.key,
+        algorithms=["ES256"],
+        audience=django_settings.GATEHOUSE_AUDIENCE,
+        issuer=django_settings.GATEHOUSE_ISSUER,
+        options={"require": ["exp", "iat", "nbf", "sub", "sid", "jti"]},
+    )
+    assert claims["sub"]
+    assert signing_key.key_id == jwt.get_unverified_header(access_token)["kid"]
+    # Every published key says what it is for.
+    for jwk in jwks_client.get_jwk_set().keys:
+        assert (jwk.key_type, jwk.public_key_use, jwk.algorithm_name) == ("EC", "sig", "ES256")
+
+
+def test_the_jwks_is_public_cacheable_and_holds_no_private_part(api, tokens):
+    response = api.get("/.well-known/jwks.json")
+    assert response.status_code == 200
+    assert "max-age" in response["Cache-Control"]
+    for key in response.json()["keys"]:
+        assert {"kid", "alg", "use", "kty", "crv", "x", "y"} <= set(key)
+        assert "d" not in key
+
+
+# --- forgeries ----------------------------------------------------------------------------------------
+
+
+def b64(data: bytes | dict) -> str:
+    if isinstance(data, dict):
+        data = json.dumps(data, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unsigned(header: dict, claims: dict) -> str:
+    return f"{b64(header)}.{b64(claims)}."
+
+
+def hs256(header: dict, claims: dict, secret: bytes) -> str:
+    signing_input = f"{b64(header)}.{b64(claims)}"
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(signature)}"
+
+
+@pytest.fixture
+def genuine(tokens) -> tuple[dict, dict]:
+    """The header and claims of a real access token, to build forgeries from."""
+    token = tokens["access_token"]
+    return jwt.get_unverified_header(token), jwt.decode(token, options={"verify_signature": False})
+
+
+def es256(header: dict, claims: dict, private_key) -> str:
+    """Signed by hand: PyJWT would refuse to encode some of the malformed headers and claims."""
+    signing_input = f"{b64(header)}.{b64(claims)}".encode()
+    signature = jwt.algorithms.ECAlgorithm(jwt.algorithms.ECAlgorithm.SHA256).sign(signing_input, private_key)
+    return f"{signing_input.decode()}.{b64(signature)}"
+
+
+def signed(claims: dict, **header) -> str:
+    """Signed with Gatehouse's real key: only the claims or header are wrong."""
+    kid, private_key = keys.signing_key()
+    return es256({"alg": "ES256", "kid": kid, "typ": "at+jwt", **header}, claims, private_key)
+
+
+def assert_refused(api, token: str) -> None:
+    response = api.get(ME, **bearer(token))
+    assert response.status_code == 401, response.content
+    assert error_code(response) == "authentication_failed"
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_the_genuine_token_and_a_re_signed_copy_of_its_claims_are_accepted(api, tokens, genuine):
+    # The control case: the forgeries below fail for what they change, not for how they are built.
+    assert status_of_me(api, tokens["access_token"]) == 200
+    assert status_of_me(api, signed(genuine[1])) == 200
+
+
+@pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
+def test_alg_none_is_refused(api, genuine, alg):
+    header, claims = genuine
+    assert_refused(api, unsigned({**header, "alg": alg}, claims))
+
+
+def public_key_forms() -> dict[str, bytes]:
+    public = keys.public_key(keys.signing_key()[0])
+    jwk = next(k for k in keys.jwks()["keys"] if k["kid"] == keys.signing_key()[0])
+    return {
+        "pem": public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo),
+        "der": public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo),
+        "jwk": json.dumps(jwk).encode(),
+        "jwk-compact": json.dumps(jwk, separators=(",", ":")).encode(),
+    }
+
+
+@pytest.mark.parametrize("form", ["pem", "der", "jwk", "jwk-compact"])
+@pytest.mark.parametrize("alg", ["HS256", "HS384", "HS512"])
+def test_an_hmac_token_keyed_with_the_public_key_is_refused(api, genuine, form, alg):
+    header, claims = genuine
+    secret = public_key_forms()[form]
+    if alg == "HS256":
+        token = hs256({**header, "alg": alg}, claims, secret)
+    else:
+        signing_input = f"{b64({**header, 'alg': alg})}.{b64(claims)}"
+        digest = {"HS384": hashlib.sha384, "HS512": hashlib.sha512}[alg]
+        token = f"{signing_input}.{b64(hmac.new(secret, signing_input.encode(), digest).digest())}"
+    assert_refused(api, token)
+
+
+def test_an_rs256_token_with_a_copied_kid_is_refused(api, genuine):
+    header, claims = genuine
+    foreign = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    assert_refused(api, jwt.encode(claims, foreign, algorithm="RS256", headers={"kid": header["kid"]}))
+
+
+@pytest.mark.parametrize("alg", ["ES384", "ES512", "PS256", "EdDSA"])
+def test_another_asymmetric_algorithm_in_the_header_is_refused(api, genuine, alg):
+    header, claims = genuine
+    real = signed(claims)
+    _, payload, signature = real.split(".")
+    assert_refused(api, f"{b64({**header, 'alg': alg})}.{payload}.{signature}")
+
+
+@pytest.mark.parametrize("kid", ["unknown-kid", "", None, 42, ["a"], "../../etc/passwd"])
+def test_an_unknown_or_malformed_kid_is_refused(api, genuine, kid):
+    _, claims = genuine
+    _, private_key = keys.signing_key()
+    header = {"alg": "ES256", "typ": "at+jwt"} | ({} if kid is None else {"kid": kid})
+    assert_refused(api, es256(header, claims, private_key))
+
+
+def test_a_token_signed_by_a_foreign_ec_key_with_a_copied_kid_is_refused(api, genuine):
+    header, claims = genuine
+    foreign = ec.generate_private_key(ec.SECP256R1())
+    assert_refused(api, jwt.encode(claims, foreign, algorithm="ES256", headers={"kid": header["kid"]}))
+
+
+def test_a_foreign_key_embedded_in_the_header_is_ignored(api, genuine):
+    header, claims = genuine
+    foreign = ec.generate_private_key(ec.SECP256R1())
+    embedded = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(foreign.public_key()))
+    token = jwt.encode(
+        claims,
+        foreign,
+        algorithm="ES256",
+        headers={"kid": header["kid"], "jwk": embedded, "jku": "https://attacker.example/jwks.json"},
+    )
+    assert_refused(api, token)
+
+
+def test_a_tampered_payload_is_refused(api, genuine, tokens):
+    header, claims = genuine
+    _, _, signature = tokens["access_token"].split(".")
+    for tampered in ({**claims, "sub": str(uuid.uuid4())}, {**claims, "exp": claims["exp"] + 3600}):
+        assert_refused(api, f"{b64(header)}.{b64(tampered)}.{signature}")
+
+
+def test_a_tampered_signature_is_refused(api, tokens):
+    head, payload, signature = tokens["access_token"].split(".")
+    flipped = "A" if signature[5] != "A" else "B"
+    assert_refused(api, f"{head}.{payload}.{signature[:5]}{flipped}{signature[6:]}")
+
+
+def test_an_expired_token_is_refused_beyond_the_leeway_and_accepted_within_it(api, genuine):
+    _, claims = genuine
+    now = int(time.time())
+    leeway = django_settings.GATEHOUSE_TOKEN_LEEWAY
+    assert_refused(api, signed({**claims, "iat": now - 600, "nbf": now - 600, "exp": now - leeway - 5}))
+    assert status_of_me(api, signed({**claims, "exp": now - leeway + 10})) == 200
+
+
+def test_a_token_not_yet_valid_is_refused(api, genuine):
+    _, claims = genuine
+    now = int(time.time())
+    leeway = django_settings.GATEHOUSE_TOKEN_LEEWAY
+    assert_refused(api, signed({**claims, "nbf": now + leeway + 60, "exp": now + 600}))
+    assert_refused(api, signed({**claims, "iat": now + leeway + 60, "nbf": now, "exp": now + 600}))
+
+
+@pytest.mark.parametrize("aud", ["someone-else", ["someone-else", "another"], "", 42])
+def test_a_wrong_audience_is_refused(api, genuine, aud):
+    _, claims = genuine
+    assert_refused(api, signed({**claims, "aud": aud}))
+
+
+@pytest.mark.parametrize("iss", ["https://attacker.example", "", 42])
+def test_a_wrong_issuer_is_refused(api, genuine, iss):
+    _, claims = genuine
+    assert_refused(api, signed({**claims, "iss": iss}))
+
+
+@pytest.mark.parametrize("claim", ["iss", "aud", "sub", "sid", "jti", "iat", "nbf", "exp"])
+def test_a_missing_claim_is_refused(api, genuine, claim):
+    _, claims = genuine
+    assert_refused(api, signed({k: v for k, v in claims.items() if k != claim}))
+
+
+@pytest.mark.parametrize("claim", ["sub", "sid"])
+@pytest.mark.parametrize("value", ["not-a-uuid", 42, None, ["x"]])
+def test_a_malformed_subject_or_session_is_refused(api, genuine, claim, value):
+    _, claims = genuine
+    assert_refused(api, signed({**claims, claim: value}))
+
+
+@pytest.mark.parametrize("typ", [None, "JWT", "id_token+jwt", "logout+jwt"])
+def test_a_token_not_typed_as_an_access_token_is_refused(api, genuine, typ):
+    _, claims = genuine
+    kid, private_key = keys.signing_key()
+    header = {"alg": "ES256", "kid": kid} | ({} if typ is None else {"typ": typ})
+    assert_refused(api, es256(header, claims, private_key))
+
+
+def test_the_media_type_form_of_the_access_token_type_is_accepted(api, genuine):
+    assert status_of_me(api, signed(genuine[1], typ="application/at+jwt")) == 200
+
+
+def test_a_well_signed_token_for_an_unknown_session_is_refused(api, genuine):
+    _, claims = genuine
+    assert_refused(api, signed({**claims, "sid": str(uuid.uuid4())}))
+
+
+def test_a_refresh_token_is_not_an_access_token(api, tokens):
+    assert_refused(api, tokens["refresh_token"])
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["Bearer", "Bearer a b", "Bearer ....", "Bearer eyJ", "Bearer ünïcode", "Bearer " + "A" * 5000],
+)
+def test_malformed_authorization_headers_are_401_not_500(api, db, authorization):
+    response = api.get(ME, HTTP_AUTHORIZATION=authorization)
+    assert response.status_code == 401
+    assert error_code(response) == "authentication_failed"
+
+
+def test_another_scheme_is_not_authenticated(api, tokens):
+    response = api.get(ME, HTTP_AUTHORIZATION=f"Token {tokens['access_token']}")
+    assert response.status_code == 401
+    assert error_code(response) == "not_authenticated"
+
+
+# --- signing key rotation -------------------------------------------------------------------------
+
+
+def published_kids(api) -> set[str]:
+    return {key["kid"] for key in api.get("/.well-known/jwks.json").json()["keys"]}
+
+
+def test_after_a_rotation_old_tokens_verify_until_their_key_is_unpublished(api, tokens):
+    old_kid = jwt.get_unverified_header(tokens["access_token"])["kid"]
+    assert SigningKey.objects.filter(kid=old_kid, retired_at__isnull=True).exists()
+
+    new_key = keys.signing_key_create()
+
+    # New tokens are signed by the new key; both keys are published; old tokens still verify.
+    fresh = api.post("/api/v1/auth/token", {"email": "ada@example.com", "password": PASSWORD}, format="json").json()
+    assert jwt.get_unverified_header(fresh["access_token"])["kid"] == new_key.kid
+    assert published_kids(api) == {old_kid, new_key.kid}
+    assert status_of_me(api, tokens["access_token"]) == 200
+    assert status_of_me(api, fresh["access_token"]) == 200
+    retired = SigningKey.objects.get(kid=old_kid)
+    ttl = django_settings.GATEHOUSE_ACCESS_TOKEN_TTL
+    assert retired.publish_until - retired.retired_at >= timedelta(seconds=ttl + django_settings.GATEHOUSE_TOKEN_LEEWAY)
+
+    # Once every token the old key signed has expired, it is no longer published nor trusted.
+    SigningKey.objects.filter(kid=old_kid).update(publish_until=timezone.now() - timedelta(seconds=1))
+    keys._cache.invalidate()
+    assert published_kids(api) == {new_key.kid}
+    assert status_of_me(api, tokens["access_token"]) == 401
+    assert status_of_me(api, fresh["access_token"]) == 200
+    assert keys.signing_keys_prune() == 1
+    assert set(SigningKey.objects.values_list("kid", flat=True)) == {new_key.kid}
+
+
+def test_a_key_created_by_another_process_is_picked_up_on_its_first_token(api, tokens):
+    """Another process rotated: this one still has the old key set cached and meets an unknown
+    kid, which makes it look at the database again."""
+    from auth.core.tokens import access_token_issue
+
+    kid_before = keys.signing_key()[0]
+    keys.signing_key_create()
+    other_process_token, _ = access_token_issue(
+        user_id=uuid.UUID(jwt.decode(tokens["access_token"], options={"verify_signature": False})["sub"]),
+        session_id=uuid.UUID(jwt.decode(tokens["access_token"], options={"verify_signature": False})["sid"]),
+    )
+    assert jwt.get_unverified_header(other_process_token)["kid"] != kid_before
+    # Simulate the stale cache of this process: it knows only the old key.
+    keys._cache._public = {kid_before: keys._cache._public[kid_before]}
+    keys._cache._loaded_at -= 2
+    assert status_of_me(api, other_process_token) == 200
