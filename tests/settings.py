@@ -14,6 +14,10 @@ from project.settings import DATABASES, INSTALLED_APPS
 # A test-only consumer whose side effects the event tests count.
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.probe"]
 
+# Two test runs in one work tree need two SQLite files (PostgreSQL runs pick DATABASE_URL instead).
+if os.environ.get("GATEHOUSE_TEST_SQLITE") and "TEST" in DATABASES["default"]:
+    DATABASES["default"]["TEST"]["NAME"] = os.environ["GATEHOUSE_TEST_SQLITE"]
+
 # Subprocesses (gRPC servers, Celery workers, relays) started by the tests open the test database.
 if os.environ.get("GATEHOUSE_TEST_DATABASE_NAME"):
     DATABASES["default"]["NAME"] = os.environ["GATEHOUSE_TEST_DATABASE_NAME"]

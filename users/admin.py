@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import authenticate
 
+from auth.interface import auth_service
 from project.kernel.errors import DomainError
 from users.interface import user_service
 from users.models import User
@@ -97,10 +98,12 @@ class UserAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # users are deactivated, never deleted: their ids live on in other services
 
-    @admin.action(description="Deactivate selected users")
+    @admin.action(description="Deactivate selected users (and revoke their sessions)")
     def deactivate(self, request, queryset):
         for user in queryset:
             user_service.deactivate(user_id=user.id)
+            # At once, not only when the users.user_deactivated event is consumed.
+            auth_service.revoke_all_sessions(user_id=user.id)
         self.message_user(request, f"Deactivated {queryset.count()} user(s).", messages.SUCCESS)
 
 

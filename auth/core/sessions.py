@@ -38,7 +38,15 @@ def _marker_ttl() -> int:
     return settings.GATEHOUSE_ACCESS_TOKEN_TTL + settings.GATEHOUSE_TOKEN_LEEWAY + 60
 
 
+def _shared_cache() -> bool:
+    # A process-local cache (embedded mode) cannot carry a revoke to other processes: a marker
+    # there could say "alive" after another process revoked. Without a shared cache, ask the database.
+    return bool(settings.REDIS_URL)
+
+
 def session_is_alive(session_id: uuid.UUID) -> bool:
+    if not _shared_cache():
+        return _alive_in_database(session_id)
     try:
         marker = cache.get(_key(session_id))
     except Exception:  # the cache is down: the database answers, slower but right

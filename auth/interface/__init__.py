@@ -155,7 +155,8 @@ class AuthService(Protocol):
         ...
 
     def session_for_refresh_token(self, *, refresh_token: str) -> uuid.UUID:
-        """The session a (current) refresh token belongs to. Raises InvalidToken."""
+        """The live session a refresh token (current or already rotated) belongs to, for logout.
+        Raises InvalidToken."""
         ...
 
     def list_sessions(self, *, user_id: uuid.UUID) -> list[Session]:
