@@ -1,0 +1,242 @@
+"""Contract §2 on the real stack: two web processes (gunicorn) on PostgreSQL, Redis and RabbitMQ,
+and a Celery worker hosting the auth consumer. Stack mode only.
+
+The point of two processes: a revocation made through one must be seen by the other on its very
+next request, with nothing shared between them but the database and the cache.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.error
+import urllib.request
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import jwt
+import pytest
+from django.conf import settings as django_settings
+from django.utils import timezone
+
+from auth.interface import EMAIL_VERIFICATION_REQUESTED
+from auth.models import RefreshToken, Session
+from project.events.models import OutboxEvent
+from project.events.topology import all_queues, queue_name
+from tests.events.broker import Broker, wait_for
+from tests.support.processes import Process, free_port, port_open, subprocess_env
+from users.interface import user_service
+
+from .conftest import PASSWORD, sealed_token
+
+pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
+
+NEW_PASSWORD = "another-Long-passphrase-77"
+
+
+@pytest.fixture
+def broker(transactional_db, settings):
+    """A private events exchange, so that nothing is published to (or taken from) the shared one."""
+    namespace = f"test-auth-{uuid.uuid4().hex[:10]}"
+    settings.GATEHOUSE_EVENTS_EXCHANGE = f"{namespace}.events"
+    broker = Broker(settings.CELERY_BROKER_URL, settings.GATEHOUSE_EVENTS_EXCHANGE)
+    broker.namespace = namespace
+    broker.task_queue = f"{namespace}.tasks"
+    yield broker
+    broker.delete(
+        queues=[queue.name for queue in all_queues()] + [broker.task_queue],
+        exchanges=[settings.GATEHOUSE_EVENTS_EXCHANGE, broker.task_queue],
+    )
+
+
+class Web:
+    """A gunicorn process serving the project, as deployed: DEBUG off, its own memory."""
+
+    def __init__(self, name: str, *, broker: Broker, log_dir: Path):
+        self.port = free_port()
+        env = subprocess_env(
+            DEBUG="0",
+            SECRET_KEY=django_settings.SECRET_KEY,
+            ALLOWED_HOSTS="127.0.0.1,localhost",
+            SECURE_SSL_REDIRECT="false",
+            GATEHOUSE_EVENTS_EXCHANGE=broker.exchange_name,
+        )
+        args = [sys.executable, "-m", "gunicorn", "project.wsgi", "-b", f"127.0.0.1:{self.port}", "-w", "1"]
+        self.process = Process(name, args, env=env, log_dir=log_dir)
+        self.process.wait_until(lambda: port_open(self.port) and self.call("GET", "/healthz")[0] == 200)
+
+    def call(self, method: str, path: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=15) as response:
+                raw = response.read()
+                return response.status, json.loads(raw) if raw else {}
+        except urllib.error.HTTPError as error:
+            raw = error.read()
+            return error.code, json.loads(raw) if raw else {}
+
+    def login(self, email="ada@example.com", password=PASSWORD) -> dict:
+        status, body = self.call("POST", "/api/v1/auth/token", {"email": email, "password": password})
+        assert status == 200, body
+        return body
+
+    def me(self, token: str) -> int:
+        return self.call("GET", "/api/v1/users/me", token=token)[0]
+
+
+@pytest.fixture
+def webs(broker, tmp_path):
+    started = [Web(name, broker=broker, log_dir=tmp_path) for name in ("web-a", "web-b")]
+    yield started
+    for web in started:
+        web.process.stop()
+
+
+@pytest.fixture
+def ada_user(transactional_db):
+    return user_service.create(email="ada@example.com", password=PASSWORD, is_verified=True)
+
+
+def test_logout_through_one_process_stops_the_token_on_the_next_request_to_another(webs, ada_user):
+    a, b = webs
+    tokens = a.login()
+    assert b.me(tokens["access_token"]) == 200  # b has now seen (and cached) the session alive
+    assert b.me(tokens["access_token"]) == 200
+
+    assert a.call("POST", "/api/v1/auth/logout", token=tokens["access_token"])[0] == 204
+
+    assert b.me(tokens["access_token"]) == 401
+    assert b.call("POST", "/api/v1/auth/token/refresh", {"refresh_token": tokens["refresh_token"]})[0] == 401
+
+
+def test_logout_with_the_refresh_token_through_one_process_stops_the_token_on_another(webs, ada_user):
+    a, b = webs
+    tokens = b.login()
+    assert b.me(tokens["access_token"]) == 200
+    assert a.call("POST", "/api/v1/auth/logout", {"refresh_token": tokens["refresh_token"]})[0] == 204
+    assert b.me(tokens["access_token"]) == 401
+
+
+def test_a_password_change_through_one_process_stops_other_sessions_on_another(webs, ada_user):
+    a, b = webs
+    other, current = a.login(), a.login()
+    assert b.me(other["access_token"]) == 200
+
+    status, _ = a.call(
+        "POST",
+        "/api/v1/auth/password/change",
+        {"old_password": PASSWORD, "new_password": NEW_PASSWORD},
+        token=current["access_token"],
+    )
+    assert status == 204
+
+    assert b.me(other["access_token"]) == 401
+    assert b.me(current["access_token"]) == 200
+    b.login(password=NEW_PASSWORD)
+
+
+def test_refresh_reuse_detected_by_one_process_stops_the_session_on_another(webs, ada_user, settings):
+    a, b = webs
+    tokens = a.login()
+    status, fresh = b.call("POST", "/api/v1/auth/token/refresh", {"refresh_token": tokens["refresh_token"]})
+    assert status == 200
+    assert a.me(fresh["access_token"]) == 200
+    # Outside the grace window (the setting is read by the serving process: move the clock instead).
+    RefreshToken.objects.filter(used_at__isnull=False).update(
+        used_at=timezone.now() - timedelta(seconds=settings.GATEHOUSE_REFRESH_REUSE_GRACE + 1)
+    )
+    assert a.call("POST", "/api/v1/auth/token/refresh", {"refresh_token": tokens["refresh_token"]})[0] == 401
+    assert b.me(fresh["access_token"]) == 401
+
+
+def test_deleting_a_user_through_one_process_stops_its_tokens_on_another(webs, ada_user):
+    a, b = webs
+    user_service.create(email="root@example.com", password=PASSWORD, is_superuser=True)
+    root = a.login(email="root@example.com")
+    tokens = b.login()
+    assert b.me(tokens["access_token"]) == 200
+    assert a.call("DELETE", f"/api/v1/users/{ada_user.id}", token=root["access_token"])[0] == 204
+    assert b.me(tokens["access_token"]) == 401
+
+
+def test_the_signing_key_one_process_creates_verifies_on_another(webs, ada_user):
+    a, b = webs
+    tokens = a.login()
+    kid = jwt.get_unverified_header(tokens["access_token"])["kid"]
+    assert kid in {key["kid"] for key in b.call("GET", "/.well-known/jwks.json")[1]["keys"]}
+    assert b.me(tokens["access_token"]) == 200
+
+
+# --- with a worker hosting the auth consumer ------------------------------------------------------
+
+
+@pytest.fixture
+def auth_worker(broker, tmp_path):
+    args = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "project",
+        "worker",
+        "-l",
+        "info",
+        "-P",
+        "solo",
+        "--concurrency",
+        "1",
+        "-Q",
+        broker.task_queue,
+        "-n",
+        f"{broker.namespace}-auth@%h",
+        "--without-mingle",
+        "--without-gossip",
+    ]
+    env = subprocess_env(
+        GATEHOUSE_EVENTS_EXCHANGE=broker.exchange_name,
+        GATEHOUSE_EVENT_CONSUMERS="auth",
+        GATEHOUSE_OUTBOX_SWEEP_AGE="0",
+        CELERY_SKIP_CHECKS="1",
+    )
+    worker = Process("auth-worker", args, env=env, log_dir=tmp_path)
+    worker.wait_until(lambda: broker.consumer_count(queue_name("auth")) >= 1, timeout=30, what="consuming")
+    yield worker
+    worker.stop(timeout=10)
+
+
+def test_registration_through_http_leads_to_a_mailed_token_that_verifies_the_email(webs, auth_worker):
+    a, b = webs
+    status, user = a.call("POST", "/api/v1/auth/register", {"email": "grace@example.com", "password": PASSWORD})
+    assert status == 201
+
+    # users.user_registered → RabbitMQ → the worker's auth consumer → auth.email_verification_requested.
+    row = wait_for(
+        lambda: OutboxEvent.objects.filter(type=EMAIL_VERIFICATION_REQUESTED).first(),
+        what="the verification event",
+    )
+    assert row.payload["user_id"] == user["id"]
+    token = sealed_token(row.payload)
+
+    assert b.call("POST", "/api/v1/auth/verify-email", {"token": token})[0] == 200
+    assert user_service.get(user_id=uuid.UUID(user["id"])).is_verified
+    assert a.call("POST", "/api/v1/auth/verify-email", {"token": token})[0] == 400
+
+
+def test_a_deactivation_outside_the_api_revokes_the_sessions_through_the_worker(webs, ada_user, auth_worker):
+    a, b = webs
+    tokens = a.login()
+    assert b.me(tokens["access_token"]) == 200
+
+    user_service.deactivate(user_id=ada_user.id)  # as the admin or a gRPC caller would
+
+    wait_for(
+        lambda: Session.objects.filter(user_id=ada_user.id, revoked_at__isnull=False).exists(),
+        what="the users.user_deactivated handler",
+    )
+    assert b.me(tokens["access_token"]) == 401
+    assert a.me(tokens["access_token"]) == 401
