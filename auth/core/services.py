@@ -85,7 +85,11 @@ def refresh(*, refresh_token: str, client: ClientInfo) -> TokenPair:
         raise InvalidToken()
     # Asked before the transaction: a call to another service never runs inside one. (The
     # users.user_deactivated handler revokes the sessions too; this closes the gap until it runs.)
-    if not user_service.get(user_id=owner).is_active:
+    try:
+        active = user_service.get(user_id=owner).is_active
+    except UserNotFound:  # deleted outright (not soft-deleted): its tokens are worthless
+        active = False
+    if not active:
         raise InvalidToken()
     reused_session = None
     with transaction.atomic(durable=True):

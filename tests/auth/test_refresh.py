@@ -10,6 +10,7 @@ from auth.core.crypto import token_hash
 from auth.interface import REFRESH_TOKEN_REUSED, SESSION_REVOKED
 from auth.models import RefreshToken, Session
 from users.interface import user_service
+from users.models import User
 
 from .conftest import error_code, events, status_of_me
 
@@ -154,3 +155,10 @@ def test_a_deactivated_user_cannot_refresh(api, tokens, ada):
     assert response.status_code == 401
     assert error_code(response) == "invalid_token"
     assert usable_refresh_tokens() == 1  # nothing spent
+
+
+def test_the_refresh_token_of_a_user_deleted_outright_is_401_not_404(api, tokens, ada):
+    User.objects.filter(id=ada.id).delete()
+    response = refresh(api, tokens["refresh_token"])
+    assert response.status_code == 401
+    assert error_code(response) == "invalid_token"
