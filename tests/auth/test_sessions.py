@@ -168,3 +168,11 @@ def test_login_records_the_client_ip_and_user_agent(api, ada):
     assert len(session.user_agent) == 512
     assert session.expires_at > session.created_at
     assert (session.expires_at - session.created_at).total_seconds() >= django_settings.GATEHOUSE_REFRESH_TOKEN_TTL - 5
+
+
+def test_the_list_is_most_recently_used_first(api, ada):
+    first, second = tokens_of(api), tokens_of(api)
+    api.post("/api/v1/auth/token/refresh", {"refresh_token": first["refresh_token"]}, format="json")
+    listed = api.get(SESSIONS, **bearer(second["access_token"])).json()["results"]
+    assert [s["id"] for s in listed] == [sid_of(first["access_token"]), sid_of(second["access_token"])]
+    assert listed[0]["last_used_at"] > listed[0]["created_at"]

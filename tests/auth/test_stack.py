@@ -12,6 +12,7 @@ import sys
 import urllib.error
 import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -152,6 +153,25 @@ def test_refresh_reuse_detected_by_one_process_stops_the_session_on_another(webs
     )
     assert a.call("POST", "/api/v1/auth/token/refresh", {"refresh_token": tokens["refresh_token"]})[0] == 401
     assert b.me(fresh["access_token"]) == 401
+
+
+def test_two_processes_refreshing_the_same_token_at_once_both_succeed_and_leave_one_usable_token(webs, ada_user):
+    """Two tabs refresh at the same moment through different processes: the row lock serialises
+    them, the second one takes the grace path, and the session survives with exactly one usable
+    refresh token."""
+    a, b = webs
+    for _ in range(3):
+        tokens = a.login()
+        body = {"refresh_token": tokens["refresh_token"]}
+        with ThreadPoolExecutor(2) as pool:
+            futures = [pool.submit(web.call, "POST", "/api/v1/auth/token/refresh", body) for web in (a, b)]
+            results = [future.result() for future in futures]
+        assert [status for status, _ in results] == [200, 200], results
+        sid = jwt.decode(tokens["access_token"], options={"verify_signature": False})["sid"]
+        assert Session.objects.get(id=sid).revoked_at is None
+        assert RefreshToken.objects.filter(session_id=sid, used_at__isnull=True).count() == 1
+        usable = [body for _, body in results if a.me(body["access_token"]) == 200]
+        assert len(usable) == 2
 
 
 def test_deleting_a_user_through_one_process_stops_its_tokens_on_another(webs, ada_user):
