@@ -1,0 +1,34 @@
+"""The contract's permission codes (contract §2-§4), declared on behalf of their owning apps.
+
+Declared here, listed per owning app, so that every code the gateway checks exists from the
+first `migrate` on, whatever the order of the apps in INSTALLED_APPS. An app may later declare
+its own in its `ready()` with `permissions.interface.declare_permissions`; a code declared twice
+keeps the last description, so moving a block out of here changes nothing in the database.
+"""
+
+from __future__ import annotations
+
+from permissions.interface import declare_permissions
+
+CONTRACT_PERMISSIONS: dict[str, dict[str, str]] = {
+    "users": {
+        "users.user.view": "See users: list and read profiles.",
+        "users.user.manage": "Change and deactivate users.",
+    },
+    "rbac": {
+        "rbac.role.view": "See the permission registry and the roles.",
+        "rbac.role.manage": "Create, change and delete roles.",
+        "rbac.group.manage": "Create and delete groups, change their members.",
+        "rbac.assignment.manage": "Grant and revoke roles.",
+        "rbac.check.any": "Check and explain the permissions of any user.",
+        "rbac.audit.view": "Read the RBAC audit log.",
+    },
+    "notifications": {
+        "notifications.notification.send": "Send notifications and follow their deliveries.",
+    },
+}
+
+
+def declare_contract_permissions() -> None:
+    for app, codes in CONTRACT_PERMISSIONS.items():
+        declare_permissions(app, codes)

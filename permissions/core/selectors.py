@@ -1,0 +1,227 @@
+"""Reads of the permissions core service: the checks (through the engine's cache) and listings."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from datetime import datetime
+
+from django.db.models import Q
+
+from permissions.core import engine
+from permissions.core.data import assignment_data
+from permissions.interface import (
+    MAX_PAGE_SIZE,
+    AssignmentNotFound,
+    Explanation,
+    GroupNotFound,
+    InvalidRbacInput,
+    RoleNotFound,
+    normalise_scope,
+    scope_prefixes,
+)
+from permissions.models import Assignment, AuditEntry, DeactivatedUser, Group, GroupMembership, Permission, Role
+
+# --- Checks ----------------------------------------------------------------------------------------
+
+
+def check(*, user_id: uuid.UUID, permission: str, scope: str | None = None) -> bool:
+    return engine.compiled(user_id).holds(permission, normalise_scope(scope))
+
+
+def check_many(*, user_id: uuid.UUID, checks: list[tuple[str, str | None]]) -> list[bool]:
+    checks = [(permission, normalise_scope(scope)) for permission, scope in checks]
+    entry = engine.compiled(user_id)
+    return [entry.holds(permission, scope) for permission, scope in checks]
+
+
+def effective_permissions(*, user_id: uuid.UUID, scope: str | None = None) -> frozenset[str]:
+    return engine.compiled(user_id).permissions_in(normalise_scope(scope))
+
+
+def users_with_permission(*, permission: str, scope: str | None = None) -> list[uuid.UUID]:
+    prefixes = scope_prefixes(normalise_scope(scope))
+    graph = engine.role_graph()
+    roles = graph.granting(permission)
+    if not roles:
+        return []
+    assignments = Assignment.objects.filter(engine.unexpired(engine.now()), role_id__in=roles, scope__in=prefixes)
+    direct = assignments.filter(user_id__isnull=False).values_list("user_id", flat=True)
+    through_groups = GroupMembership.objects.filter(
+        group_id__in=assignments.filter(group__isnull=False).values("group_id")
+    ).values_list("user_id", flat=True)
+    users = set(direct) | set(through_groups)
+    users -= set(DeactivatedUser.objects.filter(user_id__in=users).values_list("user_id", flat=True))
+    return sorted(users)
+
+
+def _covers(assignment_scope: str, scope: str | None) -> bool:
+    return assignment_scope in scope_prefixes(scope)
+
+
+def explain(*, user_id: uuid.UUID, permission: str, scope: str | None = None) -> Explanation:
+    """From the database, not the cache, with the same rules as `engine.compile_user`."""
+    scope = normalise_scope(scope)
+    base = {"user_id": user_id, "permission": permission, "scope": scope}
+    if DeactivatedUser.objects.filter(user_id=user_id).exists():
+        return Explanation(
+            allowed=False, reason="user_deactivated", message="The user is deactivated: every check denies.", **base
+        )
+    graph = engine.role_graph()
+    if permission not in graph.all_codes:
+        return Explanation(
+            allowed=False, reason="unknown_permission", message=f"{permission} is not a declared permission.", **base
+        )
+    granting = set(graph.granting(permission))
+    roles_granting = tuple(sorted(graph.names[role_id] for role_id in granting))
+    if not granting:
+        return Explanation(allowed=False, reason="no_role_grants", message=f"No role holds {permission}.", **base)
+    at = engine.now()
+    candidates = list(
+        engine.user_assignments(user_id).filter(role_id__in=granting).select_related("role").order_by("-created_at")
+    )
+
+    def live(assignment: Assignment) -> bool:
+        return assignment.expires_at is None or assignment.expires_at > at
+
+    covering = [a for a in candidates if _covers(a.scope, scope)]
+    # A direct assignment first, then the shortest role chain: the simplest reason.
+    for assignment in sorted(
+        (a for a in covering if live(a)),
+        key=lambda a: (a.user_id is None, len(graph.chain(a.role_id, permission))),
+    ):
+        chain = graph.chain(assignment.role_id, permission)
+        names = tuple(graph.names[role_id] for role_id in chain)
+        via = f" through group {assignment.group_id}" if assignment.group_id else ""
+        return Explanation(
+            allowed=True,
+            reason="granted",
+            message=f"Role {names[0]} is assigned{via} in scope {assignment.scope or 'global'}; "
+            f"{' -> '.join(names)} holds {permission}.",
+            assignment=assignment_data(assignment),
+            group_id=assignment.group_id,
+            role_chain=names,
+            **base,
+        )
+    expired = [a for a in covering if not live(a)]
+    if expired:
+        latest = max(expired, key=lambda a: a.expires_at)
+        return Explanation(
+            allowed=False,
+            reason="expired",
+            message=f"The assignment of {latest.role.name} in scope {latest.scope or 'global'} "
+            f"expired at {latest.expires_at.isoformat()}.",
+            assignment=assignment_data(latest),
+            roles_granting=roles_granting,
+            **base,
+        )
+    elsewhere = [a for a in candidates if live(a)]
+    if elsewhere:
+        nearest = elsewhere[0]
+        return Explanation(
+            allowed=False,
+            reason="scope_mismatch",
+            message=f"{nearest.role.name} is assigned in scope {nearest.scope}, which does not cover "
+            f"{scope or 'the global scope'}.",
+            assignment=assignment_data(nearest),
+            roles_granting=roles_granting,
+            **base,
+        )
+    return Explanation(
+        allowed=False,
+        reason="not_assigned",
+        message=f"None of the roles holding {permission} is assigned to the user or their groups.",
+        roles_granting=roles_granting,
+        **base,
+    )
+
+
+# --- Listings ------------------------------------------------------------------------------------
+
+
+def permission_list() -> list[Permission]:
+    return list(Permission.objects.order_by("code"))
+
+
+def role_get(*, role_id: uuid.UUID) -> Role:
+    try:
+        return Role.objects.prefetch_related("permissions", "parents").get(id=role_id)
+    except (Role.DoesNotExist, ValueError):
+        raise RoleNotFound() from None
+
+
+def role_get_by_name(*, name: str) -> Role:
+    try:
+        return Role.objects.prefetch_related("permissions", "parents").get(name=name)
+    except Role.DoesNotExist:
+        raise RoleNotFound() from None
+
+
+def role_list() -> list[Role]:
+    return list(Role.objects.prefetch_related("permissions", "parents").order_by("name"))
+
+
+def group_get(*, group_id: uuid.UUID) -> Group:
+    try:
+        return Group.objects.get(id=group_id)
+    except (Group.DoesNotExist, ValueError):
+        raise GroupNotFound() from None
+
+
+def group_list() -> list[Group]:
+    return list(Group.objects.order_by("name"))
+
+
+def group_members(*, group_id: uuid.UUID) -> list[uuid.UUID]:
+    group = group_get(group_id=group_id)
+    return sorted(group.memberships.values_list("user_id", flat=True))
+
+
+def assignment_get(*, assignment_id: uuid.UUID) -> Assignment:
+    try:
+        return Assignment.objects.select_related("role").get(id=assignment_id)
+    except (Assignment.DoesNotExist, ValueError):
+        raise AssignmentNotFound() from None
+
+
+def assignment_list(
+    *, user_id: uuid.UUID | None = None, group_id: uuid.UUID | None = None, role_id: uuid.UUID | None = None
+) -> list[Assignment]:
+    assignments = Assignment.objects.select_related("role")
+    if user_id is not None:
+        assignments = assignments.filter(user_id=user_id)
+    if group_id is not None:
+        assignments = assignments.filter(group_id=group_id)
+    if role_id is not None:
+        assignments = assignments.filter(role_id=role_id)
+    return list(assignments.order_by("-created_at", "-id"))
+
+
+def _encode_cursor(entry: AuditEntry) -> str:
+    raw = json.dumps([entry.occurred_at.isoformat(), str(entry.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        occurred_at, entry_id = json.loads(raw)
+        return datetime.fromisoformat(occurred_at), uuid.UUID(entry_id)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise InvalidRbacInput("The cursor is not valid.", details={"cursor": ["Invalid cursor."]}) from None
+
+
+def audit_list(*, limit: int, cursor: str | None) -> tuple[list[AuditEntry], str | None]:
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidRbacInput(
+            f"limit must be between 1 and {MAX_PAGE_SIZE}.", details={"limit": [f"Must be 1..{MAX_PAGE_SIZE}."]}
+        )
+    entries = AuditEntry.objects.all()
+    if cursor:
+        occurred_at, entry_id = _decode_cursor(cursor)
+        entries = entries.filter(Q(occurred_at__lt=occurred_at) | Q(occurred_at=occurred_at, id__lt=entry_id))
+    page = list(entries.order_by("-occurred_at", "-id")[: limit + 1])
+    next_cursor = _encode_cursor(page[limit - 1]) if len(page) > limit else None
+    return page[:limit], next_cursor

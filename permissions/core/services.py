@@ -1,0 +1,515 @@
+"""Writes of the permissions core service.
+
+Each top-level write owns its transaction, checks escalation, appends to the audit log, records
+its `rbac.*` event in the outbox and invalidates the cached answers it changes (before and after
+the commit: `cache.invalidate`), all before it returns.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from permissions.core import cache as rbac_cache
+from permissions.core import engine
+from permissions.interface import (
+    ADMIN_ROLE,
+    ASSIGNMENT_GRANTED,
+    ASSIGNMENT_REVOKED,
+    GROUP_CHANGED,
+    ROLE_CHANGED,
+    SERVICE_NAME,
+    AssignmentNotFound,
+    EscalationDenied,
+    GroupNameTaken,
+    GroupNotFound,
+    InvalidRbacInput,
+    RoleCycle,
+    RoleNameTaken,
+    RoleNotFound,
+    SystemRoleProtected,
+    UnknownPermission,
+    declared_permissions,
+    normalise_scope,
+)
+from permissions.models import Assignment, AuditEntry, DeactivatedUser, Group, GroupMembership, Permission, Role
+from project.events.outbox import outbox_record
+from project.kernel.context import get_request_id
+
+NAME_MAX = 100
+DESCRIPTION_MAX = 300
+
+# --- Building blocks -----------------------------------------------------------------------------
+
+
+def _audit(
+    *,
+    actor_id: uuid.UUID | None,
+    action: str,
+    target_type: str,
+    target_id: Any,
+    before: dict | None = None,
+    after: dict | None = None,
+) -> None:
+    AuditEntry.objects.create(
+        actor_id=actor_id,
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id),
+        before=before,
+        after=after,
+        request_id=get_request_id() or "",
+    )
+
+
+def _emit(type: str, payload: dict[str, Any]) -> None:
+    outbox_record(type=type, producer=SERVICE_NAME, payload=payload)
+
+
+def _name(value: str, field: str = "name") -> str:
+    value = (value or "").strip()
+    if not value:
+        raise InvalidRbacInput(f"The {field} is required.", details={field: ["This field is required."]})
+    if len(value) > NAME_MAX:
+        raise InvalidRbacInput(f"The {field} is too long.", details={field: [f"At most {NAME_MAX} characters."]})
+    if any(ord(ch) < 32 for ch in value):
+        raise InvalidRbacInput(f"The {field} contains control characters.", details={field: ["No control characters."]})
+    return value
+
+
+def _description(value: str) -> str:
+    value = (value or "").strip()
+    if len(value) > DESCRIPTION_MAX:
+        raise InvalidRbacInput(
+            "The description is too long.", details={"description": [f"At most {DESCRIPTION_MAX} characters."]}
+        )
+    return value
+
+
+def _known_permissions(codes: Iterable[str]) -> set[str]:
+    codes = set(codes)
+    unknown = codes - set(Permission.objects.filter(code__in=codes).values_list("code", flat=True))
+    if unknown:
+        raise UnknownPermission(
+            f"Unknown permission: {', '.join(sorted(unknown))}.",
+            details={"permissions": [f"Unknown permission: {code}" for code in sorted(unknown)]},
+        )
+    return codes
+
+
+def _existing_roles(role_ids: Iterable[uuid.UUID], field: str = "parents") -> list[Role]:
+    role_ids = list(dict.fromkeys(role_ids))
+    found = Role.objects.in_bulk(role_ids)
+    missing = [str(role_id) for role_id in role_ids if role_id not in found]
+    if missing:
+        raise InvalidRbacInput("Unknown role.", details={field: [f"No role with id {role_id}." for role_id in missing]})
+    return [found[role_id] for role_id in role_ids]
+
+
+def _lock_role_graph() -> None:
+    # Role-graph edits take turns (on the admin row, which always exists): two concurrent edits
+    # could otherwise each pass the cycle check and close a cycle together.
+    list(Role.objects.select_for_update().filter(name=ADMIN_ROLE).values_list("id"))
+
+
+def held_by(actor_id: uuid.UUID, scope: str | None) -> frozenset[str]:
+    """What the actor holds in `scope`, read from the database (a write does not trust a cache)."""
+    return engine.compile_user(actor_id, engine.load_graph(), engine.now()).permissions_in(scope)
+
+
+def _require_held(actor_id: uuid.UUID | None, codes: Iterable[str], scope: str | None) -> None:
+    if actor_id is None:  # the system itself: migrations, operators' management commands
+        return
+    missing = set(codes) - held_by(actor_id, scope)
+    if missing:
+        raise EscalationDenied(
+            details={"missing_permissions": sorted(missing), "scope": scope},
+        )
+
+
+def _role_snapshot(role: Role) -> dict[str, Any]:
+    return {
+        "name": role.name,
+        "description": role.description,
+        "permissions": sorted(role.permissions.values_list("code", flat=True)),
+        "parents": sorted(str(p) for p in role.parents.values_list("id", flat=True)),
+        "is_system": role.is_system,
+        "grants_all": role.grants_all,
+    }
+
+
+def _closure_of(permissions: set[str], parents: list[Role], graph: engine.RoleGraph) -> set[str]:
+    held = set(permissions)
+    for parent in parents:
+        held |= graph.closure.get(parent.id, frozenset())
+    return held
+
+
+# --- The registry --------------------------------------------------------------------------------
+
+
+SYSTEM_ROLES = {
+    ADMIN_ROLE: {"description": "Holds every permission, present and future.", "grants_all": True},
+}
+
+
+def permission_registry_sync() -> tuple[list[str], list[str]]:
+    """Make the Permission table the declared registry; returns (added, removed) codes.
+
+    Removed codes leave every role that held them. Runs after every `migrate` (post_migrate),
+    which also puts back a system role that a flush removed (migration 0002 seeds them first).
+    """
+    declared = declared_permissions()
+    with transaction.atomic():
+        for name, fields in SYSTEM_ROLES.items():
+            _, created = Role.objects.get_or_create(name=name, defaults={**fields, "is_system": True})
+            if created:
+                rbac_cache.invalidate(everyone=True)
+        existing = {p.code: p for p in Permission.objects.select_for_update()}
+        added = sorted(set(declared) - set(existing))
+        removed = sorted(set(existing) - set(declared))
+        Permission.objects.bulk_create(
+            [Permission(code=code, description=declared[code].description) for code in added]
+        )
+        changed = [
+            existing[code]
+            for code in set(declared) & set(existing)
+            if existing[code].description != declared[code].description
+        ]
+        for permission in changed:
+            permission.description = declared[permission.code].description
+        Permission.objects.bulk_update(changed, ["description"])
+        if removed:
+            Permission.objects.filter(code__in=removed).delete()
+        if added or removed:
+            _audit(
+                actor_id=None,
+                action="registry.synced",
+                target_type="registry",
+                target_id="permissions",
+                before={"removed": removed},
+                after={"added": added},
+            )
+            rbac_cache.invalidate(everyone=True)
+    return added, removed
+
+
+# --- Roles ---------------------------------------------------------------------------------------
+
+
+@transaction.atomic(durable=True)
+def role_create(
+    *,
+    actor_id: uuid.UUID | None,
+    name: str,
+    description: str = "",
+    permissions: list[str] | None = None,
+    parents: list[uuid.UUID] | None = None,
+) -> Role:
+    name = _name(name)
+    description = _description(description)
+    codes = _known_permissions(permissions or [])
+    _lock_role_graph()
+    parent_roles = _existing_roles(parents or [])
+    _require_held(actor_id, _closure_of(codes, parent_roles, engine.load_graph()), None)
+    if Role.objects.filter(name=name).exists():
+        raise RoleNameTaken()
+    try:
+        with transaction.atomic():
+            role = Role.objects.create(name=name, description=description)
+    except IntegrityError:
+        raise RoleNameTaken() from None
+    role.permissions.set(codes)
+    role.parents.set(parent_roles)
+    _audit(actor_id=actor_id, action="role.created", target_type="role", target_id=role.id, after=_role_snapshot(role))
+    _emit(ROLE_CHANGED, {"role_id": str(role.id), "name": role.name, "change": "created"})
+    # A new role is in no assignment yet, but the cached role graph must learn it exists.
+    rbac_cache.invalidate(everyone=True)
+    return role
+
+
+def _would_cycle(role_id: uuid.UUID, parents: list[Role], graph: engine.RoleGraph) -> bool:
+    seen: set[uuid.UUID] = set()
+    stack = [parent.id for parent in parents]
+    while stack:
+        current = stack.pop()
+        if current == role_id:
+            return True
+        if current not in seen:
+            seen.add(current)
+            stack.extend(graph.parents.get(current, ()))
+    return False
+
+
+@transaction.atomic(durable=True)
+def role_update(
+    *,
+    actor_id: uuid.UUID | None,
+    role_id: uuid.UUID,
+    name: str | None = None,
+    description: str | None = None,
+    permissions: list[str] | None = None,
+    parents: list[uuid.UUID] | None = None,
+) -> Role:
+    _lock_role_graph()
+    try:
+        role = Role.objects.select_for_update().get(id=role_id)
+    except (Role.DoesNotExist, ValueError):
+        raise RoleNotFound() from None
+    before = _role_snapshot(role)
+    if role.is_system and (
+        (name is not None and name.strip() != role.name)
+        or (permissions is not None and set(permissions) != set(before["permissions"]))
+        or (parents is not None and {str(p) for p in parents} != set(before["parents"]))
+    ):
+        raise SystemRoleProtected()
+    new_name = _name(name) if name is not None else role.name
+    new_description = _description(description) if description is not None else role.description
+    codes = _known_permissions(permissions) if permissions is not None else set(before["permissions"])
+    graph = engine.load_graph()
+    parent_roles = _existing_roles(parents) if parents is not None else list(role.parents.all())
+    if _would_cycle(role.id, parent_roles, graph):
+        raise RoleCycle()
+    added = _closure_of(codes, parent_roles, graph) - graph.closure.get(role.id, frozenset())
+    _require_held(actor_id, added, None)
+    if new_name != role.name and Role.objects.filter(name=new_name).exclude(id=role.id).exists():
+        raise RoleNameTaken()
+    role.name, role.description = new_name, new_description
+    try:
+        with transaction.atomic():
+            role.save(update_fields=["name", "description", "updated_at"])
+    except IntegrityError:
+        raise RoleNameTaken() from None
+    if permissions is not None:
+        role.permissions.set(codes)
+    if parents is not None:
+        role.parents.set(parent_roles)
+    after = _role_snapshot(role)
+    if after != before:
+        _audit(
+            actor_id=actor_id, action="role.updated", target_type="role", target_id=role.id, before=before, after=after
+        )
+        _emit(ROLE_CHANGED, {"role_id": str(role.id), "name": role.name, "change": "updated"})
+        rbac_cache.invalidate(everyone=True)
+    return role
+
+
+@transaction.atomic(durable=True)
+def role_delete(*, actor_id: uuid.UUID | None, role_id: uuid.UUID) -> None:
+    _lock_role_graph()
+    try:
+        role = Role.objects.select_for_update().get(id=role_id)
+    except (Role.DoesNotExist, ValueError):
+        raise RoleNotFound() from None
+    if role.is_system:
+        raise SystemRoleProtected()
+    before = _role_snapshot(role)
+    before["assignments"] = Assignment.objects.filter(role=role).count()
+    role.delete()
+    _audit(actor_id=actor_id, action="role.deleted", target_type="role", target_id=role_id, before=before)
+    _emit(ROLE_CHANGED, {"role_id": str(role_id), "name": before["name"], "change": "deleted"})
+    rbac_cache.invalidate(everyone=True)
+
+
+# --- Groups --------------------------------------------------------------------------------------
+
+
+def _group_snapshot(group: Group) -> dict[str, Any]:
+    return {"name": group.name, "description": group.description}
+
+
+def _locked_group(group_id: uuid.UUID) -> Group:
+    try:
+        return Group.objects.select_for_update().get(id=group_id)
+    except (Group.DoesNotExist, ValueError):
+        raise GroupNotFound() from None
+
+
+@transaction.atomic(durable=True)
+def group_create(*, actor_id: uuid.UUID | None, name: str, description: str = "") -> Group:
+    name = _name(name)
+    description = _description(description)
+    if Group.objects.filter(name=name).exists():
+        raise GroupNameTaken()
+    try:
+        with transaction.atomic():
+            group = Group.objects.create(name=name, description=description)
+    except IntegrityError:
+        raise GroupNameTaken() from None
+    _audit(
+        actor_id=actor_id, action="group.created", target_type="group", target_id=group.id, after=_group_snapshot(group)
+    )
+    _emit(GROUP_CHANGED, {"group_id": str(group.id), "name": group.name, "change": "created"})
+    return group
+
+
+@transaction.atomic(durable=True)
+def group_delete(*, actor_id: uuid.UUID | None, group_id: uuid.UUID) -> None:
+    group = _locked_group(group_id)
+    before = {
+        **_group_snapshot(group),
+        "members": sorted(str(u) for u in group.memberships.values_list("user_id", flat=True)),
+    }
+    group.delete()
+    _audit(actor_id=actor_id, action="group.deleted", target_type="group", target_id=group_id, before=before)
+    _emit(GROUP_CHANGED, {"group_id": str(group_id), "name": before["name"], "change": "deleted"})
+    rbac_cache.invalidate(everyone=True)
+
+
+@transaction.atomic(durable=True)
+def group_member_add(*, actor_id: uuid.UUID | None, group_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    group = _locked_group(group_id)
+    if group.memberships.filter(user_id=user_id).exists():
+        return
+    # The user gains every role the group holds, where it holds it: the actor must hold them there.
+    graph = engine.load_graph()
+    for role_id, scope in group.assignments.filter(engine.unexpired(engine.now())).values_list("role_id", "scope"):
+        _require_held(actor_id, graph.closure.get(role_id, frozenset()), scope or None)
+    GroupMembership.objects.create(group=group, user_id=user_id)
+    _audit(
+        actor_id=actor_id,
+        action="group.member_added",
+        target_type="group",
+        target_id=group.id,
+        after={"user_id": str(user_id)},
+    )
+    _emit(
+        GROUP_CHANGED,
+        {"group_id": str(group.id), "name": group.name, "change": "member_added", "user_id": str(user_id)},
+    )
+    rbac_cache.invalidate(user_ids=[user_id])
+
+
+@transaction.atomic(durable=True)
+def group_member_remove(*, actor_id: uuid.UUID | None, group_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    group = _locked_group(group_id)
+    deleted, _ = group.memberships.filter(user_id=user_id).delete()
+    if not deleted:
+        return
+    _audit(
+        actor_id=actor_id,
+        action="group.member_removed",
+        target_type="group",
+        target_id=group.id,
+        before={"user_id": str(user_id)},
+    )
+    _emit(
+        GROUP_CHANGED,
+        {"group_id": str(group.id), "name": group.name, "change": "member_removed", "user_id": str(user_id)},
+    )
+    rbac_cache.invalidate(user_ids=[user_id])
+
+
+# --- Assignments ---------------------------------------------------------------------------------
+
+
+def _assignment_snapshot(assignment: Assignment) -> dict[str, Any]:
+    return {
+        "assignment_id": str(assignment.id),
+        "role_id": str(assignment.role_id),
+        "role": assignment.role.name,
+        "user_id": str(assignment.user_id) if assignment.user_id else None,
+        "group_id": str(assignment.group_id) if assignment.group_id else None,
+        "scope": assignment.scope or None,
+        "expires_at": assignment.expires_at.isoformat() if assignment.expires_at else None,
+    }
+
+
+def _invalidate_subject(assignment: Assignment) -> None:
+    # A group's assignment reaches whoever is a member when the cache is next read, including
+    # members joining concurrently: only the global version is safe for it.
+    if assignment.user_id is not None:
+        rbac_cache.invalidate(user_ids=[assignment.user_id])
+    else:
+        rbac_cache.invalidate(everyone=True)
+
+
+@transaction.atomic(durable=True)
+def assignment_grant(
+    *,
+    actor_id: uuid.UUID | None,
+    role_id: uuid.UUID,
+    user_id: uuid.UUID | None = None,
+    group_id: uuid.UUID | None = None,
+    scope: str | None = None,
+    expires_at: datetime | None = None,
+) -> Assignment:
+    if (user_id is None) == (group_id is None):
+        raise InvalidRbacInput(
+            "Give exactly one of user_id and group_id.",
+            details={
+                "user_id": ["Exactly one of user_id and group_id."],
+                "group_id": ["Exactly one of user_id and group_id."],
+            },
+        )
+    scope = normalise_scope(scope)
+    if expires_at is not None:
+        if timezone.is_naive(expires_at):
+            raise InvalidRbacInput("expires_at needs a time zone.", details={"expires_at": ["Give a time zone."]})
+        if expires_at <= timezone.now():
+            raise InvalidRbacInput("expires_at is in the past.", details={"expires_at": ["Must be in the future."]})
+    try:
+        role = Role.objects.get(id=role_id)
+    except (Role.DoesNotExist, ValueError):
+        raise RoleNotFound() from None
+    group = _locked_group(group_id) if group_id is not None else None
+    graph = engine.load_graph()
+    _require_held(actor_id, graph.closure.get(role.id, frozenset()), scope)
+    same = Assignment.objects.filter(
+        role=role, user_id=user_id, group=group, scope=scope or "", expires_at=expires_at
+    ).first()
+    if same is not None:
+        return same
+    assignment = Assignment.objects.create(
+        role=role, user_id=user_id, group=group, scope=scope or "", expires_at=expires_at, granted_by=actor_id
+    )
+    snapshot = _assignment_snapshot(assignment)
+    _audit(
+        actor_id=actor_id,
+        action="assignment.granted",
+        target_type="assignment",
+        target_id=assignment.id,
+        after=snapshot,
+    )
+    _emit(ASSIGNMENT_GRANTED, snapshot)
+    _invalidate_subject(assignment)
+    return assignment
+
+
+@transaction.atomic(durable=True)
+def assignment_revoke(*, actor_id: uuid.UUID | None, assignment_id: uuid.UUID) -> None:
+    try:
+        assignment = Assignment.objects.select_for_update().select_related("role").get(id=assignment_id)
+    except (Assignment.DoesNotExist, ValueError):
+        raise AssignmentNotFound() from None
+    snapshot = _assignment_snapshot(assignment)
+    assignment.delete()
+    _audit(
+        actor_id=actor_id,
+        action="assignment.revoked",
+        target_type="assignment",
+        target_id=assignment_id,
+        before=snapshot,
+    )
+    _emit(ASSIGNMENT_REVOKED, snapshot)
+    _invalidate_subject(assignment)
+
+
+# --- Other services' events ----------------------------------------------------------------------
+
+
+def user_deactivation_record(*, user_id: uuid.UUID) -> None:
+    """From `users.user_deactivated`, inside the consumer's transaction (so not durable).
+
+    Nothing is removed (the assignments stay, and show in listings and the audit); every check
+    for the user denies from now on.
+    """
+    _, created = DeactivatedUser.objects.get_or_create(user_id=user_id)
+    if created:
+        _audit(actor_id=None, action="user.deactivated", target_type="user", target_id=user_id)
+        rbac_cache.invalidate(user_ids=[user_id])

@@ -1,0 +1,133 @@
+"""The in-process implementation of PermissionService."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from permissions.core import selectors, services
+from permissions.core.data import assignment_data, audit_data, group_data, permission_data, role_data
+from permissions.interface import DEFAULT_PAGE_SIZE, Assignment, AuditPage, Explanation, Group, Permission, Role
+
+
+class LocalPermissionService:
+    def check(self, *, user_id: uuid.UUID, permission: str, scope: str | None = None) -> bool:
+        return selectors.check(user_id=user_id, permission=permission, scope=scope)
+
+    def check_many(self, *, user_id: uuid.UUID, checks: list[tuple[str, str | None]]) -> list[bool]:
+        return selectors.check_many(user_id=user_id, checks=checks)
+
+    def explain(self, *, user_id: uuid.UUID, permission: str, scope: str | None = None) -> Explanation:
+        return selectors.explain(user_id=user_id, permission=permission, scope=scope)
+
+    def effective_permissions(self, *, user_id: uuid.UUID, scope: str | None = None) -> frozenset[str]:
+        return selectors.effective_permissions(user_id=user_id, scope=scope)
+
+    def users_with_permission(self, *, permission: str, scope: str | None = None) -> list[uuid.UUID]:
+        return selectors.users_with_permission(permission=permission, scope=scope)
+
+    def list_permissions(self) -> list[Permission]:
+        return [permission_data(p) for p in selectors.permission_list()]
+
+    def create_role(
+        self,
+        *,
+        actor_id: uuid.UUID | None,
+        name: str,
+        description: str = "",
+        permissions: list[str] | None = None,
+        parents: list[uuid.UUID] | None = None,
+    ) -> Role:
+        role = services.role_create(
+            actor_id=actor_id, name=name, description=description, permissions=permissions, parents=parents
+        )
+        return role_data(role)
+
+    def get_role(self, *, role_id: uuid.UUID) -> Role:
+        return role_data(selectors.role_get(role_id=role_id))
+
+    def get_role_by_name(self, *, name: str) -> Role:
+        return role_data(selectors.role_get_by_name(name=name))
+
+    def list_roles(self) -> list[Role]:
+        return [role_data(role) for role in selectors.role_list()]
+
+    def update_role(
+        self,
+        *,
+        actor_id: uuid.UUID | None,
+        role_id: uuid.UUID,
+        name: str | None = None,
+        description: str | None = None,
+        permissions: list[str] | None = None,
+        parents: list[uuid.UUID] | None = None,
+    ) -> Role:
+        role = services.role_update(
+            actor_id=actor_id,
+            role_id=role_id,
+            name=name,
+            description=description,
+            permissions=permissions,
+            parents=parents,
+        )
+        return role_data(role)
+
+    def delete_role(self, *, actor_id: uuid.UUID | None, role_id: uuid.UUID) -> None:
+        services.role_delete(actor_id=actor_id, role_id=role_id)
+
+    def create_group(self, *, actor_id: uuid.UUID | None, name: str, description: str = "") -> Group:
+        return group_data(services.group_create(actor_id=actor_id, name=name, description=description))
+
+    def get_group(self, *, group_id: uuid.UUID) -> Group:
+        return group_data(selectors.group_get(group_id=group_id))
+
+    def list_groups(self) -> list[Group]:
+        return [group_data(group) for group in selectors.group_list()]
+
+    def delete_group(self, *, actor_id: uuid.UUID | None, group_id: uuid.UUID) -> None:
+        services.group_delete(actor_id=actor_id, group_id=group_id)
+
+    def group_members(self, *, group_id: uuid.UUID) -> list[uuid.UUID]:
+        return selectors.group_members(group_id=group_id)
+
+    def add_group_member(self, *, actor_id: uuid.UUID | None, group_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        services.group_member_add(actor_id=actor_id, group_id=group_id, user_id=user_id)
+
+    def remove_group_member(self, *, actor_id: uuid.UUID | None, group_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        services.group_member_remove(actor_id=actor_id, group_id=group_id, user_id=user_id)
+
+    def grant(
+        self,
+        *,
+        actor_id: uuid.UUID | None,
+        role_id: uuid.UUID,
+        user_id: uuid.UUID | None = None,
+        group_id: uuid.UUID | None = None,
+        scope: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> Assignment:
+        assignment = services.assignment_grant(
+            actor_id=actor_id, role_id=role_id, user_id=user_id, group_id=group_id, scope=scope, expires_at=expires_at
+        )
+        return assignment_data(assignment)
+
+    def revoke(self, *, actor_id: uuid.UUID | None, assignment_id: uuid.UUID) -> None:
+        services.assignment_revoke(actor_id=actor_id, assignment_id=assignment_id)
+
+    def get_assignment(self, *, assignment_id: uuid.UUID) -> Assignment:
+        return assignment_data(selectors.assignment_get(assignment_id=assignment_id))
+
+    def list_assignments(
+        self,
+        *,
+        user_id: uuid.UUID | None = None,
+        group_id: uuid.UUID | None = None,
+        role_id: uuid.UUID | None = None,
+    ) -> list[Assignment]:
+        return [
+            assignment_data(a) for a in selectors.assignment_list(user_id=user_id, group_id=group_id, role_id=role_id)
+        ]
+
+    def list_audit(self, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None) -> AuditPage:
+        entries, next_cursor = selectors.audit_list(limit=limit, cursor=cursor)
+        return AuditPage(results=tuple(audit_data(entry) for entry in entries), next=next_cursor)

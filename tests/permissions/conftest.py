@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from permissions.core import cache as rbac_cache
+from permissions.core import services
+from permissions.models import Permission
+
+CODES = ["docs.page.read", "docs.page.write", "docs.page.delete", "billing.invoice.read", "billing.invoice.pay"]
+
+
+@pytest.fixture(autouse=True)
+def _clear_local_layer():
+    rbac_cache.local.clear()
+    yield
+    rbac_cache.local.clear()
+
+
+@pytest.fixture
+def codes(db):
+    """A few permissions besides the contract's, straight into the synced table."""
+    Permission.objects.bulk_create([Permission(code=code, description=code) for code in CODES])
+    rbac_cache.invalidate(everyone=True)
+    return CODES
+
+
+def role(name, permissions=(), parents=(), actor_id=None):
+    return services.role_create(
+        actor_id=actor_id, name=name, permissions=list(permissions), parents=[p.id for p in parents]
+    )
+
+
+def grant(role_, *, user_id=None, group=None, scope=None, expires_at=None, actor_id=None):
+    return services.assignment_grant(
+        actor_id=actor_id,
+        role_id=role_.id,
+        user_id=user_id,
+        group_id=group.id if group else None,
+        scope=scope,
+        expires_at=expires_at,
+    )
+
+
+def new_user() -> uuid.UUID:
+    return uuid.uuid4()
