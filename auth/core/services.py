@@ -110,6 +110,9 @@ def refresh(*, refresh_token: str, client: ClientInfo) -> TokenPair:
                 # A client that lost the response retries: spend the successor instead of the
                 # family, so exactly one usable pair exists at any time.
                 row = RefreshToken.objects.select_for_update().get(pk=successor.pk)
+                # Read unlocked above: a concurrent refresh may have spent it since.
+                while row.used_at is not None and row.replaced_by_id is not None:
+                    row = RefreshToken.objects.select_for_update().get(pk=row.replaced_by_id)
             else:
                 sessions_revoke(Session.objects.filter(id=session.id), reason="refresh_token_reused")
                 outbox_record(
