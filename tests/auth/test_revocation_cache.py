@@ -21,6 +21,14 @@ pytestmark = pytest.mark.django_db
 pytest.importorskip("django_redis")
 
 
+@pytest.fixture(autouse=True)
+def _cache_counts_as_shared(settings):
+    # Without REDIS_URL (embedded mode) the check skips the cache altogether; here the local cache
+    # stands in for Redis, so that both modes take the cached path these tests are about.
+    if not settings.REDIS_URL:
+        settings.REDIS_URL = "redis://stand-in-for-the-local-cache"
+
+
 def redis_down():
     return override_settings(
         CACHES={
