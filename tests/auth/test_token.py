@@ -34,7 +34,7 @@ def test_the_pair_has_the_contract_shape_and_the_access_token_the_contract_claim
     assert body["expires_in"] == django_settings.GATEHOUSE_ACCESS_TOKEN_TTL
 
     header = jwt.get_unverified_header(body["access_token"])
-    assert header["alg"] == "ES256"
+    assert header["alg"] == "RS256"
     assert header["kid"]
     claims = jwt.decode(body["access_token"], options={"verify_signature": False})
     assert set(claims) == {"iss", "aud", "sub", "sid", "jti", "iat", "nbf", "exp"}

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 
 from auth.interface import InvalidToken, Principal
@@ -69,7 +69,10 @@ def test_a_token_signed_with_another_key_is_invalid(auth, ada):
     real = login(auth).access_token
     claims = jwt.decode(real, options={"verify_signature": False})
     forged = jwt.encode(
-        claims, ec.generate_private_key(ec.SECP256R1()), algorithm="ES256", headers=jwt.get_unverified_header(real)
+        claims,
+        rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        algorithm="RS256",
+        headers=jwt.get_unverified_header(real),
     )
     with pytest.raises(InvalidToken):
         auth.verify_access_token(token=forged)
@@ -83,15 +86,15 @@ def test_the_token_of_a_revoked_session_is_invalid(auth, ada):
         auth.verify_access_token(token=pair.access_token)
 
 
-def test_the_jwks_publishes_the_es256_key_that_signs_access_tokens(auth, ada):
+def test_the_jwks_publishes_the_rs256_key_that_signs_access_tokens(auth, ada):
     kid = jwt.get_unverified_header(login(auth).access_token)["kid"]
     jwks = auth.jwks()
     assert set(jwks) == {"keys"}
     by_kid = {key["kid"]: key for key in jwks["keys"]}
     key = by_kid[kid]
-    assert (key["kty"], key["crv"], key["alg"], key["use"]) == ("EC", "P-256", "ES256", "sig")
-    assert key["x"] and key["y"]
-    assert all("d" not in key for key in jwks["keys"]), "a private key component is published"
+    assert (key["kty"], key["alg"], key["use"]) == ("RSA", "RS256", "sig")
+    assert key["n"] and key["e"]
+    assert all(not {"d", "p", "q"} & set(key) for key in jwks["keys"]), "a private key component is published"
 
 
 def test_the_jwks_key_verifies_the_access_token(auth, ada):
@@ -100,8 +103,8 @@ def test_the_jwks_key_verifies_the_access_token(auth, ada):
     [key] = [key for key in auth.jwks()["keys"] if key["kid"] == kid]
     claims = jwt.decode(
         token,
-        jwt.algorithms.ECAlgorithm.from_jwk(json.dumps(key)),
-        algorithms=["ES256"],
+        jwt.algorithms.RSAAlgorithm.from_jwk(json.dumps(key)),
+        algorithms=["RS256"],
         audience=settings.GATEHOUSE_AUDIENCE,
         issuer=settings.GATEHOUSE_ISSUER,
     )
