@@ -27,6 +27,7 @@ from project.events.outbox import outbox_record
 log = logging.getLogger(__name__)
 
 ALIVE, REVOKED = "a", "r"
+ALIVE_MARKER_SECONDS = 60
 
 
 def _key(session_id: uuid.UUID | str) -> str:
@@ -57,7 +58,9 @@ def session_is_alive(session_id: uuid.UUID) -> bool:
     alive = _alive_in_database(session_id)
     try:
         if alive:
-            cache.add(_key(session_id), ALIVE, _marker_ttl())
+            # Short-lived: should a revoke ever miss the cache (it was cut off, not restarted, for
+            # longer than the event retries), a stale "alive" outlives it by at most this much.
+            cache.add(_key(session_id), ALIVE, ALIVE_MARKER_SECONDS)
         else:
             cache.set(_key(session_id), REVOKED, _marker_ttl())
     except Exception:

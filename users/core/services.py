@@ -126,6 +126,9 @@ def user_update(
         if email != user.email:
             _email_free(email, exclude=user.id)
             changes["email"] = email
+            # A new address is unproven, whatever the old one was (unless the caller says so).
+            if is_verified is None and user.is_verified:
+                changes["is_verified"] = False
     if display_name is not None:
         display_name = _check_display_name(display_name)
         if display_name != user.display_name:

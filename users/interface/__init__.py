@@ -113,7 +113,8 @@ class UserService(Protocol):
         is_verified: bool | None = None,
     ) -> User:
         """Change the given fields (None leaves a field as it is); emit `users.user_updated`
-        naming the fields that changed, if any did. Raises UserNotFound, InvalidUserInput, EmailTaken.
+        naming the fields that changed, if any did. A new email makes the user unverified unless
+        `is_verified` is given. Raises UserNotFound, InvalidUserInput, EmailTaken.
         """
         ...
 

@@ -73,3 +73,14 @@ def test_deactivate_of_an_unknown_user_raises_user_not_found(users):
     with pytest.raises(UserNotFound) as caught:
         users.deactivate(user_id=uuid.uuid4())
     assert caught.value == UserNotFound()
+
+
+def test_a_new_email_makes_a_verified_user_unverified(users):
+    user = users.create(email="ada@example.com", is_verified=True)
+    updated = users.update(user_id=user.id, email="ada.l@example.com")
+    assert (updated.email, updated.is_verified) == ("ada.l@example.com", False)
+
+
+def test_a_new_email_can_be_set_as_verified_explicitly(users):
+    user = users.create(email="ada@example.com", is_verified=True)
+    assert users.update(user_id=user.id, email="ada.l@example.com", is_verified=True).is_verified is True
