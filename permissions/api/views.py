@@ -1,0 +1,439 @@
+"""REST endpoints of /api/v1/rbac/ (contract §3).
+
+Every view goes through `permission_service`, like any other caller, and asks it whether the
+caller holds the endpoint's permission; the service itself refuses escalation.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from permissions.interface import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    RoleNotFound,
+    permission_service,
+)
+
+CHECK_ANY = "rbac.check.any"
+
+
+class Holds(BasePermission):
+    """`permission_classes = [Holds.of("rbac.role.view")]`: the caller holds it globally."""
+
+    permission: str = ""
+
+    @classmethod
+    def of(cls, permission: str) -> type[Holds]:
+        return type(f"Holds_{permission.replace('.', '_')}", (cls,), {"permission": permission})
+
+    def has_permission(self, request, view):
+        user = request.user
+        return bool(getattr(user, "is_authenticated", False)) and permission_service.check(
+            user_id=user.id, permission=self.permission
+        )
+
+
+def _by_method(request, codes: dict[str, str]) -> list[BasePermission]:
+    return [Holds.of(codes.get(request.method, codes["*"]))()]
+
+
+class PageInput(serializers.Serializer):
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE)
+    cursor = serializers.CharField(required=False, max_length=512)
+
+
+def _page(request, items: list) -> tuple[list, str | None]:
+    """A page of a short, fully loaded list (the registry, roles, groups, assignments)."""
+    params = PageInput(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    limit, cursor = params.validated_data["limit"], params.validated_data.get("cursor")
+    start = 0
+    if cursor:
+        try:
+            start = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            raise ValidationError({"cursor": ["Invalid cursor."]}) from None
+        if start < 0:
+            raise ValidationError({"cursor": ["Invalid cursor."]})
+    end = start + limit
+    next_cursor = base64.urlsafe_b64encode(str(end).encode()).decode().rstrip("=") if end < len(items) else None
+    return items[start:end], next_cursor
+
+
+def _paged(name: str, output: type[serializers.Serializer]):
+    return inline_serializer(name, {"results": output(many=True), "next": serializers.CharField(allow_null=True)})
+
+
+# --- The registry --------------------------------------------------------------------------------
+
+
+class PermissionOutput(serializers.Serializer):
+    code = serializers.CharField()
+    description = serializers.CharField()
+
+
+class PermissionListApi(APIView):
+    permission_classes = [Holds.of("rbac.role.view")]
+
+    @extend_schema(parameters=[PageInput], responses={200: _paged("PermissionPage", PermissionOutput)})
+    def get(self, request):
+        page, next_cursor = _page(request, permission_service.list_permissions())
+        return Response({"results": PermissionOutput(page, many=True).data, "next": next_cursor})
+
+
+# --- Roles ---------------------------------------------------------------------------------------
+
+
+class RoleOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    permissions = serializers.ListField(child=serializers.CharField())
+    parents = serializers.ListField(child=serializers.UUIDField())
+    is_system = serializers.BooleanField()
+    grants_all = serializers.BooleanField()
+
+
+class RoleListApi(APIView):
+    def get_permissions(self):
+        return _by_method(self.request, {"GET": "rbac.role.view", "*": "rbac.role.manage"})
+
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=100)
+        description = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+        permissions = serializers.ListField(child=serializers.CharField(max_length=150), required=False, default=list)
+        parents = serializers.ListField(child=serializers.UUIDField(), required=False, default=list)
+
+    @extend_schema(parameters=[PageInput], responses={200: _paged("RolePage", RoleOutput)})
+    def get(self, request):
+        page, next_cursor = _page(request, permission_service.list_roles())
+        return Response({"results": RoleOutput(page, many=True).data, "next": next_cursor})
+
+    @extend_schema(request=InputSerializer, responses={201: RoleOutput})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        role = permission_service.create_role(actor_id=request.user.id, **data.validated_data)
+        return Response(RoleOutput(role).data, status=status.HTTP_201_CREATED)
+
+
+class RoleDetailApi(APIView):
+    def get_permissions(self):
+        return _by_method(self.request, {"GET": "rbac.role.view", "*": "rbac.role.manage"})
+
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=100, required=False)
+        description = serializers.CharField(max_length=300, required=False, allow_blank=True)
+        permissions = serializers.ListField(child=serializers.CharField(max_length=150), required=False)
+        parents = serializers.ListField(child=serializers.UUIDField(), required=False)
+
+    @extend_schema(responses={200: RoleOutput})
+    def get(self, request, role_id: uuid.UUID):
+        return Response(RoleOutput(permission_service.get_role(role_id=role_id)).data)
+
+    @extend_schema(request=InputSerializer, responses={200: RoleOutput})
+    def patch(self, request, role_id: uuid.UUID):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        role = permission_service.update_role(actor_id=request.user.id, role_id=role_id, **data.validated_data)
+        return Response(RoleOutput(role).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, role_id: uuid.UUID):
+        permission_service.delete_role(actor_id=request.user.id, role_id=role_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Groups --------------------------------------------------------------------------------------
+
+
+class GroupOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+
+
+class GroupListApi(APIView):
+    permission_classes = [Holds.of("rbac.group.manage")]
+
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=100)
+        description = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+    @extend_schema(parameters=[PageInput], responses={200: _paged("GroupPage", GroupOutput)})
+    def get(self, request):
+        page, next_cursor = _page(request, permission_service.list_groups())
+        return Response({"results": GroupOutput(page, many=True).data, "next": next_cursor})
+
+    @extend_schema(request=InputSerializer, responses={201: GroupOutput})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        group = permission_service.create_group(actor_id=request.user.id, **data.validated_data)
+        return Response(GroupOutput(group).data, status=status.HTTP_201_CREATED)
+
+
+class GroupMembersApi(APIView):
+    permission_classes = [Holds.of("rbac.group.manage")]
+
+    class InputSerializer(serializers.Serializer):
+        user_id = serializers.UUIDField()
+
+    @extend_schema(
+        responses={
+            200: inline_serializer("GroupMembers", {"user_ids": serializers.ListField(child=serializers.UUIDField())})
+        }
+    )
+    def get(self, request, group_id: uuid.UUID):
+        return Response({"user_ids": [str(u) for u in permission_service.group_members(group_id=group_id)]})
+
+    @extend_schema(request=InputSerializer, responses={204: None})
+    def post(self, request, group_id: uuid.UUID):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        permission_service.add_group_member(actor_id=request.user.id, group_id=group_id, **data.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=InputSerializer, responses={204: None})
+    def delete(self, request, group_id: uuid.UUID):
+        # The user id in the body, or as ?user_id= for clients that send no body with DELETE.
+        data = self.InputSerializer(data=request.data or request.query_params)
+        data.is_valid(raise_exception=True)
+        permission_service.remove_group_member(actor_id=request.user.id, group_id=group_id, **data.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Assignments ---------------------------------------------------------------------------------
+
+
+class AssignmentOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    role = serializers.UUIDField(source="role_id")
+    role_name = serializers.CharField()
+    user_id = serializers.UUIDField(allow_null=True)
+    group_id = serializers.UUIDField(allow_null=True)
+    scope = serializers.CharField(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    granted_by = serializers.UUIDField(allow_null=True)
+
+
+def _role_id(value: str) -> uuid.UUID:
+    """A role by id or by name."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        try:
+            return permission_service.get_role_by_name(name=value).id
+        except RoleNotFound:
+            raise ValidationError({"role": ["No such role."]}) from None
+
+
+class AssignmentListApi(APIView):
+    permission_classes = [Holds.of("rbac.assignment.manage")]
+
+    class FilterSerializer(PageInput):
+        user_id = serializers.UUIDField(required=False)
+        group_id = serializers.UUIDField(required=False)
+        role = serializers.CharField(required=False, max_length=100)
+
+    class InputSerializer(serializers.Serializer):
+        role = serializers.CharField(max_length=100, help_text="The role's id or name.")
+        user_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+        group_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+        scope = serializers.CharField(max_length=500, required=False, allow_null=True, allow_blank=True, default=None)
+        expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+    @extend_schema(parameters=[FilterSerializer], responses={200: _paged("AssignmentPage", AssignmentOutput)})
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        role = filters.validated_data.get("role")
+        assignments = permission_service.list_assignments(
+            user_id=filters.validated_data.get("user_id"),
+            group_id=filters.validated_data.get("group_id"),
+            role_id=_role_id(role) if role else None,
+        )
+        page, next_cursor = _page(request, assignments)
+        return Response({"results": AssignmentOutput(page, many=True).data, "next": next_cursor})
+
+    @extend_schema(request=InputSerializer, responses={201: AssignmentOutput})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        assignment = permission_service.grant(actor_id=request.user.id, role_id=_role_id(values.pop("role")), **values)
+        return Response(AssignmentOutput(assignment).data, status=status.HTTP_201_CREATED)
+
+
+class AssignmentDetailApi(APIView):
+    permission_classes = [Holds.of("rbac.assignment.manage")]
+
+    @extend_schema(responses={200: AssignmentOutput})
+    def get(self, request, assignment_id: uuid.UUID):
+        return Response(AssignmentOutput(permission_service.get_assignment(assignment_id=assignment_id)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, assignment_id: uuid.UUID):
+        permission_service.revoke(actor_id=request.user.id, assignment_id=assignment_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Checks --------------------------------------------------------------------------------------
+
+
+class CheckItem(serializers.Serializer):
+    permission = serializers.CharField(max_length=150)
+    scope = serializers.CharField(max_length=500, required=False, allow_null=True, allow_blank=True, default=None)
+    user_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+
+
+class CheckInput(serializers.Serializer):
+    """One check (`permission`, `scope`, `user_id`) or a batch (`checks`: a list of them)."""
+
+    permission = serializers.CharField(max_length=150, required=False)
+    scope = serializers.CharField(max_length=500, required=False, allow_null=True, allow_blank=True, default=None)
+    user_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+    checks = CheckItem(many=True, required=False, max_length=MAX_PAGE_SIZE)
+
+    def validate(self, attrs):
+        if ("checks" in attrs) == ("permission" in attrs):
+            raise ValidationError({"non_field_errors": ["Give either permission or checks."]})
+        return attrs
+
+
+def _subject(request, user_id: uuid.UUID | None) -> uuid.UUID:
+    """Whose permissions: one's own, or (with rbac.check.any) anyone's."""
+    if user_id is None or user_id == request.user.id:
+        return request.user.id
+    if not permission_service.check(user_id=request.user.id, permission=CHECK_ANY):
+        raise PermissionDenied(f"Checking another user's permissions needs {CHECK_ANY}.")
+    return user_id
+
+
+class CheckApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=CheckInput,
+        responses={
+            200: inline_serializer(
+                "CheckResult",
+                {
+                    "allowed": serializers.BooleanField(required=False),
+                    "results": serializers.ListField(child=serializers.BooleanField(), required=False),
+                },
+            )
+        },
+    )
+    def post(self, request):
+        data = CheckInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        if "permission" in values:
+            user_id = _subject(request, values["user_id"])
+            allowed = permission_service.check(user_id=user_id, permission=values["permission"], scope=values["scope"])
+            return Response({"allowed": allowed})
+        default = values["user_id"]
+        by_user: dict[uuid.UUID, list[int]] = {}
+        for index, item in enumerate(values["checks"]):
+            by_user.setdefault(_subject(request, item["user_id"] or default), []).append(index)
+        results: list[bool] = [False] * len(values["checks"])
+        for user_id, indices in by_user.items():
+            answers = permission_service.check_many(
+                user_id=user_id,
+                checks=[(values["checks"][i]["permission"], values["checks"][i]["scope"]) for i in indices],
+            )
+            for i, answer in zip(indices, answers, strict=True):
+                results[i] = answer
+        return Response({"results": results})
+
+
+class ExplanationOutput(serializers.Serializer):
+    allowed = serializers.BooleanField()
+    user_id = serializers.UUIDField()
+    permission = serializers.CharField()
+    scope = serializers.CharField(allow_null=True)
+    reason = serializers.CharField()
+    message = serializers.CharField()
+    assignment = AssignmentOutput(allow_null=True)
+    group_id = serializers.UUIDField(allow_null=True)
+    role_chain = serializers.ListField(child=serializers.CharField())
+    roles_granting = serializers.ListField(child=serializers.CharField())
+
+
+class ExplainApi(APIView):
+    permission_classes = [Holds.of(CHECK_ANY)]
+
+    @extend_schema(request=CheckItem, responses={200: ExplanationOutput})
+    def post(self, request):
+        data = CheckItem(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        why = permission_service.explain(
+            user_id=values["user_id"] or request.user.id, permission=values["permission"], scope=values["scope"]
+        )
+        return Response(ExplanationOutput(why).data)
+
+
+class UserPermissionsApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class FilterSerializer(serializers.Serializer):
+        scope = serializers.CharField(max_length=500, required=False, allow_blank=True, default=None)
+
+    @extend_schema(
+        parameters=[FilterSerializer],
+        responses={
+            200: inline_serializer(
+                "EffectivePermissions",
+                {
+                    "user_id": serializers.UUIDField(),
+                    "scope": serializers.CharField(allow_null=True),
+                    "permissions": serializers.ListField(child=serializers.CharField()),
+                },
+            )
+        },
+    )
+    def get(self, request, user_id: uuid.UUID):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        scope = filters.validated_data["scope"] or None
+        held = permission_service.effective_permissions(user_id=_subject(request, user_id), scope=scope)
+        return Response({"user_id": str(user_id), "scope": scope, "permissions": sorted(held)})
+
+
+# --- Audit ---------------------------------------------------------------------------------------
+
+
+class AuditOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    occurred_at = serializers.DateTimeField()
+    actor_id = serializers.UUIDField(allow_null=True)
+    action = serializers.CharField()
+    target_type = serializers.CharField()
+    target_id = serializers.CharField()
+    before = serializers.JSONField(allow_null=True)
+    after = serializers.JSONField(allow_null=True)
+    request_id = serializers.CharField(allow_null=True)
+
+
+class AuditListApi(APIView):
+    permission_classes = [Holds.of("rbac.audit.view")]
+
+    @extend_schema(parameters=[PageInput], responses={200: _paged("AuditPage", AuditOutput)})
+    def get(self, request):
+        params = PageInput(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        page = permission_service.list_audit(**params.validated_data)
+        return Response({"results": AuditOutput(page.results, many=True).data, "next": page.next})

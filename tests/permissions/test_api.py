@@ -1,0 +1,136 @@
+"""/api/v1/rbac/ through the real HTTP path: bearer tokens, permissions, escalation, error envelope."""
+
+import uuid
+
+import pytest
+from rest_framework.test import APIClient
+
+from permissions.interface import ADMIN_ROLE, permission_service
+from users.interface import user_service
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.permissions.urls")]
+
+PASSWORD = "a-Long-unguessable-passphrase-42"
+RBAC = "/api/v1/rbac"
+
+
+def client_for(email: str) -> tuple[APIClient, uuid.UUID]:
+    user = user_service.create(email=email, password=PASSWORD, is_verified=True)
+    client = APIClient()
+    response = client.post("/api/v1/auth/token", {"email": email, "password": PASSWORD}, format="json")
+    assert response.status_code == 200, response.content
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access_token']}")
+    return client, user.id
+
+
+@pytest.fixture
+def root():
+    client, user_id = client_for("root@example.com")
+    admin = permission_service.get_role_by_name(name=ADMIN_ROLE)
+    permission_service.grant(actor_id=None, role_id=admin.id, user_id=user_id)
+    return client, user_id
+
+
+@pytest.fixture
+def ada():
+    return client_for("ada@example.com")
+
+
+def code(response):
+    assert response["Content-Type"] == "application/json", response.content
+    return response.json()["error"]["code"]
+
+
+def test_without_a_token_every_endpoint_is_401():
+    for method, path in [("get", "permissions"), ("get", "roles"), ("post", "check"), ("get", "audit")]:
+        response = getattr(APIClient(), method)(f"{RBAC}/{path}")
+        assert response.status_code == 401, path
+
+
+def test_without_the_permission_it_is_403(ada):
+    client, _ = ada
+    for method, path in [("get", "permissions"), ("get", "roles"), ("get", "groups"), ("get", "assignments")]:
+        response = getattr(client, method)(f"{RBAC}/{path}")
+        assert (response.status_code, code(response)) == (403, "permission_denied"), path
+
+
+def test_an_admin_builds_roles_groups_and_assignments_and_the_user_sees_the_effect(root, ada):
+    admin, admin_id = root
+    client, ada_id = ada
+    assert admin.get(f"{RBAC}/permissions?limit=2").json()["next"]
+    reader = admin.post(f"{RBAC}/roles", {"name": "reader", "permissions": ["users.user.view"]}, format="json")
+    assert reader.status_code == 201, reader.content
+    role = reader.json()
+    assert role["permissions"] == ["users.user.view"] and role["parents"] == [] and not role["is_system"]
+    group = admin.post(f"{RBAC}/groups", {"name": "staff"}, format="json").json()
+    assert (
+        admin.post(f"{RBAC}/groups/{group['id']}/members", {"user_id": str(ada_id)}, format="json").status_code == 204
+    )
+    granted = admin.post(
+        f"{RBAC}/assignments", {"role": "reader", "group_id": group["id"], "scope": "org:acme"}, format="json"
+    )
+    assert granted.status_code == 201, granted.content
+    assignment = granted.json()
+    assert (assignment["role"], assignment["scope"], assignment["granted_by"]) == (
+        role["id"],
+        "org:acme",
+        str(admin_id),
+    )
+
+    check = client.post(f"{RBAC}/check", {"permission": "users.user.view", "scope": "org:acme/p:1"}, format="json")
+    assert check.json() == {"allowed": True}
+    batch = client.post(
+        f"{RBAC}/check",
+        {"checks": [{"permission": "users.user.view"}, {"permission": "users.user.view", "scope": "org:acme"}]},
+        format="json",
+    )
+    assert batch.json() == {"results": [False, True]}
+    mine = client.get(f"{RBAC}/users/{ada_id}/permissions?scope=org:acme")
+    assert mine.json()["permissions"] == ["users.user.view"]
+    why = admin.post(
+        f"{RBAC}/explain", {"permission": "users.user.view", "scope": "org:acme", "user_id": str(ada_id)}, format="json"
+    )
+    assert why.json()["reason"] == "granted" and why.json()["assignment"]["id"] == assignment["id"]
+
+    assert admin.delete(f"{RBAC}/assignments/{assignment['id']}").status_code == 204
+    check = client.post(f"{RBAC}/check", {"permission": "users.user.view", "scope": "org:acme"}, format="json")
+    assert check.json() == {"allowed": False}
+    audit = admin.get(f"{RBAC}/audit?limit=1").json()
+    assert audit["results"][0]["action"] == "assignment.revoked" and audit["next"]
+    assert audit["results"][0]["actor_id"] == str(admin_id)
+
+
+def test_checking_someone_elses_permissions_needs_rbac_check_any(root, ada):
+    admin, admin_id = root
+    client, _ = ada
+    body = {"permission": "rbac.role.view", "user_id": str(admin_id)}
+    assert code(client.post(f"{RBAC}/check", body, format="json")) == "permission_denied"
+    assert client.get(f"{RBAC}/users/{admin_id}/permissions").status_code == 403
+    assert admin.post(f"{RBAC}/check", body, format="json").json() == {"allowed": True}
+
+
+def test_granting_what_one_does_not_hold_is_403_escalation_denied(root, ada):
+    admin, _ = root
+    client, ada_id = ada
+    manager = admin.post(f"{RBAC}/roles", {"name": "manager", "permissions": ["rbac.assignment.manage"]}, format="json")
+    admin.post(f"{RBAC}/assignments", {"role": manager.json()["id"], "user_id": str(ada_id)}, format="json")
+    response = client.post(f"{RBAC}/assignments", {"role": ADMIN_ROLE, "user_id": str(ada_id)}, format="json")
+    assert (response.status_code, code(response)) == (403, "escalation_denied")
+
+
+def test_conflicts_and_bad_input_have_the_contracts_codes(root):
+    admin, _ = root
+    admin_role = permission_service.get_role_by_name(name=ADMIN_ROLE)
+    response = admin.delete(f"{RBAC}/roles/{admin_role.id}")
+    assert (response.status_code, code(response)) == (409, "system_role_protected")
+    a = admin.post(f"{RBAC}/roles", {"name": "a"}, format="json").json()
+    b = admin.post(f"{RBAC}/roles", {"name": "b", "parents": [a["id"]]}, format="json").json()
+    response = admin.patch(f"{RBAC}/roles/{a['id']}", {"parents": [b["id"]]}, format="json")
+    assert (response.status_code, code(response)) == (409, "role_cycle")
+    response = admin.post(f"{RBAC}/roles", {"name": "c", "permissions": ["no.such.thing"]}, format="json")
+    assert (response.status_code, code(response)) == (400, "validation_error")
+    assert "permissions" in response.json()["error"]["details"]
+    response = admin.post(f"{RBAC}/check", {"permission": "x.y.z", "scope": "not a scope"}, format="json")
+    assert (response.status_code, code(response)) == (400, "validation_error")
+    response = admin.get(f"{RBAC}/roles/{uuid.uuid4()}")
+    assert (response.status_code, code(response)) == (404, "role_not_found")
