@@ -108,20 +108,22 @@ class RoleListApi(APIView):
     def get_permissions(self):
         return _by_method(self.request, {"GET": "rbac.role.view", "*": "rbac.role.manage"})
 
-    class InputSerializer(serializers.Serializer):
+    class RoleCreateInput(serializers.Serializer):
         name = serializers.CharField(max_length=100)
         description = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
         permissions = serializers.ListField(child=serializers.CharField(max_length=150), required=False, default=list)
         parents = serializers.ListField(child=serializers.UUIDField(), required=False, default=list)
 
-    @extend_schema(parameters=[PageInput], responses={200: _paged("RolePage", RoleOutput)})
+    @extend_schema(
+        operation_id="rbac_roles_list", parameters=[PageInput], responses={200: _paged("RolePage", RoleOutput)}
+    )
     def get(self, request):
         page, next_cursor = _page(request, permission_service.list_roles())
         return Response({"results": RoleOutput(page, many=True).data, "next": next_cursor})
 
-    @extend_schema(request=InputSerializer, responses={201: RoleOutput})
+    @extend_schema(request=RoleCreateInput, responses={201: RoleOutput})
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.RoleCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         role = permission_service.create_role(actor_id=request.user.id, **data.validated_data)
         return Response(RoleOutput(role).data, status=status.HTTP_201_CREATED)
@@ -131,7 +133,7 @@ class RoleDetailApi(APIView):
     def get_permissions(self):
         return _by_method(self.request, {"GET": "rbac.role.view", "*": "rbac.role.manage"})
 
-    class InputSerializer(serializers.Serializer):
+    class RoleUpdateInput(serializers.Serializer):
         name = serializers.CharField(max_length=100, required=False)
         description = serializers.CharField(max_length=300, required=False, allow_blank=True)
         permissions = serializers.ListField(child=serializers.CharField(max_length=150), required=False)
@@ -141,9 +143,9 @@ class RoleDetailApi(APIView):
     def get(self, request, role_id: uuid.UUID):
         return Response(RoleOutput(permission_service.get_role(role_id=role_id)).data)
 
-    @extend_schema(request=InputSerializer, responses={200: RoleOutput})
+    @extend_schema(request=RoleUpdateInput, responses={200: RoleOutput})
     def patch(self, request, role_id: uuid.UUID):
-        data = self.InputSerializer(data=request.data)
+        data = self.RoleUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
         role = permission_service.update_role(actor_id=request.user.id, role_id=role_id, **data.validated_data)
         return Response(RoleOutput(role).data)
@@ -166,7 +168,7 @@ class GroupOutput(serializers.Serializer):
 class GroupListApi(APIView):
     permission_classes = [Holds.of("rbac.group.manage")]
 
-    class InputSerializer(serializers.Serializer):
+    class GroupCreateInput(serializers.Serializer):
         name = serializers.CharField(max_length=100)
         description = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
@@ -175,9 +177,9 @@ class GroupListApi(APIView):
         page, next_cursor = _page(request, permission_service.list_groups())
         return Response({"results": GroupOutput(page, many=True).data, "next": next_cursor})
 
-    @extend_schema(request=InputSerializer, responses={201: GroupOutput})
+    @extend_schema(request=GroupCreateInput, responses={201: GroupOutput})
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.GroupCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         group = permission_service.create_group(actor_id=request.user.id, **data.validated_data)
         return Response(GroupOutput(group).data, status=status.HTTP_201_CREATED)
@@ -186,7 +188,7 @@ class GroupListApi(APIView):
 class GroupMembersApi(APIView):
     permission_classes = [Holds.of("rbac.group.manage")]
 
-    class InputSerializer(serializers.Serializer):
+    class GroupMemberInput(serializers.Serializer):
         user_id = serializers.UUIDField()
 
     @extend_schema(
@@ -197,17 +199,17 @@ class GroupMembersApi(APIView):
     def get(self, request, group_id: uuid.UUID):
         return Response({"user_ids": [str(u) for u in permission_service.group_members(group_id=group_id)]})
 
-    @extend_schema(request=InputSerializer, responses={204: None})
+    @extend_schema(request=GroupMemberInput, responses={204: None})
     def post(self, request, group_id: uuid.UUID):
-        data = self.InputSerializer(data=request.data)
+        data = self.GroupMemberInput(data=request.data)
         data.is_valid(raise_exception=True)
         permission_service.add_group_member(actor_id=request.user.id, group_id=group_id, **data.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=InputSerializer, responses={204: None})
+    @extend_schema(request=GroupMemberInput, responses={204: None})
     def delete(self, request, group_id: uuid.UUID):
         # The user id in the body, or as ?user_id= for clients that send no body with DELETE.
-        data = self.InputSerializer(data=request.data or request.query_params)
+        data = self.GroupMemberInput(data=request.data or request.query_params)
         data.is_valid(raise_exception=True)
         permission_service.remove_group_member(actor_id=request.user.id, group_id=group_id, **data.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -242,21 +244,25 @@ def _role_id(value: str) -> uuid.UUID:
 class AssignmentListApi(APIView):
     permission_classes = [Holds.of("rbac.assignment.manage")]
 
-    class FilterSerializer(PageInput):
+    class AssignmentFilter(PageInput):
         user_id = serializers.UUIDField(required=False)
         group_id = serializers.UUIDField(required=False)
         role = serializers.CharField(required=False, max_length=100)
 
-    class InputSerializer(serializers.Serializer):
+    class AssignmentGrantInput(serializers.Serializer):
         role = serializers.CharField(max_length=100, help_text="The role's id or name.")
         user_id = serializers.UUIDField(required=False, allow_null=True, default=None)
         group_id = serializers.UUIDField(required=False, allow_null=True, default=None)
         scope = serializers.CharField(max_length=500, required=False, allow_null=True, allow_blank=True, default=None)
         expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
-    @extend_schema(parameters=[FilterSerializer], responses={200: _paged("AssignmentPage", AssignmentOutput)})
+    @extend_schema(
+        operation_id="rbac_assignments_list",
+        parameters=[AssignmentFilter],
+        responses={200: _paged("AssignmentPage", AssignmentOutput)},
+    )
     def get(self, request):
-        filters = self.FilterSerializer(data=request.query_params)
+        filters = self.AssignmentFilter(data=request.query_params)
         filters.is_valid(raise_exception=True)
         role = filters.validated_data.get("role")
         assignments = permission_service.list_assignments(
@@ -267,9 +273,9 @@ class AssignmentListApi(APIView):
         page, next_cursor = _page(request, assignments)
         return Response({"results": AssignmentOutput(page, many=True).data, "next": next_cursor})
 
-    @extend_schema(request=InputSerializer, responses={201: AssignmentOutput})
+    @extend_schema(request=AssignmentGrantInput, responses={201: AssignmentOutput})
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.AssignmentGrantInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         assignment = permission_service.grant(actor_id=request.user.id, role_id=_role_id(values.pop("role")), **values)
@@ -389,11 +395,11 @@ class ExplainApi(APIView):
 class UserPermissionsApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    class FilterSerializer(serializers.Serializer):
+    class EffectivePermissionsFilter(serializers.Serializer):
         scope = serializers.CharField(max_length=500, required=False, allow_blank=True, default=None)
 
     @extend_schema(
-        parameters=[FilterSerializer],
+        parameters=[EffectivePermissionsFilter],
         responses={
             200: inline_serializer(
                 "EffectivePermissions",
@@ -406,7 +412,7 @@ class UserPermissionsApi(APIView):
         },
     )
     def get(self, request, user_id: uuid.UUID):
-        filters = self.FilterSerializer(data=request.query_params)
+        filters = self.EffectivePermissionsFilter(data=request.query_params)
         filters.is_valid(raise_exception=True)
         scope = filters.validated_data["scope"] or None
         held = permission_service.effective_permissions(user_id=_subject(request, user_id), scope=scope)
