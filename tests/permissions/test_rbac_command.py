@@ -42,3 +42,36 @@ def test_an_operator_error_is_a_command_error_with_the_domain_code(codes):
         rbac("grant", "nobody", "--user", "00000000-0000-0000-0000-000000000001")
     with pytest.raises(CommandError, match="no user"):
         rbac("check", "who@example.com", "docs.page.read")
+
+
+def test_sync_makes_the_state_what_the_file_says_and_a_second_run_changes_nothing(codes, tmp_path):
+    ada = user_service.create(email="ada@example.com")
+    role("old", ["docs.page.read"])
+    document = {
+        "roles": [
+            {"name": "reader", "description": "Reads.", "permissions": ["docs.page.read"], "parents": []},
+            {"name": "editor", "permissions": ["docs.page.write"], "parents": ["reader"]},
+        ],
+        "groups": [{"name": "staff", "members": ["ada@example.com"]}],
+        "assignments": [
+            {"role": "editor", "group": "staff", "scope": "org:acme"},
+            {"role": "reader", "user_id": str(ada.id), "scope": None},
+        ],
+    }
+    path = tmp_path / "rbac.json"
+    path.write_text(json.dumps(document))
+
+    dry = rbac("sync", str(path), "--dry-run", "--prune")
+    assert "would create role editor" in dry and "would delete role old" in dry
+    assert [r.name for r in permission_service.list_roles()] == ["admin", "old"]
+
+    rbac("sync", str(path), "--prune")
+    assert [r.name for r in permission_service.list_roles()] == ["admin", "editor", "reader"]
+    assert permission_service.check(user_id=ada.id, permission="docs.page.write", scope="org:acme/p:1")
+    assert permission_service.check(user_id=ada.id, permission="docs.page.read")
+    assert not permission_service.check(user_id=ada.id, permission="docs.page.write")
+    assert rbac("sync", str(path), "--prune") == "0 change(s)"
+
+    exported = tmp_path / "exported.json"
+    exported.write_text(rbac("export"))
+    assert rbac("sync", str(exported), "--prune") == "0 change(s)"

@@ -1,4 +1,4 @@
-"""`manage.py rbac check|grant|revoke|export`: RBAC for operators (contract §7).
+"""`manage.py rbac sync|check|grant|revoke|export`: RBAC for operators (contract §7).
 
 Everything goes through `permission_service` as the system (actor None): an operator with shell
 access is trusted, and every change is still audited and announced.
@@ -45,7 +45,9 @@ def _group_id(value: str) -> uuid.UUID:
 
 
 class Command(BaseCommand):
-    help = "Check (with --explain), grant, revoke and export RBAC roles, groups and assignments."
+    help = (
+        "Sync from a file (--dry-run), check (--explain), grant, revoke and export RBAC roles, groups and assignments."
+    )
 
     def add_arguments(self, parser):
         commands = parser.add_subparsers(dest="action", required=True)
@@ -64,6 +66,16 @@ class Command(BaseCommand):
         revoke = commands.add_parser("revoke", help="Remove an assignment.")
         revoke.add_argument("assignment_id", type=uuid.UUID)
         commands.add_parser("export", help="Roles, groups and assignments as JSON on stdout.")
+        sync = commands.add_parser(
+            "sync", help="Make roles, groups and assignments what a JSON file (export's format) says."
+        )
+        sync.add_argument("file", help="a JSON file in the format of `rbac export`; - for stdin")
+        sync.add_argument("--dry-run", action="store_true", help="print the changes, make none")
+        sync.add_argument(
+            "--prune",
+            action="store_true",
+            help="also delete roles and groups and revoke assignments the file does not name",
+        )
 
     def handle(self, *args, action, **options):
         try:
@@ -137,3 +149,160 @@ class Command(BaseCommand):
             ],
         }
         self.stdout.write(json.dumps(document, indent=2))
+
+    def _sync(self, *, file, dry_run, prune, **_):
+        try:
+            with open(file) if file != "-" else self._stdin() as source:
+                document = json.load(source)
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"cannot read {file}: {exc}") from None
+        steps = plan(document, prune=prune)
+        for description, apply in steps:
+            self.stdout.write(("would " if dry_run else "") + description)
+            if not dry_run:
+                apply()
+        self.stdout.write(f"{len(steps)} change(s){' planned' if dry_run else ''}")
+
+    @staticmethod
+    def _stdin():
+        import sys
+
+        return sys.stdin
+
+
+def _expiry(value):
+    return datetime.fromisoformat(value) if value else None
+
+
+def plan(document: dict, *, prune: bool) -> list[tuple[str, object]]:
+    """The changes that make the database say what `document` says, in an order that works:
+    roles first (parents once every role exists), then groups and members, then assignments."""
+    steps: list[tuple[str, object]] = []
+    roles = {role.name: role for role in permission_service.list_roles()}
+    wanted_roles = {entry["name"]: entry for entry in document.get("roles", []) if not entry.get("system")}
+    ids: dict[str, uuid.UUID | None] = {name: role.id for name, role in roles.items()}
+
+    def role_id(name: str) -> uuid.UUID:
+        return ids[name] if ids.get(name) else permission_service.get_role_by_name(name=name).id
+
+    for name, entry in wanted_roles.items():
+        permissions = sorted(entry.get("permissions", []))
+        if name not in roles:
+            ids[name] = None
+
+            def create(name=name, entry=entry, permissions=permissions):
+                ids[name] = permission_service.create_role(
+                    actor_id=None, name=name, description=entry.get("description", ""), permissions=permissions
+                ).id
+
+            steps.append((f"create role {name}", create))
+        elif (roles[name].description, list(roles[name].permissions)) != (entry.get("description", ""), permissions):
+
+            def update(name=name, entry=entry, permissions=permissions):
+                permission_service.update_role(
+                    actor_id=None,
+                    role_id=role_id(name),
+                    description=entry.get("description", ""),
+                    permissions=permissions,
+                )
+
+            steps.append((f"update role {name}", update))
+    names = {role.id: role.name for role in roles.values()}
+    for name, entry in wanted_roles.items():
+        parents = sorted(entry.get("parents", []))
+        current = sorted(names[p] for p in roles[name].parents) if name in roles else []
+        if parents != current:
+
+            def reparent(name=name, parents=parents):
+                permission_service.update_role(
+                    actor_id=None, role_id=role_id(name), parents=[role_id(p) for p in parents]
+                )
+
+            steps.append((f"set parents of role {name} to {parents}", reparent))
+
+    groups = {group.name: group for group in permission_service.list_groups()}
+    group_ids: dict[str, uuid.UUID | None] = {name: group.id for name, group in groups.items()}
+    wanted_groups = {entry["name"]: entry for entry in document.get("groups", [])}
+    for name, entry in wanted_groups.items():
+        if name not in groups:
+
+            def create_group(name=name, entry=entry):
+                group_ids[name] = permission_service.create_group(
+                    actor_id=None, name=name, description=entry.get("description", "")
+                ).id
+
+            steps.append((f"create group {name}", create_group))
+        members = {_user_id(m) for m in entry.get("members", [])}
+        current = set(permission_service.group_members(group_id=groups[name].id)) if name in groups else set()
+        for user_id in sorted(members - current, key=str):
+            steps.append(
+                (
+                    f"add {user_id} to group {name}",
+                    lambda name=name, user_id=user_id: permission_service.add_group_member(
+                        actor_id=None, group_id=group_ids[name], user_id=user_id
+                    ),
+                )
+            )
+        for user_id in sorted(current - members, key=str):
+            steps.append(
+                (
+                    f"remove {user_id} from group {name}",
+                    lambda name=name, user_id=user_id: permission_service.remove_group_member(
+                        actor_id=None, group_id=group_ids[name], user_id=user_id
+                    ),
+                )
+            )
+
+    group_names = {group.id: name for name, group in groups.items()}
+    existing = {}
+    for a in permission_service.list_assignments():
+        subject = ("user", str(a.user_id)) if a.user_id else ("group", group_names.get(a.group_id))
+        existing[(a.role_name, subject, a.scope, a.expires_at)] = a.id
+    wanted = set()
+    for entry in document.get("assignments", []):
+        subject = ("user", str(_user_id(entry["user_id"]))) if entry.get("user_id") else ("group", entry["group"])
+        key = (entry["role"], subject, entry.get("scope") or None, _expiry(entry.get("expires_at")))
+        wanted.add(key)
+        if key not in existing:
+
+            def grant(key=key):
+                role, (kind, who), scope, expires_at = key
+                permission_service.grant(
+                    actor_id=None,
+                    role_id=role_id(role),
+                    user_id=uuid.UUID(who) if kind == "user" else None,
+                    group_id=group_ids[who] if kind == "group" else None,
+                    scope=scope,
+                    expires_at=expires_at,
+                )
+
+            steps.append((f"grant {key[0]} to {key[1][0]} {key[1][1]} in {key[2] or 'global'}", grant))
+
+    if prune:
+        for key, assignment_id in existing.items():
+            if key not in wanted:
+                steps.append(
+                    (
+                        f"revoke {key[0]} from {key[1][0]} {key[1][1]} in {key[2] or 'global'}",
+                        lambda assignment_id=assignment_id: permission_service.revoke(
+                            actor_id=None, assignment_id=assignment_id
+                        ),
+                    )
+                )
+        for name, group in groups.items():
+            if name not in wanted_groups:
+                steps.append(
+                    (
+                        f"delete group {name}",
+                        lambda group=group: permission_service.delete_group(actor_id=None, group_id=group.id),
+                    )
+                )
+        for name, role in roles.items():
+            if name not in wanted_roles and not role.is_system:
+                steps.append(
+                    (
+                        f"delete role {name}",
+                        lambda role=role: permission_service.delete_role(actor_id=None, role_id=role.id),
+                    )
+                )
+    return steps
