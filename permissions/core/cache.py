@@ -39,8 +39,9 @@ def _token() -> str:
 def _ensure(key: str, found: dict[str, Any]) -> str:
     token = found.get(key)
     if token is None:
-        cache.add(key, _token(), None)
-        token = cache.get(key)
+        mine = _token()
+        # Another reader may have set one meanwhile: everyone must use the same, so re-read it.
+        token = mine if cache.add(key, mine, None) else (cache.get(key) or mine)
     return token
 
 
