@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from permissions.core import services
+from permissions.core import selectors, services
 from permissions.models import Assignment
 from tests.support.processes import ROOT, subprocess_env
 
@@ -85,3 +85,60 @@ def test_after_each_revoke_the_other_process_denies_at_once(codes, checker):
         services.group_member_remove(actor_id=None, group_id=group.id, user_id=user)
         for assignment in Assignment.objects.filter(group=group):
             services.assignment_revoke(actor_id=None, assignment_id=assignment.id)
+
+
+# --- users.user_deactivated through RabbitMQ and a worker ----------------------------------------
+
+
+@pytest.fixture
+def broker(settings):
+    """A private events exchange, so that nothing is published to (or taken from) the shared one."""
+    from project.events.topology import all_queues
+    from tests.events.broker import Broker
+
+    namespace = f"test-rbac-{uuid.uuid4().hex[:10]}"
+    settings.GATEHOUSE_EVENTS_EXCHANGE = f"{namespace}.events"
+    broker = Broker(settings.CELERY_BROKER_URL, settings.GATEHOUSE_EVENTS_EXCHANGE)
+    broker.namespace = namespace
+    broker.task_queue = f"{namespace}.tasks"
+    yield broker
+    broker.delete(
+        queues=[queue.name for queue in all_queues()] + [broker.task_queue],
+        exchanges=[settings.GATEHOUSE_EVENTS_EXCHANGE, broker.task_queue],
+    )
+
+
+@pytest.fixture
+def permissions_worker(broker, tmp_path):
+    from project.events.topology import queue_name
+    from tests.support.processes import Process
+
+    args = [sys.executable, "-m", "celery", "-A", "project", "worker", "-l", "info", "-P", "solo"]
+    args += ["--concurrency", "1", "-Q", broker.task_queue, "-n", f"{broker.namespace}-rbac@%h"]
+    args += ["--without-mingle", "--without-gossip"]
+    env = subprocess_env(
+        GATEHOUSE_EVENTS_EXCHANGE=broker.exchange_name,
+        GATEHOUSE_EVENT_CONSUMERS="permissions",
+        GATEHOUSE_OUTBOX_SWEEP_AGE="0",
+        CELERY_SKIP_CHECKS="1",
+    )
+    worker = Process("permissions-worker", args, env=env, log_dir=tmp_path)
+    worker.wait_until(lambda: broker.consumer_count(queue_name("permissions")) >= 1, timeout=30, what="consuming")
+    yield worker
+    worker.stop(timeout=10)
+
+
+def test_a_deactivation_reaches_the_worker_and_every_process_denies(codes, checker, permissions_worker):
+    from permissions.models import DeactivatedUser
+    from tests.events.broker import wait_for
+    from users.interface import user_service
+
+    ada = user_service.create(email="ada@example.com")
+    grant(role("reader", ["docs.page.read"]), user_id=ada.id)
+    assert checker.check(ada.id, "docs.page.read")
+
+    user_service.deactivate(user_id=ada.id)  # users.user_deactivated → RabbitMQ → the worker
+
+    wait_for(lambda: DeactivatedUser.objects.filter(user_id=ada.id).exists(), what="the permissions consumer")
+    assert not checker.check(ada.id, "docs.page.read")
+    assert not selectors.check(user_id=ada.id, permission="docs.page.read")  # this process too
