@@ -241,8 +241,23 @@ def _role_id(value: str) -> uuid.UUID:
             raise ValidationError({"role": ["No such role."]}) from None
 
 
+MANAGE_ASSIGNMENTS = "rbac.assignment.manage"
+
+
+def _may_manage_assignments_in(request, scope: str | None) -> None:
+    """Granting and revoking need rbac.assignment.manage where the assignment holds: a manager of
+    `org:acme` manages assignments in `org:acme` and below, and nowhere else."""
+    if not permission_service.check(user_id=request.user.id, permission=MANAGE_ASSIGNMENTS, scope=scope):
+        raise PermissionDenied(
+            f"Managing assignments in {scope or 'the global scope'} needs {MANAGE_ASSIGNMENTS} there."
+        )
+
+
 class AssignmentListApi(APIView):
-    permission_classes = [Holds.of("rbac.assignment.manage")]
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [IsAuthenticated()]  # and the permission in the assignment's scope, below
+        return [Holds.of(MANAGE_ASSIGNMENTS)()]
 
     class AssignmentFilter(PageInput):
         user_id = serializers.UUIDField(required=False)
@@ -278,12 +293,16 @@ class AssignmentListApi(APIView):
         data = self.AssignmentGrantInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
+        _may_manage_assignments_in(request, values["scope"])
         assignment = permission_service.grant(actor_id=request.user.id, role_id=_role_id(values.pop("role")), **values)
         return Response(AssignmentOutput(assignment).data, status=status.HTTP_201_CREATED)
 
 
 class AssignmentDetailApi(APIView):
-    permission_classes = [Holds.of("rbac.assignment.manage")]
+    def get_permissions(self):
+        if self.request.method == "DELETE":
+            return [IsAuthenticated()]  # and the permission in the assignment's scope, below
+        return [Holds.of(MANAGE_ASSIGNMENTS)()]
 
     @extend_schema(responses={200: AssignmentOutput})
     def get(self, request, assignment_id: uuid.UUID):
@@ -291,6 +310,8 @@ class AssignmentDetailApi(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request, assignment_id: uuid.UUID):
+        assignment = permission_service.get_assignment(assignment_id=assignment_id)
+        _may_manage_assignments_in(request, assignment.scope)
         permission_service.revoke(actor_id=request.user.id, assignment_id=assignment_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -134,3 +134,34 @@ def test_conflicts_and_bad_input_have_the_contracts_codes(root):
     assert (response.status_code, code(response)) == (400, "validation_error")
     response = admin.get(f"{RBAC}/roles/{uuid.uuid4()}")
     assert (response.status_code, code(response)) == (404, "role_not_found")
+
+
+def test_a_scoped_manager_grants_and_revokes_in_their_scope_only(root, ada):
+    admin, _ = root
+    client, ada_id = ada
+    manager = admin.post(
+        f"{RBAC}/roles",
+        {"name": "manager", "permissions": ["rbac.assignment.manage", "users.user.view"]},
+        format="json",
+    ).json()
+    viewer = admin.post(f"{RBAC}/roles", {"name": "viewer", "permissions": ["users.user.view"]}, format="json").json()
+    admin.post(
+        f"{RBAC}/assignments", {"role": manager["id"], "user_id": str(ada_id), "scope": "org:acme"}, format="json"
+    )
+    other = str(uuid.uuid4())
+
+    granted = client.post(
+        f"{RBAC}/assignments", {"role": "viewer", "user_id": other, "scope": "org:acme/project:1"}, format="json"
+    )
+    assert granted.status_code == 201, granted.content
+    for scope in ("org:other", None):
+        response = client.post(
+            f"{RBAC}/assignments", {"role": "viewer", "user_id": other, "scope": scope}, format="json"
+        )
+        assert (response.status_code, code(response)) == (403, "permission_denied"), scope
+    outside = admin.post(
+        f"{RBAC}/assignments", {"role": viewer["id"], "user_id": other, "scope": "org:other"}, format="json"
+    ).json()
+    assert client.delete(f"{RBAC}/assignments/{outside['id']}").status_code == 403
+    assert client.delete(f"{RBAC}/assignments/{granted.json()['id']}").status_code == 204
+    assert client.get(f"{RBAC}/assignments").status_code == 403  # the whole list needs it globally
