@@ -40,7 +40,7 @@ TokenOutput = inline_serializer(
 )
 
 
-class UserOutput(serializers.Serializer):
+class RegisteredUserOutput(serializers.Serializer):
     id = serializers.UUIDField()
     email = serializers.EmailField()
     display_name = serializers.CharField()
@@ -52,7 +52,7 @@ class UserOutput(serializers.Serializer):
 
 def user_body(user) -> dict:
     data = {f: getattr(user, f) for f in ("id", "email", "display_name", "is_verified", "is_active", "date_joined")}
-    return UserOutput({**data, "mfa_enabled": auth_service.mfa_enabled(user_id=user.id)}).data
+    return RegisteredUserOutput({**data, "mfa_enabled": auth_service.mfa_enabled(user_id=user.id)}).data
 
 
 class AnonymousApi(APIView):
@@ -66,7 +66,7 @@ class RegisterApi(AnonymousApi):
         password = serializers.CharField(**PASSWORD)
         display_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
 
-    @extend_schema(request=InputSerializer, responses={201: UserOutput})
+    @extend_schema(request=InputSerializer, responses={201: RegisteredUserOutput})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -166,7 +166,10 @@ class SessionListApi(APIView):
         results = [SessionOutput({**vars_of(s), "current": s.id == request.user.session_id}).data for s in sessions]
         return Response({"results": results, "next": None})
 
-    @extend_schema(responses={200: inline_serializer("Revoked", {"revoked": serializers.IntegerField()})})
+    @extend_schema(
+        operation_id="auth_sessions_revoke_others",
+        responses={200: inline_serializer("Revoked", {"revoked": serializers.IntegerField()})},
+    )
     def delete(self, request):
         """Revoke every session but the current one."""
         count = auth_service.revoke_all_sessions(user_id=request.user.id, except_session_id=request.user.session_id)

@@ -75,3 +75,10 @@ def test_log_lines_are_json_and_carry_the_request_id():
     assert record["request_id"] == "trace-id-1234"
     assert record["level"] == "WARNING"
     assert record["time"].endswith("+00:00")
+
+
+def test_the_openapi_schema_is_valid_and_generates_without_a_warning(tmp_path):
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+    assert "/api/v1/auth/token" in (tmp_path / "schema.yaml").read_text()

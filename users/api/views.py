@@ -62,6 +62,7 @@ class UserListApi(APIView):
         cursor = serializers.CharField(required=False, max_length=512)
 
     @extend_schema(
+        operation_id="users_list",
         parameters=[FilterSerializer],
         responses={
             200: inline_serializer(
