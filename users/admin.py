@@ -2,6 +2,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import authenticate
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_protect
 
 from auth.interface import auth_service
 from project.kernel.errors import DomainError
@@ -81,6 +83,12 @@ class UserAdmin(admin.ModelAdmin):
     ordering = ["-date_joined"]
     readonly_fields = ["id", "is_active", "date_joined", "updated_at", "last_login"]
     actions = ["deactivate"]
+
+    # Django wraps the add and change views in an atomic block, but the users service owns its
+    # transaction (durable: its event must leave only after its own commit).
+    @method_decorator(csrf_protect)
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return self._changeform_view(request, object_id, form_url, extra_context)
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
