@@ -17,6 +17,8 @@ urlpatterns = [
     # User Management app service (users + auth core services).
     path("api/v1/auth/", include("auth.api.urls")),
     path("api/v1/", include("users.api.urls")),  # api/v1/users, api/v1/users/...
+    # RBAC app service (permissions core service).
+    path("api/v1/rbac/", include("permissions.api.urls")),
     # Anything else under /api/ is a JSON 404, even with DEBUG.
     re_path(r"^api/", errors.api_not_found),
 ]

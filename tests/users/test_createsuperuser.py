@@ -1,6 +1,7 @@
 import pytest
 from django.core.management import CommandError, call_command
 
+from permissions.interface import permission_service
 from users.interface import user_service
 
 pytestmark = pytest.mark.django_db
@@ -13,6 +14,8 @@ def test_createsuperuser_noinput_reads_the_environment_and_creates_an_active_ver
     user = user_service.get_by_email(email="root@example.com")
     assert (user.is_active, user.is_verified, user.is_staff, user.is_superuser) == (True, True, True, True)
     assert user_service.verify_password(email="root@example.com", password="a-Long-unguessable-passphrase-42")
+    assert permission_service.check(user_id=user.id, permission="rbac.role.manage")
+    assert permission_service.check(user_id=user.id, permission="users.user.manage", scope="org:acme/project:1")
 
 
 def test_createsuperuser_refuses_a_weak_password_and_creates_nothing(monkeypatch):

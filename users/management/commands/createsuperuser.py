@@ -5,12 +5,13 @@ import os
 
 from django.core.management.base import BaseCommand, CommandError
 
+from permissions.interface import permission_service
 from project.kernel.errors import DomainError
 from users.interface import user_service
 
 
 class Command(BaseCommand):
-    help = "Create an active, verified superuser. With --noinput, reads DJANGO_SUPERUSER_EMAIL and DJANGO_SUPERUSER_PASSWORD."
+    help = "Create an active, verified superuser holding the admin role globally. With --noinput, reads DJANGO_SUPERUSER_EMAIL and DJANGO_SUPERUSER_PASSWORD."
 
     def add_arguments(self, parser):
         parser.add_argument("--email", help="The superuser's email.")
@@ -34,4 +35,7 @@ class Command(BaseCommand):
         except DomainError as exc:
             detail = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.details.items())
             raise CommandError(f"{exc.message} {detail}".strip()) from exc
-        self.stdout.write(f"Superuser {user.email} created.")
+        # Contract §7: the superuser holds the `admin` role globally (actor None: the operator).
+        admin_role = permission_service.get_role_by_name(name="admin")
+        permission_service.grant(actor_id=None, role_id=admin_role.id, user_id=user.id)
+        self.stdout.write(f"Superuser {user.email} created, holding the admin role globally.")
