@@ -3,7 +3,6 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
-    path("register", views.RegisterApi.as_view(), name="auth-register"),
     path("verify-email", views.VerifyEmailApi.as_view(), name="auth-verify-email"),
     path("token", views.TokenApi.as_view(), name="auth-token"),
     path("token/refresh", views.TokenRefreshApi.as_view(), name="auth-token-refresh"),

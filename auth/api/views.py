@@ -11,7 +11,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from auth.interface import ClientInfo, InvalidToken, TokenPair, auth_service
-from users.interface import user_service
 
 PASSWORD = {"max_length": 4096, "trim_whitespace": False}
 
@@ -40,39 +39,9 @@ TokenOutput = inline_serializer(
 )
 
 
-class RegisteredUserOutput(serializers.Serializer):
-    id = serializers.UUIDField()
-    email = serializers.EmailField()
-    display_name = serializers.CharField()
-    is_verified = serializers.BooleanField()
-    is_active = serializers.BooleanField()
-    date_joined = serializers.DateTimeField()
-    mfa_enabled = serializers.BooleanField()
-
-
-def user_body(user) -> dict:
-    data = {f: getattr(user, f) for f in ("id", "email", "display_name", "is_verified", "is_active", "date_joined")}
-    return RegisteredUserOutput({**data, "mfa_enabled": auth_service.mfa_enabled(user_id=user.id)}).data
-
-
 class AnonymousApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
-
-
-class RegisterApi(AnonymousApi):
-    class InputSerializer(serializers.Serializer):
-        email = serializers.CharField(max_length=254)
-        password = serializers.CharField(**PASSWORD)
-        display_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
-
-    @extend_schema(request=InputSerializer, responses={201: RegisteredUserOutput})
-    def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        # The verification mail follows from the users.user_registered event (auth's handler).
-        user = user_service.create(**data.validated_data)
-        return Response(user_body(user), status=status.HTTP_201_CREATED)
 
 
 class VerifyEmailApi(AnonymousApi):

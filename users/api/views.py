@@ -6,7 +6,7 @@ import uuid
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -28,6 +28,24 @@ class UserOutput(serializers.Serializer):
 def user_body(user) -> dict:
     data = {f: getattr(user, f) for f in ("id", "email", "display_name", "is_verified", "is_active", "date_joined")}
     return UserOutput({**data, "mfa_enabled": auth_service.mfa_enabled(user_id=user.id)}).data
+
+
+class RegisterApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.CharField(max_length=254)
+        password = serializers.CharField(max_length=4096, trim_whitespace=False)
+        display_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+
+    @extend_schema(request=InputSerializer, responses={201: UserOutput})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        # The verification mail follows from the users.user_registered event (auth's handler).
+        user = user_service.create(**data.validated_data)
+        return Response(user_body(user), status=status.HTTP_201_CREATED)
 
 
 class MeApi(APIView):
