@@ -18,8 +18,6 @@ from .conftest import bearer, events, sid_of, status_of_me, tokens_of
 
 pytestmark = pytest.mark.django_db
 
-pytest.importorskip("django_redis")
-
 
 @pytest.fixture(autouse=True)
 def _cache_counts_as_shared(settings):
