@@ -65,7 +65,7 @@ def readyz(request):
 
 @require_GET
 def metrics(request):
-    token = getattr(settings, "GATEHOUSE_METRICS_TOKEN", "")
+    token = settings.GATEHOUSE_METRICS_TOKEN
     if token:
         sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(sent.encode(), token.encode()):
