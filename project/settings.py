@@ -144,6 +144,11 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Gatehouse <no-reply@
 # Django's default is no timeout at all: a dead SMTP server would hang a delivery worker.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 NOTIFICATIONS_MAX_RETRIES = env.int("NOTIFICATIONS_MAX_RETRIES", default=8)
+# The webhook channel: every webhook delivery is POSTed to this URL, signed with the secret
+# (HMAC-SHA256, docs/notifications.md). Unset: a send asking for the webhook channel is refused.
+NOTIFICATIONS_WEBHOOK_URL = env.str("NOTIFICATIONS_WEBHOOK_URL", default="")
+NOTIFICATIONS_WEBHOOK_SECRET = env.str("NOTIFICATIONS_WEBHOOK_SECRET", default="")
+NOTIFICATIONS_WEBHOOK_TIMEOUT = env.float("NOTIFICATIONS_WEBHOOK_TIMEOUT", default=10.0)
 
 # --- Gatehouse ----------------------------------------------------------------------------------
 GATEHOUSE_ISSUER = env.str("GATEHOUSE_ISSUER", default="http://localhost:8000")

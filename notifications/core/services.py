@@ -20,6 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from notifications.interface import (
+    CHANNEL_WEBHOOK,
     MAX_IDEMPOTENCY_KEY_LENGTH,
     NOTIFICATION_REQUESTED,
     SERVICE_NAME,
@@ -33,7 +34,7 @@ from project.kernel.context import get_request_id
 from project.kernel.errors import ServiceUnavailable
 from users.interface import User, user_service
 
-from .channels import SENDERS, PermanentFailure
+from .channels import SENDERS, PermanentFailure, webhook_configured
 from .rendering import RenderError, render
 from .types import TypeDefinition, type_get
 
@@ -82,6 +83,11 @@ def _clean_channels(definition: TypeDefinition, channels: Any) -> list[str]:
         raise InvalidNotification(
             f"The {definition.code} type is not sent on {', '.join(unknown)}.",
             details={"channels": [f"Not a channel of this type ({', '.join(definition.channels)})."]},
+        )
+    if CHANNEL_WEBHOOK in channels and not webhook_configured():
+        raise InvalidNotification(
+            "The webhook channel is not configured.",
+            details={"channels": ["The webhook channel needs NOTIFICATIONS_WEBHOOK_URL and _SECRET."]},
         )
     return list(dict.fromkeys(channels))
 
@@ -321,7 +327,8 @@ def delivery_attempt(*, delivery_id: uuid.UUID, last_try: bool = False) -> str:
             else:
                 retry_error = row.last_error
         else:
-            row.status, row.last_error, row.sent_at = Delivery.Status.SENT, "", timezone.now()
+            # last_error stays: a delivery sent after retries keeps the reason it needed them.
+            row.status, row.sent_at = Delivery.Status.SENT, timezone.now()
         row.updated_at = timezone.now()
         row.save(update_fields=["status", "attempts", "last_error", "sent_at", "updated_at"])
     if retry_error is not None:

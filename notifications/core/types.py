@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from notifications.interface import (
     CHANNEL_EMAIL,
     CHANNEL_IN_APP,
+    CHANNEL_WEBHOOK,
     TYPE_ANNOUNCEMENT,
     TYPE_EMAIL_VERIFICATION,
     TYPE_PASSWORD_CHANGED,
@@ -66,7 +67,8 @@ class TypeDefinition:
 SEALED_TOKEN = Field("sealed_token", max_length=1000, sealed=True)
 IP = Field("ip", required=False, max_length=64)
 
-# A message that carries a token goes by email only: an in-app copy would store it readable.
+# A message that carries a token goes by email only: an in-app or webhook copy would put it in
+# other hands readable. The webhook channel is never a default: a deployment configures it.
 TYPES: dict[str, TypeDefinition] = {
     definition.code: definition
     for definition in (
@@ -91,7 +93,7 @@ TYPES: dict[str, TypeDefinition] = {
         TypeDefinition(
             code=TYPE_PASSWORD_CHANGED,
             description="Security notice: the account's password was changed or reset.",
-            channels=(CHANNEL_EMAIL, CHANNEL_IN_APP),
+            channels=(CHANNEL_EMAIL, CHANNEL_IN_APP, CHANNEL_WEBHOOK),
             default_channels=(CHANNEL_EMAIL, CHANNEL_IN_APP),
             mandatory=True,
             fields=(Field("via", required=False, max_length=32),),
@@ -99,7 +101,7 @@ TYPES: dict[str, TypeDefinition] = {
         TypeDefinition(
             code=TYPE_REFRESH_TOKEN_REUSED,
             description="Security notice: a spent refresh token was presented again; the session was signed out.",
-            channels=(CHANNEL_EMAIL, CHANNEL_IN_APP),
+            channels=(CHANNEL_EMAIL, CHANNEL_IN_APP, CHANNEL_WEBHOOK),
             default_channels=(CHANNEL_EMAIL, CHANNEL_IN_APP),
             mandatory=True,
             fields=(Field("session_id", required=False, max_length=64), IP),
@@ -107,7 +109,7 @@ TYPES: dict[str, TypeDefinition] = {
         TypeDefinition(
             code=TYPE_ANNOUNCEMENT,
             description="A message from the operators.",
-            channels=(CHANNEL_IN_APP, CHANNEL_EMAIL),
+            channels=(CHANNEL_IN_APP, CHANNEL_EMAIL, CHANNEL_WEBHOOK),
             default_channels=(CHANNEL_IN_APP, CHANNEL_EMAIL),
             mandatory=False,
             fields=(Field("subject", max_length=200), Field("body", max_length=20000)),

@@ -24,8 +24,9 @@ SERVICE_NAME = "notifications"
 # Event types this module produces (contract §5); payloads are documented in docs/notifications.md.
 NOTIFICATION_REQUESTED = "notifications.notification_requested"
 
-# Channels (contract §4). `webhook` is declared by the contract but not delivered yet: a send
-# asking for it is refused with InvalidNotification.
+# Channels (contract §4). `webhook` POSTs each delivery, HMAC-SHA256 signed, to the configured
+# NOTIFICATIONS_WEBHOOK_URL (at least once: receivers dedupe on X-Gatehouse-Delivery); a send asking
+# for it while no URL and secret are configured is refused with InvalidNotification.
 CHANNEL_IN_APP = "in_app"
 CHANNEL_EMAIL = "email"
 CHANNEL_WEBHOOK = "webhook"

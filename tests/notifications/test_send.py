@@ -118,7 +118,7 @@ def test_an_unknown_type_is_refused_and_nothing_is_recorded(ada):
         pytest.param({"context": {**HELLO, "body": 42}}, "context", id="a-value-that-is-not-a-string"),
         pytest.param({"context": {**HELLO, "subject": "x" * 201}}, "context", id="a-value-too-long"),
         pytest.param({"context": ["not", "an", "object"]}, "context", id="a-context-that-is-not-an-object"),
-        pytest.param({"channels": ["webhook"]}, "channels", id="a-channel-not-delivered-yet"),
+        pytest.param({"channels": ["webhook"]}, "channels", id="the-webhook-channel-while-it-is-not-configured"),
         pytest.param({"channels": ["carrier_pigeon"]}, "channels", id="an-unknown-channel"),
         pytest.param({"channels": []}, "channels", id="no-channel"),
         pytest.param({"user_ids": []}, "user_ids", id="no-recipient"),
