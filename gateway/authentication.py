@@ -37,6 +37,11 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request):
+        edge = getattr(request._request, "edge_principal", None)
+        if edge is not None:  # the edge (gateway.edge.RateLimitMiddleware) verified it already
+            if edge.error:
+                raise exceptions.AuthenticationFailed("The access token is invalid, expired or revoked.")
+            return AuthenticatedUser(principal=edge.principal), None
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -59,7 +61,17 @@ def _as_list(value):
     return value if isinstance(value, list) else [value]
 
 
+def too_large() -> JsonResponse:
+    limit = settings.GATEHOUSE_MAX_BODY_BYTES
+    return JsonResponse(
+        error_body("request_too_large", f"The request body is larger than {limit} bytes.", {"max_bytes": limit}),
+        status=413,
+    )
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):
+        return too_large()
     if isinstance(exc, DomainError):
         response = Response(error_body(exc.code, exc.message, exc.details), status=KIND_STATUS.get(exc.kind, 500))
         if exc.kind == "rate_limited" and "retry_after" in exc.details:
@@ -136,5 +148,7 @@ class ApiErrorMiddleware:
     def process_exception(self, request, exception):
         if not _is_api(request):
             return None
+        if isinstance(exception, RequestDataTooBig):
+            return too_large()
         logger.error("unhandled error on %s", request.path, exc_info=exception)
         return JsonResponse(error_body("internal_error", "Internal server error."), status=500)

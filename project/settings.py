@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "corsheaders",
     "project.events",
     "project.rpc",
     "gateway",
@@ -44,6 +45,10 @@ MIDDLEWARE = [
     "gateway.middleware.RequestIdMiddleware",
     "gateway.middleware.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "gateway.edge.SecurityHeadersMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "gateway.edge.BodySizeLimitMiddleware",
+    "gateway.edge.RateLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -170,6 +175,22 @@ GATEHOUSE_FRONTEND_URL = env.str("GATEHOUSE_FRONTEND_URL", default="http://local
 GATEHOUSE_METRICS_TOKEN = env.str("GATEHOUSE_METRICS_TOKEN", default="")
 GATEHOUSE_MAX_BODY_BYTES = env.int("GATEHOUSE_MAX_BODY_BYTES", default=1048576)
 DATA_UPLOAD_MAX_MEMORY_SIZE = GATEHOUSE_MAX_BODY_BYTES
+# Proxies (IPs or CIDRs, e.g. the nginx in front) whose X-Forwarded-For names the real client.
+GATEHOUSE_TRUSTED_PROXIES = env.list("GATEHOUSE_TRUSTED_PROXIES", default=[])
+
+# --- CORS (django-cors-headers): browsers on these origins may call the API -------------------------
+CORS_ALLOWED_ORIGINS = env.list("GATEHOUSE_CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/(api/|\.well-known/).*$"
+CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "idempotency-key", "x-request-id")
+CORS_EXPOSE_HEADERS = (
+    "X-Request-ID",
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "RateLimit-Policy",
+)
+CORS_PREFLIGHT_MAX_AGE = 600
 
 # --- Passwords ----------------------------------------------------------------------------------
 # Argon2id first; the others only verify (and upgrade) hashes made before.

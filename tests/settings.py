@@ -7,6 +7,9 @@ os.environ.setdefault("GATEHOUSE_GRPC_TOKEN", "test-only-grpc-token")
 os.environ.setdefault("GATEHOUSE_EVENT_RETRY_DELAYS", "0.2,0.4")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+# Every test client calls from 127.0.0.1: the rate-limit tests set their own limits.
+os.environ.setdefault("GATEHOUSE_RATELIMIT_ANON", "1000000/min")
+os.environ.setdefault("GATEHOUSE_RATELIMIT_USER", "1000000/min")
 
 from project.settings import *  # noqa: F403
 from project.settings import DATABASES, INSTALLED_APPS

@@ -8,6 +8,7 @@ import logging
 from django.core.exceptions import PermissionDenied
 
 from auth.interface import AccountInactive, ClientInfo, TooManyAttempts, auth_service
+from gateway.edge import client_ip
 from project.kernel.errors import Unauthenticated
 from users.models import User
 
@@ -19,7 +20,7 @@ class GatehouseBackend:
         if not username or password is None:
             return None
         client = ClientInfo(
-            ip=request.META.get("REMOTE_ADDR", "") if request else "",
+            ip=client_ip(request) if request else "",
             user_agent=request.headers.get("User-Agent", "")[:512] if request else "",
         )
         try:

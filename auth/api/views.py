@@ -11,12 +11,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from auth.interface import ClientInfo, InvalidToken, TokenPair, auth_service
+from gateway.edge import client_ip
 
 PASSWORD = {"max_length": 4096, "trim_whitespace": False}
 
 
 def client_info(request) -> ClientInfo:
-    return ClientInfo(ip=request.META.get("REMOTE_ADDR", ""), user_agent=request.headers.get("User-Agent", "")[:512])
+    return ClientInfo(ip=client_ip(request), user_agent=request.headers.get("User-Agent", "")[:512])
 
 
 def token_body(pair: TokenPair) -> dict:

@@ -1,0 +1,303 @@
+"""Edge policy (contract §1), the same in every mode: the real client IP, body-size limit (413),
+access-token verification done once per request, rate limits shared by every process through
+Redis (429 + `Retry-After` + `RateLimit-*`) and security headers on API responses. CORS is
+django-cors-headers' (settings `CORS_*`). Every rejection is the contract's JSON envelope.
+
+Rate limits: one bucket per authenticated user (`GATEHOUSE_RATELIMIT_USER`) or, for a call without
+a valid token, per client IP (`GATEHOUSE_RATELIMIT_ANON`). Some routes cost more than one request
+(ROUTE_WEIGHTS). Windows are fixed and start at a bucket's first request, so N processes share one
+count exactly. When Redis does not answer the limiter fails open (logged and counted in
+`gatehouse_ratelimit_unavailable_total`): the API stays up, and the login lockout, which lives in
+the database, still stops password guessing. See docs/operations.md.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import re
+import threading
+import time
+from dataclasses import dataclass
+from functools import cache
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.http import JsonResponse
+from prometheus_client import Counter
+
+from auth.interface import InvalidToken, auth_service
+
+from .errors import error_body, too_large
+
+logger = logging.getLogger("gatehouse.edge")
+
+# Paths (prefixes) whose calls count more than one request against the caller's bucket: they cost
+# a password hash or send mail, so they are what an attacker would hammer.
+ROUTE_WEIGHTS: tuple[tuple[str, int], ...] = (
+    ("/api/v1/auth/token", 5),  # also /token/refresh
+    ("/api/v1/auth/register", 5),
+    ("/api/v1/auth/password/", 5),
+    ("/api/v1/auth/verify-email", 2),
+    ("/api/v1/notifications/send", 5),
+)
+LIMITED_PREFIX = "/api/"
+
+RATELIMIT_REJECTED = Counter("gatehouse_ratelimit_rejected_total", "Requests refused by the rate limit.", ["bucket"])
+RATELIMIT_UNAVAILABLE = Counter(
+    "gatehouse_ratelimit_unavailable_total", "Requests let through because the rate-limit store did not answer."
+)
+
+
+# --- The client's address ----------------------------------------------------------------------
+
+
+@cache
+def _trusted_proxies(spec: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    try:
+        return tuple(ipaddress.ip_network(item, strict=False) for item in spec)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"GATEHOUSE_TRUSTED_PROXIES: {exc}") from None
+
+
+def _is_trusted(address: str, proxies) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in proxies)
+
+
+def client_ip(request) -> str:
+    """The address of whoever sent the request.
+
+    `REMOTE_ADDR`, unless that is one of `GATEHOUSE_TRUSTED_PROXIES` (nginx): then the nearest
+    `X-Forwarded-For` hop that is not a trusted proxy. A client cannot spoof it: hops it wrote
+    itself lie to the left of the one our proxy appended.
+    """
+    remote = request.META.get("REMOTE_ADDR", "") or ""
+    proxies = _trusted_proxies(tuple(settings.GATEHOUSE_TRUSTED_PROXIES))
+    if not proxies or not _is_trusted(remote, proxies):
+        return remote
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, proxies):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return remote  # garbage where the proxy's entry should be: trust nothing
+    return remote
+
+
+# --- Rates ---------------------------------------------------------------------------------------
+
+_UNITS = {
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "h": 3600,
+    "hour": 3600,
+    "d": 86400,
+    "day": 86400,
+}
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-z]+)\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    limit: int
+    period: int  # seconds
+
+    @property
+    def policy(self) -> str:
+        return f"{self.limit};w={self.period}"
+
+
+@cache
+def parse_rate(text: str) -> Rate:
+    """`"60/min"`, `"1000/hour"`, `"10/30s"` → Rate. Raises ImproperlyConfigured."""
+    match = _RATE.match(text.lower())
+    if not match or match.group(3) not in _UNITS or int(match.group(1)) < 1:
+        raise ImproperlyConfigured(f"not a rate: {text!r} (expected e.g. 60/min, 1000/hour, 10/30s)")
+    multiplier = int(match.group(2) or 1)
+    return Rate(limit=int(match.group(1)), period=multiplier * _UNITS[match.group(3)])
+
+
+def route_weight(path: str) -> int:
+    return next((weight for prefix, weight in ROUTE_WEIGHTS if path.startswith(prefix)), 1)
+
+
+# --- Counters --------------------------------------------------------------------------------------
+
+# One round trip: add the weight, start the window on the bucket's first hit, read its remaining time.
+_HIT = """
+local count = redis.call('INCRBY', KEYS[1], ARGV[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  ttl = tonumber(ARGV[2])
+end
+return {count, ttl}
+"""
+
+
+class RedisCounter:
+    def __init__(self, client=None):
+        if client is None:
+            from django_redis import get_redis_connection
+
+            client = get_redis_connection("default")
+        self._script = client.register_script(_HIT)
+
+    def hit(self, key: str, weight: int, period: int) -> tuple[int, float]:
+        count, ttl_ms = self._script(keys=[key], args=[weight, period * 1000])
+        return int(count), int(ttl_ms) / 1000
+
+
+class LocalCounter:
+    """Embedded mode (no Redis): counts in this process only."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._buckets: dict[str, tuple[int, float]] = {}
+
+    def hit(self, key: str, weight: int, period: int) -> tuple[int, float]:
+        now = time.monotonic()
+        with self._lock:
+            count, ends = self._buckets.get(key, (0, 0.0))
+            if ends <= now:
+                count, ends = 0, now + period
+                if len(self._buckets) > 100_000:
+                    self._buckets = {k: v for k, v in self._buckets.items() if v[1] > now}
+            count += weight
+            self._buckets[key] = (count, ends)
+        return count, ends - now
+
+
+_counter = None
+_counter_lock = threading.Lock()
+
+
+def counter():
+    global _counter
+    if _counter is None:
+        with _counter_lock:
+            if _counter is None:
+                _counter = RedisCounter() if settings.REDIS_URL else LocalCounter()
+    return _counter
+
+
+def use_counter(new) -> None:
+    """Replace the counter (None: build it again from the settings on next use)."""
+    global _counter
+    _counter = new
+
+
+# --- Middleware ----------------------------------------------------------------------------------
+
+
+class BodySizeLimitMiddleware:
+    """413 before a byte of an oversized body is read (declared length); Django's own check
+    (DATA_UPLOAD_MAX_MEMORY_SIZE) catches bodies without a length: gateway.errors maps it to 413."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = settings.GATEHOUSE_MAX_BODY_BYTES
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return JsonResponse(error_body("bad_request", "Invalid Content-Length."), status=400)
+        if length > limit:
+            return too_large()
+        return self.get_response(request)
+
+
+@dataclass(frozen=True, slots=True)
+class EdgePrincipal:
+    """What the edge learnt from the Authorization header; the DRF authentication reuses it."""
+
+    principal: object | None  # auth.interface.Principal when the token verified
+    error: bool  # a bearer token was sent and did not verify
+
+
+def verify_bearer(request) -> EdgePrincipal | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    parts = header.split()
+    if not parts or parts[0].lower() != "bearer":
+        return None
+    if len(parts) != 2:
+        return EdgePrincipal(principal=None, error=True)
+    try:
+        return EdgePrincipal(principal=auth_service.verify_access_token(token=parts[1]), error=False)
+    except InvalidToken:
+        return EdgePrincipal(principal=None, error=True)
+
+
+class RateLimitMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.client_ip = client_ip(request)
+        if not request.path.startswith(LIMITED_PREFIX) or request.method == "OPTIONS":
+            return self.get_response(request)
+        edge = verify_bearer(request)
+        request.edge_principal = edge
+        if edge is not None and edge.principal is not None:
+            bucket, rate = f"user:{edge.principal.user_id}", parse_rate(settings.GATEHOUSE_RATELIMIT_USER)
+        else:
+            bucket, rate = f"ip:{request.client_ip}", parse_rate(settings.GATEHOUSE_RATELIMIT_ANON)
+        try:
+            count, reset = counter().hit(f"gatehouse:rl:{bucket}", route_weight(request.path), rate.period)
+        except Exception:  # the store is down: fail open, loudly
+            RATELIMIT_UNAVAILABLE.inc()
+            logger.warning("rate limit store unavailable; request let through", exc_info=True)
+            return self.get_response(request)
+        reset_seconds = max(1, math.ceil(reset))
+        headers = {
+            "RateLimit-Limit": str(rate.limit),
+            "RateLimit-Remaining": str(max(0, rate.limit - count)),
+            "RateLimit-Reset": str(reset_seconds),
+            "RateLimit-Policy": rate.policy,
+        }
+        if count > rate.limit:
+            RATELIMIT_REJECTED.labels(bucket.split(":", 1)[0]).inc()
+            response = JsonResponse(
+                error_body("rate_limited", "Too many requests.", {"retry_after": reset_seconds}), status=429
+            )
+            response["Retry-After"] = str(reset_seconds)
+        else:
+            response = self.get_response(request)
+        for name, value in headers.items():
+            response[name] = value
+        return response
+
+
+API_SECURITY_HEADERS = {
+    # Tokens and personal data must not sit in shared or browser caches.
+    "Cache-Control": "no-store",
+    # JSON is never a document: nothing may load from it, nobody may frame it.
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+class SecurityHeadersMiddleware:
+    """Headers for API responses on top of Django's SecurityMiddleware (nosniff, HSTS, referrer
+    policy, COOP) and X-Frame-Options. The browsable docs page keeps its own CSP-free HTML."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path.startswith("/api/") and not response.get("Content-Type", "").startswith("text/html"):
+            for name, value in API_SECURITY_HEADERS.items():
+                response.headers.setdefault(name, value)
+        return response
