@@ -7,7 +7,16 @@ from datetime import datetime
 
 from permissions.core import selectors, services
 from permissions.core.data import assignment_data, audit_data, group_data, permission_data, role_data
-from permissions.interface import DEFAULT_PAGE_SIZE, Assignment, AuditPage, Explanation, Group, Permission, Role
+from permissions.interface import (
+    DEFAULT_PAGE_SIZE,
+    Assignment,
+    AssignmentPage,
+    AuditPage,
+    Explanation,
+    Group,
+    Permission,
+    Role,
+)
 
 
 class LocalPermissionService:
@@ -123,10 +132,13 @@ class LocalPermissionService:
         user_id: uuid.UUID | None = None,
         group_id: uuid.UUID | None = None,
         role_id: uuid.UUID | None = None,
-    ) -> list[Assignment]:
-        return [
-            assignment_data(a) for a in selectors.assignment_list(user_id=user_id, group_id=group_id, role_id=role_id)
-        ]
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> AssignmentPage:
+        assignments, next_cursor = selectors.assignment_list(
+            user_id=user_id, group_id=group_id, role_id=role_id, limit=limit, cursor=cursor
+        )
+        return AssignmentPage(results=tuple(assignment_data(a) for a in assignments), next=next_cursor)
 
     def list_audit(self, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None) -> AuditPage:
         entries, next_cursor = selectors.audit_list(limit=limit, cursor=cursor)

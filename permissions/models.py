@@ -84,6 +84,7 @@ class Assignment(models.Model):
         indexes = [
             models.Index(fields=["user_id"], name="permissions_assignment_user"),
             models.Index(fields=["role", "scope"], name="permissions_assignment_role"),
+            models.Index(fields=["-created_at", "-id"], name="permissions_assignment_order"),
         ]
 
     def __str__(self):

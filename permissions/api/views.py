@@ -279,14 +279,10 @@ class AssignmentListApi(APIView):
     def get(self, request):
         filters = self.AssignmentFilter(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        role = filters.validated_data.get("role")
-        assignments = permission_service.list_assignments(
-            user_id=filters.validated_data.get("user_id"),
-            group_id=filters.validated_data.get("group_id"),
-            role_id=_role_id(role) if role else None,
-        )
-        page, next_cursor = _page(request, assignments)
-        return Response({"results": AssignmentOutput(page, many=True).data, "next": next_cursor})
+        values = dict(filters.validated_data)
+        role = values.pop("role", None)
+        page = permission_service.list_assignments(role_id=_role_id(role) if role else None, **values)
+        return Response({"results": AssignmentOutput(page.results, many=True).data, "next": page.next})
 
     @extend_schema(request=AssignmentGrantInput, responses={201: AssignmentOutput})
     def post(self, request):

@@ -186,9 +186,40 @@ def assignment_get(*, assignment_id: uuid.UUID) -> Assignment:
         raise AssignmentNotFound() from None
 
 
+def _page_limit(limit: int) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidRbacInput(
+            f"limit must be between 1 and {MAX_PAGE_SIZE}.", details={"limit": [f"Must be 1..{MAX_PAGE_SIZE}."]}
+        )
+
+
+def _encode_cursor(at: datetime, row_id: uuid.UUID) -> str:
+    raw = json.dumps([at.isoformat(), str(row_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, row_id = json.loads(raw)
+        at = datetime.fromisoformat(at)
+        if at.tzinfo is None:
+            raise ValueError("naive")
+        return at, uuid.UUID(row_id)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, AttributeError):
+        raise InvalidRbacInput("The cursor is not valid.", details={"cursor": ["Invalid cursor."]}) from None
+
+
 def assignment_list(
-    *, user_id: uuid.UUID | None = None, group_id: uuid.UUID | None = None, role_id: uuid.UUID | None = None
-) -> list[Assignment]:
+    *,
+    user_id: uuid.UUID | None = None,
+    group_id: uuid.UUID | None = None,
+    role_id: uuid.UUID | None = None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Assignment], str | None]:
+    """A page of assignments, newest first, keyset on (created_at, id)."""
+    _page_limit(limit)
     assignments = Assignment.objects.select_related("role")
     if user_id is not None:
         assignments = assignments.filter(user_id=user_id)
@@ -196,32 +227,20 @@ def assignment_list(
         assignments = assignments.filter(group_id=group_id)
     if role_id is not None:
         assignments = assignments.filter(role_id=role_id)
-    return list(assignments.order_by("-created_at", "-id"))
-
-
-def _encode_cursor(entry: AuditEntry) -> str:
-    raw = json.dumps([entry.occurred_at.isoformat(), str(entry.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        occurred_at, entry_id = json.loads(raw)
-        return datetime.fromisoformat(occurred_at), uuid.UUID(entry_id)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise InvalidRbacInput("The cursor is not valid.", details={"cursor": ["Invalid cursor."]}) from None
+    if cursor:
+        created_at, assignment_id = _decode_cursor(cursor)
+        assignments = assignments.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=assignment_id))
+    page = list(assignments.order_by("-created_at", "-id")[: limit + 1])
+    next_cursor = _encode_cursor(page[limit - 1].created_at, page[limit - 1].id) if len(page) > limit else None
+    return page[:limit], next_cursor
 
 
 def audit_list(*, limit: int, cursor: str | None) -> tuple[list[AuditEntry], str | None]:
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise InvalidRbacInput(
-            f"limit must be between 1 and {MAX_PAGE_SIZE}.", details={"limit": [f"Must be 1..{MAX_PAGE_SIZE}."]}
-        )
+    _page_limit(limit)
     entries = AuditEntry.objects.all()
     if cursor:
         occurred_at, entry_id = _decode_cursor(cursor)
         entries = entries.filter(Q(occurred_at__lt=occurred_at) | Q(occurred_at=occurred_at, id__lt=entry_id))
     page = list(entries.order_by("-occurred_at", "-id")[: limit + 1])
-    next_cursor = _encode_cursor(page[limit - 1]) if len(page) > limit else None
+    next_cursor = _encode_cursor(page[limit - 1].occurred_at, page[limit - 1].id) if len(page) > limit else None
     return page[:limit], next_cursor

@@ -87,6 +87,12 @@ class Assignment:
 
 
 @dataclass(frozen=True, slots=True)
+class AssignmentPage:
+    results: tuple[Assignment, ...]
+    next: str | None  # the cursor of the next page; None on the last one
+
+
+@dataclass(frozen=True, slots=True)
 class Explanation:
     """Why a check answers as it does.
 
@@ -401,8 +407,13 @@ class PermissionService(Protocol):
         user_id: uuid.UUID | None = None,
         group_id: uuid.UUID | None = None,
         role_id: uuid.UUID | None = None,
-    ) -> list[Assignment]:
-        """Assignments (expired ones too), newest first, filtered by the arguments given."""
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> AssignmentPage:
+        """A page of assignments (expired ones too), newest first, filtered by the arguments given.
+
+        Keyset-paged: pass the page's `next` as `cursor` for the one after it; assignments granted
+        meanwhile never shift a page. Raises InvalidRbacInput for a bad limit or cursor."""
         ...
 
     # Audit.
@@ -425,6 +436,7 @@ __all__ = [
     "SERVICE_NAME",
     "Assignment",
     "AssignmentNotFound",
+    "AssignmentPage",
     "AuditEntry",
     "AuditPage",
     "EscalationDenied",

@@ -7,6 +7,7 @@ import pytest
 from permissions.interface import (
     ADMIN_ROLE,
     Assignment,
+    AssignmentPage,
     AuditPage,
     Explanation,
     Group,
@@ -43,7 +44,7 @@ def test_the_service_round_trips_roles_groups_assignments_checks_and_the_audit(c
         None,
         "org:acme",
     )
-    assert permission_service.list_assignments(group_id=group.id) == [assignment]
+    assert permission_service.list_assignments(group_id=group.id) == AssignmentPage(results=(assignment,), next=None)
 
     assert permission_service.check(user_id=user, permission="docs.page.read", scope="org:acme/p:1")
     assert permission_service.check_many(

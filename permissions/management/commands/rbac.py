@@ -12,7 +12,7 @@ from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 
-from permissions.interface import permission_service
+from permissions.interface import MAX_PAGE_SIZE, Assignment, permission_service
 from project.kernel.errors import DomainError
 from users.interface import UserNotFound, user_service
 
@@ -42,6 +42,17 @@ def _group_id(value: str) -> uuid.UUID:
             if group.name == value:
                 return group.id
         raise CommandError(f"no group {value!r}") from None
+
+
+def _all_assignments() -> list[Assignment]:
+    """Every assignment, newest first, page by page."""
+    assignments, cursor = [], None
+    while True:
+        page = permission_service.list_assignments(limit=MAX_PAGE_SIZE, cursor=cursor)
+        assignments.extend(page.results)
+        if page.next is None:
+            return assignments
+        cursor = page.next
 
 
 class Command(BaseCommand):
@@ -145,7 +156,7 @@ class Command(BaseCommand):
                     "scope": a.scope,
                     "expires_at": a.expires_at.isoformat() if a.expires_at else None,
                 }
-                for a in permission_service.list_assignments()
+                for a in _all_assignments()
             ],
         }
         self.stdout.write(json.dumps(document, indent=2))
@@ -255,7 +266,7 @@ def plan(document: dict, *, prune: bool) -> list[tuple[str, object]]:
 
     group_names = {group.id: name for name, group in groups.items()}
     existing = {}
-    for a in permission_service.list_assignments():
+    for a in _all_assignments():
         subject = ("user", str(a.user_id)) if a.user_id else ("group", group_names.get(a.group_id))
         existing[(a.role_name, subject, a.scope, a.expires_at)] = a.id
     wanted = set()
