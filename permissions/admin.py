@@ -1,22 +1,47 @@
-"""Django admin for RBAC. Every write goes through the core services, as the signed-in user:
-escalation rules, the audit log and the rbac.* events apply exactly as for an API call."""
+"""Django admin for RBAC. Every write goes through `permission_service`, as the signed-in user:
+escalation rules, the audit log and the rbac.* events apply exactly as for an API call. Who sees
+and changes what is Django's has_*_permission hooks, which ask RBAC (users.backends)."""
 
 from __future__ import annotations
 
+import uuid
+
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_protect
 
-from permissions.core import services
+from permissions.interface import EscalationDenied, InvalidScope, normalise_scope, permission_service
 from permissions.models import Assignment, AuditEntry, Group, Permission, Role
 from project.kernel.errors import DomainError
+from users.interface import UserNotFound, user_service
+
+EXPLAIN_PERMISSION = "rbac.check.any"
+
+
+def _escalation_message(exc: EscalationDenied) -> str:
+    missing = ", ".join(exc.details.get("missing_permissions", ()))
+    return f"{exc.message} Missing: {missing} (scope: {exc.details.get('scope') or 'global'})."
+
+
+def _user_by_email(email: str, field: str | None = None):
+    """The user with this email; else a validation error, on `field` if given (from `clean()`)."""
+    try:
+        return user_service.get_by_email(email=email)
+    except UserNotFound:
+        error = forms.ValidationError("No user has this email.", code="user_not_found")
+        raise (forms.ValidationError({field: error}) if field else error) from None
 
 
 class ServiceBackedForm(forms.ModelForm):
     """Writes through the permissions service in `clean()`, so its errors land on the form."""
 
     actor_id = None  # set per request by the ModelAdmin
+    # The service's names for fields this form calls otherwise (user_id is picked by email).
+    field_aliases: dict[str, str] = {}
 
     def write(self, data):
         raise NotImplementedError
@@ -27,42 +52,18 @@ class ServiceBackedForm(forms.ModelForm):
             return data
         try:
             self.saved = self.write(data)
+        except EscalationDenied as exc:
+            raise forms.ValidationError(_escalation_message(exc), code=exc.code) from exc
         except DomainError as exc:
-            fields = [f for f in exc.details if f in self.fields]
-            for field in fields:
-                self.add_error(field, exc.details[field])
-            if not fields:
-                raise forms.ValidationError(f"{exc.message} {exc.details or ''}".strip()) from exc
+            placed = False
+            for key, value in exc.details.items():
+                field = self.field_aliases.get(key, key)
+                if field in self.fields and isinstance(value, list | str):
+                    self.add_error(field, value)
+                    placed = True
+            if not placed:
+                raise forms.ValidationError(f"{exc.message} {exc.details or ''}".strip(), code=exc.code) from exc
         return data
-
-
-class RoleForm(ServiceBackedForm):
-    class Meta:
-        model = Role
-        fields = ["name", "description", "permissions", "parents"]
-
-    def validate_unique(self):
-        pass  # the service decides
-
-    def write(self, data):
-        codes = [p.code for p in data.get("permissions", [])]
-        parents = [r.id for r in data.get("parents", [])]
-        if self.instance._state.adding:
-            return services.role_create(
-                actor_id=self.actor_id,
-                name=data["name"],
-                description=data.get("description", ""),
-                permissions=codes,
-                parents=parents,
-            )
-        return services.role_update(
-            actor_id=self.actor_id,
-            role_id=self.instance.id,
-            name=data["name"],
-            description=data.get("description", ""),
-            permissions=codes,
-            parents=parents,
-        )
 
 
 class ServiceBackedAdmin(admin.ModelAdmin):
@@ -81,10 +82,38 @@ class ServiceBackedAdmin(admin.ModelAdmin):
         return type(form.__name__, (form,), {"actor_id": request.user.id})
 
     def save_model(self, request, obj, form, change):
-        obj.pk = form.saved.pk  # already written by the form through the service
+        obj.pk = form.saved.id  # already written by the form through the service
 
     def save_related(self, request, form, formsets, change):
         pass  # the service wrote the relations too
+
+
+# --- Roles ---------------------------------------------------------------------------------------
+
+
+class RoleForm(ServiceBackedForm):
+    class Meta:
+        model = Role
+        fields = ["name", "description", "permissions", "parents"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.instance._state.adding and "parents" in self.fields:
+            self.fields["parents"].queryset = self.fields["parents"].queryset.exclude(pk=self.instance.pk)
+
+    def validate_unique(self):
+        pass  # the service decides
+
+    def write(self, data):
+        fields = {
+            "name": data["name"],
+            "description": data.get("description", ""),
+            "permissions": [p.code for p in data.get("permissions", [])],
+            "parents": [r.id for r in data.get("parents", [])],
+        }
+        if self.instance._state.adding:
+            return permission_service.create_role(actor_id=self.actor_id, **fields)
+        return permission_service.update_role(actor_id=self.actor_id, role_id=self.instance.id, **fields)
 
 
 @admin.register(Role)
@@ -100,13 +129,16 @@ class RoleAdmin(ServiceBackedAdmin):
 
     def delete_model(self, request, obj):
         try:
-            services.role_delete(actor_id=request.user.id, role_id=obj.id)
+            permission_service.delete_role(actor_id=request.user.id, role_id=obj.id)
         except DomainError as exc:
             self.message_user(request, f"{obj.name}: {exc.message}", messages.ERROR)
 
     def delete_queryset(self, request, queryset):
         for role in queryset:
             self.delete_model(request, role)
+
+
+# --- Groups and their members --------------------------------------------------------------------
 
 
 class GroupForm(ServiceBackedForm):
@@ -118,7 +150,46 @@ class GroupForm(ServiceBackedForm):
         pass
 
     def write(self, data):
-        return services.group_create(actor_id=self.actor_id, name=data["name"], description=data.get("description", ""))
+        return permission_service.create_group(
+            actor_id=self.actor_id, name=data["name"], description=data.get("description", "")
+        )
+
+
+class GroupMembersForm(ServiceBackedForm):
+    """A group's members: one added by email, any removed by ticking them (the name is fixed)."""
+
+    add_member = forms.EmailField(
+        label="Add a member", required=False, help_text="The user's email. They gain the group's roles."
+    )
+    remove_members = forms.MultipleChoiceField(
+        label="Members", required=False, widget=forms.CheckboxSelectMultiple, help_text="Tick members to remove."
+    )
+
+    class Meta:
+        model = Group
+        fields = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        member_ids = permission_service.group_members(group_id=self.instance.id)
+        emails = {user.id: user.email for user in user_service.get_many(user_ids=member_ids)}
+        self.fields["remove_members"].choices = sorted(
+            ((str(user_id), emails.get(user_id, str(user_id))) for user_id in member_ids), key=lambda c: c[1]
+        )
+
+    def validate_unique(self):
+        pass
+
+    def write(self, data):
+        group_id = self.instance.id
+        if data.get("add_member"):
+            user = _user_by_email(data["add_member"], "add_member")
+            permission_service.add_group_member(actor_id=self.actor_id, group_id=group_id, user_id=user.id)
+        for user_id in data.get("remove_members", []):
+            permission_service.remove_group_member(
+                actor_id=self.actor_id, group_id=group_id, user_id=uuid.UUID(user_id)
+            )
+        return self.instance
 
 
 @admin.register(Group)
@@ -127,15 +198,195 @@ class GroupAdmin(ServiceBackedAdmin):
     list_display = ["name", "description", "created_at"]
     search_fields = ["name"]
 
-    def has_change_permission(self, request, obj=None):
-        return False  # members and assignments change through the API or `manage.py rbac`
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is not None:
+            kwargs["form"] = GroupMembersForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["name", "description"]
+        return ["name", "description", "add_member", "remove_members"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["name", "description"] if obj is not None else []
 
     def delete_model(self, request, obj):
-        services.group_delete(actor_id=request.user.id, group_id=obj.id)
+        permission_service.delete_group(actor_id=request.user.id, group_id=obj.id)
 
     def delete_queryset(self, request, queryset):
         for group in queryset:
             self.delete_model(request, group)
+
+
+# --- Assignments and the explain page ------------------------------------------------------------
+
+
+class AssignmentForm(ServiceBackedForm):
+    user_email = forms.EmailField(label="User", required=False, help_text="The user's email; or pick a group.")
+    field_aliases = {"user_id": "user_email", "group_id": "group", "role_id": "role"}
+
+    class Meta:
+        model = Assignment
+        fields = ["role", "group", "scope", "expires_at"]
+        help_texts = {
+            "scope": "Empty for global, else a path such as org:acme/project:42 (it covers everything below).",
+            "expires_at": "Optional: the assignment stops granting at this time.",
+        }
+
+    def validate_unique(self):
+        pass
+
+    def clean_scope(self):
+        try:
+            return normalise_scope(self.cleaned_data.get("scope")) or ""
+        except InvalidScope as exc:
+            raise forms.ValidationError(exc.details.get("scope") or exc.message) from exc
+
+    def write(self, data):
+        email, group = data.get("user_email"), data.get("group")
+        if bool(email) == bool(group):
+            raise forms.ValidationError("Give either a user's email or a group, not both.")
+        user = _user_by_email(email, "user_email") if email else None
+        return permission_service.grant(
+            actor_id=self.actor_id,
+            role_id=data["role"].id,
+            user_id=user.id if user else None,
+            group_id=group.id if group else None,
+            scope=data.get("scope") or None,
+            expires_at=data.get("expires_at"),
+        )
+
+
+class ExplainForm(forms.Form):
+    email = forms.EmailField(label="User's email")
+    permission = forms.ChoiceField()
+    scope = forms.CharField(required=False, help_text="Empty for global, e.g. org:acme/project:42.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["permission"].choices = [
+            (p.code, f"{p.code} — {p.description}" if p.description else p.code)
+            for p in permission_service.list_permissions()
+        ]
+
+    def clean_email(self):
+        self.user = _user_by_email(self.cleaned_data["email"])
+        return self.cleaned_data["email"]
+
+    def clean_scope(self):
+        try:
+            return normalise_scope(self.cleaned_data.get("scope"))
+        except InvalidScope as exc:
+            raise forms.ValidationError(exc.details.get("scope") or exc.message) from exc
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(ServiceBackedAdmin):
+    form = AssignmentForm
+    list_display = ["role", "user_email", "group", "scope", "expires_at", "created_at", "granted_by"]
+    list_filter = ["role"]
+    search_fields = ["scope", "role__name", "group__name"]
+    list_select_related = ["role", "group"]
+    actions = ["revoke"]
+
+    def get_urls(self):
+        explain = path("explain/", self.admin_site.admin_view(self.explain_view), name="permissions_assignment_explain")
+        return [explain, *super().get_urls()]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["role", "user_email", "group", "scope", "expires_at"]
+        return ["role", "user_id", "group", "scope", "expires_at", "created_at", "granted_by"]
+
+    def has_change_permission(self, request, obj=None):
+        return False  # an assignment is granted or revoked, never edited
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # `revoke` says what it does
+        return actions
+
+    def delete_model(self, request, obj):
+        permission_service.revoke(actor_id=request.user.id, assignment_id=obj.id)
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        # One call to the users service for the page, not one per row.
+        user_ids = list({a.user_id for a in changelist.result_list if a.user_id})
+        emails = {user.id: user.email for user in user_service.get_many(user_ids=user_ids)} if user_ids else {}
+        for assignment in changelist.result_list:
+            assignment.user_email = emails.get(assignment.user_id, assignment.user_id)
+        return changelist
+
+    @admin.display(description="User")
+    def user_email(self, obj):
+        return getattr(obj, "user_email", obj.user_id)
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if "@" in term:
+            try:
+                user = user_service.get_by_email(email=term)
+            except UserNotFound:
+                return results, may_have_duplicates
+            results |= queryset.filter(user_id=user.id)
+        return results, may_have_duplicates
+
+    @admin.action(description="Revoke selected assignments", permissions=["delete"])
+    def revoke(self, request, queryset):
+        revoked = 0
+        for assignment in queryset:
+            try:
+                permission_service.revoke(actor_id=request.user.id, assignment_id=assignment.id)
+                revoked += 1
+            except DomainError as exc:
+                self.message_user(request, f"{assignment}: {exc.message}", messages.ERROR)
+        self.message_user(request, f"Revoked {revoked} assignment(s).", messages.SUCCESS)
+
+    def explain_view(self, request):
+        """Why can (or can't) this user do this here: the service's explanation, for a person."""
+        if not request.user.has_perm(EXPLAIN_PERMISSION):
+            raise PermissionDenied
+        form = ExplainForm(request.GET if "email" in request.GET else None)
+        explanation = assignment_subject = None
+        if form.is_bound and form.is_valid():
+            explanation = permission_service.explain(
+                user_id=form.user.id, permission=form.cleaned_data["permission"], scope=form.cleaned_data["scope"]
+            )
+            assignment_subject = _assignment_subject(explanation.assignment)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Explain a check",
+            "form": form,
+            "explanation": explanation,
+            "assignment_subject": assignment_subject,
+            "assignment_url": (
+                reverse("admin:permissions_assignment_change", args=[explanation.assignment.id])
+                if explanation and explanation.assignment
+                else None
+            ),
+        }
+        return TemplateResponse(request, "admin/permissions/explain.html", context)
+
+
+def _assignment_subject(assignment) -> str | None:
+    if assignment is None:
+        return None
+    if assignment.group_id is not None:
+        try:
+            return f"group {permission_service.get_group(group_id=assignment.group_id).name}"
+        except DomainError:
+            return f"group {assignment.group_id}"
+    try:
+        return user_service.get(user_id=assignment.user_id).email
+    except UserNotFound:
+        return str(assignment.user_id)
+
+
+# --- Read-only: the registry and the audit log ---------------------------------------------------
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -147,21 +398,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-
-@admin.register(Assignment)
-class AssignmentAdmin(ReadOnlyAdmin):
-    list_display = ["role", "user_id", "group", "scope", "expires_at", "created_at", "granted_by"]
-    list_filter = ["role"]
-    search_fields = ["=user_id", "scope", "role__name", "group__name"]
-    list_select_related = ["role", "group"]
-    actions = ["revoke"]
-
-    @admin.action(description="Revoke selected assignments")
-    def revoke(self, request, queryset):
-        for assignment in queryset:
-            services.assignment_revoke(actor_id=request.user.id, assignment_id=assignment.id)
-        self.message_user(request, f"Revoked {queryset.count()} assignment(s).", messages.SUCCESS)
 
 
 @admin.register(Permission)
