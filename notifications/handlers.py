@@ -7,6 +7,7 @@ past the inbox twice (a replayed dead letter) sends nothing twice.
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from auth.interface import (
@@ -21,11 +22,18 @@ from notifications.interface import (
     TYPE_PASSWORD_CHANGED,
     TYPE_PASSWORD_RESET,
     TYPE_REFRESH_TOKEN_REUSED,
+    TYPE_ROLE_ASSIGNED,
+    TYPE_WELCOME,
+    InvalidNotification,
 )
+from permissions.interface import ASSIGNMENT_GRANTED
 from project.events.consumers import subscribe
 from project.kernel.events import Envelope
+from users.interface import USER_REGISTERED
 
 CONSUMER = "notifications"
+
+log = logging.getLogger(__name__)
 
 
 def _notify(envelope: Envelope, type: str, context: dict[str, str | None]) -> None:
@@ -57,3 +65,36 @@ def password_changed(envelope: Envelope) -> None:
 def refresh_token_reused(envelope: Envelope) -> None:
     payload = envelope.payload
     _notify(envelope, TYPE_REFRESH_TOKEN_REUSED, {"session_id": payload.get("session_id"), "ip": payload.get("ip")})
+
+
+@subscribe(CONSUMER, USER_REGISTERED)
+def user_registered(envelope: Envelope) -> None:
+    # The verification mail comes from auth.email_verification_requested; this is the welcome.
+    _notify(envelope, TYPE_WELCOME, {"display_name": envelope.payload.get("display_name")})
+
+
+@subscribe(CONSUMER, ASSIGNMENT_GRANTED)
+def assignment_granted(envelope: Envelope) -> None:
+    payload = envelope.payload
+    context = {
+        "role": payload["role"],
+        "scope": payload.get("scope"),
+        "group": payload.get("group_id"),
+        "expires_at": payload.get("expires_at"),
+    }
+    context = {key: value for key, value in context.items() if value}
+    if payload.get("user_id"):
+        _notify(envelope, TYPE_ROLE_ASSIGNED, context)
+        return
+    try:
+        # A group's members now, resolved in this transaction (the permissions service is local
+        # to this consumer for now).
+        notification_create(
+            type=TYPE_ROLE_ASSIGNED,
+            group_id=uuid.UUID(payload["group_id"]),
+            context=context,
+            idempotency_key=f"event:{envelope.id}",
+        )
+    except InvalidNotification as exc:
+        # The group is gone or empty by now: nobody to tell, and a retry would not change that.
+        log.info("role_assigned for group %s not sent: %s", payload["group_id"], exc.details)

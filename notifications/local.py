@@ -7,8 +7,16 @@ from typing import Any
 
 from notifications.core import selectors, services
 from notifications.core.types import type_list
-from notifications.interface import Delivery, NotificationType
+from notifications.interface import (
+    DEFAULT_PAGE_SIZE,
+    Delivery,
+    InboxMessage,
+    InboxPage,
+    NotificationType,
+    Preference,
+)
 from notifications.models import Delivery as DeliveryModel
+from notifications.models import InAppMessage
 
 
 def to_data(delivery: DeliveryModel) -> Delivery:
@@ -25,18 +33,40 @@ def to_data(delivery: DeliveryModel) -> Delivery:
     )
 
 
+def message_data(message: InAppMessage) -> InboxMessage:
+    return InboxMessage(
+        id=message.id,
+        notification_id=message.notification_id,
+        type=message.notification.type,
+        subject=message.subject,
+        body=message.body,
+        created_at=message.created_at,
+        read_at=message.read_at,
+    )
+
+
 class LocalNotificationService:
     def send(
         self,
         *,
         type: str,
-        user_ids: list[uuid.UUID],
         context: dict[str, Any],
+        user_ids: list[uuid.UUID] | None = None,
+        group_id: uuid.UUID | None = None,
+        role: str | None = None,
+        scope: str | None = None,
         channels: list[str] | None = None,
         idempotency_key: str | None = None,
     ) -> uuid.UUID:
         notification = services.notification_send(
-            type=type, user_ids=user_ids, context=context, channels=channels, idempotency_key=idempotency_key
+            type=type,
+            context=context,
+            user_ids=user_ids,
+            group_id=group_id,
+            role=role,
+            scope=scope,
+            channels=channels,
+            idempotency_key=idempotency_key,
         )
         return notification.id
 
@@ -45,3 +75,32 @@ class LocalNotificationService:
 
     def list_types(self) -> list[NotificationType]:
         return [definition.public() for definition in type_list()]
+
+    def list_inbox(
+        self,
+        *,
+        user_id: uuid.UUID,
+        unread_only: bool = False,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> InboxPage:
+        messages, next_cursor = selectors.inbox_list(
+            user_id=user_id, unread_only=unread_only, limit=limit, cursor=cursor
+        )
+        return InboxPage(results=tuple(message_data(message) for message in messages), next=next_cursor)
+
+    def unread_count(self, *, user_id: uuid.UUID) -> int:
+        return selectors.inbox_unread_count(user_id=user_id)
+
+    def mark_read(self, *, user_id: uuid.UUID, message_id: uuid.UUID) -> None:
+        services.inbox_mark_read(user_id=user_id, message_id=message_id)
+
+    def mark_all_read(self, *, user_id: uuid.UUID) -> int:
+        return services.inbox_mark_all_read(user_id=user_id)
+
+    def get_preferences(self, *, user_id: uuid.UUID) -> list[Preference]:
+        return selectors.preference_list(user_id=user_id)
+
+    def set_preferences(self, *, user_id: uuid.UUID, preferences: list[Preference]) -> list[Preference]:
+        services.preferences_set(user_id=user_id, preferences=preferences)
+        return selectors.preference_list(user_id=user_id)

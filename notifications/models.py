@@ -92,7 +92,27 @@ class InAppMessage(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [models.UniqueConstraint(fields=["notification", "user_id"], name="notif_in_app_once")]
-        indexes = [models.Index(fields=["user_id", "-created_at"], name="notif_in_app_inbox_idx")]
+        indexes = [
+            models.Index(fields=["user_id", "-created_at"], name="notif_in_app_inbox_idx"),
+            models.Index(fields=["user_id", "read_at"], name="notif_in_app_unread_idx"),
+        ]
 
     def __str__(self):
         return f"{self.subject} to {self.user_id}"
+
+
+class Preference(models.Model):
+    """A user's choice for one type on one channel; no row means on. Mandatory types ignore it."""
+
+    user_id = models.UUIDField()
+    type = models.CharField(max_length=64)
+    channel = models.CharField(max_length=16, choices=Delivery.Channel.choices)
+    enabled = models.BooleanField()
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["user_id", "type", "channel"]
+        constraints = [models.UniqueConstraint(fields=["user_id", "type", "channel"], name="notif_preference_once")]
+
+    def __str__(self):
+        return f"{self.type}/{self.channel} for {self.user_id}: {'on' if self.enabled else 'off'}"

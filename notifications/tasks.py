@@ -8,7 +8,14 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from notifications.core.services import DELIVER_TASK, DeliveryRetry, deliveries_requeue_stale, delivery_attempt
+from notifications.core.services import (
+    DELIVER_BATCH_TASK,
+    DELIVER_TASK,
+    DeliveryRetry,
+    deliveries_attempt_batch,
+    deliveries_requeue_stale,
+    delivery_attempt,
+)
 from project.kernel.errors import ServiceUnavailable
 
 # Retries of one delivery after its first attempt; then it is marked failed (a dead letter the
@@ -36,12 +43,28 @@ def deliver(self, delivery_id: str) -> str:
         return delivery_attempt(delivery_id=uuid.UUID(delivery_id), last_try=self.request.retries >= self.max_retries)
     # Embedded mode: no broker to come back through (and an eager retry would propagate to the
     # caller), so the retries run at once, as the in-process event consumers' do.
-    for _ in range(self.max_retries):
+    for _ in range(self.max_retries - (self.request.retries or 0)):
         try:
             return delivery_attempt(delivery_id=uuid.UUID(delivery_id))
         except DeliveryRetry:
             pass
     return delivery_attempt(delivery_id=uuid.UUID(delivery_id), last_try=True)
+
+
+@shared_task(
+    name=DELIVER_BATCH_TASK,
+    acks_late=True,
+    ignore_result=True,
+    # The database away for a moment; a delivery attempted already is not attempted again.
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    retry_backoff_max=RETRY_BACKOFF_MAX,
+    retry_jitter=True,
+    max_retries=MAX_RETRIES,
+)
+def deliver_batch(delivery_ids: list[str]) -> None:
+    """A first attempt at each delivery; those to retry go on as their own `deliver` tasks."""
+    deliveries_attempt_batch(delivery_ids=[uuid.UUID(delivery_id) for delivery_id in delivery_ids])
 
 
 # Expires: while no worker runs, sweeps do not pile up in the queue; the next one suffices.

@@ -35,6 +35,9 @@ class LocalPermissionService:
     def users_with_permission(self, *, permission: str, scope: str | None = None) -> list[uuid.UUID]:
         return selectors.users_with_permission(permission=permission, scope=scope)
 
+    def users_with_role(self, *, role_id: uuid.UUID, scope: str | None = None) -> list[uuid.UUID]:
+        return selectors.users_with_role(role_id=role_id, scope=scope)
+
     def list_permissions(self) -> list[Permission]:
         return [permission_data(p) for p in selectors.permission_list()]
 

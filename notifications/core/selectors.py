@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import uuid
+from datetime import datetime
 
-from notifications.interface import NotificationNotFound
-from notifications.models import Delivery, Notification
+from django.db.models import Q
+
+from notifications.interface import MAX_PAGE_SIZE, InvalidCursor, NotificationNotFound, Preference
+from notifications.models import Delivery, InAppMessage, Notification
+from notifications.models import Preference as PreferenceModel
+
+from . import unread
+from .types import type_list
 
 
 def notification_get(*, notification_id: uuid.UUID) -> Notification:
@@ -18,3 +28,75 @@ def notification_get(*, notification_id: uuid.UUID) -> Notification:
 def delivery_list(*, notification_id: uuid.UUID) -> list[Delivery]:
     notification = notification_get(notification_id=notification_id)
     return list(notification.deliveries.order_by("user_id", "channel"))
+
+
+# --- The inbox -------------------------------------------------------------------------------------
+
+
+def _encode_cursor(at: datetime, row_id: uuid.UUID) -> str:
+    raw = json.dumps([at.isoformat(), str(row_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, row_id = json.loads(raw)
+        at = datetime.fromisoformat(at)
+        if at.tzinfo is None:
+            raise ValueError("naive")
+        return at, uuid.UUID(row_id)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, AttributeError):
+        raise InvalidCursor("The cursor is not valid.", details={"cursor": ["Invalid cursor."]}) from None
+
+
+def inbox_list(
+    *, user_id: uuid.UUID, unread_only: bool, limit: int, cursor: str | None
+) -> tuple[list[InAppMessage], str | None]:
+    """A page of the user's messages, newest first, keyset on (created_at, id)."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidCursor(f"limit must be 1 to {MAX_PAGE_SIZE}.", details={"limit": [f"Must be 1..{MAX_PAGE_SIZE}."]})
+    messages = InAppMessage.objects.filter(user_id=user_id).select_related("notification")
+    if unread_only:
+        messages = messages.filter(read_at__isnull=True)
+    if cursor:
+        at, message_id = _decode_cursor(cursor)
+        messages = messages.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=message_id))
+    page = list(messages.order_by("-created_at", "-id")[: limit + 1])
+    next_cursor = _encode_cursor(page[limit - 1].created_at, page[limit - 1].id) if len(page) > limit else None
+    return page[:limit], next_cursor
+
+
+def inbox_unread_count(*, user_id: uuid.UUID) -> int:
+    return unread.cached_count(
+        user_id, lambda: InAppMessage.objects.filter(user_id=user_id, read_at__isnull=True).count()
+    )
+
+
+# --- Preferences -----------------------------------------------------------------------------------
+
+
+def preferences_off(*, type: str, user_ids: list[uuid.UUID]) -> set[tuple[uuid.UUID, str]]:
+    """The (user, channel) pairs turned off for `type` among `user_ids`."""
+    off: set[tuple[uuid.UUID, str]] = set()
+    for start in range(0, len(user_ids), 1000):  # bounded IN lists
+        off.update(
+            PreferenceModel.objects.filter(
+                type=type, enabled=False, user_id__in=user_ids[start : start + 1000]
+            ).values_list("user_id", "channel")
+        )
+    return off
+
+
+def preference_list(*, user_id: uuid.UUID) -> list[Preference]:
+    stored = {(row.type, row.channel): row.enabled for row in PreferenceModel.objects.filter(user_id=user_id)}
+    return [
+        Preference(
+            type=definition.code,
+            channel=channel,
+            enabled=True if definition.mandatory else stored.get((definition.code, channel), True),
+            mandatory=definition.mandatory,
+        )
+        for definition in type_list()
+        for channel in sorted(definition.channels)
+    ]

@@ -1,8 +1,12 @@
 """Writes of the notifications core service: record a notification, then deliver it.
 
-`notification_send` records the notification, one delivery per recipient and channel and the
-`notifications.notification_requested` event in one transaction; after the commit each delivery is
-queued as a Celery task (`notifications.deliver`), which calls `delivery_attempt`.
+`notification_send` resolves the recipients (groups and roles through the permissions service,
+outside any transaction), then records the notification, one delivery per recipient and channel
+(`skipped` where the recipient turned the channel off) and the
+`notifications.notification_requested` event in one transaction; after the commit the pending
+deliveries are queued in batches of DELIVERY_BATCH_SIZE as Celery tasks
+(`notifications.deliver_batch`, or `notifications.deliver` for a single one), which call
+`delivery_attempt` for each.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -20,30 +25,42 @@ from django.db.models import F
 from django.utils import timezone
 
 from notifications.interface import (
+    CHANNEL_IN_APP,
     CHANNEL_WEBHOOK,
     MAX_IDEMPOTENCY_KEY_LENGTH,
+    MAX_RECIPIENTS,
     NOTIFICATION_REQUESTED,
     SERVICE_NAME,
     IdempotencyKeyReused,
     InvalidNotification,
+    InvalidPreferences,
+    NotificationNotFound,
+    Preference,
 )
-from notifications.models import Delivery, Notification
+from notifications.models import Delivery, InAppMessage, Notification
+from notifications.models import Preference as PreferenceModel
+from permissions.interface import GroupNotFound, InvalidScope, RoleNotFound, normalise_scope, permission_service
 from project.celery import app as celery_app
 from project.events.outbox import outbox_record
 from project.kernel.context import get_request_id
 from project.kernel.errors import ServiceUnavailable
 from users.interface import User, user_service
 
+from . import unread
 from .channels import SENDERS, PermanentFailure, webhook_configured
 from .rendering import RenderError, render
-from .types import TypeDefinition, type_get
+from .selectors import preferences_off
+from .types import TYPES, TypeDefinition, type_get
 
 log = logging.getLogger(__name__)
 
 # The Celery task that delivers one delivery (notifications.tasks). Named, not imported: the
 # tasks layer sits above this one.
 DELIVER_TASK = "notifications.deliver"
-MAX_RECIPIENTS = 10000
+DELIVER_BATCH_TASK = "notifications.deliver_batch"
+# Deliveries per queued task: one message on the broker per batch, not per delivery.
+DELIVERY_BATCH_SIZE = 100
+OPTED_OUT = "The recipient turned this channel off for this type."
 ERROR_MAX = 2000
 
 
@@ -55,21 +72,85 @@ class DeliveryRetry(Exception):
 # --- Sending ---------------------------------------------------------------------------------------
 
 
-def _clean_recipients(user_ids: Any) -> list[uuid.UUID]:
-    if not isinstance(user_ids, list | tuple) or not user_ids:
-        raise InvalidNotification("At least one recipient is needed.", details={"user_ids": ["At least one."]})
-    if len(user_ids) > MAX_RECIPIENTS:
+def _as_uuid(value: Any, field: str, what: str) -> uuid.UUID:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
         raise InvalidNotification(
-            "Too many recipients.", details={"user_ids": [f"At most {MAX_RECIPIENTS} per notification."]}
+            f"{what} is not a valid id.", details={field: [f"Not a UUID: {str(value)[:64]!r}."]}
+        ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientSpec:
+    """Who a send names; `resolve` turns it into user ids."""
+
+    user_ids: tuple[uuid.UUID, ...]
+    group_id: uuid.UUID | None
+    role: str | None
+    scope: str | None
+
+    def canonical(self) -> dict[str, Any]:
+        # Only what was given, so a send to user ids hashes as it always did.
+        spec: dict[str, Any] = {"user_ids": sorted(map(str, self.user_ids))}
+        if self.group_id is not None:
+            spec["group_id"] = str(self.group_id)
+        if self.role is not None:
+            spec["role"], spec["scope"] = self.role, self.scope
+        return spec
+
+
+def _clean_recipient_spec(user_ids: Any, group_id: Any, role: Any, scope: Any) -> RecipientSpec:
+    if user_ids is None and group_id is None and role is None:
+        raise InvalidNotification(
+            "At least one recipient is needed.",
+            details={"recipients": ["Give user_ids, group_id or role."]},
         )
-    recipients: dict[uuid.UUID, None] = {}
-    for value in user_ids:
-        try:
-            recipients[value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))] = None
-        except ValueError:
+    cleaned_users: dict[uuid.UUID, None] = {}
+    if user_ids is not None:
+        if not isinstance(user_ids, list | tuple) or (not user_ids and group_id is None and role is None):
+            raise InvalidNotification("At least one recipient is needed.", details={"user_ids": ["At least one."]})
+        if len(user_ids) > MAX_RECIPIENTS:
             raise InvalidNotification(
-                "A recipient is not a valid user id.", details={"user_ids": [f"Not a UUID: {str(value)[:64]!r}."]}
-            ) from None
+                "Too many recipients.", details={"user_ids": [f"At most {MAX_RECIPIENTS} per notification."]}
+            )
+        for value in user_ids:
+            cleaned_users[_as_uuid(value, "user_ids", "A recipient")] = None
+    group = _as_uuid(group_id, "group_id", "The group") if group_id is not None else None
+    if role is not None and (not isinstance(role, str) or not 1 <= len(role) <= 100):
+        raise InvalidNotification("The role is not valid.", details={"role": ["A role name, 1 to 100 characters."]})
+    if scope is not None and role is None:
+        raise InvalidNotification("A scope needs a role.", details={"scope": ["Only with role."]})
+    try:
+        scope = normalise_scope(scope)
+    except InvalidScope as exc:
+        raise InvalidNotification("The scope is not valid.", details={"scope": exc.details.get("scope", [])}) from None
+    return RecipientSpec(user_ids=tuple(cleaned_users), group_id=group, role=role, scope=scope)
+
+
+def _resolve_recipients(spec: RecipientSpec) -> list[uuid.UUID]:
+    """The users `spec` names, in a stable order. Calls the permissions service (maybe remote):
+    never inside a transaction of ours."""
+    recipients: dict[uuid.UUID, None] = dict.fromkeys(spec.user_ids)
+    if spec.group_id is not None:
+        try:
+            recipients.update(dict.fromkeys(permission_service.group_members(group_id=spec.group_id)))
+        except GroupNotFound:
+            raise InvalidNotification("There is no such group.", details={"group_id": ["Unknown group."]}) from None
+    if spec.role is not None:
+        try:
+            role = permission_service.get_role_by_name(name=spec.role)
+            recipients.update(dict.fromkeys(permission_service.users_with_role(role_id=role.id, scope=spec.scope)))
+        except RoleNotFound:
+            raise InvalidNotification("There is no such role.", details={"role": ["Unknown role."]}) from None
+    if not recipients:
+        raise InvalidNotification(
+            "These recipients name nobody.", details={"recipients": ["No user matches these recipients."]}
+        )
+    if len(recipients) > MAX_RECIPIENTS:
+        raise InvalidNotification(
+            "Too many recipients.", details={"recipients": [f"At most {MAX_RECIPIENTS} users per notification."]}
+        )
     return list(recipients)
 
 
@@ -129,9 +210,9 @@ def _clean_idempotency_key(key: Any) -> str | None:
     return key
 
 
-def _request_hash(*, type: str, recipients: list[uuid.UUID], channels: list[str], context: dict[str, str]) -> str:
+def _request_hash(*, type: str, recipients: RecipientSpec, channels: list[str], context: dict[str, str]) -> str:
     canonical = json.dumps(
-        {"type": type, "user_ids": sorted(map(str, recipients)), "channels": sorted(channels), "context": context},
+        {"type": type, **recipients.canonical(), "channels": sorted(channels), "context": context},
         sort_keys=True,
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -144,91 +225,194 @@ def _already_sent(key: str, request_hash: str) -> Notification | None:
     return existing
 
 
-def notification_create(
-    *,
-    type: str,
-    user_ids: list[uuid.UUID],
-    context: dict[str, Any],
-    channels: list[str] | None = None,
-    idempotency_key: str | None = None,
-) -> Notification:
-    """`notification_send` for a caller already inside a transaction (an event handler): it joins
-    that transaction, and the deliveries are queued once the outermost one commits."""
+@dataclass(frozen=True, slots=True)
+class _Request:
+    definition: TypeDefinition
+    recipients: RecipientSpec
+    channels: list[str]
+    context: dict[str, str]
+    key: str | None
+    request_hash: str
+
+
+def _clean_request(
+    *, type: str, context: Any, user_ids: Any, group_id: Any, role: Any, scope: Any, channels: Any, idempotency_key: Any
+) -> _Request:
     definition = type_get(code=type)
-    recipients = _clean_recipients(user_ids)
+    recipients = _clean_recipient_spec(user_ids, group_id, role, scope)
     channels = _clean_channels(definition, channels)
     context = _clean_context(definition, context)
     key = _clean_idempotency_key(idempotency_key)
     request_hash = _request_hash(type=definition.code, recipients=recipients, channels=channels, context=context)
-    with transaction.atomic():
-        if key is not None and (existing := _already_sent(key, request_hash)) is not None:
-            return existing
-        try:
-            with transaction.atomic():
-                notification = Notification.objects.create(
-                    type=definition.code,
-                    context=context,
-                    idempotency_key=key,
-                    request_hash=request_hash,
-                    request_id=get_request_id() or "",
-                )
-        except IntegrityError:
-            # A concurrent send with the same key committed first (we waited on its unique key).
-            existing = _already_sent(key, request_hash) if key is not None else None
-            if existing is None:
-                raise
-            return existing
-        # Preferences (opt-outs) come with a later issue; a mandatory type will ignore them.
-        deliveries = Delivery.objects.bulk_create(
-            [
-                Delivery(notification=notification, user_id=user_id, channel=channel)
-                for user_id in recipients
-                for channel in channels
-            ]
-        )
-        outbox_record(
-            type=NOTIFICATION_REQUESTED,
-            producer=SERVICE_NAME,
-            payload={
-                "notification_id": str(notification.id),
-                "type": definition.code,
-                "user_ids": [str(user_id) for user_id in recipients],
-                "channels": channels,
-            },
-        )
-        delivery_ids = [delivery.id for delivery in deliveries]
-        # robust: the notification is committed whatever happens to the queueing; the sweeper
-        # queues whatever is left pending.
-        transaction.on_commit(lambda: deliveries_enqueue(delivery_ids=delivery_ids), robust=True)
+    return _Request(definition, recipients, channels, context, key, request_hash)
+
+
+def _record(request: _Request, recipients: list[uuid.UUID]) -> Notification:
+    """Inside the caller's transaction: the notification, its deliveries and its event."""
+    definition, channels, key = request.definition, request.channels, request.key
+    if key is not None and (existing := _already_sent(key, request.request_hash)) is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            notification = Notification.objects.create(
+                type=definition.code,
+                context=request.context,
+                idempotency_key=key,
+                request_hash=request.request_hash,
+                request_id=get_request_id() or "",
+            )
+    except IntegrityError:
+        # A concurrent send with the same key committed first (we waited on its unique key).
+        existing = _already_sent(key, request.request_hash) if key is not None else None
+        if existing is None:
+            raise
+        return existing
+    off = set() if definition.mandatory else preferences_off(type=definition.code, user_ids=recipients)
+    now = timezone.now()
+    deliveries = Delivery.objects.bulk_create(
+        [
+            Delivery(
+                notification=notification,
+                user_id=user_id,
+                channel=channel,
+                created_at=now,
+                updated_at=now,
+                **({"status": Delivery.Status.SKIPPED, "last_error": OPTED_OUT} if (user_id, channel) in off else {}),
+            )
+            for user_id in recipients
+            for channel in channels
+        ],
+        batch_size=1000,
+    )
+    outbox_record(
+        type=NOTIFICATION_REQUESTED,
+        producer=SERVICE_NAME,
+        payload={
+            "notification_id": str(notification.id),
+            "type": definition.code,
+            "user_ids": [str(user_id) for user_id in recipients],
+            "channels": channels,
+        },
+    )
+    pending = [delivery.id for delivery in deliveries if delivery.status == Delivery.Status.PENDING]
+    # robust: the notification is committed whatever happens to the queueing; the sweeper
+    # queues whatever is left pending.
+    transaction.on_commit(lambda: deliveries_enqueue(delivery_ids=pending), robust=True)
     return notification
 
 
-@transaction.atomic(durable=True)
-def notification_send(
+def notification_create(
     *,
     type: str,
-    user_ids: list[uuid.UUID],
     context: dict[str, Any],
+    user_ids: list[uuid.UUID] | None = None,
+    group_id: uuid.UUID | None = None,
+    role: str | None = None,
+    scope: str | None = None,
     channels: list[str] | None = None,
     idempotency_key: str | None = None,
 ) -> Notification:
-    return notification_create(
-        type=type, user_ids=user_ids, context=context, channels=channels, idempotency_key=idempotency_key
+    """`notification_send` for a caller already inside a transaction (an event handler): it joins
+    that transaction, and the deliveries are queued once the outermost one commits. A group or a
+    role is resolved inside that transaction: with the permissions service split out, prefer
+    user ids here."""
+    request = _clean_request(
+        type=type,
+        context=context,
+        user_ids=user_ids,
+        group_id=group_id,
+        role=role,
+        scope=scope,
+        channels=channels,
+        idempotency_key=idempotency_key,
     )
+    if request.key is not None and (existing := _already_sent(request.key, request.request_hash)) is not None:
+        return existing
+    recipients = _resolve_recipients(request.recipients)
+    with transaction.atomic():
+        return _record(request, recipients)
+
+
+def notification_send(
+    *,
+    type: str,
+    context: dict[str, Any],
+    user_ids: list[uuid.UUID] | None = None,
+    group_id: uuid.UUID | None = None,
+    role: str | None = None,
+    scope: str | None = None,
+    channels: list[str] | None = None,
+    idempotency_key: str | None = None,
+) -> Notification:
+    """Validate, resolve the recipients (outside any transaction: the permissions service may be
+    remote), then record everything in one durable transaction."""
+    request = _clean_request(
+        type=type,
+        context=context,
+        user_ids=user_ids,
+        group_id=group_id,
+        role=role,
+        scope=scope,
+        channels=channels,
+        idempotency_key=idempotency_key,
+    )
+    # A replay answers as the first call did, even if the group or role has changed since.
+    if request.key is not None and (existing := _already_sent(request.key, request.request_hash)) is not None:
+        return existing
+    recipients = _resolve_recipients(request.recipients)
+    with transaction.atomic(durable=True):
+        return _record(request, recipients)
 
 
 def deliveries_enqueue(*, delivery_ids: Iterable[uuid.UUID]) -> None:
-    """Queue one delivery task per id (run in-process at once in embedded mode). Never raises:
-    a delivery that could not be queued stays pending, and the sweeper queues it later."""
-    task = celery_app.tasks[DELIVER_TASK]
+    """Queue the deliveries, DELIVERY_BATCH_SIZE per task (run in-process at once in embedded
+    mode). Never raises: a delivery that could not be queued stays pending, and the sweeper queues
+    it later."""
+    delivery_ids = [str(delivery_id) for delivery_id in delivery_ids]
+    single, batch = celery_app.tasks[DELIVER_TASK], celery_app.tasks[DELIVER_BATCH_TASK]
     eager = celery_app.conf.task_always_eager
-    for delivery_id in delivery_ids:
+    for start in range(0, len(delivery_ids), DELIVERY_BATCH_SIZE):
+        chunk = delivery_ids[start : start + DELIVERY_BATCH_SIZE]
         try:
-            task.apply_async(args=[str(delivery_id)])
+            if len(chunk) == 1:
+                single.apply_async(args=[chunk[0]])
+            else:
+                batch.apply_async(args=[chunk])
+        except Exception:
+            log.exception("%d deliveries could not be queued; the sweeper will queue them again", len(chunk))
+            if not eager:
+                break  # the broker is down: do not wait on it once per batch
+
+
+def deliveries_attempt_batch(*, delivery_ids: list[uuid.UUID]) -> None:
+    """A first attempt at each pending delivery of a batch, with the recipients looked up at once.
+    A delivery whose attempt should be retried is handed to its own `notifications.deliver` task,
+    which retries it with backoff; so is one whose attempt raised unexpectedly."""
+    rows = list(
+        Delivery.objects.filter(id__in=delivery_ids, status=Delivery.Status.PENDING).values_list("id", "user_id")
+    )
+    users: dict[uuid.UUID, User] | None
+    try:
+        users = {user.id: user for user in user_service.get_many(user_ids=list({user_id for _, user_id in rows}))}
+    except ServiceUnavailable:
+        users = None  # each attempt looks its recipient up, and retries
+    retry: list[uuid.UUID] = []
+    for delivery_id, _ in rows:
+        try:
+            delivery_attempt(delivery_id=delivery_id, users=users)
+        except DeliveryRetry:
+            retry.append(delivery_id)
+        except Exception:
+            log.exception("notification delivery %s: attempt failed unexpectedly; retried on its own", delivery_id)
+            retry.append(delivery_id)
+    task = celery_app.tasks[DELIVER_TASK]
+    for delivery_id in retry:
+        try:
+            # As the task's own first retry: the batch made the first attempt.
+            task.apply_async(args=[str(delivery_id)], countdown=1, retries=1)
         except Exception:
             log.exception("delivery %s could not be queued; the sweeper will queue it again", delivery_id)
-            if not eager:
-                break  # the broker is down: do not wait on it once per delivery
+            break
 
 
 # --- Delivering ------------------------------------------------------------------------------------
@@ -278,13 +462,16 @@ def _recipient(delivery_id: uuid.UUID, user_id: uuid.UUID, *, last_try: bool) ->
     return found[0]
 
 
-def delivery_attempt(*, delivery_id: uuid.UUID, last_try: bool = False) -> str:
+def delivery_attempt(
+    *, delivery_id: uuid.UUID, last_try: bool = False, users: dict[uuid.UUID, User] | None = None
+) -> str:
     """Try to send one delivery; returns its status afterwards.
 
     Idempotent: a delivery that is no longer pending is left alone. The row is locked while the
     message goes out, so two workers holding the same delivery never both send it; the second
     finds it sent. A transient failure is recorded (attempts, last_error) and raised as
     DeliveryRetry for the task to retry, unless this is the `last_try`: then it is marked failed.
+    `users`, when given, are the recipients looked up already (a batch): one missing is unknown.
     """
     delivery = Delivery.objects.select_related("notification").filter(id=delivery_id).first()
     if delivery is None:
@@ -299,7 +486,14 @@ def delivery_attempt(*, delivery_id: uuid.UUID, last_try: bool = False) -> str:
     except Exception as exc:  # a type or channel that this version of the code no longer has
         return _finish(delivery_id, status=Delivery.Status.FAILED, error=_describe(exc), attempted=True)
 
-    user = _recipient(delivery_id, delivery.user_id, last_try=last_try)
+    if users is not None:
+        user = users.get(delivery.user_id)
+        if user is None:
+            return _finish(
+                delivery_id, status=Delivery.Status.SKIPPED, error="The user does not exist.", attempted=False
+            )
+    else:
+        user = _recipient(delivery_id, delivery.user_id, last_try=last_try)
     if user is None:
         return Delivery.objects.get(id=delivery_id).status
     if not user.is_active and not definition.mandatory:
@@ -329,6 +523,8 @@ def delivery_attempt(*, delivery_id: uuid.UUID, last_try: bool = False) -> str:
         else:
             # last_error stays: a delivery sent after retries keeps the reason it needed them.
             row.status, row.sent_at = Delivery.Status.SENT, timezone.now()
+            if row.channel == CHANNEL_IN_APP:
+                unread.invalidate_on_commit([row.user_id])
         row.updated_at = timezone.now()
         row.save(update_fields=["status", "attempts", "last_error", "sent_at", "updated_at"])
     if retry_error is not None:
@@ -376,3 +572,69 @@ def deliveries_requeue_stale(*, older_than: float, batch: int = 500) -> int:
     if rows:
         log.warning("re-queued %d stale notification deliveries", len(rows))
     return len(rows)
+
+
+# --- The inbox -------------------------------------------------------------------------------------
+
+
+@transaction.atomic(durable=True)
+def inbox_mark_read(*, user_id: uuid.UUID, message_id: uuid.UUID) -> None:
+    message = InAppMessage.objects.filter(id=message_id, user_id=user_id).first()
+    if message is None:  # another user's message is as missing as one that does not exist
+        raise NotificationNotFound()
+    if message.read_at is None:
+        InAppMessage.objects.filter(id=message.id, read_at__isnull=True).update(read_at=timezone.now())
+        unread.invalidate_on_commit([user_id])
+
+
+@transaction.atomic(durable=True)
+def inbox_mark_all_read(*, user_id: uuid.UUID) -> int:
+    count = InAppMessage.objects.filter(user_id=user_id, read_at__isnull=True).update(read_at=timezone.now())
+    if count:
+        unread.invalidate_on_commit([user_id])
+    return count
+
+
+# --- Preferences -----------------------------------------------------------------------------------
+
+
+def _clean_preferences(preferences: Any) -> list[tuple[str, str, bool]]:
+    if not isinstance(preferences, list | tuple):
+        raise InvalidPreferences(details={"preferences": {"": ["Must be a list."]}})
+    problems: dict[str, list[str]] = {}
+    cleaned: dict[tuple[str, str], bool] = {}
+    for preference in preferences:
+        type_code, channel, enabled = (
+            getattr(preference, "type", None),
+            getattr(preference, "channel", None),
+            getattr(preference, "enabled", None),
+        )
+        where = f"{str(type_code)[:64]}.{str(channel)[:32]}"
+        definition = TYPES.get(type_code) if isinstance(type_code, str) else None
+        if definition is None:
+            problems.setdefault(where, []).append("Unknown notification type.")
+        elif channel not in definition.channels:
+            problems.setdefault(where, []).append(f"Not a channel of this type ({', '.join(definition.channels)}).")
+        elif not isinstance(enabled, bool):
+            problems.setdefault(where, []).append("enabled must be true or false.")
+        elif definition.mandatory and not enabled:
+            problems.setdefault(where, []).append("A mandatory notification cannot be turned off.")
+        elif (type_code, channel) in cleaned:
+            problems.setdefault(where, []).append("Given more than once.")
+        else:
+            cleaned[(type_code, channel)] = enabled
+    if problems:
+        raise InvalidPreferences(details={"preferences": problems})
+    return [(type_code, channel, enabled) for (type_code, channel), enabled in cleaned.items()]
+
+
+@transaction.atomic(durable=True)
+def preferences_set(*, user_id: uuid.UUID, preferences: list[Preference]) -> None:
+    """All or nothing. A mandatory type may be "turned on" (a no-op); nothing is stored for it."""
+    now = timezone.now()
+    for type_code, channel, enabled in _clean_preferences(preferences):
+        if TYPES[type_code].mandatory:
+            continue
+        PreferenceModel.objects.update_or_create(
+            user_id=user_id, type=type_code, channel=channel, defaults={"enabled": enabled, "updated_at": now}
+        )

@@ -19,6 +19,8 @@ from notifications.interface import (
     TYPE_PASSWORD_CHANGED,
     TYPE_PASSWORD_RESET,
     TYPE_REFRESH_TOKEN_REUSED,
+    TYPE_ROLE_ASSIGNED,
+    TYPE_WELCOME,
     NotificationType,
     UnknownNotificationType,
 )
@@ -113,6 +115,28 @@ TYPES: dict[str, TypeDefinition] = {
             default_channels=(CHANNEL_IN_APP, CHANNEL_EMAIL),
             mandatory=False,
             fields=(Field("subject", max_length=200), Field("body", max_length=20000)),
+        ),
+        # In-app by default: registration already mails the verification link.
+        TypeDefinition(
+            code=TYPE_WELCOME,
+            description="A welcome to a newly registered user.",
+            channels=(CHANNEL_IN_APP, CHANNEL_EMAIL),
+            default_channels=(CHANNEL_IN_APP,),
+            mandatory=False,
+            fields=(Field("display_name", required=False, max_length=150),),
+        ),
+        TypeDefinition(
+            code=TYPE_ROLE_ASSIGNED,
+            description="A notice that the user was given a role.",
+            channels=(CHANNEL_IN_APP, CHANNEL_EMAIL, CHANNEL_WEBHOOK),
+            default_channels=(CHANNEL_IN_APP,),
+            mandatory=False,
+            fields=(
+                Field("role", max_length=100),
+                Field("scope", required=False, max_length=500),
+                Field("group", required=False, max_length=100),
+                Field("expires_at", required=False, max_length=64),
+            ),
         ),
     )
 }

@@ -6,7 +6,8 @@ now; a gRPC client when the service is split out). It raises the errors below.
 A notification is one request to tell some users something, of a declared type, on some
 channels. Each recipient-and-channel pair is a delivery with its own status: `pending` until a
 worker sends it, then `sent`, `failed` (after its retries: a dead letter an operator can retry
-from the admin) or `skipped` (nothing to send it to, e.g. an unknown user).
+from the admin) or `skipped` (nothing to send it to, e.g. an unknown user, or the recipient turned that
+channel off for the type).
 """
 
 from __future__ import annotations
@@ -45,8 +46,15 @@ TYPE_PASSWORD_RESET = "password_reset"
 TYPE_PASSWORD_CHANGED = "password_changed"
 TYPE_REFRESH_TOKEN_REUSED = "refresh_token_reused"
 TYPE_ANNOUNCEMENT = "announcement"
+TYPE_WELCOME = "welcome"
+TYPE_ROLE_ASSIGNED = "role_assigned"
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
+# Recipients of one notification, after groups and roles are resolved.
+MAX_RECIPIENTS = 10000
+# Inbox pages (contract §0).
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +86,39 @@ class Delivery:
     updated_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class InboxMessage:
+    """One in-app message in a user's inbox; `id` is what `mark_read` takes."""
+
+    id: uuid.UUID
+    notification_id: uuid.UUID
+    type: str
+    subject: str
+    body: str
+    created_at: datetime
+    read_at: datetime | None
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class InboxPage:
+    results: tuple[InboxMessage, ...]
+    next: str | None  # the cursor of the next page; None on the last one
+
+
+@dataclass(frozen=True, slots=True)
+class Preference:
+    """Whether a user receives a type on a channel. Absent from the store means on."""
+
+    type: str
+    channel: str
+    enabled: bool
+    mandatory: bool = False  # a mandatory type is always on; set by the service, ignored as input
+
+
 class UnknownNotificationType(InvalidArgument):
     code = "unknown_notification_type"
     default_message = "There is no notification type with this code."
@@ -85,8 +126,22 @@ class UnknownNotificationType(InvalidArgument):
 
 class InvalidNotification(InvalidArgument):
     """Recipients, channels or context that the type does not accept; `details` maps the field
-    (`user_ids`, `channels`, `context`, `idempotency_key`) to its problems. For `context` the
-    value maps each offending key to a list of messages."""
+    (`recipients`, `user_ids`, `group_id`, `role`, `scope`, `channels`, `context`,
+    `idempotency_key`) to its problems. For `context` the value maps each offending key to a list
+    of messages."""
+
+
+class InvalidPreferences(InvalidArgument):
+    """Preferences naming an unknown type or channel, or turning off a mandatory type; `details`
+    maps `preferences` to the problems, keyed `<type>.<channel>`."""
+
+    code = "invalid_preferences"
+    default_message = "These preferences cannot be set."
+
+
+class InvalidCursor(InvalidArgument):
+    code = "invalid_cursor"
+    default_message = "The cursor or limit is not valid."
 
 
 class NotificationNotFound(NotFound):
@@ -104,18 +159,28 @@ class NotificationService(Protocol):
         self,
         *,
         type: str,
-        user_ids: list[uuid.UUID],
         context: dict[str, Any],
+        user_ids: list[uuid.UUID] | None = None,
+        group_id: uuid.UUID | None = None,
+        role: str | None = None,
+        scope: str | None = None,
         channels: list[str] | None = None,
         idempotency_key: str | None = None,
     ) -> uuid.UUID:
-        """Queue a notification of `type` to every user in `user_ids` on `channels` (the type's
-        default channels when None); returns the notification's id.
+        """Queue a notification of `type` on `channels` (the type's default channels when None);
+        returns the notification's id.
+
+        The recipients are the union of `user_ids`, the members of the group `group_id` and the
+        users assigned the role named `role` (directly or through a group) in an unexpired
+        assignment that covers `scope` (None: global assignments only); at least one of the three
+        is needed, `scope` only with `role`, and at most MAX_RECIPIENTS users may result. Groups and
+        roles are resolved through the permissions service at the time of the call.
 
         `context` is checked against the type: only its declared keys, each a string, the required
         ones present. One delivery per recipient and channel is recorded with the notification and
         the `notifications.notification_requested` event in one transaction; workers send them
-        after the commit, with retries. Mandatory types ignore the recipients' opt-outs.
+        after the commit, in batches, with retries. A delivery to a channel the recipient turned
+        off for the type is recorded `skipped`; mandatory types ignore opt-outs.
 
         With an `idempotency_key`, a second call with the same key sends nothing and returns the
         first call's id; with the same key but a different request it raises IdempotencyKeyReused.
@@ -132,6 +197,45 @@ class NotificationService(Protocol):
         """Every notification type, ordered by code."""
         ...
 
+    # The in-app inbox. Another user's message is NotificationNotFound, as a missing one.
+
+    def list_inbox(
+        self,
+        *,
+        user_id: uuid.UUID,
+        unread_only: bool = False,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> InboxPage:
+        """The user's in-app messages, newest first, `limit` (1 to MAX_PAGE_SIZE) per page from
+        `cursor` (a previous page's `next`). Raises InvalidCursor."""
+        ...
+
+    def unread_count(self, *, user_id: uuid.UUID) -> int:
+        """How many of the user's in-app messages are unread; exact, served from the cache."""
+        ...
+
+    def mark_read(self, *, user_id: uuid.UUID, message_id: uuid.UUID) -> None:
+        """Mark one of the user's messages read (idempotent). Raises NotificationNotFound."""
+        ...
+
+    def mark_all_read(self, *, user_id: uuid.UUID) -> int:
+        """Mark every unread message of the user read; returns how many were unread."""
+        ...
+
+    # Preferences.
+
+    def get_preferences(self, *, user_id: uuid.UUID) -> list[Preference]:
+        """One entry per type and channel the type may use, ordered by type, then channel;
+        mandatory types are always enabled."""
+        ...
+
+    def set_preferences(self, *, user_id: uuid.UUID, preferences: list[Preference]) -> list[Preference]:
+        """Turn the given type-and-channel pairs on or off (the others stay as they are), all or
+        nothing; returns `get_preferences`. Raises InvalidPreferences (an unknown type or channel,
+        a mandatory type turned off, a pair given twice)."""
+        ...
+
 
 notification_service: NotificationService = delegate(SERVICE_NAME, NotificationService)
 
@@ -140,8 +244,11 @@ __all__ = [
     "CHANNEL_EMAIL",
     "CHANNEL_IN_APP",
     "CHANNEL_WEBHOOK",
+    "DEFAULT_PAGE_SIZE",
     "DELIVERY_STATUSES",
     "MAX_IDEMPOTENCY_KEY_LENGTH",
+    "MAX_PAGE_SIZE",
+    "MAX_RECIPIENTS",
     "NOTIFICATION_REQUESTED",
     "SERVICE_NAME",
     "STATUS_FAILED",
@@ -153,12 +260,19 @@ __all__ = [
     "TYPE_PASSWORD_CHANGED",
     "TYPE_PASSWORD_RESET",
     "TYPE_REFRESH_TOKEN_REUSED",
+    "TYPE_ROLE_ASSIGNED",
+    "TYPE_WELCOME",
     "Delivery",
     "IdempotencyKeyReused",
+    "InboxMessage",
+    "InboxPage",
+    "InvalidCursor",
     "InvalidNotification",
+    "InvalidPreferences",
     "NotificationNotFound",
     "NotificationService",
     "NotificationType",
+    "Preference",
     "UnknownNotificationType",
     "notification_service",
 ]

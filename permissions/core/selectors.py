@@ -57,6 +57,20 @@ def users_with_permission(*, permission: str, scope: str | None = None) -> list[
     return sorted(users)
 
 
+def users_with_role(*, role_id: uuid.UUID, scope: str | None = None) -> list[uuid.UUID]:
+    prefixes = scope_prefixes(normalise_scope(scope))
+    if not Role.objects.filter(id=role_id).exists():
+        raise RoleNotFound()
+    assignments = Assignment.objects.filter(engine.unexpired(engine.now()), role_id=role_id, scope__in=prefixes)
+    direct = assignments.filter(user_id__isnull=False).values_list("user_id", flat=True)
+    through_groups = GroupMembership.objects.filter(
+        group_id__in=assignments.filter(group__isnull=False).values("group_id")
+    ).values_list("user_id", flat=True)
+    users = set(direct) | set(through_groups)
+    users -= set(DeactivatedUser.objects.filter(user_id__in=users).values_list("user_id", flat=True))
+    return sorted(users)
+
+
 def _covers(assignment_scope: str, scope: str | None) -> bool:
     return assignment_scope in scope_prefixes(scope)
 

@@ -287,6 +287,12 @@ class PermissionService(Protocol):
         """The active users for whom `check(permission, scope)` is True, sorted. Raises InvalidScope."""
         ...
 
+    def users_with_role(self, *, role_id: uuid.UUID, scope: str | None = None) -> list[uuid.UUID]:
+        """The active users who hold the role itself in `scope` (None: globally), sorted: assigned
+        it directly or through a group, unexpired, in the global scope or one that covers `scope`.
+        Roles that inherit from it do not count. Raises RoleNotFound, InvalidScope."""
+        ...
+
     # The registry.
 
     def list_permissions(self) -> list[Permission]:

@@ -8,6 +8,8 @@ import pytest
 from django.core import mail
 
 from auth.interface import ONE_TIME_TOKEN_SEAL
+from notifications.interface import TYPE_WELCOME
+from notifications.models import Notification
 from project.celery import app as celery_app
 from project.crypto import seal
 from users.interface import User, user_service
@@ -28,7 +30,9 @@ def embedded(settings):
 
 def make_user(email: str, **kwargs) -> User:
     user = user_service.create(email=email, display_name=email.split("@")[0].title(), **kwargs)
-    mail.outbox.clear()  # whatever registering a user sends is not under test here
+    # Whatever registering a user sends (the verification mail, the welcome) is not under test here.
+    mail.outbox.clear()
+    Notification.objects.filter(type=TYPE_WELCOME, deliveries__user_id=user.id).delete()
     return user
 
 

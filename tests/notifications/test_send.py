@@ -234,7 +234,9 @@ def test_the_types_are_listed_with_their_channels_and_context():
     assert announcement.default_channels == ("in_app", "email")
     assert announcement.context_fields == ("subject", "body")
     assert announcement.required_context_fields == ("subject", "body")
-    assert all(types[code].mandatory for code in types if code != "announcement")
+    assert all(types[code].mandatory for code in types if code not in {"announcement", "welcome", "role_assigned"})
+    assert not types["welcome"].mandatory and types["welcome"].default_channels == ("in_app",)
+    assert types["role_assigned"].required_context_fields == ("role",)
     assert types["email_verification"].channels == ("email",)
     assert types["password_changed"].default_channels == ("email", "in_app")
 
