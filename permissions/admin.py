@@ -1,6 +1,6 @@
 """Django admin for RBAC. Every write goes through `permission_service`, as the signed-in user:
 escalation rules, the audit log and the rbac.* events apply exactly as for an API call. Who sees
-and changes what is Django's has_*_permission hooks, which ask RBAC (users.backends)."""
+and changes what is Django's has_*_permission hooks, which ask RBAC (permissions.backends)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.decorators import method_decorator
-from django.views.decorators.csrf import csrf_protect
 
 from permissions.interface import EscalationDenied, InvalidScope, normalise_scope, permission_service
 from permissions.models import Assignment, AuditEntry, Group, Permission, Role
+from project import service_admin
 from project.kernel.errors import DomainError
+from project.service_admin import ServiceBackedAdmin
 from users.interface import UserNotFound, user_service
 
 EXPLAIN_PERMISSION = "rbac.check.any"
@@ -36,56 +36,9 @@ def _user_by_email(email: str, field: str | None = None):
         raise (forms.ValidationError({field: error}) if field else error) from None
 
 
-class ServiceBackedForm(forms.ModelForm):
-    """Writes through the permissions service in `clean()`, so its errors land on the form."""
-
-    actor_id = None  # set per request by the ModelAdmin
-    # The service's names for fields this form calls otherwise (user_id is picked by email).
-    field_aliases: dict[str, str] = {}
-
-    def write(self, data):
-        raise NotImplementedError
-
-    def clean(self):
-        data = super().clean()
-        if self.errors:
-            return data
-        try:
-            self.saved = self.write(data)
-        except EscalationDenied as exc:
-            raise forms.ValidationError(_escalation_message(exc), code=exc.code) from exc
-        except DomainError as exc:
-            placed = False
-            for key, value in exc.details.items():
-                field = self.field_aliases.get(key, key)
-                if field in self.fields and isinstance(value, list | str):
-                    self.add_error(field, value)
-                    placed = True
-            if not placed:
-                raise forms.ValidationError(f"{exc.message} {exc.details or ''}".strip(), code=exc.code) from exc
-        return data
-
-
-class ServiceBackedAdmin(admin.ModelAdmin):
-    # Django's add, change and delete views run in an atomic block; the services own theirs
-    # (durable), so these views run without it: each write is one service transaction.
-    @method_decorator(csrf_protect)
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        return self._changeform_view(request, object_id, form_url, extra_context)
-
-    @method_decorator(csrf_protect)
-    def delete_view(self, request, object_id, extra_context=None):
-        return self._delete_view(request, object_id, extra_context)
-
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        return type(form.__name__, (form,), {"actor_id": request.user.id})
-
-    def save_model(self, request, obj, form, change):
-        obj.pk = form.saved.id  # already written by the form through the service
-
-    def save_related(self, request, form, formsets, change):
-        pass  # the service wrote the relations too
+class ServiceBackedForm(service_admin.ServiceBackedForm):
+    def error_message(self, exc):
+        return _escalation_message(exc) if isinstance(exc, EscalationDenied) else super().error_message(exc)
 
 
 # --- Roles ---------------------------------------------------------------------------------------

@@ -2,35 +2,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import authenticate
-from django.utils.decorators import method_decorator
-from django.views.decorators.csrf import csrf_protect
 
 from auth.interface import auth_service
-from project.kernel.errors import DomainError
+from project.service_admin import ServiceBackedAdmin, ServiceBackedForm
 from users.interface import user_service
 from users.models import User
-
-
-class ServiceBackedForm(forms.ModelForm):
-    """Writes through the users service in `clean()`, so the service's validation errors appear
-    on the form and its events are emitted exactly as for an API call."""
-
-    def write(self, data):
-        raise NotImplementedError
-
-    def clean(self):
-        data = super().clean()
-        if self.errors:
-            return data
-        try:
-            self.saved = self.write(data)
-        except DomainError as exc:
-            fields = [f for f in exc.details if f in self.fields]
-            for field in fields:
-                self.add_error(field, exc.details[field])
-            if not fields:
-                raise forms.ValidationError(exc.message) from exc
-        return data
 
 
 class UserCreateForm(ServiceBackedForm):
@@ -74,7 +50,7 @@ class UserChangeForm(ServiceBackedForm):
 
 
 @admin.register(User)
-class UserAdmin(admin.ModelAdmin):
+class UserAdmin(ServiceBackedAdmin):
     form = UserChangeForm
     add_form = UserCreateForm
     list_display = ["email", "display_name", "is_active", "is_verified", "is_staff", "date_joined"]
@@ -83,12 +59,6 @@ class UserAdmin(admin.ModelAdmin):
     ordering = ["-date_joined"]
     readonly_fields = ["id", "is_active", "date_joined", "updated_at", "last_login"]
     actions = ["deactivate"]
-
-    # Django wraps the add and change views in an atomic block, but the users service owns its
-    # transaction (durable: its event must leave only after its own commit).
-    @method_decorator(csrf_protect)
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        return self._changeform_view(request, object_id, form_url, extra_context)
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
@@ -99,9 +69,6 @@ class UserAdmin(admin.ModelAdmin):
         if obj is None:
             return ["email", "password", "display_name", "is_verified", "is_staff", "is_superuser"]
         return ["id", "email", "display_name", "is_verified", "is_staff", "is_superuser", *self.readonly_fields[1:]]
-
-    def save_model(self, request, obj, form, change):
-        obj.pk = form.saved.id  # already written by the form through the service
 
     def has_delete_permission(self, request, obj=None):
         return False  # users are deactivated, never deleted: their ids live on in other services

@@ -1,0 +1,70 @@
+"""Django admin pages that write through a core service instead of saving models themselves.
+
+The form calls the service in `clean()`, so the service's validation and domain errors land on
+the form (a field's error on that field, the rest above the form), and the service's events and
+audit happen exactly as for an API call. The admin then only records what the service wrote.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_protect
+
+from project.kernel.errors import DomainError
+
+
+class ServiceBackedForm(forms.ModelForm):
+    """Implement `write(cleaned_data)`: call the service, return what it wrote (with an `id`)."""
+
+    actor_id = None  # who acts: set per request by ServiceBackedAdmin
+    # The service's names for the fields this form calls otherwise (e.g. a user picked by email).
+    # Details that name a field carry a list of messages for it (the services' convention).
+    field_aliases: dict[str, str] = {}
+
+    def write(self, data):
+        raise NotImplementedError
+
+    def error_message(self, exc: DomainError) -> str:
+        """The message above the form for an error no field can carry."""
+        return f"{exc.message} {exc.details or ''}".strip()
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.saved = self.write(data)
+        except DomainError as exc:
+            placed = False
+            for key, value in exc.details.items():
+                field = self.field_aliases.get(key, key)
+                if field in self.fields and isinstance(value, list):
+                    self.add_error(field, value)
+                    placed = True
+            if not placed:
+                raise forms.ValidationError(self.error_message(exc), code=exc.code) from exc
+        return data
+
+
+class ServiceBackedAdmin(admin.ModelAdmin):
+    # Django's add, change and delete views run in an atomic block; the services own theirs
+    # (durable: their events leave only after their own commit), so these views run without it.
+    @method_decorator(csrf_protect)
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        return self._changeform_view(request, object_id, form_url, extra_context)
+
+    @method_decorator(csrf_protect)
+    def delete_view(self, request, object_id, extra_context=None):
+        return self._delete_view(request, object_id, extra_context)
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        return type(form.__name__, (form,), {"actor_id": request.user.id})
+
+    def save_model(self, request, obj, form, change):
+        obj.pk = form.saved.id  # already written by the form through the service
+
+    def save_related(self, request, form, formsets, change):
+        pass  # the service wrote the relations too
