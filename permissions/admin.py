@@ -250,7 +250,7 @@ class AssignmentAdmin(ServiceBackedAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["role", "user_email", "group", "scope", "expires_at"]
-        return ["role", "user_id", "group", "scope", "expires_at", "created_at", "granted_by"]
+        return ["role", "user_email", "group", "scope", "expires_at", "created_at", "granted_by"]
 
     def has_change_permission(self, request, obj=None):
         return False  # an assignment is granted or revoked, never edited
@@ -274,7 +274,14 @@ class AssignmentAdmin(ServiceBackedAdmin):
 
     @admin.display(description="User")
     def user_email(self, obj):
-        return getattr(obj, "user_email", obj.user_id)
+        if hasattr(obj, "user_email"):  # the changelist looked the page's users up at once
+            return obj.user_email
+        if obj.user_id is None:
+            return None
+        try:
+            return user_service.get(user_id=obj.user_id).email
+        except UserNotFound:
+            return str(obj.user_id)
 
     def get_search_results(self, request, queryset, search_term):
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)

@@ -166,6 +166,15 @@ def test_the_assignment_list_shows_emails_and_finds_by_email(client, admin_staff
     assert client.get("/admin/permissions/assignment/", {"q": "nobody@example.com"}).status_code == 200
 
 
+def test_an_assignment_is_shown_read_only_with_the_users_email(client, admin_staff, codes):
+    bob = user_service.create(email="bob@example.com")
+    assignment = grant(role("reader", ["docs.page.read"]), user_id=bob.id, scope="org:acme")
+    page = client.get(f"/admin/permissions/assignment/{assignment.id}/change/")
+    assert page.status_code == 200
+    assert b"bob@example.com" in page.content and b"org:acme" in page.content
+    assert b'name="scope"' not in page.content  # nothing to edit: revoke and grant anew
+
+
 def test_deleting_an_assignment_in_the_admin_revokes_it_through_the_service(client, admin_staff, codes):
     bob = user_service.create(email="bob@example.com")
     assignment = grant(role("reader", ["docs.page.read"]), user_id=bob.id)
