@@ -368,7 +368,33 @@ class PermissionAdmin(ReadOnlyAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ["occurred_at", "action", "target_type", "target_id", "actor_id", "request_id"]
+    list_display = ["occurred_at", "action", "target_type", "target_id", "actor", "request_id"]
     list_filter = ["action", "target_type"]
     search_fields = ["=target_id", "=actor_id", "=request_id"]
     ordering = ["-occurred_at"]
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        actor_ids = list({entry.actor_id for entry in changelist.result_list if entry.actor_id})
+        emails = {user.id: user.email for user in user_service.get_many(user_ids=actor_ids)} if actor_ids else {}
+        for entry in changelist.result_list:
+            entry.actor_email = emails.get(entry.actor_id, entry.actor_id)
+        return changelist
+
+    @admin.display(description="Actor")
+    def actor(self, obj):
+        if obj.actor_id is None:
+            return "system"
+        return getattr(obj, "actor_email", obj.actor_id)
+
+    def get_search_results(self, request, queryset, search_term):
+        # The actor by email: the log keeps ids only (users are another service's rows).
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if "@" in term:
+            try:
+                user = user_service.get_by_email(email=term)
+            except UserNotFound:
+                return results, may_have_duplicates
+            results |= queryset.filter(actor_id=user.id)
+        return results, may_have_duplicates

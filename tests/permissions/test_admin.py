@@ -324,3 +324,12 @@ def test_the_explain_page_and_its_links_need_rbac_check_any(client, codes):
 def test_the_explain_page_is_linked_from_the_app_and_the_assignments(client, admin_staff, codes):
     assert EXPLAIN.encode() in client.get("/admin/permissions/").content
     assert EXPLAIN.encode() in client.get("/admin/permissions/assignment/").content
+
+
+def test_the_audit_log_names_actors_by_email_and_finds_them_by_email(client, admin_staff, codes):
+    client.post("/admin/permissions/role/add/", {"name": "reader", "permissions": ["docs.page.read"]})
+    listing = client.get("/admin/permissions/auditentry/")
+    assert b"root@example.com" in listing.content and b"system" in listing.content
+    found = client.get("/admin/permissions/auditentry/", {"q": "root@example.com"})
+    assert [e.action for e in found.context["cl"].result_list] == ["role.created"]
+    assert client.get("/admin/permissions/auditentry/", {"q": "nobody@example.com"}).status_code == 200
