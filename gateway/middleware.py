@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import time
 
 from django.urls import Resolver404, resolve
@@ -25,6 +26,8 @@ class RequestIdMiddleware:
             return response
 
 
+access_log = logging.getLogger("gatehouse.access")
+
 HTTP_REQUESTS = Counter("gatehouse_http_requests_total", "HTTP requests served.", ["method", "route", "status"])
 HTTP_LATENCY = Histogram("gatehouse_http_request_duration_seconds", "HTTP request latency.", ["method", "route"])
 
@@ -47,7 +50,23 @@ class MetricsMiddleware:
     def __call__(self, request):
         started = time.perf_counter()
         response = self.get_response(request)
+        elapsed = time.perf_counter() - started
         route = _route(request)
-        HTTP_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+        HTTP_LATENCY.labels(request.method, route).observe(elapsed)
         HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        # One line per request, inside the request-id scope (Django's own django.request lines
+        # come after it has closed).
+        access_log.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round(elapsed * 1000, 1),
+                "client": getattr(request, "client_ip", None) or request.META.get("REMOTE_ADDR", ""),
+            },
+        )
         return response

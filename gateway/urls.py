@@ -1,10 +1,17 @@
-"""The route table: every public path prefix and the app service mounted on it (contract §1)."""
+"""URLs of a web process: the gateway's own endpoints, then the app services it hosts (mounted from
+the route table in gateway.routes), then a JSON 404 for anything else under /api/."""
 
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import errors, health
+from .routes import AppService, hosted_app_services
+
+
+def app_service_urls(services: tuple[AppService, ...]) -> list:
+    return [path(mount.prefix, include(mount.urlconf)) for service in services for mount in service.mounts]
+
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -14,11 +21,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path(".well-known/jwks.json", health.jwks, name="jwks"),
     path("admin/", admin.site.urls),
-    # User Management app service (users + auth core services).
-    path("api/v1/auth/", include("auth.api.urls")),
-    path("api/v1/", include("users.api.urls")),  # api/v1/users, api/v1/users/...
-    # RBAC app service (permissions core service).
-    path("api/v1/rbac/", include("permissions.api.urls")),
+    *app_service_urls(hosted_app_services()),
     # Anything else under /api/ is a JSON 404, even with DEBUG.
     re_path(r"^api/", errors.api_not_found),
 ]

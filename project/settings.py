@@ -177,6 +177,8 @@ GATEHOUSE_MAX_BODY_BYTES = env.int("GATEHOUSE_MAX_BODY_BYTES", default=1048576)
 DATA_UPLOAD_MAX_MEMORY_SIZE = GATEHOUSE_MAX_BODY_BYTES
 # Proxies (IPs or CIDRs, e.g. the nginx in front) whose X-Forwarded-For names the real client.
 GATEHOUSE_TRUSTED_PROXIES = env.list("GATEHOUSE_TRUSTED_PROXIES", default=[])
+# The app services (gateway/routes.py) this web process serves; unset: all of them.
+GATEHOUSE_APP_SERVICES = env.list("GATEHOUSE_APP_SERVICES", default=[])
 
 # --- CORS (django-cors-headers): browsers on these origins may call the API -------------------------
 CORS_ALLOWED_ORIGINS = env.list("GATEHOUSE_CORS_ALLOWED_ORIGINS", default=[])

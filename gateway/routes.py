@@ -1,0 +1,70 @@
+"""The route table (contract §1): which app service answers which public path prefix.
+
+The one place the prefixes are written. `gateway.urls` mounts the app services this process hosts
+from it; `manage.py gateway nginx-config` renders nginx's locations and upstream pools from it.
+An app service is a set of REST endpoints over one or more core services; the core services it
+calls are found through their interfaces (in-process, or gRPC when `<SERVICE>_GRPC_TARGET` is set).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    prefix: str  # URL prefix without the leading slash, as Django's path() takes it
+    urlconf: str  # the module whose `urlpatterns` are mounted there
+
+
+@dataclass(frozen=True, slots=True)
+class AppService:
+    name: str
+    title: str
+    mounts: tuple[Mount, ...]
+    # Public path prefixes that belong to this app service: nginx sends them to its upstream pool.
+    # Every path its mounts serve starts with one of these (tests/gateway/test_routes.py checks).
+    locations: tuple[str, ...]
+
+
+APP_SERVICES: tuple[AppService, ...] = (
+    AppService(
+        name="user_management",
+        title="User Management (users + auth core services)",
+        mounts=(Mount("api/v1/auth/", "auth.api.urls"), Mount("api/v1/", "users.api.urls")),
+        locations=("/api/v1/auth/", "/api/v1/users"),
+    ),
+    AppService(
+        name="rbac",
+        title="RBAC (permissions core service)",
+        mounts=(Mount("api/v1/rbac/", "permissions.api.urls"),),
+        locations=("/api/v1/rbac/",),
+    ),
+)
+
+# Everything else (health, metrics, JWKS, the schema and docs, the admin) is the gateway's own and
+# any web process answers it; nginx sends it to the `gateway` pool.
+GATEWAY_POOL = "gateway"
+
+
+def app_service(name: str) -> AppService:
+    for service in APP_SERVICES:
+        if service.name == name:
+            return service
+    raise KeyError(name)
+
+
+def hosted_app_services() -> tuple[AppService, ...]:
+    """The app services this process serves: `GATEHOUSE_APP_SERVICES` (names, comma-separated),
+    every one when unset."""
+    wanted = list(getattr(settings, "GATEHOUSE_APP_SERVICES", []) or [])
+    if not wanted:
+        return APP_SERVICES
+    known = {service.name for service in APP_SERVICES}
+    unknown = sorted(set(wanted) - known)
+    if unknown:
+        raise ImproperlyConfigured(f"GATEHOUSE_APP_SERVICES: unknown {unknown}; known: {sorted(known)}")
+    return tuple(service for service in APP_SERVICES if service.name in wanted)
