@@ -1,0 +1,156 @@
+"""Scenario 2: POST /api/v1/rbac/check with a bearer token on gunicorn, under wrk, against a bare
+Django JSON view on the same server configuration (the ceiling) and against what users build
+today, DRF + simplejwt + `user.has_perm` (ModelBackend) — the peers in benchmarks.peer on their
+own database. Also the gateway tax: the same hello view through nginx and direct."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+
+from benchmarks import stack, web
+from benchmarks.harness import Comparison, ScenarioResult, interleave, median, profile_text, ratios
+from benchmarks.s1_check import SCOPE
+
+WORKERS = 2
+CONNECTIONS = 8
+
+NGINX_CONF = """
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/nginx-body;
+    proxy_temp_path {dir}/nginx-proxy;
+    fastcgi_temp_path {dir}/nginx-fastcgi;
+    uwsgi_temp_path {dir}/nginx-uwsgi;
+    scgi_temp_path {dir}/nginx-scgi;
+    upstream app {{ server 127.0.0.1:{upstream}; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://app;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        }}
+    }}
+}}
+"""
+
+
+def grant_check_permission(user_id: uuid.UUID) -> str:
+    from permissions.core import cache as rbac_cache
+    from permissions.models import Assignment, Permission, Role
+
+    code = "bench.http.read"
+    Permission.objects.get_or_create(code=code)
+    role, _ = Role.objects.get_or_create(name="bench-http")
+    role.permissions.add(code)
+    Assignment.objects.create(role=role, user_id=user_id, scope=SCOPE)
+    rbac_cache.invalidate(everyone=True)
+    return code
+
+
+def nginx(upstream: int):
+    port = stack.free_port()
+    directory = stack.LOG_DIR / "nginx"
+    directory.mkdir(parents=True, exist_ok=True)
+    conf = directory / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(dir=directory, upstream=upstream, port=port))
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    args = [binary, "-c", str(conf), "-p", str(directory), "-g", "daemon off;"]
+    return port, stack.process("nginx", args, env=dict(stack.os.environ), port=port)
+
+
+def run(ctx) -> ScenarioResult:
+    result = ScenarioResult("2", "HTTP permission check")
+    email = "http@bench.example.com"
+    user_id = web.bench_user(email)
+    code = grant_check_permission(user_id)
+    seconds = 1 if ctx.smoke else 5
+    gh_port, gh_server = web.gatehouse_server(ctx)
+    peer_port = stack.free_port()
+    with stack.PeerWorker() as peer, gh_server:
+        token = web.login(gh_port, email)
+        peer_token = peer.call(op="setup", roles=1, perms_per_role=1)["token"]
+        body = {"permission": code, "scope": SCOPE}
+        status, answer, _ = web.post(gh_port, "/api/v1/rbac/check", body, token)
+        assert status == 200 and answer == {"allowed": True}, (status, answer)
+        peer_server = stack.gunicorn(
+            "peer-web", "benchmarks.peer.wsgi", env=stack.peer_env(), port=peer_port, workers=WORKERS
+        )
+        with peer_server:
+            status, answer, _ = web.post(peer_port, "/drf/check", {"permission": "auth.r0_p0"}, peer_token)
+            assert status == 200 and answer == {"allowed": True}, (status, answer)
+            ng_port, ng_server = nginx(peer_port)
+            with ng_server:
+                base = "http://127.0.0.1"
+                measures = {
+                    "gatehouse": lambda: web.wrk(
+                        f"{base}:{gh_port}/api/v1/rbac/check",
+                        seconds=seconds,
+                        connections=CONNECTIONS,
+                        body=body,
+                        token=token,
+                    ),
+                    "ceiling": lambda: web.wrk(
+                        f"{base}:{peer_port}/bare/check", seconds=seconds, connections=CONNECTIONS, body=body
+                    ),
+                    "drf": lambda: web.wrk(
+                        f"{base}:{peer_port}/drf/check",
+                        seconds=seconds,
+                        connections=CONNECTIONS,
+                        body={"permission": "auth.r0_p0"},
+                        token=peer_token,
+                    ),
+                    "hello_direct": lambda: web.wrk(
+                        f"{base}:{peer_port}/hello", seconds=seconds, connections=CONNECTIONS
+                    ),
+                    "hello_nginx": lambda: web.wrk(f"{base}:{ng_port}/hello", seconds=seconds, connections=CONNECTIONS),
+                }
+                f = interleave(ctx.rounds(5), measures)
+    if not ctx.smoke and median(ratios(f["gatehouse"], f["ceiling"])) < 0.75:
+        from django.test import Client
+
+        client = Client(SERVER_NAME="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {token}")
+        result.profile = profile_text(
+            lambda: client.post("/api/v1/rbac/check", body, content_type="application/json"), 300, max_lines=60
+        )
+    rps = {name: f"{median(values):.0f} req/s" for name, values in f.items()}
+    result.comparisons += [
+        Comparison(
+            "2",
+            "HTTP check over the bare Django JSON view (ceiling)",
+            "≥ 0.75×",
+            ">=",
+            0.75,
+            ratios(f["gatehouse"], f["ceiling"]),
+            f"Gatehouse {rps['gatehouse']}, bare Django {rps['ceiling']}",
+        ),
+        Comparison(
+            "2",
+            "HTTP check over DRF + simplejwt + has_perm",
+            "≥ 1.7×",
+            ">=",
+            1.7,
+            ratios(f["gatehouse"], f["drf"]),
+            f"DRF + simplejwt {rps['drf']}",
+        ),
+        Comparison(
+            "2",
+            "(gateway tax) hello through nginx over direct",
+            "—",
+            ">=",
+            0,
+            ratios(f["hello_nginx"], f["hello_direct"]),
+            f"nginx {rps['hello_nginx']}, direct {rps['hello_direct']}",
+        ),
+    ]
+    result.notes.append(
+        f"gunicorn with {WORKERS} sync workers for every server; wrk with 1 thread and {CONNECTIONS} connections, "
+        f"{seconds} s per contender per round. The gateway tax row is requests/s through nginx (1 worker, proxy "
+        "to the same gunicorn) divided by requests/s direct: 1.0 means no tax."
+    )
+    return result

@@ -1,0 +1,104 @@
+"""Scenario 3: login (POST /api/v1/auth/token on gunicorn) against its floor, a raw Argon2id verify
+with the same parameters (users.hashers.GatehouseArgon2Hasher): the latency of one login at a
+time, and logins/s against verifies/s at the same concurrency (the server's 2 workers, 2 client
+connections; 2 verifying threads: argon2-cffi releases the GIL)."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+
+from argon2 import PasswordHasher
+
+from benchmarks import web
+from benchmarks.harness import Comparison, ScenarioResult, fmt_seconds, interleave, median, ratios
+
+CONCURRENCY = 2
+
+
+def verifies_per_second(hasher: PasswordHasher, digest: str, seconds: float, threads: int) -> float:
+    done = [0] * threads
+    stop_at = time.perf_counter() + seconds
+
+    def work(i: int) -> None:
+        while time.perf_counter() < stop_at:
+            hasher.verify(digest, web.PASSWORD)
+            done[i] += 1
+
+    started = time.perf_counter()
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return sum(done) / (time.perf_counter() - started)
+
+
+def run(ctx) -> ScenarioResult:
+    from users.hashers import GatehouseArgon2Hasher
+
+    result = ScenarioResult("3", "Login")
+    h = GatehouseArgon2Hasher
+    hasher = PasswordHasher(time_cost=h.time_cost, memory_cost=h.memory_cost, parallelism=h.parallelism)
+    digest = hasher.hash(web.PASSWORD)
+    email = "login@bench.example.com"
+    web.bench_user(email)
+    n = 3 if ctx.smoke else 15
+    seconds = 1 if ctx.smoke else 6
+    port, server = web.gatehouse_server(ctx)
+    with server:
+        web.login(port, email)  # warm: imports, connections
+
+        def login_p50() -> float:
+            times = []
+            for _ in range(n):
+                status, body, elapsed = web.post(port, "/api/v1/auth/token", {"email": email, "password": web.PASSWORD})
+                assert status == 200, body
+                times.append(elapsed)
+            return statistics.median(times)
+
+        def verify_p50() -> float:
+            times = []
+            for _ in range(n):
+                started = time.perf_counter()
+                hasher.verify(digest, web.PASSWORD)
+                times.append(time.perf_counter() - started)
+            return statistics.median(times)
+
+        body = {"email": email, "password": web.PASSWORD}
+        measures = {
+            "login_p50": login_p50,
+            "verify_p50": verify_p50,
+            "logins_per_s": lambda: web.wrk(
+                f"http://127.0.0.1:{port}/api/v1/auth/token", seconds=seconds, connections=CONCURRENCY, body=body
+            ),
+            "verifies_per_s": lambda: verifies_per_second(hasher, digest, seconds, CONCURRENCY),
+        }
+        f = interleave(ctx.rounds(5), measures)
+    result.comparisons += [
+        Comparison(
+            "3",
+            "login p50 over a raw Argon2 verify (floor)",
+            "≤ 1.10×",
+            "<=",
+            1.10,
+            ratios(f["login_p50"], f["verify_p50"]),
+            f"login p50 {fmt_seconds(median(f['login_p50']))}, verify p50 {fmt_seconds(median(f['verify_p50']))}",
+        ),
+        Comparison(
+            "3",
+            f"logins/s over raw verifies/s, concurrency {CONCURRENCY}",
+            "≥ 0.9×",
+            ">=",
+            0.9,
+            ratios(f["logins_per_s"], f["verifies_per_s"]),
+            f"{median(f['logins_per_s']):.1f} logins/s, {median(f['verifies_per_s']):.1f} verifies/s",
+        ),
+    ]
+    result.notes.append(
+        "A login verifies the password (Argon2id, 19 MiB, t=2, p=1), records the session and its refresh "
+        "token in PostgreSQL, signs an access token and writes its events to the outbox (published after "
+        "commit to RabbitMQ): everything beyond the verify is the overhead measured here."
+    )
+    return result
