@@ -17,8 +17,12 @@ class NotificationsConfig(AppConfig):
         from notifications.local import LocalNotificationService
         from project.kernel.delegation import provide
 
-        if settings.GATEHOUSE_GRPC_TARGETS.get(SERVICE_NAME):
-            # The gRPC server and client of this service come with a later issue; until then every
-            # process runs it in-process, on the database it is configured with.
-            log.warning("NOTIFICATIONS_GRPC_TARGET is set but not supported yet: notifications run in-process")
-        provide(SERVICE_NAME, LocalNotificationService(), interface=NotificationService)
+        target = settings.GATEHOUSE_GRPC_TARGETS[SERVICE_NAME]
+        if target:
+            # Callers in this process reach the service in another one (`grpcserve notifications`).
+            from notifications.rpc.client import GrpcNotificationService
+
+            impl = GrpcNotificationService(target=target)
+        else:
+            impl = LocalNotificationService()
+        provide(SERVICE_NAME, impl, interface=NotificationService)

@@ -25,6 +25,7 @@ log = logging.getLogger("gatehouse.rpc")
 SERVICERS: dict[str, str] = {
     "users": "users.rpc.servicer:register",
     "auth": "auth.rpc.servicer:register",
+    "notifications": "notifications.rpc.servicer:register",
 }
 
 DEFAULT_PORT = 50051

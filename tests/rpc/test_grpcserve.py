@@ -23,7 +23,7 @@ def test_without_service_names_it_serves_every_core_service_with_a_servicer_and_
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
     [started] = [r for r in server.log_records() if r["message"].startswith("grpcserve: serving")]
     assert started["address"] == server.target
-    assert started["services"] == ["auth", "users"]
+    assert started["services"] == ["auth", "notifications", "users"]
     assert "gatehouse.users.v1.UserService" in started["message"]
 
 
