@@ -43,6 +43,12 @@ APP_SERVICES: tuple[AppService, ...] = (
         mounts=(Mount("api/v1/rbac/", "permissions.api.urls"),),
         locations=("/api/v1/rbac/",),
     ),
+    AppService(
+        name="notifications",
+        title="Notifications (notifications core service)",
+        mounts=(Mount("api/v1/", "notifications.api.urls"),),
+        locations=("/api/v1/notifications",),
+    ),
 )
 
 # Everything else (health, metrics, JWKS, the schema and docs, the admin) is the gateway's own and

@@ -397,7 +397,15 @@ def deliveries_attempt_batch(*, delivery_ids: list[uuid.UUID]) -> None:
     except ServiceUnavailable:
         users = None  # each attempt looks its recipient up, and retries
     retry: list[uuid.UUID] = []
+    done: set[uuid.UUID] = set()
+    if users is not None:
+        try:
+            done = _in_app_batch([delivery_id for delivery_id, _ in rows], users)
+        except Exception:
+            log.exception("in-app deliveries of a batch failed together; each is attempted on its own")
     for delivery_id, _ in rows:
+        if delivery_id in done:
+            continue
         try:
             delivery_attempt(delivery_id=delivery_id, users=users)
         except DeliveryRetry:
@@ -413,6 +421,50 @@ def deliveries_attempt_batch(*, delivery_ids: list[uuid.UUID]) -> None:
         except Exception:
             log.exception("delivery %s could not be queued; the sweeper will queue it again", delivery_id)
             break
+
+
+@transaction.atomic(durable=True)
+def _in_app_batch(delivery_ids: list[uuid.UUID], users: dict[uuid.UUID, User]) -> set[uuid.UUID]:
+    """Send the batch's plain in-app deliveries in one transaction: they only write rows here, so
+    there is no outside effect to keep apart, and one commit beats a hundred. What this does not
+    handle (a missing or inactive recipient, a message that does not render) is left to
+    `delivery_attempt`, which records why. Returns the ids it sent."""
+    rows = list(
+        Delivery.objects.select_for_update()
+        .select_related("notification")
+        .filter(id__in=delivery_ids, status=Delivery.Status.PENDING, channel=CHANNEL_IN_APP)
+    )
+    rendered_by_notification: dict[uuid.UUID, Any] = {}
+    messages, sent = [], []
+    for row in rows:
+        user = users.get(row.user_id)
+        definition = TYPES.get(row.notification.type)
+        if user is None or definition is None or (not user.is_active and not definition.mandatory):
+            continue
+        if row.notification_id not in rendered_by_notification:
+            try:
+                rendered_by_notification[row.notification_id] = render(definition, row.notification.context)
+            except RenderError:
+                rendered_by_notification[row.notification_id] = None
+        rendered = rendered_by_notification[row.notification_id]
+        if rendered is None:
+            continue
+        messages.append(
+            InAppMessage(
+                notification_id=row.notification_id, user_id=row.user_id, subject=rendered.subject, body=rendered.text
+            )
+        )
+        sent.append(row)
+    # The unique key keeps a second copy out, as send_in_app's get_or_create does.
+    InAppMessage.objects.bulk_create(messages, ignore_conflicts=True)
+    now = timezone.now()
+    Delivery.objects.filter(id__in=[row.id for row in sent]).update(
+        status=Delivery.Status.SENT, attempts=F("attempts") + 1, sent_at=now, updated_at=now
+    )
+    unread.invalidate_on_commit({row.user_id for row in sent})
+    if sent:
+        log.info("%d in-app notification deliveries sent", len(sent))
+    return {row.id for row in sent}
 
 
 # --- Delivering ------------------------------------------------------------------------------------

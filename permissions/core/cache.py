@@ -10,11 +10,20 @@ Redis restart) is replaced by a new one instead of going back to a value old ent
 Readers: one `get_many` of the two tokens, then the entry from this process's memory (a small
 LRU keyed by the same versioned key) or from the shared cache. docs/rbac.md has the argument why
 no answer is stale once a revoke has returned.
+
+When the shared cache does not answer: readers compute from the database (right, slower) and
+neither read nor fill any cache layer, since they cannot know the current tokens; a write whose
+tokens cannot be replaced before its commit is refused (`CacheUnavailable`, a 503: the change is
+rolled back, so no entry that answers with the old grant can outlive it); a replacement that fails
+after the commit (the cache went down in between) is retried in the background until the cache
+answers, and the entries it misses expire after ENTRY_TTL in any case.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -22,6 +31,10 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
+
+from project.kernel.errors import ServiceUnavailable
+
+logger = logging.getLogger(__name__)
 
 GLOBAL_VERSION_KEY = "rbac:gv"
 ENTRY_TTL = 300  # seconds; also bounds the life of an entry whose invalidation was lost to a crash
@@ -45,12 +58,22 @@ def _ensure(key: str, found: dict[str, Any]) -> str:
     return token
 
 
-def versions(user_id: uuid.UUID | None = None) -> tuple[str, str]:
-    """The global token and the user's (empty without a user): one round trip when both exist."""
+class CacheUnavailable(ServiceUnavailable):
+    code = "rbac_cache_unavailable"
+    default_message = "The permission cache is unavailable, so the change was not made; retry shortly."
+
+
+def versions(user_id: uuid.UUID | None = None) -> tuple[str, str] | None:
+    """The global token and the user's (empty without a user): one round trip when both exist.
+    None when the shared cache does not answer: compute from the database, cache nothing."""
     keys = [GLOBAL_VERSION_KEY] if user_id is None else [GLOBAL_VERSION_KEY, _user_version_key(user_id)]
-    found = cache.get_many(keys)
-    global_version = _ensure(GLOBAL_VERSION_KEY, found)
-    user_version = "" if user_id is None else _ensure(_user_version_key(user_id), found)
+    try:
+        found = cache.get_many(keys)
+        global_version = _ensure(GLOBAL_VERSION_KEY, found)
+        user_version = "" if user_id is None else _ensure(_user_version_key(user_id), found)
+    except Exception:
+        logger.warning("permission cache unavailable: answering from the database", exc_info=True)
+        return None
     return global_version, user_version
 
 
@@ -71,9 +94,38 @@ def invalidate(*, user_ids: Iterable[uuid.UUID] = (), everyone: bool = False) ->
     after the second one, so no answer compiled from the old state is found after that.
     """
     user_ids = tuple(dict.fromkeys(user_ids))
-    _bump(user_ids, everyone)
+    try:
+        _bump(user_ids, everyone)
+    except Exception as exc:
+        raise CacheUnavailable() from exc
     if transaction.get_connection().in_atomic_block:
-        transaction.on_commit(lambda: _bump(user_ids, everyone))
+        transaction.on_commit(lambda: _bump_or_retry(user_ids, everyone))
+
+
+RETRY_DELAYS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+def _bump_or_retry(user_ids: tuple[uuid.UUID, ...], everyone: bool) -> None:
+    try:
+        _bump(user_ids, everyone)
+    except Exception:
+        logger.error("permission cache unavailable after a commit: retrying the invalidation", exc_info=True)
+        threading.Thread(target=_retry_bump, args=(user_ids, everyone), daemon=True, name="rbac-invalidate").start()
+
+
+def _retry_bump(user_ids: tuple[uuid.UUID, ...], everyone: bool) -> None:
+    deadline = time.monotonic() + ENTRY_TTL  # after that every entry it could miss has expired
+    attempt = 0
+    while time.monotonic() < deadline:
+        time.sleep(RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)])
+        attempt += 1
+        try:
+            _bump(user_ids, everyone)
+        except Exception as exc:
+            logger.debug("permission cache still unavailable: %s", exc)
+            continue
+        logger.warning("permission cache invalidation applied after %d retries", attempt)
+        return
 
 
 class _LocalLayer:
@@ -112,9 +164,15 @@ def cached(key: str, compute: Callable[[], Any], *, fresh: Callable[[Any], bool]
     value = local.get(key)
     if value is not None and fresh(value):
         return value
-    value = cache.get(key)
+    try:
+        value = cache.get(key)
+    except Exception:  # went down after the versions were read: answer without it
+        return compute()
     if value is None or not fresh(value):
         value = compute()
-        cache.set(key, value, ENTRY_TTL)
+        try:
+            cache.set(key, value, ENTRY_TTL)
+        except Exception:
+            return value  # not in this process's layer either: the tokens may be changing unseen
     local.set(key, value)
     return value

@@ -109,8 +109,10 @@ def load_graph() -> RoleGraph:
 
 
 def role_graph() -> RoleGraph:
-    global_version, _ = rbac_cache.versions()
-    return rbac_cache.cached(f"rbac:graph:{global_version}", load_graph)
+    tokens = rbac_cache.versions()
+    if tokens is None:
+        return load_graph()
+    return rbac_cache.cached(f"rbac:graph:{tokens[0]}", load_graph)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,8 +170,11 @@ def compile_user(user_id: uuid.UUID, graph: RoleGraph, at: datetime) -> Compiled
 
 
 def compiled(user_id: uuid.UUID) -> Compiled:
-    global_version, user_version = rbac_cache.versions(user_id)
+    tokens = rbac_cache.versions(user_id)
     at = now()
+    if tokens is None:  # the shared cache is down: the database answers
+        return compile_user(user_id, load_graph(), at)
+    global_version, user_version = tokens
 
     def compute() -> Compiled:
         graph = rbac_cache.cached(f"rbac:graph:{global_version}", load_graph)

@@ -1,0 +1,133 @@
+"""The shared cache down: checks answer from the database, writes that could leave a stale grant
+behind are refused, and an invalidation lost after a commit is retried until the cache is back.
+
+The cache here is a real django-redis client aimed at a port nothing listens on (every call is a
+refused connection); tests/reliability/test_fault_redis.py does the same with a real Redis server
+that is killed and restarted under a web process."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.core.cache import cache
+from django.test import override_settings
+
+from permissions.core import cache as rbac_cache
+from permissions.core import engine, selectors, services
+from permissions.models import Assignment
+from project.kernel.errors import ServiceUnavailable
+from tests.support.processes import free_port
+
+from .conftest import grant, new_user, role
+
+pytestmark = pytest.mark.django_db
+
+
+def dead_cache():
+    return override_settings(
+        CACHES={
+            "default": {
+                "BACKEND": "django_redis.cache.RedisCache",
+                "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+                "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+            }
+        }
+    )
+
+
+def reference(user_id, permission, scope):
+    """The database's answer, with every cache layer out of the way."""
+    return engine.compile_user(user_id, engine.load_graph(), engine.now()).holds(permission, scope)
+
+
+def test_checks_answer_from_the_database_while_the_cache_is_down(codes):
+    reader, writer, nobody = new_user(), new_user(), new_user()
+    grant(role("reader", ["docs.page.read"]), user_id=reader, scope="org:acme")
+    grant(role("writer", ["docs.page.write", "docs.page.read"]), user_id=writer)
+    questions = [
+        (user, permission, scope)
+        for user in (reader, writer, nobody)
+        for permission in ("docs.page.read", "docs.page.write")
+        for scope in (None, "org:acme", "org:acme/project:1", "org:other")
+    ]
+    warm = [selectors.check(user_id=u, permission=p, scope=s) for u, p, s in questions]
+    with dead_cache():
+        during = [selectors.check(user_id=u, permission=p, scope=s) for u, p, s in questions]
+        assert during == [reference(u, p, s) for u, p, s in questions]
+        assert selectors.check_many(user_id=reader, checks=[(p, s) for _, p, s in questions[:8]]) == during[:8]
+        assert selectors.effective_permissions(user_id=writer, scope=None) == {"docs.page.read", "docs.page.write"}
+        assert rbac_cache.local.get("anything") is None
+    assert during == warm
+    assert sum(during) > 0 and not all(during)
+
+
+def test_while_the_cache_is_down_nothing_is_cached_in_the_process_either(codes):
+    user = new_user()
+    grant(role("reader", ["docs.page.read"]), user_id=user)
+    rbac_cache.local.clear()
+    with dead_cache():
+        assert selectors.check(user_id=user, permission="docs.page.read")
+    assert rbac_cache.local._entries == {}
+
+
+def test_a_revoke_the_cache_cannot_record_is_refused_and_changes_nothing(codes):
+    user = new_user()
+    assignment = grant(role("reader", ["docs.page.read"]), user_id=user)
+    assert selectors.check(user_id=user, permission="docs.page.read")  # cached: the grant is warm
+    with dead_cache():
+        with pytest.raises(ServiceUnavailable) as refused:
+            services.assignment_revoke(actor_id=None, assignment_id=assignment.id)
+        assert refused.value.code == "rbac_cache_unavailable"
+        assert Assignment.objects.filter(id=assignment.id).exists()
+        assert selectors.check(user_id=user, permission="docs.page.read")  # the database agrees
+    # Back up: the cached answer is still the truth, and a revoke now works at once.
+    assert selectors.check(user_id=user, permission="docs.page.read")
+    services.assignment_revoke(actor_id=None, assignment_id=assignment.id)
+    assert not selectors.check(user_id=user, permission="docs.page.read")
+
+
+def test_every_kind_of_write_is_refused_while_the_cache_is_down(codes):
+    user = new_user()
+    reader = role("reader", ["docs.page.read"])
+    group = services.group_create(actor_id=None, name="staff")
+    with dead_cache():
+        for write in (
+            lambda: services.role_create(actor_id=None, name="writer", permissions=["docs.page.write"]),
+            lambda: services.role_update(actor_id=None, role_id=reader.id, permissions=["docs.page.write"]),
+            lambda: services.assignment_grant(actor_id=None, role_id=reader.id, user_id=user),
+            lambda: services.group_member_add(actor_id=None, group_id=group.id, user_id=user),
+        ):
+            with pytest.raises(ServiceUnavailable):
+                write()
+    assert not selectors.check(user_id=user, permission="docs.page.read")
+    assert sorted(reader.permissions.values_list("code", flat=True)) == ["docs.page.read"]
+
+
+def test_an_invalidation_lost_after_the_commit_is_retried_until_the_cache_answers(
+    codes, monkeypatch, django_capture_on_commit_callbacks
+):
+    user = new_user()
+    assignment = grant(role("reader", ["docs.page.read"]), user_id=user)
+    before = rbac_cache.versions(user)
+    real_bump = rbac_cache._bump
+    calls = {"n": 0}
+    bumped = threading.Event()
+
+    def flaky_bump(user_ids, everyone):
+        calls["n"] += 1
+        if calls["n"] in (2, 3, 4):  # the first (before the commit) works; the cache dies after it
+            raise ConnectionError("cache down")
+        real_bump(user_ids, everyone)
+        if calls["n"] > 4:
+            bumped.set()
+
+    monkeypatch.setattr(rbac_cache, "_bump", flaky_bump)
+    monkeypatch.setattr(rbac_cache, "RETRY_DELAYS", (0.01,))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.assignment_revoke(actor_id=None, assignment_id=assignment.id)
+    assert bumped.wait(5), "the invalidation was never retried"
+    assert calls["n"] == 5
+    assert rbac_cache.versions(user)[1] != before[1]
+    assert not selectors.check(user_id=user, permission="docs.page.read")
+    assert cache.get(f"rbac:uv:{user}") == rbac_cache.versions(user)[1]
