@@ -21,13 +21,16 @@ class SessionAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # revoke instead: the row is the audit trail of the login
 
-    @admin.action(description="Revoke selected sessions (their access tokens stop at once)")
+    @admin.action(description="Revoke selected sessions (their access tokens stop at once)", permissions=["revoke"])
     def revoke(self, request, queryset):
         revoked = 0
         for session in queryset.filter(revoked_at__isnull=True):
             services.logout(session_id=session.id)
             revoked += 1
         self.message_user(request, f"Revoked {revoked} session(s).", messages.SUCCESS)
+
+    def has_revoke_permission(self, request):
+        return request.user.has_perm("gatehouse_auth.change_session")  # auth.session.manage
 
 
 @admin.register(SigningKey)

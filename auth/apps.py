@@ -12,7 +12,18 @@ class AuthConfig(AppConfig):
     def ready(self):
         from auth import handlers  # noqa: F401 - subscribes the auth consumer's handlers
         from auth.interface import SERVICE_NAME, AuthService
+        from permissions.interface import declare_permissions
         from project.kernel.delegation import provide
+
+        # What the Django admin's sessions and signing keys ask (permissions.backends maps them).
+        declare_permissions(
+            "auth",
+            {
+                "auth.session.view": "See sessions (who is signed in, from where) in the admin.",
+                "auth.session.manage": "Revoke sessions in the admin.",
+                "auth.key.view": "See the token signing keys' metadata in the admin.",
+            },
+        )
 
         target = settings.GATEHOUSE_GRPC_TARGETS[SERVICE_NAME]
         if target:

@@ -15,7 +15,17 @@ class NotificationsConfig(AppConfig):
         from notifications import handlers, tasks  # noqa: F401 - the consumer's handlers; the delivery tasks
         from notifications.interface import SERVICE_NAME, NotificationService
         from notifications.local import LocalNotificationService
+        from permissions.interface import declare_permissions
         from project.kernel.delegation import provide
+
+        # What the Django admin asks (permissions.backends maps its codenames to these).
+        declare_permissions(
+            "notifications",
+            {
+                "notifications.notification.view": "See notifications, deliveries and in-app messages in the admin.",
+                "notifications.delivery.manage": "Retry failed deliveries from the admin.",
+            },
+        )
 
         target = settings.GATEHOUSE_GRPC_TARGETS[SERVICE_NAME]
         if target:

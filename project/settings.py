@@ -95,7 +95,8 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "users.User"
 # Admin logins go through the auth service (lockout, throttling, TOTP), like API logins.
-AUTHENTICATION_BACKENDS = ["users.backends.GatehouseBackend"]
+# GatehouseBackend logs people in (the admin); RbacBackend answers `user.has_perm` from RBAC.
+AUTHENTICATION_BACKENDS = ["users.backends.GatehouseBackend", "permissions.backends.RbacBackend"]
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:

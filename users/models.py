@@ -1,6 +1,7 @@
 import uuid
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import _user_has_module_perms, _user_has_perm
 from django.db import models
 from django.utils import timezone
 
@@ -35,12 +36,13 @@ class User(AbstractBaseUser):
     def __str__(self):
         return self.email
 
-    # The Django admin asks these; RBAC (issue 4) replaces the superuser stand-in.
+    # Django's permission API, answered by the AUTHENTICATION_BACKENDS (RBAC's among them: see
+    # docs/rbac.md). Unlike PermissionsMixin, `is_superuser` adds nothing: the `admin` role does.
     def has_perm(self, perm, obj=None):
-        return self.is_active and self.is_superuser
+        return _user_has_perm(self, perm, obj)
 
     def has_perms(self, perm_list, obj=None):
         return all(self.has_perm(p, obj) for p in perm_list)
 
     def has_module_perms(self, app_label):
-        return self.is_active and self.is_superuser
+        return _user_has_module_perms(self, app_label)

@@ -13,10 +13,11 @@ import uuid
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gateway.permissions import RequiresPermission
 from permissions.interface import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -25,26 +26,7 @@ from permissions.interface import (
 )
 
 CHECK_ANY = "rbac.check.any"
-
-
-class Holds(BasePermission):
-    """`permission_classes = [Holds.of("rbac.role.view")]`: the caller holds it globally."""
-
-    permission: str = ""
-
-    @classmethod
-    def of(cls, permission: str) -> type[Holds]:
-        return type(f"Holds_{permission.replace('.', '_')}", (cls,), {"permission": permission})
-
-    def has_permission(self, request, view):
-        user = request.user
-        return bool(getattr(user, "is_authenticated", False)) and permission_service.check(
-            user_id=user.id, permission=self.permission
-        )
-
-
-def _by_method(request, codes: dict[str, str]) -> list[BasePermission]:
-    return [Holds.of(codes.get(request.method, codes["*"]))()]
+MANAGE_ASSIGNMENTS = "rbac.assignment.manage"
 
 
 class PageInput(serializers.Serializer):
@@ -83,7 +65,7 @@ class PermissionOutput(serializers.Serializer):
 
 
 class PermissionListApi(APIView):
-    permission_classes = [Holds.of("rbac.role.view")]
+    permission_classes = [RequiresPermission("rbac.role.view")]
 
     @extend_schema(parameters=[PageInput], responses={200: _paged("PermissionPage", PermissionOutput)})
     def get(self, request):
@@ -105,8 +87,7 @@ class RoleOutput(serializers.Serializer):
 
 
 class RoleListApi(APIView):
-    def get_permissions(self):
-        return _by_method(self.request, {"GET": "rbac.role.view", "*": "rbac.role.manage"})
+    permission_classes = [RequiresPermission({"GET": "rbac.role.view", "*": "rbac.role.manage"})]
 
     class RoleCreateInput(serializers.Serializer):
         name = serializers.CharField(max_length=100)
@@ -130,8 +111,7 @@ class RoleListApi(APIView):
 
 
 class RoleDetailApi(APIView):
-    def get_permissions(self):
-        return _by_method(self.request, {"GET": "rbac.role.view", "*": "rbac.role.manage"})
+    permission_classes = [RequiresPermission({"GET": "rbac.role.view", "*": "rbac.role.manage"})]
 
     class RoleUpdateInput(serializers.Serializer):
         name = serializers.CharField(max_length=100, required=False)
@@ -166,7 +146,7 @@ class GroupOutput(serializers.Serializer):
 
 
 class GroupListApi(APIView):
-    permission_classes = [Holds.of("rbac.group.manage")]
+    permission_classes = [RequiresPermission("rbac.group.manage")]
 
     class GroupCreateInput(serializers.Serializer):
         name = serializers.CharField(max_length=100)
@@ -186,7 +166,7 @@ class GroupListApi(APIView):
 
 
 class GroupMembersApi(APIView):
-    permission_classes = [Holds.of("rbac.group.manage")]
+    permission_classes = [RequiresPermission("rbac.group.manage")]
 
     class GroupMemberInput(serializers.Serializer):
         user_id = serializers.UUIDField()
@@ -241,9 +221,6 @@ def _role_id(value: str) -> uuid.UUID:
             raise ValidationError({"role": ["No such role."]}) from None
 
 
-MANAGE_ASSIGNMENTS = "rbac.assignment.manage"
-
-
 def _may_manage_assignments_in(request, scope: str | None) -> None:
     """Granting and revoking need rbac.assignment.manage where the assignment holds: a manager of
     `org:acme` manages assignments in `org:acme` and below, and nowhere else."""
@@ -257,7 +234,7 @@ class AssignmentListApi(APIView):
     def get_permissions(self):
         if self.request.method == "POST":
             return [IsAuthenticated()]  # and the permission in the assignment's scope, below
-        return [Holds.of(MANAGE_ASSIGNMENTS)()]
+        return [RequiresPermission(MANAGE_ASSIGNMENTS)]
 
     class AssignmentFilter(PageInput):
         user_id = serializers.UUIDField(required=False)
@@ -298,7 +275,7 @@ class AssignmentDetailApi(APIView):
     def get_permissions(self):
         if self.request.method == "DELETE":
             return [IsAuthenticated()]  # and the permission in the assignment's scope, below
-        return [Holds.of(MANAGE_ASSIGNMENTS)()]
+        return [RequiresPermission(MANAGE_ASSIGNMENTS)]
 
     @extend_schema(responses={200: AssignmentOutput})
     def get(self, request, assignment_id: uuid.UUID):
@@ -396,7 +373,7 @@ class ExplanationOutput(serializers.Serializer):
 
 
 class ExplainApi(APIView):
-    permission_classes = [Holds.of(CHECK_ANY)]
+    permission_classes = [RequiresPermission(CHECK_ANY)]
 
     @extend_schema(request=CheckItem, responses={200: ExplanationOutput})
     def post(self, request):
@@ -452,7 +429,7 @@ class AuditOutput(serializers.Serializer):
 
 
 class AuditListApi(APIView):
-    permission_classes = [Holds.of("rbac.audit.view")]
+    permission_classes = [RequiresPermission("rbac.audit.view")]
 
     @extend_schema(parameters=[PageInput], responses={200: _paged("AuditPage", AuditOutput)})
     def get(self, request):

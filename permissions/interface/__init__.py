@@ -221,6 +221,15 @@ def scope_prefixes(scope: str | None) -> tuple[str, ...]:
     return ("", *("/".join(segments[: i + 1]) for i in range(len(segments))))
 
 
+def rbac_scope_of(obj: Any) -> str | None:
+    """The scope an object lives in, for object-level checks (`user.has_perm(code, obj)`, DRF's
+    `has_object_permission`): its `rbac_scope` attribute or property, or the result of calling it
+    when it is a method. An object without one (or with None) lives in the global scope, the
+    strictest: only global assignments hold there."""
+    scope = getattr(obj, "rbac_scope", None)
+    return scope() if callable(scope) else scope
+
+
 # --- The registry of declared permissions --------------------------------------------------------
 
 _registry: dict[str, Permission] = {}
@@ -464,6 +473,7 @@ __all__ = [
     "declared_permissions",
     "normalise_scope",
     "permission_service",
+    "rbac_scope_of",
     "scope_prefixes",
     "undeclare_permissions",
 ]

@@ -8,6 +8,7 @@ from auth.core import keys
 from project.crypto import unseal
 from project.events.models import OutboxEvent
 from project.events.relay import relay_all
+from tests.support.rbac import grant_role
 from users.interface import user_service
 
 PASSWORD = "a-Long-unguessable-passphrase-42"
@@ -35,9 +36,12 @@ def ada(db):
 
 @pytest.fixture
 def admin(db):
-    return user_service.create(
+    """Holds the `admin` role globally: `is_superuser` alone grants nothing."""
+    user = user_service.create(
         email="root@example.com", password=PASSWORD, display_name="Root", is_verified=True, is_superuser=True
     )
+    grant_role(user.id)
+    return user
 
 
 def login(api, email="ada@example.com", password=PASSWORD, *, otp=None, **environ):

@@ -27,6 +27,7 @@ from project.events.models import OutboxEvent
 from project.events.topology import all_queues, queue_name
 from tests.events.broker import Broker, wait_for
 from tests.support.processes import Process, free_port, port_open, subprocess_env
+from tests.support.rbac import grant_role
 from users.interface import user_service
 
 from .conftest import PASSWORD, sealed_token
@@ -176,7 +177,7 @@ def test_two_processes_refreshing_the_same_token_at_once_both_succeed_and_leave_
 
 def test_deleting_a_user_through_one_process_stops_its_tokens_on_another(webs, ada_user):
     a, b = webs
-    user_service.create(email="root@example.com", password=PASSWORD, is_superuser=True)
+    grant_role(user_service.create(email="root@example.com", password=PASSWORD).id)  # the admin role
     root = a.login(email="root@example.com")
     tokens = b.login()
     assert b.me(tokens["access_token"]) == 200

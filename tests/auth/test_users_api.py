@@ -1,5 +1,6 @@
-"""/api/v1/users/me and /api/v1/users[/{id}] over HTTP. Until RBAC lands, `users.user.view` and
-`users.user.manage` are held by superusers only (gateway.permissions)."""
+"""/api/v1/users/me and /api/v1/users[/{id}] over HTTP. `users.user.view` and `users.user.manage`
+come from RBAC: `admin` below holds the `admin` role (tests/permissions/test_framework_integration.py
+has narrower roles)."""
 
 import uuid
 from datetime import timedelta
@@ -8,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from auth.models import Session
+from permissions.interface import permission_service
 from users.interface import USER_DEACTIVATED, USER_UPDATED, user_service
 from users.models import User
 
@@ -193,9 +195,11 @@ def test_a_plain_user_may_not_read_change_or_delete_users_even_themselves(api, a
     assert User.objects.get(id=ada.id).is_active
 
 
-def test_a_deactivated_superuser_holds_no_permission(api, admin, root):
-    User.objects.filter(id=admin.id).update(is_active=False)
-    assert api.get(USERS, **root).status_code == 403
+def test_a_deactivated_admin_holds_no_permission(api, admin, root, deliver_events):
+    user_service.deactivate(user_id=admin.id)
+    deliver_events()
+    assert api.get(USERS, **root).status_code == 401  # its sessions are revoked
+    assert not permission_service.check(user_id=admin.id, permission="users.user.view")  # and RBAC denies
 
 
 def test_a_superuser_reads_a_user(api, ada, root):

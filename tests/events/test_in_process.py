@@ -22,6 +22,7 @@ from project.kernel.context import request_id_scope
 from tests.probe.handlers import PROBE_EVENT
 from tests.probe.models import Effect
 from tests.probe.tasks import remember_request_id
+from tests.support.rbac import grant_role
 from users.core.services import user_create, user_deactivate, user_update
 from users.interface import USER_DEACTIVATED, USER_REGISTERED, USER_UPDATED
 
@@ -190,7 +191,8 @@ def test_a_dead_letter_that_fails_again_on_replay_is_dead_lettered_anew():
 
 
 def test_the_admin_replays_selected_dead_letters(client):
-    admin = user_create(email="admin@example.com", password="a-long-admin-password", is_staff=True, is_superuser=True)
+    admin = user_create(email="admin@example.com", password="a-long-admin-password", is_staff=True)
+    grant_role(admin.id)
     client.force_login(admin)
     fixed = envelope(PROBE_EVENT)
     dead = DeadLetter.objects.create(

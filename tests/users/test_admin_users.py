@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.support.rbac import grant_role
 from users.interface import user_service
 
 pytestmark = pytest.mark.django_db
@@ -11,7 +12,8 @@ PASSWORD = "a-Long-unguessable-passphrase-42"
 
 @pytest.fixture
 def admin_client(client):
-    user_service.create(email="root@example.com", password=PASSWORD, is_staff=True, is_superuser=True)
+    root = user_service.create(email="root@example.com", password=PASSWORD, is_staff=True)
+    grant_role(root.id)  # the admin role: is_superuser grants nothing
     assert client.login(username="root@example.com", password=PASSWORD)
     return client
 

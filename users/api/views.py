@@ -69,7 +69,7 @@ class MeApi(APIView):
 
 
 class UserListApi(APIView):
-    permission_classes = [RequiresPermission.of("users.user.view")]
+    permission_classes = [RequiresPermission("users.user.view")]
 
     class FilterSerializer(serializers.Serializer):
         search = serializers.CharField(required=False, max_length=254, allow_blank=True)
@@ -96,9 +96,7 @@ class UserListApi(APIView):
 
 
 class UserDetailApi(APIView):
-    def get_permissions(self):
-        code = "users.user.view" if self.request.method == "GET" else "users.user.manage"
-        return [RequiresPermission.of(code)()]
+    permission_classes = [RequiresPermission({"GET": "users.user.view", "*": "users.user.manage"})]
 
     class InputSerializer(serializers.Serializer):
         email = serializers.CharField(max_length=254, required=False)

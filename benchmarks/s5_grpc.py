@@ -1,0 +1,100 @@
+"""Scenario 5: the permission check over gRPC (`manage.py grpcserve`, the permissions client of
+permissions.rpc) against the same server's health-check RPC on the same channel (the transport
+floor), and batched (CheckMany, 100 checks a call) per check against the in-process warm check."""
+
+from __future__ import annotations
+
+import importlib
+import uuid
+
+from benchmarks import stack
+from benchmarks.harness import Comparison, ScenarioResult, fmt_seconds, interleave, median, per_call, ratios
+from benchmarks.s1_check import SCOPE, gatehouse_world
+
+BATCH = 100
+
+
+def available() -> str | None:
+    """Why the permissions gRPC service cannot be measured here, or None when it can."""
+    from project.rpc.server import SERVICERS
+
+    if "permissions" not in SERVICERS:
+        return "grpcserve has no permissions servicer in this checkout"
+    try:
+        importlib.import_module("permissions.rpc.client")
+    except ImportError as exc:
+        return f"permissions.rpc.client does not import: {exc}"
+    return None
+
+
+def run(ctx) -> ScenarioResult:
+    result = ScenarioResult("5", "Permission check over gRPC")
+    missing = available()
+    if missing:
+        result.notes.append(f"Not measured: {missing}.")
+        return result
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from permissions.interface import permission_service
+    from permissions.rpc.client import GrpcPermissionService
+    from project.rpc.client import channel
+
+    user_id: uuid.UUID = gatehouse_world("g", 10, 10)
+    code = "bench.g0.p0"
+    port = stack.free_port()
+    server = stack.process(
+        "grpcserve",
+        [stack.PY, "manage.py", "grpcserve", "permissions", "--host", "127.0.0.1", "--port", str(port)],
+        env=stack.gatehouse_env(ctx.db),
+        port=port,
+    )
+    with server:
+        target = f"127.0.0.1:{port}"
+        remote = GrpcPermissionService(target=target)
+        health = health_pb2_grpc.HealthStub(channel(target))
+        request = health_pb2.HealthCheckRequest(service="")
+        checks = [(code, SCOPE)] * BATCH
+        assert remote.check(user_id=user_id, permission=code, scope=SCOPE)
+        assert all(remote.check_many(user_id=user_id, checks=checks))
+        assert permission_service.check(user_id=user_id, permission=code, scope=SCOPE)
+        health.Check(request, timeout=5)
+        scale = 10 if ctx.smoke else 1
+        measures = {
+            "unary": lambda: per_call(
+                lambda: remote.check(user_id=user_id, permission=code, scope=SCOPE), 1000 // scale
+            ),
+            "health": lambda: per_call(lambda: health.Check(request, timeout=5), 1000 // scale),
+            "batched": lambda: (
+                per_call(lambda: remote.check_many(user_id=user_id, checks=checks), 100 // scale) / BATCH
+            ),
+            "in_process": lambda: per_call(
+                lambda: permission_service.check(user_id=user_id, permission=code, scope=SCOPE), 1000 // scale
+            ),
+        }
+        f = interleave(ctx.rounds(7), measures)
+    t = {name: fmt_seconds(median(values)) for name, values in f.items()}
+    result.comparisons += [
+        Comparison(
+            "5",
+            "unary gRPC check over the health RPC (transport floor)",
+            "≤ 1.3×",
+            "<=",
+            1.3,
+            ratios(f["unary"], f["health"]),
+            f"check {t['unary']}, health {t['health']}",
+        ),
+        Comparison(
+            "5",
+            f"batched gRPC check ({BATCH} a call), per check, over the in-process check",
+            "≤ 5×",
+            "<=",
+            5,
+            ratios(f["batched"], f["in_process"]),
+            f"batched {t['batched']} per check, in-process {t['in_process']}",
+        ),
+    ]
+    result.notes.append(
+        "grpcserve serves the permissions service alone, against the bench's database and Redis; the client is "
+        "the one Gatehouse's other services use (GrpcPermissionService), the health stub shares its channel."
+    )
+    return result
