@@ -26,6 +26,7 @@ SERVICERS: dict[str, str] = {
     "users": "users.rpc.servicer:register",
     "auth": "auth.rpc.servicer:register",
     "notifications": "notifications.rpc.servicer:register",
+    "permissions": "permissions.rpc.servicer:register",
 }
 
 DEFAULT_PORT = 50051

@@ -17,13 +17,12 @@ from tests.support.processes import ROOT, free_port, manage, subprocess_env
 def test_without_service_names_it_serves_every_core_service_with_a_servicer_and_says_where(start_server):
     server = start_server()
     with grpc.insecure_channel(server.target) as channel:
-        reply = health_pb2_grpc.HealthStub(channel).Check(
-            health_pb2.HealthCheckRequest(service="gatehouse.users.v1.UserService"), timeout=5
-        )
-    assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        for service in ("gatehouse.users.v1.UserService", "gatehouse.permissions.v1.PermissionService"):
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING, service
     [started] = [r for r in server.log_records() if r["message"].startswith("grpcserve: serving")]
     assert started["address"] == server.target
-    assert started["services"] == ["auth", "notifications", "users"]
+    assert started["services"] == ["auth", "notifications", "permissions", "users"]
     assert "gatehouse.users.v1.UserService" in started["message"]
 
 

@@ -1,0 +1,125 @@
+"""What only the gRPC side has: the service on the wire, its health and reflection, requests that a
+Python caller of GrpcPermissionService cannot make (other languages can), and the configuration
+that installs the client."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from pathlib import Path
+
+import grpc
+import pytest
+from django.conf import settings
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from permissions.interface import PermissionService
+from permissions.local import LocalPermissionService
+from permissions.rpc.client import GrpcPermissionService
+from project.kernel.delegation import check_implements
+from protos.gatehouse.permissions.v1 import permissions_pb2 as pb
+from protos.gatehouse.permissions.v1 import permissions_pb2_grpc
+from tests.support.processes import ROOT, manage, subprocess_env
+
+SERVICE = "gatehouse.permissions.v1.PermissionService"
+
+
+@pytest.fixture
+def channel(permissions_grpc_server):
+    with grpc.insecure_channel(permissions_grpc_server.target) as channel:
+        yield channel
+
+
+@pytest.fixture
+def credential():
+    return (("authorization", f"Bearer {settings.GATEHOUSE_GRPC_TOKEN}"),)
+
+
+def test_the_client_implements_the_interface():
+    check_implements(PermissionService, GrpcPermissionService(target="127.0.0.1:1"))
+
+
+def test_every_rpc_of_the_proto_has_a_servicer_method_and_a_client_call():
+    from permissions.rpc import client, servicer
+
+    rpcs = set(pb.DESCRIPTOR.services_by_name["PermissionService"].methods_by_name)
+    assert rpcs <= set(vars(servicer.PermissionServicer))
+    source = Path(client.__file__).read_text()
+    assert {rpc for rpc in rpcs if f'call("{rpc}"' not in source} == set()
+
+
+def test_the_server_reports_the_permissions_service_serving(channel):
+    reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=SERVICE), timeout=5)
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_reflection_lists_the_permissions_service(channel, credential):
+    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+    [reply] = stub.ServerReflectionInfo(
+        iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5, metadata=credential
+    )
+    assert SERVICE in [service.name for service in reply.list_services_response.service]
+
+
+def test_a_call_without_the_service_credential_is_unauthenticated(channel):
+    with pytest.raises(grpc.RpcError) as caught:
+        permissions_pb2_grpc.PermissionServiceStub(channel).Check(
+            pb.CheckRequest(user_id=str(uuid.uuid4()), permission="rbac.role.view"), timeout=5
+        )
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+@pytest.mark.parametrize(
+    "method, request_",
+    [
+        ("Check", pb.CheckRequest(user_id="not-a-uuid", permission="rbac.role.view")),
+        ("CheckMany", pb.CheckManyRequest(user_id="")),
+        ("GetRole", pb.GetRoleRequest(role_id="42")),
+        ("UpdateRole", pb.UpdateRoleRequest(role_id=str(uuid.uuid4()), parents=pb.StringList(values=["x"]))),
+        ("Grant", pb.GrantRequest(actor_id="me", role_id=str(uuid.uuid4()), user_id=str(uuid.uuid4()))),
+        ("ListAssignments", pb.ListAssignmentsRequest(group_id="staff")),
+        ("AddGroupMember", pb.AddGroupMemberRequest(group_id=str(uuid.uuid4()), user_id="ada")),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_a_malformed_id_is_an_invalid_argument(channel, credential, transactional_db, method, request_):
+    with pytest.raises(grpc.RpcError) as caught:
+        getattr(permissions_pb2_grpc.PermissionServiceStub(channel), method)(request_, timeout=5, metadata=credential)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_an_escalation_is_permission_denied_on_the_wire(channel, credential, transactional_db):
+    with pytest.raises(grpc.RpcError) as caught:
+        permissions_pb2_grpc.PermissionServiceStub(channel).CreateRole(
+            pb.CreateRoleRequest(
+                actor_id=str(uuid.uuid4()), name="mine", permissions=pb.StringList(values=["rbac.role.manage"])
+            ),
+            timeout=5,
+            metadata=credential,
+        )
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_with_permissions_grpc_target_set_the_permission_service_is_the_grpc_client(
+    permissions_grpc_server, transactional_db
+):
+    service = LocalPermissionService()
+    reader = service.create_role(actor_id=None, name="reader", permissions=["rbac.role.view"])
+    user = uuid.uuid4()
+    service.grant(actor_id=None, role_id=reader.id, user_id=user)
+    script = (
+        "import uuid; from permissions.interface import permission_service as p; "
+        "print(type(p.check.__self__).__name__); "
+        f"print(p.check(user_id=uuid.UUID('{user}'), permission='rbac.role.view'))"
+    )
+    result = subprocess.run(
+        manage("shell", "--verbosity", "0", "-c", script),
+        cwd=ROOT,
+        env=subprocess_env(PERMISSIONS_GRPC_TARGET=permissions_grpc_server.target),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["GrpcPermissionService", "True"]
