@@ -1,8 +1,11 @@
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path
 
 from notifications.core.services import deliveries_retry
-from notifications.core.types import TYPES
-from notifications.models import Delivery, InAppMessage, Notification
+from notifications.core.types import TYPES, type_list
+from notifications.models import Delivery, InAppMessage, Notification, Preference
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -42,6 +45,22 @@ class NotificationAdmin(ReadOnlyAdmin):
     fields = ["id", "type", "shown_context", "idempotency_key", "request_id", "created_at"]
     readonly_fields = fields
     inlines = [DeliveryInline]
+
+    def get_urls(self):
+        types = path("types/", self.admin_site.admin_view(self.types_view), name="notifications_notification_types")
+        return [types, *super().get_urls()]
+
+    def types_view(self, request):
+        """The notification types: declared in code (notifications.core.types), so read-only here."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Notification types",
+            "types": type_list(),
+        }
+        return TemplateResponse(request, "admin/notifications/types.html", context)
 
     @admin.display(description="context")
     def shown_context(self, obj):
@@ -90,3 +109,14 @@ class InAppMessageAdmin(ReadOnlyAdmin):
     list_filter = [("read_at", admin.EmptyFieldListFilter)]
     search_fields = ["=user_id", "=notification__id", "subject"]
     readonly_fields = ["id", "user_id", "notification", "subject", "body", "read_at", "created_at"]
+
+
+@admin.register(Preference)
+class PreferenceAdmin(ReadOnlyAdmin):
+    """Users set their own (PUT /api/v1/notifications/preferences); operators see them here.
+    Only opt-outs and opt-ins that differ from the default are stored."""
+
+    list_display = ["user_id", "type", "channel", "enabled", "updated_at"]
+    list_filter = ["type", "channel", "enabled"]
+    search_fields = ["=user_id"]
+    readonly_fields = ["user_id", "type", "channel", "enabled", "updated_at"]
