@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from notifications.core.services import DELIVER_TASK
+from notifications.core.services import DELIVER_BATCH_TASK, DELIVER_TASK
 from notifications.handlers import CONSUMER
 from notifications.interface import STATUS_PENDING, STATUS_SENT, notification_service
 from notifications.models import Delivery
@@ -92,9 +92,10 @@ def broker(transactional_db, settings, monkeypatch):
     broker = Broker(settings.CELERY_BROKER_URL, settings.GATEHOUSE_EVENTS_EXCHANGE)
     broker.namespace = namespace
     broker.task_queue = f"{namespace}.tasks"
-    task = celery_app.tasks[DELIVER_TASK]
-    monkeypatch.setattr(task, "queue", broker.task_queue, raising=False)
-    monkeypatch.setattr(task, "_exec_options", None)  # Celery caches the options read from the task
+    for name in (DELIVER_TASK, DELIVER_BATCH_TASK):
+        task = celery_app.tasks[name]
+        monkeypatch.setattr(task, "queue", broker.task_queue, raising=False)
+        monkeypatch.setattr(task, "_exec_options", None)  # Celery caches the options read from the task
     resume_fast_path()
     yield broker
     resume_fast_path()
