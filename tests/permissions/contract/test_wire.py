@@ -15,7 +15,6 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from permissions.interface import PermissionService
-from permissions.local import LocalPermissionService
 from permissions.rpc.client import GrpcPermissionService
 from project.kernel.delegation import check_implements
 from protos.gatehouse.permissions.v1 import permissions_pb2 as pb
@@ -104,7 +103,7 @@ def test_an_escalation_is_permission_denied_on_the_wire(channel, credential, tra
 def test_with_permissions_grpc_target_set_the_permission_service_is_the_grpc_client(
     permissions_grpc_server, transactional_db
 ):
-    service = LocalPermissionService()
+    service = GrpcPermissionService(target=permissions_grpc_server.target)  # set up where it is asked (conftest)
     reader = service.create_role(actor_id=None, name="reader", permissions=["rbac.role.view"])
     user = uuid.uuid4()
     service.grant(actor_id=None, role_id=reader.id, user_id=user)
