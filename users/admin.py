@@ -8,6 +8,12 @@ from project.service_admin import ServiceBackedAdmin, ServiceBackedForm
 from users.interface import user_service
 from users.models import User
 
+# The flags' meaning since RBAC (docs/rbac.md): staff may open the admin; what they see there is RBAC.
+FLAG_HELP = {
+    "is_staff": "May log in to the admin. What they see and do there comes from their RBAC roles.",
+    "is_superuser": "Grants nothing by itself: access comes from RBAC roles (the admin role holds everything).",
+}
+
 
 class UserCreateForm(ServiceBackedForm):
     password = forms.CharField(
@@ -17,6 +23,7 @@ class UserCreateForm(ServiceBackedForm):
     class Meta:
         model = User
         fields = ["email", "display_name", "is_verified", "is_staff", "is_superuser"]
+        help_texts = FLAG_HELP
 
     def write(self, data):
         return user_service.create(
@@ -33,6 +40,7 @@ class UserChangeForm(ServiceBackedForm):
     class Meta:
         model = User
         fields = ["email", "display_name", "is_verified", "is_staff", "is_superuser"]
+        help_texts = FLAG_HELP
 
     def validate_unique(self):
         pass  # the service decides (case-insensitively) whether the email is taken
@@ -44,7 +52,7 @@ class UserChangeForm(ServiceBackedForm):
             display_name=data.get("display_name", ""),
             is_verified=data.get("is_verified", False),
         )
-        # Admin-only flags; RBAC (issue 4) replaces them with role assignments.
+        # Admin-only flags: is_staff opens the admin, is_superuser grants nothing (RBAC roles do).
         User.objects.filter(id=self.instance.id).update(is_staff=data["is_staff"], is_superuser=data["is_superuser"])
         return saved
 
