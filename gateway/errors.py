@@ -11,6 +11,7 @@ import logging
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -131,6 +132,7 @@ def handler403(request, exception=None):
     return permission_denied(request, exception)
 
 
+@csrf_exempt  # a bearer-token API has no cookie session to protect; CSRF's HTML 403 must not answer here
 def api_not_found(request, *args, **kwargs):
     return JsonResponse(error_body("not_found", "Not found."), status=404)
 

@@ -1,10 +1,39 @@
 from drf_spectacular.openapi import AutoSchema
+from rest_framework import serializers
+
+# Every operation under /api/ may answer these with the contract's error envelope (contract §0):
+# validation (400), authentication (401), authorisation (403), unknown or invisible object (404),
+# a method the path does not have (405), an Accept it cannot serve (406), a conflict (409), an
+# oversized body (413, at the edge), a wrong content type (415) and the rate limit (429).
+ERROR_RESPONSES = {
+    "400": "The request is not valid: `details` holds the problems per field.",
+    "401": "Not authenticated: no, an invalid, an expired or a revoked access token.",
+    "403": "Authenticated, but not allowed.",
+    "404": "Not found, or not visible to the caller.",
+    "405": "Method not allowed.",
+    "406": "Not acceptable.",
+    "409": "Conflict with the current state.",
+    "413": "The request body is too large.",
+    "415": "Unsupported media type.",
+    "429": "Rate limited: retry after `Retry-After` seconds.",
+}
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Machine-readable error code.")
+    message = serializers.CharField(help_text="Human-readable message.")
+    details = serializers.DictField(help_text="Per-field problems or other details.")
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
 
 
 class GatehouseAutoSchema(AutoSchema):
     """Names the per-API nested serializers after their API (`TokenApi.InputSerializer` →
     `TokenInputRequest`): every API class has its own `InputSerializer`, as the style guide wants,
-    and the schema needs one component name for each."""
+    and the schema needs one component name for each. Documents the error envelope on every
+    operation, so a client (or a schema-driven fuzzer) knows every status it may receive."""
 
     def get_serializer_name(self, serializer, direction):
         name = super().get_serializer_name(serializer, direction)
@@ -12,3 +41,20 @@ class GatehouseAutoSchema(AutoSchema):
         if "." in qualname:
             name = qualname.split(".")[0].removesuffix("Api") + name
         return name
+
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        for parameter in (operation or {}).get("parameters", []):
+            schema = parameter.get("schema", {})
+            # DRF reads an empty optional query value (`?cursor=`) as an absent one: say so.
+            if parameter.get("in") == "query" and not parameter.get("required") and schema.get("minLength") == 1:
+                del schema["minLength"]
+        return operation
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        for code, description in ERROR_RESPONSES.items():
+            if code not in responses:
+                responses[code] = self._get_response_for_code(ErrorSerializer, code, direction=direction)
+                responses[code]["description"] = description
+        return responses

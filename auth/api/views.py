@@ -16,6 +16,16 @@ from gateway.edge import client_ip
 PASSWORD = {"max_length": 4096, "trim_whitespace": False}
 
 
+class TokenField(serializers.CharField):
+    """A token is a JSON string: a number or a boolean is refused, not turned into text (DRF's
+    CharField would accept `{"refresh_token": 1}` as "1")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 def client_info(request) -> ClientInfo:
     return ClientInfo(ip=client_ip(request), user_agent=request.headers.get("User-Agent", "")[:512])
 
@@ -47,7 +57,7 @@ class AnonymousApi(APIView):
 
 class VerifyEmailApi(AnonymousApi):
     class InputSerializer(serializers.Serializer):
-        token = serializers.CharField(max_length=256)
+        token = TokenField(max_length=256)
 
     @extend_schema(
         request=InputSerializer,
@@ -81,7 +91,7 @@ class TokenApi(AnonymousApi):
 
 class TokenRefreshApi(AnonymousApi):
     class InputSerializer(serializers.Serializer):
-        refresh_token = serializers.CharField(max_length=256)
+        refresh_token = TokenField(max_length=256)
 
     @extend_schema(request=InputSerializer, responses={200: TokenOutput})
     def post(self, request):
@@ -95,7 +105,7 @@ class LogoutApi(APIView):
     permission_classes = [AllowAny]
 
     class InputSerializer(serializers.Serializer):
-        refresh_token = serializers.CharField(max_length=256, required=False)
+        refresh_token = TokenField(max_length=256, required=False)
 
     @extend_schema(request=InputSerializer, responses={204: None})
     def post(self, request):
@@ -188,7 +198,7 @@ class PasswordResetApi(AnonymousApi):
 
 class PasswordResetConfirmApi(AnonymousApi):
     class InputSerializer(serializers.Serializer):
-        token = serializers.CharField(max_length=256)
+        token = TokenField(max_length=256)
         new_password = serializers.CharField(**PASSWORD)
 
     @extend_schema(request=InputSerializer, responses={204: None})

@@ -1,0 +1,9 @@
+"""gunicorn settings shared by every way the web process starts (Procfile, Dockerfile, Compose, the
+tests): gunicorn reads ./gunicorn.conf.py from its working directory. Command-line flags win.
+
+gunicorn refuses request lines over `limit_request_line` bytes with its own HTML 414, before
+Django sees the request. 4094 (its default) is less than a list URL with a full-length cursor and
+filters can reach once percent-encoded; 8190 is the most it allows short of "unlimited".
+"""
+
+limit_request_line = 8190

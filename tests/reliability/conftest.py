@@ -1,0 +1,130 @@
+"""Shared pieces of the reliability and security suite (issue #8): principals, a real web server,
+and a tally that every test prints (requests made / succeeded / failed)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+
+from auth.core import keys
+from auth.interface import ClientInfo, auth_service
+from tests.support.processes import Process, free_port, port_open, subprocess_env
+from tests.support.rbac import grant_role
+from users.interface import user_service
+
+PASSWORD = "a-Long-unguessable-passphrase-42"
+
+
+@pytest.fixture(autouse=True)
+def _signing_keys_from_the_database():
+    # The per-process key cache outlives a test's rolled-back database (as in tests/auth).
+    keys._cache.invalidate()
+    yield
+    keys._cache.invalidate()
+
+
+@dataclass
+class Tally:
+    """What a test measured: requests made, and how many answered as expected."""
+
+    name: str
+    made: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    statuses: Counter = field(default_factory=Counter)
+
+    def record(self, ok: bool, status: int | None = None) -> None:
+        self.made += 1
+        if ok:
+            self.succeeded += 1
+        else:
+            self.failed += 1
+        if status is not None:
+            self.statuses[status] += 1
+
+    def report(self) -> str:
+        by_status = ", ".join(f"{code}: {n}" for code, n in sorted(self.statuses.items()))
+        return f"[{self.name}] requests made {self.made}, succeeded {self.succeeded}, failed {self.failed}" + (
+            f" (statuses {by_status})" if by_status else ""
+        )
+
+
+@pytest.fixture
+def tally(request):
+    measured = Tally(request.node.name)
+    yield measured
+    print("\n" + measured.report())
+
+
+def new_user(*, admin: bool = False, email: str | None = None):
+    user = user_service.create(
+        email=email or f"{'admin' if admin else 'user'}-{uuid.uuid4().hex[:10]}@example.com",
+        password=PASSWORD,
+        display_name="Reliability",
+        is_verified=True,
+    )
+    if admin:
+        grant_role(user.id)
+    return user
+
+
+def access_token_for(user) -> str:
+    """A fresh session for the user, opened through the auth service (as POST /auth/token does)."""
+    pair = auth_service.login(email=user.email, password=PASSWORD, client=ClientInfo(ip="127.0.0.1"))
+    return pair.access_token
+
+
+class Web:
+    """A gunicorn process serving the project as deployed (DEBUG off), on a free port, with its JSON
+    log in a file the test can read."""
+
+    def __init__(self, name: str, *, log_dir: Path, **env: str):
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        environment = subprocess_env(
+            DEBUG="0",
+            SECRET_KEY=django_settings.SECRET_KEY,
+            ALLOWED_HOSTS="127.0.0.1,localhost",
+            SECURE_SSL_REDIRECT="false",
+            **env,
+        )
+        args = [sys.executable, "-m", "gunicorn", "project.wsgi", "-b", f"127.0.0.1:{self.port}", "-w", "2"]
+        self.process = Process(name, args, env=environment, log_dir=log_dir)
+        self.process.wait_until(lambda: port_open(self.port) and self.call("GET", "/healthz")[0] == 200, timeout=60)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: dict | bytes | None = None,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict]:
+        sent = {"Content-Type": "application/json"} | (headers or {})
+        if token:
+            sent["Authorization"] = f"Bearer {token}"
+        data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base_url + path, data, headers=sent, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                raw = response.read()
+                return response.status, json.loads(raw) if raw else {}
+        except urllib.error.HTTPError as error:
+            raw = error.read()
+            try:
+                return error.code, json.loads(raw) if raw else {}
+            except ValueError:
+                return error.code, {"raw": raw.decode(errors="replace")}
+
+    def stop(self) -> None:
+        self.process.stop()
