@@ -22,7 +22,7 @@ class NotificationsConfig(AppConfig):
         declare_permissions(
             "notifications",
             {
-                "notifications.notification.view": "See notifications, deliveries and in-app messages in the admin.",
+                "notifications.notification.view": "See notifications, deliveries, in-app messages and preferences in the admin.",
                 "notifications.delivery.manage": "Retry failed deliveries from the admin.",
             },
         )

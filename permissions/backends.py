@@ -58,6 +58,7 @@ DJANGO_PERMISSIONS: dict[str, str] = {
     "notifications.view_notification": "notifications.notification.view",
     "notifications.view_delivery": "notifications.notification.view",
     "notifications.view_inappmessage": "notifications.notification.view",
+    "notifications.view_preference": "notifications.notification.view",
     "notifications.change_delivery": "notifications.delivery.manage",
     # events (project.events: the outbox, the inbox, dead letters)
     "events.view_outboxevent": "events.event.view",

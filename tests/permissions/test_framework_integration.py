@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from django.conf import settings
+from django.conf import settings as django_settings
 from django.contrib import admin as django_admin
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from gateway.permissions import OBJECT, RequiresPermission, permission_required
@@ -241,6 +243,24 @@ def test_has_perm_with_an_object_asks_in_its_scope_and_below_never_outside(ada, 
     assert not user.has_perm("docs.page.read", Doc("not a scope"))  # denied, not raised
 
 
+segments = st.builds(
+    "{}:{}".format, st.sampled_from(["org", "project", "team"]), st.sampled_from(["a", "b", "ab", "a-1"])
+)
+paths = st.lists(segments, max_size=3).map(lambda s: "/".join(s) or None)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(held=paths, asked=paths)
+def test_has_perm_with_an_object_follows_the_segment_wise_rule(ada, codes, held, asked):
+    assignment = grant(role("reader-" + str(abs(hash((held, asked)))), ["docs.page.read"]), user_id=ada.id, scope=held)
+    try:
+        expected = held is None or (asked is not None and (asked == held or asked.startswith(held + "/")))
+        assert fresh(ada).has_perm("docs.page.read", Doc(asked)) is expected
+        assert expected is permission_service.check(user_id=ada.id, permission="docs.page.read", scope=asked)
+    finally:
+        permission_service.revoke(actor_id=None, assignment_id=assignment.id)
+
+
 def test_django_codenames_map_to_rbac_codes(ada):
     grant(role("user-viewer", ["users.user.view"]), user_id=ada.id)
     user = fresh(ada)
@@ -297,7 +317,7 @@ def test_a_revoke_shows_to_the_next_request(ada):
 
 def test_the_backend_authenticates_nobody(ada):
     assert RbacBackend().authenticate(None, username="ada@example.com", password=PASSWORD) is None
-    assert settings.AUTHENTICATION_BACKENDS[-1] == "permissions.backends.RbacBackend"
+    assert django_settings.AUTHENTICATION_BACKENDS[-1] == "permissions.backends.RbacBackend"
 
 
 # --- The Django admin, governed by RBAC --------------------------------------------------------------
