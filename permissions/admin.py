@@ -237,7 +237,7 @@ class ExplainForm(forms.Form):
 @admin.register(Assignment)
 class AssignmentAdmin(ServiceBackedAdmin):
     form = AssignmentForm
-    list_display = ["role", "user_email", "group", "scope", "expires_at", "created_at", "granted_by"]
+    list_display = ["role", "user_email", "group", "scope_or_global", "expires_at", "created_at", "granted_by_email"]
     list_filter = ["role"]
     search_fields = ["scope", "role__name", "group__name"]
     list_select_related = ["role", "group"]
@@ -266,11 +266,22 @@ class AssignmentAdmin(ServiceBackedAdmin):
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)
         # One call to the users service for the page, not one per row.
-        user_ids = list({a.user_id for a in changelist.result_list if a.user_id})
+        user_ids = list({u for a in changelist.result_list for u in (a.user_id, a.granted_by) if u})
         emails = {user.id: user.email for user in user_service.get_many(user_ids=user_ids)} if user_ids else {}
         for assignment in changelist.result_list:
             assignment.user_email = emails.get(assignment.user_id, assignment.user_id)
+            assignment.granted_by_email = emails.get(assignment.granted_by, assignment.granted_by)
         return changelist
+
+    @admin.display(description="Scope", ordering="scope")
+    def scope_or_global(self, obj):
+        return obj.scope or "global"
+
+    @admin.display(description="Granted by")
+    def granted_by_email(self, obj):
+        if obj.granted_by is None:
+            return "system"
+        return getattr(obj, "granted_by_email", obj.granted_by)
 
     @admin.display(description="User")
     def user_email(self, obj):

@@ -159,8 +159,19 @@ def test_the_assignment_list_shows_emails_and_finds_by_email(client, admin_staff
     carol = user_service.create(email="carol@example.com")
     grant(reader, user_id=bob.id)
     grant(reader, user_id=carol.id, scope="org:acme")
+    grant(reader, user_id=bob.id, scope="org:beta", actor_id=admin_staff.id)
     listing = client.get("/admin/permissions/assignment/")
     assert b"bob@example.com" in listing.content and b"carol@example.com" in listing.content
+    shown = listing.context["cl"].model_admin
+    rows = {
+        (shown.user_email(a), shown.scope_or_global(a), shown.granted_by_email(a))
+        for a in listing.context["cl"].result_list
+    }
+    assert {
+        ("bob@example.com", "global", "system"),
+        ("bob@example.com", "org:beta", "root@example.com"),
+        ("carol@example.com", "org:acme", "system"),
+    } <= rows
     found = client.get("/admin/permissions/assignment/", {"q": "carol@example.com"})
     assert [a.user_id for a in found.context["cl"].result_list] == [carol.id]
     assert client.get("/admin/permissions/assignment/", {"q": "nobody@example.com"}).status_code == 200
