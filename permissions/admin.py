@@ -8,6 +8,7 @@ import uuid
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import Group as DjangoGroup
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -355,6 +356,12 @@ def _assignment_subject(assignment) -> str | None:
         return user_service.get(user_id=assignment.user_id).email
     except UserNotFound:
         return str(assignment.user_id)
+
+
+# Django's own groups carry Django permissions, which nothing reads here (users have no
+# PermissionsMixin): in the admin, "Groups" are RBAC's only.
+if admin.site.is_registered(DjangoGroup):
+    admin.site.unregister(DjangoGroup)
 
 
 # --- Read-only: the registry and the audit log ---------------------------------------------------

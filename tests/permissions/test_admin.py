@@ -344,3 +344,9 @@ def test_the_audit_log_names_actors_by_email_and_finds_them_by_email(client, adm
     found = client.get("/admin/permissions/auditentry/", {"q": "root@example.com"})
     assert [e.action for e in found.context["cl"].result_list] == ["role.created"]
     assert client.get("/admin/permissions/auditentry/", {"q": "nobody@example.com"}).status_code == 200
+
+
+def test_the_only_groups_in_the_admin_are_rbac_groups(client, admin_staff):
+    assert client.get("/admin/auth/group/").status_code == 404
+    index = client.get("/admin/")
+    assert b"/admin/permissions/group/" in index.content and b"/admin/auth/" not in index.content
