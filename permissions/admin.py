@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from permissions.interface import EscalationDenied, InvalidScope, normalise_scope, permission_service
+from permissions.interface import MAX_PAGE_SIZE, EscalationDenied, InvalidScope, normalise_scope, permission_service
 from permissions.models import Assignment, AuditEntry, Group, Permission, Role
 from project import service_admin
 from project.kernel.errors import DomainError
@@ -160,10 +160,18 @@ class GroupAdmin(ServiceBackedAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["name", "description"]
-        return ["name", "description", "add_member", "remove_members"]
+        return ["name", "description", "roles", "add_member", "remove_members"]
 
     def get_readonly_fields(self, request, obj=None):
-        return ["name", "description"] if obj is not None else []
+        return ["name", "description", "roles"] if obj is not None else []
+
+    @admin.display(description="Roles (assignments)")
+    def roles(self, obj):
+        page = permission_service.list_assignments(group_id=obj.id, limit=MAX_PAGE_SIZE)
+        shown = [f"{a.role_name} in {a.scope or 'global'}" for a in page.results]
+        if page.next:
+            shown.append("… (see Assignments)")
+        return "; ".join(shown) or "none"
 
     def delete_model(self, request, obj):
         permission_service.delete_group(actor_id=request.user.id, group_id=obj.id)

@@ -209,7 +209,8 @@ def test_group_members_are_added_by_email_and_removed_through_the_service(client
     response = client.post(url, {"add_member": "bob@example.com"})
     assert response.status_code == 302, response.content[:3000]
     assert selectors.check(user_id=bob.id, permission="docs.page.read", scope="org:acme")
-    assert b"bob@example.com" in client.get(url).content
+    page = client.get(url).content
+    assert b"bob@example.com" in page and b"reader in org:acme" in page
 
     response = client.post(url, {"add_member": "", "remove_members": [str(bob.id)]})
     assert response.status_code == 302, response.content[:3000]
