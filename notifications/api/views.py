@@ -31,9 +31,6 @@ from notifications.interface import (
 )
 
 SEND = "notifications.notification.send"
-# gateway.permissions is turning into RBAC-backed `RequiresPermission(code)` instances; HEAD still
-# has the class factory `RequiresPermission.of(code)`. Either is a permission_classes entry.
-requires = getattr(RequiresPermission, "of", RequiresPermission)
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # The recipient fields of the service's errors, which the API nests under `recipients`.
 RECIPIENT_FIELDS = ("user_ids", "group_id", "role", "scope")
@@ -175,7 +172,7 @@ class PreferencesApi(APIView):
 
 
 class SendApi(APIView):
-    permission_classes = [requires(SEND)]
+    permission_classes = [RequiresPermission(SEND)]
 
     class RecipientsInput(serializers.Serializer):
         user_ids = serializers.ListField(
@@ -267,7 +264,7 @@ class DeliveryOutput(serializers.Serializer):
 
 
 class DeliveriesApi(APIView):
-    permission_classes = [requires(SEND)]
+    permission_classes = [RequiresPermission(SEND)]
 
     class FilterInput(PageInput):
         status = serializers.ChoiceField(choices=DELIVERY_STATUSES, required=False)
