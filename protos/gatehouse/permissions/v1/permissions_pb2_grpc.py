@@ -221,7 +221,8 @@ class PermissionServiceServicer:
     def CreateRole(self, request, context):
         """--- Roles.
 
-        INVALID_ARGUMENT, NOT_FOUND (a parent), ALREADY_EXISTS (name), PERMISSION_DENIED (escalation).
+        INVALID_ARGUMENT (also an unknown permission or parent), ALREADY_EXISTS (name), PERMISSION_DENIED
+        (escalation: the actor must hold, globally, every permission the role would hold).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
