@@ -28,6 +28,7 @@ class NginxSettings:
     max_body_bytes: int = 1048576
     prefix: str | None = None  # a directory for pid, logs and temp files (nginx as a normal user)
     worker_processes: str = "auto"
+    user: str | None = None  # the workers' user, when the master runs as root
     max_fails: int = 1
     fail_timeout: int = 10
     keepalive: int = 32
@@ -64,12 +65,14 @@ def pools_for(settings: NginxSettings) -> dict[str, list[str]]:
 def render(settings: NginxSettings) -> str:
     pools = pools_for(settings)
     prefix = Path(settings.prefix) if settings.prefix else None
-    path = (lambda name: str(prefix / name)) if prefix else (lambda name: f"/var/lib/nginx/{name}")
+    # Without a prefix, the paths of the official nginx image (docker-compose.split.yml).
+    path = (lambda name: str(prefix / name)) if prefix else (lambda name: f"/var/cache/nginx/{name}")
     log = (lambda name: str(prefix / name)) if prefix else (lambda name: f"/var/log/nginx/{name}")
-    pid = str(prefix / "nginx.pid") if prefix else "/run/nginx.pid"
+    pid = str(prefix / "nginx.pid") if prefix else "/var/run/nginx.pid"
 
     lines = [
         "# Rendered by `manage.py gateway nginx-config` from gateway/routes.py. Do not edit: render it again.",
+        *([f"user {settings.user};"] if settings.user else []),
         f"worker_processes {settings.worker_processes};",
         f"pid {pid};",
         f"error_log {log('error.log')} warn;",

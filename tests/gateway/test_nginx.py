@@ -3,6 +3,7 @@ with two web processes behind it (stack mode: CI installs nginx)."""
 
 from __future__ import annotations
 
+import getpass
 import http.client
 import json
 import shutil
@@ -111,12 +112,9 @@ class Stack:
         subprocess.run(
             [sys.executable, "manage.py", "gateway", "nginx-config", "--listen", f"127.0.0.1:{self.port}",
              "--upstream", f"gateway={servers}", "--prefix", str(prefix), "--worker-processes", "1",
-             "-o", str(self.conf)],
+             "--user", getpass.getuser(), "-o", str(self.conf)],
             env=env, check=True, cwd=Path(__file__).resolve().parents[2], capture_output=True,
         )  # fmt: skip
-        # As root, nginx's workers would switch to `nobody`, who cannot write the prefix: stay as we are.
-        text = self.conf.read_text().replace("worker_processes 1;", "worker_processes 1;\nuser root;", 1)
-        self.conf.write_text(text)
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         test = subprocess.run([nginx, "-t", "-p", str(prefix), "-c", str(self.conf)], capture_output=True, text=True)
         assert test.returncode == 0, test.stderr

@@ -44,6 +44,10 @@ class Command(BaseCommand):
         nginx.add_argument("--prefix", help="Directory for pid, logs and temp files (run nginx as a normal user).")
         nginx.add_argument("--output", "-o", help="Write to this file instead of standard output.")
         nginx.add_argument("--worker-processes", default="auto")
+        nginx.add_argument(
+            "--user",
+            help="The workers' user when nginx starts as root (ignored otherwise); default: nginx's own (nobody).",
+        )
 
     def handle(self, *args, action, **options):
         pools = _env_pools()
@@ -59,6 +63,7 @@ class Command(BaseCommand):
             max_body_bytes=settings.GATEHOUSE_MAX_BODY_BYTES,
             prefix=options["prefix"],
             worker_processes=options["worker_processes"],
+            user=options["user"] if options["user"] and os.geteuid() == 0 else None,
         )
         try:
             text = render(config)

@@ -1,0 +1,276 @@
+"""One user's story, end to end, against both shapes of the real stack started by `scripts/stack`
+(stack mode): the monolith (one web process, one gRPC process hosting every service) and the split
+shape (nginx in front of two web processes; users, auth, permissions and notifications each in
+its own gRPC process; web processes and the worker reach them over gRPC).
+
+Register, verify the address from the mail a real SMTP server received, log in, get a role from
+an admin, check it, receive an announcement in the inbox, read it, log out, and see the token
+refused. The request id of the send is then found in the logs of every process that handled it.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import os
+import re
+import signal
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.conf import settings
+from django.test import override_settings
+from kombu import Connection
+
+from permissions.interface import ADMIN_ROLE, permission_service
+from tests.support.processes import ROOT, Process, free_port, subprocess_env
+from users.interface import user_service
+
+pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "a-Long-unguessable-passphrase-42"
+STARTED = re.compile(r"^\S+ system\s+\| ([\w-]+)\.1 started \(pid=(\d+)\)", re.MULTILINE)
+
+
+class Sink:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.received: list[tuple[list[str], email.message.EmailMessage]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.received.append((list(envelope.rcpt_tos), message))
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[email.message.EmailMessage]:
+        with self.lock:
+            return [message for rcpt, message in self.received if address in rcpt]
+
+
+@pytest.fixture
+def smtp():
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    sink.port = controller.port
+    yield sink
+    controller.stop()
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+class Stack:
+    def __init__(self, shape: str, tmp_path: Path, smtp_port: int):
+        self.shape = shape
+        self.state = tmp_path / "state"
+        self.exchange = f"gatehouse.events.e2e-{uuid.uuid4().hex[:12]}"
+        env = subprocess_env(
+            GATEHOUSE_ENV_FILE=str(tmp_path / "absent.env"),
+            GATEHOUSE_STATE_DIR=str(self.state),
+            GATEHOUSE_EVENTS_EXCHANGE=self.exchange,
+            EMAIL_URL=f"smtp://127.0.0.1:{smtp_port}",
+            GATEHOUSE_FRONTEND_URL="http://frontend.example",
+            WEB_CONCURRENCY="2",
+            CELERY_CONCURRENCY="2",
+        )
+        env.pop("DEBUG", None)
+        for service in ("USERS", "AUTH", "PERMISSIONS", "NOTIFICATIONS"):
+            env.pop(f"{service}_GRPC_TARGET", None)
+        args = [str(ROOT / "scripts" / "stack")]
+        if shape == "split":
+            args.append("--split")
+            gateway = free_port()
+            env.update(
+                GATEHOUSE_GATEWAY_BIND=f"127.0.0.1:{gateway}",
+                GATEHOUSE_WEB1_BIND=f"127.0.0.1:{free_port()}",
+                GATEHOUSE_WEB2_BIND=f"127.0.0.1:{free_port()}",
+                **{
+                    f"GATEHOUSE_{s}_GRPC_PORT": str(free_port())
+                    for s in ("USERS", "AUTH", "PERMISSIONS", "NOTIFICATIONS")
+                },
+            )
+            self.base = f"http://127.0.0.1:{gateway}"
+        else:
+            web = free_port()
+            env.update(GATEHOUSE_WEB_BIND=f"127.0.0.1:{web}", GATEHOUSE_GRPC_PORT=str(free_port()))
+            self.base = f"http://127.0.0.1:{web}"
+        self.process = Process(f"stack-{shape}", args, env=env, log_dir=tmp_path)
+
+    def eventually(self, check: Callable[[], object], *, timeout: float, what: str):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            if self.process.popen.poll() is not None:
+                pytest.fail(f"scripts/stack exited with {self.process.popen.returncode}:\n{self.output()[-6000:]}")
+            try:
+                result = check()
+            except Exception as exc:  # not there yet
+                last = exc
+            else:
+                if result:
+                    return result
+            time.sleep(0.25)
+        pytest.fail(f"{what} not within {timeout}s (last: {last!r}):\n{self.output()[-8000:]}")
+
+    def output(self) -> str:
+        return self.process.output()
+
+    def call(self, method, path, body=None, token=None, headers=None):
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        if token:
+            all_headers["Authorization"] = f"Bearer {token}"
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"{self.base}{path}", data, headers=all_headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=20) as response:
+                raw = response.read()
+                return response.status, json.loads(raw) if raw else {}
+        except urllib.error.HTTPError as error:
+            raw = error.read()
+            try:
+                return error.code, json.loads(raw) if raw else {}
+            except ValueError:
+                return error.code, {"raw": raw[:200].decode(errors="replace")}
+
+    def children(self) -> dict[str, int]:
+        return {name: int(pid) for name, pid in STARTED.findall(self.output())}
+
+    def stop(self):
+        pids = self.children()
+        self.process.stop(timeout=30)
+        for pid in pids.values():  # honcho gives each child its own session
+            if alive(pid):
+                os.killpg(pid, signal.SIGKILL)
+        from project.events.topology import all_queues
+
+        with override_settings(GATEHOUSE_EVENTS_EXCHANGE=self.exchange), Connection(settings.CELERY_BROKER_URL) as conn:
+            channel = conn.channel()
+            for queue in all_queues():
+                channel.queue_delete(queue.name)
+            channel.exchange_delete(self.exchange)
+
+
+@pytest.fixture(params=["monolith", "split"])
+def stack(request, tmp_path, smtp):
+    started = Stack(request.param, tmp_path, smtp.port)
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+def login(stack, email_address):
+    status, body = stack.call("POST", "/api/v1/auth/token", {"email": email_address, "password": PASSWORD})
+    assert status == 200, body
+    return body
+
+
+def test_a_users_story_end_to_end(stack, smtp):
+    stack.eventually(lambda: stack.call("GET", "/readyz")[0] == 200, timeout=180, what="/readyz 200")
+    status, ready = stack.call("GET", "/readyz")
+    expected_checks = {"database", "cache", "broker"}
+    if stack.shape == "split":
+        expected_checks |= {"grpc:users", "grpc:auth", "grpc:permissions", "grpc:notifications"}
+    assert set(ready["checks"]) == expected_checks, ready
+
+    admin = user_service.create(email="admin@example.com", password=PASSWORD, is_verified=True, is_staff=True)
+    permission_service.grant(
+        actor_id=None, role_id=permission_service.get_role_by_name(name=ADMIN_ROLE).id, user_id=admin.id
+    )
+    address = f"ada-{uuid.uuid4().hex[:8]}@example.com"
+
+    # Register; the verification mail reaches the SMTP server; its link carries the token.
+    status, registered = stack.call("POST", "/api/v1/auth/register", {"email": address, "password": PASSWORD})
+    assert status == 201, registered
+    user_id = registered["id"]
+    mail = stack.eventually(lambda: smtp.to(address), timeout=60, what="the verification mail")[0]
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    link = re.search(r"https?://\S+", text).group(0)
+    token = urllib.parse.parse_qs(urllib.parse.urlparse(link).query)["token"][0]
+    assert stack.call("POST", "/api/v1/auth/verify-email", {"token": token})[0] == 200
+    assert stack.call("POST", "/api/v1/auth/verify-email", {"token": token})[0] != 200  # single use
+
+    ada = login(stack, address)
+    me = stack.call("GET", "/api/v1/users/me", token=ada["access_token"])[1]
+    assert me["is_verified"] is True and me["email"] == address
+
+    # An admin gives her a role; the check and the endpoint it guards agree.
+    boss = login(stack, "admin@example.com")["access_token"]
+    assert stack.call("POST", "/api/v1/rbac/check", {"permission": "users.user.view"}, ada["access_token"]) == (
+        200,
+        {"allowed": False},
+    )
+    assert stack.call("GET", "/api/v1/users", token=ada["access_token"])[0] == 403
+    status, role = stack.call(
+        "POST", "/api/v1/rbac/roles", {"name": "viewer", "permissions": ["users.user.view"]}, boss
+    )
+    assert status == 201, role
+    status, assignment = stack.call("POST", "/api/v1/rbac/assignments", {"role": role["id"], "user_id": user_id}, boss)
+    assert status == 201, assignment
+    assert stack.call("POST", "/api/v1/rbac/check", {"permission": "users.user.view"}, ada["access_token"]) == (
+        200,
+        {"allowed": True},
+    )
+    assert stack.call("GET", "/api/v1/users", token=ada["access_token"])[0] == 200
+
+    # An announcement to her lands in her inbox; she reads it.
+    request_id = f"e2e-send-{uuid.uuid4().hex}"
+    send = {
+        "type": "announcement",
+        "recipients": {"user_ids": [user_id]},
+        "context": {"subject": "Hello", "body": "Welcome aboard"},
+        "channels": ["in_app"],
+    }
+    headers = {"Idempotency-Key": uuid.uuid4().hex, "X-Request-ID": request_id}
+    status, sent = stack.call("POST", "/api/v1/notifications/send", send, boss, headers=headers)
+    assert status == 202, sent
+    assert stack.call("POST", "/api/v1/notifications/send", send, boss, headers=headers) == (202, sent)
+
+    def announcement():
+        items = stack.call("GET", "/api/v1/notifications?unread=true", token=ada["access_token"])[1]["results"]
+        return next((item for item in items if item.get("subject") == "Hello"), None)
+
+    item = stack.eventually(announcement, timeout=60, what="the announcement in the inbox")
+    unread = stack.call("GET", "/api/v1/notifications/unread-count", token=ada["access_token"])[1]["count"]
+    assert unread >= 1
+    assert stack.call("POST", f"/api/v1/notifications/{item['id']}/read", token=ada["access_token"])[0] == 204
+    assert stack.call("GET", "/api/v1/notifications/unread-count", token=ada["access_token"])[1]["count"] == unread - 1
+    deliveries = stack.call("GET", f"/api/v1/notifications/deliveries/{sent['id']}", token=boss)
+    assert deliveries[0] == 200, deliveries
+
+    # She logs out: the token stops working at once.
+    assert (
+        stack.call("POST", "/api/v1/auth/logout", {"refresh_token": ada["refresh_token"]}, ada["access_token"])[0]
+        == 204
+    )
+    assert stack.call("GET", "/api/v1/users/me", token=ada["access_token"])[0] == 401
+
+    # The send's request id in the logs of each process that handled it.
+    time.sleep(1.0)
+    lines = [line for line in stack.output().splitlines() if request_id in line]
+    processes = {line.split("|", 1)[0].split()[-1].split(".")[0] for line in lines if "|" in line}
+    print(f"\n[{stack.shape}] request id {request_id} logged by {sorted(processes)}")
+    if stack.shape == "split":
+        nginx_log = (stack.state / "nginx" / "access.log").read_text()
+        assert request_id in nginx_log
+        assert {"notifications"} <= processes
+        assert processes & {"web1", "web2"}
+    else:
+        assert "web" in processes
+    assert "worker" in processes
