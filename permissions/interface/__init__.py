@@ -320,8 +320,8 @@ class PermissionService(Protocol):
         parents: list[uuid.UUID] | None = None,
     ) -> Role:
         """Create a role. The actor must hold, globally, every permission it would hold.
-        Raises InvalidRbacInput, UnknownPermission, RoleNotFound (a parent), RoleNameTaken,
-        EscalationDenied."""
+        Raises InvalidRbacInput (also for a parent that does not exist), UnknownPermission,
+        RoleNameTaken, EscalationDenied."""
         ...
 
     def get_role(self, *, role_id: uuid.UUID) -> Role:
