@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from kombu import Connection
 
-from notifications.core.services import DELIVER_BATCH_TASK, DELIVER_TASK
+from notifications.core.services import DELIVER_BATCH_TASK, DELIVER_TASK, deliveries_requeue_stale
 from notifications.handlers import CONSUMER
 from notifications.interface import STATUS_PENDING, STATUS_SENT, notification_service
 from notifications.models import Delivery
@@ -220,3 +221,37 @@ def test_a_worker_killed_while_posting_a_webhook_loses_nothing_and_the_delivery_
     assert len(receiver.accepted()) == 1
     assert Delivery.objects.filter(notification_id=notification_id).count() == 1
     assert delivery.sent_at is not None
+
+
+def test_a_delivery_whose_task_was_lost_with_the_worker_is_sent_once_by_the_sweeper(
+    broker, receiver, start_worker, settings
+):
+    first = start_worker(webhook_timeout=60.0)
+    ada = user_service.create(email="ada@example.com", display_name="Ada")
+    receiver.answer(None)
+    notification_id = notification_service.send(
+        type="announcement", user_ids=[ada.id], context=HELLO, channels=["webhook"]
+    )
+    assert receiver.holding.wait(30), "the worker never posted the webhook"
+
+    first.kill()
+    receiver.release()
+    # The broker lost the task too (a broker restarted without its disk, an operator's purge).
+    with Connection(settings.CELERY_BROKER_URL) as connection:
+        wait_for(lambda: broker.consumer_count(broker.task_queue) == 0, what="the dead worker's channel to close")
+        connection.default_channel.queue_purge(broker.task_queue)
+    start_worker()
+    settle()
+    delivery = Delivery.objects.get(notification_id=notification_id, channel="webhook")
+    assert (delivery.status, len(receiver.requests())) == (STATUS_PENDING, 1)  # nothing will send it
+
+    # What beat's notifications.sweep_deliveries does (with the age cut to nothing). It may also
+    # queue the welcome message of ada's registration, if its task was among the purged.
+    assert deliveries_requeue_stale(older_than=0) >= 1
+
+    delivery = wait_for(lambda: sent(notification_id, "webhook"), timeout=60, what="the swept delivery")
+    settle()
+    assert [r.delivery_id for r in receiver.requests()] == [str(delivery.id)] * 2
+    assert len(receiver.accepted()) == 1
+    wait_for(lambda: not Delivery.objects.filter(status=STATUS_PENDING).exists(), what="nothing left pending")
+    assert deliveries_requeue_stale(older_than=0) == 0  # a sent delivery is never swept again
