@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from permissions.interface import Assignment, AssignmentNotFound, AssignmentPage, AuditEntry, AuditPage
+from project.kernel.context import request_id_scope
 
 
 def test_a_grant_is_read_back_and_a_revoke_takes_it_away(perms):
@@ -87,3 +88,11 @@ def test_every_change_is_in_the_audit_newest_first_with_who_and_before_after(per
     rest = perms.list_audit(limit=200, cursor=first.next)
     assert rest.results[0].action == "role.created" and rest.results[0].before is None
     assert not {e.id for e in first.results} & {e.id for e in rest.results}
+
+
+def test_the_audit_keeps_the_callers_request_id(perms):
+    reader = perms.create_role(actor_id=None, name="reader", permissions=["docs.page.read"])
+    with request_id_scope("contract-request-42"):
+        perms.grant(actor_id=None, role_id=reader.id, user_id=uuid.uuid4())
+    [entry] = perms.list_audit(limit=1).results
+    assert (entry.action, entry.request_id) == ("assignment.granted", "contract-request-42")
