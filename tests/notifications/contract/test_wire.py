@@ -3,6 +3,9 @@ that a Python caller of GrpcNotificationService cannot make (other languages can
 
 from __future__ import annotations
 
+import subprocess
+import uuid
+
 import grpc
 import pytest
 from django.conf import settings
@@ -10,10 +13,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from notifications.interface import NotificationService
+from notifications.local import LocalNotificationService
 from notifications.rpc.client import GrpcNotificationService
 from project.kernel.delegation import check_implements
 from protos.gatehouse.notifications.v1 import notifications_pb2 as pb
 from protos.gatehouse.notifications.v1 import notifications_pb2_grpc
+from tests.support.processes import ROOT, manage, subprocess_env
 
 SERVICE = "gatehouse.notifications.v1.NotificationService"
 
@@ -81,3 +86,26 @@ def test_the_unread_count_answers_over_the_wire(channel, credential, transaction
         pb.UnreadCountRequest(user_id="00000000-0000-4000-8000-000000000000"), timeout=5, metadata=credential
     )
     assert reply.count == 0
+
+
+def test_with_notifications_grpc_target_set_the_service_is_the_grpc_client(notifications_grpc_server, ada):
+    script = (
+        "import uuid; from notifications.interface import notification_service as service; "
+        "print(type(service.send.__self__).__name__); "
+        f"print(service.send(type='announcement', user_ids=[uuid.UUID('{ada.id}')], "
+        "context={'subject': 'Hi', 'body': 'There'}, channels=['in_app']))"
+    )
+    result = subprocess.run(
+        manage("shell", "--verbosity", "0", "-c", script),
+        cwd=ROOT,
+        env=subprocess_env(NOTIFICATIONS_GRPC_TARGET=notifications_grpc_server.target),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    name, notification_id = result.stdout.split()
+    assert name == "GrpcNotificationService"
+    # Recorded and delivered by the server process, on the shared database.
+    [delivery] = LocalNotificationService().get_deliveries(notification_id=uuid.UUID(notification_id))
+    assert (delivery.user_id, delivery.channel, delivery.status) == (ada.id, "in_app", "sent")
