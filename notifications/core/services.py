@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -631,7 +632,10 @@ def deliveries_requeue_stale(*, older_than: float, batch: int = 500) -> int:
 
 @transaction.atomic(durable=True)
 def inbox_mark_read(*, user_id: uuid.UUID, message_id: uuid.UUID) -> None:
-    message = InAppMessage.objects.filter(id=message_id, user_id=user_id).first()
+    try:
+        message = InAppMessage.objects.filter(id=message_id, user_id=user_id).first()
+    except (ValueError, ValidationError):  # not an id at all
+        message = None
     if message is None:  # another user's message is as missing as one that does not exist
         raise NotificationNotFound()
     if message.read_at is None:

@@ -1,4 +1,4 @@
-"""Fan-out in batches, and the unread count without its cache (embedded mode)."""
+"""Fan-out in batches, the unread count without its cache, odd inbox input (embedded mode)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from django.test import override_settings
 
 from notifications.core.services import DELIVER_BATCH_TASK, DELIVER_TASK, DELIVERY_BATCH_SIZE
-from notifications.interface import STATUS_SENT, STATUS_SKIPPED, notification_service
+from notifications.interface import STATUS_SENT, STATUS_SKIPPED, NotificationNotFound, notification_service
 from notifications.models import Delivery
 from project.celery import app as celery_app
 
@@ -63,3 +63,8 @@ def test_the_unread_count_comes_from_the_database_while_the_cache_is_unreachable
         assert notification_service.unread_count(user_id=ada.id) == 1
         notification_service.mark_all_read(user_id=ada.id)  # its invalidation fails, and is logged
         assert notification_service.unread_count(user_id=ada.id) == 0
+
+
+def test_marking_something_that_is_not_a_message_id_read_is_not_found(ada):
+    with pytest.raises(NotificationNotFound):
+        notification_service.mark_read(user_id=ada.id, message_id="not-a-uuid")
