@@ -167,6 +167,7 @@ GATEHOUSE_LOGIN_MAX_FAILURES = env.int("GATEHOUSE_LOGIN_MAX_FAILURES", default=5
 GATEHOUSE_LOGIN_MAX_FAILURES_PER_IP = env.int("GATEHOUSE_LOGIN_MAX_FAILURES_PER_IP", default=50)
 # Clock skew tolerated on exp/nbf/iat, seconds.
 GATEHOUSE_TOKEN_LEEWAY = env.int("GATEHOUSE_TOKEN_LEEWAY", default=30)
+GATEHOUSE_SIGNING_KEY_CACHE_SECONDS = env.float("GATEHOUSE_SIGNING_KEY_CACHE_SECONDS", default=60.0)
 # A rotated refresh token presented again within this many seconds gets the pair issued for it
 # (the client lost the response) instead of revoking the session.
 GATEHOUSE_REFRESH_REUSE_GRACE = env.int("GATEHOUSE_REFRESH_REUSE_GRACE", default=10)

@@ -28,8 +28,13 @@ ALGORITHM = "RS256"
 RSA_KEY_BITS = 2048
 ALLOWED_ALGORITHMS = frozenset({ALGORITHM})
 _PURPOSE = "signing-key"
-# How long a process trusts its in-memory copy of the key set before looking again.
-KEY_CACHE_SECONDS = 60.0
+
+
+def _cache_seconds() -> float:
+    """How long a process trusts its in-memory copy of the key set before looking again
+    (GATEHOUSE_SIGNING_KEY_CACHE_SECONDS): the longest a key removed from the database by hand
+    (a compromised key) is still trusted by a process that had loaded it."""
+    return float(settings.GATEHOUSE_SIGNING_KEY_CACHE_SECONDS)
 
 
 def _retirement_window() -> timedelta:
@@ -66,13 +71,16 @@ def signing_keys_prune() -> int:
 
 
 class _KeyCache:
-    """Per-process copy of the published keys, refreshed every KEY_CACHE_SECONDS or on an unknown kid."""
+    """Per-process copy of the published keys, refreshed every GATEHOUSE_SIGNING_KEY_CACHE_SECONDS
+    or on an unknown kid. A key whose publication ends while it is cached stops verifying at that
+    moment, without waiting for the next refresh."""
 
     def __init__(self):
         self._lock = threading.RLock()  # _load may create the first key, which invalidates
         self._loaded_at = -1e9
         self._signing: tuple[str, object] | None = None
         self._public: dict[str, object] = {}
+        self._publish_until: dict[str, object] = {}  # kid -> datetime, or None while it signs
         self._jwks: list[dict] = []
 
     def invalidate(self):
@@ -93,12 +101,13 @@ class _KeyCache:
             serialization.load_pem_private_key(decrypt(signing.private_key_encrypted, purpose=_PURPOSE), password=None),
         )
         self._public = {k.kid: jwt.algorithms.RSAAlgorithm.from_jwk(json.dumps(k.public_jwk)) for k in keys}
+        self._publish_until = {k.kid: k.publish_until for k in keys}
         self._jwks = [k.public_jwk for k in keys]
         self._loaded_at = time.monotonic()
 
     def _fresh(self, *, force: bool = False):
         with self._lock:
-            if force or time.monotonic() - self._loaded_at > KEY_CACHE_SECONDS:
+            if force or time.monotonic() - self._loaded_at > _cache_seconds():
                 self._load()
 
     def signing_key(self):
@@ -109,6 +118,9 @@ class _KeyCache:
         self._fresh()
         if kid not in self._public and time.monotonic() - self._loaded_at > 1.0:
             self._fresh(force=True)  # a key created by another process since; at most once a second
+        publish_until = self._publish_until.get(kid)
+        if publish_until is not None and publish_until < timezone.now():
+            return None  # its publication ended: every token it signed has expired
         return self._public.get(kid)
 
     def jwks(self) -> dict:

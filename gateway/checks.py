@@ -1,0 +1,26 @@
+"""System checks for a deployment (`manage.py check --deploy`), next to Django's own."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.checks import Tags, Warning, register
+
+# Backends that write each mail, one-time tokens and all, to the process's output: its logs.
+MAIL_TO_OUTPUT = {
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+}
+
+
+@register(Tags.security, deploy=True)
+def mail_does_not_go_to_the_logs(app_configs, **kwargs):
+    if settings.EMAIL_BACKEND in MAIL_TO_OUTPUT:
+        return [
+            Warning(
+                "EMAIL_URL sends mail to the console or a file: verification and password reset "
+                "mails carry one-time tokens, which would end up in the logs.",
+                hint="Set EMAIL_URL to your SMTP relay, e.g. smtp+tls://user:password@smtp.example.com:587.",
+                id="gatehouse.W001",
+            )
+        ]
+    return []

@@ -1,0 +1,34 @@
+"""Security configuration: `manage.py check --deploy --fail-level WARNING` is clean with production
+settings (CI runs it in .ci/run with a production environment), and the project's own deployment
+check refuses a mail backend that would write one-time tokens to the logs."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.checks import run_checks
+
+from gateway.checks import mail_does_not_go_to_the_logs
+
+
+@pytest.mark.parametrize(
+    "backend",
+    ["django.core.mail.backends.console.EmailBackend", "django.core.mail.backends.filebased.EmailBackend"],
+)
+def test_a_mail_backend_that_writes_to_the_output_is_a_deployment_warning(settings, backend, tally):
+    settings.EMAIL_BACKEND = backend
+    warnings = mail_does_not_go_to_the_logs(None)
+    tally.record(len(warnings) == 1)
+    assert [w.id for w in warnings] == ["gatehouse.W001"]
+    # It is one of the checks `check --deploy` runs, and only then.
+    assert "gatehouse.W001" in {m.id for m in run_checks(include_deployment_checks=True)}
+    assert "gatehouse.W001" not in {m.id for m in run_checks(include_deployment_checks=False)}
+
+
+@pytest.mark.parametrize(
+    "backend", ["django.core.mail.backends.smtp.EmailBackend", "django.core.mail.backends.locmem.EmailBackend"]
+)
+def test_a_real_mail_backend_passes(settings, backend, tally):
+    settings.EMAIL_BACKEND = backend
+    tally.record(mail_does_not_go_to_the_logs(None) == [])
+    assert mail_does_not_go_to_the_logs(None) == []
+    assert "gatehouse.W001" not in {m.id for m in run_checks(include_deployment_checks=True)}
