@@ -103,6 +103,16 @@ def run(ctx) -> ScenarioResult:
     def redis_round_trip():
         return cache.get_many(["rbac:gv", f"rbac:uv:{large}"])
 
+    from permissions.core import engine
+
+    entry = engine.compiled(large)  # what the check consults once the version tokens are read
+
+    def in_memory():
+        return entry.holds("bench.l0.p0", SCOPE)
+
+    def noop(*, user_id, permission, scope=None):
+        return True
+
     scale = 20 if ctx.smoke else 1
     with stack.PeerWorker() as peer:
         peer.call(op="setup", roles=100, perms_per_role=10)
@@ -113,6 +123,10 @@ def run(ctx) -> ScenarioResult:
             "casbin_1100": lambda: per_call(lambda: casbin_large.enforce("user0", SCOPE, "r0", "p0"), 200 // scale),
             "floor": lambda: per_call(lambda: "bench.l0.p0" in floor_set, 200_000 // scale),
             "redis": lambda: per_call(redis_round_trip, 2000 // scale),
+            "in_memory": lambda: per_call(in_memory, 100_000 // scale),
+            "noop_call": lambda: per_call(
+                lambda: noop(user_id=large, permission="bench.l0.p0", scope=SCOPE), 100_000 // scale
+            ),
             "modelbackend": lambda: peer.call(op="measure", what="modelbackend", n=300 // scale)["seconds"],
             "guardian": lambda: peer.call(op="measure", what="guardian", n=300 // scale)["seconds"],
         }
@@ -194,6 +208,32 @@ def run(ctx) -> ScenarioResult:
             float("inf"),
             ratios(f["gatehouse_1100"], f["redis"]),
             "what is left once the cache's network round trip is paid",
+        )
+    )
+    for name, label, base in (
+        ("in_memory", "the compiled entry's membership test alone (no Redis)", "casbin_5"),
+        ("in_memory", "the compiled entry's membership test alone (no Redis), 1,100 rules", "casbin_1100"),
+    ):
+        add(
+            Comparison(
+                "1",
+                f"(diagnostic) pycasbin over {label}",
+                "—",
+                ">=",
+                0,
+                ratios(f[base], f[name]),
+                f"in-memory test {t['in_memory']}",
+            )
+        )
+    add(
+        Comparison(
+            "1",
+            "(diagnostic) a no-op Python call with the check's keyword arguments over the floor",
+            "—",
+            ">=",
+            0,
+            ratios(f["noop_call"], f["floor"]),
+            f"no-op call {t['noop_call']}: the least any Python API can cost",
         )
     )
     result.notes.append(

@@ -12,7 +12,7 @@ import time
 from argon2 import PasswordHasher
 
 from benchmarks import web
-from benchmarks.harness import Comparison, ScenarioResult, fmt_seconds, interleave, median, ratios
+from benchmarks.harness import Comparison, ScenarioResult, fmt_seconds, interleave, median, profile_text, ratios
 
 CONCURRENCY = 2
 
@@ -76,6 +76,13 @@ def run(ctx) -> ScenarioResult:
             "verifies_per_s": lambda: verifies_per_second(hasher, digest, seconds, CONCURRENCY),
         }
         f = interleave(ctx.rounds(5), measures)
+    if not ctx.smoke:
+        from auth.interface import ClientInfo, auth_service
+
+        client = ClientInfo(ip="127.0.0.1", user_agent="bench")
+        result.profile = profile_text(
+            lambda: auth_service.login(email=email, password=web.PASSWORD, client=client), 20, max_lines=50
+        )
     result.comparisons += [
         Comparison(
             "3",

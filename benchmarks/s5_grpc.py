@@ -8,7 +8,16 @@ import importlib
 import uuid
 
 from benchmarks import stack
-from benchmarks.harness import Comparison, ScenarioResult, fmt_seconds, interleave, median, per_call, ratios
+from benchmarks.harness import (
+    Comparison,
+    ScenarioResult,
+    fmt_seconds,
+    interleave,
+    median,
+    per_call,
+    profile_text,
+    ratios,
+)
 from benchmarks.s1_check import SCOPE, gatehouse_world
 
 BATCH = 100
@@ -72,6 +81,10 @@ def run(ctx) -> ScenarioResult:
             ),
         }
         f = interleave(ctx.rounds(7), measures)
+        if not ctx.smoke and median(ratios(f["unary"], f["health"])) > 1.3:
+            result.profile = profile_text(
+                lambda: remote.check(user_id=user_id, permission=code, scope=SCOPE), 500, max_lines=40
+            )
     t = {name: fmt_seconds(median(values)) for name, values in f.items()}
     result.comparisons += [
         Comparison(

@@ -10,7 +10,7 @@ import threading
 import time
 import uuid
 
-from benchmarks.harness import Comparison, Curve, ScenarioResult, interleave, median, ratios
+from benchmarks.harness import Comparison, Curve, ScenarioResult, interleave, median, profile_text, ratios
 
 EVENT_TYPE = "bench.relay_event"  # bound to no queue: both sides pay the publish and confirm only
 
@@ -109,6 +109,8 @@ def run(ctx) -> ScenarioResult:
             f"relay {median(f['relay']):.0f} events/s, raw kombu {median(f['raw']):.0f} events/s ({count} events)",
         )
     )
+    if not ctx.smoke and median(ratios(f["relay"], f["raw"])) < 0.5:
+        result.profile = profile_text(lambda: relay_rate(count, 1), 1, max_lines=50)
     relay_counts = [1, 2, 4]
     scaling = interleave(ctx.rounds(3), {str(k): (lambda k=k: relay_rate(count, k)) for k in relay_counts})
     curve = Curve(

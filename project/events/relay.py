@@ -108,9 +108,18 @@ def _retry_policy(retries: int) -> dict:
 
 
 def publish_envelope(
-    producer, envelope: Envelope, *, exchange, routing_key: str, retries: int, headers: dict | None = None
+    producer,
+    envelope: Envelope,
+    *,
+    exchange,
+    routing_key: str,
+    retries: int,
+    headers: dict | None = None,
+    declare: list | None = None,
 ) -> None:
     # With confirm_publish the call returns only once the broker has taken the message (or raises).
+    # `declare`: the topology, ideally built and bound to the producer's channel once per batch
+    # (`bound_entities`); kombu declares each entity once per connection and again after a reconnect.
     producer.publish(
         json.dumps(envelope.to_dict()),
         exchange=exchange,
@@ -121,11 +130,19 @@ def publish_envelope(
         message_id=str(envelope.id),
         type=envelope.type,
         headers={"request_id": envelope.request_id or "", **(headers or {})},
-        declare=entities(),
+        declare=entities() if declare is None else declare,
         retry=True,
         retry_policy=_retry_policy(retries),
         confirm_timeout=CONFIRM_TIMEOUT,
     )
+
+
+def bound_entities(producer) -> list:
+    """The topology bound to the producer's channel, for every publish of one batch. Building the
+    queues and binding a copy of each on every publish cost about a third of the relay's time per
+    event (docs/benchmarks.md, scenario 6); bound once, kombu's declaration cache answers at once.
+    After a reconnect kombu re-binds entities whose channel has closed and declares them again."""
+    return [entity(producer.channel) for entity in entities()]
 
 
 def _publish(rows: list[OutboxEvent], *, retries: int) -> tuple[list[OutboxEvent], Exception | None]:
@@ -135,8 +152,16 @@ def _publish(rows: list[OutboxEvent], *, retries: int) -> tuple[list[OutboxEvent
     try:
         with connections[broker_connection()].acquire(block=True, timeout=10) as conn:
             producer = conn.Producer(auto_declare=False)
+            declare = bound_entities(producer)
             for row in rows:
-                publish_envelope(producer, envelope_of(row), exchange=exchange, routing_key=row.type, retries=retries)
+                publish_envelope(
+                    producer,
+                    envelope_of(row),
+                    exchange=exchange,
+                    routing_key=row.type,
+                    retries=retries,
+                    declare=declare,
+                )
                 published.append(row)
     except Exception as exc:
         log.warning("publishing outbox event failed after %d of %d", len(published), len(rows), exc_info=True)
