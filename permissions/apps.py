@@ -4,9 +4,14 @@ from django.db.models.signals import post_migrate
 
 
 def _sync_registry(sender, using="default", **kwargs):
-    from permissions.core.services import permission_registry_sync
+    from django.db import router
 
-    if using == "default":
+    from permissions.core.services import permission_registry_sync
+    from permissions.models import Role
+
+    # Only where the RBAC tables live: with PERMISSIONS_DATABASE_URL (split mode) a migrate of
+    # another database has none to fill.
+    if using == router.db_for_write(Role):
         permission_registry_sync()
 
 

@@ -92,6 +92,32 @@ else:
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test_gatehouse.sqlite3")}
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 
+# Split mode: `<SERVICE>_DATABASE_URL` gives a core service a database of its own. A process that
+# hosts the service (its grpcserve, the worker of its consumers and tasks, its relay) runs with
+# DATABASE_URL set to that database, so the service's writes and its outbox share one transaction;
+# any other process (a web process: the admin) reaches the service's tables through
+# project.routers.ServiceDatabaseRouter. Unset (the monolith): everything is in DATABASE_URL.
+GATEHOUSE_SERVICE_APP_LABELS = {
+    "users": "users",
+    "auth": "gatehouse_auth",
+    "permissions": "permissions",
+    "notifications": "notifications",
+}
+
+
+def _same_database(a: dict, b: dict) -> bool:
+    return all(a.get(key) == b.get(key) for key in ("ENGINE", "HOST", "PORT", "NAME"))
+
+
+for _service in GATEHOUSE_SERVICE_APP_LABELS:
+    if env.str(f"{_service.upper()}_DATABASE_URL", default=""):
+        _config = env.db(f"{_service.upper()}_DATABASE_URL")
+        if not _same_database(_config, DATABASES["default"]):
+            _config["CONN_MAX_AGE"] = DATABASES["default"].get("CONN_MAX_AGE", 0)
+            _config.setdefault("OPTIONS", {}).update(DATABASES["default"].get("OPTIONS", {}))
+            DATABASES[_service] = _config
+DATABASE_ROUTERS = ["project.routers.ServiceDatabaseRouter"]
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "users.User"
 # Admin logins go through the auth service (lockout, throttling, TOTP), like API logins.

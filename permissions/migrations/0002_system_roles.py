@@ -8,7 +8,8 @@ ADMIN_ROLE_ID = uuid.UUID("5f1c1a8e-7d3b-5a0e-9c41-6a1d0e2b7f10")
 
 def create_system_roles(apps, schema_editor):
     Role = apps.get_model("permissions", "Role")
-    Role.objects.update_or_create(
+    # The database being migrated, whatever the router says (split mode migrates each one).
+    Role.objects.using(schema_editor.connection.alias).update_or_create(
         name="admin",
         defaults={
             "id": ADMIN_ROLE_ID,

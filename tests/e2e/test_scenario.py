@@ -1,7 +1,8 @@
 """One user's story, end to end, against both shapes of the real stack started by `scripts/stack`
 (stack mode): the monolith (one web process, one gRPC process hosting every service) and the split
 shape (nginx in front of two web processes; users, auth, permissions and notifications each in
-its own gRPC process; web processes and the worker reach them over gRPC).
+its own gRPC process with its own worker and relay, AND ITS OWN PostgreSQL DATABASE, so that a
+join across services would find nothing; web processes reach them over gRPC).
 
 Register, verify the address from the mail a real SMTP server received, log in, get a role from
 an admin, check it, receive an announcement in the inbox, read it, log out, and see the token
@@ -28,6 +29,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from django.conf import settings
+from django.db import connection
 from django.test import override_settings
 from kombu import Connection
 
@@ -93,17 +95,25 @@ class Stack:
         for service in ("USERS", "AUTH", "PERMISSIONS", "NOTIFICATIONS"):
             env.pop(f"{service}_GRPC_TARGET", None)
         args = [str(ROOT / "scripts" / "stack")]
+        self.databases: list[str] = []
         if shape == "split":
             args.append("--split")
             gateway = free_port()
+            self.ports = {s: free_port() for s in ("USERS", "AUTH", "PERMISSIONS", "NOTIFICATIONS")}
+            # Users (and the framework's tables) in the test database; each other service in its own.
+            db = connection.settings_dict
+            base = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}"
+            env.pop("GATEHOUSE_TEST_DATABASE_NAME", None)
+            env["DATABASE_URL"] = f"{base}/{db['NAME']}"
+            for service in ("auth", "permissions", "notifications"):
+                name = f"{db['NAME']}_{service}"
+                self.databases.append(name)
+                env[f"{service.upper()}_DATABASE_URL"] = f"{base}/{name}"
             env.update(
                 GATEHOUSE_GATEWAY_BIND=f"127.0.0.1:{gateway}",
                 GATEHOUSE_WEB1_BIND=f"127.0.0.1:{free_port()}",
                 GATEHOUSE_WEB2_BIND=f"127.0.0.1:{free_port()}",
-                **{
-                    f"GATEHOUSE_{s}_GRPC_PORT": str(free_port())
-                    for s in ("USERS", "AUTH", "PERMISSIONS", "NOTIFICATIONS")
-                },
+                **{f"GATEHOUSE_{s}_GRPC_PORT": str(port) for s, port in self.ports.items()},
             )
             self.base = f"http://127.0.0.1:{gateway}"
         else:
@@ -151,6 +161,16 @@ class Stack:
     def children(self) -> dict[str, int]:
         return {name: int(pid) for name, pid in STARTED.findall(self.output())}
 
+    def drop_databases(self):
+        import psycopg
+        from psycopg import sql
+
+        db = connection.settings_dict
+        with psycopg.connect(host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname="postgres",
+                             autocommit=True) as conn:  # fmt: skip
+            for name in self.databases:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
     def stop(self):
         pids = self.children()
         self.process.stop(timeout=30)
@@ -169,10 +189,19 @@ class Stack:
 @pytest.fixture(params=["monolith", "split"])
 def stack(request, tmp_path, smtp):
     started = Stack(request.param, tmp_path, smtp.port)
+    started.drop_databases()  # a previous run's
     try:
         yield started
     finally:
         started.stop()
+        started.drop_databases()
+
+
+def psycopg_connect(stack, service):
+    import psycopg
+
+    db = connection.settings_dict
+    return psycopg.connect(host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname=f"{db['NAME']}_{service}")
 
 
 def login(stack, email_address):
@@ -190,9 +219,12 @@ def test_a_users_story_end_to_end(stack, smtp):
     assert set(ready["checks"]) == expected_checks, ready
 
     admin = user_service.create(email="admin@example.com", password=PASSWORD, is_verified=True, is_staff=True)
-    permission_service.grant(
-        actor_id=None, role_id=permission_service.get_role_by_name(name=ADMIN_ROLE).id, user_id=admin.id
-    )
+    rbac = permission_service
+    if stack.shape == "split":  # the roles and assignments live in the permissions service's database
+        from permissions.rpc.client import GrpcPermissionService
+
+        rbac = GrpcPermissionService(target=f"127.0.0.1:{stack.ports['PERMISSIONS']}")
+    rbac.grant(actor_id=None, role_id=rbac.get_role_by_name(name=ADMIN_ROLE).id, user_id=admin.id)
     address = f"ada-{uuid.uuid4().hex[:8]}@example.com"
 
     # Register; the verification mail reaches the SMTP server; its link carries the token.
@@ -274,3 +306,13 @@ def test_a_users_story_end_to_end(stack, smtp):
     else:
         assert "web" in processes
     assert "worker" in processes
+    if stack.shape == "split":
+        # Nothing of the other services in the users database, and their rows in their own.
+        from notifications.models import InAppMessage
+        from permissions.models import Assignment
+
+        assert not Assignment.objects.exists() and not InAppMessage.objects.exists()
+        with psycopg_connect(stack, "permissions") as conn:
+            assert conn.execute("SELECT count(*) FROM permissions_assignment").fetchone()[0] == 2
+        with psycopg_connect(stack, "notifications") as conn:
+            assert conn.execute("SELECT count(*) FROM notifications_inappmessage").fetchone()[0] >= 1

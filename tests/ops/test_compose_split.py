@@ -19,12 +19,44 @@ TARGETS = {f"{service.upper()}_GRPC_TARGET" for service in CORE}
 
 def procfile_split() -> dict[str, str]:
     lines = (ROOT / "Procfile.split").read_text().splitlines()
-    return dict(line.split(": ", 1) for line in lines if re.match(r"^[a-z0-9]+: ", line))
+    return dict(line.split(": ", 1) for line in lines if re.match(r"^[a-z0-9-]+: ", line))
 
 
-def test_the_monoliths_web_and_grpc_processes_stay_out_of_the_split_shape():
-    assert SPLIT["web"] == {"profiles": ["monolith"]}
-    assert SPLIT["grpc"] == {"profiles": ["monolith"]}
+def test_the_monoliths_processes_stay_out_of_the_split_shape():
+    for name in ("web", "grpc", "worker", "relay"):
+        assert SPLIT[name] == {"profiles": ["monolith"]}, name
+
+
+def database_of(service: str) -> str:
+    return f"@postgres:5432/gatehouse_{service}" if service != "users" else "@postgres:5432/gatehouse"
+
+
+def test_each_service_but_users_has_its_own_database_made_and_migrated():
+    script = (ROOT / "docker" / "postgres-split.sql").read_text()
+    for service in ("auth", "permissions", "notifications"):
+        assert f"CREATE DATABASE gatehouse_{service} OWNER gatehouse;" in script
+        migrate = SPLIT[f"migrate-{service}"]
+        assert migrate["command"] == ["python", "manage.py", "migrate", "--noinput"]
+        assert migrate["environment"]["DATABASE_URL"].endswith(database_of(service))
+        assert all(migrate["environment"][target] == "" for target in TARGETS)
+        assert SPLIT[f"grpc-{service}"]["depends_on"][f"migrate-{service}"] == {
+            "condition": "service_completed_successfully"
+        }
+    assert "./docker/postgres-split.sql:/docker-entrypoint-initdb.d/split.sql:ro" in SPLIT["postgres"]["volumes"]
+
+
+def test_a_services_processes_run_on_its_database():
+    for service in CORE:
+        own = database_of(service)
+        relay = SPLIT[f"relay-{service}"]
+        assert relay["command"] == ["python", "manage.py", "relay_outbox"]
+        assert relay["environment"]["DATABASE_URL"].endswith(own)
+        if service != "users":
+            assert SPLIT[f"grpc-{service}"]["environment"]["DATABASE_URL"].endswith(own)
+            worker = SPLIT[f"worker-{service}"]
+            assert worker["environment"]["DATABASE_URL"].endswith(own)
+            assert worker["environment"]["GATEHOUSE_EVENT_CONSUMERS"] == service
+            assert worker["environment"][f"{service.upper()}_GRPC_TARGET"] == ""
 
 
 def test_each_core_service_has_its_own_grpc_process_that_does_not_call_itself():
@@ -39,9 +71,10 @@ def test_each_core_service_has_its_own_grpc_process_that_does_not_call_itself():
 
 
 def test_web_processes_and_the_worker_reach_every_service_over_grpc():
-    for name in ("web-a", "web-b", "worker", "beat", "relay"):
+    for name in ("web-a", "web-b", "beat"):
         environment = SPLIT[name]["environment"]
         assert {environment[target] for target in TARGETS} == {f"grpc-{s}:50051" for s in CORE}, name
+        assert environment["DATABASE_URL"].endswith(database_of("users"))
     for name in ("web-a", "web-b"):
         assert SPLIT[name]["environment"]["GATEHOUSE_TRUSTED_PROXIES"]
 
@@ -57,10 +90,24 @@ def test_nginx_is_configured_from_the_route_table_for_both_web_processes():
 
 def test_procfile_split_runs_the_same_processes():
     processes = procfile_split()
-    assert set(processes) == {"nginx", "web1", "web2", *CORE, "worker", "beat", "relay"}
+    assert set(processes) == {
+        "nginx", "web1", "web2", *CORE, "worker", "worker-auth", "worker-permissions", "beat",
+        *(f"relay-{service}" for service in CORE),
+    }  # fmt: skip
     assert "manage.py gateway nginx-config" in processes["nginx"]
     for service in CORE:
-        assert f"{service.upper()}_GRPC_TARGET= exec python manage.py grpcserve {service} " in processes[service]
+        own_database = f'DATABASE_URL="${{{service.upper()}_DATABASE_URL:-$DATABASE_URL}}"'
+        assert processes[service].startswith(
+            f"{service.upper()}_GRPC_TARGET= {own_database} exec python manage.py grpcserve {service} "
+        )
+        assert processes[f"relay-{service}"] == f"{own_database} exec python manage.py relay_outbox"
+    for worker, consumers in (
+        ("worker-auth", "auth"),
+        ("worker-permissions", "permissions"),
+        ("worker", "notifications"),
+    ):
+        assert f"GATEHOUSE_EVENT_CONSUMERS={consumers} exec celery -A project worker" in processes[worker]
+        assert f'DATABASE_URL="${{{consumers.upper()}_DATABASE_URL:-$DATABASE_URL}}"' in processes[worker]
     for web in ("web1", "web2"):
         assert "gunicorn project.wsgi" in processes[web]
 
