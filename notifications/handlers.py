@@ -7,7 +7,6 @@ past the inbox twice (a replayed dead letter) sends nothing twice.
 
 from __future__ import annotations
 
-import logging
 import uuid
 
 from auth.interface import (
@@ -16,7 +15,7 @@ from auth.interface import (
     PASSWORD_RESET_REQUESTED,
     REFRESH_TOKEN_REUSED,
 )
-from notifications.core.services import notification_create
+from notifications.core.services import notification_create, notification_send_after_commit
 from notifications.interface import (
     TYPE_EMAIL_VERIFICATION,
     TYPE_PASSWORD_CHANGED,
@@ -24,7 +23,6 @@ from notifications.interface import (
     TYPE_REFRESH_TOKEN_REUSED,
     TYPE_ROLE_ASSIGNED,
     TYPE_WELCOME,
-    InvalidNotification,
 )
 from permissions.interface import ASSIGNMENT_GRANTED
 from project.events.consumers import subscribe
@@ -32,8 +30,6 @@ from project.kernel.events import Envelope
 from users.interface import USER_REGISTERED
 
 CONSUMER = "notifications"
-
-log = logging.getLogger(__name__)
 
 
 def _notify(envelope: Envelope, type: str, context: dict[str, str | None]) -> None:
@@ -86,15 +82,10 @@ def assignment_granted(envelope: Envelope) -> None:
     if payload.get("user_id"):
         _notify(envelope, TYPE_ROLE_ASSIGNED, context)
         return
-    try:
-        # A group's members now, resolved in this transaction (the permissions service is local
-        # to this consumer for now).
-        notification_create(
-            type=TYPE_ROLE_ASSIGNED,
-            group_id=uuid.UUID(payload["group_id"]),
-            context=context,
-            idempotency_key=f"event:{envelope.id}",
-        )
-    except InvalidNotification as exc:
-        # The group is gone or empty by now: nobody to tell, and a retry would not change that.
-        log.info("role_assigned for group %s not sent: %s", payload["group_id"], exc.details)
+    # The group's members are asked of the permissions service (maybe remote) after this commit.
+    notification_send_after_commit(
+        type=TYPE_ROLE_ASSIGNED,
+        group_id=uuid.UUID(payload["group_id"]),
+        context=context,
+        idempotency_key=f"event:{envelope.id}",
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from celery import shared_task
@@ -11,12 +12,17 @@ from django.db import InterfaceError, OperationalError
 from notifications.core.services import (
     DELIVER_BATCH_TASK,
     DELIVER_TASK,
+    SEND_TASK,
     DeliveryRetry,
     deliveries_attempt_batch,
     deliveries_requeue_stale,
     delivery_attempt,
+    notification_send,
 )
+from notifications.interface import InvalidNotification
 from project.kernel.errors import ServiceUnavailable
+
+log = logging.getLogger(__name__)
 
 # Retries of one delivery after its first attempt; then it is marked failed (a dead letter the
 # admin can retry). Backoff doubles from 1 s up to RETRY_BACKOFF_MAX, with full jitter.
@@ -65,6 +71,26 @@ def deliver(self, delivery_id: str) -> str:
 def deliver_batch(delivery_ids: list[str]) -> None:
     """A first attempt at each delivery; those to retry go on as their own `deliver` tasks."""
     deliveries_attempt_batch(delivery_ids=[uuid.UUID(delivery_id) for delivery_id in delivery_ids])
+
+
+@shared_task(
+    name=SEND_TASK,
+    acks_late=True,
+    ignore_result=True,
+    # The permissions service or the database away for a moment.
+    autoretry_for=(ServiceUnavailable, OperationalError, InterfaceError),
+    retry_backoff=True,
+    retry_backoff_max=RETRY_BACKOFF_MAX,
+    retry_jitter=True,
+    max_retries=MAX_RETRIES,
+)
+def send(*, type: str, context: dict, group_id: str, idempotency_key: str) -> None:
+    """A send to a group that an event handler asked for (notification_send_after_commit)."""
+    try:
+        notification_send(type=type, context=context, group_id=uuid.UUID(group_id), idempotency_key=idempotency_key)
+    except InvalidNotification as exc:
+        # The group is gone or empty by now: nobody to tell, and a retry would not change that.
+        log.info("%s to group %s not sent: %s", type, group_id, exc.details)
 
 
 # Expires: while no worker runs, sweeps do not pile up in the queue; the next one suffices.

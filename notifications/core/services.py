@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 # tasks layer sits above this one.
 DELIVER_TASK = "notifications.deliver"
 DELIVER_BATCH_TASK = "notifications.deliver_batch"
+SEND_TASK = "notifications.send"
 # Deliveries per queued task: one message on the broker per batch, not per delivery.
 DELIVERY_BATCH_SIZE = 100
 OPTED_OUT = "The recipient turned this channel off for this type."
@@ -363,6 +364,20 @@ def notification_send(
     recipients = _resolve_recipients(request.recipients)
     with transaction.atomic(durable=True):
         return _record(request, recipients)
+
+
+def notification_send_after_commit(
+    *, type: str, context: dict[str, Any], group_id: uuid.UUID, idempotency_key: str
+) -> None:
+    """`notification_send` to a group, for a caller inside a transaction (an event handler): the
+    group is resolved by a task (`notifications.send`) after the commit, outside any transaction,
+    since the permissions service may be remote. The key makes a repeated task send once."""
+    kwargs = {"type": type, "context": context, "group_id": str(group_id), "idempotency_key": idempotency_key}
+
+    def queue() -> None:
+        celery_app.tasks[SEND_TASK].apply_async(kwargs=kwargs)
+
+    transaction.on_commit(queue, robust=True)
 
 
 def deliveries_enqueue(*, delivery_ids: Iterable[uuid.UUID]) -> None:

@@ -141,3 +141,22 @@ def test_a_send_to_a_group_over_http_is_delivered_by_the_worker_once_and_the_unr
     assert reader.post(f"{BASE}/read-all").status_code == 204
     assert reader.get(f"{BASE}/unread-count").json() == {"count": 0}
     assert client_for(grace).get(f"{BASE}/unread-count").json() == {"count": 2}
+
+
+def test_a_role_granted_to_a_group_reaches_each_member_once_through_the_worker(worker):
+    ada, grace = a_user("ada@example.com"), a_user("grace@example.com")
+    staff = permission_service.create_group(actor_id=None, name="staff")
+    for user in (ada, grace):
+        permission_service.add_group_member(actor_id=None, group_id=staff.id, user_id=user.id)
+    viewer = permission_service.create_role(actor_id=None, name="viewer", permissions=[])
+
+    # rbac.assignment_granted → the worker's consumer → the notifications.send task → deliveries.
+    permission_service.grant(actor_id=None, role_id=viewer.id, group_id=staff.id, scope="org:acme")
+
+    notices = InAppMessage.objects.filter(notification__type="role_assigned")
+    wait_for(lambda: notices.count() == 2, timeout=30, what="both role notices")
+    time.sleep(1.5)
+    assert sorted(notices.values_list("user_id", flat=True)) == sorted([ada.id, grace.id])
+    assert {m.body.strip() for m in notices} == {
+        "You were given the viewer role in org:acme through a group you are in."
+    }

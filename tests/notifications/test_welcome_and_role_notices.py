@@ -86,3 +86,28 @@ def test_a_role_granted_to_a_group_that_is_gone_or_empty_notifies_nobody_and_doe
 
     assert process(CONSUMER, event) is True
     assert not Notification.objects.filter(type=TYPE_ROLE_ASSIGNED).exists()
+
+
+def test_a_group_grant_handled_twice_past_the_inbox_notifies_each_member_once(ada, grace):
+    group = permission_service.create_group(actor_id=None, name="staff")
+    for user in (ada, grace):
+        permission_service.add_group_member(actor_id=None, group_id=group.id, user_id=user.id)
+    event = granted(
+        assignment_id="a1",
+        role_id="r1",
+        role="viewer",
+        user_id=None,
+        group_id=str(group.id),
+        scope=None,
+        expires_at=None,
+    )
+
+    for _ in range(2):
+        with transaction.atomic():  # the members are resolved by a task after this commit
+            assignment_granted(event)
+
+    [notification] = Notification.objects.filter(type=TYPE_ROLE_ASSIGNED)
+    assert notification.idempotency_key == f"event:{event.id}"
+    assert sorted(InAppMessage.objects.filter(notification=notification).values_list("user_id", flat=True)) == sorted(
+        [ada.id, grace.id]
+    )
