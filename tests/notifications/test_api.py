@@ -102,6 +102,20 @@ def test_the_inbox_lists_the_callers_own_messages_newest_first_with_cursor_pages
 def test_the_inbox_defaults_to_50_and_caps_the_limit_at_200(ada):
     api = client_for(ada)
     assert inbox_of(api) == {"results": [], "next": None}
+    announce([ada.id], channels=["in_app"])
+    InAppMessage.objects.bulk_create(  # 205 in all: one message per notification and user
+        InAppMessage(
+            notification=Notification.objects.create(type="announcement", request_hash="x"),
+            user_id=ada.id,
+            subject="s",
+            body="b",
+        )
+        for _ in range(204)
+    )
+    default, widest = inbox_of(api), inbox_of(api, limit=200)
+    assert (len(default["results"]), len(widest["results"])) == (50, 200)
+    assert default["next"] and widest["next"]
+    assert len(inbox_of(api, limit=200, cursor=widest["next"])["results"]) == 5
     for bad in ({"limit": 201}, {"limit": 0}, {"limit": "x"}, {"cursor": "not-a-cursor"}, {"unread": "maybe"}):
         response = api.get(BASE, bad)
         assert response.status_code == 400, bad
