@@ -43,6 +43,13 @@ def _route(request) -> str:
     return match.route or match.view_name or "unknown"
 
 
+def _user_id(request) -> str | None:
+    # Who the access token (verified once at the edge) speaks for: the "who" of a 401/403 line.
+    edge = getattr(request, "edge_principal", None)
+    principal = getattr(edge, "principal", None)
+    return str(principal.user_id) if principal is not None else None
+
+
 class MetricsMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -67,6 +74,7 @@ class MetricsMiddleware:
                 "status": response.status_code,
                 "duration_ms": round(elapsed * 1000, 1),
                 "client": getattr(request, "client_ip", None) or request.META.get("REMOTE_ADDR", ""),
+                "user_id": _user_id(request),
             },
         )
         return response

@@ -294,3 +294,18 @@ def test_a_token_field_that_is_not_a_string_is_a_400(value, tally):
         tally.record(response.status_code == 400, response.status_code)
         assert assert_envelope(response, 400)["code"] == "validation_error"
         assert field in response.json()["error"]["details"]
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_unexpected_error_is_a_generic_500_envelope_without_internals(settings, debug, tally):
+    settings.ROOT_URLCONF = "tests.reliability.urls"
+    settings.DEBUG = debug
+    client = APIClient(raise_request_exception=False)
+    response = client.get("/api/v1/boom")
+    tally.record(response.status_code == 500, response.status_code)
+    assert assert_envelope(response, 500) == {
+        "code": "internal_error",
+        "message": "Internal server error.",
+        "details": {},
+    }
+    assert b"hunter2" not in response.content and b"Traceback" not in response.content

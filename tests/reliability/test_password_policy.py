@@ -1,0 +1,49 @@
+"""Password rules as ASVS 5.0 V6.2 states them, through the API: long passphrases of any
+composition are accepted and verified exactly as typed; short and common ones are refused."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+
+PASSPHRASES = [
+    "  correct horse battery staple, spaces at both ends  ",
+    "x" * 64 + "-Ümlaut-密码-🔑",
+    "a-long " * 140,  # ~1000 characters
+]
+
+
+def register(client, email: str, password: str):
+    return client.post("/api/v1/auth/register", {"email": email, "password": password}, format="json")
+
+
+def login(client, email: str, password: str) -> int:
+    return client.post("/api/v1/auth/token", {"email": email, "password": password}, format="json").status_code
+
+
+@pytest.mark.parametrize("passphrase", PASSPHRASES, ids=["spaces", "64+unicode", "1000"])
+def test_long_passphrases_of_any_composition_work_exactly_as_typed(passphrase, tally):
+    client = APIClient()
+    email = f"p{len(passphrase)}@example.com"
+    created = register(client, email, passphrase)
+    tally.record(created.status_code == 201, created.status_code)
+    assert created.status_code == 201, created.content
+    assert login(client, email, passphrase) == 200
+    # Verified exactly as received: no trimming, truncation or case folding.
+    for variant in {passphrase.strip(), passphrase[:-1], passphrase.upper(), passphrase[:72]} - {passphrase}:
+        status = login(client, email, variant)
+        tally.record(status == 401, status)
+        assert status == 401, repr(variant[:20])
+
+
+@pytest.mark.parametrize(
+    ("password", "why"),
+    [("Short-pw1", "shorter than 10"), ("password1234", "common"), ("12345678901234", "only digits")],
+)
+def test_short_common_or_all_digit_passwords_are_refused(password, why, tally):
+    response = register(APIClient(), "weak@example.com", password)
+    tally.record(response.status_code == 400, response.status_code)
+    assert response.status_code == 400, why
+    assert "password" in response.json()["error"]["details"]
