@@ -7,9 +7,11 @@ DRF's exceptions and Django's 404/500 are mapped here, in one place.
 from __future__ import annotations
 
 import logging
+import sys
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
@@ -70,13 +72,37 @@ def too_large() -> JsonResponse:
     )
 
 
+# The database cannot be reached or gave up on the statement (down, restarting, the connection pool
+# exhausted): the request changed nothing (its transaction rolled back) and may be tried again.
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable(exc: BaseException) -> JsonResponse:
+    logger.error("database unavailable: %s: %s", type(exc).__name__, str(exc)[:300])
+    response = JsonResponse(
+        error_body(
+            "service_unavailable",
+            "The service is temporarily unavailable; try again shortly.",
+            {"retry_after": RETRY_AFTER_SECONDS},
+        ),
+        status=503,
+    )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):
         return too_large()
+    if isinstance(exc, DATABASE_ERRORS):
+        return database_unavailable(exc)
     if isinstance(exc, DomainError):
         response = Response(error_body(exc.code, exc.message, exc.details), status=KIND_STATUS.get(exc.kind, 500))
         if exc.kind == "rate_limited" and "retry_after" in exc.details:
             response["Retry-After"] = str(int(exc.details["retry_after"]))
+        elif exc.kind == "unavailable":  # a dependency is down or too slow: worth trying again soon
+            response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
@@ -109,6 +135,11 @@ def handler404(request, exception=None):
 
 
 def handler500(request):
+    # Also reached for exceptions raised outside views (middleware), which is still inside the
+    # `except` block that caught them.
+    failure = sys.exc_info()[1]
+    if _is_api(request) and isinstance(failure, DATABASE_ERRORS):
+        return database_unavailable(failure)
     if _is_api(request):
         return JsonResponse(error_body("internal_error", "Internal server error."), status=500)
     from django.views.defaults import server_error
@@ -152,5 +183,7 @@ class ApiErrorMiddleware:
             return None
         if isinstance(exception, RequestDataTooBig):
             return too_large()
+        if isinstance(exception, DATABASE_ERRORS):
+            return database_unavailable(exception)
         logger.error("unhandled error on %s", request.path, exc_info=exception)
         return JsonResponse(error_body("internal_error", "Internal server error."), status=500)

@@ -81,10 +81,19 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's own psycopg 3 pool; persistent connections and the pool exclude each other.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # The pool checks a connection before handing it out: one broken by a server restart is
+    # replaced instead of failing a request.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN", default=2),
         "max_size": env.int("DATABASE_POOL_MAX", default=10),
-        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+        # A request waits this long for a connection, then gets a 503 (gateway.errors): while the
+        # database is down, that is how long each request waits.
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=3.0),
+        # psycopg_pool retries a failed connect after 1, 2, 4, 8… s without a cap, so after an outage
+        # the pool stayed empty about as long again; giving up after 2 s lets the next request start
+        # a fresh attempt at once.
+        "reconnect_timeout": 2.0,
     }
 else:
     (BASE_DIR / "var").mkdir(exist_ok=True)

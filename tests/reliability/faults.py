@@ -1,0 +1,215 @@
+"""Throwaway servers for the fault tests (issue 8): a RabbitMQ node and a PostgreSQL cluster that
+the test owns, on their own loopback ports and in a temporary directory, so that stopping, killing
+and restarting them disturbs nothing else on the machine. The machine's own services (RabbitMQ on
+5672, PostgreSQL on 5432) are never touched; `machine_services_answer()` checks they still do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from kombu import Connection
+
+from tests.support.processes import Process, free_port, port_open
+
+RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+RABBITMQ_HOME = "/var/lib/rabbitmq"  # the Erlang cookie rabbitmqctl shares with every local node
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def _chown_tree(path: Path, user: str) -> None:
+    entry = pwd.getpwnam(user)
+    for root, dirs, files in os.walk(path):
+        for name in [root, *(os.path.join(root, d) for d in dirs), *(os.path.join(root, f) for f in files)]:
+            os.chown(name, entry.pw_uid, entry.pw_gid)
+
+
+def _owned_dir(parent: Path, name: str, user: str) -> Path:
+    directory = parent / name
+    directory.mkdir(parents=True, exist_ok=True)
+    # pytest's tmp_path is 0700 root: the server's user must be able to reach its directory.
+    for up in [parent, *parent.parents]:
+        if up == Path("/tmp") or up == Path("/"):
+            break
+        up.chmod(up.stat().st_mode | 0o711)
+    _chown_tree(directory, user)
+    return directory
+
+
+class RabbitNode:
+    """A RabbitMQ node of its own (name `gh-<port>@localhost`, AMQP and distribution ports of its
+    own, Mnesia and logs in `directory`) run as the `rabbitmq` user. What it holds (durable queues,
+    persistent messages) survives `stop()`/`kill()` and `start()` again, as a real restart."""
+
+    def __init__(self, directory: Path):
+        self.port = free_port()
+        self.dist_port = free_port()
+        self.name = f"gh-{self.port}@localhost"
+        self.directory = _owned_dir(directory, f"rabbit-{self.port}", "rabbitmq")
+        plugins = self.directory / "enabled_plugins"
+        plugins.write_text("[].\n")
+        # The machine's /etc/rabbitmq/rabbitmq.conf names port 5672: this node gets its own file.
+        (self.directory / "rabbitmq.conf").write_text(
+            f"listeners.tcp.local = 127.0.0.1:{self.port}\nloopback_users = none\n"
+        )
+        _chown_tree(self.directory, "rabbitmq")
+        self.url = f"amqp://guest:guest@127.0.0.1:{self.port}//"
+        self.process: Process | None = None
+        self._log_dir = directory
+
+    def _env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RABBITMQ_")}
+        env.update(
+            HOME=RABBITMQ_HOME,
+            RABBITMQ_NODENAME=self.name,
+            RABBITMQ_NODE_IP_ADDRESS="127.0.0.1",
+            RABBITMQ_NODE_PORT=str(self.port),
+            RABBITMQ_DIST_PORT=str(self.dist_port),
+            RABBITMQ_MNESIA_BASE=str(self.directory / "mnesia"),
+            RABBITMQ_LOG_BASE=str(self.directory / "log"),
+            RABBITMQ_ENABLED_PLUGINS_FILE=str(self.directory / "enabled_plugins"),
+            RABBITMQ_CONFIG_FILE=str(self.directory / "rabbitmq.conf"),
+            RABBITMQ_PID_FILE=str(self.directory / "node.pid"),
+            RABBITMQ_LOGS="-",  # to stdout, i.e. the process's log file
+        )
+        return env
+
+    def start(self, timeout: float = 90.0) -> float:
+        """Start the node; returns once it accepts AMQP connections (seconds taken)."""
+        started = time.monotonic()
+        args = ["runuser", "-u", "rabbitmq", "--", RABBITMQ_SERVER]
+        self.process = Process(
+            f"rabbit-{self.port}-{time.monotonic_ns()}", args, env=self._env(), log_dir=self._log_dir
+        )
+        self.process.wait_until(self.answers, timeout=timeout, what="accepting AMQP connections")
+        return time.monotonic() - started
+
+    def answers(self) -> bool:
+        if not port_open(self.port):
+            return False
+        with Connection(self.url, connect_timeout=1) as conn:
+            conn.ensure_connection(max_retries=1)
+            return True
+
+    def kill(self) -> None:
+        """SIGKILL the node (its whole process group): the broker crashes."""
+        if self.process is not None:
+            self.process.kill()
+
+    def stop(self) -> None:
+        """A clean shutdown (SIGTERM: RabbitMQ stops its listeners and flushes its queues)."""
+        if self.process is not None:
+            self.process.stop(timeout=30)
+        self._wait_port_closed()
+
+    def _wait_port_closed(self) -> None:
+        deadline = time.monotonic() + 15
+        while port_open(self.port) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        if self.process is not None and self.process.popen.poll() is None:
+            self.process.kill()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class PostgresCluster:
+    """A PostgreSQL cluster of its own (initdb in `directory`, its own port, trust auth on
+    loopback) run as the `postgres` user through pg_ctl. `stop(mode)` / `start()` restart it with
+    its data; `kill()` SIGKILLs the postmaster (a crash: the next start recovers from the WAL)."""
+
+    def __init__(self, directory: Path):
+        self.port = free_port()
+        self.directory = _owned_dir(directory, f"pg-{self.port}", "postgres")
+        self.data = self.directory / "data"
+        self.log = self.directory / "server.log"
+        self._run([str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync"])
+        with open(self.data / "postgresql.conf", "a") as conf:
+            conf.write(
+                f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.directory}'\n"
+                "fsync = off\nmax_connections = 60\nshared_buffers = 32MB\n"
+            )
+
+    def url(self, database: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, args: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["runuser", "-u", "postgres", "--", *args],
+            check=True,
+            capture_output=True,
+            timeout=timeout,
+            cwd=self.directory,
+        )
+
+    def start(self) -> float:
+        started = time.monotonic()
+        self._run([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start"])
+        return time.monotonic() - started
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop"])
+
+    def postmaster_pid(self) -> int | None:
+        pid_file = self.data / "postmaster.pid"
+        try:
+            return int(pid_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def running(self) -> bool:
+        return port_open(self.port)
+
+    def create_database(self, name: str) -> None:
+        self._run([str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-c", f'CREATE DATABASE "{name}"'])
+
+    def close(self) -> None:
+        if self.running():
+            try:
+                self.stop("immediate")
+            except subprocess.SubprocessError:
+                pid = self.postmaster_pid()
+                if pid:
+                    os.kill(pid, 9)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def machine_services_answer() -> dict[str, bool]:
+    """The machine's own RabbitMQ (5672) and PostgreSQL (5432) still accept connections."""
+    answers = {}
+    for name, port in (("rabbitmq:5672", 5672), ("postgresql:5432", 5432)):
+        with socket.socket() as sock:
+            sock.settimeout(2)
+            answers[name] = sock.connect_ex(("127.0.0.1", port)) == 0
+    return answers
+
+
+def call(web, method: str, path: str, body: dict | None = None, *, token: str | None = None):
+    """An HTTP call to a `Web` process: (status, JSON body, Retry-After header). A dropped connection
+    or a timeout is status 0, so that a load thread counts it instead of dying."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(web.base_url + path, data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"{}"), response.headers.get("Retry-After", "")
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        try:
+            parsed = json.loads(raw) if raw else {}
+        except ValueError:
+            parsed = {"raw": raw.decode(errors="replace")[:200]}
+        return error.code, parsed, error.headers.get("Retry-After", "")
+    except OSError as error:
+        return 0, {"raw": str(error)}, ""
