@@ -90,6 +90,7 @@ class Stack:
             GATEHOUSE_FRONTEND_URL="http://frontend.example",
             WEB_CONCURRENCY="2",
             CELERY_CONCURRENCY="2",
+            GATEHOUSE_GRPC_TIMEOUT="2",
         )
         env.pop("DEBUG", None)
         for service in ("USERS", "AUTH", "PERMISSIONS", "NOTIFICATIONS"):
@@ -316,3 +317,51 @@ def test_a_users_story_end_to_end(stack, smtp):
             assert conn.execute("SELECT count(*) FROM permissions_assignment").fetchone()[0] == 2
         with psycopg_connect(stack, "notifications") as conn:
             assert conn.execute("SELECT count(*) FROM notifications_inappmessage").fetchone()[0] >= 1
+
+
+@pytest.fixture
+def split_stack(tmp_path, smtp):
+    started = Stack("split", tmp_path, smtp.port)
+    started.drop_databases()
+    try:
+        yield started
+    finally:
+        started.stop()
+        started.drop_databases()
+
+
+def test_a_hung_grpc_service_is_named_by_readyz_and_its_endpoints_answer_503_in_time(split_stack):
+    """The permissions service stops answering (SIGSTOP: its port still accepts connections, nothing
+    replies; honcho would stop the whole stack if it died). Calls to it end at their deadline
+    (GATEHOUSE_GRPC_TIMEOUT, 2 s here) with the 503 envelope, /readyz names it, and what does not
+    need it goes on."""
+    stack = split_stack
+    stack.eventually(lambda: stack.call("GET", "/readyz")[0] == 200, timeout=180, what="/readyz 200")
+    user_service.create(email="ada@example.com", password=PASSWORD, is_verified=True)
+    token = login(stack, "ada@example.com")["access_token"]
+    assert stack.call("POST", "/api/v1/rbac/check", {"permission": "users.user.view"}, token)[0] == 200
+
+    victim = stack.children()["permissions"]
+    os.killpg(victim, signal.SIGSTOP)
+    try:
+        status, ready = stack.call("GET", "/readyz")
+        assert status == 503
+        assert ready["checks"]["grpc:permissions"]["status"] == "error"
+        assert {name for name, check in ready["checks"].items() if check["status"] != "ok"} == {"grpc:permissions"}
+        timings, statuses = [], []
+        for _ in range(3):
+            started = time.monotonic()
+            status, body = stack.call("POST", "/api/v1/rbac/check", {"permission": "users.user.view"}, token)
+            timings.append(time.monotonic() - started)
+            statuses.append(status)
+            assert status == 503, body
+            assert body["error"]["code"] in {"deadline_exceeded", "service_unavailable"}
+        me = stack.call("GET", "/api/v1/users/me", token=token)
+        print(f"\npermissions service hung: checks {statuses} in {[round(t, 2) for t in timings]} s; /users/me {me[0]}")
+        assert max(timings) < 6  # the 2 s deadline, not the 20 s client timeout
+        assert me[0] == 200
+    finally:
+        os.killpg(victim, signal.SIGCONT)
+    # Once it answers again, so do its endpoints.
+    stack.eventually(lambda: stack.call("GET", "/readyz")[0] == 200, timeout=30, what="/readyz 200 again")
+    assert stack.call("POST", "/api/v1/rbac/check", {"permission": "users.user.view"}, token)[0] == 200
