@@ -125,6 +125,7 @@ class AuditEntry(models.Model):
     objects = AuditQuerySet.as_manager()
 
     class Meta:
+        verbose_name_plural = "audit entries"
         indexes = [models.Index(fields=["-occurred_at", "-id"], name="permissions_audit_order")]
 
     def __str__(self):
