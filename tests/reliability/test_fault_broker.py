@@ -17,6 +17,7 @@ twice / lost (lost is always zero).
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
@@ -32,9 +33,10 @@ from kombu import Connection, Consumer, Queue
 from project.events.models import DeadLetter, InboxRecord, OutboxEvent
 from project.events.outbox import outbox_record
 from project.events.topology import queue_name
+from project.kernel.events import Envelope
 from tests.events.broker import wait_for
 from tests.probe.handlers import CONSUMER as PROBE
-from tests.probe.handlers import PROBE_EVENT
+from tests.probe.handlers import CRASH_AFTER_COMMIT_EXIT_CODE, PROBE_EVENT
 from tests.probe.models import Effect
 from tests.support.processes import Process, manage, subprocess_env
 from users.interface import USER_REGISTERED
@@ -60,7 +62,7 @@ def rabbit(tmp_path):
 @pytest.fixture
 def stack(rabbit, tmp_path, settings):
     """Start processes against the throwaway broker, with a private events exchange."""
-    exchange = f"fault-{uuid.uuid4().hex[:8]}.events"
+    exchange = exchange_name = f"fault-{uuid.uuid4().hex[:8]}.events"
     settings.CELERY_BROKER_URL = rabbit.url
     settings.GATEHOUSE_EVENTS_EXCHANGE = exchange
     env = {
@@ -72,6 +74,8 @@ def stack(rabbit, tmp_path, settings):
     started: list = []
 
     class Stack:
+        exchange = exchange_name
+
         def web(self):
             web = Web("web", log_dir=tmp_path, **env)
             started.append(web.process)
@@ -255,3 +259,40 @@ def test_broker_killed_mid_publish_only_confirmed_rows_are_stamped_and_nothing_i
     assert figures == {"expected": BACKLOG, "seen once": BACKLOG, "seen twice": 0, "lost": 0}
     assert not OutboxEvent.objects.filter(published_at__isnull=True).exists()
     relay_again.stop()
+
+
+def test_a_worker_dying_between_its_commit_and_the_ack_leaves_the_effect_once(rabbit, stack):
+    """The data-loss case of issue 8: the consumer's transaction (inbox row and effect) commits,
+    then the process dies before acknowledging. RabbitMQ redelivers the message to the next worker,
+    whose inbox finds the event processed: the effect happens once, and nothing is lost."""
+    first = stack.worker()
+    crash = Envelope(type=PROBE_EVENT, producer="tests", payload={"probe_exit_after_commit": True})
+    after = [Envelope(type=PROBE_EVENT, producer="tests", payload={"n": n}) for n in range(20)]
+    with Connection(rabbit.url) as conn:
+        producer = conn.Producer()
+        for envelope in [crash, *after]:
+            producer.publish(
+                json.dumps(envelope.to_dict()),
+                exchange=stack.exchange,
+                routing_key=PROBE_EVENT,
+                content_type="application/json",
+                delivery_mode=2,
+                message_id=str(envelope.id),
+            )
+
+    first.popen.wait(timeout=60)
+    assert first.popen.returncode == CRASH_AFTER_COMMIT_EXIT_CODE, first.output()[-3000:]
+    committed_before_the_crash = consumption([crash.id])["seen once"]
+    stack.worker()
+    expected = [crash.id, *(envelope.id for envelope in after)]
+    wait_for(lambda: consumption(expected)["lost"] == 0, timeout=60, what="every event to be consumed")
+    time.sleep(1.0)
+    figures = consumption(expected)
+    print(
+        f"\nworker exited between its commit and the ack: the effect committed before the exit "
+        f"{committed_before_the_crash}; the first process exited with {first.popen.returncode}\nevents: "
+        + ", ".join(f"{k} {v}" for k, v in figures.items())
+    )
+    assert committed_before_the_crash == 1
+    assert figures == {"expected": 21, "seen once": 21, "seen twice": 0, "lost": 0}
+    assert InboxRecord.objects.filter(event_id=crash.id).count() == 1
