@@ -3,10 +3,20 @@ composition are accepted and verified exactly as typed; short and common ones ar
 
 from __future__ import annotations
 
+import pyotp
 import pytest
 from rest_framework.test import APIClient
 
+from auth.interface import PASSWORD_RESET_REQUESTED, auth_service
+from project.events.models import OutboxEvent
+from project.events.relay import relay_all
+from tests.auth.conftest import sealed_token
+
+from .conftest import new_user
+
 pytestmark = pytest.mark.django_db
+
+NEW_PASSWORD = "another-Long-passphrase-77"
 
 PASSPHRASES = [
     "  correct horse battery staple, spaces at both ends  ",
@@ -47,3 +57,28 @@ def test_short_common_or_all_digit_passwords_are_refused(password, why, tally):
     tally.record(response.status_code == 400, response.status_code)
     assert response.status_code == 400, why
     assert "password" in response.json()["error"]["details"]
+
+
+def test_a_password_reset_does_not_bypass_mfa(settings, tally):
+    """ASVS 6.4.3: the reset sets a password and ends every session; signing in afterwards still
+    asks for the second factor."""
+    settings.CELERY_BROKER_URL = ""  # the reset mail's event runs in this process
+    user = new_user()
+    enrolment = auth_service.totp_enroll(user_id=user.id)
+    auth_service.totp_confirm(user_id=user.id, otp=pyotp.TOTP(enrolment.secret).now())
+    client = APIClient()
+    assert client.post("/api/v1/auth/password/reset", {"email": user.email}, format="json").status_code == 202
+    while relay_all():
+        pass
+    row = OutboxEvent.objects.filter(type=PASSWORD_RESET_REQUESTED, payload__user_id=str(user.id)).first()
+    confirm = client.post(
+        "/api/v1/auth/password/reset/confirm",
+        {"token": sealed_token(row.payload), "new_password": NEW_PASSWORD},
+        format="json",
+    )
+    tally.record(confirm.status_code == 204, confirm.status_code)
+    assert confirm.status_code == 204
+    assert "access_token" not in (confirm.content.decode() or "")
+    without_code = client.post("/api/v1/auth/token", {"email": user.email, "password": NEW_PASSWORD}, format="json")
+    tally.record(without_code.status_code == 401, without_code.status_code)
+    assert without_code.json()["error"]["code"] == "mfa_required"
