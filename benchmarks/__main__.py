@@ -92,6 +92,8 @@ def main(argv: list[str]) -> int:
             from django.db import connections
 
             connections.close_all()
+            if hasattr(connections["default"], "close_pool"):
+                connections["default"].close_pool()  # or the pool keeps reconnecting to a dropped database
             stack.drop_database(DB)
     print("\n" + table(results))
     from benchmarks import report

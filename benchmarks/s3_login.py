@@ -12,7 +12,16 @@ import time
 from argon2 import PasswordHasher
 
 from benchmarks import web
-from benchmarks.harness import Comparison, ScenarioResult, fmt_seconds, interleave, median, profile_text, ratios
+from benchmarks.harness import (
+    Comparison,
+    ScenarioResult,
+    fmt_seconds,
+    interleave,
+    median,
+    per_call,
+    profile_text,
+    ratios,
+)
 
 CONCURRENCY = 2
 
@@ -66,8 +75,27 @@ def run(ctx) -> ScenarioResult:
                 times.append(time.perf_counter() - started)
             return statistics.median(times)
 
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        from auth.interface import ClientInfo, auth_service
+
+        client = ClientInfo(ip="127.0.0.1", user_agent="bench")
+        with CaptureQueriesContext(connection) as captured:
+            auth_service.login(email=email, password=web.PASSWORD, client=client)
+        queries = len(captured)
+
+        def pg_round_trip() -> float:
+            def select_one():
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT 1")
+                    cursor.fetchone()
+
+            return per_call(select_one, 50)
+
         body = {"email": email, "password": web.PASSWORD}
         measures = {
+            "pg": pg_round_trip,
             "login_p50": login_p50,
             "verify_p50": verify_p50,
             "logins_per_s": lambda: web.wrk(
@@ -77,9 +105,6 @@ def run(ctx) -> ScenarioResult:
         }
         f = interleave(ctx.rounds(5), measures)
     if not ctx.smoke:
-        from auth.interface import ClientInfo, auth_service
-
-        client = ClientInfo(ip="127.0.0.1", user_agent="bench")
         result.profile = profile_text(
             lambda: auth_service.login(email=email, password=web.PASSWORD, client=client), 20, max_lines=50
         )
@@ -101,6 +126,15 @@ def run(ctx) -> ScenarioResult:
             0.9,
             ratios(f["logins_per_s"], f["verifies_per_s"]),
             f"{median(f['logins_per_s']):.1f} logins/s, {median(f['verifies_per_s']):.1f} verifies/s",
+        ),
+        Comparison(
+            "3",
+            f"(diagnostic) login p50 over verify p50 + {queries} queries × a SELECT 1 round trip",
+            "—",
+            ">=",
+            0,
+            [a / (b + queries * c) for a, b, c in zip(f["login_p50"], f["verify_p50"], f["pg"], strict=True)],
+            f"{queries} queries a login (in-process count); SELECT 1 {fmt_seconds(median(f['pg']))}",
         ),
     ]
     result.notes.append(

@@ -105,6 +105,15 @@ def run(ctx) -> ScenarioResult:
             ratios(f["batched"], f["in_process"]),
             f"batched {t['batched']} per check, in-process {t['in_process']}",
         ),
+        Comparison(
+            "5",
+            "(diagnostic) the in-process check (the work the server adds) over the health RPC",
+            "—",
+            ">=",
+            0,
+            ratios(f["in_process"], f["health"]),
+            "the unary goal leaves the server 0.3× a health RPC for the check itself",
+        ),
     ]
     result.notes.append(
         "grpcserve serves the permissions service alone, against the bench's database and Redis; the client is "

@@ -110,7 +110,10 @@ def run(ctx) -> ScenarioResult:
         )
     )
     if not ctx.smoke and median(ratios(f["relay"], f["raw"])) < 0.5:
-        result.profile = profile_text(lambda: relay_rate(count, 1), 1, max_lines=50)
+        from project.events.relay import relay_all
+
+        pending_rows(count)
+        result.profile = profile_text(relay_all, 1, max_lines=50)
     relay_counts = [1, 2, 4]
     scaling = interleave(ctx.rounds(3), {str(k): (lambda k=k: relay_rate(count, k)) for k in relay_counts})
     curve = Curve(
