@@ -196,6 +196,8 @@ GATEHOUSE_ISSUER = env.str("GATEHOUSE_ISSUER", default="http://localhost:8000")
 GATEHOUSE_AUDIENCE = env.str("GATEHOUSE_AUDIENCE", default="gatehouse")
 GATEHOUSE_ACCESS_TOKEN_TTL = env.int("GATEHOUSE_ACCESS_TOKEN_TTL", default=300)
 GATEHOUSE_REFRESH_TOKEN_TTL = env.int("GATEHOUSE_REFRESH_TOKEN_TTL", default=2592000)
+# A session not refreshed for this many seconds ends at its next refresh (0: no idle timeout).
+GATEHOUSE_SESSION_IDLE_TIMEOUT = env.int("GATEHOUSE_SESSION_IDLE_TIMEOUT", default=1209600)
 GATEHOUSE_RATELIMIT_ANON = env.str("GATEHOUSE_RATELIMIT_ANON", default="60/min")
 GATEHOUSE_RATELIMIT_USER = env.str("GATEHOUSE_RATELIMIT_USER", default="600/min")
 GATEHOUSE_LOGIN_MAX_FAILURES = env.int("GATEHOUSE_LOGIN_MAX_FAILURES", default=5)

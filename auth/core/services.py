@@ -116,14 +116,20 @@ def refresh(*, refresh_token: str, client: ClientInfo) -> TokenPair:
         active = False
     if not active:
         raise InvalidToken()
-    reused_session = None
+    reused_session = idle_session = None
+    idle_timeout = settings.GATEHOUSE_SESSION_IDLE_TIMEOUT
     with transaction.atomic(durable=True):
         row = RefreshToken.objects.select_for_update().select_related("session").get(token_hash=presented)
         session = row.session
         now = timezone.now()
         if session.revoked_at is not None or session.expires_at <= now:
             raise InvalidToken()
-        if row.used_at is not None:
+        if idle_timeout and session.last_used_at <= now - timedelta(seconds=idle_timeout):
+            # Not refreshed for longer than the idle timeout (an active client refreshes every few
+            # minutes): the session ends here, whatever its absolute expiry.
+            sessions_revoke(Session.objects.filter(id=session.id), reason="idle_timeout")
+            idle_session = session.id
+        elif row.used_at is not None:
             successor = None
             if now - row.used_at <= timedelta(seconds=settings.GATEHOUSE_REFRESH_REUSE_GRACE):
                 # A second retry finds the first retry's token spent too: follow the chain to the
@@ -146,7 +152,7 @@ def refresh(*, refresh_token: str, client: ClientInfo) -> TokenPair:
                     payload={"user_id": str(session.user_id), "session_id": str(session.id), "ip": client.ip},
                 )
                 reused_session = session.id
-        if reused_session is None:
+        if reused_session is None and idle_session is None:
             pair, new_row = _issue_pair(session)
             row.used_at = now
             row.replaced_by = new_row
@@ -157,6 +163,11 @@ def refresh(*, refresh_token: str, client: ClientInfo) -> TokenPair:
     if reused_session is not None:
         # Raised after the commit: the revocation and its event must stand.
         log.warning("refresh token reuse: session %s revoked", reused_session)
+        raise InvalidToken()
+    if idle_session is not None:
+        security_log.info(
+            "session ended: idle", extra={"event": "auth.session_idle_timeout", "session_id": str(idle_session)}
+        )
         raise InvalidToken()
     return pair
 
