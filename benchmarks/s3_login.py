@@ -139,7 +139,7 @@ def run(ctx) -> ScenarioResult:
     ]
     result.notes.append(
         "A login verifies the password (Argon2id, 19 MiB, t=2, p=1), records the session and its refresh "
-        "token in PostgreSQL, signs an access token and writes its events to the outbox (published after "
-        "commit to RabbitMQ): everything beyond the verify is the overhead measured here."
+        "token in PostgreSQL, checks the brute-force counters and TOTP, and signs an access token (RS256): "
+        "everything beyond the verify is the overhead measured here."
     )
     return result
