@@ -102,6 +102,11 @@ def test_slow_then_dead_grpc_service_deadlines_503s_recovery_and_no_exhausted_po
 
     # --- dead -----------------------------------------------------------------------------------
     server.process.kill()
+    handled = Counter(
+        r["grpc_code"]
+        for r in server.log_records()
+        if r.get("grpc_method", "").startswith("/gatehouse.users.v1.UserService/")
+    )
     time.sleep(OUTAGE_SECONDS / 2)
     t3 = time.monotonic()
     phases["dead"] = load.between(t2 + 0.05, t3)
@@ -126,6 +131,7 @@ def test_slow_then_dead_grpc_service_deadlines_503s_recovery_and_no_exhausted_po
     back_late = [entry for entry in phases["back"] if entry[0] >= t1 + 1.0]
     up_first_ok = next((s + d - t4 for s, d, status, *_ in phases["restarted"] if status == 200), None)
     up_late = [entry for entry in phases["restarted"] if entry[0] >= t4 + 3.0]
+    answered_before_kill = 1 + sum(1 for start, seconds, status, *_ in load.log if status == 200 and start < t2)
     print(
         f"\ngRPC users service, deadline {DEADLINE}s: requests made {made}, succeeded {succeeded}, "
         f"failed {made - succeeded}\n"
@@ -133,6 +139,8 @@ def test_slow_then_dead_grpc_service_deadlines_503s_recovery_and_no_exhausted_po
         + f"\n  RBAC checks (database only) right after SIGCONT: {Counter(a[0] for a in database_only)}, slowest "
         f"{max(a[2] for a in database_only):.2f}s"
         f"\n  first success after SIGCONT {back_first_ok}s, after the restart {up_first_ok}s"
+        f"\n  calls the first server handled {dict(handled)}; answered 200 by the web before the kill "
+        f"{answered_before_kill} (the difference: work done for callers that had given up)"
     )
     slow, dead = phases["slow"], phases["dead"]
     assert len(slow) >= 3 and len(dead) >= 4
@@ -146,6 +154,8 @@ def test_slow_then_dead_grpc_service_deadlines_503s_recovery_and_no_exhausted_po
     assert up_first_ok is not None and up_first_ok <= 3.0
     assert up_late and {entry[2] for entry in up_late} == {200}
     assert {status for _, _, status, _, _ in load.log} <= {200, 503}
+    # The calls that piled up while it was frozen did no work: at most the ones in flight at the freeze.
+    assert 0 <= sum(handled.values()) - answered_before_kill <= 2
     assert all(
         status == 200 and body == {"allowed": False} and seconds < 1.0 for status, body, seconds in database_only
     )
