@@ -3,10 +3,14 @@ from __future__ import annotations
 import logging
 import time
 
+from django.conf import settings
+from django.http import JsonResponse
 from django.urls import Resolver404, resolve
 from prometheus_client import Counter, Histogram
 
 from project.kernel.context import request_id_scope
+
+from .errors import error_body
 
 REQUEST_ID_HEADER = "X-Request-ID"
 
@@ -48,6 +52,23 @@ def _user_id(request) -> str | None:
     edge = getattr(request, "edge_principal", None)
     principal = getattr(edge, "principal", None)
     return str(principal.user_id) if principal is not None else None
+
+
+class HttpsOnlyApiMiddleware:
+    """With SECURE_SSL_REDIRECT on (production), Django redirects plain-HTTP requests to HTTPS.
+    An API client that followed such a redirect has sent its token and body in the clear already,
+    and would never notice: API calls over plain HTTP are refused instead (ASVS 5.0 4.1.2).
+    Browsers (the admin, the docs page) still get the redirect."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if settings.SECURE_SSL_REDIRECT and request.path.startswith("/api/") and not request.is_secure():
+            return JsonResponse(
+                error_body("https_required", "The API answers over HTTPS only; nothing was done."), status=403
+            )
+        return self.get_response(request)
 
 
 class MetricsMiddleware:

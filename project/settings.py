@@ -44,6 +44,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "gateway.middleware.RequestIdMiddleware",
     "gateway.middleware.MetricsMiddleware",
+    "gateway.middleware.HttpsOnlyApiMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "gateway.edge.SecurityHeadersMiddleware",
     "corsheaders.middleware.CorsMiddleware",

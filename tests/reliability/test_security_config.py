@@ -56,3 +56,30 @@ def test_every_test_docs_security_md_names_exists(tally):
                 missing.append(f"{current.relative_to(root) if current else '?'}::{name}")
     assert tally.made > 50
     assert not missing, missing
+
+
+@pytest.mark.django_db
+def test_with_https_enforced_an_api_call_over_plain_http_is_refused_not_redirected(settings, tally):
+    """ASVS 4.1.2: a redirect would come after the token and body went out in the clear."""
+    from rest_framework.test import APIClient
+
+    settings.SECURE_SSL_REDIRECT = True
+    client = APIClient()
+    plain = client.post("/api/v1/auth/token", {"email": "a@example.com", "password": "x"}, format="json")
+    tally.record(plain.status_code == 403, plain.status_code)
+    assert plain.status_code == 403
+    assert plain.json()["error"]["code"] == "https_required"
+    # Over HTTPS (directly or behind a proxy that says so) the API answers as usual.
+    assert client.get("/api/v1/users/me", secure=True).status_code == 401
+    assert client.get("/api/v1/users/me", HTTP_X_FORWARDED_PROTO="https").status_code == 401
+    # Browsers still get the redirect; health checks stay plain.
+    assert client.get("/admin/").status_code == 301
+    assert client.get("/healthz").status_code == 200
+
+
+@pytest.mark.django_db
+def test_without_https_enforced_plain_http_api_calls_work(settings):
+    from rest_framework.test import APIClient
+
+    settings.SECURE_SSL_REDIRECT = False
+    assert APIClient().get("/api/v1/users/me").status_code == 401
