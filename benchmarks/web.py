@@ -66,7 +66,11 @@ def post(port: int, path: str, body: dict, token: str | None = None) -> tuple[in
     finally:
         conn.close()
     elapsed = time.perf_counter() - started
-    return response.status, json.loads(data or b"{}"), elapsed
+    try:
+        answer = json.loads(data or b"{}")
+    except ValueError:
+        raise RuntimeError(f"POST {path} answered {response.status} with no JSON: {data[:500]!r}") from None
+    return response.status, answer, elapsed
 
 
 def gatehouse_server(ctx, name: str = "gatehouse-web", workers: int = 2):

@@ -82,7 +82,7 @@ def login(*, email: str, password: str, otp: str | None, client: ClientInfo) -> 
 
 
 def _login(*, email: str, password: str, otp: str | None, client: ClientInfo) -> TokenPair:
-    throttle.login_allowed_or_raise(email=email, ip=client.ip)
+    recent_failures = throttle.login_allowed_or_raise(email=email, ip=client.ip)
     # The users service hashes a dummy password for an unknown email: similar time either way.
     user = user_service.verify_password(email=email, password=password)
     if user is None:
@@ -96,7 +96,8 @@ def _login(*, email: str, password: str, otp: str | None, client: ClientInfo) ->
             raise mfa.InvalidOtp()
     if not user.is_active:
         raise AccountInactive()
-    throttle.login_failures_clear(email=email)
+    if recent_failures:
+        throttle.login_failures_clear(email=email)
     with transaction.atomic(durable=True):
         session = session_open(user_id=user.id, ip=client.ip, user_agent=client.user_agent)
         pair, _ = _issue_pair(session)
