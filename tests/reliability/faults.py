@@ -12,6 +12,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -33,28 +34,26 @@ def _chown_tree(path: Path, user: str) -> None:
             os.chown(name, entry.pw_uid, entry.pw_gid)
 
 
-def _owned_dir(parent: Path, name: str, user: str) -> Path:
-    directory = parent / name
-    directory.mkdir(parents=True, exist_ok=True)
-    # pytest's tmp_path is 0700 root: the server's user must be able to reach its directory.
-    for up in [parent, *parent.parents]:
-        if up == Path("/tmp") or up == Path("/"):
-            break
-        up.chmod(up.stat().st_mode | 0o711)
+def _owned_dir(name: str, user: str) -> Path:
+    """A fresh directory right under the system temp dir, owned by `user` (the server runs as it).
+    Not under pytest's tmp_path: pytest makes /tmp/pytest-of-<user> 0700 again whenever any session
+    starts, and the server's user would lose its way to its files in the middle of a test."""
+    directory = Path(tempfile.mkdtemp(prefix=f"gatehouse-{name}-"))
     _chown_tree(directory, user)
     return directory
 
 
 class RabbitNode:
     """A RabbitMQ node of its own (name `gh-<port>@localhost`, AMQP and distribution ports of its
-    own, Mnesia and logs in `directory`) run as the `rabbitmq` user. What it holds (durable queues,
+    own, Mnesia and logs in a temporary directory) run as the `rabbitmq` user; its output goes to a
+    file in `log_dir`. What it holds (durable queues,
     persistent messages) survives `stop()`/`kill()` and `start()` again, as a real restart."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, log_dir: Path):
         self.port = free_port()
         self.dist_port = free_port()
         self.name = f"gh-{self.port}@localhost"
-        self.directory = _owned_dir(directory, f"rabbit-{self.port}", "rabbitmq")
+        self.directory = _owned_dir(f"rabbit-{self.port}", "rabbitmq")
         plugins = self.directory / "enabled_plugins"
         plugins.write_text("[].\n")
         # The machine's /etc/rabbitmq/rabbitmq.conf names port 5672: this node gets its own file.
@@ -64,7 +63,7 @@ class RabbitNode:
         _chown_tree(self.directory, "rabbitmq")
         self.url = f"amqp://guest:guest@127.0.0.1:{self.port}//"
         self.process: Process | None = None
-        self._log_dir = directory
+        self._log_dir = log_dir
 
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RABBITMQ_")}
@@ -123,13 +122,15 @@ class RabbitNode:
 
 
 class PostgresCluster:
-    """A PostgreSQL cluster of its own (initdb in `directory`, its own port, trust auth on
+    """A PostgreSQL cluster of its own (initdb in a temporary directory, its own port, trust auth on
     loopback) run as the `postgres` user through pg_ctl. `stop(mode)` / `start()` restart it with
-    its data; `kill()` SIGKILLs the postmaster (a crash: the next start recovers from the WAL)."""
+    its data; `stop("immediate")` is a crash for its clients (connections dropped, no checkpoint:
+    the next start recovers from the WAL)."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, log_dir: Path):
         self.port = free_port()
-        self.directory = _owned_dir(directory, f"pg-{self.port}", "postgres")
+        self._log_dir = log_dir
+        self.directory = _owned_dir(f"pg-{self.port}", "postgres")
         self.data = self.directory / "data"
         self.log = self.directory / "server.log"
         self._run([str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync"])
@@ -180,6 +181,8 @@ class PostgresCluster:
                 pid = self.postmaster_pid()
                 if pid:
                     os.kill(pid, 9)
+        if self.log.exists():
+            shutil.copy(self.log, self._log_dir / f"postgres-{self.port}.log")
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
