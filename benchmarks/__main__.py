@@ -102,7 +102,9 @@ def main(argv: list[str]) -> int:
     (stack.LOG_DIR / ("results-smoke.json" if args.smoke else "results.json")).write_text(
         json.dumps([[c.as_dict() for c in r.comparisons] for r in results], indent=1)
     )
-    path = report.write(results, smoke=args.smoke, elapsed=time.monotonic() - started, partial=bool(args.scenarios))
+    path = report.write(
+        results, smoke=args.smoke, elapsed=time.monotonic() - started, partial=bool(args.scenarios), crashed=failed
+    )
     print(f"\nwrote {path} in {time.monotonic() - started:.0f}s")
     if failed:
         print(f"scenario(s) crashed: {', '.join(failed)}", file=sys.stderr)

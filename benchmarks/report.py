@@ -107,7 +107,9 @@ def plot(curve, directory: Path) -> str:
     return path.name
 
 
-def write(results: list[ScenarioResult], *, smoke: bool, elapsed: float, partial: bool) -> Path:
+def write(
+    results: list[ScenarioResult], *, smoke: bool, elapsed: float, partial: bool, crashed: list[str] = ()
+) -> Path:
     if smoke or partial:
         target = stack.LOG_DIR / ("benchmarks-smoke.md" if smoke else "benchmarks-partial.md")
         images = stack.LOG_DIR / "plots"
@@ -148,6 +150,7 @@ def write(results: list[ScenarioResult], *, smoke: bool, elapsed: float, partial
         "",
         "## Results",
         "",
+        *([f"**Crashed in this run (see its output): scenario(s) {', '.join(crashed)}.**", ""] if crashed else []),
         "| # | comparison | goal | measured (median) | min–max | met? | detail |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
