@@ -205,6 +205,13 @@ def _try_another_users_objects(tally):
     assert inbox.results, "the victim's message was not delivered"
     message = inbox.results[0]
     before = user_service.get(user_id=victim.id)
+    # The victim's RBAC objects: a role granted to them, a group they are in.
+    role = permission_service.create_role(actor_id=None, name="victims-role", permissions=["users.user.view"])
+    assignment = permission_service.grant(actor_id=None, role_id=role.id, user_id=victim.id)
+    group = permission_service.create_group(actor_id=None, name="victims-group")
+    permission_service.add_group_member(actor_id=None, group_id=group.id, user_id=victim.id)
+    while relay_all():  # the notices those send
+        pass
     unread_before = notification_service.unread_count(user_id=victim.id)
 
     client = APIClient()
@@ -219,6 +226,12 @@ def _try_another_users_objects(tally):
         ("post", "/api/v1/rbac/explain", {"permission": "users.user.view", "user_id": str(victim.id)}, {403}),
         ("post", f"/api/v1/notifications/{message.id}/read", None, {404}),
         ("get", f"/api/v1/notifications/deliveries/{message.notification_id}", None, {403, 404}),
+        ("delete", f"/api/v1/rbac/assignments/{assignment.id}", None, {403, 404}),
+        ("post", "/api/v1/rbac/assignments", {"role": str(role.id), "user_id": str(mallory.id)}, {403}),
+        ("patch", f"/api/v1/rbac/roles/{role.id}", {"permissions": ["rbac.role.manage"]}, {403, 404}),
+        ("delete", f"/api/v1/rbac/roles/{role.id}", None, {403, 404}),
+        ("post", f"/api/v1/rbac/groups/{group.id}/members", {"user_id": str(mallory.id)}, {403, 404}),
+        ("delete", f"/api/v1/rbac/groups/{group.id}/members", {"user_id": str(victim.id)}, {403, 404}),
     ]
     for method, path, body, refused in attempts:
         response = getattr(client, method)(path, body, format="json") if body else getattr(client, method)(path)
@@ -231,6 +244,10 @@ def _try_another_users_objects(tally):
     assert user_service.get(user_id=victim.id) == before
     assert auth_service.verify_access_token(token=victim_token).session_id == victim_sid
     assert notification_service.unread_count(user_id=victim.id) == unread_before
+    assert permission_service.get_assignment(assignment_id=assignment.id).user_id == victim.id
+    assert permission_service.get_role(role_id=role.id).permissions == ("users.user.view",)
+    assert permission_service.group_members(group_id=group.id) == [victim.id]
+    assert not permission_service.check(user_id=mallory.id, permission="users.user.view")
     # Mallory's own inbox does not show the victim's message.
     own = client.get("/api/v1/notifications").json()["results"]
     tally.record(all(item["id"] != str(message.id) for item in own), 200)
