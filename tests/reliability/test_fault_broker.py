@@ -4,12 +4,13 @@ A throwaway RabbitMQ node (its own node name, ports and data directory: tests/re
 carries the events of a real gunicorn, a real `manage.py relay_outbox` and a real `celery worker`
 on the test database. The machine's own RabbitMQ is never touched, and still answers at the end.
 
-- The broker is stopped while users register: every registration succeeds (201) during the outage,
+- The broker is stopped, or SIGKILLed, while users register: every registration succeeds (201),
   and once the broker is back every event is consumed exactly once; a poison event committed during
   the outage is dead-lettered after its retries while the rest flows.
 - The broker is SIGKILLed while the relay publishes a backlog: only rows the broker confirmed are
   stamped published (each of them is in the durable queue after the restart), the rest are
   published after the restart, and every event is consumed exactly once.
+- A worker dies between its consumer's commit and the ack: the effect happens once.
 
 Each test prints the requests made / succeeded / failed and the events expected / seen once / seen
 twice / lost (lost is always zero).
@@ -31,7 +32,7 @@ from django.db.models import Count
 from kombu import Connection, Consumer, Queue
 
 from project.events.models import DeadLetter, InboxRecord, OutboxEvent
-from project.events.outbox import outbox_record
+from project.events.outbox import outbox_record, resume_fast_path
 from project.events.topology import queue_name
 from project.kernel.events import Envelope
 from tests.events.broker import wait_for
@@ -106,6 +107,7 @@ def stack(rabbit, tmp_path, settings):
     yield Stack()
     for process in started:
         process.stop(timeout=10)
+    resume_fast_path()  # this process's fast path paused itself when the broker was down
 
 
 def consumers_of(rabbit: RabbitNode, queue: str) -> int:
@@ -152,7 +154,8 @@ def consumption(event_ids: list) -> dict[str, int]:
     }
 
 
-def test_broker_stopped_while_users_register_every_request_succeeds_every_event_consumed_once(rabbit, stack):
+@pytest.mark.parametrize("fault", ["stop", "kill"])
+def test_broker_down_while_users_register_every_request_succeeds_every_event_consumed_once(fault, rabbit, stack):
     web = stack.web()
     stack.relay()
     stack.worker()
@@ -175,8 +178,9 @@ def test_broker_stopped_while_users_register_every_request_succeeds_every_event_
         thread.start()
     time.sleep(2)  # traffic with the broker up
 
-    # --- the broker goes away (a clean stop: listeners closed, queues flushed to disk) ---------
-    rabbit.stop()
+    # --- the broker goes away: a clean stop (connections closed, queues flushed to disk), or a
+    # SIGKILL in the middle of the publishes (connections dropped, unconfirmed messages lost) ------
+    rabbit.stop() if fault == "stop" else rabbit.kill()
     stopped_at = time.monotonic()
     before_outage = statuses[201]
     # A poison event committed during the outage: retried, then dead-lettered, while the rest flows.
@@ -202,7 +206,7 @@ def test_broker_stopped_while_users_register_every_request_succeeds_every_event_
     time.sleep(1.0)  # the time a duplicate would need to show up
     figures = consumption(registered)
     print(
-        f"\nRabbitMQ stopped for {outage:.1f}s (outage {OUTAGE_SECONDS}s + restart) while users register: "
+        f"\nRabbitMQ {'stopped' if fault == 'stop' else 'SIGKILLed'}, down {outage:.1f}s (outage {OUTAGE_SECONDS}s + restart) while users register: "
         f"requests made {made}, succeeded {statuses[201]}, failed {made - statuses[201]} "
         f"(statuses {dict(statuses)}; {during_outage} registered while the broker was down, "
         f"{pending_at_restart} events pending at the restart)\n"
