@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import uuid
 from datetime import UTC, datetime
 
@@ -21,9 +23,39 @@ from auth.interface import (
 )
 from auth.models import RefreshToken
 from auth.models import Session as SessionModel
+from project.kernel.errors import DomainError
 from users.interface import user_service
 
 from .core.crypto import token_hash
+
+security_log = logging.getLogger("gatehouse.security")
+# What a security event may name: ids, never a password, a code or a token.
+_LOGGED_ARGUMENTS = ("user_id", "session_id", "except_session_id")
+
+
+def security_event(name: str):
+    """Log the call's outcome as a security event (ASVS 5.0 V16.3): `name`, or `name_failed` with
+    the error code; with the ids it was about (for the REST API and gRPC callers alike)."""
+
+    def decorate(method):
+        @functools.wraps(method)
+        def logged(self, **kwargs):
+            about = {key: str(kwargs[key]) for key in _LOGGED_ARGUMENTS if kwargs.get(key) is not None}
+            try:
+                result = method(self, **kwargs)
+            except DomainError as exc:
+                security_log.warning(
+                    "%s refused: %s", name, exc.code, extra={"event": f"{name}_failed", "reason": exc.code, **about}
+                )
+                raise
+            if isinstance(result, uuid.UUID):  # verify_email answers whose address it was
+                about.setdefault("user_id", str(result))
+            security_log.info(name, extra={"event": name, **about})
+            return result
+
+        return logged
+
+    return decorate
 
 
 def to_data(session: SessionModel) -> Session:
@@ -58,6 +90,7 @@ class LocalAuthService:
             expires_at=datetime.fromtimestamp(claims["exp"], UTC),
         )
 
+    @security_event("auth.logout")
     def logout(self, *, session_id: uuid.UUID) -> None:
         services.logout(session_id=session_id)
 
@@ -70,17 +103,20 @@ class LocalAuthService:
     def list_sessions(self, *, user_id: uuid.UUID) -> list[Session]:
         return [to_data(s) for s in sessions.sessions_active(user_id=user_id)]
 
+    @security_event("auth.session_revoked")
     def revoke_session(self, *, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
         session = sessions.session_of_user(user_id=user_id, session_id=session_id)
         if session.revoked_at is not None:
             raise SessionNotFound()
         services.logout(session_id=session.id)
 
+    @security_event("auth.sessions_revoked")
     def revoke_all_sessions(self, *, user_id: uuid.UUID, except_session_id: uuid.UUID | None = None) -> int:
         return services.revoke_all_sessions(
             user_id=user_id, except_session_id=except_session_id, reason="revoked_by_user"
         )
 
+    @security_event("auth.password_changed")
     def change_password(
         self, *, user_id: uuid.UUID, session_id: uuid.UUID | None, old_password: str, new_password: str
     ) -> None:
@@ -91,21 +127,25 @@ class LocalAuthService:
     def request_password_reset(self, *, email: str, client: ClientInfo) -> None:
         services.request_password_reset(email=email, client=client)
 
+    @security_event("auth.password_reset")
     def confirm_password_reset(self, *, token: str, new_password: str) -> None:
         services.confirm_password_reset(token=token, new_password=new_password)
 
     def request_email_verification(self, *, user_id: uuid.UUID) -> None:
         services.request_email_verification(user_id=user_id)
 
+    @security_event("auth.email_verified")
     def verify_email(self, *, token: str) -> uuid.UUID:
         return services.verify_email(token=token)
 
     def totp_enroll(self, *, user_id: uuid.UUID) -> TotpEnrollment:
         return mfa.totp_enroll(user_id=user_id, email=user_service.get(user_id=user_id).email)
 
+    @security_event("auth.mfa_enabled")
     def totp_confirm(self, *, user_id: uuid.UUID, otp: str) -> None:
         mfa.totp_confirm(user_id=user_id, otp=otp)
 
+    @security_event("auth.mfa_disabled")
     def totp_disable(self, *, user_id: uuid.UUID, otp: str | None = None, password: str | None = None) -> None:
         if not mfa.totp_is_on(user_id=user_id):
             raise MfaStateError("Two-factor authentication is not on.")

@@ -52,3 +52,50 @@ def test_refused_api_calls_are_logged_with_the_caller(caplog, tally):
     tally.record(anonymous.status_code == 401, anonymous.status_code)
     lines = [r for r in caplog.records if r.name == "gatehouse.access" and r.path == "/api/v1/users"]
     assert [(r.status, r.user_id) for r in lines] == [(403, str(user.id)), (401, None)]
+
+
+def test_session_password_and_mfa_changes_are_security_events(caplog, tally):
+    import pyotp
+
+    from auth.interface import auth_service
+    from tests.auth.conftest import sid_of
+
+    user = new_user()
+    client = APIClient()
+    tokens = client.post("/api/v1/auth/token", {"email": user.email, "password": PASSWORD}, format="json").json()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
+    new_password = "another-Long-passphrase-77"
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        calls = [
+            client.post(
+                "/api/v1/auth/password/change",
+                {"old_password": "not-the-Password-1", "new_password": new_password},
+                format="json",
+            ),
+            client.post(
+                "/api/v1/auth/password/change", {"old_password": PASSWORD, "new_password": new_password}, format="json"
+            ),
+        ]
+        secret = client.post("/api/v1/auth/mfa/totp").json()["secret"]
+        calls.append(client.post("/api/v1/auth/mfa/totp/confirm", {"otp": "000000"}, format="json"))
+        calls.append(client.post("/api/v1/auth/mfa/totp/confirm", {"otp": pyotp.TOTP(secret).now()}, format="json"))
+        calls.append(client.delete("/api/v1/auth/mfa/totp", {"password": new_password}, format="json"))
+        calls.append(client.post("/api/v1/auth/logout"))
+    for response in calls:
+        tally.record(response.status_code in (204, 400, 401), response.status_code)
+    events = [(e.event, getattr(e, "reason", None)) for e in security_events(caplog)]
+    assert events == [
+        ("auth.password_changed_failed", "invalid_credentials"),
+        ("auth.password_changed", None),
+        ("auth.mfa_enabled_failed", "invalid_otp"),
+        ("auth.mfa_enabled", None),
+        ("auth.mfa_disabled", None),
+        ("auth.logout", None),
+    ], events
+    named = security_events(caplog)
+    assert all(e.user_id == str(user.id) for e in named[:5])
+    assert named[5].session_id == sid_of(tokens["access_token"])
+    text = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert PASSWORD not in text and new_password not in text and secret not in text
+    assert auth_service.mfa_enabled(user_id=user.id) is False
