@@ -10,6 +10,8 @@ comes back. Expected:
 - within a few seconds of the restart reads and writes succeed again, and keep succeeding;
 - no partial rows: every user that exists has its `users.user_registered` outbox event, and every
   201 answered is a user that exists.
+- a relay and a Celery worker (the probe consumer) on the same cluster live through it: every
+  event is consumed exactly once (none lost, none twice).
 
 The machine's own PostgreSQL (5432) is never touched and still answers at the end.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time
 import uuid
@@ -28,8 +31,9 @@ import pytest
 from django.db import InterfaceError, OperationalError
 
 from gateway.errors import ApiErrorMiddleware, exception_handler, handler500
-from project.events.topology import all_queues
+from project.events.topology import all_queues, queue_name
 from tests.events.broker import Broker
+from tests.probe.handlers import CONSUMER as PROBE
 from tests.support.processes import Process, manage, subprocess_env
 
 from .conftest import PASSWORD, Web
@@ -40,6 +44,11 @@ OUTAGE_SECONDS = float(os.environ.get("GATEHOUSE_FAULT_OUTAGE_SECONDS", "8"))
 # Expected: reads and writes succeed again this soon after the cluster accepts connections.
 RECOVERY_SECONDS = 5.0
 DATABASE = "h8_fault"
+# Each users.user_registered event with the number of times the probe consumer handled it.
+CONSUMED_SQL = """
+    SELECT count(p.id) FROM events_outboxevent e LEFT JOIN probe_effect p ON p.event_id = e.id
+    WHERE e.type = 'users.user_registered' GROUP BY e.id
+"""
 
 
 @pytest.fixture
@@ -99,9 +108,25 @@ def events_exchange(settings):
 
 @pytest.mark.stack
 @pytest.mark.django_db(transaction=True)
-def test_postgres_restarted_under_load_clean_503s_quick_recovery_no_partial_rows(cluster, events_exchange, tmp_path):
-    web = Web("web", log_dir=tmp_path, DATABASE_URL=cluster.url(DATABASE), GATEHOUSE_TEST_DATABASE_NAME=DATABASE,
-              GATEHOUSE_EVENTS_EXCHANGE=events_exchange)  # fmt: skip
+def test_postgres_restarted_under_load_clean_503s_quick_recovery_no_partial_rows(
+    cluster, events_exchange, settings, tmp_path, request
+):
+    on_cluster = {"DATABASE_URL": cluster.url(DATABASE), "GATEHOUSE_TEST_DATABASE_NAME": DATABASE,
+                  "GATEHOUSE_EVENTS_EXCHANGE": events_exchange, "CELERY_SKIP_CHECKS": "1"}  # fmt: skip
+    web = Web("web", log_dir=tmp_path, **on_cluster)
+    # The relay and a worker hosting the probe consumer live through the outage too.
+    relay = Process("relay", manage("relay_outbox", "--interval", "0.5", "--min-age", "1"),
+                    env=subprocess_env(**on_cluster), log_dir=tmp_path)  # fmt: skip
+    worker_args = [
+        *(sys.executable, "-m", "celery", "-A", "project", "worker", "-l", "info", "-P", "solo"),
+        *("-Q", f"{events_exchange}.tasks", "-n", f"{events_exchange}@%h", "--without-mingle", "--without-gossip"),
+    ]
+    worker = Process("worker", worker_args, env=subprocess_env(GATEHOUSE_EVENT_CONSUMERS=PROBE, **on_cluster),
+                     log_dir=tmp_path)  # fmt: skip
+    request.addfinalizer(relay.stop)
+    request.addfinalizer(worker.stop)
+    broker = Broker(settings.CELERY_BROKER_URL, events_exchange)
+    worker.wait_until(lambda: broker.consumer_count(queue_name(PROBE)) >= 1, timeout=60, what="consuming")
     me = f"reader-{uuid.uuid4().hex[:8]}@example.com"
     assert web.call("POST", "/api/v1/auth/register", {"email": me, "password": PASSWORD})[0] == 201
     status, tokens = web.call("POST", "/api/v1/auth/token", {"email": me, "password": PASSWORD})
@@ -170,6 +195,19 @@ def test_postgres_restarted_under_load_clean_503s_quick_recovery_no_partial_rows
         )
     )
     without_event = [email for email in users if events[email] != 1]
+
+    def consumption():
+        counts = [n for (n,) in rows(cluster, CONSUMED_SQL)]
+        return {"expected": len(counts), "seen once": counts.count(1),
+                "seen twice": sum(1 for n in counts if n >= 2), "lost": counts.count(0)}  # fmt: skip
+
+    deadline = time.monotonic() + 60
+    while consumption()["lost"] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(1.0)  # the time a duplicate would need
+    consumed = consumption()
+    relay.stop()
+    worker.stop()
     created_answered = {email for email, status in attempted.items() if status == 201}
     answered_but_missing = created_answered - users
     committed_but_503 = {email for email, status in attempted.items() if status == 503} & users
@@ -181,7 +219,9 @@ def test_postgres_restarted_under_load_clean_503s_quick_recovery_no_partial_rows
         f"write {first_ok['write']} s; after recovery {len(settled)} requests, failed "
         f"{sum(1 for e in settled if e[2] not in (200, 201))}\nrows: users registered {len(users)}, with exactly one "
         f"event {len(users) - len(without_event)}, without {len(without_event)}; 201 but missing "
-        f"{len(answered_but_missing)}; committed but answered 503 {len(committed_but_503)}"
+        f"{len(answered_but_missing)}; committed but answered 503 {len(committed_but_503)}\n"
+        f"users.user_registered events through the relay and a worker on the same cluster: "
+        + ", ".join(f"{k} {v}" for k, v in consumed.items())
     )
     assert len(during) >= 2  # each waits DATABASE_POOL_TIMEOUT (3 s) in one of two gunicorn workers
     assert {status for _, _, status, _, _ in during} == {503}
@@ -191,3 +231,5 @@ def test_postgres_restarted_under_load_clean_503s_quick_recovery_no_partial_rows
     assert first_ok["write"] is not None and first_ok["write"] <= RECOVERY_SECONDS
     assert settled and all(entry[2] in (200, 201) for entry in settled)
     assert not without_event and not answered_but_missing
+    assert consumed["expected"] >= len(users) + 1  # and the reader's
+    assert consumed == {"expected": consumed["expected"], "seen once": consumed["expected"], "seen twice": 0, "lost": 0}
