@@ -162,10 +162,13 @@ def test_postgres_restarted_under_load_clean_503s_quick_recovery_no_partial_rows
 
     down_at = time.monotonic()
     cluster.stop("immediate")  # a crash for the clients: connections dropped, recovery at the start
-    time.sleep(OUTAGE_SECONDS)
+    time.sleep(1)
+    ready_during = web.call("GET", "/readyz")
+    time.sleep(max(OUTAGE_SECONDS - (time.monotonic() - down_at), 0))
     cluster.start()
     up_at = time.monotonic()
     time.sleep(RECOVERY_SECONDS + 3)
+    ready_after = web.call("GET", "/readyz")
     stop.set()
     for thread in threads:
         thread.join(timeout=60)
@@ -222,7 +225,11 @@ def test_postgres_restarted_under_load_clean_503s_quick_recovery_no_partial_rows
         f"{len(answered_but_missing)}; committed but answered 503 {len(committed_but_503)}\n"
         f"users.user_registered events through the relay and a worker on the same cluster: "
         + ", ".join(f"{k} {v}" for k, v in consumed.items())
+        + f"\n/readyz during the outage {ready_during[0]} (database {ready_during[1]['checks']['database']['status']}),"
+        f" after {ready_after[0]}"
     )
+    assert ready_during[0] == 503 and ready_during[1]["checks"]["database"]["status"] == "error"
+    assert ready_after[0] == 200
     assert len(during) >= 2  # each waits DATABASE_POOL_TIMEOUT (3 s) in one of two gunicorn workers
     assert {status for _, _, status, _, _ in during} == {503}
     assert set(statuses) <= {200, 201, 503}, statuses  # never a 500, never a dropped connection (status 0)
