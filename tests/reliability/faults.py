@@ -46,8 +46,7 @@ def _owned_dir(name: str, user: str) -> Path:
 class RabbitNode:
     """A RabbitMQ node of its own (name `gh-<port>@localhost`, AMQP and distribution ports of its
     own, Mnesia and logs in a temporary directory) run as the `rabbitmq` user; its output goes to a
-    file in `log_dir`. What it holds (durable queues,
-    persistent messages) survives `stop()`/`kill()` and `start()` again, as a real restart."""
+    file in `log_dir`. What it holds (durable queues, persistent messages) survives `stop()`/`kill()` and `start()` again, as a real restart."""
 
     def __init__(self, log_dir: Path):
         self.port = free_port()
@@ -56,14 +55,18 @@ class RabbitNode:
         self.directory = _owned_dir(f"rabbit-{self.port}", "rabbitmq")
         plugins = self.directory / "enabled_plugins"
         plugins.write_text("[].\n")
+        self._configure()
+        self.process: Process | None = None
+        self._started_once = False
+        self._log_dir = log_dir
+
+    def _configure(self) -> None:
         # The machine's /etc/rabbitmq/rabbitmq.conf names port 5672: this node gets its own file.
         (self.directory / "rabbitmq.conf").write_text(
             f"listeners.tcp.local = 127.0.0.1:{self.port}\nloopback_users = none\n"
         )
         _chown_tree(self.directory, "rabbitmq")
         self.url = f"amqp://guest:guest@127.0.0.1:{self.port}//"
-        self.process: Process | None = None
-        self._log_dir = log_dir
 
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RABBITMQ_")}
@@ -79,18 +82,35 @@ class RabbitNode:
             RABBITMQ_CONFIG_FILE=str(self.directory / "rabbitmq.conf"),
             RABBITMQ_PID_FILE=str(self.directory / "node.pid"),
             RABBITMQ_LOGS="-",  # to stdout, i.e. the process's log file
+            ERL_CRASH_DUMP=str(self.directory / "erl_crash.dump"),
         )
         return env
 
     def start(self, timeout: float = 90.0) -> float:
-        """Start the node; returns once it accepts AMQP connections (seconds taken)."""
+        """Start the node; returns once it accepts AMQP connections (seconds taken).
+
+        A port picked free may be taken by another process before the node binds it: the node is
+        then started again on other ports (only the distribution port once it has served, since
+        clients know its AMQP port)."""
         started = time.monotonic()
-        args = ["runuser", "-u", "rabbitmq", "--", RABBITMQ_SERVER]
-        self.process = Process(
-            f"rabbit-{self.port}-{time.monotonic_ns()}", args, env=self._env(), log_dir=self._log_dir
-        )
-        self.process.wait_until(self.answers, timeout=timeout, what="accepting AMQP connections")
-        return time.monotonic() - started
+        for attempt in range(3):
+            args = ["runuser", "-u", "rabbitmq", "--", RABBITMQ_SERVER]
+            name = f"rabbit-{self.port}-{time.monotonic_ns()}"
+            self.process = Process(name, args, env=self._env(), log_dir=self._log_dir)
+            try:
+                self.process.wait_until(self.answers, timeout=timeout, what="accepting AMQP connections")
+            except RuntimeError as exc:  # it exited: a port taken in the meantime?
+                if attempt == 2 or not any(sign in str(exc) for sign in ("already_used", "eaddrinuse")):
+                    raise
+                self.process.stop()  # closes its log
+                self.dist_port = free_port()
+                if not self._started_once:
+                    self.port = free_port()
+                    self._configure()
+                continue
+            self._started_once = True
+            return time.monotonic() - started
+        raise AssertionError("unreachable")
 
     def answers(self) -> bool:
         if not port_open(self.port):
