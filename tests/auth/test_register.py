@@ -119,3 +119,19 @@ def test_a_registration_cannot_make_itself_verified_active_or_superuser(api):
     assert response.status_code == 201
     user = User.objects.get()
     assert (user.is_verified, user.is_superuser, user.is_staff) == (False, False, False)
+
+
+def test_a_committed_registration_is_answered_201_even_if_the_auth_service_fails_after_it(api, monkeypatch):
+    """Nothing after the commit can turn a registration that happened into an error (and its retry
+    into a 409): a new account's profile needs no call to the auth service."""
+    from project.kernel.delegation import provided
+    from project.kernel.errors import ServiceUnavailable
+
+    def down(**kwargs):
+        raise ServiceUnavailable()
+
+    monkeypatch.setattr(provided("auth"), "mfa_enabled", down)  # unit test: the auth service fails
+    response = register(api, email="grace@example.com", password=PASSWORD)
+    assert response.status_code == 201
+    assert response.json()["mfa_enabled"] is False
+    assert User.objects.filter(email="grace@example.com").exists()
