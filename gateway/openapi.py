@@ -19,6 +19,11 @@ ERROR_RESPONSES = {
 }
 
 
+# A string that is not only whitespace. DRF trims request strings (trim_whitespace) and then
+# refuses a blank one; Python's str.strip() also drops \x1c-\x1f and \x85, which ECMA's \s lacks.
+NOT_ONLY_WHITESPACE = r"[^\s\x1c-\x1f\x85]"
+
+
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Machine-readable error code.")
     message = serializers.CharField(help_text="Human-readable message.")
@@ -46,10 +51,27 @@ class GatehouseAutoSchema(AutoSchema):
         operation = super().get_operation(*args, **kwargs)
         for parameter in (operation or {}).get("parameters", []):
             schema = parameter.get("schema", {})
+            if parameter.get("in") != "query" or parameter.get("required"):
+                continue
             # DRF reads an empty optional query value (`?cursor=`) as an absent one: say so.
-            if parameter.get("in") == "query" and not parameter.get("required") and schema.get("minLength") == 1:
+            if schema.get("minLength") == 1:
                 del schema["minLength"]
+            if schema.get("pattern") == NOT_ONLY_WHITESPACE:
+                schema["pattern"] = f"^$|{NOT_ONLY_WHITESPACE}"
         return operation
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if (
+            direction == "request"
+            and isinstance(field, serializers.CharField)
+            and field.trim_whitespace
+            and not field.allow_blank
+            and schema.get("type") == "string"
+            and not {"pattern", "format", "enum"} & set(schema)
+        ):
+            schema["pattern"] = NOT_ONLY_WHITESPACE
+        return schema
 
     def _get_request_body(self, direction="request"):
         # A DELETE that needs a body (disabling TOTP with a code, removing a group member) declares

@@ -16,9 +16,9 @@ from gateway.edge import client_ip
 PASSWORD = {"max_length": 4096, "trim_whitespace": False}
 
 
-class TokenField(serializers.CharField):
-    """A token is a JSON string: a number or a boolean is refused, not turned into text (DRF's
-    CharField would accept `{"refresh_token": 1}` as "1")."""
+class StringField(serializers.CharField):
+    """Input is a JSON string: a number or a boolean is refused, not turned into text (DRF's
+    CharField would accept `{"refresh_token": 1}` as "1", `{"email": 7}` as "7")."""
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
@@ -57,7 +57,7 @@ class AnonymousApi(APIView):
 
 class VerifyEmailApi(AnonymousApi):
     class InputSerializer(serializers.Serializer):
-        token = TokenField(max_length=256)
+        token = StringField(max_length=256)
 
     @extend_schema(
         request=InputSerializer,
@@ -72,9 +72,9 @@ class VerifyEmailApi(AnonymousApi):
 
 class TokenApi(AnonymousApi):
     class InputSerializer(serializers.Serializer):
-        email = serializers.CharField(max_length=254)
-        password = serializers.CharField(**PASSWORD)
-        otp = serializers.CharField(max_length=32, required=False, allow_blank=True)
+        email = StringField(max_length=254)
+        password = StringField(**PASSWORD)
+        otp = StringField(max_length=32, required=False, allow_blank=True)
 
     @extend_schema(request=InputSerializer, responses={200: TokenOutput})
     def post(self, request):
@@ -91,7 +91,7 @@ class TokenApi(AnonymousApi):
 
 class TokenRefreshApi(AnonymousApi):
     class InputSerializer(serializers.Serializer):
-        refresh_token = TokenField(max_length=256)
+        refresh_token = StringField(max_length=256)
 
     @extend_schema(request=InputSerializer, responses={200: TokenOutput})
     def post(self, request):
@@ -105,7 +105,7 @@ class LogoutApi(APIView):
     permission_classes = [AllowAny]
 
     class InputSerializer(serializers.Serializer):
-        refresh_token = TokenField(max_length=256, required=False)
+        refresh_token = StringField(max_length=256, required=False)
 
     @extend_schema(request=InputSerializer, responses={204: None})
     def post(self, request):
@@ -173,8 +173,8 @@ class PasswordChangeApi(APIView):
     permission_classes = [IsAuthenticated]
 
     class InputSerializer(serializers.Serializer):
-        old_password = serializers.CharField(**PASSWORD)
-        new_password = serializers.CharField(**PASSWORD)
+        old_password = StringField(**PASSWORD)
+        new_password = StringField(**PASSWORD)
 
     @extend_schema(request=InputSerializer, responses={204: None})
     def post(self, request):
@@ -186,7 +186,7 @@ class PasswordChangeApi(APIView):
 
 class PasswordResetApi(AnonymousApi):
     class InputSerializer(serializers.Serializer):
-        email = serializers.CharField(max_length=254)
+        email = StringField(max_length=254)
 
     @extend_schema(request=InputSerializer, responses={202: None})
     def post(self, request):
@@ -198,8 +198,8 @@ class PasswordResetApi(AnonymousApi):
 
 class PasswordResetConfirmApi(AnonymousApi):
     class InputSerializer(serializers.Serializer):
-        token = TokenField(max_length=256)
-        new_password = serializers.CharField(**PASSWORD)
+        token = StringField(max_length=256)
+        new_password = StringField(**PASSWORD)
 
     @extend_schema(request=InputSerializer, responses={204: None})
     def post(self, request):
@@ -213,8 +213,8 @@ class TotpApi(APIView):
     permission_classes = [IsAuthenticated]
 
     class DisableSerializer(serializers.Serializer):
-        otp = serializers.CharField(max_length=32, required=False)
-        password = serializers.CharField(required=False, **PASSWORD)
+        otp = StringField(max_length=32, required=False)
+        password = StringField(required=False, **PASSWORD)
 
         def validate(self, attrs):
             # A request that proves nothing is malformed, not a failed login attempt.
@@ -256,7 +256,7 @@ class TotpConfirmApi(APIView):
     permission_classes = [IsAuthenticated]
 
     class InputSerializer(serializers.Serializer):
-        otp = serializers.CharField(max_length=32)
+        otp = StringField(max_length=32)
 
     @extend_schema(request=InputSerializer, responses={204: None})
     def post(self, request):
