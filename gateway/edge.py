@@ -202,7 +202,12 @@ def use_counter(new) -> None:
 
 class BodySizeLimitMiddleware:
     """413 before a byte of an oversized body is read (declared length); Django's own check
-    (DATA_UPLOAD_MAX_MEMORY_SIZE) catches bodies without a length: gateway.errors maps it to 413."""
+    (DATA_UPLOAD_MAX_MEMORY_SIZE) catches the rest: gateway.errors maps it to 413.
+
+    A chunked body without a Content-Length is refused under /api/ with 411: WSGI servers hand
+    Django no length for it, so it would be read as empty (and escape the size limit). nginx in
+    front buffers such a body and passes it on with its length, so clients behind it never see this.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -215,6 +220,15 @@ class BodySizeLimitMiddleware:
             return JsonResponse(error_body("bad_request", "Invalid Content-Length."), status=400)
         if length > limit:
             return too_large()
+        if (
+            not length
+            and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+            and request.path.startswith("/api/")
+        ):
+            return JsonResponse(
+                error_body("length_required", "Send the body with a Content-Length (chunked bodies are not accepted)."),
+                status=411,
+            )
         return self.get_response(request)
 
 

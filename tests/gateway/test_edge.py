@@ -233,6 +233,15 @@ def test_a_body_at_the_limit_is_accepted(client, settings):
 
 
 @pytest.mark.django_db
+def test_a_chunked_body_without_a_length_is_411_under_the_api_not_read_as_empty(client):
+    response = client.generic(
+        "POST", "/api/v1/auth/register", b"", "application/json", HTTP_TRANSFER_ENCODING="chunked"
+    )
+    assert response.status_code == 411
+    assert response.json()["error"]["code"] == "length_required"
+
+
+@pytest.mark.django_db
 def test_a_malformed_content_length_is_a_400_envelope(client):
     response = client.generic("POST", "/api/v1/auth/register", b"{}", "application/json", CONTENT_LENGTH="12x")
     assert response.status_code == 400
@@ -315,6 +324,21 @@ def test_the_limit_holds_across_two_web_processes(tmp_path, settings):
         assert set(statuses) == {401, 429}
         # The bucket is the client's, not the proxy's: another client still gets through.
         assert _get(webs[0][1], "/api/v1/users/me", {"X-Forwarded-For": unique_ip()}) == 401
+        # A chunked body reaches gunicorn without a length: refused, not read as empty.
+        import http.client
+
+        connection = http.client.HTTPConnection("127.0.0.1", webs[1][1], timeout=10)
+        body = iter([b'{"email": "chunk@example.com", ', b'"password": "a-Long-enough-passphrase-42"}'])
+        connection.request(
+            "POST",
+            "/api/v1/auth/register",
+            body=body,
+            headers={"Content-Type": "application/json"},
+            encode_chunked=True,
+        )
+        response = connection.getresponse()
+        assert response.status == 411, response.read()
+        connection.close()
     finally:
         for process, _ in webs:
             process.stop()
