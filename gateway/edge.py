@@ -5,8 +5,8 @@ django-cors-headers' (settings `CORS_*`). Every rejection is the contract's JSON
 
 Rate limits: one bucket per authenticated user (`GATEHOUSE_RATELIMIT_USER`) or, for a call without
 a valid token, per client IP (`GATEHOUSE_RATELIMIT_ANON`). Some routes cost more than one request
-(ROUTE_WEIGHTS). Windows are fixed and start at a bucket's first request, so N processes share one
-count exactly. When Redis does not answer the limiter fails open (logged and counted in
+(ROUTE_WEIGHTS, in the route table). Windows are fixed and start at a bucket's first request, so N
+processes share one count exactly. When Redis does not answer the limiter fails open (logged and counted in
 `gatehouse_ratelimit_unavailable_total`): the API stays up, and the login lockout, which lives in
 the database, still stops password guessing. See docs/operations.md.
 """
@@ -30,18 +30,10 @@ from prometheus_client import Counter
 from auth.interface import InvalidToken, auth_service
 
 from .errors import error_body, too_large
+from .routes import ROUTE_WEIGHTS
 
 logger = logging.getLogger("gatehouse.edge")
 
-# Paths (prefixes) whose calls count more than one request against the caller's bucket: they cost
-# a password hash or send mail, so they are what an attacker would hammer.
-ROUTE_WEIGHTS: tuple[tuple[str, int], ...] = (
-    ("/api/v1/auth/token", 5),  # also /token/refresh
-    ("/api/v1/auth/register", 5),
-    ("/api/v1/auth/password/", 5),
-    ("/api/v1/auth/verify-email", 2),
-    ("/api/v1/notifications/send", 5),
-)
 LIMITED_PREFIX = "/api/"
 
 RATELIMIT_REJECTED = Counter("gatehouse_ratelimit_rejected_total", "Requests refused by the rate limit.", ["bucket"])

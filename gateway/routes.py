@@ -51,6 +51,16 @@ APP_SERVICES: tuple[AppService, ...] = (
     ),
 )
 
+# Paths (prefixes) whose calls count more than one request against the caller's bucket: they cost
+# a password hash or send mail, so they are what an attacker would hammer.
+ROUTE_WEIGHTS: tuple[tuple[str, int], ...] = (
+    ("/api/v1/auth/token", 5),  # also /token/refresh
+    ("/api/v1/auth/register", 5),
+    ("/api/v1/auth/password/", 5),
+    ("/api/v1/auth/verify-email", 2),
+    ("/api/v1/notifications/send", 5),
+)
+
 # Everything else (health, metrics, JWKS, the schema and docs, the admin) is the gateway's own and
 # any web process answers it; nginx sends it to the `gateway` pool.
 GATEWAY_POOL = "gateway"
