@@ -43,11 +43,11 @@ def machine() -> list[tuple[str, str]]:
         ("Python", platform.python_version()),
     ]
     with contextlib.suppress(Exception):
-        from django.db import connection
+        import psycopg
 
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW server_version")
-            rows.append(("PostgreSQL", cursor.fetchone()[0]))
+        # The server's maintenance database: the bench's own are dropped by the time this runs.
+        with psycopg.connect(stack.database_url("postgres")) as conn:
+            rows.append(("PostgreSQL", conn.execute("SHOW server_version").fetchone()[0]))
     with contextlib.suppress(Exception):
         import redis
 
