@@ -12,18 +12,9 @@ from rest_framework.views import APIView
 
 from auth.interface import ClientInfo, InvalidToken, TokenPair, auth_service
 from gateway.edge import client_ip
+from gateway.fields import StringField
 
 PASSWORD = {"max_length": 4096, "trim_whitespace": False}
-
-
-class StringField(serializers.CharField):
-    """Input is a JSON string: a number or a boolean is refused, not turned into text (DRF's
-    CharField would accept `{"refresh_token": 1}` as "1", `{"email": 7}` as "7")."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 def client_info(request) -> ClientInfo:

@@ -87,7 +87,7 @@ def test_patching_me_ignores_every_other_field(api, ada, as_ada):
     assert events(USER_UPDATED) == []
 
 
-@pytest.mark.parametrize("name", ["x" * 151, "tab\there", None])
+@pytest.mark.parametrize("name", ["x" * 151, "tab\there", None, 7, True, ["Ada"]])
 def test_a_bad_display_name_is_400_and_changes_nothing(api, ada, as_ada, name):
     response = api.patch(ME, {"display_name": name}, format="json", **as_ada)
     assert response.status_code == 400

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from auth.interface import auth_service
+from gateway.fields import StringField
 from gateway.permissions import RequiresPermission
 from users.interface import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, user_service
 
@@ -37,9 +38,9 @@ class RegisterApi(APIView):
     permission_classes = [AllowAny]
 
     class InputSerializer(serializers.Serializer):
-        email = serializers.CharField(max_length=254)
-        password = serializers.CharField(max_length=4096, trim_whitespace=False)
-        display_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+        email = StringField(max_length=254)
+        password = StringField(max_length=4096, trim_whitespace=False)
+        display_name = StringField(max_length=150, required=False, allow_blank=True, default="")
 
     @extend_schema(request=InputSerializer, responses={201: UserOutput})
     def post(self, request):
@@ -58,7 +59,7 @@ class MeApi(APIView):
     class InputSerializer(serializers.Serializer):
         # The only field a user changes on their own profile here; email changes need
         # re-verification and come with their own flow.
-        display_name = serializers.CharField(max_length=150, allow_blank=True)
+        display_name = StringField(max_length=150, allow_blank=True)
 
     @extend_schema(responses={200: UserOutput})
     def get(self, request):
@@ -103,8 +104,8 @@ class UserDetailApi(APIView):
     permission_classes = [RequiresPermission({"GET": "users.user.view", "*": "users.user.manage"})]
 
     class InputSerializer(serializers.Serializer):
-        email = serializers.CharField(max_length=254, required=False)
-        display_name = serializers.CharField(max_length=150, allow_blank=True, required=False)
+        email = StringField(max_length=254, required=False)
+        display_name = StringField(max_length=150, allow_blank=True, required=False)
         is_verified = serializers.BooleanField(required=False)
 
     @extend_schema(responses={200: UserOutput})
