@@ -165,6 +165,7 @@ def test_postgres_restarted_under_load_clean_503s_quick_recovery_no_partial_rows
     time.sleep(1)
     ready_during = web.call("GET", "/readyz")
     time.sleep(max(OUTAGE_SECONDS - (time.monotonic() - down_at), 0))
+    restart_at = time.monotonic()  # from here the server may answer before cluster.start() returns
     cluster.start()
     up_at = time.monotonic()
     time.sleep(RECOVERY_SECONDS + 3)
@@ -173,7 +174,7 @@ def test_postgres_restarted_under_load_clean_503s_quick_recovery_no_partial_rows
     for thread in threads:
         thread.join(timeout=60)
 
-    during = [entry for entry in log if down_at + 0.5 < entry[0] < up_at]
+    during = [entry for entry in log if down_at + 0.5 < entry[0] < restart_at]
     after = [entry for entry in log if entry[0] >= up_at]
     first_ok = {
         kind: next((t - up_at for t, k, status, _, _ in after if k == kind and status in (200, 201)), None)
@@ -230,8 +231,12 @@ def test_postgres_restarted_under_load_clean_503s_quick_recovery_no_partial_rows
     )
     assert ready_during[0] == 503 and ready_during[1]["checks"]["database"]["status"] == "error"
     assert ready_after[0] == 200
-    assert len(during) >= 2  # each waits DATABASE_POOL_TIMEOUT (3 s) in one of two gunicorn workers
-    assert {status for _, _, status, _, _ in during} == {503}
+    # While the server is down every answer is a 503, except a registration that had committed just
+    # before the shutdown and whose answer came out during it: a 201 that is true (every 201's user
+    # exists: answered_but_missing below).
+    assert {status for _, _, status, _, _ in during} <= {503, 201}
+    assert [kind for kind, status in ((e[1], e[2]) for e in during) if status == 201] in ([], ["write"])
+    assert sum(1 for e in during if e[2] == 503) >= 2
     assert set(statuses) <= {200, 201, 503}, statuses  # never a 500, never a dropped connection (status 0)
     assert len(clean_503) == statuses[503]
     assert first_ok["read"] is not None and first_ok["read"] <= RECOVERY_SECONDS
