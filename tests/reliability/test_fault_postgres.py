@@ -114,6 +114,7 @@ def test_postgres_restarted_under_load_clean_503s_quick_recovery_no_partial_rows
     on_cluster = {"DATABASE_URL": cluster.url(DATABASE), "GATEHOUSE_TEST_DATABASE_NAME": DATABASE,
                   "GATEHOUSE_EVENTS_EXCHANGE": events_exchange, "CELERY_SKIP_CHECKS": "1"}  # fmt: skip
     web = Web("web", log_dir=tmp_path, **on_cluster)
+    request.addfinalizer(web.stop)
     # The relay and a worker hosting the probe consumer live through the outage too.
     relay = Process("relay", manage("relay_outbox", "--interval", "0.5", "--min-age", "1"),
                     env=subprocess_env(**on_cluster), log_dir=tmp_path)  # fmt: skip
