@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
 from datetime import datetime
 
@@ -23,6 +20,7 @@ from permissions.interface import (
     scope_prefixes,
 )
 from permissions.models import Assignment, AuditEntry, DeactivatedUser, Group, GroupMembership, Permission, Role
+from project.kernel.cursors import decode_keyset_cursor, encode_keyset_cursor
 
 # --- Checks ----------------------------------------------------------------------------------------
 
@@ -208,19 +206,13 @@ def _page_limit(limit: int) -> None:
 
 
 def _encode_cursor(at: datetime, row_id: uuid.UUID) -> str:
-    raw = json.dumps([at.isoformat(), str(row_id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_keyset_cursor(at, row_id)
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at, row_id = json.loads(raw)
-        at = datetime.fromisoformat(at)
-        if at.tzinfo is None:
-            raise ValueError("naive")
-        return at, uuid.UUID(row_id)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, AttributeError):
+        return decode_keyset_cursor(cursor)
+    except ValueError:
         raise InvalidRbacInput("The cursor is not valid.", details={"cursor": ["Invalid cursor."]}) from None
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
 from datetime import datetime
 
 from django.db.models import Q
 
+from project.kernel.cursors import decode_keyset_cursor, encode_keyset_cursor
 from users.interface import MAX_PAGE_SIZE, InvalidUserInput, UserNotFound
 from users.models import User
 
@@ -34,16 +32,13 @@ def user_get_many(*, user_ids: list[uuid.UUID]) -> list[User]:
 
 
 def _encode_cursor(user: User) -> str:
-    raw = json.dumps([user.date_joined.isoformat(), str(user.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_keyset_cursor(user.date_joined, user.id)
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        joined, user_id = json.loads(raw)
-        return datetime.fromisoformat(joined), uuid.UUID(user_id)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        return decode_keyset_cursor(cursor)
+    except ValueError:
         raise InvalidUserInput("The cursor is not valid.", details={"cursor": ["Invalid cursor."]}) from None
 
 
