@@ -88,4 +88,10 @@ def _clear_cache():
     from django.core.cache import cache
 
     cache.clear()
+    if STACK:
+        # A flush is no invalidation: every process's copy of mirrored values (project.mirror)
+        # would keep values the rolled-back or flushed database no longer matches.
+        from permissions.core.cache import mirror
+
+        mirror().invalidate(None)
     yield

@@ -7,9 +7,11 @@ entry compiled before the write is never found again: no entry is ever deleted o
 to invalidate it. Tokens are random, not counters, so a token lost from the cache (eviction, a
 Redis restart) is replaced by a new one instead of going back to a value old entries carry.
 
-Readers: one `get_many` of the two tokens, then the entry from this process's memory (a small
-LRU keyed by the same versioned key) or from the shared cache. docs/rbac.md has the argument why
-no answer is stale once a revoke has returned.
+Readers: the two tokens from this process's copy (project.mirror: kept exact by leases and
+acknowledged invalidations, so a warm check makes no round trip at all), or one `get_many` when the
+copy lacks them; then the entry from this process's memory (a small LRU keyed by the same versioned
+key) or from the shared cache. Writers return only once every process's copy has dropped the tokens
+they replaced. docs/rbac.md has the argument why no answer is stale once a revoke has returned.
 
 When the shared cache does not answer: readers compute from the database (right, slower) and
 neither read nor fill any cache layer, since they cannot know the current tokens; a write whose
@@ -22,6 +24,7 @@ answers, and the entries it misses expire after ENTRY_TTL in any case.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
@@ -29,10 +32,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.signals import setting_changed
 from django.db import transaction
+from django.dispatch import receiver
+from django_redis.cache import RedisCache
 
 from project.kernel.errors import ServiceUnavailable
+from project.mirror import Mirror, mirror_for
 
 logger = logging.getLogger(__name__)
 
@@ -63,17 +70,53 @@ class CacheUnavailable(ServiceUnavailable):
     default_message = "The permission cache is unavailable, so the change was not made; retry shortly."
 
 
+_mirror_memo: list[Mirror | None] = []  # decided once per process and cache configuration
+
+
+def mirror() -> Mirror | None:
+    """This process's copy of the tokens, when the shared cache is Redis (a process-local cache
+    is read without a round trip anyway)."""
+    if _mirror_memo:
+        return _mirror_memo[0]
+    backend = caches["default"]
+    found = None
+    if isinstance(backend, RedisCache):
+        found = mirror_for(backend._server if isinstance(backend._server, str) else backend._server[0])
+    _mirror_memo[:] = [found]
+    return found
+
+
+@receiver(setting_changed)
+def _forget_mirror(*, setting: str, **kwargs: Any) -> None:
+    if setting == "CACHES":
+        _mirror_memo.clear()
+
+
+os.register_at_fork(after_in_child=_mirror_memo.clear)
+
+
 def versions(user_id: uuid.UUID | None = None) -> tuple[str, str] | None:
-    """The global token and the user's (empty without a user): one round trip when both exist.
-    None when the shared cache does not answer: compute from the database, cache nothing."""
-    keys = [GLOBAL_VERSION_KEY] if user_id is None else [GLOBAL_VERSION_KEY, _user_version_key(user_id)]
+    """The global token and the user's (empty without a user): from this process's copy, else one
+    round trip when both exist. None when the shared cache does not answer: compute from the
+    database, cache nothing."""
+    user_key = None if user_id is None else _user_version_key(user_id)
+    copy = mirror()
+    generation = None if copy is None else copy.generation()
+    if generation is not None:
+        global_version = copy.get(GLOBAL_VERSION_KEY)
+        user_version = "" if user_key is None else copy.get(user_key)
+        if global_version is not None and user_version is not None:
+            return global_version, user_version
+    keys = [GLOBAL_VERSION_KEY] if user_key is None else [GLOBAL_VERSION_KEY, user_key]
     try:
         found = cache.get_many(keys)
         global_version = _ensure(GLOBAL_VERSION_KEY, found)
-        user_version = "" if user_id is None else _ensure(_user_version_key(user_id), found)
+        user_version = "" if user_key is None else _ensure(user_key, found)
     except Exception:
         logger.warning("permission cache unavailable: answering from the database", exc_info=True)
         return None
+    if generation is not None:
+        copy.keep(generation, {GLOBAL_VERSION_KEY: global_version, **({user_key: user_version} if user_key else {})})
     return global_version, user_version
 
 
@@ -83,6 +126,9 @@ def _bump(user_ids: tuple[uuid.UUID, ...], everyone: bool) -> None:
         tokens[GLOBAL_VERSION_KEY] = _token()
     if tokens:
         cache.set_many(tokens, None)
+        copy = mirror()
+        if copy is not None:
+            copy.invalidate(tokens)  # returns once no process's copy holds the old tokens
 
 
 def invalidate(*, user_ids: Iterable[uuid.UUID] = (), everyone: bool = False) -> None:

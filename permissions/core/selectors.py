@@ -26,7 +26,7 @@ from project.kernel.cursors import decode_keyset_cursor, encode_keyset_cursor
 
 
 def check(*, user_id: uuid.UUID, permission: str, scope: str | None = None) -> bool:
-    return engine.compiled(user_id).holds(permission, normalise_scope(scope))
+    return engine.holds(user_id, permission, scope)
 
 
 def check_many(*, user_id: uuid.UUID, checks: list[tuple[str, str | None]]) -> list[bool]:
