@@ -48,6 +48,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import redis
+from django.core.cache import caches
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django_redis.cache import RedisCache
 from redis.client import PubSub
 
 log = logging.getLogger(__name__)
@@ -304,3 +308,28 @@ def mirror_for(url: str) -> Mirror:
             if found is None:
                 found = _mirrors[key] = Mirror(url)
     return found
+
+
+_shared_memo: list[Mirror | None] = []  # decided once per process and cache configuration
+
+
+def shared_mirror() -> Mirror | None:
+    """The mirror of the database behind Django's default cache, when that cache is Redis; None
+    with a process-local cache (embedded mode), which needs no copy."""
+    if _shared_memo:
+        return _shared_memo[0]
+    backend = caches["default"]
+    found = None
+    if isinstance(backend, RedisCache):
+        found = mirror_for(backend._server if isinstance(backend._server, str) else backend._server[0])
+    _shared_memo[:] = [found]
+    return found
+
+
+@receiver(setting_changed)
+def _forget_shared(*, setting: str, **kwargs: Any) -> None:
+    if setting == "CACHES":
+        _shared_memo.clear()
+
+
+os.register_at_fork(after_in_child=_shared_memo.clear)

@@ -24,7 +24,6 @@ answers, and the entries it misses expire after ENTRY_TTL in any case.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import uuid
@@ -32,14 +31,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.core.cache import cache, caches
-from django.core.signals import setting_changed
+from django.core.cache import cache
 from django.db import transaction
-from django.dispatch import receiver
-from django_redis.cache import RedisCache
 
+from project import mirror as mirrors
 from project.kernel.errors import ServiceUnavailable
-from project.mirror import Mirror, mirror_for
+from project.mirror import Mirror, shared_mirror
 
 logger = logging.getLogger(__name__)
 
@@ -70,29 +67,10 @@ class CacheUnavailable(ServiceUnavailable):
     default_message = "The permission cache is unavailable, so the change was not made; retry shortly."
 
 
-_mirror_memo: list[Mirror | None] = []  # decided once per process and cache configuration
-
-
 def mirror() -> Mirror | None:
-    """This process's copy of the tokens, when the shared cache is Redis (a process-local cache
-    is read without a round trip anyway)."""
-    if _mirror_memo:
-        return _mirror_memo[0]
-    backend = caches["default"]
-    found = None
-    if isinstance(backend, RedisCache):
-        found = mirror_for(backend._server if isinstance(backend._server, str) else backend._server[0])
-    _mirror_memo[:] = [found]
-    return found
-
-
-@receiver(setting_changed)
-def _forget_mirror(*, setting: str, **kwargs: Any) -> None:
-    if setting == "CACHES":
-        _mirror_memo.clear()
-
-
-os.register_at_fork(after_in_child=_mirror_memo.clear)
+    """This process's copy of the tokens (None with a process-local cache, read without a round
+    trip anyway)."""
+    return shared_mirror()
 
 
 def versions(user_id: uuid.UUID | None = None) -> tuple[str, str] | None:
@@ -157,6 +135,10 @@ def _bump_or_retry(user_ids: tuple[uuid.UUID, ...], everyone: bool) -> None:
     except Exception:
         logger.error("permission cache unavailable after a commit: retrying the invalidation", exc_info=True)
         threading.Thread(target=_retry_bump, args=(user_ids, everyone), daemon=True, name="rbac-invalidate").start()
+        if mirror() is not None:
+            # Copies may hold the first replacement's tokens, read before the commit; a copy that
+            # cannot reach Redis stops being used within a lease: the write returns after that.
+            time.sleep(mirrors.LEASE + mirrors.MARGIN)
 
 
 def _retry_bump(user_ids: tuple[uuid.UUID, ...], everyone: bool) -> None:
