@@ -67,10 +67,9 @@ class CacheUnavailable(ServiceUnavailable):
     default_message = "The permission cache is unavailable, so the change was not made; retry shortly."
 
 
-def mirror() -> Mirror | None:
-    """This process's copy of the tokens (None with a process-local cache, read without a round
-    trip anyway)."""
-    return shared_mirror()
+# This process's copy of the tokens (None with a process-local cache, read without a round trip
+# anyway).
+mirror: Callable[[], Mirror | None] = shared_mirror
 
 
 def versions(user_id: uuid.UUID | None = None) -> tuple[str, str] | None:

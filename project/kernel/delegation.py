@@ -76,7 +76,9 @@ class _Delegate:
         self._interface = interface
 
     def __getattr__(self, attr: str) -> Any:
-        return getattr(provided(self._name), attr)
+        # On every call through the interface (a warm permission check is ~2 µs): no extra frame.
+        impl = _providers.get(self._name)
+        return getattr(impl if impl is not None else provided(self._name), attr)
 
     def __repr__(self) -> str:
         return f"<{self._interface.__name__} delegate -> {_providers.get(self._name)!r}>"
