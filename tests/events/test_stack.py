@@ -384,3 +384,27 @@ def test_a_broker_that_lost_the_topology_under_a_live_connection_fails_one_attem
     assert relay_all() == 1  # on a new connection, which declares the topology again
     assert OutboxEvent.objects.get(id=second.id).published_at is not None
     assert broker.message_count(probe_queue) == 1
+
+
+def test_the_relay_commits_its_stamps_without_waiting_for_the_wal_flush_and_only_its_own_transaction(
+    broker, monkeypatch
+):
+    # Losing a stamp in a PostgreSQL crash only publishes the event again (at-least-once).
+    with transaction.atomic():
+        event = outbox_record(type=PROBE_EVENT, producer="tests", payload={"n": 1})
+    OutboxEvent.objects.filter(id=event.id).update(published_at=None)
+    publish = relay._publish
+    seen = []
+
+    def observing(rows, **kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            seen.append(cursor.fetchone()[0])
+        return publish(rows, **kwargs)
+
+    monkeypatch.setattr(relay, "_publish", observing)
+    assert relay_all() == 1
+    assert seen == ["off"]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
