@@ -29,7 +29,7 @@ SCENARIOS = {
     "6": "benchmarks.s6_relay",
     "7": "benchmarks.s7_scaling",
 }
-DB = "bench_gatehouse"
+DB = stack.GATEHOUSE_DB
 
 
 @dataclass

@@ -132,8 +132,8 @@ def write(
         "`scripts/bench --smoke` (seconds, tiny sizes, what CI runs so that no scenario rots; writes "
         "var/bench/). It installs the `bench` dependency group (the peers, matplotlib, pyinstrument) and wrk "
         "and nginx when missing, creates and drops its own PostgreSQL databases (`bench_gatehouse`, "
-        "`bench_peer`) and uses Redis db 7 and the RabbitMQ vhost `h6` unless BENCH_PG, BENCH_REDIS_URL or "
-        "BENCH_BROKER_URL say otherwise; BENCH_SCALING_BUDGET (seconds, default 120) caps the build of "
+        "`bench_peer`, with BENCH_DB_SUFFIX appended) and uses Redis db 7 and the RabbitMQ vhost `h6` unless "
+        "BENCH_PG, BENCH_REDIS_URL or BENCH_BROKER_URL say otherwise; BENCH_SCALING_BUDGET (seconds, default 120) caps the build of "
         "scenario 7. Servers (gunicorn, grpcserve, a Celery worker, nginx) are started on free ports and "
         "stopped afterwards; their logs are in var/bench/. A crash fails the run; a figure never does.",
         "",

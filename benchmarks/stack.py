@@ -4,7 +4,8 @@ Celery, nginx) started as subprocesses on free ports and stopped by process id a
 
 Settings come from the environment: BENCH_PG (a libpq URL of the server, default
 postgres://postgres@127.0.0.1:5432), BENCH_REDIS_URL (default redis://127.0.0.1:6379/7),
-BENCH_BROKER_URL (default amqp://guest:guest@127.0.0.1:5672/h6).
+BENCH_BROKER_URL (default amqp://guest:guest@127.0.0.1:5672/h6), BENCH_DB_SUFFIX (appended to the
+database names, so that two runs on one PostgreSQL server do not drop each other's databases).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ PY = sys.executable
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432").rstrip("/")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 BROKER_URL = os.environ.get("BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/h6")
+DB_SUFFIX = os.environ.get("BENCH_DB_SUFFIX", "")
+GATEHOUSE_DB = f"bench_gatehouse{DB_SUFFIX}"
+PEER_DB = f"bench_peer{DB_SUFFIX}"
 LOG_DIR = ROOT / "var" / "bench"
 
 _SECRET = secrets.token_urlsafe(50)
@@ -157,9 +161,6 @@ def flush_redis() -> None:
     import redis
 
     redis.Redis.from_url(REDIS_URL).flushdb()
-
-
-PEER_DB = "bench_peer"
 
 
 def peer_env() -> dict[str, str]:

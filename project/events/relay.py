@@ -12,13 +12,15 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from kombu import Connection
+from kombu.common import maybe_declare
 from kombu.pools import connections
 
 from project.kernel.events import Envelope
@@ -51,7 +53,8 @@ def relay_events(
     """Publish pending outbox rows (only `ids` if given; only rows older than `older_than`
     seconds if given). Returns how many were published; rows another relay holds are skipped.
 
-    `retries` is how often a lost broker connection is re-established before giving up. Raises
+    `retries` is how often a broken broker connection is re-established at the start of the
+    batch before giving up; a connection lost in the middle ends the batch. Raises
     PublishFailed after recording what was published and the error on the row that failed.
     """
     error = None
@@ -65,6 +68,7 @@ def relay_events(
         if not rows:
             return 0
         if settings.CELERY_BROKER_URL:
+            _commit_without_flush_wait()
             done, error = _publish(rows, retries=retries)
         else:
             done = _dispatch_in_process(rows)
@@ -77,6 +81,18 @@ def relay_events(
     if error is not None:
         raise PublishFailed(f"published {len(done)} of {len(rows)} event(s): {error}") from error
     return len(done)
+
+
+def _commit_without_flush_wait() -> None:
+    # What this transaction writes is a stamp: published_at, or attempts and last_error. If
+    # PostgreSQL loses it in a crash (the last fraction of a second of asynchronous commits), the
+    # events are published again, which at-least-once delivery and the consumers' inboxes already
+    # absorb. So its commit need not wait for the WAL flush, which took a third to a half of the
+    # relay's database time per batch (benchmarks/ANALYSIS.md, scenario 6). The events themselves
+    # were committed durably by their producers; this setting ends with this transaction.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def relay_all(*, older_than: float | None = None, batch: int = BATCH_SIZE) -> int:
@@ -102,24 +118,13 @@ def broker_connection() -> Connection:
 
 
 def _retry_policy(retries: int) -> dict:
-    # kombu re-establishes a lost connection (e.g. a stale one from the pool after a broker
-    # restart) and re-declares the topology on it, then publishes again.
     return {"max_retries": retries, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 
 
-def publish_envelope(
-    producer,
-    envelope: Envelope,
-    *,
-    exchange,
-    routing_key: str,
-    retries: int,
-    headers: dict | None = None,
-    declare: list | None = None,
-) -> None:
-    # With confirm_publish the call returns only once the broker has taken the message (or raises).
-    # `declare`: the topology, ideally built and bound to the producer's channel once per batch
-    # (`bound_entities`); kombu declares each entity once per connection and again after a reconnect.
+def publish_envelope(producer, envelope: Envelope, *, exchange, routing_key: str, headers: dict | None = None) -> None:
+    """Publish one event and wait for the broker's confirm (confirm_publish): the call returns only
+    once the broker has taken the message, or raises. No declaring, no reconnecting: the caller
+    declares the topology and decides what a lost connection means (`declared_publisher`)."""
     producer.publish(
         json.dumps(envelope.to_dict()),
         exchange=exchange,
@@ -130,19 +135,47 @@ def publish_envelope(
         message_id=str(envelope.id),
         type=envelope.type,
         headers={"request_id": envelope.request_id or "", **(headers or {})},
-        declare=entities() if declare is None else declare,
-        retry=True,
-        retry_policy=_retry_policy(retries),
         confirm_timeout=CONFIRM_TIMEOUT,
     )
 
 
-def bound_entities(producer) -> list:
-    """The topology bound to the producer's channel, for every publish of one batch. Building the
-    queues and binding a copy of each on every publish cost about a third of the relay's time per
-    event (docs/benchmarks.md, scenario 6); bound once, kombu's declaration cache answers at once.
-    After a reconnect kombu re-binds entities whose channel has closed and declares them again."""
-    return [entity(producer.channel) for entity in entities()]
+def declare_topology(channel) -> None:
+    """Declare the exchange and every consumer's queues on `channel` before publishing to it: a
+    message routed to no queue is dropped. kombu remembers per connection what it declared, so on
+    a live connection this sends nothing; a re-established connection starts with an empty
+    memory and declares everything again."""
+    for entity in entities():
+        maybe_declare(entity, channel)
+
+
+def declared_publisher(conn, *, retries: int) -> Callable[..., None]:
+    """`publish(envelope, exchange=…, routing_key=…)` for one batch on `conn`, its first call
+    through kombu's retry wrapper.
+
+    That first call declares the topology and publishes: a pooled connection that broke (after a
+    broker restart) fails it, and kombu re-establishes the connection up to `retries` times,
+    declares again and publishes again. Later calls publish only. A connection lost in the middle
+    of a batch raises, which ends the batch: what the broker confirmed is stamped, the rest stays
+    pending, and the pool replaces the connection (kombu's PooledConnection does on an exception),
+    so the next attempt reconnects and declares the topology again. Declaring and wrapping every
+    publish instead cost the relay about half of its time per event (docs/benchmarks.md,
+    scenario 6)."""
+    producer = conn.Producer(auto_declare=False)
+    first = True
+
+    def declare_and_publish(envelope: Envelope, **kwargs) -> None:
+        declare_topology(producer.channel)
+        publish_envelope(producer, envelope, **kwargs)
+
+    def publish(envelope: Envelope, **kwargs) -> None:
+        nonlocal first
+        if first:
+            conn.ensure(producer, declare_and_publish, **_retry_policy(retries))(envelope, **kwargs)
+            first = False
+        else:
+            publish_envelope(producer, envelope, **kwargs)
+
+    return publish
 
 
 def _publish(rows: list[OutboxEvent], *, retries: int) -> tuple[list[OutboxEvent], Exception | None]:
@@ -151,17 +184,9 @@ def _publish(rows: list[OutboxEvent], *, retries: int) -> tuple[list[OutboxEvent
     published: list[OutboxEvent] = []
     try:
         with connections[broker_connection()].acquire(block=True, timeout=10) as conn:
-            producer = conn.Producer(auto_declare=False)
-            declare = bound_entities(producer)
+            publish = declared_publisher(conn, retries=retries)
             for row in rows:
-                publish_envelope(
-                    producer,
-                    envelope_of(row),
-                    exchange=exchange,
-                    routing_key=row.type,
-                    retries=retries,
-                    declare=declare,
-                )
+                publish(envelope_of(row), exchange=exchange, routing_key=row.type)
                 published.append(row)
     except Exception as exc:
         log.warning("publishing outbox event failed after %d of %d", len(published), len(rows), exc_info=True)
@@ -173,9 +198,7 @@ def publish_to_consumer(consumer: str, envelope: Envelope) -> None:
     """Deliver `envelope` to one consumer's queue only (replaying a dead letter), not to every
     subscriber of its type."""
     with connections[broker_connection()].acquire(block=True, timeout=10) as conn:
-        publish_envelope(
-            conn.Producer(auto_declare=False), envelope, exchange="", routing_key=queue_name(consumer), retries=2
-        )
+        declared_publisher(conn, retries=2)(envelope, exchange="", routing_key=queue_name(consumer))
 
 
 def _dispatch_in_process(rows: list[OutboxEvent]) -> list[OutboxEvent]:

@@ -19,9 +19,10 @@ from django.db import connection, transaction
 from django.test import override_settings
 from kombu.pools import connections
 
+from project.events import relay
 from project.events.models import DeadLetter, InboxRecord, OutboxEvent
 from project.events.outbox import outbox_record
-from project.events.relay import broker_connection, relay_all
+from project.events.relay import PublishFailed, broker_connection, relay_all
 from project.events.tasks import sweep_outbox
 from project.kernel.context import request_id_scope
 from project.kernel.events import parse_rfc3339
@@ -328,3 +329,82 @@ def test_a_broken_pooled_broker_connection_is_replaced_on_the_next_publish(broke
     received = tap.collect(expect=2)
     assert [message.body["payload"] for message in received] == [{"n": 1}, {"n": 2}]
     assert OutboxEvent.objects.get(id=second.id).published_at is not None
+
+
+def test_a_connection_lost_in_the_middle_of_a_batch_ends_it_and_the_next_relay_publishes_the_rest(broker, monkeypatch):
+    tap = broker.tap()
+    rows = OutboxEvent.objects.bulk_create(
+        OutboxEvent(type=PROBE_EVENT, producer="tests", occurred_at="2026-01-01T00:00:00Z", seq=n, payload={"n": n})
+        for n in range(5)
+    )
+    publish = relay.publish_envelope
+    calls = []
+
+    def connection_dies_at_the_third(producer, envelope, **kwargs):
+        calls.append(envelope.id)
+        if len(calls) == 3:
+            producer.connection.connection.sock.shutdown(socket.SHUT_RDWR)
+        publish(producer, envelope, **kwargs)
+
+    monkeypatch.setattr(relay, "publish_envelope", connection_dies_at_the_third)
+    with pytest.raises(PublishFailed, match="published 2 of 5"):
+        relay_all(batch=10)
+
+    # Only what the broker confirmed is stamped; the batch was not retried on a new connection.
+    assert len(calls) == 3
+    stamped = OutboxEvent.objects.filter(published_at__isnull=False)
+    assert {row.id for row in stamped} == {rows[0].id, rows[1].id}
+    failed = OutboxEvent.objects.get(id=rows[2].id)
+    assert failed.published_at is None
+    assert failed.attempts == 1
+    assert failed.last_error
+    assert OutboxEvent.objects.filter(published_at__isnull=True, attempts=0).count() == 2
+
+    monkeypatch.setattr(relay, "publish_envelope", publish)
+    assert relay_all() == 3  # a fresh connection from the pool
+    received = tap.collect(expect=5, idle=1.0)
+    assert sorted(message.body["payload"]["n"] for message in received) == [0, 1, 2, 3, 4]
+
+
+def test_a_broker_that_lost_the_topology_under_a_live_connection_fails_one_attempt_and_the_next_declares_it(broker):
+    probe_queue = f"{broker.exchange_name}.probe"
+    with transaction.atomic():
+        outbox_record(type=PROBE_EVENT, producer="tests", payload={"n": 1})
+    wait_for(lambda: broker.message_count(probe_queue) == 1, what="the first event in the probe queue")
+    # The relay's pooled connection stays open and remembers having declared everything.
+    broker.delete(queues=[probe_queue], exchanges=[broker.exchange_name])
+
+    with transaction.atomic():
+        second = outbox_record(type=PROBE_EVENT, producer="tests", payload={"n": 2})
+    row = OutboxEvent.objects.get(id=second.id)
+    assert row.published_at is None  # the fast path hit the missing exchange
+    assert row.attempts == 1
+    assert "NOT_FOUND" in row.last_error or "NotFound" in row.last_error
+
+    assert relay_all() == 1  # on a new connection, which declares the topology again
+    assert OutboxEvent.objects.get(id=second.id).published_at is not None
+    assert broker.message_count(probe_queue) == 1
+
+
+def test_the_relay_commits_its_stamps_without_waiting_for_the_wal_flush_and_only_its_own_transaction(
+    broker, monkeypatch
+):
+    # Losing a stamp in a PostgreSQL crash only publishes the event again (at-least-once).
+    with transaction.atomic():
+        event = outbox_record(type=PROBE_EVENT, producer="tests", payload={"n": 1})
+    OutboxEvent.objects.filter(id=event.id).update(published_at=None)
+    publish = relay._publish
+    seen = []
+
+    def observing(rows, **kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            seen.append(cursor.fetchone()[0])
+        return publish(rows, **kwargs)
+
+    monkeypatch.setattr(relay, "_publish", observing)
+    assert relay_all() == 1
+    assert seen == ["off"]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
