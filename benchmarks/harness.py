@@ -136,7 +136,9 @@ def fmt_ratio(value: float) -> str:
         return f"{value:.0f}×"
     if value >= 10:
         return f"{value:.1f}×"
-    return f"{value:.2f}×"
+    if value >= 0.1:
+        return f"{value:.2f}×"
+    return f"{value:.2g}×"  # a diagnostic far below 1 (0.0025×) must not read as 0.00×
 
 
 def table(results: list[ScenarioResult]) -> str:
