@@ -19,6 +19,12 @@ class SigningKey(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # One key signs at a time: processes that make the first key at once cannot make two.
+            models.UniqueConstraint(
+                fields=["algorithm"], condition=models.Q(retired_at__isnull=True), name="auth_one_active_signing_key"
+            )
+        ]
 
     def __str__(self):
         return f"{self.kid} ({self.algorithm}{', retired' if self.retired_at else ''})"

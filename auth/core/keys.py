@@ -16,7 +16,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from auth.models import SigningKey
@@ -41,10 +41,7 @@ def _retirement_window() -> timedelta:
     return timedelta(seconds=settings.GATEHOUSE_ACCESS_TOKEN_TTL + settings.GATEHOUSE_TOKEN_LEEWAY + 60)
 
 
-@transaction.atomic
-def signing_key_create() -> SigningKey:
-    """A new active key; any previously active key is retired but stays published until every
-    token it signed has expired."""
+def _new_key() -> SigningKey:
     private = rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_BITS)
     kid = new_token(12)
     public_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))
@@ -52,14 +49,37 @@ def signing_key_create() -> SigningKey:
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
+    return SigningKey(
+        kid=kid, algorithm=ALGORITHM, public_jwk=public_jwk, private_key_encrypted=encrypt(pem, purpose=_PURPOSE)
+    )
+
+
+@transaction.atomic
+def signing_key_create() -> SigningKey:
+    """A new active key; any previously active key is retired but stays published until every
+    token it signed has expired."""
+    key = _new_key()
     now = timezone.now()
     SigningKey.objects.select_for_update().filter(retired_at__isnull=True).update(
         retired_at=now, publish_until=now + _retirement_window()
     )
-    key = SigningKey.objects.create(
-        kid=kid, algorithm=ALGORITHM, public_jwk=public_jwk, private_key_encrypted=encrypt(pem, purpose=_PURPOSE)
-    )
+    key.save(force_insert=True)
     _cache.invalidate()
+    return key
+
+
+def _signing_key_first() -> SigningKey:
+    """The first key, made on first use. The processes of a fresh deployment all meet "no key" at
+    once: the database holds at most one active key (a unique constraint), so every process but
+    one fails to insert its own and takes the one that was made. Two first keys would each be
+    unknown, for up to a second, to the processes that loaded the other, and their tokens refused
+    there (found by tests/reliability/test_load.py)."""
+    key = _new_key()
+    try:
+        with transaction.atomic():
+            key.save(force_insert=True)
+    except IntegrityError:
+        return SigningKey.objects.get(retired_at__isnull=True)
     return key
 
 
@@ -94,7 +114,7 @@ class _KeyCache:
         )
         signing = next((k for k in keys if k.retired_at is None), None)
         if signing is None:
-            signing = signing_key_create()
+            signing = _signing_key_first()
             keys.append(signing)
         self._signing = (
             signing.kid,

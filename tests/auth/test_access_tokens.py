@@ -336,3 +336,21 @@ def test_a_key_created_by_another_process_is_picked_up_on_its_first_token(api, t
     keys._cache._public = {kid_before: keys._cache._public[kid_before]}
     keys._cache._loaded_at -= 2
     assert status_of_me(api, other_process_token) == 200
+
+
+def test_a_process_that_finds_the_first_key_made_meanwhile_takes_it_instead_of_a_second():
+    """Between this process's read (no key yet) and its insert, another made the first key: the
+    insert is refused by the one-active-key constraint and this process signs with that key."""
+    other = keys._signing_key_first()
+
+    mine = keys._signing_key_first()
+
+    assert mine.kid == other.kid
+    assert list(SigningKey.objects.values_list("kid", flat=True)) == [other.kid]
+
+
+def test_a_rotation_still_retires_the_active_key_and_makes_one_new():
+    first = keys.signing_key_create()
+    second = keys.signing_key_create()
+    assert list(SigningKey.objects.filter(retired_at__isnull=True).values_list("kid", flat=True)) == [second.kid]
+    assert SigningKey.objects.get(kid=first.kid).publish_until is not None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import urllib.error
 import urllib.request
 import uuid
@@ -191,6 +192,36 @@ def test_the_signing_key_one_process_creates_verifies_on_another(webs, ada_user)
     kid = jwt.get_unverified_header(tokens["access_token"])["kid"]
     assert kid in {key["kid"] for key in b.call("GET", "/.well-known/jwks.json")[1]["keys"]}
     assert b.me(tokens["access_token"]) == 200
+
+
+def test_processes_making_the_first_key_at_once_make_one_and_all_sign_with_it():
+    """A fresh deployment: every web worker meets "no signing key" on its first login at the same
+    moment. On PostgreSQL, with real concurrent transactions (one connection per thread, each
+    thread a process's key cache), exactly one key is made and every cache signs with it and
+    knows it; two keys left a token of one worker unknown, for up to a second, to the other (401s
+    under tests/reliability/test_load.py)."""
+    from django.db import connection
+
+    from auth.core import keys
+    from auth.models import SigningKey
+
+    callers = 8
+    barrier = threading.Barrier(callers)
+
+    def first_login():
+        cache = keys._KeyCache()
+        try:
+            barrier.wait(timeout=30)
+            return cache.signing_key()[0], set(cache._public)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(callers) as pool:
+        results = list(pool.map(lambda _: first_login(), range(callers)))
+    [key] = SigningKey.objects.all()
+    assert key.retired_at is None
+    assert {kid for kid, _ in results} == {key.kid}
+    assert all(known == {key.kid} for _, known in results)
 
 
 # --- with a worker hosting the auth consumer ------------------------------------------------------

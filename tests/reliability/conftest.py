@@ -85,9 +85,10 @@ def access_token_for(user) -> str:
 
 class Web:
     """A gunicorn process serving the project as deployed (DEBUG off), on a free port, with its JSON
-    log in a file the test can read."""
+    log in a file the test can read. `gunicorn_args` are added to its command line (e.g.
+    `("--threads", "4")` for gthread workers)."""
 
-    def __init__(self, name: str, *, log_dir: Path, **env: str):
+    def __init__(self, name: str, *, log_dir: Path, gunicorn_args: tuple[str, ...] = (), **env: str):
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         environment = subprocess_env(
@@ -98,8 +99,13 @@ class Web:
             **env,
         )
         args = [sys.executable, "-m", "gunicorn", "project.wsgi", "-b", f"127.0.0.1:{self.port}", "-w", "2"]
+        args += gunicorn_args
         self.process = Process(name, args, env=environment, log_dir=log_dir)
-        self.process.wait_until(lambda: port_open(self.port) and self.call("GET", "/healthz")[0] == 200, timeout=60)
+        try:
+            self.process.wait_until(lambda: port_open(self.port) and self.call("GET", "/healthz")[0] == 200, timeout=60)
+        except BaseException:
+            self.process.stop()  # a server that never came up is not left running
+            raise
 
     def call(
         self,
