@@ -16,10 +16,13 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
+from django.db.models import Count
 from kombu import Connection
 
+from tests.probe.models import Effect
 from tests.support.processes import Process, free_port, port_open
 
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
@@ -252,3 +255,21 @@ def call(web, method: str, path: str, body: dict | None = None, *, token: str | 
         return error.code, parsed, error.headers.get("Retry-After", "")
     except OSError as error:
         return 0, {"raw": str(error)}, ""
+
+
+def consumption(event_ids: list) -> dict[str, int]:
+    """Events expected, seen once, seen twice (or more), lost: from the probe consumer's effects,
+    one row per committed handling."""
+    counts = dict(
+        Effect.objects.filter(event_id__in=event_ids)
+        .values_list("event_id")
+        .annotate(n=Count("id"))
+        .values_list("event_id", "n")
+    )
+    seen = Counter(counts.get(event_id, 0) for event_id in event_ids)
+    return {
+        "expected": len(event_ids),
+        "seen once": seen[1],
+        "seen twice": sum(n for times, n in seen.items() if times >= 2),
+        "lost": seen[0],
+    }

@@ -28,7 +28,6 @@ from collections import Counter
 
 import pytest
 from django.db import transaction
-from django.db.models import Count
 from kombu import Connection, Consumer, Queue
 
 from project.events.models import DeadLetter, InboxRecord, OutboxEvent
@@ -38,12 +37,11 @@ from project.kernel.events import Envelope
 from tests.events.broker import wait_for
 from tests.probe.handlers import CONSUMER as PROBE
 from tests.probe.handlers import CRASH_AFTER_COMMIT_EXIT_CODE, PROBE_EVENT
-from tests.probe.models import Effect
 from tests.support.processes import Process, manage, subprocess_env
 from users.interface import USER_REGISTERED
 
 from .conftest import PASSWORD, Web
-from .faults import RabbitNode, call, machine_services_answer
+from .faults import RabbitNode, call, consumption, machine_services_answer
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -134,24 +132,6 @@ def queued_event_ids(rabbit: RabbitNode, queue: str) -> list[str]:
             except TimeoutError:
                 break
     return seen
-
-
-def consumption(event_ids: list) -> dict[str, int]:
-    """Events expected, seen once, seen twice (or more), lost: from the probe consumer's effects,
-    one row per committed handling."""
-    counts = dict(
-        Effect.objects.filter(event_id__in=event_ids)
-        .values_list("event_id")
-        .annotate(n=Count("id"))
-        .values_list("event_id", "n")
-    )
-    seen = Counter(counts.get(event_id, 0) for event_id in event_ids)
-    return {
-        "expected": len(event_ids),
-        "seen once": seen[1],
-        "seen twice": sum(n for times, n in seen.items() if times >= 2),
-        "lost": seen[0],
-    }
 
 
 @pytest.mark.parametrize("fault", ["stop", "kill"])

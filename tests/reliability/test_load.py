@@ -30,7 +30,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from django.db.models import Count
 
 from auth.core.crypto import token_hash
 from auth.interface import REFRESH_TOKEN_REUSED
@@ -41,13 +40,12 @@ from project.events.topology import all_queues, queue_name
 from project.settings import PASSWORD_HASHERS as PRODUCTION_HASHERS
 from tests.events.broker import Broker, wait_for
 from tests.probe.handlers import CONSUMER as PROBE
-from tests.probe.models import Effect
 from tests.support.processes import ROOT, Process, manage, subprocess_env
 from users.interface import USER_REGISTERED, user_service
 from users.models import User
 
 from .conftest import PASSWORD, Web
-from .faults import call
+from .faults import call, consumption
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -327,24 +325,6 @@ def test_one_refresh_token_sent_by_many_callers_at_once_leaves_one_usable_token_
 
 BURST = 200
 DRAIN_BOUND_SECONDS = 60  # after the last answer: every event published and consumed
-
-
-def consumption(event_ids: list) -> dict[str, int]:
-    """Events expected, seen once, seen twice (or more), lost: from the probe consumer's effects,
-    one row per committed handling."""
-    counts = dict(
-        Effect.objects.filter(event_id__in=event_ids)
-        .values_list("event_id")
-        .annotate(n=Count("id"))
-        .values_list("event_id", "n")
-    )
-    seen = Counter(counts.get(event_id, 0) for event_id in event_ids)
-    return {
-        "expected": len(event_ids),
-        "seen once": seen[1],
-        "seen twice": sum(n for times, n in seen.items() if times >= 2),
-        "lost": seen[0],
-    }
 
 
 def test_a_burst_of_registrations_is_all_201_and_every_event_is_consumed_once(events, processes, tmp_path):
