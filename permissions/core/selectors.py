@@ -30,9 +30,7 @@ def check(*, user_id: uuid.UUID, permission: str, scope: str | None = None) -> b
 
 
 def check_many(*, user_id: uuid.UUID, checks: list[tuple[str, str | None]]) -> list[bool]:
-    checks = [(permission, normalise_scope(scope)) for permission, scope in checks]
-    entry = engine.compiled(user_id)
-    return [entry.holds(permission, scope) for permission, scope in checks]
+    return engine.holds_many(user_id, checks)
 
 
 def effective_permissions(*, user_id: uuid.UUID, scope: str | None = None) -> frozenset[str]:

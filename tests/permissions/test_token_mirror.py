@@ -18,6 +18,7 @@ from django.db import connection
 
 from permissions.core import cache as rbac_cache
 from permissions.core import selectors, services
+from permissions.interface import InvalidScope
 from project import mirror as mirror_module
 from tests.support.processes import ROOT, subprocess_env
 
@@ -248,3 +249,37 @@ def test_checks_in_threads_never_see_a_revoked_grant_after_the_revoke_returned(c
         for thread in threads:
             thread.join()
     assert stale == []
+
+
+def test_check_many_answers_from_the_kept_answers_and_still_sees_a_revoke_at_once(codes, monkeypatch):
+    user = new_user()
+    assignment = grant(role("reader", ["docs.page.read"]), user_id=user, scope="org:acme")
+    wait_serving_here()
+    asked = [("docs.page.read", "org:acme/p:1"), ("docs.page.read", "org:other"), ("docs.page.write", "/org:acme/")]
+    assert selectors.check_many(user_id=user, checks=asked) == [True, False, False]
+
+    sent = []
+    me = threading.get_ident()
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def counting(self, *args, **kwargs):
+        if threading.get_ident() == me:
+            sent.append(args)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+    assert selectors.check_many(user_id=user, checks=asked) == [True, False, False]
+    assert sent == [], "a warm batch went to Redis"
+    # Kept and new questions in one batch; a bad scope anywhere is refused, kept answers or not.
+    assert selectors.check_many(user_id=user, checks=[*asked, ("docs.page.read", "org:acme/p:2")]) == [
+        True,
+        False,
+        False,
+        True,
+    ]
+    with pytest.raises(InvalidScope):
+        selectors.check_many(user_id=user, checks=[*asked, ("docs.page.read", "not a scope")])
+
+    services.assignment_revoke(actor_id=None, assignment_id=assignment.id)
+
+    assert selectors.check_many(user_id=user, checks=asked) == [False, False, False]
