@@ -9,7 +9,16 @@ import shutil
 import uuid
 
 from benchmarks import stack, web
-from benchmarks.harness import Comparison, ScenarioResult, interleave, median, profile_text, ratios
+from benchmarks.harness import (
+    Comparison,
+    ScenarioResult,
+    fmt_seconds,
+    interleave,
+    median,
+    per_call,
+    profile_text,
+    ratios,
+)
 from benchmarks.s1_check import SCOPE
 
 WORKERS = 2
@@ -87,7 +96,14 @@ def run(ctx) -> ScenarioResult:
             ng_port, ng_server = nginx(peer_port)
             with ng_server:
                 base = "http://127.0.0.1"
+                import redis
+
+                redis_client = redis.Redis.from_url(stack.REDIS_URL)
+                redis_client.set("bench:rtt", "a")
                 measures = {
+                    # One round trip with a bare redis-py client, idle: the least the edge's shared
+                    # rate limit (one Redis script a request, contract §1) can cost.
+                    "redis": lambda: per_call(lambda: redis_client.get("bench:rtt"), 200 if ctx.smoke else 2000),
                     "gatehouse": lambda: web.wrk(
                         f"{base}:{gh_port}/api/v1/rbac/check",
                         seconds=seconds,
@@ -120,7 +136,10 @@ def run(ctx) -> ScenarioResult:
         result.profile = profile_text(
             lambda: client.post("/api/v1/rbac/check", body, content_type="application/json"), 300, max_lines=60
         )
-    rps = {name: f"{median(values):.0f} req/s" for name, values in f.items()}
+    rps = {name: f"{median(values):.0f} req/s" for name, values in f.items() if name != "redis"}
+    # The time a request may take beyond a bare one, per worker, if Gatehouse is to serve 0.75× of
+    # the bare view's requests/s: WORKERS / (0.75 × ceiling) − WORKERS / ceiling.
+    budget = [WORKERS / ceiling * (1 / 0.75 - 1) for ceiling in f["ceiling"]]
     result.comparisons += [
         Comparison(
             "2",
@@ -139,6 +158,16 @@ def run(ctx) -> ScenarioResult:
             1.7,
             ratios(f["gatehouse"], f["drf"]),
             f"DRF + simplejwt {rps['drf']}",
+        ),
+        Comparison(
+            "2",
+            "(diagnostic) one idle Redis round trip over the time the 0.75× goal leaves a request beyond the bare view",
+            "—",
+            ">=",
+            0,
+            ratios(f["redis"], budget),
+            f"Redis GET {fmt_seconds(median(f['redis']))}, budget {fmt_seconds(median(budget))} a request and worker: "
+            "above 1×, the rate limit's round trip alone spends it",
         ),
         Comparison(
             "2",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -34,8 +35,55 @@ def access_token_issue(*, user_id: uuid.UUID, session_id: uuid.UUID) -> tuple[st
     return token, expires_at
 
 
+# A client sends the same access token with every request of its lifetime, so a process keeps
+# what it verified: the exact token string -> (claims, the key object that verified it). A hit
+# still asks the key set for that kid (a key whose publication ended, or a reloaded key set, is a
+# miss) and re-checks `iss`, `aud` and the times against the settings and clock of now; only the
+# signature and the parsing are not done again. Envoy's jwt_authn does the same (jwt_cache_config).
+_verified: dict[str, tuple[dict, str, object]] = {}
+MAX_VERIFIED = 2048  # ~1.7 KB each (the token and its claims): ~3.5 MB at most
+
+
+def _timestamp() -> float:
+    return time.time()
+
+
+def _still_valid(claims: dict) -> bool:
+    """PyJWT's checks of `jwt.decode` below, on claims it has already parsed and checked once."""
+    now, leeway = _timestamp(), settings.GATEHOUSE_TOKEN_LEEWAY
+    audience = claims["aud"]
+    return (
+        claims["iss"] == settings.GATEHOUSE_ISSUER
+        and (
+            audience == settings.GATEHOUSE_AUDIENCE
+            or (isinstance(audience, list) and settings.GATEHOUSE_AUDIENCE in audience)
+        )
+        and int(claims["exp"]) > now - leeway
+        and int(claims["nbf"]) <= now + leeway
+        and int(claims["iat"]) <= now + leeway
+    )
+
+
 def access_token_decode(token: str) -> dict:
     """The verified claims of `token`, or InvalidToken. Does not look at the session."""
+    found = _verified.get(token)
+    if found is not None:
+        claims, kid, key = found
+        if keys.public_key(kid) is key:
+            if not _still_valid(claims):
+                raise InvalidToken()
+            return dict(claims)
+    claims, kid, key = _verify(token)
+    if len(_verified) >= MAX_VERIFIED:
+        try:  # the oldest goes (dicts keep insertion order); another thread may have taken it
+            del _verified[next(iter(_verified))]
+        except (KeyError, RuntimeError, StopIteration):
+            pass
+    _verified[token] = (claims, kid, key)
+    return dict(claims)
+
+
+def _verify(token: str) -> tuple[dict, str, object]:
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:
@@ -65,4 +113,4 @@ def access_token_decode(token: str) -> dict:
         uuid.UUID(claims["sid"])
     except (jwt.PyJWTError, ValueError, TypeError, AttributeError):
         raise InvalidToken() from None
-    return claims
+    return claims, header["kid"], public_key

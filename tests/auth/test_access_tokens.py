@@ -10,7 +10,7 @@ import json
 import time
 import urllib.request
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import jwt
 import pytest
@@ -18,9 +18,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.conf import settings as django_settings
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from jwt import PyJWKClient
 
 from auth.core import keys
+from auth.core import tokens as tokens_core
+from auth.interface import InvalidToken
 from auth.models import SigningKey
 
 from .conftest import ME, PASSWORD, bearer, error_code, status_of_me
@@ -354,3 +359,86 @@ def test_a_rotation_still_retires_the_active_key_and_makes_one_new():
     second = keys.signing_key_create()
     assert list(SigningKey.objects.filter(retired_at__isnull=True).values_list("kid", flat=True)) == [second.kid]
     assert SigningKey.objects.get(kid=first.kid).publish_until is not None
+
+
+# --- the verified-token memo (auth.core.tokens._verified) ------------------------------------------
+
+
+class _Clock:
+    """`datetime` for PyJWT's module, reading `now()` from a shifted clock (unit test only)."""
+
+    shift = 0.0
+
+    @classmethod
+    def now(cls, tz=None):
+        return datetime.fromtimestamp(time.time() + cls.shift, tz)
+
+
+@hypothesis_settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    iat=st.integers(-4000, 600),
+    nbf=st.integers(-4000, 600),
+    exp=st.integers(-600, 4000),
+    shift=st.integers(-4000, 4000),
+)
+def test_a_remembered_token_is_accepted_exactly_when_a_fresh_verification_would_be(
+    db, monkeypatch, genuine, iat, nbf, exp, shift
+):
+    """Verified once now, asked again at another time: the memo's answer is PyJWT's."""
+    _, claims = genuine
+    now = int(time.time())
+    token = signed({**claims, "iat": now + iat, "nbf": now + nbf, "exp": now + exp})
+    try:
+        tokens_core.access_token_decode(token)  # verified now (and remembered if valid now)
+    except InvalidToken:
+        return
+    assert token in tokens_core._verified
+    _Clock.shift = shift
+    monkeypatch.setattr(jwt.api_jwt, "datetime", _Clock)
+    monkeypatch.setattr(tokens_core, "_timestamp", lambda: time.time() + shift)
+    try:
+        tokens_core._verify(token)
+        fresh = True
+    except InvalidToken:
+        fresh = False
+    try:
+        tokens_core.access_token_decode(token)
+        remembered = True
+    except InvalidToken:
+        remembered = False
+    assert remembered == fresh
+
+
+def test_a_remembered_token_skips_the_signature_check_but_not_the_settings(api, tokens, monkeypatch, settings):
+    token = tokens["access_token"]
+    assert status_of_me(api, token) == 200
+    verified = []
+    original = tokens_core._verify
+    monkeypatch.setattr(tokens_core, "_verify", lambda t: verified.append(t) or original(t))
+    assert status_of_me(api, token) == 200
+    assert verified == [], "the signature was checked again"
+    settings.GATEHOUSE_AUDIENCE = "another-audience"
+    assert_refused(api, token)
+    settings.GATEHOUSE_AUDIENCE = django_settings.GATEHOUSE_AUDIENCE
+    settings.GATEHOUSE_ISSUER = "https://another-issuer.example"
+    assert_refused(api, token)
+
+
+def test_a_remembered_token_is_refused_once_its_key_set_is_reloaded_without_its_key(api, tokens):
+    token = tokens["access_token"]
+    assert status_of_me(api, token) == 200
+    kid = jwt.get_unverified_header(token)["kid"]
+    keys.signing_key_create()
+    SigningKey.objects.filter(kid=kid).update(publish_until=timezone.now() - timedelta(seconds=1))
+    keys._cache.invalidate()
+    assert_refused(api, token)
+
+
+def test_the_memo_keeps_at_most_its_bound_dropping_the_oldest(db, genuine, monkeypatch):
+    _, claims = genuine
+    monkeypatch.setattr(tokens_core, "MAX_VERIFIED", 3)
+    monkeypatch.setattr(tokens_core, "_verified", {})
+    made = [signed({**claims, "jti": f"memo-{i}"}) for i in range(5)]
+    for token in made:
+        tokens_core.access_token_decode(token)
+    assert list(tokens_core._verified) == made[2:]
