@@ -167,7 +167,7 @@ def run(ctx) -> ScenarioResult:
             0,
             ratios(f["redis"], budget),
             f"Redis GET {fmt_seconds(median(f['redis']))}, budget {fmt_seconds(median(budget))} a request and worker: "
-            "above 1×, the rate limit's round trip alone spends it",
+            "the share of it the rate limit's one round trip a request (contract §1) takes before any other work",
         ),
         Comparison(
             "2",

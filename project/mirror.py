@@ -3,7 +3,8 @@ stale once a writer has returned.
 
 Why: every RBAC check must see every revoke made anywhere (contract §3), so it used to read its
 version tokens from Redis on every check: one network round trip, most of a warm check's cost
-(docs/benchmarks.md, scenario 1). A process may instead answer from its own copy as long as no
+(docs/benchmarks.md, scenario 1); so did the session revocation check of every request
+(auth.core.sessions). A process may instead answer from its own copy as long as no
 writer can return while that copy still holds a value the writer replaced. This module keeps that
 promise with leases and acknowledged invalidations:
 

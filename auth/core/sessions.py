@@ -8,11 +8,18 @@ processes run in, once the revoke has returned no check answers with the session
 as revoked until the marker expires: a logout nobody asked for, never a login nobody made.) When the
 cache is unreachable the check reads the database. A revoke that could not reach the cache is
 written there again by the `auth.session_revoked` event's handler, with retries, once it is back.
+
+Each process also keeps a copy of the markers it read (project.mirror, as for the RBAC version
+tokens): a warm check makes no round trip. A revoke returns only once no process's copy holds the
+session's old marker; a copy holds an "alive" marker no longer than the cache would
+(ALIVE_MARKER_SECONDS). A revoke that could not reach the cache waits out a lease before it
+returns: by then no copy that cannot reach Redis either is used any more.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from datetime import timedelta
 
@@ -22,7 +29,9 @@ from django.utils import timezone
 
 from auth.interface import SERVICE_NAME, SESSION_REVOKED, SessionNotFound
 from auth.models import Session
+from project import mirror as mirrors
 from project.events.outbox import outbox_record
+from project.mirror import shared_mirror
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +57,22 @@ def _shared_cache() -> bool:
 def session_is_alive(session_id: uuid.UUID) -> bool:
     if not _shared_cache():
         return _alive_in_database(session_id)
+    key = _key(session_id)
+    copy = shared_mirror()
+    generation = None if copy is None else copy.generation()
+    if generation is not None:
+        kept = copy.get(key)
+        if kept is not None and (kept[1] is None or time.monotonic() < kept[1]):
+            return kept[0] == ALIVE
     try:
-        marker = cache.get(_key(session_id))
+        marker = cache.get(key)
     except Exception:  # the cache is down: the database answers, slower but right
         log.warning("session cache unavailable; checking the database", exc_info=True)
         return _alive_in_database(session_id)
     if marker is not None:
+        if generation is not None:  # only what Redis holds is copied, never a database answer
+            until = time.monotonic() + ALIVE_MARKER_SECONDS if marker == ALIVE else None
+            copy.keep(generation, {key: (marker, until)})
         return marker == ALIVE
     alive = _alive_in_database(session_id)
     try:
@@ -73,8 +92,13 @@ def _alive_in_database(session_id: uuid.UUID) -> bool:
 
 
 def mark_revoked_in_cache(session_ids: list[uuid.UUID]) -> None:
-    """Raises if the cache is down (the event handler relies on that to retry)."""
-    cache.set_many({_key(sid): REVOKED for sid in session_ids}, _marker_ttl())
+    """Returns once no process's copy holds the old markers. Raises if the cache is down (the
+    event handler relies on that to retry)."""
+    markers = {_key(sid): REVOKED for sid in session_ids}
+    cache.set_many(markers, _marker_ttl())
+    copy = shared_mirror()
+    if copy is not None:
+        copy.invalidate(markers)
 
 
 def session_open(*, user_id: uuid.UUID, ip: str, user_agent: str) -> Session:
@@ -113,6 +137,9 @@ def sessions_revoke(sessions, *, reason: str) -> list[uuid.UUID]:
         mark_revoked_in_cache(ids)
     except Exception:
         log.warning("could not mark revoked sessions in the cache; the event handler will", exc_info=True)
+        if _shared_cache() and shared_mirror() is not None:
+            # Copies may hold "alive"; one that cannot reach Redis stops being used within a lease.
+            time.sleep(mirrors.LEASE + mirrors.MARGIN)
     return ids
 
 

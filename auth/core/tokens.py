@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -75,10 +76,9 @@ def access_token_decode(token: str) -> dict:
             return dict(claims)
     claims, kid, key = _verify(token)
     if len(_verified) >= MAX_VERIFIED:
-        try:  # the oldest goes (dicts keep insertion order); another thread may have taken it
+        # The oldest goes (dicts keep insertion order); another thread may have taken it.
+        with contextlib.suppress(KeyError, RuntimeError, StopIteration):
             del _verified[next(iter(_verified))]
-        except (KeyError, RuntimeError, StopIteration):
-            pass
     _verified[token] = (claims, kid, key)
     return dict(claims)
 

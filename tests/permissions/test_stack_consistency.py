@@ -1,7 +1,6 @@
 """Two processes, one Redis: once a revoke has returned here, the other process denies at once,
 though it had the grant warm in its own memory and in the shared cache."""
 
-import subprocess
 import sys
 import uuid
 
@@ -9,7 +8,8 @@ import pytest
 
 from permissions.core import selectors, services
 from permissions.models import Assignment
-from tests.support.processes import ROOT, subprocess_env
+from tests.support.children import LineChild
+from tests.support.processes import subprocess_env
 
 from .conftest import grant, new_user, role
 
@@ -27,29 +27,16 @@ for line in sys.stdin:
 """
 
 
-class Checker:
+class Checker(LineChild):
     """Another process with its own in-process layer, asking the same shared cache."""
 
     def __init__(self):
-        self.popen = subprocess.Popen(
-            [sys.executable, "-c", CHECKER],
-            cwd=ROOT,
-            env=subprocess_env(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        super().__init__(CHECKER)
 
     def check(self, user_id: uuid.UUID, permission: str, scope: str | None = None) -> bool:
-        self.popen.stdin.write(f"{user_id} {permission} {scope or '-'}\n")
-        self.popen.stdin.flush()
-        line = self.popen.stdout.readline().strip()
-        assert line in ("yes", "no"), line
-        return line == "yes"
-
-    def stop(self):
-        self.popen.stdin.close()
-        self.popen.wait(timeout=10)
+        line = self.ask(f"{user_id} {permission} {scope or '-'}")
+        assert line in (["yes"], ["no"]), line
+        return line == ["yes"]
 
 
 @pytest.fixture

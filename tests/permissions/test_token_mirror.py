@@ -4,8 +4,6 @@ revoked grant once the revoke has returned — not one that stopped answering it
 after the member set was flushed."""
 
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -20,7 +18,7 @@ from permissions.core import cache as rbac_cache
 from permissions.core import selectors, services
 from permissions.interface import InvalidScope
 from project import mirror as mirror_module
-from tests.support.processes import ROOT, subprocess_env
+from tests.support.children import LineChild
 
 from .conftest import grant, new_user, role
 
@@ -56,23 +54,11 @@ for line in sys.stdin:
 """
 
 
-class Child:
+class Child(LineChild):
     """Another process, with its own copy of the tokens."""
 
     def __init__(self):
-        self.popen = subprocess.Popen(
-            [sys.executable, "-c", CHILD],
-            cwd=ROOT,
-            env=subprocess_env(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-
-    def ask(self, line: str) -> list[str]:
-        self.popen.stdin.write(line + "\n")
-        self.popen.stdin.flush()
-        return self.popen.stdout.readline().split()
+        super().__init__(CHILD)
 
     def check(self, user_id: uuid.UUID, permission: str, scope: str | None = None) -> tuple[bool, int]:
         """The answer, and the Redis commands the check sent."""
@@ -89,11 +75,6 @@ class Child:
                 return member
             time.sleep(0.05)
         raise AssertionError("the child's copy never started serving")
-
-    def stop(self):
-        self.popen.send_signal(signal.SIGCONT)
-        self.popen.stdin.close()
-        self.popen.wait(timeout=10)
 
 
 @pytest.fixture

@@ -1,0 +1,124 @@
+"""The revocation check with each process's copy of the session markers (project.mirror), against
+the real Redis and another real process: a warm check makes no round trip, a logout here is seen
+there at once, and a revoke that cannot reach Redis waits out the copies' lease."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from django.db import transaction
+from django.test import override_settings
+
+from auth.core import sessions
+from project import mirror as mirrors
+from tests.support.children import LineChild
+from tests.support.processes import free_port
+
+from .conftest import bearer, sid_of, tokens_of
+
+pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
+
+CHILD = """
+import sys, threading, uuid
+import django
+django.setup()
+import redis.connection
+from auth.core.sessions import session_is_alive
+from project.mirror import shared_mirror
+
+sent = {"n": 0}
+me = threading.get_ident()
+original = redis.connection.AbstractConnection.send_packed_command
+def counting(self, *args, **kwargs):
+    if threading.get_ident() == me:  # the mirror's own thread renews its lease meanwhile
+        sent["n"] += 1
+    return original(self, *args, **kwargs)
+redis.connection.AbstractConnection.send_packed_command = counting
+
+for line in sys.stdin:
+    command, argument = line.split()
+    if command == "serving":
+        print(shared_mirror().generation() is not None, flush=True)
+        continue
+    before = sent["n"]
+    alive = session_is_alive(uuid.UUID(argument))
+    print(f"{'yes' if alive else 'no'} {sent['n'] - before}", flush=True)
+"""
+
+
+class Child(LineChild):
+    def __init__(self):
+        super().__init__(CHILD)
+        deadline = time.monotonic() + 15
+        while self.ask("serving -") != ["True"]:
+            assert time.monotonic() < deadline, "the child's copy never started serving"
+            time.sleep(0.05)
+
+    def alive(self, session_id: str) -> tuple[bool, int]:
+        """The answer, and the Redis commands the check sent."""
+        answer, sent = self.ask(f"alive {session_id}")
+        return answer == "yes", int(sent)
+
+
+@pytest.fixture
+def child():
+    process = Child()
+    yield process
+    process.stop()
+
+
+def test_a_warm_session_check_makes_no_round_trip_and_a_logout_shows_at_once(api, ada, child):
+    tokens = tokens_of(api)
+    sid = sid_of(tokens["access_token"])
+    assert child.alive(sid)[0]  # cold: the database answers and writes the marker
+    assert child.alive(sid) == (True, 1)  # the marker from Redis, now copied
+    warm = [child.alive(sid) for _ in range(20)]
+    print(f"\nRedis commands per warm session check in the other process: {[sent for _, sent in warm]}")
+    assert warm == [(True, 0)] * 20
+
+    assert api.post("/api/v1/auth/logout", **bearer(tokens["access_token"])).status_code == 204
+
+    assert child.alive(sid) == (False, 1)  # the copy dropped it: Redis says revoked
+    assert child.alive(sid) == (False, 0)
+    assert sessions.session_is_alive(uuid.UUID(sid)) is False
+
+
+def test_an_alive_marker_is_copied_no_longer_than_the_cache_keeps_it(api, ada, child, monkeypatch):
+    tokens = tokens_of(api)
+    sid = uuid.UUID(sid_of(tokens["access_token"]))
+    assert sessions.session_is_alive(sid)
+    assert sessions.session_is_alive(sid)  # now from this process's copy
+    key = sessions._key(sid)
+    kept = sessions.shared_mirror().get(key)
+    assert kept[0] == sessions.ALIVE
+    assert 0 < kept[1] - time.monotonic() <= sessions.ALIVE_MARKER_SECONDS
+    # Past the copy's limit, the check asks Redis again.
+    later = kept[1] + 1
+    monkeypatch.setattr(sessions.time, "monotonic", lambda: later)
+    calls = []
+    original = sessions.cache.get
+    monkeypatch.setattr(sessions.cache, "get", lambda *a, **k: calls.append(a) or original(*a, **k))
+    sessions.session_is_alive(sid)
+    assert calls == [(key,)]
+
+
+def test_a_revoke_that_cannot_reach_redis_returns_after_a_lease(api, ada):
+    tokens = tokens_of(api)
+    sid = uuid.UUID(sid_of(tokens["access_token"]))
+    dead = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+        }
+    }
+    with override_settings(CACHES=dead):
+        started = time.monotonic()
+        with transaction.atomic():
+            sessions.sessions_revoke(sessions.Session.objects.filter(id=sid), reason="test")
+        took = time.monotonic() - started
+    print(f"\nrevoke with Redis unreachable returned after {took:.2f}s (lease {mirrors.LEASE}s)")
+    assert took >= mirrors.LEASE + mirrors.MARGIN
+    assert sessions.session_is_alive(sid) is False  # from Redis now: the database's answer
