@@ -13,29 +13,18 @@ from django.test import override_settings
 
 from auth.core import sessions
 from project import mirror as mirrors
-from tests.support.children import LineChild
+from tests.support.children import COUNTING_REDIS_COMMANDS, LineChild
 from tests.support.processes import free_port
 
 from .conftest import bearer, sid_of, tokens_of
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
-CHILD = """
-import sys, threading, uuid
-import django
-django.setup()
-import redis.connection
+CHILD = (
+    COUNTING_REDIS_COMMANDS
+    + """
 from auth.core.sessions import session_is_alive
 from project.mirror import shared_mirror
-
-sent = {"n": 0}
-me = threading.get_ident()
-original = redis.connection.AbstractConnection.send_packed_command
-def counting(self, *args, **kwargs):
-    if threading.get_ident() == me:  # the mirror's own thread renews its lease meanwhile
-        sent["n"] += 1
-    return original(self, *args, **kwargs)
-redis.connection.AbstractConnection.send_packed_command = counting
 
 for line in sys.stdin:
     command, argument = line.split()
@@ -46,6 +35,7 @@ for line in sys.stdin:
     alive = session_is_alive(uuid.UUID(argument))
     print(f"{'yes' if alive else 'no'} {sent['n'] - before}", flush=True)
 """
+)
 
 
 class Child(LineChild):

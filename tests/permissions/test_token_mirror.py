@@ -18,28 +18,17 @@ from permissions.core import cache as rbac_cache
 from permissions.core import selectors, services
 from permissions.interface import InvalidScope
 from project import mirror as mirror_module
-from tests.support.children import LineChild
+from tests.support.children import COUNTING_REDIS_COMMANDS, LineChild
 
 from .conftest import grant, new_user, role
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
-CHILD = """
-import sys, threading, uuid
-import django
-django.setup()
-import redis.connection
+CHILD = (
+    COUNTING_REDIS_COMMANDS
+    + """
 from permissions.core import cache as rbac_cache
 from permissions.interface import permission_service
-
-sent = {"n": 0}
-me = threading.get_ident()
-original = redis.connection.AbstractConnection.send_packed_command
-def counting(self, *args, **kwargs):
-    if threading.get_ident() == me:  # the mirror's own thread renews its lease meanwhile
-        sent["n"] += 1
-    return original(self, *args, **kwargs)
-redis.connection.AbstractConnection.send_packed_command = counting
 
 for line in sys.stdin:
     command, *args = line.split()
@@ -52,6 +41,7 @@ for line in sys.stdin:
     answer = permission_service.check(user_id=uuid.UUID(user), permission=permission, scope=None if scope == "-" else scope)
     print(f"{'yes' if answer else 'no'} {sent['n'] - before}", flush=True)
 """
+)
 
 
 class Child(LineChild):

@@ -9,6 +9,24 @@ import sys
 
 from tests.support.processes import ROOT, subprocess_env
 
+# The start of a child's script: Django set up, and `sent["n"]` counting the Redis commands its
+# main thread sends (the mirror's own thread renews its lease meanwhile, and is not counted).
+COUNTING_REDIS_COMMANDS = """
+import sys, threading, uuid
+import django
+django.setup()
+import redis.connection
+
+sent = {"n": 0}
+me = threading.get_ident()
+original = redis.connection.AbstractConnection.send_packed_command
+def counting(self, *args, **kwargs):
+    if threading.get_ident() == me:
+        sent["n"] += 1
+    return original(self, *args, **kwargs)
+redis.connection.AbstractConnection.send_packed_command = counting
+"""
+
 
 class LineChild:
     """Runs `script` (which sets Django up and answers each line of its stdin with one line)."""
