@@ -8,6 +8,8 @@ from __future__ import annotations
 import shutil
 import uuid
 
+import redis
+
 from benchmarks import stack, web
 from benchmarks.harness import (
     Comparison,
@@ -96,8 +98,6 @@ def run(ctx) -> ScenarioResult:
             ng_port, ng_server = nginx(peer_port)
             with ng_server:
                 base = "http://127.0.0.1"
-                import redis
-
                 redis_client = redis.Redis.from_url(stack.REDIS_URL)
                 redis_client.set("bench:rtt", "a")
                 measures = {

@@ -31,7 +31,6 @@ from auth.interface import SERVICE_NAME, SESSION_REVOKED, SessionNotFound
 from auth.models import Session
 from project import mirror as mirrors
 from project.events.outbox import outbox_record
-from project.mirror import shared_mirror
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,7 @@ def session_is_alive(session_id: uuid.UUID) -> bool:
     if not _shared_cache():
         return _alive_in_database(session_id)
     key = _key(session_id)
-    copy = shared_mirror()
+    copy = mirrors.shared_mirror()
     generation = None if copy is None else copy.generation()
     if generation is not None:
         kept = copy.get(key)
@@ -96,7 +95,7 @@ def mark_revoked_in_cache(session_ids: list[uuid.UUID]) -> None:
     event handler relies on that to retry)."""
     markers = {_key(sid): REVOKED for sid in session_ids}
     cache.set_many(markers, _marker_ttl())
-    copy = shared_mirror()
+    copy = mirrors.shared_mirror()
     if copy is not None:
         copy.invalidate(markers)
 
@@ -137,7 +136,7 @@ def sessions_revoke(sessions, *, reason: str) -> list[uuid.UUID]:
         mark_revoked_in_cache(ids)
     except Exception:
         log.warning("could not mark revoked sessions in the cache; the event handler will", exc_info=True)
-        if _shared_cache() and shared_mirror() is not None:
+        if _shared_cache() and mirrors.shared_mirror() is not None:
             # Copies may hold "alive"; one that cannot reach Redis stops being used within a lease.
             time.sleep(mirrors.LEASE + mirrors.MARGIN)
     return ids

@@ -207,17 +207,15 @@ def holds(user_id: uuid.UUID, permission: str, scope: str | None) -> bool:
     check, written out: this is the path scenario 1 of the benchmarks measures.)"""
     copy = rbac_cache.mirror()
     generation = None if copy is None else copy.generation()
+    key = (user_id, permission, scope)
     if generation is not None:
-        found = _answers.get((user_id, permission, scope))
+        found = _answers.get(key)
         if found is not None and found[0] == generation and (found[2] is None or now() < found[2]):
             return found[1]
     scope_ = normalise_scope(scope)
     entry = compiled(user_id)
     answer = entry.holds(permission, scope_)
-    if generation is not None:
-        if len(_answers) >= MAX_ANSWERS:
-            _answers.clear()
-        _answers[(user_id, permission, scope)] = (generation, answer, entry.valid_until)
+    _keep_answer(key, generation, answer, entry)
     return answer
 
 
@@ -228,28 +226,26 @@ def holds_many(user_id: uuid.UUID, checks: Iterable[tuple[str, str | None]]) -> 
     copy = rbac_cache.mirror()
     generation = None if copy is None else copy.generation()
     entry: Compiled | None = None
-    at: datetime | None = None
     answers = []
     for permission, scope in checks:
         key = (user_id, permission, scope)
-        if generation is not None:
-            found = _answers.get(key)
-            if found is not None and found[0] == generation:
-                if found[2] is None:
-                    answers.append(found[1])
-                    continue
-                if at is None:
-                    at = now()
-                if at < found[2]:
-                    answers.append(found[1])
-                    continue
+        found = None if generation is None else _answers.get(key)
+        if found is not None and found[0] == generation and (found[2] is None or now() < found[2]):
+            answers.append(found[1])
+            continue
         normalised = normalise_scope(scope)
         if entry is None:
             entry = compiled(user_id)
         answer = entry.holds(permission, normalised)
-        if generation is not None:
-            if len(_answers) >= MAX_ANSWERS:
-                _answers.clear()
-            _answers[key] = (generation, answer, entry.valid_until)
+        _keep_answer(key, generation, answer, entry)
         answers.append(answer)
     return answers
+
+
+def _keep_answer(key: tuple[uuid.UUID, str, str | None], generation: int | None, answer: bool, entry: Compiled):
+    """Keep the answer under the copy's generation read before it was computed (None: no copy)."""
+    if generation is None:
+        return
+    if len(_answers) >= MAX_ANSWERS:
+        _answers.clear()
+    _answers[key] = (generation, answer, entry.valid_until)

@@ -80,7 +80,7 @@ def copied_here(key: str, *, check, timeout: float = 15.0):
     after another test's fault, serves again within a lease) and a check has filled it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        copy = sessions.shared_mirror()
+        copy = mirrors.shared_mirror()
         if copy.generation() is not None:
             assert check()
             kept = copy.get(key)
