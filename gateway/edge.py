@@ -96,7 +96,7 @@ _UNITS = {
     "d": 86400,
     "day": 86400,
 }
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-z]+)\s*$")
+_RATE = re.compile(r"\s*(\d+)\s*/\s*(\d*)\s*([a-z]+)\s*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +112,7 @@ class Rate:
 @cache
 def parse_rate(text: str) -> Rate:
     """`"60/min"`, `"1000/hour"`, `"10/30s"` → Rate. Raises ImproperlyConfigured."""
-    match = _RATE.match(text.lower())
+    match = _RATE.fullmatch(text.lower())
     if not match or match.group(3) not in _UNITS or int(match.group(1)) < 1:
         raise ImproperlyConfigured(f"not a rate: {text!r} (expected e.g. 60/min, 1000/hour, 10/30s)")
     multiplier = int(match.group(2) or 1)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .routes import APP_SERVICES, GATEWAY_POOL
 
-_SERVER = re.compile(r"^[A-Za-z0-9.\-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$|^unix:/[^\s;{}]+$")
+_SERVER = re.compile(r"[A-Za-z0-9.\-]+:\d{1,5}|\[[0-9A-Fa-f:]+\]:\d{1,5}|unix:/[^\s;{}]+")
 
 
 @dataclass
@@ -43,7 +43,7 @@ def _envelope(code: str, message: str) -> str:
 def _check_servers(name: str, servers: list[str]) -> None:
     if not servers:
         raise ValueError(f"pool {name!r} has no servers")
-    bad = [server for server in servers if not _SERVER.match(server)]
+    bad = [server for server in servers if not _SERVER.fullmatch(server)]
     if bad:
         raise ValueError(f"pool {name!r}: not host:port: {bad}")
 

@@ -63,7 +63,7 @@ def _codes(code: str | Mapping[str, str]) -> dict[str, str]:
     if "*" not in codes:
         raise ValueError("a permission by method needs a '*' entry for the methods it does not name")
     # A malformed code fails when the view's module is imported, not when a request comes.
-    bad = sorted(c for c in codes.values() if not PERMISSION_CODE.match(c))
+    bad = sorted(c for c in codes.values() if not PERMISSION_CODE.fullmatch(c))
     if bad:
         raise ValueError(f"permission codes are app.resource.action: {bad}")
     return codes

@@ -36,9 +36,9 @@ DEFAULT_PAGE_SIZE = 50
 
 # --- Permission codes and scopes ---------------------------------------------------------------
 
-PERMISSION_CODE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+PERMISSION_CODE = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")
 # A scope is a path of `type:id` segments, outermost first: `org:acme/project:42`.
-SCOPE_SEGMENT = re.compile(r"^[a-z][a-z0-9_\-]*:[A-Za-z0-9_.@\-]+$")
+SCOPE_SEGMENT = re.compile(r"[a-z][a-z0-9_\-]*:[A-Za-z0-9_.@\-]+")
 MAX_SCOPE_LENGTH = 500
 
 
@@ -205,7 +205,7 @@ def normalise_scope(scope: str | None) -> str | None:
         return None
     if len(scope) > MAX_SCOPE_LENGTH:
         raise InvalidScope(details={"scope": [f"At most {MAX_SCOPE_LENGTH} characters."]})
-    if not all(SCOPE_SEGMENT.match(segment) for segment in scope.split("/")):
+    if not all(SCOPE_SEGMENT.fullmatch(segment) for segment in scope.split("/")):
         raise InvalidScope(details={"scope": ["Segments are type:id, separated by '/', e.g. org:acme/project:42."]})
     return scope
 
@@ -242,7 +242,7 @@ def declare_permissions(app: str, permissions: Mapping[str, str]) -> None:
     Codes are `app.resource.action` and must start with `app.`. Declaring a code again replaces
     its description. The registry reaches the database on the next `migrate`.
     """
-    bad = sorted(code for code in permissions if not PERMISSION_CODE.match(code) or not code.startswith(f"{app}."))
+    bad = sorted(code for code in permissions if not PERMISSION_CODE.fullmatch(code) or not code.startswith(f"{app}."))
     if bad:
         raise ValueError(f"permission codes of {app!r} must be {app}.resource.action: {bad}")
     with _registry_lock:

@@ -12,12 +12,12 @@ from contextvars import ContextVar
 _request_id: ContextVar[str | None] = ContextVar("gatehouse_request_id", default=None)
 
 # A client-sent id is echoed only if it is short and plain: it ends up in logs and headers.
-_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{8,128}")
 
 
 def sane_request_id(value: str | None) -> str | None:
     """Return `value` if it is safe to echo and log as a request id, else None."""
-    if value and _SANE_REQUEST_ID.match(value):
+    if value and _SANE_REQUEST_ID.fullmatch(value):
         return value
     return None
 
