@@ -11,11 +11,11 @@ from auth.core import keys, mfa, services, sessions
 from auth.core.tokens import access_token_decode
 from auth.interface import (
     ClientInfo,
-    InvalidCredentials,
-    InvalidOtp,
     InvalidToken,
     MfaStateError,
     Principal,
+    ReauthenticationFailed,
+    ReauthenticationOtpFailed,
     Session,
     SessionNotFound,
     TokenPair,
@@ -151,9 +151,9 @@ class LocalAuthService:
             raise MfaStateError("Two-factor authentication is not on.")
         if otp:
             if not mfa.otp_accept(user_id=user_id, otp=otp):
-                raise InvalidOtp()
+                raise ReauthenticationOtpFailed(details={"otp": ["The one-time code is not valid."]})
         elif not (password and user_service.check_password(user_id=user_id, password=password)):
-            raise InvalidCredentials("A current code or the password is required.")
+            raise ReauthenticationFailed(details={"password": ["The password is not correct."]})
         mfa.totp_disable(user_id=user_id)
 
     def mfa_enabled(self, *, user_id: uuid.UUID) -> bool:

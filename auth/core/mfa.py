@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from auth.interface import InvalidOtp, MfaStateError, TotpEnrollment
+from auth.interface import InvalidOtp, MfaStateError, ReauthenticationOtpFailed, TotpEnrollment
 from auth.models import RecoveryCode, TotpDevice
 from project.crypto import decrypt, encrypt
 
@@ -72,7 +72,8 @@ def otp_accept(*, user_id: uuid.UUID, otp: str, allow_recovery: bool = True) -> 
         device = TotpDevice.objects.select_for_update().filter(user_id=user_id).first()
         if device is None:
             return False
-        if otp.isdigit() and len(otp) == 6 and _accept_totp(device, otp):
+        # isdigit() is also true for fullwidth or Arabic-Indic digits, which compare_digest refuses.
+        if otp.isascii() and otp.isdigit() and len(otp) == 6 and _accept_totp(device, otp):
             return True
         if allow_recovery and device.confirmed_at is not None:
             spent = RecoveryCode.objects.filter(
@@ -88,7 +89,7 @@ def totp_confirm(*, user_id: uuid.UUID, otp: str) -> None:
     if device is None or device.confirmed_at is not None:
         raise MfaStateError("Start enrolment first." if device is None else "Two-factor authentication is already on.")
     if not otp_accept(user_id=user_id, otp=otp, allow_recovery=False):
-        raise InvalidOtp()
+        raise ReauthenticationOtpFailed(details={"otp": ["The one-time code is not valid."]})
     device.refresh_from_db()
     device.confirmed_at = timezone.now()
     device.save(update_fields=["confirmed_at"])

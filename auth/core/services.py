@@ -24,6 +24,7 @@ from auth.interface import (
     InvalidOneTimeToken,
     InvalidToken,
     MfaRequired,
+    ReauthenticationFailed,
     TokenPair,
     WeakPassword,
 )
@@ -189,7 +190,9 @@ def revoke_all_sessions(*, user_id: uuid.UUID, except_session_id: uuid.UUID | No
 
 def change_password(*, user_id: uuid.UUID, session_id: uuid.UUID | None, old_password: str, new_password: str) -> None:
     if not user_service.check_password(user_id=user_id, password=old_password):
-        raise InvalidCredentials("The current password is not correct.")
+        raise ReauthenticationFailed(
+            "The current password is not correct.", details={"old_password": ["The password is not correct."]}
+        )
     _set_password(user_id=user_id, password=new_password)
     with transaction.atomic(durable=True):
         sessions = Session.objects.filter(user_id=user_id)

@@ -88,6 +88,20 @@ class InvalidOtp(Unauthenticated):
     default_message = "The one-time code is not valid."
 
 
+class ReauthenticationFailed(InvalidArgument):
+    """A re-authentication prompt in the body (the current password, a current code) was answered
+    wrong. The request's own credential is fine, so this is bad input (400), never 401: a client
+    that sees 401 takes its session for dead and signs its user out."""
+
+    code = "invalid_password"
+    default_message = "The password is not correct."
+
+
+class ReauthenticationOtpFailed(ReauthenticationFailed):
+    code = "invalid_otp"
+    default_message = "The one-time code is not valid."
+
+
 class AccountInactive(PermissionDenied):
     code = "account_inactive"
     default_message = "This account is inactive."
@@ -202,12 +216,12 @@ class AuthService(Protocol):
         ...
 
     def totp_confirm(self, *, user_id: uuid.UUID, otp: str) -> None:
-        """Turn TOTP on with a first valid code. Raises InvalidOtp, MfaStateError."""
+        """Turn TOTP on with a first valid code. Raises ReauthenticationOtpFailed, MfaStateError."""
         ...
 
     def totp_disable(self, *, user_id: uuid.UUID, otp: str | None = None, password: str | None = None) -> None:
         """Turn TOTP off; needs a current code (or recovery code) or the password.
-        Raises InvalidOtp / InvalidCredentials, MfaStateError."""
+        Raises ReauthenticationOtpFailed / ReauthenticationFailed, MfaStateError."""
         ...
 
     def mfa_enabled(self, *, user_id: uuid.UUID) -> bool:

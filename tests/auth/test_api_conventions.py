@@ -1,10 +1,11 @@
 """Contract §0 on every auth endpoint: bad input is a 4xx in the error envelope, never a 500 or HTML."""
 
+import pyotp
 import pytest
 
 from users.models import User
 
-from .conftest import bearer, error_code
+from .conftest import ME, bearer, error_code
 
 pytestmark = pytest.mark.django_db
 
@@ -77,3 +78,33 @@ def test_self_endpoints_need_a_bearer_token(api, db, path):
 def test_every_response_carries_a_request_id(api, db):
     response = api.post("/api/v1/auth/token", {}, format="json", HTTP_X_REQUEST_ID="trace-abc-123456")
     assert response["X-Request-ID"] == "trace-abc-123456"
+
+
+# A wrong secret in the BODY of an authenticated request is bad input: 400. 401 means the request's
+# own credential (the bearer) is missing, invalid or expired, and client libraries sign out on it.
+WRONG_BODY_SECRETS = [
+    ("post", "/api/v1/auth/password/change", {"old_password": "not-the-password-at-all", "new_password": "x" * 20}),
+    ("post", "/api/v1/auth/mfa/totp/confirm", {"otp": "000000"}),
+    ("post", "/api/v1/auth/mfa/totp/confirm", {"otp": "\uff11\uff12\uff13\uff14\uff15\uff16"}),
+    ("delete", "/api/v1/auth/mfa/totp", {"password": "not-the-password-at-all"}),
+    ("delete", "/api/v1/auth/mfa/totp", {"otp": "000000"}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), WRONG_BODY_SECRETS, ids=lambda v: str(v)[:40])
+def test_a_wrong_secret_in_the_body_never_answers_401_while_the_bearer_is_valid(api, tokens, method, path, body):
+    if "mfa/totp" in path:
+        enrolled = api.post("/api/v1/auth/mfa/totp", **bearer(tokens["access_token"]))
+        assert enrolled.status_code == 201
+        if method == "delete":
+            secret = enrolled.json()["secret"]
+            confirmed = api.post(
+                "/api/v1/auth/mfa/totp/confirm",
+                {"otp": pyotp.TOTP(secret).now()},
+                format="json",
+                **bearer(tokens["access_token"]),
+            )
+            assert confirmed.status_code == 204
+    response = getattr(api, method)(path, body, format="json", **bearer(tokens["access_token"]))
+    assert response.status_code in {400, 404}, response.content
+    assert api.get(ME, **bearer(tokens["access_token"])).status_code == 200

@@ -7,6 +7,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pyotp
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from auth.core import mfa
 from auth.models import LoginFailure, RecoveryCode, Session, TotpDevice
@@ -76,10 +79,12 @@ def test_an_unconfirmed_enrolment_changes_nothing_about_logging_in(api, enrolled
     assert mfa_enabled(api, tokens["access_token"]) is False
 
 
-def test_confirming_with_a_wrong_code_is_401_invalid_otp_and_leaves_mfa_off(api, tokens, enrolled, clock):
+def test_confirming_with_a_wrong_code_is_400_invalid_otp_and_leaves_mfa_off(api, tokens, enrolled, clock):
+    # The bearer is fine; the code in the body is bad input. A 401 makes client libraries drop the session.
     wrong = f"{(int(code(enrolled['secret'], clock)) + 1) % 1_000_000:06d}"
     response = api.post(CONFIRM, {"otp": wrong}, format="json", **bearer(tokens["access_token"]))
-    assert response.status_code == 401
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {"otp": ["The one-time code is not valid."]}
     assert error_code(response) == "invalid_otp"
     assert mfa_enabled(api, tokens["access_token"]) is False
 
@@ -177,7 +182,7 @@ def test_a_recovery_code_does_not_confirm_an_enrolment(api, tokens, enrolled):
     response = api.post(
         CONFIRM, {"otp": enrolled["recovery_codes"][0]}, format="json", **bearer(tokens["access_token"])
     )
-    assert response.status_code == 401
+    assert response.status_code == 400
     assert mfa_enabled(api, tokens["access_token"]) is False
 
 
@@ -190,10 +195,10 @@ def test_disabling_needs_a_code_or_the_password(api, tokens, mfa_on, clock):
     assert neither.status_code == 400
     assert error_code(neither) == "validation_error"
     wrong_password = disable(api, tokens, password="not-the-password-at-all")
-    assert wrong_password.status_code == 401
-    assert error_code(wrong_password) == "invalid_credentials"
+    assert wrong_password.status_code == 400
+    assert error_code(wrong_password) == "invalid_password"
     wrong_code = disable(api, tokens, otp="000000")
-    assert wrong_code.status_code == 401
+    assert wrong_code.status_code == 400
     assert error_code(wrong_code) == "invalid_otp"
     assert mfa_enabled(api, tokens["access_token"]) is True
     assert login(api).status_code == 401
@@ -220,3 +225,30 @@ def test_disabling_when_mfa_is_off_is_a_state_error(api, tokens):
     response = disable(api, tokens, password=PASSWORD)
     assert response.status_code == 400
     assert error_code(response) == "mfa_state"
+
+
+def _in_other_digits(ascii_code: str, zero: str) -> str:
+    return "".join(chr(ord(zero) + int(d)) for d in ascii_code)
+
+
+@pytest.mark.parametrize(
+    "zero", ["\uff10", "\u0660", "\u06f0", "\u0966"], ids=["fullwidth", "arabic-indic", "persian", "devanagari"]
+)
+def test_a_code_in_non_ascii_digits_is_refused_and_counted_not_a_500(api, tokens, mfa_on, clock, zero):
+    lookalike = _in_other_digits(code(mfa_on["secret"], clock), zero)
+    assert lookalike.isdigit() and not lookalike.isascii()
+
+    signin = login(api, otp=lookalike)
+    assert (signin.status_code, error_code(signin)) == (401, "invalid_otp")
+    assert LoginFailure.objects.count() == 1
+    refused = disable(api, tokens, otp=lookalike)
+    assert (refused.status_code, error_code(refused)) == (400, "invalid_otp")
+    assert mfa_enabled(api, tokens["access_token"]) is True
+
+
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(otp=st.text(min_size=1, max_size=32).filter(lambda s: s.strip()))
+def test_any_text_as_a_confirmation_code_is_a_400_never_a_500(api, tokens, enrolled, otp):
+    response = api.post(CONFIRM, {"otp": otp}, format="json", **bearer(tokens["access_token"]))
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] in {"invalid_otp", "validation_error"}

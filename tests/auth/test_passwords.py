@@ -53,14 +53,15 @@ def test_a_change_revokes_the_other_sessions_and_keeps_the_current_one(api, ada)
     assert events(PASSWORD_CHANGED) == [{"user_id": str(ada.id)}]
 
 
-def test_a_wrong_old_password_is_401_and_changes_nothing(api, ada):
+def test_a_wrong_old_password_is_400_and_changes_nothing(api, ada):
     other, current = tokens_of(api), tokens_of(api)
     before = password_hash()
 
     response = change(api, current["access_token"], old="not-the-password-at-all")
 
-    assert response.status_code == 401
-    assert error_code(response) == "invalid_credentials"
+    assert response.status_code == 400
+    assert error_code(response) == "invalid_password"
+    assert response.json()["error"]["details"] == {"old_password": ["The password is not correct."]}
     assert password_hash() == before
     assert status_of_me(api, other["access_token"]) == 200
     assert status_of_me(api, current["access_token"]) == 200

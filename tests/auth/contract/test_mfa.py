@@ -7,7 +7,7 @@ import pyotp
 import pytest
 from django.conf import settings
 
-from auth.interface import InvalidCredentials, InvalidOtp, MfaStateError, TotpEnrollment
+from auth.interface import MfaStateError, ReauthenticationFailed, ReauthenticationOtpFailed, TotpEnrollment
 
 from .conftest import PASSWORD, next_code, totp_on, wrong_code
 
@@ -35,15 +35,16 @@ def test_a_first_valid_code_turns_totp_on(auth, ada):
 
 def test_a_wrong_code_does_not_turn_totp_on(auth, ada):
     totp = pyotp.TOTP(auth.totp_enroll(user_id=ada.id).secret)
-    with pytest.raises(InvalidOtp) as caught:
+    with pytest.raises(ReauthenticationOtpFailed) as caught:
         auth.totp_confirm(user_id=ada.id, otp=wrong_code(totp))
-    assert caught.value == InvalidOtp()
+    assert caught.value.code == "invalid_otp"
+    assert caught.value.kind == "invalid_argument"
     assert auth.mfa_enabled(user_id=ada.id) is False
 
 
 def test_a_recovery_code_does_not_confirm_enrolment(auth, ada):
     enrollment = auth.totp_enroll(user_id=ada.id)
-    with pytest.raises(InvalidOtp):
+    with pytest.raises(ReauthenticationOtpFailed):
         auth.totp_confirm(user_id=ada.id, otp=enrollment.recovery_codes[0])
     assert auth.mfa_enabled(user_id=ada.id) is False
 
@@ -92,18 +93,18 @@ def test_a_code_is_accepted_once(auth, ada):
     enrollment = auth.totp_enroll(user_id=ada.id)
     code = pyotp.TOTP(enrollment.secret).now()
     auth.totp_confirm(user_id=ada.id, otp=code)
-    with pytest.raises(InvalidOtp):
+    with pytest.raises(ReauthenticationOtpFailed):
         auth.totp_disable(user_id=ada.id, otp=code)
     assert auth.mfa_enabled(user_id=ada.id) is True
 
 
 def test_disable_with_a_wrong_code_or_password_leaves_totp_on(auth, ada):
     totp, _ = totp_on(auth, ada)
-    with pytest.raises(InvalidOtp):
+    with pytest.raises(ReauthenticationOtpFailed):
         auth.totp_disable(user_id=ada.id, otp=wrong_code(totp))
-    with pytest.raises(InvalidCredentials):
+    with pytest.raises(ReauthenticationFailed):
         auth.totp_disable(user_id=ada.id, password="wrong")
-    with pytest.raises(InvalidCredentials):
+    with pytest.raises(ReauthenticationFailed):
         auth.totp_disable(user_id=ada.id)
     assert auth.mfa_enabled(user_id=ada.id) is True
 

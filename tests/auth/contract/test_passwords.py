@@ -10,6 +10,7 @@ from auth.interface import (
     InvalidCredentials,
     InvalidOneTimeToken,
     InvalidToken,
+    ReauthenticationFailed,
     WeakPassword,
 )
 from users.interface import user_service
@@ -47,9 +48,9 @@ def test_change_password_without_a_session_revokes_every_session(auth, ada):
 
 def test_change_password_with_a_wrong_old_password_changes_nothing(auth, ada):
     pair = login(auth)
-    with pytest.raises(InvalidCredentials) as caught:
+    with pytest.raises(ReauthenticationFailed) as caught:
         auth.change_password(user_id=ada.id, session_id=None, old_password="wrong", new_password=NEW_PASSWORD)
-    assert caught.value.code == "invalid_credentials"
+    assert caught.value.code == "invalid_password"
     assert auth.verify_access_token(token=pair.access_token).session_id == pair.session_id
     assert login(auth).session_id
     assert events(PASSWORD_CHANGED, user_id=ada.id) == []

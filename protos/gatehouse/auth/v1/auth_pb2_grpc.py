@@ -189,7 +189,7 @@ class AuthServiceServicer:
 
     def ChangePassword(self, request, context):
         """Change the password after checking the old one; revoke every other session.
-        UNAUTHENTICATED (invalid_credentials), INVALID_ARGUMENT (weak password).
+        INVALID_ARGUMENT (invalid_password: the old password is wrong; weak password).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -231,7 +231,7 @@ class AuthServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def TotpConfirm(self, request, context):
-        """Turn TOTP on with a first valid code. UNAUTHENTICATED (invalid_otp), INVALID_ARGUMENT (mfa_state).
+        """Turn TOTP on with a first valid code. INVALID_ARGUMENT (invalid_otp, mfa_state).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -239,7 +239,7 @@ class AuthServiceServicer:
 
     def TotpDisable(self, request, context):
         """Turn TOTP off with a current code (or recovery code) or the password.
-        UNAUTHENTICATED (invalid_otp, invalid_credentials), INVALID_ARGUMENT (mfa_state).
+        INVALID_ARGUMENT (invalid_otp, invalid_password, mfa_state).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
