@@ -2,11 +2,13 @@
 
 import io
 import json
+import uuid
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from permissions.interface import permission_service
+from tests.support.rbac import grant_role
 from users.interface import user_service
 
 from .conftest import role
@@ -62,7 +64,7 @@ def test_sync_makes_the_state_what_the_file_says_and_a_second_run_changes_nothin
     path.write_text(json.dumps(document))
 
     dry = rbac("sync", str(path), "--dry-run", "--prune")
-    assert "would create role editor" in dry and "would delete role old" in dry
+    assert "+ would create role editor" in dry.splitlines() and "- would delete role old" in dry.splitlines()
     assert [r.name for r in permission_service.list_roles()] == ["admin", "old"]
 
     rbac("sync", str(path), "--prune")
@@ -75,3 +77,116 @@ def test_sync_makes_the_state_what_the_file_says_and_a_second_run_changes_nothin
     exported = tmp_path / "exported.json"
     exported.write_text(rbac("export"))
     assert rbac("sync", str(exported), "--prune") == "0 change(s)"
+
+
+# --- sync refuses what it cannot do safely (issue 16, items 1 and 2) ------------------------------
+
+
+def _world():
+    """A superuser holding admin, a reader role held by ada: what a bad sync must leave alone."""
+    root = user_service.create(email="root@example.com", is_superuser=True)
+    ada = user_service.create(email="ada@example.com")
+    grant_role(root.id)
+    reader = role("reader", ["docs.page.read"])
+    permission_service.grant(actor_id=None, role_id=reader.id, user_id=ada.id, scope="org:acme")
+    return root, ada
+
+
+def _state():
+    return (
+        sorted((r.name, tuple(r.permissions), tuple(r.parents)) for r in permission_service.list_roles()),
+        sorted(g.name for g in permission_service.list_groups()),
+        sorted((a.role_name, str(a.user_id), a.scope) for a in permission_service.list_assignments(limit=200).results),
+    )
+
+
+def _sync(tmp_path, document, *flags):
+    path = tmp_path / "rbac.json"
+    path.write_text(json.dumps(document))
+    return rbac("sync", str(path), *flags)
+
+
+@pytest.mark.parametrize("flags", [(), ("--prune",), ("--dry-run",), ("--dry-run", "--prune")])
+def test_a_misspelled_top_level_key_is_refused_and_revokes_nothing(codes, tmp_path, flags):
+    root, _ = _world()
+    before = _state()
+    with pytest.raises(CommandError, match="unknown key 'rolez'"):
+        _sync(tmp_path, {"rolez": []}, *flags)
+    assert _state() == before
+    assert permission_service.check(user_id=root.id, permission="rbac.role.manage")
+
+
+BAD_FILES = {
+    "unknown permission": (
+        {"roles": [{"name": "z", "permissions": ["docs.page.nope"]}]},
+        "\\('z'\\): unknown permission",
+    ),
+    "missing parent": ({"roles": [{"name": "z", "parents": ["ghost"]}]}, "unknown parent role"),
+    "bad scope": (
+        {"assignments": [{"role": "reader", "user_id": "ada@example.com", "scope": "acme"}]},
+        "invalid scope",
+    ),
+    "unknown user": ({"assignments": [{"role": "reader", "user_id": str(uuid.uuid4())}]}, "no user"),
+    "unknown role": ({"assignments": [{"role": "ghost", "user_id": "ada@example.com"}]}, "unknown role 'ghost'"),
+    "unknown member": ({"groups": [{"name": "g", "members": ["who@example.com"]}]}, "no user 'who@example.com'"),
+    "unknown nested key": ({"roles": [{"name": "z", "permisions": []}]}, "unknown key 'permisions'"),
+    "naive expiry": (
+        {"assignments": [{"role": "reader", "user_id": "ada@example.com", "expires_at": "2030-01-01T00:00:00"}]},
+        "no time zone",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", BAD_FILES)
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "real"])
+def test_the_dry_run_and_the_real_run_refuse_the_same_bad_file_before_changing_anything(codes, tmp_path, name, dry_run):
+    _world()
+    before = _state()
+    document, message = BAD_FILES[name]
+    # A valid role first: the real run once created it, then failed on the bad entry.
+    document = {
+        **document,
+        "roles": [{"name": "a_first", "permissions": ["docs.page.read"]}, *document.get("roles", [])],
+    }
+    with pytest.raises(CommandError, match=message):
+        _sync(tmp_path, document, *(["--dry-run"] if dry_run else []))
+    assert _state() == before
+
+
+def test_prune_needs_every_section_so_a_missing_one_is_not_read_as_empty(codes, tmp_path):
+    _world()
+    before = _state()
+    with pytest.raises(CommandError, match="--prune needs 'assignments'"):
+        _sync(tmp_path, {"roles": [], "groups": []}, "--prune")
+    assert _state() == before
+
+
+def test_prune_refuses_to_revoke_the_last_admin_unless_told_to(codes, tmp_path):
+    root, ada = _world()
+    exported = json.loads(rbac("export"))
+    without_admin = {**exported, "assignments": [a for a in exported["assignments"] if a["role"] != "admin"]}
+    before = _state()
+    with pytest.raises(CommandError, match="every assignment of the system role\\(s\\) admin"):
+        _sync(tmp_path, without_admin, "--prune")
+    assert _state() == before
+
+    out = _sync(tmp_path, without_admin, "--prune", "--allow-removing-admins")
+    assert f"- revoke admin from user {root.id} in global" in out.splitlines()
+    assert not permission_service.check(user_id=root.id, permission="rbac.role.manage")
+    assert permission_service.check(user_id=ada.id, permission="docs.page.read", scope="org:acme")
+
+
+def test_the_plan_reads_as_a_diff(codes, tmp_path):
+    _world()
+    exported = json.loads(rbac("export"))
+    exported["roles"] = [r for r in exported["roles"] if r["name"] != "reader"] + [
+        {"name": "reader", "description": "Reads.", "permissions": ["docs.page.read"], "parents": []},
+        {"name": "writer", "permissions": ["docs.page.write"], "parents": ["reader"]},
+    ]
+    lines = _sync(tmp_path, exported, "--dry-run").splitlines()
+    assert lines == [
+        "~ would update role reader",
+        "+ would create role writer",
+        "~ would set parents of role writer to ['reader']",
+        "3 change(s) planned",
+    ]

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 
-from permissions.interface import MAX_PAGE_SIZE, Assignment, permission_service
+from permissions.interface import MAX_PAGE_SIZE, Assignment, InvalidScope, normalise_scope, permission_service
 from project.kernel.errors import DomainError
 from users.interface import UserNotFound, user_service
 
@@ -85,7 +85,13 @@ class Command(BaseCommand):
         sync.add_argument(
             "--prune",
             action="store_true",
-            help="also delete roles and groups and revoke assignments the file does not name",
+            help="also delete roles and groups and revoke assignments the file does not name "
+            "(the file must then name all of roles, groups and assignments)",
+        )
+        sync.add_argument(
+            "--allow-removing-admins",
+            action="store_true",
+            help="let --prune revoke the last assignment of a system role (such as admin)",
         )
 
     def handle(self, *args, action, **options):
@@ -161,15 +167,27 @@ class Command(BaseCommand):
         }
         self.stdout.write(json.dumps(document, indent=2))
 
-    def _sync(self, *, file, dry_run, prune, **_):
+    def _sync(self, *, file, dry_run, prune, allow_removing_admins, **_):
         try:
             with open(file) if file != "-" else self._stdin() as source:
                 document = json.load(source)
         except (OSError, ValueError) as exc:
             raise CommandError(f"cannot read {file}: {exc}") from None
+        # The same validation for a dry run and a real one, over the whole file, before anything
+        # is planned: a typo must never read as "this file wants nothing".
+        problems = validate(document, prune=prune)
+        if problems:
+            raise CommandError(f"{file} is not a valid RBAC file; nothing changed:\n  " + "\n  ".join(problems))
         steps = plan(document, prune=prune)
+        if prune and not allow_removing_admins:
+            emptied = system_roles_emptied(document)
+            if emptied:
+                raise CommandError(
+                    f"--prune would revoke every assignment of the system role(s) {', '.join(emptied)}; "
+                    "nothing changed. Name them in the file, or pass --allow-removing-admins."
+                )
         for description, apply in steps:
-            self.stdout.write(("would " if dry_run else "") + description)
+            self.stdout.write(description[:2] + ("would " if dry_run else "") + description[2:])
             if not dry_run:
                 apply()
         self.stdout.write(f"{len(steps)} change(s){' planned' if dry_run else ''}")
@@ -185,9 +203,120 @@ def _expiry(value):
     return datetime.fromisoformat(value) if value else None
 
 
+_KEYS = {
+    "": {"roles", "groups", "assignments"},
+    "roles": {"name", "description", "permissions", "parents", "system"},
+    "groups": {"name", "description", "members"},
+    "assignments": {"id", "role", "user_id", "group", "scope", "expires_at"},
+}
+
+
+def validate(document, *, prune: bool) -> list[str]:
+    """Every problem of an RBAC file (export's format), each with where it is; [] when none."""
+    if not isinstance(document, dict):
+        return ["the file must hold a JSON object with roles, groups and assignments"]
+    problems = [f"unknown key {key!r} (expected {sorted(_KEYS[''])})" for key in document if key not in _KEYS[""]]
+    if prune:
+        problems += [
+            f"--prune needs {key!r}: a file that does not name them would remove every one"
+            for key in sorted(_KEYS[""] - document.keys())
+        ]
+    sections = {}
+    for section in sorted(_KEYS[""]):
+        entries = document.get(section, [])
+        if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+            problems.append(f"{section} must be a list of objects")
+            entries = []
+        sections[section] = entries
+        for n, entry in enumerate(entries):
+            problems += [f"{section}[{n}]: unknown key {key!r}" for key in entry if key not in _KEYS[section]]
+
+    known_permissions = {p.code for p in permission_service.list_permissions()}
+    role_names = {role.name for role in permission_service.list_roles()}
+    group_names = {group.name for group in permission_service.list_groups()}
+    file_roles = {e.get("name") for e in sections["roles"]}
+    file_groups = {e.get("name") for e in sections["groups"]}
+    for n, entry in enumerate(sections["roles"]):
+        where = f"roles[{n}] ({entry.get('name')!r})"
+        if not isinstance(entry.get("name"), str) or not entry.get("name"):
+            problems.append(f"roles[{n}]: a name is required")
+        for field in ("permissions", "parents"):
+            if not isinstance(entry.get(field, []), list):
+                problems.append(f"{where}: {field} must be a list")
+        if isinstance(entry.get("permissions", []), list) and not entry.get("system"):
+            unknown = sorted(str(p) for p in entry.get("permissions", []) if p not in known_permissions)
+            if unknown:
+                problems.append(f"{where}: unknown permission(s) {unknown}")
+        if isinstance(entry.get("parents", []), list):
+            missing = sorted(str(p) for p in entry.get("parents", []) if p not in file_roles | role_names)
+            if missing:
+                problems.append(f"{where}: unknown parent role(s) {missing}")
+    for n, entry in enumerate(sections["groups"]):
+        if not isinstance(entry.get("name"), str) or not entry.get("name"):
+            problems.append(f"groups[{n}]: a name is required")
+        members = entry.get("members", [])
+        if not isinstance(members, list):
+            problems.append(f"groups[{n}]: members must be a list")
+            continue
+        problems += [f"groups[{n}] ({entry.get('name')!r}): {p}" for p in filter(None, map(_user_problem, members))]
+    for n, entry in enumerate(sections["assignments"]):
+        where = f"assignments[{n}]"
+        if entry.get("role") not in file_roles | role_names:
+            problems.append(f"{where}: unknown role {entry.get('role')!r}")
+        if bool(entry.get("user_id")) == bool(entry.get("group")):
+            problems.append(f"{where}: exactly one of user_id and group is required")
+        elif entry.get("user_id"):
+            problem = _user_problem(entry["user_id"])
+            if problem:
+                problems.append(f"{where}: {problem}")
+        elif entry["group"] not in file_groups | group_names:
+            problems.append(f"{where}: unknown group {entry['group']!r}")
+        try:
+            normalise_scope(entry.get("scope"))
+        except InvalidScope:
+            problems.append(
+                f"{where}: invalid scope {entry.get('scope')!r} (type:id segments, e.g. org:acme/project:42)"
+            )
+        expires_at = entry.get("expires_at")
+        try:
+            if expires_at is not None and _expiry(str(expires_at)).tzinfo is None:
+                problems.append(f"{where}: expires_at {expires_at!r} has no time zone")
+        except ValueError:
+            problems.append(f"{where}: expires_at {expires_at!r} is not an RFC 3339 time")
+    return problems
+
+
+def _user_problem(value) -> str | None:
+    """Why `value` (a user id or an email) names no user, or None."""
+    if not isinstance(value, str):
+        return f"not a user id or email: {value!r}"
+    try:
+        user_id = uuid.UUID(value)
+    except ValueError:
+        try:
+            user_service.get_by_email(email=value)
+        except UserNotFound:
+            return f"no user {value!r}"
+        return None
+    try:
+        user_service.get(user_id=user_id)
+    except UserNotFound:
+        return f"no user {value!r}"
+    return None
+
+
+def system_roles_emptied(document: dict) -> list[str]:
+    """System roles that hold assignments now and would hold none once the file's are all that remain."""
+    system = {role.name for role in permission_service.list_roles() if role.is_system}
+    held = {a.role_name for a in _all_assignments()}
+    kept = {entry.get("role") for entry in document.get("assignments", [])}
+    return sorted((system & held) - kept)
+
+
 def plan(document: dict, *, prune: bool) -> list[tuple[str, object]]:
     """The changes that make the database say what `document` says, in an order that works:
-    roles first (parents once every role exists), then groups and members, then assignments."""
+    roles first (parents once every role exists), then groups and members, then assignments.
+    Each description starts as a diff line does: `+` adds, `~` changes, `-` removes."""
     steps: list[tuple[str, object]] = []
     roles = {role.name: role for role in permission_service.list_roles()}
     wanted_roles = {entry["name"]: entry for entry in document.get("roles", []) if not entry.get("system")}
@@ -206,7 +335,7 @@ def plan(document: dict, *, prune: bool) -> list[tuple[str, object]]:
                     actor_id=None, name=name, description=entry.get("description", ""), permissions=permissions
                 ).id
 
-            steps.append((f"create role {name}", create))
+            steps.append((f"+ create role {name}", create))
         elif (roles[name].description, list(roles[name].permissions)) != (entry.get("description", ""), permissions):
 
             def update(name=name, entry=entry, permissions=permissions):
@@ -217,7 +346,7 @@ def plan(document: dict, *, prune: bool) -> list[tuple[str, object]]:
                     permissions=permissions,
                 )
 
-            steps.append((f"update role {name}", update))
+            steps.append((f"~ update role {name}", update))
     names = {role.id: role.name for role in roles.values()}
     for name, entry in wanted_roles.items():
         parents = sorted(entry.get("parents", []))
@@ -229,7 +358,7 @@ def plan(document: dict, *, prune: bool) -> list[tuple[str, object]]:
                     actor_id=None, role_id=role_id(name), parents=[role_id(p) for p in parents]
                 )
 
-            steps.append((f"set parents of role {name} to {parents}", reparent))
+            steps.append((f"~ set parents of role {name} to {parents}", reparent))
 
     groups = {group.name: group for group in permission_service.list_groups()}
     group_ids: dict[str, uuid.UUID | None] = {name: group.id for name, group in groups.items()}
@@ -242,13 +371,13 @@ def plan(document: dict, *, prune: bool) -> list[tuple[str, object]]:
                     actor_id=None, name=name, description=entry.get("description", "")
                 ).id
 
-            steps.append((f"create group {name}", create_group))
+            steps.append((f"+ create group {name}", create_group))
         members = {_user_id(m) for m in entry.get("members", [])}
         current = set(permission_service.group_members(group_id=groups[name].id)) if name in groups else set()
         for user_id in sorted(members - current, key=str):
             steps.append(
                 (
-                    f"add {user_id} to group {name}",
+                    f"+ add {user_id} to group {name}",
                     lambda name=name, user_id=user_id: permission_service.add_group_member(
                         actor_id=None, group_id=group_ids[name], user_id=user_id
                     ),
@@ -257,7 +386,7 @@ def plan(document: dict, *, prune: bool) -> list[tuple[str, object]]:
         for user_id in sorted(current - members, key=str):
             steps.append(
                 (
-                    f"remove {user_id} from group {name}",
+                    f"- remove {user_id} from group {name}",
                     lambda name=name, user_id=user_id: permission_service.remove_group_member(
                         actor_id=None, group_id=group_ids[name], user_id=user_id
                     ),
@@ -287,14 +416,14 @@ def plan(document: dict, *, prune: bool) -> list[tuple[str, object]]:
                     expires_at=expires_at,
                 )
 
-            steps.append((f"grant {key[0]} to {key[1][0]} {key[1][1]} in {key[2] or 'global'}", grant))
+            steps.append((f"+ grant {key[0]} to {key[1][0]} {key[1][1]} in {key[2] or 'global'}", grant))
 
     if prune:
         for key, assignment_id in existing.items():
             if key not in wanted:
                 steps.append(
                     (
-                        f"revoke {key[0]} from {key[1][0]} {key[1][1]} in {key[2] or 'global'}",
+                        f"- revoke {key[0]} from {key[1][0]} {key[1][1]} in {key[2] or 'global'}",
                         lambda assignment_id=assignment_id: permission_service.revoke(
                             actor_id=None, assignment_id=assignment_id
                         ),
@@ -304,7 +433,7 @@ def plan(document: dict, *, prune: bool) -> list[tuple[str, object]]:
             if name not in wanted_groups:
                 steps.append(
                     (
-                        f"delete group {name}",
+                        f"- delete group {name}",
                         lambda group=group: permission_service.delete_group(actor_id=None, group_id=group.id),
                     )
                 )
@@ -312,7 +441,7 @@ def plan(document: dict, *, prune: bool) -> list[tuple[str, object]]:
             if name not in wanted_roles and not role.is_system:
                 steps.append(
                     (
-                        f"delete role {name}",
+                        f"- delete role {name}",
                         lambda role=role: permission_service.delete_role(actor_id=None, role_id=role.id),
                     )
                 )
