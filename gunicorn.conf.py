@@ -7,3 +7,9 @@ filters can reach once percent-encoded; 8190 is the most it allows short of "unl
 """
 
 limit_request_line = 8190
+
+# gunicorn would set the WSGI scheme from X-Forwarded-Proto itself when the peer is one of its
+# forwarded_allow_ips (loopback by default), so a client on the same host could claim HTTPS.
+# Django decides instead, believing the header only from GATEHOUSE_TRUSTED_PROXIES
+# (gateway.edge.ForwardedProtoMiddleware).
+secure_scheme_headers = {}

@@ -82,6 +82,25 @@ def client_ip(request) -> str:
     return remote
 
 
+class ForwardedProtoMiddleware:
+    """Honour `X-Forwarded-Proto` only from a `GATEHOUSE_TRUSTED_PROXIES` peer.
+
+    Django's `SECURE_PROXY_SSL_HEADER` believes the header from anyone, so a client on plain HTTP
+    could call itself HTTPS and pass the HTTPS-only checks. This runs first and drops the header
+    when the peer is not a trusted proxy, before anything asks `request.is_secure()`.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "HTTP_X_FORWARDED_PROTO" in request.META:
+            proxies = _trusted_proxies(tuple(settings.GATEHOUSE_TRUSTED_PROXIES))
+            if not _is_trusted(request.META.get("REMOTE_ADDR", "") or "", proxies):
+                del request.META["HTTP_X_FORWARDED_PROTO"]
+        return self.get_response(request)
+
+
 # --- Rates ---------------------------------------------------------------------------------------
 
 _UNITS = {

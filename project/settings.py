@@ -42,6 +42,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "gateway.edge.ForwardedProtoMiddleware",
     "gateway.middleware.RequestIdMiddleware",
     "gateway.middleware.MetricsMiddleware",
     "gateway.middleware.HttpsOnlyApiMiddleware",
@@ -280,6 +281,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # --- Security (production defaults; `manage.py check --deploy` is clean with DEBUG off) ----------
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+# Believed only from GATEHOUSE_TRUSTED_PROXIES: gateway.edge.ForwardedProtoMiddleware drops it otherwise.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG

@@ -95,8 +95,7 @@ class Web:
             DEBUG="0",
             SECRET_KEY=django_settings.SECRET_KEY,
             ALLOWED_HOSTS="127.0.0.1,localhost",
-            SECURE_SSL_REDIRECT="false",
-            **env,
+            **({"SECURE_SSL_REDIRECT": "false"} | env),
         )
         args = [sys.executable, "-m", "gunicorn", "project.wsgi", "-b", f"127.0.0.1:{self.port}", "-w", "2"]
         args += gunicorn_args

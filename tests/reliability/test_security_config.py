@@ -71,6 +71,7 @@ def test_with_https_enforced_an_api_call_over_plain_http_is_refused_not_redirect
     assert plain.json()["error"]["code"] == "https_required"
     # Over HTTPS (directly or behind a proxy that says so) the API answers as usual.
     assert client.get("/api/v1/users/me", secure=True).status_code == 401
+    settings.GATEHOUSE_TRUSTED_PROXIES = ["127.0.0.1"]
     assert client.get("/api/v1/users/me", HTTP_X_FORWARDED_PROTO="https").status_code == 401
     # Browsers still get the redirect; health checks stay plain.
     assert client.get("/admin/").status_code == 301
@@ -85,3 +86,30 @@ def test_without_https_enforced_plain_http_api_calls_work(settings, tally):
     status = APIClient().get("/api/v1/users/me").status_code
     tally.record(status == 401, status)
     assert status == 401
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_client_cannot_call_itself_https_with_x_forwarded_proto(tmp_path, tally):
+    """Issue 15, item 17: the header counts only from GATEHOUSE_TRUSTED_PROXIES (nginx), not from
+    whoever sends it. Against gunicorn with HTTPS enforced: a client on plain HTTP that claims
+    HTTPS is still refused; the same claim relayed by a trusted proxy is believed."""
+    from tests.reliability.conftest import Web
+
+    claim = {"X-Forwarded-Proto": "https"}
+    untrusted = Web("web-untrusted", log_dir=tmp_path, SECURE_SSL_REDIRECT="true", GATEHOUSE_TRUSTED_PROXIES="10.9.9.9")
+    try:
+        status, body = untrusted.call("GET", "/api/v1/users/me", headers=claim)
+        tally.record(status == 403, status)
+        assert (status, body["error"]["code"]) == (403, "https_required")
+    finally:
+        untrusted.stop()
+
+    trusted = Web("web-trusted", log_dir=tmp_path, SECURE_SSL_REDIRECT="true", GATEHOUSE_TRUSTED_PROXIES="127.0.0.1")
+    try:
+        status, _ = trusted.call("GET", "/api/v1/users/me", headers=claim)
+        tally.record(status == 401, status)
+        assert status == 401  # believed: HTTPS, so the API answers (no token: 401)
+        status, body = trusted.call("GET", "/api/v1/users/me")
+        assert (status, body["error"]["code"]) == (403, "https_required")
+    finally:
+        trusted.stop()
