@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from notifications.core import selectors, services
-from notifications.core.types import type_list
+from notifications.core.types import type_get, type_list
 from notifications.interface import (
     DEFAULT_PAGE_SIZE,
     Delivery,
@@ -14,6 +14,7 @@ from notifications.interface import (
     InboxPage,
     NotificationType,
     Preference,
+    ReservedNotificationType,
 )
 from notifications.models import Delivery as DeliveryModel
 from notifications.models import InAppMessage
@@ -58,6 +59,10 @@ class LocalNotificationService:
         channels: list[str] | None = None,
         idempotency_key: str | None = None,
     ) -> uuid.UUID:
+        # The front door for callers (the API, gRPC Send); Gatehouse's own events send their
+        # types through the core services directly.
+        if type_get(code=type).reserved:
+            raise ReservedNotificationType(details={"type": [f"{type!r} is sent by Gatehouse itself."]})
         notification = services.notification_send(
             type=type,
             context=context,

@@ -46,9 +46,17 @@ class TypeDefinition:
     fields: tuple[Field, ...] = ()
     # For a type with a sealed token: the frontend page its link opens, `?token=<token>` appended.
     link_path: str | None = None
+    # Sent by Gatehouse itself, from its own events (never through send(), the API or gRPC).
+    system: bool = False
 
     def field(self, name: str) -> Field | None:
         return next((field for field in self.fields if field.name == name), None)
+
+    @property
+    def reserved(self) -> bool:
+        """Callers of send() may not use it: a system type, a mandatory one (it reaches users who
+        opted out, so a forged one is a phishing channel) or one that carries a sealed token."""
+        return self.system or self.mandatory or self.sealed_field is not None
 
     @property
     def sealed_field(self) -> Field | None:
@@ -82,6 +90,7 @@ TYPES: dict[str, TypeDefinition] = {
             mandatory=True,
             fields=(SEALED_TOKEN,),
             link_path="/verify-email",
+            system=True,
         ),
         TypeDefinition(
             code=TYPE_PASSWORD_RESET,
@@ -91,6 +100,7 @@ TYPES: dict[str, TypeDefinition] = {
             mandatory=True,
             fields=(SEALED_TOKEN, IP),
             link_path="/reset-password",
+            system=True,
         ),
         TypeDefinition(
             code=TYPE_PASSWORD_CHANGED,
@@ -99,6 +109,7 @@ TYPES: dict[str, TypeDefinition] = {
             default_channels=(CHANNEL_EMAIL, CHANNEL_IN_APP),
             mandatory=True,
             fields=(Field("via", required=False, max_length=32),),
+            system=True,
         ),
         TypeDefinition(
             code=TYPE_REFRESH_TOKEN_REUSED,
@@ -107,6 +118,7 @@ TYPES: dict[str, TypeDefinition] = {
             default_channels=(CHANNEL_EMAIL, CHANNEL_IN_APP),
             mandatory=True,
             fields=(Field("session_id", required=False, max_length=64), IP),
+            system=True,
         ),
         TypeDefinition(
             code=TYPE_ANNOUNCEMENT,
@@ -137,6 +149,7 @@ TYPES: dict[str, TypeDefinition] = {
                 Field("group", required=False, max_length=100),
                 Field("expires_at", required=False, max_length=64),
             ),
+            system=True,
         ),
     )
 }

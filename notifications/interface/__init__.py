@@ -124,6 +124,14 @@ class UnknownNotificationType(InvalidArgument):
     default_message = "There is no notification type with this code."
 
 
+class ReservedNotificationType(InvalidArgument):
+    """The type is Gatehouse's own (a security notice, a mail with a one-time link, a mandatory
+    type): only Gatehouse sends it, from its events; send() refuses it."""
+
+    code = "reserved_notification_type"
+    default_message = "This notification type is sent by Gatehouse itself and cannot be sent on request."
+
+
 class InvalidNotification(InvalidArgument):
     """Recipients, channels or context that the type does not accept; `details` maps the field
     (`recipients`, `user_ids`, `group_id`, `role`, `scope`, `channels`, `context`,
@@ -184,7 +192,9 @@ class NotificationService(Protocol):
 
         With an `idempotency_key`, a second call with the same key sends nothing and returns the
         first call's id; with the same key but a different request it raises IdempotencyKeyReused.
-        Raises UnknownNotificationType, InvalidNotification, IdempotencyKeyReused.
+        Types Gatehouse sends itself (security notices, mails with a one-time link, mandatory
+        types) are refused. Raises UnknownNotificationType, ReservedNotificationType,
+        InvalidNotification, IdempotencyKeyReused.
         """
         ...
 
@@ -273,6 +283,7 @@ __all__ = [
     "NotificationService",
     "NotificationType",
     "Preference",
+    "ReservedNotificationType",
     "UnknownNotificationType",
     "notification_service",
 ]

@@ -4,6 +4,16 @@ from .deadletters import replay_all
 from .models import DeadLetter, InboxRecord, OutboxEvent
 
 
+def redacted(value):
+    """`value` with every sealed secret (a one-time token riding an event: keys starting with
+    `sealed`) replaced: whoever reads events in the admin must not be handed a reset link."""
+    if isinstance(value, dict):
+        return {k: "(sealed)" if str(k).startswith("sealed") else redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redacted(v) for v in value]
+    return value
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Event records are written by the pipeline only; the admin shows them."""
 
@@ -24,6 +34,12 @@ class OutboxEventAdmin(ReadOnlyAdmin):
     list_filter = ["type", ("published_at", admin.EmptyFieldListFilter)]
     search_fields = ["=id", "type", "=request_id"]
     date_hierarchy = "occurred_at"
+    exclude = ["payload"]
+    readonly_fields = ["shown_payload"]
+
+    @admin.display(description="payload")
+    def shown_payload(self, obj):
+        return redacted(obj.payload)
 
 
 @admin.register(InboxRecord)
@@ -39,6 +55,12 @@ class DeadLetterAdmin(ReadOnlyAdmin):
     list_filter = ["consumer", "event_type", ("replayed_at", admin.EmptyFieldListFilter)]
     search_fields = ["=event_id", "error"]
     actions = ["replay"]
+    exclude = ["envelope"]
+    readonly_fields = ["shown_envelope"]
+
+    @admin.display(description="envelope")
+    def shown_envelope(self, obj):
+        return redacted(obj.envelope)
 
     def has_delete_permission(self, request, obj=None):  # discarding a dead letter is a decision
         return admin.ModelAdmin.has_delete_permission(self, request, obj)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 
 import pytest
 from django.core import mail
@@ -50,3 +51,11 @@ def one_time_token() -> tuple[str, str]:
     """A token as auth makes one, and its sealed form as auth's events carry it."""
     token = secrets.token_urlsafe(32)
     return token, seal(token, purpose=ONE_TIME_TOKEN_SEAL)
+
+
+def send_as_gatehouse(**request) -> uuid.UUID:
+    """Send a type that only Gatehouse sends (a security notice, a mail with a one-time link): its
+    event handlers call the core service directly; `notification_service.send` refuses the type."""
+    from notifications.core.services import notification_send
+
+    return notification_send(**request).id

@@ -260,7 +260,10 @@ def test_a_mandatory_type_cannot_be_turned_off_and_ignores_stored_opt_outs(ada):
 
     # Even an opt-out stored behind the API's back does not stop a security notice.
     PreferenceModel.objects.create(user_id=ada.id, type="password_changed", channel="email", enabled=False)
-    notification_service.send(type="password_changed", user_ids=[ada.id], context={})
+    # (Sent as Gatehouse sends it, from its own event: send() refuses the type.)
+    from notifications.core.services import notification_send
+
+    notification_send(type="password_changed", user_ids=[ada.id], context={})
     assert [m.to for m in mail.outbox] == [["ada@example.com"]]
 
 
@@ -517,3 +520,45 @@ def test_an_announcement_to_10000_recipients_completes(sender):
     statuses = Delivery.objects.filter(notification_id=notification_id).values_list("status", flat=True)
     assert len(statuses) == N_RECIPIENTS and set(statuses) == {STATUS_SENT}
     assert InAppMessage.objects.filter(notification_id=notification_id).count() == N_RECIPIENTS
+
+
+# --- Gatehouse's own types cannot be sent on request (issue 15, items 2 and 7) --------------------
+
+RESERVED = {
+    "password_reset": {"sealed_token": "__sealed__", "ip": "203.0.113.9"},
+    "email_verification": {"sealed_token": "__sealed__"},
+    "password_changed": {"via": "reset"},
+    "refresh_token_reused": {"ip": "Verify now at https://evil.example/login"},
+    "role_assigned": {"role": "admin"},
+}
+
+
+@pytest.mark.parametrize("type_", sorted(RESERVED))
+def test_a_sender_cannot_send_a_security_or_one_time_link_type(sender, ada, type_):
+    """The attack: a holder of notifications.notification.send had a reset token for the admin
+    sealed into a link (readable in the outbox admin) or forged a mandatory security notice that
+    reached users who had opted out."""
+    from .conftest import one_time_token
+
+    _, sealed = one_time_token()
+    context = {key: sealed if value == "__sealed__" else value for key, value in RESERVED[type_].items()}
+    before = (Notification.objects.count(), Delivery.objects.count(), len(mail.outbox))
+    response = client_for(sender).post(
+        f"{BASE}/send",
+        {"type": type_, "recipients": {"user_ids": [str(ada.id)]}, "context": context},
+        format="json",
+        headers={"Idempotency-Key": f"attack-{type_}"},
+    )
+    assert response.status_code == 400, response.content
+    assert error_of(response)["code"] == "reserved_notification_type"
+    assert (Notification.objects.count(), Delivery.objects.count(), len(mail.outbox)) == before
+
+
+def test_an_announcement_can_still_be_sent(sender, ada):
+    response = client_for(sender).post(
+        f"{BASE}/send",
+        {"type": "announcement", "recipients": {"user_ids": [str(ada.id)]}, "context": HELLO},
+        format="json",
+        headers={"Idempotency-Key": "fine"},
+    )
+    assert response.status_code == 202, response.content

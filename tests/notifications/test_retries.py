@@ -17,6 +17,7 @@ from tests.support.rbac import grant_role
 from users.interface import user_service
 from users.models import User
 
+from .conftest import send_as_gatehouse
 from .mail_backends import FlakyBackend
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("embedded")]
@@ -35,7 +36,7 @@ def mail_server(settings):
 
 
 def notify(user) -> Delivery:
-    notification_id = notification_service.send(type="password_changed", user_ids=[user.id], context={})
+    notification_id = send_as_gatehouse(type="password_changed", user_ids=[user.id], context={})
     return Delivery.objects.get(notification_id=notification_id, channel="email")
 
 
@@ -112,7 +113,7 @@ def test_a_delivery_already_sent_is_not_sent_again(ada):
 
 
 def test_a_token_that_does_not_unseal_fails_at_once_without_retries(ada, mail_server):
-    notification_id = notification_service.send(
+    notification_id = send_as_gatehouse(
         type="email_verification", user_ids=[ada.id], context={"sealed_token": "not-sealed-by-us"}
     )
 

@@ -22,7 +22,7 @@ from project.events.models import OutboxEvent
 from project.kernel.context import request_id_scope
 from users.interface import user_service
 
-from .conftest import make_user, one_time_token
+from .conftest import make_user, one_time_token, send_as_gatehouse
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("embedded")]
 
@@ -150,7 +150,7 @@ def test_a_message_carrying_a_token_cannot_be_sent_in_app(ada):
     before = Notification.objects.count()
 
     with pytest.raises(InvalidNotification):
-        notification_service.send(
+        send_as_gatehouse(
             type="email_verification", user_ids=[ada.id], context={"sealed_token": sealed}, channels=["in_app"]
         )
 
@@ -203,7 +203,7 @@ def test_an_inactive_user_gets_security_notices_but_not_announcements(embedded):
     user_service.deactivate(user_id=gone.id)
 
     announcement = announce([gone.id], channels=["email"])
-    notice = notification_service.send(type="password_changed", user_ids=[gone.id], context={}, channels=["email"])
+    notice = send_as_gatehouse(type="password_changed", user_ids=[gone.id], context={}, channels=["email"])
 
     [skipped] = notification_service.get_deliveries(notification_id=announcement)
     [sent] = notification_service.get_deliveries(notification_id=notice)

@@ -101,3 +101,15 @@ def test_a_many_recipient_send_gives_one_delivery_per_recipient(notifications):
     )
 
     assert {d.user_id for d in notifications.get_deliveries(notification_id=notification_id)} == {u.id for u in users}
+
+
+@pytest.mark.parametrize(
+    "type_", ["password_reset", "email_verification", "password_changed", "refresh_token_reused", "role_assigned"]
+)
+def test_send_refuses_the_types_gatehouse_sends_itself_on_both_transports(notifications, ada, type_):
+    from notifications.interface import ReservedNotificationType
+
+    with pytest.raises(ReservedNotificationType) as caught:
+        notifications.send(type=type_, user_ids=[ada.id], context={})
+    assert caught.value.code == "reserved_notification_type"
+    assert caught.value.details == {"type": [f"{type_!r} is sent by Gatehouse itself."]}
