@@ -288,3 +288,60 @@ def test_a_malformed_user_id_is_a_404_envelope(api, root):
 def test_date_joined_is_rfc3339_utc(api, ada, as_ada):
     User.objects.filter(id=ada.id).update(date_joined=timezone.now() - timedelta(days=3))
     assert api.get(ME, **as_ada).json()["date_joined"].endswith("Z")
+
+
+# --- The escalation rule covers user management (issue 15, item 1) ----------------------------------
+
+
+@pytest.fixture
+def manager(api, db):
+    """Holds users.user.view and users.user.manage globally, nothing else: a help-desk account."""
+    user = user_service.create(email="desk@example.com", password=PASSWORD, is_verified=True)
+    role = permission_service.create_role(
+        actor_id=None, name="helpdesk", permissions=["users.user.view", "users.user.manage"]
+    )
+    permission_service.grant(actor_id=None, role_id=role.id, user_id=user.id)
+    return bearer(tokens_of(api, email="desk@example.com")["access_token"])
+
+
+def test_a_manager_cannot_take_over_an_admin_by_changing_their_email(api, admin, manager):
+    before = User.objects.get(id=admin.id)
+    response = api.patch(
+        f"{USERS}/{admin.id}", {"email": "attacker@evil.example", "is_verified": True}, format="json", **manager
+    )
+    assert response.status_code == 403, response.content
+    assert error_code(response) == "escalation_denied"
+    after = User.objects.get(id=admin.id)
+    assert (after.email, after.is_verified) == (before.email, before.is_verified)
+    # And so the reset the attacker would send next goes nowhere of theirs.
+    assert api.post("/api/v1/auth/password/reset", {"email": "attacker@evil.example"}, format="json").status_code == 202
+    assert not User.objects.filter(email="attacker@evil.example").exists()
+
+
+def test_a_manager_cannot_deactivate_an_admin(api, admin, manager):
+    response = api.delete(f"{USERS}/{admin.id}", **manager)
+    assert (response.status_code, error_code(response)) == (403, "escalation_denied")
+    assert User.objects.get(id=admin.id).is_active
+    assert status_of_me(api, tokens_of(api, email="root@example.com")["access_token"]) == 200
+
+
+def test_a_permission_held_only_in_a_scope_counts_too(api, ada, manager):
+    auditor = permission_service.create_role(actor_id=None, name="auditor", permissions=["rbac.audit.view"])
+    permission_service.grant(actor_id=None, role_id=auditor.id, user_id=ada.id, scope="org:acme")
+    response = api.patch(f"{USERS}/{ada.id}", {"display_name": "Eve"}, format="json", **manager)
+    assert response.status_code == 403
+    assert response.json()["error"]["details"] == {"missing_permissions": ["rbac.audit.view"], "scope": "org:acme"}
+    assert User.objects.get(id=ada.id).display_name == "Ada"
+
+
+def test_a_manager_still_manages_users_who_hold_no_more_than_they_do(api, ada, manager):
+    assert api.patch(f"{USERS}/{ada.id}", {"display_name": "Ada L."}, format="json", **manager).status_code == 200
+    assert api.delete(f"{USERS}/{ada.id}", **manager).status_code == 204
+
+
+def test_an_admin_still_manages_an_admin(api, admin, root):
+    other = user_service.create(email="other-root@example.com", password=PASSWORD)
+    permission_service.grant(
+        actor_id=None, role_id=permission_service.get_role_by_name(name="admin").id, user_id=other.id
+    )
+    assert api.patch(f"{USERS}/{other.id}", {"display_name": "Other"}, format="json", **root).status_code == 200
