@@ -16,8 +16,15 @@ env = environ.Env()
 DEBUG = env.bool("DEBUG", default=False)
 # The development key is only ever used with DEBUG on; without DEBUG a missing SECRET_KEY is an error.
 SECRET_KEY = env.str(
-    "SECRET_KEY", default="dev-only-insecure-key-never-in-production-0123456789abcdef" if DEBUG else environ.Env.NOTSET
+    "SECRET_KEY", default="dev-only-insecure-key-never-in-production-0123456789abcdef" if DEBUG else ""
 )
+if not SECRET_KEY:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set. Set it to a long random value "
+        "(python -c 'import secrets; print(secrets.token_urlsafe(50))'), or set DEBUG=1 on a development machine."
+    )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else [])
 
