@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import uuid
 
@@ -15,6 +16,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 
 from auth.interface import auth_service
 from project.rpc.health import grpc_target_health
+
+log = logging.getLogger(__name__)
+
+
+def _holds_metrics_token(request) -> bool:
+    token = settings.GATEHOUSE_METRICS_TOKEN
+    sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    return bool(token) and hmac.compare_digest(sent.encode(), token.encode())
 
 
 @require_GET
@@ -53,26 +62,28 @@ def readyz(request):
     for service, target in settings.GATEHOUSE_GRPC_TARGETS.items():
         if target:
             checks[f"grpc:{service}"] = lambda target=target: grpc_target_health(target)
+    # Why a dependency failed names internal addresses ("connecting to 10.0.3.7:6379"): the log
+    # and the metrics-token holder get it; anyone else gets names and states only.
+    detailed = _holds_metrics_token(request)
     results, ready = {}, True
     for name, check in checks.items():
         try:
             results[name] = {"status": check()}
-        except Exception as exc:  # any failure means not ready; say which and why
+        except Exception as exc:  # any failure means not ready; say which, and why to those allowed
             ready = False
-            results[name] = {"status": "error", "error": f"{type(exc).__name__}: {exc}"[:300]}
+            reason = f"{type(exc).__name__}: {exc}"[:300]
+            log.warning("readyz: %s is not ready: %s", name, reason, extra={"dependency": name})
+            results[name] = {"status": "error"} | ({"error": reason} if detailed else {})
     return JsonResponse({"status": "ok" if ready else "unavailable", "checks": results}, status=200 if ready else 503)
 
 
 @require_GET
 def metrics(request):
-    token = settings.GATEHOUSE_METRICS_TOKEN
-    if token:
-        sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(sent.encode(), token.encode()):
-            return JsonResponse(
-                {"error": {"code": "not_authenticated", "message": "Metrics token required.", "details": {}}},
-                status=401,
-            )
+    if settings.GATEHOUSE_METRICS_TOKEN and not _holds_metrics_token(request):
+        return JsonResponse(
+            {"error": {"code": "not_authenticated", "message": "Metrics token required.", "details": {}}},
+            status=401,
+        )
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
