@@ -166,7 +166,7 @@ def test_prune_refuses_to_revoke_the_last_admin_unless_told_to(codes, tmp_path):
     exported = json.loads(rbac("export"))
     without_admin = {**exported, "assignments": [a for a in exported["assignments"] if a["role"] != "admin"]}
     before = _state()
-    with pytest.raises(CommandError, match="every assignment of the system role\\(s\\) admin"):
+    with pytest.raises(CommandError, match="every assignment of the system role 'admin' would be revoked"):
         _sync(tmp_path, without_admin, "--prune")
     assert _state() == before
 
@@ -176,17 +176,72 @@ def test_prune_refuses_to_revoke_the_last_admin_unless_told_to(codes, tmp_path):
     assert permission_service.check(user_id=ada.id, permission="docs.page.read", scope="org:acme")
 
 
-def test_the_plan_reads_as_a_diff(codes, tmp_path):
+def test_prune_refuses_to_revoke_the_last_global_admin_even_when_a_scoped_one_stays(codes, tmp_path):
+    root, ada = _world()
+    admin = permission_service.get_role_by_name(name="admin")
+    permission_service.grant(actor_id=None, role_id=admin.id, user_id=ada.id, scope="org:acme")
+    exported = json.loads(rbac("export"))
+    only_scoped = {
+        **exported,
+        "assignments": [a for a in exported["assignments"] if not (a["role"] == "admin" and a["scope"] is None)],
+    }
+    before = _state()
+    for flags in (("--prune",), ("--prune", "--dry-run")):
+        with pytest.raises(CommandError, match="the last global assignment of 'admin' would be revoked"):
+            _sync(tmp_path, only_scoped, *flags)
+    assert _state() == before
+
+    _sync(tmp_path, only_scoped, "--prune", "--allow-removing-admins")
+    assert not permission_service.check(user_id=root.id, permission="rbac.role.manage")
+
+
+def test_a_step_that_fails_midway_rolls_back_the_whole_plan(codes, tmp_path):
+    # Validation passes (every parent exists in the file), but the second reparent closes a
+    # cycle, which only the service sees: the roles created and reparented before must go too.
     _world()
     exported = json.loads(rbac("export"))
+    exported["roles"] += [
+        {"name": "a_first", "permissions": ["docs.page.read"], "parents": ["b_second"]},
+        {"name": "b_second", "permissions": ["docs.page.read"], "parents": ["a_first"]},
+    ]
+    before = _state()
+    audit_before = permission_service.list_audit(limit=1).results[0].id
+    with pytest.raises(CommandError):
+        _sync(tmp_path, exported, "--prune")
+    assert _state() == before
+    assert permission_service.list_audit(limit=1).results[0].id == audit_before
+
+
+def test_the_plan_reads_as_a_diff(codes, tmp_path):
+    _, ada = _world()
+    exported = json.loads(rbac("export"))
     exported["roles"] = [r for r in exported["roles"] if r["name"] != "reader"] + [
-        {"name": "reader", "description": "Reads.", "permissions": ["docs.page.read"], "parents": []},
+        {"name": "reader", "description": "Reads.", "permissions": ["docs.page.write"], "parents": []},
         {"name": "writer", "permissions": ["docs.page.write"], "parents": ["reader"]},
     ]
-    lines = _sync(tmp_path, exported, "--dry-run").splitlines()
+    exported["assignments"] = [a for a in exported["assignments"] if a["role"] != "reader"]
+    lines = _sync(tmp_path, exported, "--dry-run", "--prune").splitlines()
     assert lines == [
-        "~ would update role reader",
+        "~ would update role reader: permissions +docs.page.write -docs.page.read, description 'Reads.'",
         "+ would create role writer",
         "~ would set parents of role writer to ['reader']",
-        "3 change(s) planned",
+        f"- would revoke reader from user {ada.id} in org:acme",
+        "4 change(s) planned",
     ]
+    assert _sync(tmp_path, exported, "--prune").splitlines() == [
+        line.replace("would ", "").replace(" planned", "") for line in lines
+    ]
+    assert permission_service.check(user_id=ada.id, permission="docs.page.write", scope="org:acme") is False
+
+
+def test_a_real_sync_through_a_remote_permissions_service_is_refused_as_it_cannot_be_one_transaction(
+    codes, tmp_path, settings
+):
+    _world()
+    settings.GATEHOUSE_GRPC_TARGETS = {**settings.GATEHOUSE_GRPC_TARGETS, "permissions": "127.0.0.1:1"}
+    document = {"roles": [{"name": "writer", "permissions": ["docs.page.write"]}]}
+    before = _state()
+    assert _sync(tmp_path, document, "--dry-run").splitlines()[0] == "+ would create role writer"
+    with pytest.raises(CommandError, match="runs where the permissions service runs"):
+        _sync(tmp_path, document)
+    assert _state() == before

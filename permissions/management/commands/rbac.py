@@ -10,9 +10,18 @@ import json
 import uuid
 from datetime import datetime
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from permissions.interface import MAX_PAGE_SIZE, Assignment, InvalidScope, normalise_scope, permission_service
+from permissions.core.services import one_transaction
+from permissions.interface import (
+    MAX_PAGE_SIZE,
+    SERVICE_NAME,
+    Assignment,
+    InvalidScope,
+    normalise_scope,
+    permission_service,
+)
 from project.kernel.errors import DomainError
 from users.interface import UserNotFound, user_service
 
@@ -91,7 +100,7 @@ class Command(BaseCommand):
         sync.add_argument(
             "--allow-removing-admins",
             action="store_true",
-            help="let --prune revoke the last assignment of a system role (such as admin)",
+            help="let --prune revoke every assignment of a system role, or the last global one of admin",
         )
 
     def handle(self, *args, action, **options):
@@ -180,17 +189,30 @@ class Command(BaseCommand):
             raise CommandError(f"{file} is not a valid RBAC file; nothing changed:\n  " + "\n  ".join(problems))
         steps = plan(document, prune=prune)
         if prune and not allow_removing_admins:
-            emptied = system_roles_emptied(document)
-            if emptied:
+            removed = admins_removed(document)
+            if removed:
                 raise CommandError(
-                    f"--prune would revoke every assignment of the system role(s) {', '.join(emptied)}; "
-                    "nothing changed. Name them in the file, or pass --allow-removing-admins."
+                    f"--prune refused, nothing changed: {'; '.join(removed)}. "
+                    "Name them in the file, or pass --allow-removing-admins."
                 )
-        for description, apply in steps:
+        for description, _ in steps:
             self.stdout.write(description[:2] + ("would " if dry_run else "") + description[2:])
-            if not dry_run:
-                apply()
+        if not dry_run and steps:
+            self._apply(steps)
         self.stdout.write(f"{len(steps)} change(s){' planned' if dry_run else ''}")
+
+    @staticmethod
+    def _apply(steps) -> None:
+        """The whole plan in one transaction of the permissions database, or none of it: a step
+        that fails (a cycle of parents, a concurrent change) rolls back the steps before it."""
+        if settings.GATEHOUSE_GRPC_TARGETS[SERVICE_NAME]:
+            raise CommandError(
+                "rbac sync applies its plan in one transaction, so it runs where the permissions "
+                "service runs (this process calls it over gRPC); nothing changed"
+            )
+        with one_transaction():
+            for _, apply in steps:
+                apply()
 
     @staticmethod
     def _stdin():
@@ -305,12 +327,19 @@ def _user_problem(value) -> str | None:
     return None
 
 
-def system_roles_emptied(document: dict) -> list[str]:
-    """System roles that hold assignments now and would hold none once the file's are all that remain."""
+def admins_removed(document: dict) -> list[str]:
+    """What pruning to the file's assignments would take away from the system roles: every
+    assignment of one, or the last global (unscoped) assignment of `admin`."""
     system = {role.name for role in permission_service.list_roles() if role.is_system}
-    held = {a.role_name for a in _all_assignments()}
-    kept = {entry.get("role") for entry in document.get("assignments", [])}
-    return sorted((system & held) - kept)
+    held = _all_assignments()
+    kept = document.get("assignments", [])
+    emptied = sorted({a.role_name for a in held} & system - {entry.get("role") for entry in kept})
+    problems = [f"every assignment of the system role {name!r} would be revoked" for name in emptied]
+    held_globally = any(a.role_name == "admin" and a.scope is None for a in held)
+    kept_globally = any(entry.get("role") == "admin" and not entry.get("scope") for entry in kept)
+    if "admin" not in emptied and held_globally and not kept_globally:
+        problems.append("the last global assignment of 'admin' would be revoked")
+    return problems
 
 
 def plan(document: dict, *, prune: bool) -> list[tuple[str, object]]:
@@ -346,7 +375,13 @@ def plan(document: dict, *, prune: bool) -> list[tuple[str, object]]:
                     permissions=permissions,
                 )
 
-            steps.append((f"~ update role {name}", update))
+            before = set(roles[name].permissions)
+            changes = [f"+{code}" for code in permissions if code not in before]
+            changes += [f"-{code}" for code in sorted(before - set(permissions))]
+            what = [f"permissions {' '.join(changes)}"] if changes else []
+            if roles[name].description != entry.get("description", ""):
+                what.append(f"description {entry.get('description', '')!r}")
+            steps.append((f"~ update role {name}: {', '.join(what)}", update))
     names = {role.id: role.name for role in roles.values()}
     for name, entry in wanted_roles.items():
         parents = sorted(entry.get("parents", []))
