@@ -7,8 +7,11 @@ the commit: `cache.invalidate`), all before it returns.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +48,35 @@ NAME_MAX = 100
 DESCRIPTION_MAX = 300
 
 # --- Building blocks -----------------------------------------------------------------------------
+
+
+_in_one_transaction: ContextVar[bool] = ContextVar("permissions_in_one_transaction", default=False)
+
+
+def _durable(service):
+    """Run `service` in its own durable transaction (committed when it returns), or, inside
+    `one_transaction()`, as part of that one: the caller then commits or rolls back the lot."""
+
+    @functools.wraps(service)
+    def wrapper(*args, **kwargs):
+        with transaction.atomic(durable=not _in_one_transaction.get()):
+            return service(*args, **kwargs)
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def one_transaction() -> Iterator[None]:
+    """Apply many service calls (such as `rbac sync`'s plan) all together or not at all.
+
+    Each call still audits, emits and invalidates as it goes: audit entries and outbox rows roll
+    back with the rest, and the cache is invalidated again after the commit (cache.invalidate)."""
+    token = _in_one_transaction.set(True)
+    try:
+        with transaction.atomic(durable=True):
+            yield
+    finally:
+        _in_one_transaction.reset(token)
 
 
 def _audit(
@@ -202,7 +234,7 @@ def permission_registry_sync() -> tuple[list[str], list[str]]:
 # --- Roles ---------------------------------------------------------------------------------------
 
 
-@transaction.atomic(durable=True)
+@_durable
 def role_create(
     *,
     actor_id: uuid.UUID | None,
@@ -246,7 +278,7 @@ def _would_cycle(role_id: uuid.UUID, parents: list[Role], graph: engine.RoleGrap
     return False
 
 
-@transaction.atomic(durable=True)
+@_durable
 def role_update(
     *,
     actor_id: uuid.UUID | None,
@@ -299,7 +331,7 @@ def role_update(
     return role
 
 
-@transaction.atomic(durable=True)
+@_durable
 def role_delete(*, actor_id: uuid.UUID | None, role_id: uuid.UUID) -> None:
     _lock_role_graph()
     try:
@@ -330,7 +362,7 @@ def _locked_group(group_id: uuid.UUID) -> Group:
         raise GroupNotFound() from None
 
 
-@transaction.atomic(durable=True)
+@_durable
 def group_create(*, actor_id: uuid.UUID | None, name: str, description: str = "") -> Group:
     name = _name(name)
     description = _description(description)
@@ -348,7 +380,7 @@ def group_create(*, actor_id: uuid.UUID | None, name: str, description: str = ""
     return group
 
 
-@transaction.atomic(durable=True)
+@_durable
 def group_delete(*, actor_id: uuid.UUID | None, group_id: uuid.UUID) -> None:
     group = _locked_group(group_id)
     before = {
@@ -361,7 +393,7 @@ def group_delete(*, actor_id: uuid.UUID | None, group_id: uuid.UUID) -> None:
     rbac_cache.invalidate(everyone=True)
 
 
-@transaction.atomic(durable=True)
+@_durable
 def group_member_add(*, actor_id: uuid.UUID | None, group_id: uuid.UUID, user_id: uuid.UUID) -> None:
     group = _locked_group(group_id)
     if group.memberships.filter(user_id=user_id).exists():
@@ -385,7 +417,7 @@ def group_member_add(*, actor_id: uuid.UUID | None, group_id: uuid.UUID, user_id
     rbac_cache.invalidate(user_ids=[user_id])
 
 
-@transaction.atomic(durable=True)
+@_durable
 def group_member_remove(*, actor_id: uuid.UUID | None, group_id: uuid.UUID, user_id: uuid.UUID) -> None:
     group = _locked_group(group_id)
     deleted, _ = group.memberships.filter(user_id=user_id).delete()
@@ -429,7 +461,7 @@ def _invalidate_subject(assignment: Assignment) -> None:
         rbac_cache.invalidate(everyone=True)
 
 
-@transaction.atomic(durable=True)
+@_durable
 def assignment_grant(
     *,
     actor_id: uuid.UUID | None,
@@ -481,7 +513,7 @@ def assignment_grant(
     return assignment
 
 
-@transaction.atomic(durable=True)
+@_durable
 def assignment_revoke(*, actor_id: uuid.UUID | None, assignment_id: uuid.UUID) -> None:
     try:
         assignment = Assignment.objects.select_for_update().select_related("role").get(id=assignment_id)

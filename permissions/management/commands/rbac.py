@@ -10,9 +10,19 @@ import json
 import uuid
 from datetime import datetime
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
-from permissions.interface import MAX_PAGE_SIZE, Assignment, InvalidScope, normalise_scope, permission_service
+from permissions.core.services import DESCRIPTION_MAX, NAME_MAX, one_transaction
+from permissions.interface import (
+    MAX_PAGE_SIZE,
+    SERVICE_NAME,
+    Assignment,
+    InvalidScope,
+    normalise_scope,
+    permission_service,
+)
 from project.kernel.errors import DomainError
 from users.interface import UserNotFound, user_service
 
@@ -91,7 +101,7 @@ class Command(BaseCommand):
         sync.add_argument(
             "--allow-removing-admins",
             action="store_true",
-            help="let --prune revoke the last assignment of a system role (such as admin)",
+            help="let --prune revoke every assignment of a system role, or the last global one of admin",
         )
 
     def handle(self, *args, action, **options):
@@ -180,17 +190,30 @@ class Command(BaseCommand):
             raise CommandError(f"{file} is not a valid RBAC file; nothing changed:\n  " + "\n  ".join(problems))
         steps = plan(document, prune=prune)
         if prune and not allow_removing_admins:
-            emptied = system_roles_emptied(document)
-            if emptied:
+            removed = admins_removed(document)
+            if removed:
                 raise CommandError(
-                    f"--prune would revoke every assignment of the system role(s) {', '.join(emptied)}; "
-                    "nothing changed. Name them in the file, or pass --allow-removing-admins."
+                    f"--prune refused, nothing changed: {'; '.join(removed)}. "
+                    "Name them in the file, or pass --allow-removing-admins."
                 )
-        for description, apply in steps:
+        for description, _ in steps:
             self.stdout.write(description[:2] + ("would " if dry_run else "") + description[2:])
-            if not dry_run:
-                apply()
+        if not dry_run and steps:
+            self._apply(steps)
         self.stdout.write(f"{len(steps)} change(s){' planned' if dry_run else ''}")
+
+    @staticmethod
+    def _apply(steps) -> None:
+        """The whole plan in one transaction of the permissions database, or none of it: a step
+        that fails (a cycle of parents, a concurrent change) rolls back the steps before it."""
+        if settings.GATEHOUSE_GRPC_TARGETS[SERVICE_NAME]:
+            raise CommandError(
+                "rbac sync applies its plan in one transaction, so it runs where the permissions "
+                "service runs (this process calls it over gRPC); nothing changed"
+            )
+        with one_transaction():
+            for _, apply in steps:
+                apply()
 
     @staticmethod
     def _stdin():
@@ -232,28 +255,39 @@ def validate(document, *, prune: bool) -> list[str]:
             problems += [f"{section}[{n}]: unknown key {key!r}" for key in entry if key not in _KEYS[section]]
 
     known_permissions = {p.code for p in permission_service.list_permissions()}
-    role_names = {role.name for role in permission_service.list_roles()}
+    existing_roles = permission_service.list_roles()
+    role_names = {role.name for role in existing_roles}
     group_names = {group.name for group in permission_service.list_groups()}
-    file_roles = {e.get("name") for e in sections["roles"]}
-    file_groups = {e.get("name") for e in sections["groups"]}
+    # Only strings can name anything: a list or an object where a name goes is reported, not hashed.
+    file_roles = {e.get("name") for e in sections["roles"] if isinstance(e.get("name"), str)}
+    file_groups = {e.get("name") for e in sections["groups"] if isinstance(e.get("name"), str)}
+    system_roles = {role.name for role in existing_roles if role.is_system}
     for n, entry in enumerate(sections["roles"]):
         where = f"roles[{n}] ({entry.get('name')!r})"
-        if not isinstance(entry.get("name"), str) or not entry.get("name"):
-            problems.append(f"roles[{n}]: a name is required")
+        problems += [f"{where}: {p}" for p in _text_problems(entry, NAME_MAX, "name")]
+        problems += [f"{where}: {p}" for p in _text_problems(entry, DESCRIPTION_MAX, "description", required=False)]
+        if not isinstance(entry.get("system", False), bool):
+            problems.append(f"{where}: system must be true or false")
+        is_system = isinstance(entry.get("name"), str) and entry["name"] in system_roles
+        if is_system and not entry.get("system"):
+            problems.append(f"{where}: a system role cannot be changed; keep its entry as export writes it")
+        elif entry.get("system") and not is_system:
+            problems.append(f"{where}: not a system role (system roles are made by migrations, not by files)")
         for field in ("permissions", "parents"):
-            if not isinstance(entry.get(field, []), list):
-                problems.append(f"{where}: {field} must be a list")
-        if isinstance(entry.get("permissions", []), list) and not entry.get("system"):
+            if not isinstance(entry.get(field, []), list) or not all(isinstance(v, str) for v in entry.get(field, [])):
+                problems.append(f"{where}: {field} must be a list of strings")
+                entry = {**entry, field: []}
+        if not entry.get("system"):
             unknown = sorted(str(p) for p in entry.get("permissions", []) if p not in known_permissions)
             if unknown:
                 problems.append(f"{where}: unknown permission(s) {unknown}")
-        if isinstance(entry.get("parents", []), list):
-            missing = sorted(str(p) for p in entry.get("parents", []) if p not in file_roles | role_names)
-            if missing:
-                problems.append(f"{where}: unknown parent role(s) {missing}")
+        missing = sorted(str(p) for p in entry.get("parents", []) if p not in file_roles | role_names)
+        if missing:
+            problems.append(f"{where}: unknown parent role(s) {missing}")
+    problems += _cycles(sections["roles"], existing_roles)
     for n, entry in enumerate(sections["groups"]):
-        if not isinstance(entry.get("name"), str) or not entry.get("name"):
-            problems.append(f"groups[{n}]: a name is required")
+        problems += [f"groups[{n}]: {p}" for p in _text_problems(entry, NAME_MAX, "name")]
+        problems += [f"groups[{n}]: {p}" for p in _text_problems(entry, DESCRIPTION_MAX, "description", required=False)]
         members = entry.get("members", [])
         if not isinstance(members, list):
             problems.append(f"groups[{n}]: members must be a list")
@@ -261,7 +295,7 @@ def validate(document, *, prune: bool) -> list[str]:
         problems += [f"groups[{n}] ({entry.get('name')!r}): {p}" for p in filter(None, map(_user_problem, members))]
     for n, entry in enumerate(sections["assignments"]):
         where = f"assignments[{n}]"
-        if entry.get("role") not in file_roles | role_names:
+        if not isinstance(entry.get("role"), str) or entry["role"] not in file_roles | role_names:
             problems.append(f"{where}: unknown role {entry.get('role')!r}")
         if bool(entry.get("user_id")) == bool(entry.get("group")):
             problems.append(f"{where}: exactly one of user_id and group is required")
@@ -269,9 +303,11 @@ def validate(document, *, prune: bool) -> list[str]:
             problem = _user_problem(entry["user_id"])
             if problem:
                 problems.append(f"{where}: {problem}")
-        elif entry["group"] not in file_groups | group_names:
+        elif not isinstance(entry["group"], str) or entry["group"] not in file_groups | group_names:
             problems.append(f"{where}: unknown group {entry['group']!r}")
         try:
+            if not isinstance(entry.get("scope"), str | None):
+                raise InvalidScope()
             normalise_scope(entry.get("scope"))
         except InvalidScope:
             problems.append(
@@ -279,10 +315,47 @@ def validate(document, *, prune: bool) -> list[str]:
             )
         expires_at = entry.get("expires_at")
         try:
-            if expires_at is not None and _expiry(str(expires_at)).tzinfo is None:
+            expiry = _expiry(str(expires_at)) if expires_at is not None else None
+            if expiry is not None and expiry.tzinfo is None:
                 problems.append(f"{where}: expires_at {expires_at!r} has no time zone")
+            elif expiry is not None and expiry <= timezone.now():
+                problems.append(f"{where}: expires_at {expires_at!r} is in the past")
         except ValueError:
             problems.append(f"{where}: expires_at {expires_at!r} is not an RFC 3339 time")
+    return problems
+
+
+def _text_problems(entry: dict, limit: int, field: str, *, required: bool = True) -> list[str]:
+    value = entry.get(field, None if required else "")
+    if not isinstance(value, str) or (required and not value.strip()):
+        return [f"a {field} (a string) is required" if required else f"{field} must be a string"]
+    if len(value.strip()) > limit:
+        return [f"{field} is longer than {limit} characters"]
+    if field == "name" and any(ord(ch) < 32 for ch in value):
+        return ["name contains control characters"]
+    return []
+
+
+def _cycles(entries: list[dict], existing_roles) -> list[str]:
+    """Roles that would be their own ancestors once the file's parents replace the current ones."""
+    names = {role.id: role.name for role in existing_roles}
+    parents = {role.name: {names[p] for p in role.parents} for role in existing_roles}
+    parents |= {
+        e["name"]: {p for p in e.get("parents", []) if isinstance(p, str)}
+        for e in entries
+        if isinstance(e.get("name"), str) and not e.get("system") and isinstance(e.get("parents", []), list)
+    }
+    problems = []
+    for name in sorted(parents):
+        seen, todo = set(), list(parents[name])
+        while todo:
+            parent = todo.pop()
+            if parent == name:
+                problems.append(f"roles ({name!r}): its parents lead back to it (a cycle)")
+                break
+            if parent not in seen:
+                seen.add(parent)
+                todo.extend(parents.get(parent, ()))
     return problems
 
 
@@ -305,12 +378,19 @@ def _user_problem(value) -> str | None:
     return None
 
 
-def system_roles_emptied(document: dict) -> list[str]:
-    """System roles that hold assignments now and would hold none once the file's are all that remain."""
+def admins_removed(document: dict) -> list[str]:
+    """What pruning to the file's assignments would take away from the system roles: every
+    assignment of one, or the last global (unscoped) assignment of `admin`."""
     system = {role.name for role in permission_service.list_roles() if role.is_system}
-    held = {a.role_name for a in _all_assignments()}
-    kept = {entry.get("role") for entry in document.get("assignments", [])}
-    return sorted((system & held) - kept)
+    held = _all_assignments()
+    kept = document.get("assignments", [])
+    emptied = sorted({a.role_name for a in held} & system - {entry.get("role") for entry in kept})
+    problems = [f"every assignment of the system role {name!r} would be revoked" for name in emptied]
+    held_globally = any(a.role_name == "admin" and a.scope is None for a in held)
+    kept_globally = any(entry.get("role") == "admin" and not entry.get("scope") for entry in kept)
+    if "admin" not in emptied and held_globally and not kept_globally:
+        problems.append("the last global assignment of 'admin' would be revoked")
+    return problems
 
 
 def plan(document: dict, *, prune: bool) -> list[tuple[str, object]]:
@@ -346,7 +426,13 @@ def plan(document: dict, *, prune: bool) -> list[tuple[str, object]]:
                     permissions=permissions,
                 )
 
-            steps.append((f"~ update role {name}", update))
+            before = set(roles[name].permissions)
+            changes = [f"+{code}" for code in permissions if code not in before]
+            changes += [f"-{code}" for code in sorted(before - set(permissions))]
+            what = [f"permissions {' '.join(changes)}"] if changes else []
+            if roles[name].description != entry.get("description", ""):
+                what.append(f"description {entry.get('description', '')!r}")
+            steps.append((f"~ update role {name}: {', '.join(what)}", update))
     names = {role.id: role.name for role in roles.values()}
     for name, entry in wanted_roles.items():
         parents = sorted(entry.get("parents", []))
