@@ -199,6 +199,7 @@ def change_password(*, user_id: uuid.UUID, session_id: uuid.UUID | None, old_pas
         if session_id is not None:
             sessions = sessions.exclude(id=session_id)
         sessions_revoke(sessions, reason="password_changed")
+        one_time_tokens_revoke(user_id=user_id)
         outbox_record(type=PASSWORD_CHANGED, producer=SERVICE_NAME, payload={"user_id": str(user_id)})
 
 
@@ -215,6 +216,13 @@ def _one_time_token(*, purpose: str, user_id: uuid.UUID, email: str, ttl: timede
         token_hash=token_hash(token), purpose=purpose, user_id=user_id, email=email, expires_at=timezone.now() + ttl
     )
     return token
+
+
+def one_time_tokens_revoke(*, user_id: uuid.UUID) -> int:
+    """Spend every pending one-time token (reset, verification) of the user: a reset, a password
+    change or an email change makes the links mailed before it worthless (they went to an address
+    or were asked for a password that no longer stands). Runs in the caller's transaction."""
+    return OneTimeToken.objects.filter(user_id=user_id, used_at__isnull=True).update(used_at=timezone.now())
 
 
 def _spend(token: str, *, purpose: str) -> OneTimeToken:
@@ -266,6 +274,7 @@ def confirm_password_reset(*, token: str, new_password: str) -> None:
         raise
     with transaction.atomic(durable=True):
         sessions_revoke(Session.objects.filter(user_id=row.user_id), reason="password_reset")
+        one_time_tokens_revoke(user_id=row.user_id)
         outbox_record(
             type=PASSWORD_CHANGED, producer=SERVICE_NAME, payload={"user_id": str(row.user_id), "via": "reset"}
         )
