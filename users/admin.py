@@ -7,6 +7,8 @@ from django.contrib.auth.views import PasswordChangeView
 from django.urls import reverse
 
 from auth.interface import auth_service
+from gateway.permissions import user_escalation_check
+from permissions.interface import EscalationDenied
 from project.kernel.errors import DomainError
 from project.service_admin import ServiceBackedAdmin, ServiceBackedForm
 from users.interface import user_service
@@ -50,6 +52,7 @@ class UserChangeForm(ServiceBackedForm):
         pass  # the service decides (case-insensitively) whether the email is taken
 
     def write(self, data):
+        user_escalation_check(actor_id=self.actor_id, user_id=self.instance.id)
         saved = user_service.update(
             user_id=self.instance.id,
             email=data["email"],
@@ -87,6 +90,12 @@ class UserAdmin(ServiceBackedAdmin):
 
     @admin.action(description="Deactivate selected users (and revoke their sessions)")
     def deactivate(self, request, queryset):
+        try:
+            for user in queryset:
+                user_escalation_check(actor_id=request.user.id, user_id=user.id)
+        except EscalationDenied as exc:
+            self.message_user(request, f"{exc.message} Nobody was deactivated.", messages.ERROR)
+            return
         for user in queryset:
             user_service.deactivate(user_id=user.id)
             # At once, not only when the users.user_deactivated event is consumed.

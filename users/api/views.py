@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from auth.interface import auth_service
 from gateway.fields import StringField
-from gateway.permissions import RequiresPermission
+from gateway.permissions import RequiresPermission, user_escalation_check
 from users.interface import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, user_service
 
 
@@ -116,11 +116,13 @@ class UserDetailApi(APIView):
     def patch(self, request, user_id: uuid.UUID):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        user_escalation_check(actor_id=request.user.id, user_id=user_id)
         return Response(user_body(user_service.update(user_id=user_id, **data.validated_data)))
 
     @extend_schema(responses={204: None})
     def delete(self, request, user_id: uuid.UUID):
         """Soft delete: deactivates the account and revokes its sessions."""
+        user_escalation_check(actor_id=request.user.id, user_id=user_id)
         user_service.deactivate(user_id=user_id)
         # At once, not only when the users.user_deactivated handler gets to it (with a broker,
         # in a worker, later): the answer to this call is the moment its tokens stop working.
