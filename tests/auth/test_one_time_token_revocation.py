@@ -8,6 +8,7 @@ import urllib.request
 import pytest
 
 from auth.interface import PASSWORD_RESET_REQUESTED
+from project.events.relay import relay_all
 
 from .conftest import PASSWORD, events, sealed_token
 
@@ -62,6 +63,29 @@ def test_a_password_change_makes_every_pending_reset_link_invalid(live_server, a
         pair["access_token"],
     )
     assert status == 204
+    for token in links:
+        status, body = post(
+            f"{base}/api/v1/auth/password/reset/confirm", {"token": token, "new_password": "attacker-Passphrase-2"}
+        )
+        assert (status, body["error"]["code"]) == (400, "invalid_token")
+
+
+def test_an_email_change_makes_every_pending_reset_link_invalid(live_server, ada, admin, settings):
+    settings.CELERY_BROKER_URL = ""  # the users.user_updated event is consumed in-process
+    base = live_server.url
+    links = reset_links(base, 2)
+    status, pair = post(f"{base}/api/v1/auth/token", {"email": "root@example.com", "password": PASSWORD})
+    assert status == 200
+    request = urllib.request.Request(
+        f"{base}/api/v1/users/{ada.id}",
+        json.dumps({"email": "ada.new@example.com"}).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {pair['access_token']}"},
+        method="PATCH",
+    )
+    assert urllib.request.urlopen(request, timeout=10).status == 200
+    while relay_all():
+        pass
+
     for token in links:
         status, body = post(
             f"{base}/api/v1/auth/password/reset/confirm", {"token": token, "new_password": "attacker-Passphrase-2"}
