@@ -9,7 +9,7 @@ from auth.core.sessions import mark_revoked_in_cache
 from auth.interface import SESSION_REVOKED
 from project.events.consumers import subscribe
 from project.kernel.events import Envelope
-from users.interface import USER_DEACTIVATED, USER_REGISTERED
+from users.interface import USER_DEACTIVATED, USER_REGISTERED, USER_UPDATED
 
 CONSUMER = "auth"
 
@@ -27,6 +27,13 @@ def revoke_sessions_of_deactivated_user(envelope: Envelope) -> None:
     services.revoke_all_sessions(
         user_id=uuid.UUID(envelope.payload["user_id"]), except_session_id=None, reason="deactivated"
     )
+
+
+@subscribe(CONSUMER, USER_UPDATED)
+def revoke_one_time_tokens_on_email_change(envelope: Envelope) -> None:
+    # Links mailed to the old address (reset, verification) must not outlive it (issue 15, item 8).
+    if "email" in envelope.payload.get("changed", ()):
+        services.one_time_tokens_revoke(user_id=uuid.UUID(envelope.payload["user_id"]))
 
 
 @subscribe(CONSUMER, SESSION_REVOKED)

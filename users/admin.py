@@ -2,8 +2,14 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import authenticate
+from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.views import PasswordChangeView
+from django.urls import reverse
 
 from auth.interface import auth_service
+from gateway.permissions import user_escalation_check
+from permissions.interface import EscalationDenied
+from project.kernel.errors import DomainError
 from project.service_admin import ServiceBackedAdmin, ServiceBackedForm
 from users.interface import user_service
 from users.models import User
@@ -46,6 +52,7 @@ class UserChangeForm(ServiceBackedForm):
         pass  # the service decides (case-insensitively) whether the email is taken
 
     def write(self, data):
+        user_escalation_check(actor_id=self.actor_id, user_id=self.instance.id)
         saved = user_service.update(
             user_id=self.instance.id,
             email=data["email"],
@@ -83,6 +90,12 @@ class UserAdmin(ServiceBackedAdmin):
 
     @admin.action(description="Deactivate selected users (and revoke their sessions)")
     def deactivate(self, request, queryset):
+        try:
+            for user in queryset:
+                user_escalation_check(actor_id=request.user.id, user_id=user.id)
+        except EscalationDenied as exc:
+            self.message_user(request, f"{exc.message} Nobody was deactivated.", messages.ERROR)
+            return
         for user in queryset:
             user_service.deactivate(user_id=user.id)
             # At once, not only when the users.user_deactivated event is consumed.
@@ -113,3 +126,49 @@ class AdminLoginForm(AdminAuthenticationForm):
 
 
 admin.site.login_form = AdminLoginForm
+
+
+class ServicePasswordChangeForm(PasswordChangeForm):
+    """Django's admin password change, written by the auth service's one password change (the
+    API's): its lockout, session revocation, `auth.password_changed` event and notice apply."""
+
+    def clean_old_password(self):
+        return self.cleaned_data["old_password"]  # the auth service checks it (and counts failures)
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            auth_service.change_password(
+                user_id=self.user.id,
+                session_id=None,  # an admin session is no API session: every API session ends
+                old_password=data["old_password"],
+                new_password=data["new_password1"],
+            )
+        except DomainError as exc:
+            if "old_password" in exc.details:
+                self.add_error("old_password", exc.details["old_password"])
+            elif "new_password" in exc.details:
+                self.add_error("new_password2", exc.details["new_password"])
+            else:
+                raise forms.ValidationError(exc.message, code=exc.code) from exc
+        return data
+
+    def save(self, commit=True):
+        # Already written by the service; reloaded so the admin session keeps its new auth hash.
+        self.user.refresh_from_db()
+        return self.user
+
+
+def password_change(request, extra_context=None):
+    """AdminSite.password_change with the service-backed form (Django's writes the hash itself)."""
+    request.current_app = admin.site.name
+    return PasswordChangeView.as_view(
+        form_class=ServicePasswordChangeForm,
+        success_url=reverse("admin:password_change_done", current_app=admin.site.name),
+        extra_context={**admin.site.each_context(request), **(extra_context or {})},
+    )(request)
+
+
+admin.site.password_change = password_change

@@ -12,44 +12,8 @@ from rest_framework.views import APIView
 
 from auth.interface import auth_service
 from gateway.fields import StringField
-from gateway.permissions import RequiresPermission
-from permissions.interface import MAX_PAGE_SIZE as RBAC_PAGE_SIZE
-from permissions.interface import EscalationDenied, permission_service
+from gateway.permissions import RequiresPermission, user_escalation_check
 from users.interface import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, user_service
-
-
-def _assignment_scopes(**subject) -> set[str | None]:
-    scopes, cursor = set(), None
-    while True:
-        page = permission_service.list_assignments(limit=RBAC_PAGE_SIZE, cursor=cursor, **subject)
-        scopes.update(a.scope for a in page.results)
-        if page.next is None:
-            return scopes
-        cursor = page.next
-
-
-def require_outranks(*, actor_id: uuid.UUID, target_id: uuid.UUID) -> None:
-    """The escalation rule of contract §3, for user management: nobody changes, deactivates or
-    deletes a user who holds, in any scope, a permission the caller does not hold there.
-    Otherwise `users.user.manage` alone would take over an admin (new email, then a reset).
-    Raises EscalationDenied (403 escalation_denied)."""
-    if actor_id == target_id:
-        return
-    groups = [
-        g.id for g in permission_service.list_groups() if target_id in permission_service.group_members(group_id=g.id)
-    ]
-    scopes = {None} | _assignment_scopes(user_id=target_id)
-    for group_id in groups:
-        scopes |= _assignment_scopes(group_id=group_id)
-    for scope in sorted(scopes, key=lambda s: s or ""):
-        missing = permission_service.effective_permissions(
-            user_id=target_id, scope=scope
-        ) - permission_service.effective_permissions(user_id=actor_id, scope=scope)
-        if missing:
-            raise EscalationDenied(
-                "You cannot change a user who holds a permission you do not hold.",
-                details={"missing_permissions": sorted(missing), "scope": scope},
-            )
 
 
 class UserOutput(serializers.Serializer):
@@ -153,14 +117,14 @@ class UserDetailApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user_service.get(user_id=user_id)  # 404 before 403 for a user who does not exist
-        require_outranks(actor_id=request.user.id, target_id=user_id)
+        user_escalation_check(actor_id=request.user.id, user_id=user_id)
         return Response(user_body(user_service.update(user_id=user_id, **data.validated_data)))
 
     @extend_schema(responses={204: None})
     def delete(self, request, user_id: uuid.UUID):
         """Soft delete: deactivates the account and revokes its sessions."""
         user_service.get(user_id=user_id)
-        require_outranks(actor_id=request.user.id, target_id=user_id)
+        user_escalation_check(actor_id=request.user.id, user_id=user_id)
         user_service.deactivate(user_id=user_id)
         # At once, not only when the users.user_deactivated handler gets to it (with a broker,
         # in a worker, later): the answer to this call is the moment its tokens stop working.
