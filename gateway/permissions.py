@@ -41,6 +41,7 @@ from permissions.interface import (
     PERMISSION_CODE,
     EscalationDenied,
     InvalidScope,
+    all_assignments,
     normalise_scope,
     permission_service,
     rbac_scope_of,
@@ -200,16 +201,6 @@ def permission_required(code: str, scope: Scope = None, *, api: bool | None = No
     return decorator
 
 
-def _all_assignments(**filters) -> list:
-    results, cursor = [], None
-    while True:
-        page = permission_service.list_assignments(**filters, cursor=cursor)
-        results.extend(page.results)
-        if page.next is None:
-            return results
-        cursor = page.next
-
-
 def user_escalation_check(*, actor_id: uuid.UUID, user_id: uuid.UUID) -> None:
     """Refuse (EscalationDenied) to let `actor_id` change or deactivate `user_id` unless the actor
     holds, in every scope where the user holds anything, every permission the user holds there:
@@ -219,9 +210,9 @@ def user_escalation_check(*, actor_id: uuid.UUID, user_id: uuid.UUID) -> None:
     groups = [
         g.id for g in permission_service.list_groups() if user_id in permission_service.group_members(group_id=g.id)
     ]
-    assignments = _all_assignments(user_id=user_id)
+    assignments = all_assignments(user_id=user_id)
     for group_id in groups:
-        assignments += _all_assignments(group_id=group_id)
+        assignments += all_assignments(group_id=group_id)
     for scope in dict.fromkeys([None, *(a.scope for a in assignments)]):
         missing = permission_service.effective_permissions(
             user_id=user_id, scope=scope

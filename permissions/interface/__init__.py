@@ -440,6 +440,22 @@ class PermissionService(Protocol):
 
 permission_service: PermissionService = delegate(SERVICE_NAME, PermissionService)
 
+
+def all_assignments(
+    *, user_id: uuid.UUID | None = None, group_id: uuid.UUID | None = None, role_id: uuid.UUID | None = None
+) -> list[Assignment]:
+    """Every assignment that `list_assignments` would page through with these filters, newest first."""
+    assignments, cursor = [], None
+    while True:
+        page = permission_service.list_assignments(
+            user_id=user_id, group_id=group_id, role_id=role_id, limit=MAX_PAGE_SIZE, cursor=cursor
+        )
+        assignments.extend(page.results)
+        if page.next is None:
+            return assignments
+        cursor = page.next
+
+
 __all__ = [
     "ADMIN_ROLE",
     "ASSIGNMENT_GRANTED",
@@ -469,6 +485,7 @@ __all__ = [
     "RoleNotFound",
     "SystemRoleProtected",
     "UnknownPermission",
+    "all_assignments",
     "declare_permissions",
     "declared_permissions",
     "normalise_scope",

@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from permissions.core.services import DESCRIPTION_MAX, NAME_MAX, one_transaction
 from permissions.interface import (
-    MAX_PAGE_SIZE,
+    ADMIN_ROLE,
     SERVICE_NAME,
-    Assignment,
     InvalidScope,
+    all_assignments,
     normalise_scope,
     permission_service,
 )
@@ -52,17 +52,6 @@ def _group_id(value: str) -> uuid.UUID:
             if group.name == value:
                 return group.id
         raise CommandError(f"no group {value!r}") from None
-
-
-def _all_assignments() -> list[Assignment]:
-    """Every assignment, newest first, page by page."""
-    assignments, cursor = [], None
-    while True:
-        page = permission_service.list_assignments(limit=MAX_PAGE_SIZE, cursor=cursor)
-        assignments.extend(page.results)
-        if page.next is None:
-            return assignments
-        cursor = page.next
 
 
 class Command(BaseCommand):
@@ -172,7 +161,7 @@ class Command(BaseCommand):
                     "scope": a.scope,
                     "expires_at": a.expires_at.isoformat() if a.expires_at else None,
                 }
-                for a in _all_assignments()
+                for a in all_assignments()
             ],
         }
         self.stdout.write(json.dumps(document, indent=2))
@@ -382,14 +371,14 @@ def admins_removed(document: dict) -> list[str]:
     """What pruning to the file's assignments would take away from the system roles: every
     assignment of one, or the last global (unscoped) assignment of `admin`."""
     system = {role.name for role in permission_service.list_roles() if role.is_system}
-    held = _all_assignments()
+    held = all_assignments()
     kept = document.get("assignments", [])
     emptied = sorted({a.role_name for a in held} & system - {entry.get("role") for entry in kept})
     problems = [f"every assignment of the system role {name!r} would be revoked" for name in emptied]
-    held_globally = any(a.role_name == "admin" and a.scope is None for a in held)
-    kept_globally = any(entry.get("role") == "admin" and not entry.get("scope") for entry in kept)
-    if "admin" not in emptied and held_globally and not kept_globally:
-        problems.append("the last global assignment of 'admin' would be revoked")
+    held_globally = any(a.role_name == ADMIN_ROLE and a.scope is None for a in held)
+    kept_globally = any(entry.get("role") == ADMIN_ROLE and not entry.get("scope") for entry in kept)
+    if ADMIN_ROLE not in emptied and held_globally and not kept_globally:
+        problems.append(f"the last global assignment of {ADMIN_ROLE!r} would be revoked")
     return problems
 
 
@@ -481,7 +470,7 @@ def plan(document: dict, *, prune: bool) -> list[tuple[str, object]]:
 
     group_names = {group.id: name for name, group in groups.items()}
     existing = {}
-    for a in _all_assignments():
+    for a in all_assignments():
         subject = ("user", str(a.user_id)) if a.user_id else ("group", group_names.get(a.group_id))
         existing[(a.role_name, subject, a.scope, a.expires_at)] = a.id
     wanted = set()
