@@ -35,3 +35,10 @@ class AuthConfig(AppConfig):
 
             impl = LocalAuthService()
         provide(SERVICE_NAME, impl, interface=AuthService)
+        if not target:
+            # The OpenID Provider runs where the auth core service's tables are (docs/oidc.md).
+            from auth.interface.oidc import SERVICE_NAME as OIDC
+            from auth.interface.oidc import OidcProvider
+            from auth.local import LocalOidcProvider
+
+            provide(OIDC, LocalOidcProvider(), interface=OidcProvider)

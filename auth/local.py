@@ -7,7 +7,7 @@ import logging
 import uuid
 from datetime import UTC, datetime
 
-from auth.core import keys, mfa, services, sessions
+from auth.core import keys, mfa, oidc, services, sessions
 from auth.core.tokens import access_token_decode
 from auth.interface import (
     ClientInfo,
@@ -21,6 +21,9 @@ from auth.interface import (
     TokenPair,
     TotpEnrollment,
 )
+from auth.interface.oidc import AuthorizePage, BrowserSignIn, NewOidcClient, OAuthRequest, OAuthResponse
+from auth.interface.oidc import OidcClient as OidcClientData
+from auth.models import OidcClient as OidcClientModel
 from auth.models import RefreshToken
 from auth.models import Session as SessionModel
 from project.kernel.errors import DomainError
@@ -161,3 +164,84 @@ class LocalAuthService:
 
     def jwks(self) -> dict:
         return keys.jwks()
+
+
+def _client_data(row) -> OidcClientData:
+    return OidcClientData(
+        client_id=row.client_id,
+        name=row.name,
+        public=row.public,
+        first_party=row.first_party,
+        redirect_uris=tuple(row.redirect_uris),
+        post_logout_redirect_uris=tuple(row.post_logout_redirect_uris),
+        grant_types=tuple(row.grant_types),
+        permissions_scope=row.permissions_scope,
+        created_at=row.created_at,
+    )
+
+
+def _sign_in_data(session: SessionModel) -> BrowserSignIn:
+    return BrowserSignIn(session_id=session.id, user_id=session.user_id, auth_time=session.auth_time)
+
+
+class LocalOidcProvider:
+    """The in-process implementation of OidcProvider."""
+
+    def discovery(self) -> dict:
+        return oidc.discovery()
+
+    def authorize(
+        self, *, request: OAuthRequest, browser_session_id: uuid.UUID | None, decision: str = "", fresh: bool = False
+    ) -> AuthorizePage | OAuthResponse:
+        return oidc.authorize(request=request, browser_session_id=browser_session_id, decision=decision, fresh=fresh)
+
+    def sign_in(
+        self, *, email: str, password: str, otp: str | None, client: ClientInfo, mfa_ticket: str = ""
+    ) -> BrowserSignIn:
+        return _sign_in_data(
+            oidc.sign_in(email=email, password=password, otp=otp, client=client, mfa_ticket=mfa_ticket)
+        )
+
+    def browser_session(self, *, session_id: uuid.UUID) -> BrowserSignIn | None:
+        session = oidc.browser_session_get(session_id=session_id)
+        return None if session is None else _sign_in_data(session)
+
+    @security_event("auth.session_revoked")
+    def sign_out(self, *, session_id: uuid.UUID) -> None:
+        services.logout(session_id=session_id)
+
+    def token(self, *, request: OAuthRequest) -> OAuthResponse:
+        return oidc.token_endpoint(request=request)
+
+    def userinfo(self, *, access_token: str) -> dict:
+        return oidc.userinfo(access_token=access_token)
+
+    def client_create(
+        self,
+        *,
+        name: str,
+        redirect_uris: list[str],
+        public: bool = False,
+        grant_types: list[str] | None = None,
+        first_party: bool = False,
+        post_logout_redirect_uris: list[str] | None = None,
+        permissions_scope: str = "",
+        created_by: uuid.UUID | None = None,
+    ) -> NewOidcClient:
+        row, secret = oidc.client_create(
+            name=name,
+            redirect_uris=redirect_uris,
+            public=public,
+            grant_types=grant_types,
+            first_party=first_party,
+            post_logout_redirect_uris=post_logout_redirect_uris,
+            permissions_scope=permissions_scope,
+            created_by=created_by,
+        )
+        return NewOidcClient(client=_client_data(row), client_secret=secret)
+
+    def client_list(self) -> list[OidcClientData]:
+        return [_client_data(row) for row in OidcClientModel.objects.order_by("name", "client_id")]
+
+    def client_delete(self, *, client_id: str) -> None:
+        oidc.client_delete(client_id=client_id)

@@ -34,8 +34,14 @@ APP_SERVICES: tuple[AppService, ...] = (
     AppService(
         name="user_management",
         title="User Management (users + auth core services)",
-        mounts=(Mount("api/v1/auth/", "auth.api.urls"), Mount("api/v1/", "users.api.urls")),
-        locations=("/api/v1/auth/", "/api/v1/users"),
+        mounts=(
+            Mount("api/v1/auth/", "auth.api.urls"),
+            Mount("api/v1/", "users.api.urls"),
+            # The OpenID Provider (contract §8): its endpoints and its discovery document.
+            Mount("oauth2/", "auth.api.oidc_urls"),
+            Mount(".well-known/", "auth.api.oidc_wellknown_urls"),
+        ),
+        locations=("/api/v1/auth/", "/api/v1/users", "/oauth2/", "/.well-known/openid-configuration"),
     ),
     AppService(
         name="rbac",

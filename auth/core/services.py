@@ -49,7 +49,9 @@ PASSWORD_RESET_TTL = timedelta(hours=1)
 def _issue_pair(session: Session) -> tuple[TokenPair, RefreshToken]:
     refresh = new_token()
     row = RefreshToken.objects.create(session=session, token_hash=token_hash(refresh))
-    access, _ = access_token_issue(user_id=session.user_id, session_id=session.id)
+    access, _ = access_token_issue(
+        user_id=session.user_id, session_id=session.id, client_id=session.client_id, scope=session.scope
+    )
     pair = TokenPair(
         access_token=access,
         refresh_token=refresh,
@@ -83,6 +85,16 @@ def login(*, email: str, password: str, otp: str | None, client: ClientInfo) -> 
 
 
 def _login(*, email: str, password: str, otp: str | None, client: ClientInfo) -> TokenPair:
+    user = authenticate(email=email, password=password, otp=otp, client=client)
+    with transaction.atomic(durable=True):
+        session = session_open(user_id=user.id, ip=client.ip, user_agent=client.user_agent)
+        pair, _ = _issue_pair(session)
+    return pair
+
+
+def authenticate(*, email: str, password: str, otp: str | None, client: ClientInfo):
+    """The sign-in checks every entry point shares (the API's token endpoint, the hosted sign-in
+    page of OpenID Connect): lockout, password, second factor, active account. Returns the user."""
     recent_failures = throttle.login_allowed_or_raise(email=email, ip=client.ip)
     # The users service hashes a dummy password for an unknown email: similar time either way.
     user = user_service.verify_password(email=email, password=password)
@@ -99,17 +111,35 @@ def _login(*, email: str, password: str, otp: str | None, client: ClientInfo) ->
         raise AccountInactive()
     if recent_failures:
         throttle.login_failures_clear(email=email)
-    with transaction.atomic(durable=True):
-        session = session_open(user_id=user.id, ip=client.ip, user_agent=client.user_agent)
-        pair, _ = _issue_pair(session)
-    return pair
+    return user
 
 
-def refresh(*, refresh_token: str, client: ClientInfo) -> TokenPair:
+def authenticate_second_factor(*, user_id: uuid.UUID, email: str, otp: str, client: ClientInfo):
+    """The second step of a two-step sign-in (the hosted page), after a password step that
+    answered MfaRequired: the same lockout, code check and account checks as authenticate()."""
+    throttle.login_allowed_or_raise(email=email, ip=client.ip)
+    if not otp:
+        raise MfaRequired()
+    if not mfa.otp_accept(user_id=user_id, otp=otp):
+        throttle.login_failure_record(email=email, ip=client.ip)
+        raise mfa.InvalidOtp()
+    user = user_service.get(user_id=user_id)
+    if not user.is_active:
+        raise AccountInactive()
+    throttle.login_failures_clear(email=email)
+    return user
+
+
+def refresh(*, refresh_token: str, client: ClientInfo, oidc_client_id: str = "") -> TokenPair:
+    """`oidc_client_id`: the OpenID Connect client that authenticated at the token endpoint; a
+    refresh token of a client's grant is refreshed only by that client, never at the API."""
     presented = token_hash(refresh_token or "")
-    owner = RefreshToken.objects.filter(token_hash=presented).values_list("session__user_id", flat=True).first()
-    if owner is None:
+    found = (
+        RefreshToken.objects.filter(token_hash=presented).values_list("session__user_id", "session__client_id").first()
+    )
+    if found is None or found[1] != oidc_client_id:
         raise InvalidToken()
+    owner = found[0]
     # Asked before the transaction: a call to another service never runs inside one. (The
     # users.user_deactivated handler revokes the sessions too; this closes the gap until it runs.)
     try:

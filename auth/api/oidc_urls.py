@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import oidc
+
+urlpatterns = [
+    path("authorize", oidc.authorize, name="oidc-authorize"),
+    path("token", oidc.token, name="oidc-token"),
+    path("userinfo", oidc.userinfo, name="oidc-userinfo"),
+]
