@@ -21,7 +21,7 @@ from auth.interface import (
     TokenPair,
     TotpEnrollment,
 )
-from auth.interface.oidc import AuthorizePage, BrowserSignIn, NewOidcClient, OAuthRequest, OAuthResponse
+from auth.interface.oidc import AuthorizePage, BrowserSignIn, EndSessionPage, NewOidcClient, OAuthRequest, OAuthResponse
 from auth.interface.oidc import OidcClient as OidcClientData
 from auth.models import OidcClient as OidcClientModel
 from auth.models import RefreshToken
@@ -212,6 +212,17 @@ class LocalOidcProvider:
 
     def token(self, *, request: OAuthRequest) -> OAuthResponse:
         return oidc.token_endpoint(request=request)
+
+    def revoke(self, *, request: OAuthRequest) -> OAuthResponse:
+        return oidc.revocation_endpoint(request=request)
+
+    def introspect(self, *, request: OAuthRequest) -> OAuthResponse:
+        return oidc.introspection_endpoint(request=request)
+
+    def end_session(
+        self, *, request: OAuthRequest, browser_session_id: uuid.UUID | None, confirmed: bool = False
+    ) -> EndSessionPage | OAuthResponse:
+        return oidc.end_session(request=request, browser_session_id=browser_session_id, confirmed=confirmed)
 
     def userinfo(self, *, access_token: str) -> dict:
         return oidc.userinfo(access_token=access_token)

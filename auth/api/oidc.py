@@ -91,7 +91,7 @@ def _set_sso(response, session_id: uuid.UUID) -> None:
 def _page_headers(response, request) -> HttpResponse:
     """A strict CSP (no script, styles from our own origin), no framing, no caching."""
     form_targets = ["'self'"]
-    redirect_uri = request.GET.get("redirect_uri", "")
+    redirect_uri = request.GET.get("redirect_uri", "") or request.GET.get("post_logout_redirect_uri", "")
     parts = urlsplit(redirect_uri) if redirect_uri else None
     if parts and parts.scheme in ("http", "https") and parts.netloc:
         # Browsers apply form-action to the redirect that follows our form's POST.
@@ -171,6 +171,44 @@ def authorize(request):
 @require_http_methods(["POST"])
 def token(request):
     return _to_django(oidc_provider.token(request=_oauth_request(request, with_body=True)))
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def revoke(request):
+    return _to_django(oidc_provider.revoke(request=_oauth_request(request, with_body=True)))
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def introspect(request):
+    return _to_django(oidc_provider.introspect(request=_oauth_request(request, with_body=True)))
+
+
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def end_session(request):
+    """RP-initiated logout; the confirmation form posts back here with `confirm`."""
+    confirmed = request.method == "POST" and request.POST.get("confirm") == "yes"
+    result = oidc_provider.end_session(
+        request=_oauth_request(request, with_body=False), browser_session_id=_sso_session(request), confirmed=confirmed
+    )
+    if isinstance(result, OAuthResponse):
+        response = _page_headers(_to_django(result), request)
+        signed_out = True
+    else:
+        template = {"confirm": "oidc/logout_confirm.html", "done": "oidc/logout_done.html"}.get(
+            result.page, "oidc/error.html"
+        )
+        status = 400 if result.page == "error" else 200
+        response = _page_headers(
+            render(request, template, {"page": result, "action": request.get_full_path()}, status=status), request
+        )
+        signed_out = result.page == "done"
+    if signed_out:
+        response.delete_cookie(SSO_COOKIE, path="/", samesite="Lax")
+    return response
 
 
 @csrf_exempt

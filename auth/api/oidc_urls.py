@@ -6,4 +6,7 @@ urlpatterns = [
     path("authorize", oidc.authorize, name="oidc-authorize"),
     path("token", oidc.token, name="oidc-token"),
     path("userinfo", oidc.userinfo, name="oidc-userinfo"),
+    path("revoke", oidc.revoke, name="oidc-revoke"),
+    path("introspect", oidc.introspect, name="oidc-introspect"),
+    path("logout", oidc.end_session, name="oidc-logout"),
 ]

@@ -28,10 +28,11 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import jwt
-from authlib.oauth2 import AuthorizationServer, OAuth2Request
+from authlib.oauth2 import AuthorizationServer, OAuth2Request, rfc7009, rfc7662
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oidc import rpinitiated
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode
 from django.conf import settings
@@ -41,7 +42,9 @@ from django.utils import timezone
 from auth.interface import SERVICE_NAME, ClientInfo, InvalidToken, MfaRequired
 from auth.interface.oidc import (
     CLIENT_AUTHORIZED,
+    GRANT_REVOKED,
     AuthorizePage,
+    EndSessionPage,
     OAuthRequest,
     OAuthResponse,
     OidcClientInvalid,
@@ -167,6 +170,7 @@ class Client:
     def __init__(self, row: OidcClient):
         self.row = row
         self.client_id = row.client_id
+        self.client_metadata = {"post_logout_redirect_uris": list(row.post_logout_redirect_uris)}
 
     def get_client_id(self):
         return self.row.client_id
@@ -500,6 +504,124 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
+@dataclass
+class IssuedToken:
+    """A token presented to the revocation or introspection endpoint: an access token (its verified
+    claims) or a refresh token (its row), and the grant's session (None for client credentials)."""
+
+    kind: str
+    client_id: str
+    session: Session | None
+    claims: dict | None = None
+
+    def check_client(self, client):
+        return self.client_id == client.client_id
+
+    def is_expired(self):
+        return False  # decoded tokens are unexpired; sessions are checked in is_revoked
+
+    def is_revoked(self):
+        if self.session is None:
+            return not OidcClient.objects.filter(client_id=self.client_id, is_active=True).exists()
+        return not session_is_alive(self.session.id)
+
+
+def _find_token(token_string: str) -> IssuedToken | None:
+    row = (
+        RefreshToken.objects.filter(token_hash=token_hash(token_string or ""), used_at__isnull=True)
+        .select_related("session")
+        .first()
+    )
+    if row is not None and row.session.client_id:
+        return IssuedToken(kind="refresh_token", client_id=row.session.client_id, session=row.session)
+    try:
+        claims = client_access_token_decode(token_string)
+    except InvalidToken:
+        return None
+    session = None
+    if claims.get("sid"):
+        session = Session.objects.filter(id=claims["sid"]).first()
+        if session is None:
+            return None
+    return IssuedToken(kind="access_token", client_id=claims["client_id"], session=session, claims=claims)
+
+
+def grant_revoke(*, session: Session, reason: str) -> None:
+    """End a client's grant (its session, so every token of it) and say so."""
+    with transaction.atomic(durable=True):
+        revoked = sessions_revoke(Session.objects.filter(id=session.id), reason=reason)
+        if revoked:
+            outbox_record(
+                type=GRANT_REVOKED,
+                producer=SERVICE_NAME,
+                payload={
+                    "user_id": str(session.user_id),
+                    "client_id": session.client_id,
+                    "session_id": str(session.id),
+                    "reason": reason,
+                },
+            )
+
+
+class RevocationEndpoint(rfc7009.RevocationEndpoint):
+    """RFC 7009. Revoking either token of a grant ends the grant (its session): a client that
+    signs its user out wants every token gone. A client may revoke only its own tokens."""
+
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    def query_token(self, token_string, token_type_hint):
+        return _find_token(token_string)
+
+    def authenticate_token(self, request, client):
+        self.check_params(request, client)
+        token = self.query_token(request.form["token"], request.form.get("token_type_hint"))
+        # RFC 7009 §2.2: a token of another client is not revoked, and the answer is the same 200.
+        return token if token is not None and token.check_client(client) else None
+
+    def revoke_token(self, token, request):
+        if token.session is not None:
+            grant_revoke(session=token.session, reason="client_revoked")
+
+
+class IntrospectionEndpoint(rfc7662.IntrospectionEndpoint):
+    """RFC 7662, for confidential clients, about the tokens issued to them."""
+
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def query_token(self, token_string, token_type_hint):
+        return _find_token(token_string)
+
+    def check_permission(self, token, client, request):
+        return token.check_client(client)
+
+    def introspect_token(self, token):
+        payload = {
+            "active": True,
+            "client_id": token.client_id,
+            "token_type": token.kind,
+            "iss": settings.GATEHOUSE_ISSUER,
+        }
+        if token.claims is not None:
+            for claim in ("sub", "scope", "exp", "iat", "aud", "jti", "sid"):
+                if claim in token.claims:
+                    payload[claim] = token.claims[claim]
+        elif token.session is not None:
+            payload |= {"sub": str(token.session.user_id), "scope": token.session.scope, "sid": str(token.session.id)}
+            payload["exp"] = int(token.session.expires_at.timestamp())
+        return payload
+
+
+class EndSessionEndpoint(rpinitiated.EndSessionEndpoint):
+    def get_server_jwks(self):
+        return keys.jwks()
+
+    def get_algorithms(self):
+        return [keys.ALGORITHM]
+
+    def end_session(self, end_session_request):
+        pass  # done by end_session() below, once the user has confirmed (or the hint proved the RP)
+
+
 class _Payload(BasicOAuth2Payload):
     pass
 
@@ -531,6 +653,9 @@ class Server(AuthorizationServer):
         self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), GatehouseOpenIDCode()])
         self.register_grant(RefreshTokenGrant)
         self.register_grant(ClientCredentialsGrant)
+        self.register_endpoint(RevocationEndpoint)
+        self.register_endpoint(IntrospectionEndpoint)
+        self.register_endpoint(EndSessionEndpoint)
 
     def query_client(self, client_id):
         row = OidcClient.objects.filter(client_id=client_id or "", is_active=True).first()
@@ -571,6 +696,41 @@ def server() -> Server:
 
 def token_endpoint(*, request: OAuthRequest) -> OAuthResponse:
     return server().create_token_response(request)
+
+
+def revocation_endpoint(*, request: OAuthRequest) -> OAuthResponse:
+    return server().create_endpoint_response("revocation", _Request(request))
+
+
+def introspection_endpoint(*, request: OAuthRequest) -> OAuthResponse:
+    return server().create_endpoint_response("introspection", _Request(request))
+
+
+def end_session(
+    *, request: OAuthRequest, browser_session_id: uuid.UUID | None, confirmed: bool
+) -> EndSessionPage | OAuthResponse:
+    """RP-initiated logout. With an `id_token_hint` we signed, for the signed-in user, the session
+    ends at once; otherwise the user confirms first (a logout link anyone can send must not sign
+    people out). Then back to the client's registered `post_logout_redirect_uri`, if it named one."""
+    from authlib.oauth2 import OAuth2Error
+
+    req = _Request(request)
+    try:
+        validated = server().validate_endpoint_request("end_session", req)
+    except OAuth2Error as error:
+        return EndSessionPage(page="error", error=error.error, error_description=error.description or "")
+    session = None if browser_session_id is None else browser_session_get(session_id=browser_session_id)
+    hint = validated.id_token_claims or {}
+    proven = bool(hint) and session is not None and hint.get("sub") == str(session.user_id)
+    client_name = validated.client.row.name if validated.client is not None else ""
+    if session is not None and not (confirmed or proven):
+        return EndSessionPage(page="confirm", client_name=client_name)
+    if session is not None:
+        with transaction.atomic(durable=True):
+            sessions_revoke(Session.objects.filter(id=session.id), reason="logout")
+    if validated.redirect_uri:
+        return OAuthResponse(status=302, headers=(("Location", validated.redirect_uri),))
+    return EndSessionPage(page="done", client_name=client_name)
 
 
 def userinfo(*, access_token: str) -> dict:
@@ -746,6 +906,11 @@ def discovery() -> dict:
         "authorization_endpoint": f"{issuer}/oauth2/authorize",
         "token_endpoint": f"{issuer}/oauth2/token",
         "userinfo_endpoint": f"{issuer}/oauth2/userinfo",
+        "revocation_endpoint": f"{issuer}/oauth2/revoke",
+        "introspection_endpoint": f"{issuer}/oauth2/introspect",
+        "end_session_endpoint": f"{issuer}/oauth2/logout",
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "jwks_uri": f"{issuer}/.well-known/jwks.json",
         "scopes_supported": list(SCOPES),
         "response_types_supported": ["code"],

@@ -53,6 +53,17 @@ class AuthorizePage:
 
 
 @dataclass(frozen=True, slots=True)
+class EndSessionPage:
+    """RP-initiated logout needs a page: "confirm" (sign out?), "done" (signed out, nowhere to go
+    back to) or "error"."""
+
+    page: str
+    client_name: str = ""
+    error: str = ""
+    error_description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class BrowserSignIn:
     session_id: uuid.UUID
     user_id: uuid.UUID
@@ -120,6 +131,20 @@ class OidcProvider(Protocol):
 
     def token(self, *, request: OAuthRequest) -> OAuthResponse:
         """The token endpoint (authorization_code with PKCE, refresh_token, client_credentials)."""
+        ...
+
+    def revoke(self, *, request: OAuthRequest) -> OAuthResponse:
+        """The revocation endpoint (RFC 7009): either token of a grant ends the grant."""
+        ...
+
+    def introspect(self, *, request: OAuthRequest) -> OAuthResponse:
+        """The introspection endpoint (RFC 7662), for a confidential client about its own tokens."""
+        ...
+
+    def end_session(
+        self, *, request: OAuthRequest, browser_session_id: uuid.UUID | None, confirmed: bool = False
+    ) -> EndSessionPage | OAuthResponse:
+        """RP-initiated logout: the page to show, or the redirect back to the client."""
         ...
 
     def userinfo(self, *, access_token: str) -> dict:
