@@ -61,7 +61,7 @@ def security_event(name: str):
     return decorate
 
 
-def to_data(session: SessionModel) -> Session:
+def to_data(session: SessionModel, client_names: dict[str, str] | None = None) -> Session:
     return Session(
         id=session.id,
         user_id=session.user_id,
@@ -71,6 +71,9 @@ def to_data(session: SessionModel) -> Session:
         ip=session.ip or "",
         user_agent=session.user_agent,
         revoked_at=session.revoked_at,
+        kind=session.kind,
+        client_id=session.client_id,
+        client_name=(client_names or {}).get(session.client_id, ""),
     )
 
 
@@ -104,13 +107,22 @@ class LocalAuthService:
         return row.session_id
 
     def list_sessions(self, *, user_id: uuid.UUID) -> list[Session]:
-        return [to_data(s) for s in sessions.sessions_active(user_id=user_id)]
+        active = sessions.sessions_active(user_id=user_id)
+        names = dict(
+            OidcClientModel.objects.filter(client_id__in={s.client_id for s in active if s.client_id}).values_list(
+                "client_id", "name"
+            )
+        )
+        return [to_data(s, names) for s in active]
 
     @security_event("auth.session_revoked")
     def revoke_session(self, *, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
         session = sessions.session_of_user(user_id=user_id, session_id=session_id)
         if session.revoked_at is not None:
             raise SessionNotFound()
+        if session.kind == "oidc":  # an application's access: the user takes it back
+            oidc.grant_revoke(session=session, reason="revoked_by_user")
+            return
         services.logout(session_id=session.id)
 
     @security_event("auth.sessions_revoked")

@@ -120,6 +120,11 @@ class SessionOutput(serializers.Serializer):
     ip = serializers.CharField()
     user_agent = serializers.CharField()
     current = serializers.BooleanField()
+    kind = serializers.CharField(
+        help_text='"api", "browser" (hosted sign-in, SSO) or "oidc" (an application\'s access)'
+    )
+    client_id = serializers.CharField(help_text="The application holding the access (kind oidc)")
+    client_name = serializers.CharField()
 
 
 class SessionListApi(APIView):
@@ -148,7 +153,8 @@ class SessionListApi(APIView):
 
 
 def vars_of(session) -> dict:
-    return {f: getattr(session, f) for f in ("id", "created_at", "last_used_at", "expires_at", "ip", "user_agent")}
+    fields = ("id", "created_at", "last_used_at", "expires_at", "ip", "user_agent", "kind", "client_id", "client_name")
+    return {f: getattr(session, f) for f in fields}
 
 
 class SessionDetailApi(APIView):

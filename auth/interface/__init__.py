@@ -56,6 +56,11 @@ class Session:
     ip: str
     user_agent: str
     revoked_at: datetime | None
+    # "api" (a sign-in at the API), "browser" (the SSO session of the hosted pages) or "oidc" (the
+    # grant an OpenID Connect client holds: `client_id`, `client_name`).
+    kind: str = "api"
+    client_id: str = ""
+    client_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -250,3 +250,28 @@ def test_revoking_the_sso_session_ends_the_grants_issued_under_it(ada, rp, brows
     for session in sessions:
         auth_service.revoke_session(user_id=ada.id, session_id=session.id)
     assert Client().get("/oauth2/userinfo", HTTP_AUTHORIZATION=f"Bearer {access}").status_code == 401
+
+
+def test_a_user_sees_which_applications_hold_access_and_takes_one_back(ada, rp, browser):
+    from tests.auth.conftest import tokens_of
+
+    verifier, challenge = pkce()
+    code = code_of(browser, rp.client.client_id, challenge)
+    access = exchange(None, code, verifier, secret=rp.client_secret, client_id=rp.client.client_id).json()[
+        "access_token"
+    ]
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_of(api)['access_token']}")
+    listed = api.get("/api/v1/auth/sessions").json()["results"]
+    kinds = {s["kind"] for s in listed}
+    assert kinds == {"api", "browser", "oidc"}
+    grant = next(s for s in listed if s["kind"] == "oidc")
+    assert grant["client_id"] == rp.client.client_id and grant["client_name"] == "Relying Party"
+    assert api.delete(f"/api/v1/auth/sessions/{grant['id']}").status_code == 204
+    assert Client().get("/oauth2/userinfo", HTTP_AUTHORIZATION=f"Bearer {access}").status_code == 401
+    from project.events.models import OutboxEvent
+
+    assert OutboxEvent.objects.filter(type="auth.grant_revoked").count() == 1
+    assert OutboxEvent.objects.filter(type="auth.client_authorized").count() == 1
