@@ -25,6 +25,11 @@ class AuthConfig(AppConfig):
             },
         )
 
+        # Contract §8 names it under `oidc.`: the OpenID Provider of the auth service.
+        declare_permissions(
+            "oidc", {"oidc.client.manage": "Register, list and remove OpenID Connect clients (API, admin)."}
+        )
+
         target = settings.GATEHOUSE_GRPC_TARGETS[SERVICE_NAME]
         if target:
             from auth.rpc.client import GrpcAuthService

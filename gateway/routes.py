@@ -39,9 +39,10 @@ APP_SERVICES: tuple[AppService, ...] = (
             Mount("api/v1/", "users.api.urls"),
             # The OpenID Provider (contract §8): its endpoints and its discovery document.
             Mount("oauth2/", "auth.api.oidc_urls"),
+            Mount("api/v1/oidc/", "auth.api.oidc_client_urls"),
             Mount(".well-known/", "auth.api.oidc_wellknown_urls"),
         ),
-        locations=("/api/v1/auth/", "/api/v1/users", "/oauth2/", "/.well-known/openid-configuration"),
+        locations=("/api/v1/auth/", "/api/v1/users", "/oauth2/", "/.well-known/openid-configuration", "/api/v1/oidc/"),
     ),
     AppService(
         name="rbac",
