@@ -102,7 +102,9 @@ def _page_headers(response, request) -> HttpResponse:
     )
     response["X-Frame-Options"] = "DENY"
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
+    # Not "no-referrer": a browser then posts our own forms with `Origin: null`, which CSRF
+    # protection rightly refuses. "same-origin" keeps the query string from leaking to clients.
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 
@@ -216,6 +218,9 @@ def end_session(request):
 def userinfo(request):
     header = request.headers.get("Authorization", "")
     scheme, _, credential = header.partition(" ")
+    if not header and request.method == "POST" and "access_token" in request.POST:
+        # RFC 6750 §2.2: the token in a form body (pyoidc's default); never in the query (§2.3).
+        scheme, credential = "bearer", request.POST["access_token"]
     if scheme.lower() != "bearer" or not credential.strip():
         response = JsonResponse(
             {"error": "invalid_token", "error_description": "A bearer access token is required."}, status=401

@@ -275,3 +275,22 @@ def test_a_user_sees_which_applications_hold_access_and_takes_one_back(ada, rp, 
 
     assert OutboxEvent.objects.filter(type="auth.grant_revoked").count() == 1
     assert OutboxEvent.objects.filter(type="auth.client_authorized").count() == 1
+
+
+def test_the_hosted_pages_send_a_strict_csp_and_refuse_framing(ada, rp, browser):
+    _, challenge = pkce()
+    page = browser.get(authorize_url(rp.client.client_id, challenge))
+    csp = page["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "script-src" not in csp
+    assert "form-action 'self' https://rp.example.com" in csp
+    assert page["X-Frame-Options"] == "DENY" and "no-store" in page["Cache-Control"]
+    assert b"csrfmiddlewaretoken" in page.content
+    assert b"<script" not in page.content and b"//cdn" not in page.content  # no script, no CDN asset
+
+
+def test_the_sign_in_form_refuses_a_post_without_the_csrf_token(ada, rp):
+    _, challenge = pkce()
+    strict = Client(enforce_csrf_checks=True)
+    url = authorize_url(rp.client.client_id, challenge)
+    assert strict.get(url).status_code == 200
+    assert strict.post(url, {"email": "ada@example.com", "password": PASSWORD}).status_code == 403
