@@ -80,6 +80,7 @@ def test_authlib_client_code_flow_with_pkce_refresh_introspection_revocation_and
     verifier = "v" * 64
     url, state = client.create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier, nonce="n1")
     location = browser_sign_in(url)
+    assert parse_qs(urlsplit(location).query)["state"] == [state]
     assert parse_qs(urlsplit(location).query)["iss"] == [gatehouse]
     token = client.fetch_token(meta["token_endpoint"], authorization_response=location, code_verifier=verifier)
     assert {"access_token", "refresh_token", "id_token"} <= set(token)
