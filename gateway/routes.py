@@ -66,6 +66,9 @@ ROUTE_WEIGHTS: tuple[tuple[str, int], ...] = (
     ("/api/v1/auth/password/", 5),
     ("/api/v1/auth/verify-email", 2),
     ("/api/v1/notifications/send", 5),
+    # The OpenID Provider's hosted sign-in form (a password hash). Not the token endpoint: one
+    # relying party's server exchanges the codes of all its users from one address.
+    ("/oauth2/authorize", 2),
 )
 
 # Everything else (health, metrics, JWKS, the schema and docs, the admin) is the gateway's own and

@@ -15,8 +15,10 @@ from auth.interface import (
     PASSWORD_RESET_REQUESTED,
     REFRESH_TOKEN_REUSED,
 )
+from auth.interface.oidc import CLIENT_AUTHORIZED
 from notifications.core.services import notification_create, notification_send_after_commit
 from notifications.interface import (
+    TYPE_APPLICATION_AUTHORIZED,
     TYPE_EMAIL_VERIFICATION,
     TYPE_PASSWORD_CHANGED,
     TYPE_PASSWORD_RESET,
@@ -55,6 +57,17 @@ def password_reset_requested(envelope: Envelope) -> None:
 @subscribe(CONSUMER, PASSWORD_CHANGED)
 def password_changed(envelope: Envelope) -> None:
     _notify(envelope, TYPE_PASSWORD_CHANGED, {"via": envelope.payload.get("via")})
+
+
+@subscribe(CONSUMER, CLIENT_AUTHORIZED)
+def client_authorized(envelope: Envelope) -> None:
+    payload = envelope.payload
+    if payload.get("first"):  # a new application, not the next sign-in of a known one
+        _notify(
+            envelope,
+            TYPE_APPLICATION_AUTHORIZED,
+            {"client_name": payload["client_name"], "scope": payload.get("scope")},
+        )
 
 
 @subscribe(CONSUMER, REFRESH_TOKEN_REUSED)

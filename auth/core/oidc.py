@@ -282,6 +282,7 @@ def _grant_tokens(*, client: OidcClient, user: EndUser, scope: str, request: OAu
     info = _client_info(request)
     with_refresh = "offline_access" in scope.split() and "refresh_token" in client.grant_types
     with transaction.atomic(durable=True):
+        first = not Session.objects.filter(user_id=user.id, client_id=client.client_id, kind="oidc").exists()
         session = session_open(
             user_id=user.id,
             ip=info.ip,
@@ -313,6 +314,7 @@ def _grant_tokens(*, client: OidcClient, user: EndUser, scope: str, request: OAu
                 "client_name": client.name,
                 "session_id": str(session.id),
                 "scope": scope,
+                "first": first,
             },
         )
     return token, session.id

@@ -15,6 +15,7 @@ from notifications.interface import (
     CHANNEL_IN_APP,
     CHANNEL_WEBHOOK,
     TYPE_ANNOUNCEMENT,
+    TYPE_APPLICATION_AUTHORIZED,
     TYPE_EMAIL_VERIFICATION,
     TYPE_PASSWORD_CHANGED,
     TYPE_PASSWORD_RESET,
@@ -109,6 +110,15 @@ TYPES: dict[str, TypeDefinition] = {
             default_channels=(CHANNEL_EMAIL, CHANNEL_IN_APP),
             mandatory=True,
             fields=(Field("via", required=False, max_length=32),),
+            system=True,
+        ),
+        TypeDefinition(
+            code=TYPE_APPLICATION_AUTHORIZED,
+            description="Security notice: an application got access to the account for the first time (OpenID Connect).",
+            channels=(CHANNEL_EMAIL, CHANNEL_IN_APP, CHANNEL_WEBHOOK),
+            default_channels=(CHANNEL_EMAIL, CHANNEL_IN_APP),
+            mandatory=True,
+            fields=(Field("client_name", max_length=200), Field("scope", required=False, max_length=500)),
             system=True,
         ),
         TypeDefinition(

@@ -294,3 +294,52 @@ def test_the_sign_in_form_refuses_a_post_without_the_csrf_token(ada, rp):
     url = authorize_url(rp.client.client_id, challenge)
     assert strict.get(url).status_code == 200
     assert strict.post(url, {"email": "ada@example.com", "password": PASSWORD}).status_code == 403
+
+
+def test_sub_is_stable_and_auth_time_moves_only_with_a_new_sign_in(ada, rp, settings):
+    import time
+
+    def id_claims(browser, **extra):
+        verifier, challenge = pkce()
+        from tests.oidc.conftest import authorize_url as url_of
+
+        url = url_of(rp.client.client_id, challenge, **extra)
+        page = browser.get(url)
+        response = (
+            browser.post(url, {"email": "ada@example.com", "password": PASSWORD}) if page.status_code == 200 else page
+        )
+        code = redirect_params(response)["code"]
+        body = exchange(None, code, verifier, secret=rp.client_secret, client_id=rp.client.client_id).json()
+        return jwt.decode(body["id_token"], options={"verify_signature": False})
+
+    browser = Client()
+    first = id_claims(browser)
+    time.sleep(1.1)
+    silent = id_claims(browser)  # SSO: no new sign-in
+    assert silent["sub"] == first["sub"] == str(ada.id)
+    assert silent["auth_time"] == first["auth_time"]
+    forced = id_claims(browser, max_age="1")  # older than a second: sign in again
+    assert forced["auth_time"] > first["auth_time"] and forced["sub"] == first["sub"]
+
+
+def test_a_permissions_claim_only_for_a_client_that_asks_for_its_scope(ada, browser, db):
+    from permissions.interface import permission_service
+
+    role = permission_service.create_role(
+        actor_id=None, name="acme-viewer", permissions=["users.user.view"], description=""
+    )
+    permission_service.grant(actor_id=None, role_id=role.id, user_id=ada.id, scope="org:acme")
+    with_claim = oidc_provider.client_create(
+        name="Acme app", redirect_uris=[RP], first_party=True, permissions_scope="org:acme"
+    )
+    verifier, challenge = pkce()
+    code = code_of(browser, with_claim.client.client_id, challenge)
+    body = exchange(None, code, verifier, secret=with_claim.client_secret, client_id=with_claim.client.client_id).json()
+    claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+    assert claims["permissions"] == ["users.user.view"]
+    plain = oidc_provider.client_create(name="Plain", redirect_uris=[RP], first_party=True)
+    verifier, challenge = pkce()
+    page = browser.get(authorize_url(plain.client.client_id, challenge))
+    code = redirect_params(page)["code"]
+    body = exchange(None, code, verifier, secret=plain.client_secret, client_id=plain.client.client_id).json()
+    assert "permissions" not in jwt.decode(body["access_token"], options={"verify_signature": False})
