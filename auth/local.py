@@ -14,8 +14,6 @@ from auth.interface import (
     InvalidToken,
     MfaStateError,
     Principal,
-    ReauthenticationFailed,
-    ReauthenticationOtpFailed,
     Session,
     SessionNotFound,
     TokenPair,
@@ -153,23 +151,23 @@ class LocalAuthService:
     def verify_email(self, *, token: str) -> uuid.UUID:
         return services.verify_email(token=token)
 
-    def totp_enroll(self, *, user_id: uuid.UUID) -> TotpEnrollment:
+    @security_event("auth.mfa_enrolment_started")
+    def totp_enroll(self, *, user_id: uuid.UUID, password: str) -> TotpEnrollment:
+        services.reauthenticate(user_id=user_id, password=password)
         return mfa.totp_enroll(user_id=user_id, email=user_service.get(user_id=user_id).email)
 
     @security_event("auth.mfa_enabled")
-    def totp_confirm(self, *, user_id: uuid.UUID, otp: str) -> None:
-        mfa.totp_confirm(user_id=user_id, otp=otp)
+    def totp_confirm(self, *, user_id: uuid.UUID, otp: str, session_id: uuid.UUID | None = None) -> None:
+        mfa.totp_pending_or_raise(user_id=user_id)
+        services.reauthenticate(user_id=user_id, otp=otp, field="confirm")
+        services.mfa_changed(user_id=user_id, change="enabled", keep_session_id=session_id, apply=mfa.totp_confirm)
 
     @security_event("auth.mfa_disabled")
-    def totp_disable(self, *, user_id: uuid.UUID, otp: str | None = None, password: str | None = None) -> None:
+    def totp_disable(self, *, user_id: uuid.UUID, password: str, session_id: uuid.UUID | None = None) -> None:
         if not mfa.totp_is_on(user_id=user_id):
             raise MfaStateError("Two-factor authentication is not on.")
-        if otp:
-            if not mfa.otp_accept(user_id=user_id, otp=otp):
-                raise ReauthenticationOtpFailed(details={"otp": ["The one-time code is not valid."]})
-        elif not (password and user_service.check_password(user_id=user_id, password=password)):
-            raise ReauthenticationFailed(details={"password": ["The password is not correct."]})
-        mfa.totp_disable(user_id=user_id)
+        services.reauthenticate(user_id=user_id, password=password)
+        services.mfa_changed(user_id=user_id, change="disabled", keep_session_id=session_id, apply=mfa.totp_disable)
 
     def mfa_enabled(self, *, user_id: uuid.UUID) -> bool:
         return mfa.totp_is_on(user_id=user_id)

@@ -11,6 +11,7 @@ import uuid
 
 from auth.interface import (
     EMAIL_VERIFICATION_REQUESTED,
+    MFA_CHANGED,
     PASSWORD_CHANGED,
     PASSWORD_RESET_REQUESTED,
     REFRESH_TOKEN_REUSED,
@@ -20,6 +21,7 @@ from notifications.core.services import notification_create, notification_send_a
 from notifications.interface import (
     TYPE_APPLICATION_AUTHORIZED,
     TYPE_EMAIL_VERIFICATION,
+    TYPE_MFA_CHANGED,
     TYPE_PASSWORD_CHANGED,
     TYPE_PASSWORD_RESET,
     TYPE_REFRESH_TOKEN_REUSED,
@@ -68,6 +70,12 @@ def client_authorized(envelope: Envelope) -> None:
             TYPE_APPLICATION_AUTHORIZED,
             {"client_name": payload["client_name"], "scope": payload.get("scope")},
         )
+
+
+@subscribe(CONSUMER, MFA_CHANGED)
+def mfa_changed(envelope: Envelope) -> None:
+    payload = envelope.payload
+    _notify(envelope, TYPE_MFA_CHANGED, {"change": payload["change"], "effective_at": payload.get("effective_at")})
 
 
 @subscribe(CONSUMER, REFRESH_TOKEN_REUSED)

@@ -209,18 +209,14 @@ class PasswordResetConfirmApi(AnonymousApi):
 class TotpApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    class DisableSerializer(serializers.Serializer):
-        otp = StringField(max_length=32, required=False)
-        password = StringField(required=False, **PASSWORD)
+    class PasswordSerializer(serializers.Serializer):
+        """Enrolling and removing a second factor re-authenticate with the password (contract §2):
+        a stolen access token alone must not lock its owner out."""
 
-        def validate(self, attrs):
-            # A request that proves nothing is malformed, not a failed login attempt.
-            if not attrs.get("otp") and not attrs.get("password"):
-                raise serializers.ValidationError("Send a current code (or a recovery code) or the password.")
-            return attrs
+        password = StringField(**PASSWORD)
 
     @extend_schema(
-        request=None,
+        request=PasswordSerializer,
         responses={
             201: inline_serializer(
                 "TotpEnrollment",
@@ -233,7 +229,9 @@ class TotpApi(APIView):
         },
     )
     def post(self, request):
-        enrollment = auth_service.totp_enroll(user_id=request.user.id)
+        data = self.PasswordSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        enrollment = auth_service.totp_enroll(user_id=request.user.id, password=data.validated_data["password"])
         body = {
             "secret": enrollment.secret,
             "otpauth_uri": enrollment.otpauth_uri,
@@ -241,11 +239,14 @@ class TotpApi(APIView):
         }
         return Response(body, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=DisableSerializer, responses={204: None})
+    @extend_schema(request=PasswordSerializer, responses={204: None})
     def delete(self, request):
-        data = self.DisableSerializer(data=request.data)
+        """Turn TOTP off; the user's other sessions end."""
+        data = self.PasswordSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        auth_service.totp_disable(user_id=request.user.id, **data.validated_data)
+        auth_service.totp_disable(
+            user_id=request.user.id, password=data.validated_data["password"], session_id=request.user.session_id
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -259,5 +260,7 @@ class TotpConfirmApi(APIView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        auth_service.totp_confirm(user_id=request.user.id, otp=data.validated_data["otp"])
+        auth_service.totp_confirm(
+            user_id=request.user.id, otp=data.validated_data["otp"], session_id=request.user.session_id
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from auth.interface import (
     EMAIL_VERIFICATION_REQUESTED,
+    MFA_CHANGED,
     ONE_TIME_TOKEN_SEAL,
     PASSWORD_CHANGED,
     PASSWORD_RESET_REQUESTED,
@@ -25,6 +26,7 @@ from auth.interface import (
     InvalidToken,
     MfaRequired,
     ReauthenticationFailed,
+    ReauthenticationOtpFailed,
     TokenPair,
     WeakPassword,
 )
@@ -94,40 +96,68 @@ def _login(*, email: str, password: str, otp: str | None, client: ClientInfo) ->
 
 def authenticate(*, email: str, password: str, otp: str | None, client: ClientInfo):
     """The sign-in checks every entry point shares (the API's token endpoint, the hosted sign-in
-    page of OpenID Connect): lockout, password, second factor, active account. Returns the user."""
-    recent_failures = throttle.login_allowed_or_raise(email=email, ip=client.ip)
+    page of OpenID Connect): lockout, password, second factor, active account. Returns the user.
+    The attempt is counted before the password is checked (throttle.attempt_begin)."""
+    attempt = throttle.attempt_begin(email=email, ip=client.ip)
     # The users service hashes a dummy password for an unknown email: similar time either way.
     user = user_service.verify_password(email=email, password=password)
     if user is None:
-        throttle.login_failure_record(email=email, ip=client.ip)
-        raise InvalidCredentials()
+        raise InvalidCredentials()  # the attempt stays: a failure
     if mfa.totp_is_on(user_id=user.id):
         if not otp:
+            throttle.attempt_void(attempt)
             raise MfaRequired()
         if not mfa.otp_accept(user_id=user.id, otp=otp):
-            throttle.login_failure_record(email=email, ip=client.ip)
             raise mfa.InvalidOtp()
     if not user.is_active:
+        throttle.attempt_void(attempt)
         raise AccountInactive()
-    if recent_failures:
-        throttle.login_failures_clear(email=email)
+    throttle.attempt_succeeded(attempt)
     return user
 
 
 def authenticate_second_factor(*, user_id: uuid.UUID, email: str, otp: str, client: ClientInfo):
     """The second step of a two-step sign-in (the hosted page), after a password step that
     answered MfaRequired: the same lockout, code check and account checks as authenticate()."""
-    throttle.login_allowed_or_raise(email=email, ip=client.ip)
     if not otp:
         raise MfaRequired()
+    attempt = throttle.attempt_begin(email=email, ip=client.ip)
     if not mfa.otp_accept(user_id=user_id, otp=otp):
-        throttle.login_failure_record(email=email, ip=client.ip)
         raise mfa.InvalidOtp()
     user = user_service.get(user_id=user_id)
     if not user.is_active:
+        throttle.attempt_void(attempt)
         raise AccountInactive()
-    throttle.login_failures_clear(email=email)
+    throttle.attempt_succeeded(attempt)
     return user
+
+
+def reauthenticate(*, user_id: uuid.UUID, password: str | None = None, otp: str | None = None, field: str = "password"):
+    """A re-authentication prompt inside a signed-in session (changing the password, enrolling,
+    confirming or removing a second factor): the password, or a current code, counted against the
+    account's sign-in lockout like a sign-in (contract §2; issue 15, item 5). Raises
+    ReauthenticationFailed / ReauthenticationOtpFailed (400) and TooManyAttempts (429) while locked."""
+    email = user_service.get(user_id=user_id).email
+    attempt = throttle.attempt_begin(email=email, ip="")
+    if otp is not None:
+        if not mfa.otp_accept(user_id=user_id, otp=otp, allow_recovery=field != "confirm"):
+            raise ReauthenticationOtpFailed(details={"otp": ["The one-time code is not valid."]})
+    elif not (password and user_service.check_password(user_id=user_id, password=password)):
+        raise ReauthenticationFailed(details={field: ["The password is not correct."]})
+    throttle.attempt_succeeded(attempt)
+
+
+def mfa_changed(*, user_id: uuid.UUID, change: str, keep_session_id: uuid.UUID | None, apply) -> None:
+    """A second factor turned on or off (`apply` does it): in one transaction, every other session
+    of the user ends (a session opened by whoever changed it, or before, is no longer trusted) and
+    `auth.mfa_changed` is recorded; the notifications service mails the user (issue 15, item 3)."""
+    with transaction.atomic(durable=True):
+        apply(user_id=user_id)
+        sessions = Session.objects.filter(user_id=user_id)
+        if keep_session_id is not None:
+            sessions = sessions.exclude(id=keep_session_id)
+        sessions_revoke(sessions, reason=f"mfa_{change}")
+        outbox_record(type=MFA_CHANGED, producer=SERVICE_NAME, payload={"user_id": str(user_id), "change": change})
 
 
 def refresh(*, refresh_token: str, client: ClientInfo, oidc_client_id: str = "") -> TokenPair:
@@ -219,10 +249,7 @@ def revoke_all_sessions(*, user_id: uuid.UUID, except_session_id: uuid.UUID | No
 
 
 def change_password(*, user_id: uuid.UUID, session_id: uuid.UUID | None, old_password: str, new_password: str) -> None:
-    if not user_service.check_password(user_id=user_id, password=old_password):
-        raise ReauthenticationFailed(
-            "The current password is not correct.", details={"old_password": ["The password is not correct."]}
-        )
+    reauthenticate(user_id=user_id, password=old_password, field="old_password")
     _set_password(user_id=user_id, password=new_password)
     with transaction.atomic(durable=True):
         sessions = Session.objects.filter(user_id=user_id)

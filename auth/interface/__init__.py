@@ -21,6 +21,9 @@ PASSWORD_RESET_REQUESTED = "auth.password_reset_requested"
 SESSION_REVOKED = "auth.session_revoked"
 REFRESH_TOKEN_REUSED = "auth.refresh_token_reused"
 EMAIL_VERIFICATION_REQUESTED = "auth.email_verification_requested"
+# A second factor was turned on, turned off, or removed by the recovery path (payload `change`:
+# "enabled", "disabled", "recovery_requested", "recovery_cancelled", "recovered").
+MFA_CHANGED = "auth.mfa_changed"
 
 # Events that carry a one-time token (`payload["sealed_token"]`) seal it with project.crypto.seal
 # under this purpose, so that it is readable neither in the outbox nor on the broker.
@@ -215,18 +218,23 @@ class AuthService(Protocol):
         """Mark the user's email verified; returns the user id. Raises InvalidOneTimeToken."""
         ...
 
-    def totp_enroll(self, *, user_id: uuid.UUID) -> TotpEnrollment:
-        """Start (or restart) TOTP enrolment: a new secret, its otpauth URI and 10 recovery codes.
-        Not active until confirmed. Raises MfaStateError if TOTP is already on."""
+    def totp_enroll(self, *, user_id: uuid.UUID, password: str) -> TotpEnrollment:
+        """Start (or restart) TOTP enrolment after re-authenticating with the password: a new
+        secret, its otpauth URI and 10 recovery codes. Not active until confirmed. Raises
+        ReauthenticationFailed (counted toward the lockout), TooManyAttempts, MfaStateError if TOTP
+        is already on."""
         ...
 
-    def totp_confirm(self, *, user_id: uuid.UUID, otp: str) -> None:
-        """Turn TOTP on with a first valid code. Raises ReauthenticationOtpFailed, MfaStateError."""
+    def totp_confirm(self, *, user_id: uuid.UUID, otp: str, session_id: uuid.UUID | None = None) -> None:
+        """Turn TOTP on with a first valid code; every session but `session_id` ends, the user is
+        told (`auth.mfa_changed`). Raises ReauthenticationOtpFailed (counted toward the lockout),
+        TooManyAttempts, MfaStateError."""
         ...
 
-    def totp_disable(self, *, user_id: uuid.UUID, otp: str | None = None, password: str | None = None) -> None:
-        """Turn TOTP off; needs a current code (or recovery code) or the password.
-        Raises ReauthenticationOtpFailed / ReauthenticationFailed, MfaStateError."""
+    def totp_disable(self, *, user_id: uuid.UUID, password: str, session_id: uuid.UUID | None = None) -> None:
+        """Turn TOTP off after re-authenticating with the password; every session but
+        `session_id` ends, the user is told (`auth.mfa_changed`). Raises ReauthenticationFailed
+        (counted toward the lockout), TooManyAttempts, MfaStateError."""
         ...
 
     def mfa_enabled(self, *, user_id: uuid.UUID) -> bool:

@@ -17,6 +17,7 @@ from notifications.interface import (
     TYPE_ANNOUNCEMENT,
     TYPE_APPLICATION_AUTHORIZED,
     TYPE_EMAIL_VERIFICATION,
+    TYPE_MFA_CHANGED,
     TYPE_PASSWORD_CHANGED,
     TYPE_PASSWORD_RESET,
     TYPE_REFRESH_TOKEN_REUSED,
@@ -110,6 +111,15 @@ TYPES: dict[str, TypeDefinition] = {
             default_channels=(CHANNEL_EMAIL, CHANNEL_IN_APP),
             mandatory=True,
             fields=(Field("via", required=False, max_length=32),),
+            system=True,
+        ),
+        TypeDefinition(
+            code=TYPE_MFA_CHANGED,
+            description="Security notice: two-factor sign-in was turned on or off, or its recovery was asked for.",
+            channels=(CHANNEL_EMAIL, CHANNEL_IN_APP, CHANNEL_WEBHOOK),
+            default_channels=(CHANNEL_EMAIL, CHANNEL_IN_APP),
+            mandatory=True,
+            fields=(Field("change", max_length=32), Field("effective_at", required=False, max_length=64)),
             system=True,
         ),
         TypeDefinition(

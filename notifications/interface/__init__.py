@@ -46,6 +46,7 @@ TYPE_PASSWORD_RESET = "password_reset"
 TYPE_PASSWORD_CHANGED = "password_changed"
 TYPE_REFRESH_TOKEN_REUSED = "refresh_token_reused"
 TYPE_APPLICATION_AUTHORIZED = "application_authorized"
+TYPE_MFA_CHANGED = "mfa_changed"
 TYPE_ANNOUNCEMENT = "announcement"
 TYPE_WELCOME = "welcome"
 TYPE_ROLE_ASSIGNED = "role_assigned"
@@ -269,6 +270,7 @@ __all__ = [
     "TYPE_ANNOUNCEMENT",
     "TYPE_APPLICATION_AUTHORIZED",
     "TYPE_EMAIL_VERIFICATION",
+    "TYPE_MFA_CHANGED",
     "TYPE_PASSWORD_CHANGED",
     "TYPE_PASSWORD_RESET",
     "TYPE_REFRESH_TOKEN_REUSED",

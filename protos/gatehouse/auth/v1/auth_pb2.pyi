@@ -246,10 +246,12 @@ class VerifyEmailResponse(_message.Message):
     def __init__(self, user_id: _Optional[str] = ...) -> None: ...
 
 class TotpEnrollRequest(_message.Message):
-    __slots__ = ("user_id",)
+    __slots__ = ("user_id", "password")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+    password: str
+    def __init__(self, user_id: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
 
 class TotpEnrollResponse(_message.Message):
     __slots__ = ("enrollment",)
@@ -258,26 +260,28 @@ class TotpEnrollResponse(_message.Message):
     def __init__(self, enrollment: _Optional[_Union[TotpEnrollment, _Mapping]] = ...) -> None: ...
 
 class TotpConfirmRequest(_message.Message):
-    __slots__ = ("user_id", "otp")
+    __slots__ = ("user_id", "otp", "session_id")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     OTP_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     otp: str
-    def __init__(self, user_id: _Optional[str] = ..., otp: _Optional[str] = ...) -> None: ...
+    session_id: str
+    def __init__(self, user_id: _Optional[str] = ..., otp: _Optional[str] = ..., session_id: _Optional[str] = ...) -> None: ...
 
 class TotpConfirmResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class TotpDisableRequest(_message.Message):
-    __slots__ = ("user_id", "otp", "password")
+    __slots__ = ("user_id", "password", "session_id")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
-    OTP_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     user_id: str
-    otp: str
     password: str
-    def __init__(self, user_id: _Optional[str] = ..., otp: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
+    session_id: str
+    def __init__(self, user_id: _Optional[str] = ..., password: _Optional[str] = ..., session_id: _Optional[str] = ...) -> None: ...
 
 class TotpDisableResponse(_message.Message):
     __slots__ = ()

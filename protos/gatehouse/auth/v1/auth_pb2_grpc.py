@@ -224,22 +224,24 @@ class AuthServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def TotpEnroll(self, request, context):
-        """Start (or restart) TOTP enrolment. INVALID_ARGUMENT (mfa_state) when TOTP is already on.
+        """Start (or restart) TOTP enrolment after re-authenticating with the password.
+        INVALID_ARGUMENT (invalid_password, mfa_state), RESOURCE_EXHAUSTED while the account is locked.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def TotpConfirm(self, request, context):
-        """Turn TOTP on with a first valid code. INVALID_ARGUMENT (invalid_otp, mfa_state).
+        """Turn TOTP on with a first valid code; the user's other sessions end.
+        INVALID_ARGUMENT (invalid_otp, mfa_state), RESOURCE_EXHAUSTED while the account is locked.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def TotpDisable(self, request, context):
-        """Turn TOTP off with a current code (or recovery code) or the password.
-        INVALID_ARGUMENT (invalid_otp, invalid_password, mfa_state).
+        """Turn TOTP off after re-authenticating with the password; the user's other sessions end.
+        INVALID_ARGUMENT (invalid_password, mfa_state), RESOURCE_EXHAUSTED while the account is locked.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
