@@ -169,6 +169,10 @@ class LocalAuthService:
         services.reauthenticate(user_id=user_id, password=password)
         services.mfa_changed(user_id=user_id, change="disabled", keep_session_id=session_id, apply=mfa.totp_disable)
 
+    @security_event("auth.mfa_recovery_requested")
+    def mfa_recovery_request(self, *, email: str, password: str, client: ClientInfo) -> datetime:
+        return services.mfa_recovery_request(email=email, password=password, client=client)
+
     def mfa_enabled(self, *, user_id: uuid.UUID) -> bool:
         return mfa.totp_is_on(user_id=user_id)
 

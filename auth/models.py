@@ -105,6 +105,19 @@ class TotpDevice(models.Model):
         return f"TOTP of {self.user_id}{'' if self.confirmed_at else ' (unconfirmed)'}"
 
 
+class MfaRecovery(models.Model):
+    """A request to remove a lost (or hijacked) second factor: it takes effect at `effective_at`,
+    at the next sign-in with the password alone, unless a sign-in with the second factor cancels it
+    first (docs/auth.md, "Recovering a lost second factor")."""
+
+    user_id = models.UUIDField(primary_key=True)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    effective_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"MFA recovery of {self.user_id} at {self.effective_at}"
+
+
 class RecoveryCode(models.Model):
     user_id = models.UUIDField(db_index=True)
     code_hash = models.CharField(max_length=64)

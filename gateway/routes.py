@@ -64,6 +64,7 @@ ROUTE_WEIGHTS: tuple[tuple[str, int], ...] = (
     ("/api/v1/auth/token", 5),  # also /token/refresh
     ("/api/v1/auth/register", 5),
     ("/api/v1/auth/password/", 5),
+    ("/api/v1/auth/mfa/recovery", 5),
     ("/api/v1/auth/verify-email", 2),
     ("/api/v1/notifications/send", 5),
     # The OpenID Provider's hosted sign-in form (a password hash). Not the token endpoint: one

@@ -210,6 +210,8 @@ GATEHOUSE_SESSION_IDLE_TIMEOUT = env.int("GATEHOUSE_SESSION_IDLE_TIMEOUT", defau
 GATEHOUSE_RATELIMIT_ANON = env.str("GATEHOUSE_RATELIMIT_ANON", default="60/min")
 GATEHOUSE_RATELIMIT_USER = env.str("GATEHOUSE_RATELIMIT_USER", default="600/min")
 GATEHOUSE_LOGIN_MAX_FAILURES = env.int("GATEHOUSE_LOGIN_MAX_FAILURES", default=5)
+# How long a request to remove a lost second factor waits (any sign-in with the factor cancels it).
+GATEHOUSE_MFA_RECOVERY_DELAY = env.int("GATEHOUSE_MFA_RECOVERY_DELAY", default=3 * 24 * 3600)
 GATEHOUSE_LOGIN_MAX_FAILURES_PER_IP = env.int("GATEHOUSE_LOGIN_MAX_FAILURES_PER_IP", default=50)
 # Clock skew tolerated on exp/nbf/iat, seconds.
 GATEHOUSE_TOKEN_LEEWAY = env.int("GATEHOUSE_TOKEN_LEEWAY", default=30)

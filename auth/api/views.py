@@ -264,3 +264,29 @@ class TotpConfirmApi(APIView):
             user_id=request.user.id, otp=data.validated_data["otp"], session_id=request.user.session_id
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MfaRecoveryApi(APIView):
+    """Lost the authenticator and the recovery codes: ask to remove the second factor. It goes
+    after GATEHOUSE_MFA_RECOVERY_DELAY, at the next sign-in with the password alone, unless a
+    sign-in with the factor cancels it first; the user is mailed at each step (docs/auth.md)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    class InputSerializer(serializers.Serializer):
+        email = StringField(max_length=254)
+        password = StringField(**PASSWORD)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={202: inline_serializer("MfaRecovery", {"effective_at": serializers.DateTimeField()})},
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        effective_at = auth_service.mfa_recovery_request(**data.validated_data, client=client_info(request))
+        return Response(
+            {"effective_at": serializers.DateTimeField().to_representation(effective_at)},
+            status=status.HTTP_202_ACCEPTED,
+        )

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from auth.interface import InvalidOtp, MfaStateError, TotpEnrollment
-from auth.models import RecoveryCode, TotpDevice
+from auth.models import MfaRecovery, RecoveryCode, TotpDevice
 from project.crypto import decrypt, encrypt
 
 from .crypto import keyed_hash
@@ -108,3 +108,4 @@ def totp_disable(*, user_id: uuid.UUID) -> None:
         raise MfaStateError("Two-factor authentication is not on.")
     TotpDevice.objects.filter(user_id=user_id).delete()
     RecoveryCode.objects.filter(user_id=user_id).delete()
+    MfaRecovery.objects.filter(user_id=user_id).delete()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -25,12 +25,13 @@ from auth.interface import (
     InvalidOneTimeToken,
     InvalidToken,
     MfaRequired,
+    MfaStateError,
     ReauthenticationFailed,
     ReauthenticationOtpFailed,
     TokenPair,
     WeakPassword,
 )
-from auth.models import OneTimeToken, RefreshToken, Session
+from auth.models import MfaRecovery, OneTimeToken, RefreshToken, Session
 from project.crypto import seal
 from project.events.outbox import outbox_record
 from project.kernel.errors import DomainError, InvalidArgument
@@ -105,15 +106,71 @@ def authenticate(*, email: str, password: str, otp: str | None, client: ClientIn
         raise InvalidCredentials()  # the attempt stays: a failure
     if mfa.totp_is_on(user_id=user.id):
         if not otp:
+            if user.is_active and mfa_recovery_complete_if_due(user_id=user.id):
+                throttle.attempt_succeeded(attempt)
+                return user  # the lost factor is gone: the password alone signs in, this once and after
             throttle.attempt_void(attempt)
             raise MfaRequired()
         if not mfa.otp_accept(user_id=user.id, otp=otp):
             raise mfa.InvalidOtp()
+        mfa_recovery_cancel(user_id=user.id)  # whoever holds the factor is still around
     if not user.is_active:
         throttle.attempt_void(attempt)
         raise AccountInactive()
     throttle.attempt_succeeded(attempt)
     return user
+
+
+def mfa_recovery_request(*, email: str, password: str, client: ClientInfo) -> datetime:
+    """docs/auth.md, "Recovering a lost second factor". Counted like a sign-in."""
+    attempt = throttle.attempt_begin(email=email, ip=client.ip)
+    user = user_service.verify_password(email=email, password=password)
+    if user is None:
+        raise InvalidCredentials()
+    throttle.attempt_succeeded(attempt)
+    if not user.is_active:
+        raise AccountInactive()
+    if not mfa.totp_is_on(user_id=user.id):
+        raise MfaStateError("Two-factor authentication is not on: sign in with the password.")
+    existing = MfaRecovery.objects.filter(user_id=user.id).first()
+    if existing is not None:  # asking again does not move the date (nor mail again)
+        return existing.effective_at
+    effective_at = timezone.now() + timedelta(seconds=settings.GATEHOUSE_MFA_RECOVERY_DELAY)
+    with transaction.atomic(durable=True):
+        MfaRecovery.objects.create(user_id=user.id, effective_at=effective_at)
+        outbox_record(
+            type=MFA_CHANGED,
+            producer=SERVICE_NAME,
+            payload={
+                "user_id": str(user.id),
+                "change": "recovery_requested",
+                "effective_at": effective_at.strftime("%Y-%m-%d %H:%M UTC"),
+            },
+        )
+    return effective_at
+
+
+def mfa_recovery_cancel(*, user_id: uuid.UUID) -> None:
+    with transaction.atomic(durable=True):
+        if MfaRecovery.objects.filter(user_id=user_id).delete()[0]:
+            outbox_record(
+                type=MFA_CHANGED,
+                producer=SERVICE_NAME,
+                payload={"user_id": str(user_id), "change": "recovery_cancelled"},
+            )
+
+
+def mfa_recovery_complete_if_due(*, user_id: uuid.UUID) -> bool:
+    """Remove the second factor if its recovery request is due; every session ends."""
+    if not MfaRecovery.objects.filter(user_id=user_id, effective_at__lte=timezone.now()).exists():
+        return False
+
+    def remove(*, user_id):
+        MfaRecovery.objects.filter(user_id=user_id).delete()
+        mfa.totp_disable(user_id=user_id)
+
+    mfa_changed(user_id=user_id, change="recovered", keep_session_id=None, apply=remove)
+    return True
 
 
 def authenticate_second_factor(*, user_id: uuid.UUID, email: str, otp: str, client: ClientInfo):

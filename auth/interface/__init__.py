@@ -237,6 +237,14 @@ class AuthService(Protocol):
         (counted toward the lockout), TooManyAttempts, MfaStateError."""
         ...
 
+    def mfa_recovery_request(self, *, email: str, password: str, client: ClientInfo) -> datetime:
+        """Ask to remove a lost second factor: after the password (counted like a sign-in), the
+        factor is removed at the returned time, at the next sign-in with the password alone, unless
+        a sign-in with the factor (or a recovery code) cancels the request first. The user is
+        mailed at the request, the cancellation and the removal. Raises InvalidCredentials,
+        TooManyAttempts, MfaStateError (TOTP is off)."""
+        ...
+
     def mfa_enabled(self, *, user_id: uuid.UUID) -> bool:
         """Whether TOTP is on for the user."""
         ...

@@ -5,6 +5,7 @@ AUTH_GRPC_TARGET is set. Same signatures, same results, same errors; no models.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from auth.interface import ClientInfo, Principal, Session, TokenPair, TotpEnrollment
 from project.rpc.client import ServiceClient
@@ -101,6 +102,10 @@ class GrpcAuthService:
         session = None if session_id is None else str(session_id)
         request = pb.TotpDisableRequest(user_id=str(user_id), password=password, **without_none(session_id=session))
         self._rpc.call("TotpDisable", request)
+
+    def mfa_recovery_request(self, *, email: str, password: str, client: ClientInfo) -> datetime:
+        request = pb.MfaRecoveryRequestRequest(email=email, password=password, client=mapping.client_to_pb(client))
+        return mapping.from_timestamp(self._rpc.call("MfaRecoveryRequest", request).effective_at)
 
     def mfa_enabled(self, *, user_id: uuid.UUID) -> bool:
         return self._rpc.call("MfaEnabled", pb.MfaEnabledRequest(user_id=str(user_id))).enabled

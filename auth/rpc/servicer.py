@@ -126,6 +126,14 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         )
         return pb.TotpDisableResponse()
 
+    def MfaRecoveryRequest(
+        self, request: pb.MfaRecoveryRequestRequest, context: grpc.ServicerContext
+    ) -> pb.MfaRecoveryRequestResponse:
+        effective_at = self.auth.mfa_recovery_request(
+            email=request.email, password=request.password, client=mapping.client_from_pb(request.client)
+        )
+        return pb.MfaRecoveryRequestResponse(effective_at=mapping.timestamp(effective_at))
+
     def MfaEnabled(self, request: pb.MfaEnabledRequest, context: grpc.ServicerContext) -> pb.MfaEnabledResponse:
         return pb.MfaEnabledResponse(enabled=self.auth.mfa_enabled(user_id=uuid_from(request, "user_id")))
 

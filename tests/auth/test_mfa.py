@@ -275,7 +275,7 @@ def test_turning_mfa_off_ends_the_other_sessions_and_tells_the_user(api, tokens,
     assert disable(api, tokens, password=PASSWORD).status_code == 204
     assert api.get("/api/v1/users/me", **bearer(other["access_token"])).status_code == 401
     assert api.get("/api/v1/users/me", **bearer(tokens["access_token"])).status_code == 200
-    changes = [e.payload["change"] for e in OutboxEvent.objects.filter(type="auth.mfa_changed").order_by("id")]
+    changes = [e.payload["change"] for e in OutboxEvent.objects.filter(type="auth.mfa_changed").order_by("occurred_at")]
     assert changes == ["enabled", "disabled"]
 
 
@@ -290,3 +290,51 @@ def test_wrong_passwords_at_the_mfa_prompts_lock_the_account(api, tokens, settin
     right = api.post(TOTP, {"password": PASSWORD}, format="json", **bearer(tokens["access_token"]))
     assert right.status_code == 429 and error_code(right) == "too_many_attempts"
     assert login(api).status_code == 429  # the same lockout as sign-in
+
+
+# The recovery path for a lost (or hijacked) second factor: rate-limited, delayed, cancellable.
+RECOVERY = "/api/v1/auth/mfa/recovery"
+
+
+def test_recovery_removes_the_factor_only_after_the_delay_with_a_mail_at_each_step(api, tokens, mfa_on, settings):
+    from django.utils import timezone
+
+    from auth.models import MfaRecovery
+    from project.events.models import OutboxEvent
+
+    settings.GATEHOUSE_MFA_RECOVERY_DELAY = 3600
+    wrong = api.post(RECOVERY, {"email": "ada@example.com", "password": "not-the-password-at-all"}, format="json")
+    assert wrong.status_code == 401 and error_code(wrong) == "invalid_credentials"
+    asked = api.post(RECOVERY, {"email": "ada@example.com", "password": PASSWORD}, format="json")
+    assert asked.status_code == 202, asked.content
+    again = api.post(RECOVERY, {"email": "ada@example.com", "password": PASSWORD}, format="json")
+    assert again.json()["effective_at"] == asked.json()["effective_at"]  # asking again moves nothing
+    # Before the delay: the password alone still does not sign in.
+    assert error_code(login(api)) == "mfa_required"
+    MfaRecovery.objects.update(effective_at=timezone.now() - timedelta(seconds=1))
+    signed_in = login(api)
+    assert signed_in.status_code == 200, signed_in.content
+    assert mfa_enabled(api, signed_in.json()["access_token"]) is False
+    assert api.get("/api/v1/users/me", **bearer(tokens["access_token"])).status_code == 401  # every session ended
+    changes = [e.payload["change"] for e in OutboxEvent.objects.filter(type="auth.mfa_changed").order_by("occurred_at")]
+    assert changes == ["enabled", "recovery_requested", "recovered"]
+
+
+def test_a_sign_in_with_the_factor_cancels_the_recovery(api, tokens, mfa_on, clock):
+    from django.utils import timezone
+
+    from auth.models import MfaRecovery
+    from project.events.models import OutboxEvent
+
+    assert api.post(RECOVERY, {"email": "ada@example.com", "password": PASSWORD}, format="json").status_code == 202
+    assert login(api, otp=code(mfa_on["secret"], clock)).status_code == 200
+    assert not MfaRecovery.objects.exists()
+    MfaRecovery.objects.filter().update(effective_at=timezone.now())  # nothing left to mature
+    assert error_code(login(api)) == "mfa_required"
+    changes = [e.payload["change"] for e in OutboxEvent.objects.filter(type="auth.mfa_changed").order_by("occurred_at")]
+    assert changes[-1] == "recovery_cancelled"
+
+
+def test_recovery_for_an_account_without_mfa_is_a_state_error(api, tokens):
+    response = api.post(RECOVERY, {"email": "ada@example.com", "password": PASSWORD}, format="json")
+    assert response.status_code == 400 and error_code(response) == "mfa_state"

@@ -287,6 +287,22 @@ class TotpDisableResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class MfaRecoveryRequestRequest(_message.Message):
+    __slots__ = ("email", "password", "client")
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_FIELD_NUMBER: _ClassVar[int]
+    email: str
+    password: str
+    client: ClientInfo
+    def __init__(self, email: _Optional[str] = ..., password: _Optional[str] = ..., client: _Optional[_Union[ClientInfo, _Mapping]] = ...) -> None: ...
+
+class MfaRecoveryRequestResponse(_message.Message):
+    __slots__ = ("effective_at",)
+    EFFECTIVE_AT_FIELD_NUMBER: _ClassVar[int]
+    effective_at: _timestamp_pb2.Timestamp
+    def __init__(self, effective_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class MfaEnabledRequest(_message.Message):
     __slots__ = ("user_id",)
     USER_ID_FIELD_NUMBER: _ClassVar[int]

@@ -119,6 +119,11 @@ class AuthServiceStub:
                 request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaEnabledRequest.SerializeToString,
                 response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaEnabledResponse.FromString,
                 _registered_method=True)
+        self.MfaRecoveryRequest = channel.unary_unary(
+                '/gatehouse.auth.v1.AuthService/MfaRecoveryRequest',
+                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaRecoveryRequestRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaRecoveryRequestResponse.FromString,
+                _registered_method=True)
         self.Jwks = channel.unary_unary(
                 '/gatehouse.auth.v1.AuthService/Jwks',
                 request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.JwksRequest.SerializeToString,
@@ -254,6 +259,14 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def MfaRecoveryRequest(self, request, context):
+        """Ask to remove a lost second factor after a delay (docs/auth.md).
+        UNAUTHENTICATED (invalid_credentials), RESOURCE_EXHAUSTED, INVALID_ARGUMENT (mfa_state).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Jwks(self, request, context):
         """The public keys that verify access tokens.
         """
@@ -348,6 +361,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.MfaEnabled,
                     request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaEnabledRequest.FromString,
                     response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaEnabledResponse.SerializeToString,
+            ),
+            'MfaRecoveryRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.MfaRecoveryRequest,
+                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaRecoveryRequestRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaRecoveryRequestResponse.SerializeToString,
             ),
             'Jwks': grpc.unary_unary_rpc_method_handler(
                     servicer.Jwks,
@@ -814,6 +832,33 @@ class AuthService:
             '/gatehouse.auth.v1.AuthService/MfaEnabled',
             protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaEnabledRequest.SerializeToString,
             protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaEnabledResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MfaRecoveryRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gatehouse.auth.v1.AuthService/MfaRecoveryRequest',
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaRecoveryRequestRequest.SerializeToString,
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaRecoveryRequestResponse.FromString,
             options,
             channel_credentials,
             insecure,
