@@ -35,6 +35,7 @@ ACCEPTANCE_EXEMPT = {
     "POST /api/v1/auth/password/reset/confirm": "the token must be one the server issued (opaque, single-use)",
     "POST /api/v1/auth/password/change": "old_password must be the current password",
     "POST /api/v1/auth/mfa/totp/confirm": "the otp must be the current TOTP code",
+    "POST /api/v1/oidc/clients": "redirect URIs must be absolute: https, loopback http or a private scheme",
     "DELETE /api/v1/auth/mfa/totp": "a current otp or the password (which one is not a schema rule)",
     "POST /api/v1/auth/register": "GAP: email is a plain string in the schema; the server validates an address",
     "GET /api/v1/users": "the cursor must be one the server issued (opaque)",
