@@ -22,12 +22,9 @@ from auth.interface import (
 from auth.interface.oidc import AuthorizePage, BrowserSignIn, EndSessionPage, NewOidcClient, OAuthRequest, OAuthResponse
 from auth.interface.oidc import OidcClient as OidcClientData
 from auth.models import OidcClient as OidcClientModel
-from auth.models import RefreshToken
 from auth.models import Session as SessionModel
 from project.kernel.errors import DomainError
 from users.interface import user_service
-
-from .core.crypto import token_hash
 
 security_log = logging.getLogger("gatehouse.security")
 # What a security event may name: ids, never a password, a code or a token.
@@ -99,10 +96,7 @@ class LocalAuthService:
         services.logout(session_id=session_id)
 
     def session_for_refresh_token(self, *, refresh_token: str) -> uuid.UUID:
-        row = RefreshToken.objects.filter(token_hash=token_hash(refresh_token or "")).select_related("session").first()
-        if row is None or row.session.revoked_at is not None:
-            raise InvalidToken()
-        return row.session_id
+        return services.session_for_logout(refresh_token=refresh_token, ip="")
 
     def list_sessions(self, *, user_id: uuid.UUID) -> list[Session]:
         active = sessions.sessions_active(user_id=user_id)

@@ -68,6 +68,8 @@ class RefreshToken(models.Model):
     used_at = models.DateTimeField(null=True, blank=True)
     # The pair issued when this one was spent, re-sent to a client that retries within the grace window.
     replaced_by = models.OneToOneField("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Times this spent token was presented again and answered within the grace window: once at most.
+    replays = models.PositiveSmallIntegerField(default=0)
 
     def __str__(self):
         return f"refresh token {self.pk} of {self.session_id}"

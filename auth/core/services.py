@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from prometheus_client import Counter
 
 from auth.interface import (
     EMAIL_VERIFICATION_REQUESTED,
@@ -43,6 +44,11 @@ from .sessions import session_open, sessions_revoke
 from .tokens import access_token_issue
 
 log = logging.getLogger(__name__)
+REFRESH_REPLAYS = Counter(
+    "gatehouse_refresh_token_replays_total",
+    "Spent refresh tokens presented again: answered once within the grace window, or reuse (session revoked).",
+    ["outcome"],
+)
 security_log = logging.getLogger("gatehouse.security")
 
 VERIFY_EMAIL_TTL = timedelta(hours=24)
@@ -250,7 +256,9 @@ def refresh(*, refresh_token: str, client: ClientInfo, oidc_client_id: str = "")
             idle_session = session.id
         elif row.used_at is not None:
             successor = None
-            if now - row.used_at <= timedelta(seconds=settings.GATEHOUSE_REFRESH_REUSE_GRACE):
+            # One grace answer per rotated token (issue 15, item 9): a client that lost the response
+            # retries once; the same spent token again is reuse, however soon.
+            if row.replays == 0 and now - row.used_at <= timedelta(seconds=settings.GATEHOUSE_REFRESH_REUSE_GRACE):
                 # A second retry finds the first retry's token spent too: follow the chain to the
                 # newest token, the one usable refresh token of the session.
                 successor = row.replaced_by
@@ -259,17 +267,18 @@ def refresh(*, refresh_token: str, client: ClientInfo, oidc_client_id: str = "")
             if successor is not None:
                 # A client that lost the response retries: spend the successor instead of the
                 # family, so exactly one usable pair exists at any time.
+                RefreshToken.objects.filter(pk=row.pk).update(replays=row.replays + 1)
+                REFRESH_REPLAYS.labels(outcome="grace").inc()
+                security_log.warning(
+                    "spent refresh token replayed within the grace window: answered once",
+                    extra={"event": "auth.refresh_token_replayed", "session_id": str(session.id), "ip": client.ip},
+                )
                 row = RefreshToken.objects.select_for_update().get(pk=successor.pk)
                 # Read unlocked above: a concurrent refresh may have spent it since.
                 while row.used_at is not None and row.replaced_by_id is not None:
                     row = RefreshToken.objects.select_for_update().get(pk=row.replaced_by_id)
             else:
-                sessions_revoke(Session.objects.filter(id=session.id), reason="refresh_token_reused")
-                outbox_record(
-                    type=REFRESH_TOKEN_REUSED,
-                    producer=SERVICE_NAME,
-                    payload={"user_id": str(session.user_id), "session_id": str(session.id), "ip": client.ip},
-                )
+                refresh_reuse(session=session, ip=client.ip)
                 reused_session = session.id
         if reused_session is None and idle_session is None:
             pair, new_row = _issue_pair(session)
@@ -289,6 +298,36 @@ def refresh(*, refresh_token: str, client: ClientInfo, oidc_client_id: str = "")
         )
         raise InvalidToken()
     return pair
+
+
+def refresh_reuse(*, session: Session, ip: str) -> None:
+    """A spent refresh token presented again: the session ends, `auth.refresh_token_reused` is
+    recorded (the user is mailed). In the caller's transaction."""
+    sessions_revoke(Session.objects.filter(id=session.id), reason="refresh_token_reused")
+    outbox_record(
+        type=REFRESH_TOKEN_REUSED,
+        producer=SERVICE_NAME,
+        payload={"user_id": str(session.user_id), "session_id": str(session.id), "ip": ip},
+    )
+    REFRESH_REPLAYS.labels(outcome="reuse").inc()
+    security_log.warning(
+        "spent refresh token presented again: session revoked",
+        extra={"event": "auth.refresh_token_reused", "session_id": str(session.id), "ip": ip},
+    )
+
+
+def session_for_logout(*, refresh_token: str, ip: str) -> uuid.UUID:
+    """The live session a refresh token belongs to, for `POST /auth/logout`. A spent (rotated)
+    token is reuse, as at refresh: its session ends with the event and the notice (issue 15,
+    item 9), and InvalidToken is raised."""
+    row = RefreshToken.objects.filter(token_hash=token_hash(refresh_token or "")).select_related("session").first()
+    if row is None or row.session.revoked_at is not None or row.session.client_id:
+        raise InvalidToken()
+    if row.used_at is not None:
+        with transaction.atomic(durable=True):
+            refresh_reuse(session=row.session, ip=ip)
+        raise InvalidToken()
+    return row.session_id
 
 
 def logout(*, session_id: uuid.UUID) -> None:

@@ -177,8 +177,8 @@ class AuthService(Protocol):
         ...
 
     def session_for_refresh_token(self, *, refresh_token: str) -> uuid.UUID:
-        """The live session a refresh token (current or already rotated) belongs to, for logout.
-        Raises InvalidToken."""
+        """The live session a current refresh token belongs to, for logout. A spent (rotated) one
+        is reuse: the session ends with `auth.refresh_token_reused`, and InvalidToken is raised."""
         ...
 
     def list_sessions(self, *, user_id: uuid.UUID) -> list[Session]:
