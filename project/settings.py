@@ -223,6 +223,11 @@ GATEHOUSE_TOTP_ISSUER = env.str("GATEHOUSE_TOTP_ISSUER", default="Gatehouse")
 GATEHOUSE_FRONTEND_URL = env.str("GATEHOUSE_FRONTEND_URL", default="http://localhost:8000")
 # When set, /metrics answers only requests with `Authorization: Bearer <token>`.
 GATEHOUSE_METRICS_TOKEN = env.str("GATEHOUSE_METRICS_TOKEN", default="")
+# Who may read /metrics (issue 15, item 13): the token's holder when GATEHOUSE_METRICS_TOKEN is
+# set; else these networks (default loopback only); anyone when GATEHOUSE_METRICS_PUBLIC is on
+# (the default with DEBUG only).
+GATEHOUSE_METRICS_ALLOWED_NETWORKS = env.list("GATEHOUSE_METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+GATEHOUSE_METRICS_PUBLIC = env.bool("GATEHOUSE_METRICS_PUBLIC", default=DEBUG)
 GATEHOUSE_MAX_BODY_BYTES = env.int("GATEHOUSE_MAX_BODY_BYTES", default=1048576)
 DATA_UPLOAD_MAX_MEMORY_SIZE = GATEHOUSE_MAX_BODY_BYTES
 # Proxies (IPs or CIDRs, e.g. the nginx in front) whose X-Forwarded-For names the real client.
