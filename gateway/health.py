@@ -99,10 +99,8 @@ def metrics(request):
     """With GATEHOUSE_METRICS_TOKEN set, open to its holder only; without it, to
     GATEHOUSE_METRICS_ALLOWED_NETWORKS (loopback by default). GATEHOUSE_METRICS_PUBLIC (DEBUG's
     default; `check --deploy` warns about it) opens it to anyone."""
-    if settings.GATEHOUSE_METRICS_TOKEN:
-        allowed = _holds_metrics_token(request)
-    else:
-        allowed = _from_allowed_network(request)
+    by_token = bool(settings.GATEHOUSE_METRICS_TOKEN)
+    allowed = _holds_metrics_token(request) if by_token else _from_allowed_network(request)
     allowed = allowed or settings.GATEHOUSE_METRICS_PUBLIC
     if not allowed:
         if settings.GATEHOUSE_METRICS_TOKEN:
