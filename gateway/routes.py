@@ -72,6 +72,18 @@ ROUTE_WEIGHTS: tuple[tuple[str, int], ...] = (
     ("/oauth2/authorize", 2),
 )
 
+# Routes for anonymous callers (signing in, registering, resetting): counted in the caller's IP
+# bucket even when the request carries a valid bearer token, so one free account does not buy the
+# 10x user bucket for a flood (issue 15, item 10).
+ANONYMOUS_ROUTES: tuple[str, ...] = (
+    "/api/v1/auth/token",  # also /token/refresh
+    "/api/v1/auth/register",
+    "/api/v1/auth/password/reset",  # also /reset/confirm
+    "/api/v1/auth/verify-email",
+    "/api/v1/auth/mfa/recovery",
+    "/oauth2/",
+)
+
 # Everything else (health, metrics, JWKS, the schema and docs, the admin) is the gateway's own and
 # any web process answers it; nginx sends it to the `gateway` pool.
 GATEWAY_POOL = "gateway"

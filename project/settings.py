@@ -209,6 +209,8 @@ GATEHOUSE_REFRESH_TOKEN_TTL = env.int("GATEHOUSE_REFRESH_TOKEN_TTL", default=259
 GATEHOUSE_SESSION_IDLE_TIMEOUT = env.int("GATEHOUSE_SESSION_IDLE_TIMEOUT", default=1209600)
 GATEHOUSE_RATELIMIT_ANON = env.str("GATEHOUSE_RATELIMIT_ANON", default="60/min")
 GATEHOUSE_RATELIMIT_USER = env.str("GATEHOUSE_RATELIMIT_USER", default="600/min")
+# Password-reset requests per target address, whoever asks (on top of the caller's bucket).
+GATEHOUSE_RATELIMIT_RESET_PER_ADDRESS = env.str("GATEHOUSE_RATELIMIT_RESET_PER_ADDRESS", default="5/hour")
 GATEHOUSE_LOGIN_MAX_FAILURES = env.int("GATEHOUSE_LOGIN_MAX_FAILURES", default=5)
 # How long a request to remove a lost second factor waits (any sign-in with the factor cancels it).
 GATEHOUSE_MFA_RECOVERY_DELAY = env.int("GATEHOUSE_MFA_RECOVERY_DELAY", default=3 * 24 * 3600)
