@@ -20,6 +20,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import secrets
+import string
 import time
 import uuid
 from base64 import urlsafe_b64encode
@@ -134,7 +136,7 @@ def client_create(
         raise OidcClientInvalid(details=problems)
     secret = None if public else new_token(32)
     client = OidcClient.objects.create(
-        client_id=new_token(18),
+        client_id=_client_id(),
         name=name,
         secret_hash="" if secret is None else _secret_hashes(secret)[0],
         public=public,
@@ -147,6 +149,13 @@ def client_create(
     )
     security_log.info("oidc client created", extra={"event": "auth.oidc_client_created", "client_id": client.client_id})
     return client, secret
+
+
+def _client_id() -> str:
+    """24 letters and digits: safe in a URL, a form, a config file and on a command line (a
+    urlsafe token may start with "-", which a command line reads as an option)."""
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(24))
 
 
 def client_get(*, client_id: str) -> OidcClient:
