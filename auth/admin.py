@@ -1,7 +1,10 @@
+from django import forms
 from django.contrib import admin, messages
 
-from auth.core import services
-from auth.models import Session, SigningKey
+from auth.core import oidc, services
+from auth.interface.oidc import OidcClientInvalid
+from auth.models import OidcClient, Session, SigningKey
+from project.service_admin import ServiceBackedAdmin
 
 
 @admin.register(Session)
@@ -48,4 +51,108 @@ class SigningKeyAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class OidcClientForm(forms.ModelForm):
+    redirect_uris_text = forms.CharField(
+        label="Redirect URIs", widget=forms.Textarea(attrs={"rows": 3}), help_text="One per line; matched exactly."
+    )
+    post_logout_text = forms.CharField(
+        label="Post-logout redirect URIs", widget=forms.Textarea(attrs={"rows": 2}), required=False
+    )
+    grant_types_choice = forms.MultipleChoiceField(
+        label="Grant types",
+        choices=[(g, g) for g in oidc.GRANT_TYPES],
+        initial=["authorization_code", "refresh_token"],
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = OidcClient
+        fields = ["name", "public", "first_party", "permissions_scope"]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.created = oidc.client_create(
+                name=data["name"],
+                redirect_uris=data["redirect_uris_text"].split(),
+                post_logout_redirect_uris=data.get("post_logout_text", "").split(),
+                public=data["public"],
+                first_party=data["first_party"],
+                grant_types=data["grant_types_choice"],
+                permissions_scope=data.get("permissions_scope", ""),
+                created_by=self.actor_id,
+            )
+        except OidcClientInvalid as exc:
+            raise forms.ValidationError([f"{k}: {v}" for k, v in exc.details.items()] or exc.message) from None
+        return data
+
+
+@admin.register(OidcClient)
+class OidcClientAdmin(ServiceBackedAdmin):
+    """Clients are registered here through the auth core service; the secret is shown once, after
+    the add, and stored only as a keyed hash. A client is not edited: remove it and register anew."""
+
+    list_display = ["name", "client_id", "public", "first_party", "created_at"]
+    search_fields = ["name", "=client_id"]
+    readonly_fields = ["client_id", "redirect_uris", "post_logout_redirect_uris", "grant_types", "created_at"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            form = OidcClientForm
+            return type(form.__name__, (form,), {"actor_id": request.user.id})
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return [
+                "name",
+                "redirect_uris_text",
+                "post_logout_text",
+                "grant_types_choice",
+                "public",
+                "first_party",
+                "permissions_scope",
+            ]
+        return [
+            "name",
+            "client_id",
+            "public",
+            "first_party",
+            "redirect_uris",
+            "post_logout_redirect_uris",
+            "grant_types",
+            "permissions_scope",
+            "created_at",
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.get_fields(request, obj)
+
+    def save_related(self, request, form, formsets, change):
+        pass
+
+    def save_model(self, request, obj, form, change):
+        client, secret = form.created
+        obj.pk = client.pk
+        obj.client_id = client.client_id
+        if secret:
+            self.message_user(
+                request,
+                f"Client {client.client_id} registered. Its secret, shown only now: {secret}",
+                messages.WARNING,
+            )
+
+    def delete_model(self, request, obj):
+        oidc.client_delete(client_id=obj.client_id)
+
+    def delete_queryset(self, request, queryset):
+        for client in queryset:
+            oidc.client_delete(client_id=client.client_id)
+
+    def has_change_permission(self, request, obj=None):
         return False

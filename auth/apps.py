@@ -25,6 +25,11 @@ class AuthConfig(AppConfig):
             },
         )
 
+        # Contract §8 names it under `oidc.`: the OpenID Provider of the auth service.
+        declare_permissions(
+            "oidc", {"oidc.client.manage": "Register, list and remove OpenID Connect clients (API, admin)."}
+        )
+
         target = settings.GATEHOUSE_GRPC_TARGETS[SERVICE_NAME]
         if target:
             from auth.rpc.client import GrpcAuthService
@@ -35,3 +40,10 @@ class AuthConfig(AppConfig):
 
             impl = LocalAuthService()
         provide(SERVICE_NAME, impl, interface=AuthService)
+        if not target:
+            # The OpenID Provider runs where the auth core service's tables are (docs/oidc.md).
+            from auth.interface.oidc import SERVICE_NAME as OIDC
+            from auth.interface.oidc import OidcProvider
+            from auth.local import LocalOidcProvider
+
+            provide(OIDC, LocalOidcProvider(), interface=OidcProvider)

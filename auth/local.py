@@ -7,26 +7,24 @@ import logging
 import uuid
 from datetime import UTC, datetime
 
-from auth.core import keys, mfa, services, sessions
+from auth.core import keys, mfa, oidc, services, sessions
 from auth.core.tokens import access_token_decode
 from auth.interface import (
     ClientInfo,
     InvalidToken,
     MfaStateError,
     Principal,
-    ReauthenticationFailed,
-    ReauthenticationOtpFailed,
     Session,
     SessionNotFound,
     TokenPair,
     TotpEnrollment,
 )
-from auth.models import RefreshToken
+from auth.interface.oidc import AuthorizePage, BrowserSignIn, EndSessionPage, NewOidcClient, OAuthRequest, OAuthResponse
+from auth.interface.oidc import OidcClient as OidcClientData
+from auth.models import OidcClient as OidcClientModel
 from auth.models import Session as SessionModel
 from project.kernel.errors import DomainError
 from users.interface import user_service
-
-from .core.crypto import token_hash
 
 security_log = logging.getLogger("gatehouse.security")
 # What a security event may name: ids, never a password, a code or a token.
@@ -58,7 +56,7 @@ def security_event(name: str):
     return decorate
 
 
-def to_data(session: SessionModel) -> Session:
+def to_data(session: SessionModel, client_names: dict[str, str] | None = None) -> Session:
     return Session(
         id=session.id,
         user_id=session.user_id,
@@ -68,6 +66,9 @@ def to_data(session: SessionModel) -> Session:
         ip=session.ip or "",
         user_agent=session.user_agent,
         revoked_at=session.revoked_at,
+        kind=session.kind,
+        client_id=session.client_id,
+        client_name=(client_names or {}).get(session.client_id, ""),
     )
 
 
@@ -95,19 +96,25 @@ class LocalAuthService:
         services.logout(session_id=session_id)
 
     def session_for_refresh_token(self, *, refresh_token: str) -> uuid.UUID:
-        row = RefreshToken.objects.filter(token_hash=token_hash(refresh_token or "")).select_related("session").first()
-        if row is None or row.session.revoked_at is not None:
-            raise InvalidToken()
-        return row.session_id
+        return services.session_for_logout(refresh_token=refresh_token, ip="")
 
     def list_sessions(self, *, user_id: uuid.UUID) -> list[Session]:
-        return [to_data(s) for s in sessions.sessions_active(user_id=user_id)]
+        active = sessions.sessions_active(user_id=user_id)
+        names = dict(
+            OidcClientModel.objects.filter(client_id__in={s.client_id for s in active if s.client_id}).values_list(
+                "client_id", "name"
+            )
+        )
+        return [to_data(s, names) for s in active]
 
     @security_event("auth.session_revoked")
     def revoke_session(self, *, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
         session = sessions.session_of_user(user_id=user_id, session_id=session_id)
         if session.revoked_at is not None:
             raise SessionNotFound()
+        if session.kind == "oidc":  # an application's access: the user takes it back
+            oidc.grant_revoke(session=session, reason="revoked_by_user")
+            return
         services.logout(session_id=session.id)
 
     @security_event("auth.sessions_revoked")
@@ -138,26 +145,122 @@ class LocalAuthService:
     def verify_email(self, *, token: str) -> uuid.UUID:
         return services.verify_email(token=token)
 
-    def totp_enroll(self, *, user_id: uuid.UUID) -> TotpEnrollment:
+    @security_event("auth.mfa_enrolment_started")
+    def totp_enroll(self, *, user_id: uuid.UUID, password: str) -> TotpEnrollment:
+        services.reauthenticate(user_id=user_id, password=password)
         return mfa.totp_enroll(user_id=user_id, email=user_service.get(user_id=user_id).email)
 
     @security_event("auth.mfa_enabled")
-    def totp_confirm(self, *, user_id: uuid.UUID, otp: str) -> None:
-        mfa.totp_confirm(user_id=user_id, otp=otp)
+    def totp_confirm(self, *, user_id: uuid.UUID, otp: str, session_id: uuid.UUID | None = None) -> None:
+        mfa.totp_pending_or_raise(user_id=user_id)
+        services.reauthenticate(user_id=user_id, otp=otp, field="confirm")
+        services.mfa_changed(user_id=user_id, change="enabled", keep_session_id=session_id, apply=mfa.totp_confirm)
 
     @security_event("auth.mfa_disabled")
-    def totp_disable(self, *, user_id: uuid.UUID, otp: str | None = None, password: str | None = None) -> None:
+    def totp_disable(self, *, user_id: uuid.UUID, password: str, session_id: uuid.UUID | None = None) -> None:
         if not mfa.totp_is_on(user_id=user_id):
             raise MfaStateError("Two-factor authentication is not on.")
-        if otp:
-            if not mfa.otp_accept(user_id=user_id, otp=otp):
-                raise ReauthenticationOtpFailed(details={"otp": ["The one-time code is not valid."]})
-        elif not (password and user_service.check_password(user_id=user_id, password=password)):
-            raise ReauthenticationFailed(details={"password": ["The password is not correct."]})
-        mfa.totp_disable(user_id=user_id)
+        services.reauthenticate(user_id=user_id, password=password)
+        services.mfa_changed(user_id=user_id, change="disabled", keep_session_id=session_id, apply=mfa.totp_disable)
+
+    @security_event("auth.mfa_recovery_requested")
+    def mfa_recovery_request(self, *, email: str, password: str, client: ClientInfo) -> datetime:
+        return services.mfa_recovery_request(email=email, password=password, client=client)
 
     def mfa_enabled(self, *, user_id: uuid.UUID) -> bool:
         return mfa.totp_is_on(user_id=user_id)
 
     def jwks(self) -> dict:
         return keys.jwks()
+
+
+def _client_data(row) -> OidcClientData:
+    return OidcClientData(
+        client_id=row.client_id,
+        name=row.name,
+        public=row.public,
+        first_party=row.first_party,
+        redirect_uris=tuple(row.redirect_uris),
+        post_logout_redirect_uris=tuple(row.post_logout_redirect_uris),
+        grant_types=tuple(row.grant_types),
+        permissions_scope=row.permissions_scope,
+        created_at=row.created_at,
+    )
+
+
+def _sign_in_data(session: SessionModel) -> BrowserSignIn:
+    return BrowserSignIn(session_id=session.id, user_id=session.user_id, auth_time=session.auth_time)
+
+
+class LocalOidcProvider:
+    """The in-process implementation of OidcProvider."""
+
+    def discovery(self) -> dict:
+        return oidc.discovery()
+
+    def authorize(
+        self, *, request: OAuthRequest, browser_session_id: uuid.UUID | None, decision: str = "", fresh: bool = False
+    ) -> AuthorizePage | OAuthResponse:
+        return oidc.authorize(request=request, browser_session_id=browser_session_id, decision=decision, fresh=fresh)
+
+    def sign_in(
+        self, *, email: str, password: str, otp: str | None, client: ClientInfo, mfa_ticket: str = ""
+    ) -> BrowserSignIn:
+        return _sign_in_data(
+            oidc.sign_in(email=email, password=password, otp=otp, client=client, mfa_ticket=mfa_ticket)
+        )
+
+    def browser_session(self, *, session_id: uuid.UUID) -> BrowserSignIn | None:
+        session = oidc.browser_session_get(session_id=session_id)
+        return None if session is None else _sign_in_data(session)
+
+    @security_event("auth.session_revoked")
+    def sign_out(self, *, session_id: uuid.UUID) -> None:
+        services.logout(session_id=session_id)
+
+    def token(self, *, request: OAuthRequest) -> OAuthResponse:
+        return oidc.token_endpoint(request=request)
+
+    def revoke(self, *, request: OAuthRequest) -> OAuthResponse:
+        return oidc.revocation_endpoint(request=request)
+
+    def introspect(self, *, request: OAuthRequest) -> OAuthResponse:
+        return oidc.introspection_endpoint(request=request)
+
+    def end_session(
+        self, *, request: OAuthRequest, browser_session_id: uuid.UUID | None, confirmed: bool = False
+    ) -> EndSessionPage | OAuthResponse:
+        return oidc.end_session(request=request, browser_session_id=browser_session_id, confirmed=confirmed)
+
+    def userinfo(self, *, access_token: str) -> dict:
+        return oidc.userinfo(access_token=access_token)
+
+    def client_create(
+        self,
+        *,
+        name: str,
+        redirect_uris: list[str],
+        public: bool = False,
+        grant_types: list[str] | None = None,
+        first_party: bool = False,
+        post_logout_redirect_uris: list[str] | None = None,
+        permissions_scope: str = "",
+        created_by: uuid.UUID | None = None,
+    ) -> NewOidcClient:
+        row, secret = oidc.client_create(
+            name=name,
+            redirect_uris=redirect_uris,
+            public=public,
+            grant_types=grant_types,
+            first_party=first_party,
+            post_logout_redirect_uris=post_logout_redirect_uris,
+            permissions_scope=permissions_scope,
+            created_by=created_by,
+        )
+        return NewOidcClient(client=_client_data(row), client_secret=secret)
+
+    def client_list(self) -> list[OidcClientData]:
+        return [_client_data(row) for row in OidcClientModel.objects.order_by("name", "client_id")]
+
+    def client_delete(self, *, client_id: str) -> None:
+        oidc.client_delete(client_id=client_id)

@@ -42,6 +42,15 @@ class Session(models.Model):
     user_agent = models.CharField(max_length=512, blank=True, default="")
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoke_reason = models.CharField(max_length=50, blank=True, default="")
+    # OpenID Connect (contract §8). A browser (SSO) session has kind "browser"; each grant an OIDC
+    # client holds is a session of kind "oidc" opened under the browser session it came from
+    # (`parent`): revoking the browser session ends the grants issued under it.
+    kind = models.CharField(max_length=10, default="api")
+    client_id = models.CharField(max_length=64, blank=True, default="")
+    scope = models.CharField(max_length=500, blank=True, default="")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    # When the user last proved who they are in the session's line (OIDC `auth_time`).
+    auth_time = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["user_id", "revoked_at"], name="auth_session_user_active")]
@@ -59,6 +68,8 @@ class RefreshToken(models.Model):
     used_at = models.DateTimeField(null=True, blank=True)
     # The pair issued when this one was spent, re-sent to a client that retries within the grace window.
     replaced_by = models.OneToOneField("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Times this spent token was presented again and answered within the grace window: once at most.
+    replays = models.PositiveSmallIntegerField(default=0)
 
     def __str__(self):
         return f"refresh token {self.pk} of {self.session_id}"
@@ -96,6 +107,19 @@ class TotpDevice(models.Model):
         return f"TOTP of {self.user_id}{'' if self.confirmed_at else ' (unconfirmed)'}"
 
 
+class MfaRecovery(models.Model):
+    """A request to remove a lost (or hijacked) second factor: it takes effect at `effective_at`,
+    at the next sign-in with the password alone, unless a sign-in with the second factor cancels it
+    first (docs/auth.md, "Recovering a lost second factor")."""
+
+    user_id = models.UUIDField(primary_key=True)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    effective_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"MFA recovery of {self.user_id} at {self.effective_at}"
+
+
 class RecoveryCode(models.Model):
     user_id = models.UUIDField(db_index=True)
     code_hash = models.CharField(max_length=64)
@@ -118,3 +142,69 @@ class LoginFailure(models.Model):
 
     def __str__(self):
         return f"login failure {self.account_key[:8]} {self.ip}"
+
+
+class OidcClient(models.Model):
+    """A relying party (contract §8). A confidential client's secret is stored only as a keyed
+    hash (HMAC-SHA256 with a key derived from SECRET_KEY): the secret is high-entropy, so a slow
+    hash would add nothing but latency to every token request."""
+
+    client_id = models.CharField(max_length=64, primary_key=True)
+    name = models.CharField(max_length=200)
+    secret_hash = models.CharField(max_length=64, blank=True, default="")
+    public = models.BooleanField(default=False)
+    first_party = models.BooleanField(default=False)
+    redirect_uris = models.JSONField(default=list)
+    post_logout_redirect_uris = models.JSONField(default=list, blank=True)
+    grant_types = models.JSONField(default=list)
+    # RBAC in tokens, opt-in: the scope (e.g. "org:acme") whose permissions a `permissions`
+    # claim lists; empty for no such claim.
+    permissions_scope = models.CharField(max_length=200, blank=True, default="")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "OpenID Connect client"
+
+    def __str__(self):
+        return f"{self.name} ({self.client_id})"
+
+
+class AuthorizationCode(models.Model):
+    """A code of the authorization code flow: stored hashed, short-lived, used once. A second
+    use revokes the session the first one opened (RFC 9700 §4.2, RFC 6749 §4.1.2)."""
+
+    code_hash = models.CharField(max_length=64, unique=True)
+    client = models.ForeignKey(OidcClient, on_delete=models.CASCADE, related_name="+")
+    user_id = models.UUIDField()
+    browser_session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="+")
+    redirect_uri = models.TextField()
+    scope = models.CharField(max_length=500)
+    nonce = models.CharField(max_length=500, blank=True, default="")
+    code_challenge = models.CharField(max_length=128)
+    code_challenge_method = models.CharField(max_length=10, default="S256")
+    auth_time = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    issued_session = models.ForeignKey(Session, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    def __str__(self):
+        return f"authorization code for {self.client_id}"
+
+
+class OidcConsent(models.Model):
+    """The scopes a user allowed a (third-party) client; asked again when a client wants more."""
+
+    user_id = models.UUIDField()
+    client = models.ForeignKey(OidcClient, on_delete=models.CASCADE, related_name="consents")
+    scope = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user_id", "client"], name="auth_one_consent_per_client")]
+
+    def __str__(self):
+        return f"consent of {self.user_id} to {self.client_id}"

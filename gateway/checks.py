@@ -13,6 +13,20 @@ MAIL_TO_OUTPUT = {
 
 
 @register(Tags.security, deploy=True)
+def metrics_are_not_public(app_configs, **kwargs):
+    if settings.GATEHOUSE_METRICS_PUBLIC:
+        return [
+            Warning(
+                "GATEHOUSE_METRICS_PUBLIC is on: /metrics is open to anyone (routes, request counts, "
+                "rate-limit refusals, refresh-token replays).",
+                hint="Unset it; scrape with GATEHOUSE_METRICS_TOKEN or from GATEHOUSE_METRICS_ALLOWED_NETWORKS.",
+                id="gatehouse.W002",
+            )
+        ]
+    return []
+
+
+@register(Tags.security, deploy=True)
 def mail_does_not_go_to_the_logs(app_configs, **kwargs):
     if settings.EMAIL_BACKEND in MAIL_TO_OUTPUT:
         return [

@@ -13,7 +13,9 @@ the database, still stops password guessing. See docs/operations.md.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import json
 import logging
 import math
 import re
@@ -30,11 +32,12 @@ from prometheus_client import Counter
 from auth.interface import InvalidToken, auth_service
 
 from .errors import error_body, too_large
-from .routes import ROUTE_WEIGHTS
+from .routes import ANONYMOUS_ROUTES, ROUTE_WEIGHTS
 
 logger = logging.getLogger("gatehouse.edge")
 
-LIMITED_PREFIX = "/api/"
+LIMITED_PREFIXES = ("/api/", "/oauth2/")
+RESET_PATH = "/api/v1/auth/password/reset"
 
 RATELIMIT_REJECTED = Counter("gatehouse_ratelimit_rejected_total", "Requests refused by the rate limit.", ["bucket"])
 RATELIMIT_UNAVAILABLE = Counter(
@@ -264,22 +267,41 @@ def verify_bearer(request) -> EdgePrincipal | None:
         return EdgePrincipal(principal=None, error=True)
 
 
+def _reset_address(request) -> str:
+    """A digest of the address a reset is asked for (never the address itself in a cache key)."""
+    try:
+        email = json.loads(request.body or b"{}").get("email")
+    except (ValueError, AttributeError):
+        return ""
+    if not isinstance(email, str) or not email.strip():
+        return ""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+
+
 class RateLimitMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         request.client_ip = client_ip(request)
-        if not request.path.startswith(LIMITED_PREFIX) or request.method == "OPTIONS":
+        if not request.path.startswith(LIMITED_PREFIXES) or request.method == "OPTIONS":
             return self.get_response(request)
         edge = verify_bearer(request)
         request.edge_principal = edge
-        if edge is not None and edge.principal is not None:
+        anonymous_route = request.path.startswith(ANONYMOUS_ROUTES)
+        if edge is not None and edge.principal is not None and not anonymous_route:
             bucket, rate = f"user:{edge.principal.user_id}", parse_rate(settings.GATEHOUSE_RATELIMIT_USER)
         else:
             bucket, rate = f"ip:{request.client_ip}", parse_rate(settings.GATEHOUSE_RATELIMIT_ANON)
         try:
             count, reset = counter().hit(f"gatehouse:rl:{bucket}", route_weight(request.path), rate.period)
+            if count <= rate.limit and request.path == RESET_PATH and request.method == "POST":
+                # Reset mails are also counted per target address, whoever asks (issue 15, item 10).
+                address = _reset_address(request)
+                if address:
+                    rate = parse_rate(settings.GATEHOUSE_RATELIMIT_RESET_PER_ADDRESS)
+                    count, reset = counter().hit(f"gatehouse:rl:reset:{address}", 1, rate.period)
+                    bucket = "reset:address"
         except Exception:  # the store is down: fail open, loudly
             RATELIMIT_UNAVAILABLE.inc()
             logger.warning("rate limit store unavailable; request let through", exc_info=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 import os
 import uuid
@@ -16,6 +17,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 
 from auth.interface import auth_service
 from project.rpc.health import grpc_target_health
+
+from .edge import client_ip
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +80,45 @@ def readyz(request):
     return JsonResponse({"status": "ok" if ready else "unavailable", "checks": results}, status=200 if ready else 503)
 
 
+def _from_allowed_network(request) -> bool:
+    try:
+        address = ipaddress.ip_address(client_ip(request))
+    except ValueError:
+        return False
+    for network in settings.GATEHOUSE_METRICS_ALLOWED_NETWORKS:
+        try:
+            if address in ipaddress.ip_network(network, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
 @require_GET
 def metrics(request):
-    if settings.GATEHOUSE_METRICS_TOKEN and not _holds_metrics_token(request):
+    """With GATEHOUSE_METRICS_TOKEN set, open to its holder only; without it, to
+    GATEHOUSE_METRICS_ALLOWED_NETWORKS (loopback by default). GATEHOUSE_METRICS_PUBLIC (DEBUG's
+    default; `check --deploy` warns about it) opens it to anyone."""
+    by_token = bool(settings.GATEHOUSE_METRICS_TOKEN)
+    allowed = _holds_metrics_token(request) if by_token else _from_allowed_network(request)
+    allowed = allowed or settings.GATEHOUSE_METRICS_PUBLIC
+    if not allowed:
+        if settings.GATEHOUSE_METRICS_TOKEN:
+            response = JsonResponse(
+                {"error": {"code": "not_authenticated", "message": "Metrics token required.", "details": {}}},
+                status=401,
+            )
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
         return JsonResponse(
-            {"error": {"code": "not_authenticated", "message": "Metrics token required.", "details": {}}},
-            status=401,
+            {
+                "error": {
+                    "code": "permission_denied",
+                    "message": "Metrics are served to GATEHOUSE_METRICS_ALLOWED_NETWORKS or with GATEHOUSE_METRICS_TOKEN.",
+                    "details": {},
+                }
+            },
+            status=403,
         )
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()

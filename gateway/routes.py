@@ -34,8 +34,15 @@ APP_SERVICES: tuple[AppService, ...] = (
     AppService(
         name="user_management",
         title="User Management (users + auth core services)",
-        mounts=(Mount("api/v1/auth/", "auth.api.urls"), Mount("api/v1/", "users.api.urls")),
-        locations=("/api/v1/auth/", "/api/v1/users"),
+        mounts=(
+            Mount("api/v1/auth/", "auth.api.urls"),
+            Mount("api/v1/", "users.api.urls"),
+            # The OpenID Provider (contract §8): its endpoints and its discovery document.
+            Mount("oauth2/", "auth.api.oidc_urls"),
+            Mount("api/v1/oidc/", "auth.api.oidc_client_urls"),
+            Mount(".well-known/", "auth.api.oidc_wellknown_urls"),
+        ),
+        locations=("/api/v1/auth/", "/api/v1/users", "/oauth2/", "/.well-known/openid-configuration", "/api/v1/oidc/"),
     ),
     AppService(
         name="rbac",
@@ -57,8 +64,24 @@ ROUTE_WEIGHTS: tuple[tuple[str, int], ...] = (
     ("/api/v1/auth/token", 5),  # also /token/refresh
     ("/api/v1/auth/register", 5),
     ("/api/v1/auth/password/", 5),
+    ("/api/v1/auth/mfa/recovery", 5),
     ("/api/v1/auth/verify-email", 2),
     ("/api/v1/notifications/send", 5),
+    # The OpenID Provider's hosted sign-in form (a password hash). Not the token endpoint: one
+    # relying party's server exchanges the codes of all its users from one address.
+    ("/oauth2/authorize", 2),
+)
+
+# Routes for anonymous callers (signing in, registering, resetting): counted in the caller's IP
+# bucket even when the request carries a valid bearer token, so one free account does not buy the
+# 10x user bucket for a flood (issue 15, item 10).
+ANONYMOUS_ROUTES: tuple[str, ...] = (
+    "/api/v1/auth/token",  # also /token/refresh
+    "/api/v1/auth/register",
+    "/api/v1/auth/password/reset",  # also /reset/confirm
+    "/api/v1/auth/verify-email",
+    "/api/v1/auth/mfa/recovery",
+    "/oauth2/",
 )
 
 # Everything else (health, metrics, JWKS, the schema and docs, the admin) is the gateway's own and

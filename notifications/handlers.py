@@ -11,13 +11,17 @@ import uuid
 
 from auth.interface import (
     EMAIL_VERIFICATION_REQUESTED,
+    MFA_CHANGED,
     PASSWORD_CHANGED,
     PASSWORD_RESET_REQUESTED,
     REFRESH_TOKEN_REUSED,
 )
+from auth.interface.oidc import CLIENT_AUTHORIZED
 from notifications.core.services import notification_create, notification_send_after_commit
 from notifications.interface import (
+    TYPE_APPLICATION_AUTHORIZED,
     TYPE_EMAIL_VERIFICATION,
+    TYPE_MFA_CHANGED,
     TYPE_PASSWORD_CHANGED,
     TYPE_PASSWORD_RESET,
     TYPE_REFRESH_TOKEN_REUSED,
@@ -55,6 +59,23 @@ def password_reset_requested(envelope: Envelope) -> None:
 @subscribe(CONSUMER, PASSWORD_CHANGED)
 def password_changed(envelope: Envelope) -> None:
     _notify(envelope, TYPE_PASSWORD_CHANGED, {"via": envelope.payload.get("via")})
+
+
+@subscribe(CONSUMER, CLIENT_AUTHORIZED)
+def client_authorized(envelope: Envelope) -> None:
+    payload = envelope.payload
+    if payload.get("first"):  # a new application, not the next sign-in of a known one
+        _notify(
+            envelope,
+            TYPE_APPLICATION_AUTHORIZED,
+            {"client_name": payload["client_name"], "scope": payload.get("scope")},
+        )
+
+
+@subscribe(CONSUMER, MFA_CHANGED)
+def mfa_changed(envelope: Envelope) -> None:
+    payload = envelope.payload
+    _notify(envelope, TYPE_MFA_CHANGED, {"change": payload["change"], "effective_at": payload.get("effective_at")})
 
 
 @subscribe(CONSUMER, REFRESH_TOKEN_REUSED)

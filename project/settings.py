@@ -209,7 +209,11 @@ GATEHOUSE_REFRESH_TOKEN_TTL = env.int("GATEHOUSE_REFRESH_TOKEN_TTL", default=259
 GATEHOUSE_SESSION_IDLE_TIMEOUT = env.int("GATEHOUSE_SESSION_IDLE_TIMEOUT", default=1209600)
 GATEHOUSE_RATELIMIT_ANON = env.str("GATEHOUSE_RATELIMIT_ANON", default="60/min")
 GATEHOUSE_RATELIMIT_USER = env.str("GATEHOUSE_RATELIMIT_USER", default="600/min")
+# Password-reset requests per target address, whoever asks (on top of the caller's bucket).
+GATEHOUSE_RATELIMIT_RESET_PER_ADDRESS = env.str("GATEHOUSE_RATELIMIT_RESET_PER_ADDRESS", default="5/hour")
 GATEHOUSE_LOGIN_MAX_FAILURES = env.int("GATEHOUSE_LOGIN_MAX_FAILURES", default=5)
+# How long a request to remove a lost second factor waits (any sign-in with the factor cancels it).
+GATEHOUSE_MFA_RECOVERY_DELAY = env.int("GATEHOUSE_MFA_RECOVERY_DELAY", default=3 * 24 * 3600)
 GATEHOUSE_LOGIN_MAX_FAILURES_PER_IP = env.int("GATEHOUSE_LOGIN_MAX_FAILURES_PER_IP", default=50)
 # Clock skew tolerated on exp/nbf/iat, seconds.
 GATEHOUSE_TOKEN_LEEWAY = env.int("GATEHOUSE_TOKEN_LEEWAY", default=30)
@@ -221,6 +225,11 @@ GATEHOUSE_TOTP_ISSUER = env.str("GATEHOUSE_TOTP_ISSUER", default="Gatehouse")
 GATEHOUSE_FRONTEND_URL = env.str("GATEHOUSE_FRONTEND_URL", default="http://localhost:8000")
 # When set, /metrics answers only requests with `Authorization: Bearer <token>`.
 GATEHOUSE_METRICS_TOKEN = env.str("GATEHOUSE_METRICS_TOKEN", default="")
+# Who may read /metrics (issue 15, item 13): the token's holder when GATEHOUSE_METRICS_TOKEN is
+# set; else these networks (default loopback only); anyone when GATEHOUSE_METRICS_PUBLIC is on
+# (the default with DEBUG only).
+GATEHOUSE_METRICS_ALLOWED_NETWORKS = env.list("GATEHOUSE_METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+GATEHOUSE_METRICS_PUBLIC = env.bool("GATEHOUSE_METRICS_PUBLIC", default=DEBUG)
 GATEHOUSE_MAX_BODY_BYTES = env.int("GATEHOUSE_MAX_BODY_BYTES", default=1048576)
 DATA_UPLOAD_MAX_MEMORY_SIZE = GATEHOUSE_MAX_BODY_BYTES
 # Proxies (IPs or CIDRs, e.g. the nginx in front) whose X-Forwarded-For names the real client.

@@ -10,6 +10,7 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 # Every test client calls from 127.0.0.1: the rate-limit tests set their own limits.
 os.environ.setdefault("GATEHOUSE_RATELIMIT_ANON", "1000000/min")
 os.environ.setdefault("GATEHOUSE_RATELIMIT_USER", "1000000/min")
+os.environ.setdefault("GATEHOUSE_RATELIMIT_RESET_PER_ADDRESS", "1000000/hour")
 
 from project.settings import *  # noqa: F403
 from project.settings import DATABASES, INSTALLED_APPS

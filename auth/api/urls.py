@@ -14,4 +14,5 @@ urlpatterns = [
     path("password/reset/confirm", views.PasswordResetConfirmApi.as_view(), name="auth-password-reset-confirm"),
     path("mfa/totp", views.TotpApi.as_view(), name="auth-totp"),
     path("mfa/totp/confirm", views.TotpConfirmApi.as_view(), name="auth-totp-confirm"),
+    path("mfa/recovery", views.MfaRecoveryApi.as_view(), name="auth-mfa-recovery"),
 ]

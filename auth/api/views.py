@@ -120,6 +120,11 @@ class SessionOutput(serializers.Serializer):
     ip = serializers.CharField()
     user_agent = serializers.CharField()
     current = serializers.BooleanField()
+    kind = serializers.CharField(
+        help_text='"api", "browser" (hosted sign-in, SSO) or "oidc" (an application\'s access)'
+    )
+    client_id = serializers.CharField(help_text="The application holding the access (kind oidc)")
+    client_name = serializers.CharField()
 
 
 class SessionListApi(APIView):
@@ -148,7 +153,8 @@ class SessionListApi(APIView):
 
 
 def vars_of(session) -> dict:
-    return {f: getattr(session, f) for f in ("id", "created_at", "last_used_at", "expires_at", "ip", "user_agent")}
+    fields = ("id", "created_at", "last_used_at", "expires_at", "ip", "user_agent", "kind", "client_id", "client_name")
+    return {f: getattr(session, f) for f in fields}
 
 
 class SessionDetailApi(APIView):
@@ -203,18 +209,14 @@ class PasswordResetConfirmApi(AnonymousApi):
 class TotpApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    class DisableSerializer(serializers.Serializer):
-        otp = StringField(max_length=32, required=False)
-        password = StringField(required=False, **PASSWORD)
+    class PasswordSerializer(serializers.Serializer):
+        """Enrolling and removing a second factor re-authenticate with the password (contract §2):
+        a stolen access token alone must not lock its owner out."""
 
-        def validate(self, attrs):
-            # A request that proves nothing is malformed, not a failed login attempt.
-            if not attrs.get("otp") and not attrs.get("password"):
-                raise serializers.ValidationError("Send a current code (or a recovery code) or the password.")
-            return attrs
+        password = StringField(**PASSWORD)
 
     @extend_schema(
-        request=None,
+        request=PasswordSerializer,
         responses={
             201: inline_serializer(
                 "TotpEnrollment",
@@ -227,7 +229,9 @@ class TotpApi(APIView):
         },
     )
     def post(self, request):
-        enrollment = auth_service.totp_enroll(user_id=request.user.id)
+        data = self.PasswordSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        enrollment = auth_service.totp_enroll(user_id=request.user.id, password=data.validated_data["password"])
         body = {
             "secret": enrollment.secret,
             "otpauth_uri": enrollment.otpauth_uri,
@@ -235,11 +239,14 @@ class TotpApi(APIView):
         }
         return Response(body, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=DisableSerializer, responses={204: None})
+    @extend_schema(request=PasswordSerializer, responses={204: None})
     def delete(self, request):
-        data = self.DisableSerializer(data=request.data)
+        """Turn TOTP off; the user's other sessions end."""
+        data = self.PasswordSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        auth_service.totp_disable(user_id=request.user.id, **data.validated_data)
+        auth_service.totp_disable(
+            user_id=request.user.id, password=data.validated_data["password"], session_id=request.user.session_id
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -253,5 +260,33 @@ class TotpConfirmApi(APIView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        auth_service.totp_confirm(user_id=request.user.id, otp=data.validated_data["otp"])
+        auth_service.totp_confirm(
+            user_id=request.user.id, otp=data.validated_data["otp"], session_id=request.user.session_id
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MfaRecoveryApi(APIView):
+    """Lost the authenticator and the recovery codes: ask to remove the second factor. It goes
+    after GATEHOUSE_MFA_RECOVERY_DELAY, at the next sign-in with the password alone, unless a
+    sign-in with the factor cancels it first; the user is mailed at each step (docs/auth.md)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    class InputSerializer(serializers.Serializer):
+        email = StringField(max_length=254)
+        password = StringField(**PASSWORD)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={202: inline_serializer("MfaRecovery", {"effective_at": serializers.DateTimeField()})},
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        effective_at = auth_service.mfa_recovery_request(**data.validated_data, client=client_info(request))
+        return Response(
+            {"effective_at": serializers.DateTimeField().to_representation(effective_at)},
+            status=status.HTTP_202_ACCEPTED,
+        )

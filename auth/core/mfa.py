@@ -10,8 +10,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from auth.interface import InvalidOtp, MfaStateError, ReauthenticationOtpFailed, TotpEnrollment
-from auth.models import RecoveryCode, TotpDevice
+from auth.interface import InvalidOtp, MfaStateError, TotpEnrollment
+from auth.models import MfaRecovery, RecoveryCode, TotpDevice
 from project.crypto import decrypt, encrypt
 
 from .crypto import keyed_hash
@@ -22,7 +22,15 @@ _CODE_PURPOSE = "recovery-code"
 # Codes of the previous and next 30-second step are accepted: clocks drift.
 VALID_WINDOW = 1
 
-__all__ = ["InvalidOtp", "otp_accept", "totp_confirm", "totp_disable", "totp_enroll", "totp_is_on"]
+__all__ = [
+    "InvalidOtp",
+    "otp_accept",
+    "totp_confirm",
+    "totp_disable",
+    "totp_enroll",
+    "totp_is_on",
+    "totp_pending_or_raise",
+]
 
 
 def _totp(device: TotpDevice) -> pyotp.TOTP:
@@ -83,22 +91,21 @@ def otp_accept(*, user_id: uuid.UUID, otp: str, allow_recovery: bool = True) -> 
     return False
 
 
-@transaction.atomic(durable=True)
-def totp_confirm(*, user_id: uuid.UUID, otp: str) -> None:
-    device = TotpDevice.objects.select_for_update().filter(user_id=user_id).first()
+def totp_pending_or_raise(*, user_id: uuid.UUID) -> None:
+    device = TotpDevice.objects.filter(user_id=user_id).first()
     if device is None or device.confirmed_at is not None:
         raise MfaStateError("Start enrolment first." if device is None else "Two-factor authentication is already on.")
-    if not otp_accept(user_id=user_id, otp=otp, allow_recovery=False):
-        raise ReauthenticationOtpFailed(details={"otp": ["The one-time code is not valid."]})
-    device.refresh_from_db()
-    device.confirmed_at = timezone.now()
-    device.save(update_fields=["confirmed_at"])
 
 
-@transaction.atomic(durable=True)
+def totp_confirm(*, user_id: uuid.UUID) -> None:
+    """Turn the enrolled device on (the caller checked a first code); inside the caller's transaction."""
+    TotpDevice.objects.filter(user_id=user_id, confirmed_at__isnull=True).update(confirmed_at=timezone.now())
+
+
 def totp_disable(*, user_id: uuid.UUID) -> None:
-    """Callers check a code or the password first."""
+    """Callers check the password first; inside the caller's transaction."""
     if not TotpDevice.objects.filter(user_id=user_id).exists():
         raise MfaStateError("Two-factor authentication is not on.")
     TotpDevice.objects.filter(user_id=user_id).delete()
     RecoveryCode.objects.filter(user_id=user_id).delete()
+    MfaRecovery.objects.filter(user_id=user_id).delete()

@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from prometheus_client import Counter
 
 from auth.interface import (
     EMAIL_VERIFICATION_REQUESTED,
+    MFA_CHANGED,
     ONE_TIME_TOKEN_SEAL,
     PASSWORD_CHANGED,
     PASSWORD_RESET_REQUESTED,
@@ -24,11 +26,13 @@ from auth.interface import (
     InvalidOneTimeToken,
     InvalidToken,
     MfaRequired,
+    MfaStateError,
     ReauthenticationFailed,
+    ReauthenticationOtpFailed,
     TokenPair,
     WeakPassword,
 )
-from auth.models import OneTimeToken, RefreshToken, Session
+from auth.models import MfaRecovery, OneTimeToken, RefreshToken, Session
 from project.crypto import seal
 from project.events.outbox import outbox_record
 from project.kernel.errors import DomainError, InvalidArgument
@@ -40,6 +44,11 @@ from .sessions import session_open, sessions_revoke
 from .tokens import access_token_issue
 
 log = logging.getLogger(__name__)
+REFRESH_REPLAYS = Counter(
+    "gatehouse_refresh_token_replays_total",
+    "Spent refresh tokens presented again: answered once within the grace window, or reuse (session revoked).",
+    ["outcome"],
+)
 security_log = logging.getLogger("gatehouse.security")
 
 VERIFY_EMAIL_TTL = timedelta(hours=24)
@@ -49,7 +58,9 @@ PASSWORD_RESET_TTL = timedelta(hours=1)
 def _issue_pair(session: Session) -> tuple[TokenPair, RefreshToken]:
     refresh = new_token()
     row = RefreshToken.objects.create(session=session, token_hash=token_hash(refresh))
-    access, _ = access_token_issue(user_id=session.user_id, session_id=session.id)
+    access, _ = access_token_issue(
+        user_id=session.user_id, session_id=session.id, client_id=session.client_id, scope=session.scope
+    )
     pair = TokenPair(
         access_token=access,
         refresh_token=refresh,
@@ -83,33 +94,145 @@ def login(*, email: str, password: str, otp: str | None, client: ClientInfo) -> 
 
 
 def _login(*, email: str, password: str, otp: str | None, client: ClientInfo) -> TokenPair:
-    recent_failures = throttle.login_allowed_or_raise(email=email, ip=client.ip)
-    # The users service hashes a dummy password for an unknown email: similar time either way.
-    user = user_service.verify_password(email=email, password=password)
-    if user is None:
-        throttle.login_failure_record(email=email, ip=client.ip)
-        raise InvalidCredentials()
-    if mfa.totp_is_on(user_id=user.id):
-        if not otp:
-            raise MfaRequired()
-        if not mfa.otp_accept(user_id=user.id, otp=otp):
-            throttle.login_failure_record(email=email, ip=client.ip)
-            raise mfa.InvalidOtp()
-    if not user.is_active:
-        raise AccountInactive()
-    if recent_failures:
-        throttle.login_failures_clear(email=email)
+    user = authenticate(email=email, password=password, otp=otp, client=client)
     with transaction.atomic(durable=True):
         session = session_open(user_id=user.id, ip=client.ip, user_agent=client.user_agent)
         pair, _ = _issue_pair(session)
     return pair
 
 
-def refresh(*, refresh_token: str, client: ClientInfo) -> TokenPair:
+def authenticate(*, email: str, password: str, otp: str | None, client: ClientInfo):
+    """The sign-in checks every entry point shares (the API's token endpoint, the hosted sign-in
+    page of OpenID Connect): lockout, password, second factor, active account. Returns the user.
+    The attempt is counted before the password is checked (throttle.attempt_begin)."""
+    attempt = throttle.attempt_begin(email=email, ip=client.ip)
+    # The users service hashes a dummy password for an unknown email: similar time either way.
+    user = user_service.verify_password(email=email, password=password)
+    if user is None:
+        raise InvalidCredentials()  # the attempt stays: a failure
+    if mfa.totp_is_on(user_id=user.id):
+        if not otp:
+            if user.is_active and mfa_recovery_complete_if_due(user_id=user.id):
+                throttle.attempt_succeeded(attempt)
+                return user  # the lost factor is gone: the password alone signs in, this once and after
+            throttle.attempt_void(attempt)
+            raise MfaRequired()
+        if not mfa.otp_accept(user_id=user.id, otp=otp):
+            raise mfa.InvalidOtp()
+        mfa_recovery_cancel(user_id=user.id)  # whoever holds the factor is still around
+    if not user.is_active:
+        throttle.attempt_void(attempt)
+        raise AccountInactive()
+    throttle.attempt_succeeded(attempt)
+    return user
+
+
+def mfa_recovery_request(*, email: str, password: str, client: ClientInfo) -> datetime:
+    """docs/auth.md, "Recovering a lost second factor". Counted like a sign-in."""
+    attempt = throttle.attempt_begin(email=email, ip=client.ip)
+    user = user_service.verify_password(email=email, password=password)
+    if user is None:
+        raise InvalidCredentials()
+    throttle.attempt_succeeded(attempt)
+    if not user.is_active:
+        raise AccountInactive()
+    if not mfa.totp_is_on(user_id=user.id):
+        raise MfaStateError("Two-factor authentication is not on: sign in with the password.")
+    existing = MfaRecovery.objects.filter(user_id=user.id).first()
+    if existing is not None:  # asking again does not move the date (nor mail again)
+        return existing.effective_at
+    effective_at = timezone.now() + timedelta(seconds=settings.GATEHOUSE_MFA_RECOVERY_DELAY)
+    with transaction.atomic(durable=True):
+        MfaRecovery.objects.create(user_id=user.id, effective_at=effective_at)
+        outbox_record(
+            type=MFA_CHANGED,
+            producer=SERVICE_NAME,
+            payload={
+                "user_id": str(user.id),
+                "change": "recovery_requested",
+                "effective_at": effective_at.strftime("%Y-%m-%d %H:%M UTC"),
+            },
+        )
+    return effective_at
+
+
+def mfa_recovery_cancel(*, user_id: uuid.UUID) -> None:
+    with transaction.atomic(durable=True):
+        if MfaRecovery.objects.filter(user_id=user_id).delete()[0]:
+            outbox_record(
+                type=MFA_CHANGED,
+                producer=SERVICE_NAME,
+                payload={"user_id": str(user_id), "change": "recovery_cancelled"},
+            )
+
+
+def mfa_recovery_complete_if_due(*, user_id: uuid.UUID) -> bool:
+    """Remove the second factor if its recovery request is due; every session ends."""
+    if not MfaRecovery.objects.filter(user_id=user_id, effective_at__lte=timezone.now()).exists():
+        return False
+
+    def remove(*, user_id):
+        MfaRecovery.objects.filter(user_id=user_id).delete()
+        mfa.totp_disable(user_id=user_id)
+
+    mfa_changed(user_id=user_id, change="recovered", keep_session_id=None, apply=remove)
+    return True
+
+
+def authenticate_second_factor(*, user_id: uuid.UUID, email: str, otp: str, client: ClientInfo):
+    """The second step of a two-step sign-in (the hosted page), after a password step that
+    answered MfaRequired: the same lockout, code check and account checks as authenticate()."""
+    if not otp:
+        raise MfaRequired()
+    attempt = throttle.attempt_begin(email=email, ip=client.ip)
+    if not mfa.otp_accept(user_id=user_id, otp=otp):
+        raise mfa.InvalidOtp()
+    user = user_service.get(user_id=user_id)
+    if not user.is_active:
+        throttle.attempt_void(attempt)
+        raise AccountInactive()
+    throttle.attempt_succeeded(attempt)
+    return user
+
+
+def reauthenticate(*, user_id: uuid.UUID, password: str | None = None, otp: str | None = None, field: str = "password"):
+    """A re-authentication prompt inside a signed-in session (changing the password, enrolling,
+    confirming or removing a second factor): the password, or a current code, counted against the
+    account's sign-in lockout like a sign-in (contract §2; issue 15, item 5). Raises
+    ReauthenticationFailed / ReauthenticationOtpFailed (400) and TooManyAttempts (429) while locked."""
+    email = user_service.get(user_id=user_id).email
+    attempt = throttle.attempt_begin(email=email, ip="")
+    if otp is not None:
+        if not mfa.otp_accept(user_id=user_id, otp=otp, allow_recovery=field != "confirm"):
+            raise ReauthenticationOtpFailed(details={"otp": ["The one-time code is not valid."]})
+    elif not (password and user_service.check_password(user_id=user_id, password=password)):
+        raise ReauthenticationFailed(details={field: ["The password is not correct."]})
+    throttle.attempt_succeeded(attempt)
+
+
+def mfa_changed(*, user_id: uuid.UUID, change: str, keep_session_id: uuid.UUID | None, apply) -> None:
+    """A second factor turned on or off (`apply` does it): in one transaction, every other session
+    of the user ends (a session opened by whoever changed it, or before, is no longer trusted) and
+    `auth.mfa_changed` is recorded; the notifications service mails the user (issue 15, item 3)."""
+    with transaction.atomic(durable=True):
+        apply(user_id=user_id)
+        sessions = Session.objects.filter(user_id=user_id)
+        if keep_session_id is not None:
+            sessions = sessions.exclude(id=keep_session_id)
+        sessions_revoke(sessions, reason=f"mfa_{change}")
+        outbox_record(type=MFA_CHANGED, producer=SERVICE_NAME, payload={"user_id": str(user_id), "change": change})
+
+
+def refresh(*, refresh_token: str, client: ClientInfo, oidc_client_id: str = "") -> TokenPair:
+    """`oidc_client_id`: the OpenID Connect client that authenticated at the token endpoint; a
+    refresh token of a client's grant is refreshed only by that client, never at the API."""
     presented = token_hash(refresh_token or "")
-    owner = RefreshToken.objects.filter(token_hash=presented).values_list("session__user_id", flat=True).first()
-    if owner is None:
+    found = (
+        RefreshToken.objects.filter(token_hash=presented).values_list("session__user_id", "session__client_id").first()
+    )
+    if found is None or found[1] != oidc_client_id:
         raise InvalidToken()
+    owner = found[0]
     # Asked before the transaction: a call to another service never runs inside one. (The
     # users.user_deactivated handler revokes the sessions too; this closes the gap until it runs.)
     try:
@@ -133,7 +256,9 @@ def refresh(*, refresh_token: str, client: ClientInfo) -> TokenPair:
             idle_session = session.id
         elif row.used_at is not None:
             successor = None
-            if now - row.used_at <= timedelta(seconds=settings.GATEHOUSE_REFRESH_REUSE_GRACE):
+            # One grace answer per rotated token (issue 15, item 9): a client that lost the response
+            # retries once; the same spent token again is reuse, however soon.
+            if row.replays == 0 and now - row.used_at <= timedelta(seconds=settings.GATEHOUSE_REFRESH_REUSE_GRACE):
                 # A second retry finds the first retry's token spent too: follow the chain to the
                 # newest token, the one usable refresh token of the session.
                 successor = row.replaced_by
@@ -142,17 +267,18 @@ def refresh(*, refresh_token: str, client: ClientInfo) -> TokenPair:
             if successor is not None:
                 # A client that lost the response retries: spend the successor instead of the
                 # family, so exactly one usable pair exists at any time.
+                RefreshToken.objects.filter(pk=row.pk).update(replays=row.replays + 1)
+                REFRESH_REPLAYS.labels(outcome="grace").inc()
+                security_log.warning(
+                    "spent refresh token replayed within the grace window: answered once",
+                    extra={"event": "auth.refresh_token_replayed", "session_id": str(session.id), "ip": client.ip},
+                )
                 row = RefreshToken.objects.select_for_update().get(pk=successor.pk)
                 # Read unlocked above: a concurrent refresh may have spent it since.
                 while row.used_at is not None and row.replaced_by_id is not None:
                     row = RefreshToken.objects.select_for_update().get(pk=row.replaced_by_id)
             else:
-                sessions_revoke(Session.objects.filter(id=session.id), reason="refresh_token_reused")
-                outbox_record(
-                    type=REFRESH_TOKEN_REUSED,
-                    producer=SERVICE_NAME,
-                    payload={"user_id": str(session.user_id), "session_id": str(session.id), "ip": client.ip},
-                )
+                refresh_reuse(session=session, ip=client.ip)
                 reused_session = session.id
         if reused_session is None and idle_session is None:
             pair, new_row = _issue_pair(session)
@@ -174,6 +300,36 @@ def refresh(*, refresh_token: str, client: ClientInfo) -> TokenPair:
     return pair
 
 
+def refresh_reuse(*, session: Session, ip: str) -> None:
+    """A spent refresh token presented again: the session ends, `auth.refresh_token_reused` is
+    recorded (the user is mailed). In the caller's transaction."""
+    sessions_revoke(Session.objects.filter(id=session.id), reason="refresh_token_reused")
+    outbox_record(
+        type=REFRESH_TOKEN_REUSED,
+        producer=SERVICE_NAME,
+        payload={"user_id": str(session.user_id), "session_id": str(session.id), "ip": ip},
+    )
+    REFRESH_REPLAYS.labels(outcome="reuse").inc()
+    security_log.warning(
+        "spent refresh token presented again: session revoked",
+        extra={"event": "auth.refresh_token_reused", "session_id": str(session.id), "ip": ip},
+    )
+
+
+def session_for_logout(*, refresh_token: str, ip: str) -> uuid.UUID:
+    """The live session a refresh token belongs to, for `POST /auth/logout`. A spent (rotated)
+    token is reuse, as at refresh: its session ends with the event and the notice (issue 15,
+    item 9), and InvalidToken is raised."""
+    row = RefreshToken.objects.filter(token_hash=token_hash(refresh_token or "")).select_related("session").first()
+    if row is None or row.session.revoked_at is not None or row.session.client_id:
+        raise InvalidToken()
+    if row.used_at is not None:
+        with transaction.atomic(durable=True):
+            refresh_reuse(session=row.session, ip=ip)
+        raise InvalidToken()
+    return row.session_id
+
+
 def logout(*, session_id: uuid.UUID) -> None:
     with transaction.atomic(durable=True):
         sessions_revoke(Session.objects.filter(id=session_id), reason="logout")
@@ -189,10 +345,7 @@ def revoke_all_sessions(*, user_id: uuid.UUID, except_session_id: uuid.UUID | No
 
 
 def change_password(*, user_id: uuid.UUID, session_id: uuid.UUID | None, old_password: str, new_password: str) -> None:
-    if not user_service.check_password(user_id=user_id, password=old_password):
-        raise ReauthenticationFailed(
-            "The current password is not correct.", details={"old_password": ["The password is not correct."]}
-        )
+    reauthenticate(user_id=user_id, password=old_password, field="old_password")
     _set_password(user_id=user_id, password=new_password)
     with transaction.atomic(durable=True):
         sessions = Session.objects.filter(user_id=user_id)

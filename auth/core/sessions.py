@@ -100,7 +100,8 @@ def mark_revoked_in_cache(session_ids: list[uuid.UUID]) -> None:
         copy.invalidate(markers)
 
 
-def session_open(*, user_id: uuid.UUID, ip: str, user_agent: str) -> Session:
+def session_open(*, user_id: uuid.UUID, ip: str, user_agent: str, **oidc) -> Session:
+    """`oidc`: kind, client_id, scope, parent, auth_time of an OpenID Connect session."""
     now = timezone.now()
     return Session.objects.create(
         user_id=user_id,
@@ -108,6 +109,8 @@ def session_open(*, user_id: uuid.UUID, ip: str, user_agent: str) -> Session:
         expires_at=now + timedelta(seconds=settings.GATEHOUSE_REFRESH_TOKEN_TTL),
         ip=ip or None,
         user_agent=user_agent[:512],
+        auth_time=oidc.pop("auth_time", now),
+        **oidc,
     )
 
 
@@ -117,6 +120,13 @@ def sessions_revoke(sessions, *, reason: str) -> list[uuid.UUID]:
     rows = list(sessions.filter(revoked_at__isnull=True).values_list("id", "user_id"))
     if not rows:
         return []
+    # The grants OpenID Connect clients hold under a browser (SSO) session end with it.
+    children = list(
+        Session.objects.filter(parent_id__in=[sid for sid, _ in rows], revoked_at__isnull=True).values_list(
+            "id", "user_id"
+        )
+    )
+    rows += [row for row in children if row not in rows]
     ids = [session_id for session_id, _ in rows]
     Session.objects.filter(id__in=ids).update(revoked_at=timezone.now(), revoke_reason=reason)
     for user_id in sorted({user_id for _, user_id in rows}):

@@ -27,7 +27,7 @@ def _raise_if_over(count: int, first, limit: int) -> None:
         raise TooManyAttempts(details={"retry_after": max(retry_after, 1)})
 
 
-def login_allowed_or_raise(*, email: str, ip: str) -> int:
+def login_allowed_or_raise(*, email: str, ip: str, including_own: bool = False) -> int:
     """Raise TooManyAttempts while the account or the client IP is over its limit; otherwise
     return the account's recent failures (0: a successful login has nothing to clear).
 
@@ -42,10 +42,49 @@ def login_allowed_or_raise(*, email: str, ip: str) -> int:
         counts |= {"n_ip": Count("id", filter=by_ip), "first_ip": Min("created_at", filter=by_ip)}
         matching |= by_ip
     stats = LoginFailure.objects.filter(matching, created_at__gte=timezone.now() - WINDOW).aggregate(**counts)
-    _raise_if_over(stats["n_account"], stats["first_account"], settings.GATEHOUSE_LOGIN_MAX_FAILURES)
+    own = 1 if including_own else 0  # the caller's own attempt, already written, is not a past failure
+    _raise_if_over(stats["n_account"] - own, stats["first_account"], settings.GATEHOUSE_LOGIN_MAX_FAILURES)
     if ip:
-        _raise_if_over(stats["n_ip"], stats["first_ip"], settings.GATEHOUSE_LOGIN_MAX_FAILURES_PER_IP)
-    return stats["n_account"]
+        _raise_if_over(stats["n_ip"] - own, stats["first_ip"], settings.GATEHOUSE_LOGIN_MAX_FAILURES_PER_IP)
+    return stats["n_account"] - own
+
+
+class Attempt:
+    """A sign-in or re-authentication attempt, counted before its password or code is checked."""
+
+    __slots__ = ("email", "id", "others")
+
+    def __init__(self, email: str, row_id: int, others: int):
+        self.email, self.id, self.others = email, row_id, others
+
+
+def attempt_begin(*, email: str, ip: str) -> Attempt:
+    """Count the attempt *before* the password hash is verified, so that parallel guesses cannot
+    all slip under the limit (issue 15, item 4): the attempt is written first, then the window is
+    counted with it. Whatever the interleaving, the attempt written k-th sees at least k rows, so at
+    most GATEHOUSE_LOGIN_MAX_FAILURES attempts of one account are ever checked in a window. The row
+    stays as the failure if the attempt fails; `attempt_succeeded` or `attempt_void` removes it.
+    Raises TooManyAttempts (and writes nothing) while the account or the client IP is locked."""
+    row = LoginFailure.objects.create(account_key=account_key(email), ip=ip or None)
+    try:
+        others = login_allowed_or_raise(email=email, ip=ip, including_own=True)
+    except TooManyAttempts:
+        LoginFailure.objects.filter(id=row.id).delete()
+        raise
+    return Attempt(email, row.id, others)
+
+
+def attempt_void(attempt: Attempt) -> None:
+    """Neither a success nor a failure (the code is missing, the account is inactive)."""
+    LoginFailure.objects.filter(id=attempt.id).delete()
+
+
+def attempt_succeeded(attempt: Attempt) -> None:
+    """The right answer: the account's failures are forgotten (only this attempt when there were none)."""
+    if attempt.others:
+        login_failures_clear(email=attempt.email)
+    else:
+        attempt_void(attempt)
 
 
 def login_failure_record(*, email: str, ip: str) -> None:

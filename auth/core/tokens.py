@@ -18,22 +18,64 @@ REQUIRED_CLAIMS = ["iss", "aud", "sub", "sid", "jti", "iat", "nbf", "exp"]
 ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 
 
-def access_token_issue(*, user_id: uuid.UUID, session_id: uuid.UUID) -> tuple[str, datetime]:
+def access_token_issue(
+    *, user_id: uuid.UUID | str, session_id: uuid.UUID | None, client_id: str = "", scope: str = "", extra=None
+) -> tuple[str, datetime]:
+    """An access token of Gatehouse's own API (audience GATEHOUSE_AUDIENCE), or, with a
+    `client_id`, one an OpenID Connect client holds (RFC 9068: audience and `client_id` claim are
+    the client, with its `scope`). Gatehouse's API refuses the latter: a relying party gets what
+    its scopes say (userinfo), never the user's whole API."""
     kid, private_key = keys.signing_key()
     now = datetime.now(UTC).replace(microsecond=0)
     expires_at = now + timedelta(seconds=settings.GATEHOUSE_ACCESS_TOKEN_TTL)
     claims = {
         "iss": settings.GATEHOUSE_ISSUER,
-        "aud": settings.GATEHOUSE_AUDIENCE,
+        "aud": client_id or settings.GATEHOUSE_AUDIENCE,
         "sub": str(user_id),
-        "sid": str(session_id),
         "jti": uuid.uuid4().hex,
         "iat": now,
         "nbf": now,
         "exp": expires_at,
     }
+    if session_id is not None:
+        claims["sid"] = str(session_id)
+    if client_id:
+        claims["client_id"] = client_id
+        claims["scope"] = scope
+    if extra:
+        claims.update(extra)
     token = jwt.encode(claims, private_key, algorithm=keys.ALGORITHM, headers={"kid": kid, "typ": "at+jwt"})
     return token, expires_at
+
+
+def client_access_token_decode(token: str) -> dict:
+    """The verified claims of an access token issued to an OpenID Connect client (any client:
+    the caller checks `client_id` where it matters), or InvalidToken. Does not look at the session."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise InvalidToken() from None
+    if header.get("alg") not in keys.ALLOWED_ALGORITHMS or not isinstance(header.get("kid"), str):
+        raise InvalidToken()
+    if str(header.get("typ", "")).lower() not in ACCESS_TOKEN_TYPES:
+        raise InvalidToken()
+    public_key = keys.public_key(header["kid"])
+    if public_key is None:
+        raise InvalidToken()
+    try:
+        claims = jwt.decode(
+            token,
+            public_key,
+            algorithms=list(keys.ALLOWED_ALGORITHMS),
+            issuer=settings.GATEHOUSE_ISSUER,
+            leeway=settings.GATEHOUSE_TOKEN_LEEWAY,
+            options={"require": ["iss", "aud", "sub", "jti", "iat", "exp", "client_id"], "verify_aud": False},
+        )
+    except (jwt.PyJWTError, ValueError, TypeError, AttributeError):
+        raise InvalidToken() from None
+    if claims.get("aud") != claims.get("client_id"):
+        raise InvalidToken()
+    return claims
 
 
 # A client sends the same access token with every request of its lifetime, so a process keeps

@@ -21,6 +21,9 @@ PASSWORD_RESET_REQUESTED = "auth.password_reset_requested"
 SESSION_REVOKED = "auth.session_revoked"
 REFRESH_TOKEN_REUSED = "auth.refresh_token_reused"
 EMAIL_VERIFICATION_REQUESTED = "auth.email_verification_requested"
+# A second factor was turned on, turned off, or removed by the recovery path (payload `change`:
+# "enabled", "disabled", "recovery_requested", "recovery_cancelled", "recovered").
+MFA_CHANGED = "auth.mfa_changed"
 
 # Events that carry a one-time token (`payload["sealed_token"]`) seal it with project.crypto.seal
 # under this purpose, so that it is readable neither in the outbox nor on the broker.
@@ -56,6 +59,11 @@ class Session:
     ip: str
     user_agent: str
     revoked_at: datetime | None
+    # "api" (a sign-in at the API), "browser" (the SSO session of the hosted pages) or "oidc" (the
+    # grant an OpenID Connect client holds: `client_id`, `client_name`).
+    kind: str = "api"
+    client_id: str = ""
+    client_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +177,8 @@ class AuthService(Protocol):
         ...
 
     def session_for_refresh_token(self, *, refresh_token: str) -> uuid.UUID:
-        """The live session a refresh token (current or already rotated) belongs to, for logout.
-        Raises InvalidToken."""
+        """The live session a current refresh token belongs to, for logout. A spent (rotated) one
+        is reuse: the session ends with `auth.refresh_token_reused`, and InvalidToken is raised."""
         ...
 
     def list_sessions(self, *, user_id: uuid.UUID) -> list[Session]:
@@ -210,18 +218,31 @@ class AuthService(Protocol):
         """Mark the user's email verified; returns the user id. Raises InvalidOneTimeToken."""
         ...
 
-    def totp_enroll(self, *, user_id: uuid.UUID) -> TotpEnrollment:
-        """Start (or restart) TOTP enrolment: a new secret, its otpauth URI and 10 recovery codes.
-        Not active until confirmed. Raises MfaStateError if TOTP is already on."""
+    def totp_enroll(self, *, user_id: uuid.UUID, password: str) -> TotpEnrollment:
+        """Start (or restart) TOTP enrolment after re-authenticating with the password: a new
+        secret, its otpauth URI and 10 recovery codes. Not active until confirmed. Raises
+        ReauthenticationFailed (counted toward the lockout), TooManyAttempts, MfaStateError if TOTP
+        is already on."""
         ...
 
-    def totp_confirm(self, *, user_id: uuid.UUID, otp: str) -> None:
-        """Turn TOTP on with a first valid code. Raises ReauthenticationOtpFailed, MfaStateError."""
+    def totp_confirm(self, *, user_id: uuid.UUID, otp: str, session_id: uuid.UUID | None = None) -> None:
+        """Turn TOTP on with a first valid code; every session but `session_id` ends, the user is
+        told (`auth.mfa_changed`). Raises ReauthenticationOtpFailed (counted toward the lockout),
+        TooManyAttempts, MfaStateError."""
         ...
 
-    def totp_disable(self, *, user_id: uuid.UUID, otp: str | None = None, password: str | None = None) -> None:
-        """Turn TOTP off; needs a current code (or recovery code) or the password.
-        Raises ReauthenticationOtpFailed / ReauthenticationFailed, MfaStateError."""
+    def totp_disable(self, *, user_id: uuid.UUID, password: str, session_id: uuid.UUID | None = None) -> None:
+        """Turn TOTP off after re-authenticating with the password; every session but
+        `session_id` ends, the user is told (`auth.mfa_changed`). Raises ReauthenticationFailed
+        (counted toward the lockout), TooManyAttempts, MfaStateError."""
+        ...
+
+    def mfa_recovery_request(self, *, email: str, password: str, client: ClientInfo) -> datetime:
+        """Ask to remove a lost second factor: after the password (counted like a sign-in), the
+        factor is removed at the returned time, at the next sign-in with the password alone, unless
+        a sign-in with the factor (or a recovery code) cancels the request first. The user is
+        mailed at the request, the cancellation and the removal. Raises InvalidCredentials,
+        TooManyAttempts, MfaStateError (TOTP is off)."""
         ...
 
     def mfa_enabled(self, *, user_id: uuid.UUID) -> bool:

@@ -5,6 +5,7 @@ AUTH_GRPC_TARGET is set. Same signatures, same results, same errors; no models.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from auth.interface import ClientInfo, Principal, Session, TokenPair, TotpEnrollment
 from project.rpc.client import ServiceClient
@@ -88,16 +89,23 @@ class GrpcAuthService:
     def verify_email(self, *, token: str) -> uuid.UUID:
         return uuid.UUID(self._rpc.call("VerifyEmail", pb.VerifyEmailRequest(token=token)).user_id)
 
-    def totp_enroll(self, *, user_id: uuid.UUID) -> TotpEnrollment:
-        reply = self._rpc.call("TotpEnroll", pb.TotpEnrollRequest(user_id=str(user_id)))
+    def totp_enroll(self, *, user_id: uuid.UUID, password: str) -> TotpEnrollment:
+        reply = self._rpc.call("TotpEnroll", pb.TotpEnrollRequest(user_id=str(user_id), password=password))
         return mapping.enrollment_from_pb(reply.enrollment)
 
-    def totp_confirm(self, *, user_id: uuid.UUID, otp: str) -> None:
-        self._rpc.call("TotpConfirm", pb.TotpConfirmRequest(user_id=str(user_id), otp=otp))
+    def totp_confirm(self, *, user_id: uuid.UUID, otp: str, session_id: uuid.UUID | None = None) -> None:
+        session = None if session_id is None else str(session_id)
+        request = pb.TotpConfirmRequest(user_id=str(user_id), otp=otp, **without_none(session_id=session))
+        self._rpc.call("TotpConfirm", request)
 
-    def totp_disable(self, *, user_id: uuid.UUID, otp: str | None = None, password: str | None = None) -> None:
-        request = pb.TotpDisableRequest(user_id=str(user_id), **without_none(otp=otp, password=password))
+    def totp_disable(self, *, user_id: uuid.UUID, password: str, session_id: uuid.UUID | None = None) -> None:
+        session = None if session_id is None else str(session_id)
+        request = pb.TotpDisableRequest(user_id=str(user_id), password=password, **without_none(session_id=session))
         self._rpc.call("TotpDisable", request)
+
+    def mfa_recovery_request(self, *, email: str, password: str, client: ClientInfo) -> datetime:
+        request = pb.MfaRecoveryRequestRequest(email=email, password=password, client=mapping.client_to_pb(client))
+        return mapping.from_timestamp(self._rpc.call("MfaRecoveryRequest", request).effective_at)
 
     def mfa_enabled(self, *, user_id: uuid.UUID) -> bool:
         return self._rpc.call("MfaEnabled", pb.MfaEnabledRequest(user_id=str(user_id))).enabled

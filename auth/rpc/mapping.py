@@ -72,6 +72,9 @@ def session_to_pb(session: Session) -> pb.Session:
         ip=session.ip,
         user_agent=session.user_agent,
         revoked_at=None if session.revoked_at is None else timestamp(session.revoked_at),
+        kind=session.kind,
+        client_id=session.client_id,
+        client_name=session.client_name,
     )
 
 
@@ -85,6 +88,9 @@ def session_from_pb(message: pb.Session) -> Session:
         ip=message.ip,
         user_agent=message.user_agent,
         revoked_at=from_timestamp(message.revoked_at) if message.HasField("revoked_at") else None,
+        kind=message.kind or "api",
+        client_id=message.client_id,
+        client_name=message.client_name,
     )
 
 

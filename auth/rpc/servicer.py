@@ -105,20 +105,34 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         return pb.VerifyEmailResponse(user_id=str(self.auth.verify_email(token=request.token)))
 
     def TotpEnroll(self, request: pb.TotpEnrollRequest, context: grpc.ServicerContext) -> pb.TotpEnrollResponse:
-        enrollment = self.auth.totp_enroll(user_id=uuid_from(request, "user_id"))
+        enrollment = self.auth.totp_enroll(user_id=uuid_from(request, "user_id"), password=request.password)
         return pb.TotpEnrollResponse(enrollment=mapping.enrollment_to_pb(enrollment))
 
     def TotpConfirm(self, request: pb.TotpConfirmRequest, context: grpc.ServicerContext) -> pb.TotpConfirmResponse:
-        self.auth.totp_confirm(user_id=uuid_from(request, "user_id"), otp=request.otp)
+        session = optional(request, "session_id")
+        self.auth.totp_confirm(
+            user_id=uuid_from(request, "user_id"),
+            otp=request.otp,
+            session_id=None if session is None else uuid_from(request, "session_id"),
+        )
         return pb.TotpConfirmResponse()
 
     def TotpDisable(self, request: pb.TotpDisableRequest, context: grpc.ServicerContext) -> pb.TotpDisableResponse:
+        session = optional(request, "session_id")
         self.auth.totp_disable(
             user_id=uuid_from(request, "user_id"),
-            otp=optional(request, "otp"),
-            password=optional(request, "password"),
+            password=request.password,
+            session_id=None if session is None else uuid_from(request, "session_id"),
         )
         return pb.TotpDisableResponse()
+
+    def MfaRecoveryRequest(
+        self, request: pb.MfaRecoveryRequestRequest, context: grpc.ServicerContext
+    ) -> pb.MfaRecoveryRequestResponse:
+        effective_at = self.auth.mfa_recovery_request(
+            email=request.email, password=request.password, client=mapping.client_from_pb(request.client)
+        )
+        return pb.MfaRecoveryRequestResponse(effective_at=mapping.timestamp(effective_at))
 
     def MfaEnabled(self, request: pb.MfaEnabledRequest, context: grpc.ServicerContext) -> pb.MfaEnabledResponse:
         return pb.MfaEnabledResponse(enabled=self.auth.mfa_enabled(user_id=uuid_from(request, "user_id")))

@@ -45,6 +45,8 @@ TYPE_EMAIL_VERIFICATION = "email_verification"
 TYPE_PASSWORD_RESET = "password_reset"
 TYPE_PASSWORD_CHANGED = "password_changed"
 TYPE_REFRESH_TOKEN_REUSED = "refresh_token_reused"
+TYPE_APPLICATION_AUTHORIZED = "application_authorized"
+TYPE_MFA_CHANGED = "mfa_changed"
 TYPE_ANNOUNCEMENT = "announcement"
 TYPE_WELCOME = "welcome"
 TYPE_ROLE_ASSIGNED = "role_assigned"
@@ -266,7 +268,9 @@ __all__ = [
     "STATUS_SENT",
     "STATUS_SKIPPED",
     "TYPE_ANNOUNCEMENT",
+    "TYPE_APPLICATION_AUTHORIZED",
     "TYPE_EMAIL_VERIFICATION",
+    "TYPE_MFA_CHANGED",
     "TYPE_PASSWORD_CHANGED",
     "TYPE_PASSWORD_RESET",
     "TYPE_REFRESH_TOKEN_REUSED",

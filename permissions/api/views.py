@@ -17,6 +17,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gateway.fields import StringField
 from gateway.permissions import RequiresPermission
 from permissions.interface import (
     DEFAULT_PAGE_SIZE,
@@ -293,16 +294,16 @@ class AssignmentDetailApi(APIView):
 
 
 class CheckItem(serializers.Serializer):
-    permission = serializers.CharField(max_length=150)
-    scope = serializers.CharField(max_length=500, required=False, allow_null=True, allow_blank=True, default=None)
+    permission = StringField(max_length=150)
+    scope = StringField(max_length=500, required=False, allow_null=True, allow_blank=True, default=None)
     user_id = serializers.UUIDField(required=False, allow_null=True, default=None)
 
 
 class CheckInput(serializers.Serializer):
     """One check (`permission`, `scope`, `user_id`) or a batch (`checks`: a list of them)."""
 
-    permission = serializers.CharField(max_length=150, required=False)
-    scope = serializers.CharField(max_length=500, required=False, allow_null=True, allow_blank=True, default=None)
+    permission = StringField(max_length=150, required=False)
+    scope = StringField(max_length=500, required=False, allow_null=True, allow_blank=True, default=None)
     user_id = serializers.UUIDField(required=False, allow_null=True, default=None)
     checks = CheckItem(many=True, required=False, max_length=MAX_PAGE_SIZE)
 

@@ -31,6 +31,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
@@ -76,6 +77,12 @@ def versions(user_id: uuid.UUID | None = None) -> tuple[str, str] | None:
     """The global token and the user's (empty without a user): from this process's copy, else one
     round trip when both exist. None when the shared cache does not answer: compute from the
     database, cache nothing."""
+    if not settings.REDIS_URL:
+        # Embedded mode (issue 14, item 5): the cache is this process's own, so a revoke made by
+        # another process on the same database (`manage.py rbac revoke`, an embedded `grpcserve`)
+        # could never replace the tokens here. The database answers every check, as it does for
+        # sessions in this mode: slower, and right across runserver, manage.py and grpcserve.
+        return None
     user_key = None if user_id is None else _user_version_key(user_id)
     copy = mirror()
     generation = None if copy is None else copy.generation()

@@ -5,7 +5,7 @@ import pytest
 
 from users.models import User
 
-from .conftest import ME, bearer, error_code
+from .conftest import ME, PASSWORD, bearer, error_code
 
 pytestmark = pytest.mark.django_db
 
@@ -94,7 +94,9 @@ WRONG_BODY_SECRETS = [
 @pytest.mark.parametrize(("method", "path", "body"), WRONG_BODY_SECRETS, ids=lambda v: str(v)[:40])
 def test_a_wrong_secret_in_the_body_never_answers_401_while_the_bearer_is_valid(api, tokens, method, path, body):
     if "mfa/totp" in path:
-        enrolled = api.post("/api/v1/auth/mfa/totp", **bearer(tokens["access_token"]))
+        enrolled = api.post(
+            "/api/v1/auth/mfa/totp", {"password": PASSWORD}, format="json", **bearer(tokens["access_token"])
+        )
         assert enrolled.status_code == 201
         if method == "delete":
             secret = enrolled.json()["secret"]

@@ -102,13 +102,51 @@ def test_a_retry_inside_the_grace_window_gets_a_usable_pair(api, tokens):
     assert refresh(api, pair["refresh_token"]).status_code == 200
 
 
-def test_repeated_retries_inside_the_grace_window_each_get_a_usable_pair(api, tokens):
+def test_a_second_replay_inside_the_grace_window_is_reuse(api, tokens, ada):
+    """Issue 15 item 9: one grace answer per rotated token. The oldest spent token replayed again
+    and again used to get a fresh pair each time; now the second replay revokes the session."""
     refresh(api, tokens["refresh_token"])
-    for _ in range(3):
-        retry = refresh(api, tokens["refresh_token"])
-        assert retry.status_code == 200, retry.content
-        assert usable_refresh_tokens() == 1
-    assert status_of_me(api, retry.json()["access_token"]) == 200
+    retry = refresh(api, tokens["refresh_token"])
+    assert retry.status_code == 200, retry.content
+    again = refresh(api, tokens["refresh_token"])
+    assert again.status_code == 401 and error_code(again) == "invalid_token"
+    assert status_of_me(api, retry.json()["access_token"]) == 401
+    [reuse] = events(REFRESH_TOKEN_REUSED)
+    assert reuse["user_id"] == str(ada.id)
+
+
+def test_every_replay_is_logged_and_counted(api, tokens, caplog):
+    from prometheus_client import REGISTRY
+
+    def counted(outcome):
+        return REGISTRY.get_sample_value("gatehouse_refresh_token_replays_total", {"outcome": outcome}) or 0
+
+    grace, reuse = counted("grace"), counted("reuse")
+    refresh(api, tokens["refresh_token"])
+    refresh(api, tokens["refresh_token"])
+    refresh(api, tokens["refresh_token"])
+    assert (counted("grace") - grace, counted("reuse") - reuse) == (1, 1)
+    logged = [r.event for r in caplog.records if r.name == "gatehouse.security" and hasattr(r, "event")]
+    assert logged.count("auth.refresh_token_replayed") == 1 and logged.count("auth.refresh_token_reused") == 1
+
+
+def test_logout_with_a_rotated_refresh_token_is_reuse(api, tokens, ada):
+    """Issue 15 item 9: logging out with an already-rotated token used to end the session
+    quietly; whoever holds a spent token is not the client, so it is reuse: event and notice."""
+    fresh = refresh(api, tokens["refresh_token"]).json()
+    response = api.post("/api/v1/auth/logout", {"refresh_token": tokens["refresh_token"]}, format="json")
+    assert response.status_code == 401 and error_code(response) == "invalid_token"
+    assert status_of_me(api, fresh["access_token"]) == 401
+    assert Session.objects.get().revoke_reason == "refresh_token_reused"
+    [reuse] = events(REFRESH_TOKEN_REUSED)
+    assert reuse["user_id"] == str(ada.id)
+
+
+def test_logout_with_the_current_refresh_token_just_signs_out(api, tokens):
+    fresh = refresh(api, tokens["refresh_token"]).json()
+    response = api.post("/api/v1/auth/logout", {"refresh_token": fresh["refresh_token"]}, format="json")
+    assert response.status_code == 204
+    assert Session.objects.get().revoke_reason == "logout"
     assert events(REFRESH_TOKEN_REUSED) == []
 
 

@@ -89,7 +89,19 @@ def test_the_list_shows_own_active_sessions_with_the_current_one_flagged(api, ad
         ("curl/8", "198.51.100.2", True),
         ("Firefox/128", "198.51.100.1", False),
     ]
-    assert set(results[0]) == {"id", "created_at", "last_used_at", "expires_at", "ip", "user_agent", "current"}
+    assert set(results[0]) == {
+        "id",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "ip",
+        "user_agent",
+        "current",
+        "kind",
+        "client_id",
+        "client_name",
+    }
+    assert {(s["kind"], s["client_id"]) for s in results} == {("api", "")}
     assert all(s[field].endswith("Z") for s in results for field in ("created_at", "last_used_at", "expires_at"))
     assert [s["id"] for s in results] == [sid_of(current["access_token"]), sid_of(older["access_token"])]
 

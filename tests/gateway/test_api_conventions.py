@@ -82,3 +82,33 @@ def test_the_openapi_schema_is_valid_and_generates_without_a_warning(tmp_path):
 
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
     assert "/api/v1/auth/token" in (tmp_path / "schema.yaml").read_text()
+
+
+# Issue 15 item 13: /metrics is closed in production unless a token or a network opens it.
+
+
+@override_settings(GATEHOUSE_METRICS_PUBLIC=False, GATEHOUSE_METRICS_TOKEN="")
+def test_without_a_token_metrics_are_served_to_the_allowed_networks_only(client):
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 200
+    refused = client.get("/metrics", REMOTE_ADDR="203.0.113.9")
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "permission_denied"
+    with override_settings(GATEHOUSE_METRICS_ALLOWED_NETWORKS=["203.0.113.0/24"]):
+        assert client.get("/metrics", REMOTE_ADDR="203.0.113.9").status_code == 200
+
+
+@override_settings(GATEHOUSE_METRICS_PUBLIC=True, GATEHOUSE_METRICS_TOKEN="")
+def test_public_metrics_are_open_to_anyone_and_the_deploy_check_warns(client):
+    from django.core.checks import run_checks
+
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.9").status_code == 200
+    assert "gatehouse.W002" in [m.id for m in run_checks(include_deployment_checks=True)]
+
+
+def test_metrics_are_not_public_by_default_without_debug():
+    import subprocess
+    import sys
+
+    code = "from django.conf import settings; import django; django.setup(); print(settings.GATEHOUSE_METRICS_PUBLIC)"
+    env = {"DJANGO_SETTINGS_MODULE": "project.settings", "SECRET_KEY": "x" * 50, "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -172,6 +172,55 @@ def test_authenticated_calls_are_limited_per_user_not_per_ip(client, settings):
 
 
 @pytest.mark.django_db
+def test_a_bearer_token_does_not_move_anonymous_routes_into_the_user_bucket(client, settings):
+    """Issue 15 item 10: register, sign-in and reset count in the caller's IP bucket (with their
+    weights) whatever token the request carries: one free account buys no bigger flood."""
+    settings.GATEHOUSE_RATELIMIT_USER = "1000/min"
+    settings.GATEHOUSE_RATELIMIT_ANON = "10/min"
+    user_service.create(email="ada@example.com", password=PASSWORD, is_verified=True)
+    ip = unique_ip()
+    token = client.post(
+        "/api/v1/auth/token",
+        {"email": "ada@example.com", "password": PASSWORD},
+        content_type="application/json",
+        REMOTE_ADDR=unique_ip(),
+    ).json()["access_token"]
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}", "REMOTE_ADDR": ip}
+    statuses = [
+        client.post(
+            "/api/v1/auth/password/reset", {"email": f"x{i}@example.com"}, content_type="application/json", **auth
+        ).status_code
+        for i in range(3)
+    ]
+    assert statuses == [202, 202, 429]  # weight 5 against the IP's 10, not the user's 1000
+    # The user's own bucket is untouched: a profile read still goes through.
+    assert client.get("/api/v1/users/me", **auth).status_code == 200
+
+
+@pytest.mark.django_db
+def test_password_resets_are_also_limited_per_target_address(client, settings):
+    settings.GATEHOUSE_RATELIMIT_ANON = "1000/min"
+    settings.GATEHOUSE_RATELIMIT_RESET_PER_ADDRESS = "2/hour"
+    statuses = [
+        client.post(
+            "/api/v1/auth/password/reset",
+            {"email": "Victim@Example.com "},
+            content_type="application/json",
+            REMOTE_ADDR=unique_ip(),  # a new address each time: the target is what is counted
+        ).status_code
+        for _ in range(3)
+    ]
+    assert statuses == [202, 202, 429]
+    other = client.post(
+        "/api/v1/auth/password/reset",
+        {"email": "other@example.com"},
+        content_type="application/json",
+        REMOTE_ADDR=unique_ip(),
+    )
+    assert other.status_code == 202
+
+
+@pytest.mark.django_db
 def test_an_invalid_token_counts_against_the_ip_and_is_refused_once(client, settings):
     settings.GATEHOUSE_RATELIMIT_ANON = "2/min"
     ip = unique_ip()

@@ -45,3 +45,13 @@ def grant(role_, *, user_id=None, group=None, scope=None, expires_at=None, actor
 
 def new_user() -> uuid.UUID:
     return uuid.uuid4()
+
+
+@pytest.fixture
+def cache_layers(settings):
+    """These tests are about the cache layers; embedded mode bypasses them (a revoke made in
+    another process could not reach a process-local cache: issue 14, item 5, and
+    tests/permissions/test_embedded_cross_process.py). With a shared cache's setting, the layers run
+    over whatever cache backend the run has (Redis in stack mode, this process's memory embedded)."""
+    if not settings.REDIS_URL:
+        settings.REDIS_URL = "redis://process-local-cache-under-test"

@@ -11,7 +11,7 @@ from permissions.models import Assignment
 
 from .conftest import grant, new_user, role
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cache_layers")]
 
 
 def check(user_id, permission, scope=None):

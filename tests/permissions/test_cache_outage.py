@@ -21,7 +21,7 @@ from tests.support.processes import free_port
 
 from .conftest import grant, new_user, role
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cache_layers")]
 
 
 def dead_cache():

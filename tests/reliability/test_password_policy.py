@@ -12,7 +12,7 @@ from project.events.models import OutboxEvent
 from project.events.relay import relay_all
 from tests.auth.conftest import sealed_token
 
-from .conftest import new_user
+from .conftest import PASSWORD, new_user
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +64,7 @@ def test_a_password_reset_does_not_bypass_mfa(settings, tally):
     asks for the second factor."""
     settings.CELERY_BROKER_URL = ""  # the reset mail's event runs in this process
     user = new_user()
-    enrolment = auth_service.totp_enroll(user_id=user.id)
+    enrolment = auth_service.totp_enroll(user_id=user.id, password=PASSWORD)
     auth_service.totp_confirm(user_id=user.id, otp=pyotp.TOTP(enrolment.secret).now())
     client = APIClient()
     assert client.post("/api/v1/auth/password/reset", {"email": user.email}, format="json").status_code == 202

@@ -77,7 +77,7 @@ def test_session_password_and_mfa_changes_are_security_events(caplog, tally):
                 "/api/v1/auth/password/change", {"old_password": PASSWORD, "new_password": new_password}, format="json"
             ),
         ]
-        secret = client.post("/api/v1/auth/mfa/totp").json()["secret"]
+        secret = client.post("/api/v1/auth/mfa/totp", {"password": new_password}, format="json").json()["secret"]
         calls.append(client.post("/api/v1/auth/mfa/totp/confirm", {"otp": "000000"}, format="json"))
         calls.append(client.post("/api/v1/auth/mfa/totp/confirm", {"otp": pyotp.TOTP(secret).now()}, format="json"))
         calls.append(client.delete("/api/v1/auth/mfa/totp", {"password": new_password}, format="json"))
@@ -88,6 +88,7 @@ def test_session_password_and_mfa_changes_are_security_events(caplog, tally):
     assert events == [
         ("auth.password_changed_failed", "invalid_password"),
         ("auth.password_changed", None),
+        ("auth.mfa_enrolment_started", None),
         ("auth.mfa_enabled_failed", "invalid_otp"),
         ("auth.mfa_enabled", None),
         ("auth.mfa_disabled", None),

@@ -45,7 +45,7 @@ def test_admin_login_is_locked_after_the_failure_limit_even_with_the_right_passw
 
 
 def test_admin_login_asks_for_the_one_time_code_when_totp_is_on(client, staff):
-    enrollment = auth_service.totp_enroll(user_id=staff.id)
+    enrollment = auth_service.totp_enroll(user_id=staff.id, password=PASSWORD)
     totp = pyotp.TOTP(enrollment.secret)
     auth_service.totp_confirm(user_id=staff.id, otp=totp.now())
     refused = admin_login(client)

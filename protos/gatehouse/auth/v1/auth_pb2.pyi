@@ -44,7 +44,7 @@ class Principal(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., session_id: _Optional[str] = ..., token_id: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Session(_message.Message):
-    __slots__ = ("id", "user_id", "created_at", "last_used_at", "expires_at", "ip", "user_agent", "revoked_at")
+    __slots__ = ("id", "user_id", "created_at", "last_used_at", "expires_at", "ip", "user_agent", "revoked_at", "kind", "client_id", "client_name")
     ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +53,9 @@ class Session(_message.Message):
     IP_FIELD_NUMBER: _ClassVar[int]
     USER_AGENT_FIELD_NUMBER: _ClassVar[int]
     REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_NAME_FIELD_NUMBER: _ClassVar[int]
     id: str
     user_id: str
     created_at: _timestamp_pb2.Timestamp
@@ -61,7 +64,10 @@ class Session(_message.Message):
     ip: str
     user_agent: str
     revoked_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., user_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_used_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ip: _Optional[str] = ..., user_agent: _Optional[str] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    kind: str
+    client_id: str
+    client_name: str
+    def __init__(self, id: _Optional[str] = ..., user_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_used_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ip: _Optional[str] = ..., user_agent: _Optional[str] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[str] = ..., client_id: _Optional[str] = ..., client_name: _Optional[str] = ...) -> None: ...
 
 class TotpEnrollment(_message.Message):
     __slots__ = ("secret", "otpauth_uri", "recovery_codes")
@@ -240,10 +246,12 @@ class VerifyEmailResponse(_message.Message):
     def __init__(self, user_id: _Optional[str] = ...) -> None: ...
 
 class TotpEnrollRequest(_message.Message):
-    __slots__ = ("user_id",)
+    __slots__ = ("user_id", "password")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+    password: str
+    def __init__(self, user_id: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
 
 class TotpEnrollResponse(_message.Message):
     __slots__ = ("enrollment",)
@@ -252,30 +260,48 @@ class TotpEnrollResponse(_message.Message):
     def __init__(self, enrollment: _Optional[_Union[TotpEnrollment, _Mapping]] = ...) -> None: ...
 
 class TotpConfirmRequest(_message.Message):
-    __slots__ = ("user_id", "otp")
+    __slots__ = ("user_id", "otp", "session_id")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     OTP_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     otp: str
-    def __init__(self, user_id: _Optional[str] = ..., otp: _Optional[str] = ...) -> None: ...
+    session_id: str
+    def __init__(self, user_id: _Optional[str] = ..., otp: _Optional[str] = ..., session_id: _Optional[str] = ...) -> None: ...
 
 class TotpConfirmResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class TotpDisableRequest(_message.Message):
-    __slots__ = ("user_id", "otp", "password")
+    __slots__ = ("user_id", "password", "session_id")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
-    OTP_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     user_id: str
-    otp: str
     password: str
-    def __init__(self, user_id: _Optional[str] = ..., otp: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
+    session_id: str
+    def __init__(self, user_id: _Optional[str] = ..., password: _Optional[str] = ..., session_id: _Optional[str] = ...) -> None: ...
 
 class TotpDisableResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class MfaRecoveryRequestRequest(_message.Message):
+    __slots__ = ("email", "password", "client")
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_FIELD_NUMBER: _ClassVar[int]
+    email: str
+    password: str
+    client: ClientInfo
+    def __init__(self, email: _Optional[str] = ..., password: _Optional[str] = ..., client: _Optional[_Union[ClientInfo, _Mapping]] = ...) -> None: ...
+
+class MfaRecoveryRequestResponse(_message.Message):
+    __slots__ = ("effective_at",)
+    EFFECTIVE_AT_FIELD_NUMBER: _ClassVar[int]
+    effective_at: _timestamp_pb2.Timestamp
+    def __init__(self, effective_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class MfaEnabledRequest(_message.Message):
     __slots__ = ("user_id",)

@@ -119,6 +119,11 @@ class AuthServiceStub:
                 request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaEnabledRequest.SerializeToString,
                 response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaEnabledResponse.FromString,
                 _registered_method=True)
+        self.MfaRecoveryRequest = channel.unary_unary(
+                '/gatehouse.auth.v1.AuthService/MfaRecoveryRequest',
+                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaRecoveryRequestRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaRecoveryRequestResponse.FromString,
+                _registered_method=True)
         self.Jwks = channel.unary_unary(
                 '/gatehouse.auth.v1.AuthService/Jwks',
                 request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.JwksRequest.SerializeToString,
@@ -224,22 +229,24 @@ class AuthServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def TotpEnroll(self, request, context):
-        """Start (or restart) TOTP enrolment. INVALID_ARGUMENT (mfa_state) when TOTP is already on.
+        """Start (or restart) TOTP enrolment after re-authenticating with the password.
+        INVALID_ARGUMENT (invalid_password, mfa_state), RESOURCE_EXHAUSTED while the account is locked.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def TotpConfirm(self, request, context):
-        """Turn TOTP on with a first valid code. INVALID_ARGUMENT (invalid_otp, mfa_state).
+        """Turn TOTP on with a first valid code; the user's other sessions end.
+        INVALID_ARGUMENT (invalid_otp, mfa_state), RESOURCE_EXHAUSTED while the account is locked.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def TotpDisable(self, request, context):
-        """Turn TOTP off with a current code (or recovery code) or the password.
-        INVALID_ARGUMENT (invalid_otp, invalid_password, mfa_state).
+        """Turn TOTP off after re-authenticating with the password; the user's other sessions end.
+        INVALID_ARGUMENT (invalid_password, mfa_state), RESOURCE_EXHAUSTED while the account is locked.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -247,6 +254,14 @@ class AuthServiceServicer:
 
     def MfaEnabled(self, request, context):
         """Whether TOTP is on for the user.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MfaRecoveryRequest(self, request, context):
+        """Ask to remove a lost second factor after a delay (docs/auth.md).
+        UNAUTHENTICATED (invalid_credentials), RESOURCE_EXHAUSTED, INVALID_ARGUMENT (mfa_state).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -346,6 +361,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.MfaEnabled,
                     request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaEnabledRequest.FromString,
                     response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaEnabledResponse.SerializeToString,
+            ),
+            'MfaRecoveryRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.MfaRecoveryRequest,
+                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaRecoveryRequestRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaRecoveryRequestResponse.SerializeToString,
             ),
             'Jwks': grpc.unary_unary_rpc_method_handler(
                     servicer.Jwks,
@@ -812,6 +832,33 @@ class AuthService:
             '/gatehouse.auth.v1.AuthService/MfaEnabled',
             protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaEnabledRequest.SerializeToString,
             protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaEnabledResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MfaRecoveryRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gatehouse.auth.v1.AuthService/MfaRecoveryRequest',
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaRecoveryRequestRequest.SerializeToString,
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaRecoveryRequestResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+from django.test import Client
+
+from auth.core import keys
+from auth.interface.oidc import oidc_provider
+from users.interface import user_service
+
+PASSWORD = "a-Long-unguessable-passphrase-42"
+RP = "https://rp.example.com/callback"
+
+
+@pytest.fixture(autouse=True)
+def _signing_keys_from_the_database():
+    keys._cache.invalidate()
+    yield
+    keys._cache.invalidate()
+
+
+@pytest.fixture
+def ada(db):
+    return user_service.create(email="ada@example.com", password=PASSWORD, display_name="Ada", is_verified=True)
+
+
+@pytest.fixture
+def rp(db):
+    """A confidential, first-party client (no consent page)."""
+    return oidc_provider.client_create(
+        name="Relying Party",
+        redirect_uris=[RP],
+        first_party=True,
+        grant_types=["authorization_code", "refresh_token", "client_credentials"],
+    )
+
+
+@pytest.fixture
+def third_party(db):
+    return oidc_provider.client_create(name="Third Party App", redirect_uris=[RP], public=True)
+
+
+@pytest.fixture
+def browser():
+    return Client()
+
+
+def pkce() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def authorize_url(client_id: str, challenge: str | None, *, scope="openid email profile", **extra) -> str:
+    params = {"response_type": "code", "client_id": client_id, "redirect_uri": RP, "scope": scope, "state": "st-1"}
+    if challenge:
+        params |= {"code_challenge": challenge, "code_challenge_method": "S256"}
+    params |= extra
+    return "/oauth2/authorize?" + urlencode(params)
+
+
+def redirect_params(response) -> dict:
+    assert response.status_code == 302, (response.status_code, response.content[:500])
+    location = response["Location"]
+    assert location.startswith(RP), location
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+def sign_in(browser, url, email="ada@example.com", password=PASSWORD):
+    page = browser.get(url)
+    assert page.status_code == 200, page.content[:500]
+    assert b'name="password"' in page.content
+    return browser.post(url, {"email": email, "password": password})
+
+
+def code_of(browser, client_id, challenge, **extra) -> str:
+    response = sign_in(browser, authorize_url(client_id, challenge, **extra))
+    return redirect_params(response)["code"]
+
+
+def exchange(client, code: str, verifier: str | None, *, secret: str | None = None, client_id: str | None = None):
+    body = {"grant_type": "authorization_code", "code": code, "redirect_uri": RP}
+    if verifier:
+        body["code_verifier"] = verifier
+    if secret is None:
+        body["client_id"] = client_id
+    headers = {}
+    if secret is not None:
+        basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+        headers["HTTP_AUTHORIZATION"] = f"Basic {basic}"
+    return Client().post("/oauth2/token", body, **headers)
+
+
+def csrf_of(page) -> str:
+    return re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.content).group(1).decode()

@@ -1,0 +1,58 @@
+"""`/api/v1/oidc/clients` (contract §8)."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.auth.conftest import tokens_of
+from tests.oidc.conftest import PASSWORD
+from tests.support.rbac import grant_role
+from users.interface import user_service
+
+pytestmark = pytest.mark.django_db
+CLIENTS = "/api/v1/oidc/clients"
+
+
+@pytest.fixture
+def admin_api(db):
+    user = user_service.create(email="root@example.com", password=PASSWORD, display_name="Root", is_verified=True)
+    grant_role(user.id)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_of(api, 'root@example.com', PASSWORD)['access_token']}")
+    return api
+
+
+def test_an_admin_registers_lists_and_removes_a_client(admin_api):
+    created = admin_api.post(
+        CLIENTS,
+        {"name": "Grafana", "redirect_uris": ["https://grafana.example.com/login/generic_oauth"]},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body["client_secret"] and body["client"]["grant_types"] == ["authorization_code", "refresh_token"]
+    assert created["Cache-Control"] == "no-store"
+    listed = admin_api.get(CLIENTS).json()["results"]
+    assert [c["name"] for c in listed] == ["Grafana"] and "client_secret" not in listed[0]
+    client_id = body["client"]["client_id"]
+    assert admin_api.get(f"{CLIENTS}/{client_id}").json()["name"] == "Grafana"
+    assert admin_api.delete(f"{CLIENTS}/{client_id}").status_code == 204
+    missing = admin_api.get(f"{CLIENTS}/{client_id}")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "oidc_client_not_found"
+
+
+def test_a_bad_registration_is_a_validation_error_in_the_envelope(admin_api):
+    response = admin_api.post(CLIENTS, {"name": "x", "redirect_uris": ["http://evil.example.com/cb"]}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "validation_error"
+    assert admin_api.get(CLIENTS).json()["results"] == []
+
+
+def test_users_without_the_permission_get_403_and_anonymous_401(db):
+    user_service.create(email="ada@example.com", password=PASSWORD, display_name="Ada", is_verified=True)
+    api = APIClient()
+    assert api.get(CLIENTS).status_code == 401
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_of(api, 'ada@example.com', PASSWORD)['access_token']}")
+    assert api.get(CLIENTS).status_code == 403
+    assert api.post(CLIENTS, {"name": "x", "redirect_uris": ["https://e.com/cb"]}, format="json").status_code == 403

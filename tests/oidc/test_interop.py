@@ -1,0 +1,225 @@
+"""Clients nobody here wrote, against a Gatehouse server process (contract §8, issue 17):
+Authlib's OAuth 2 client, pyoidc (`oic`), and mozilla-django-oidc in a relying-party Django site
+driven by a real headless Chromium through the hosted sign-in page."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import urllib.request
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+
+from auth.interface.oidc import oidc_provider
+from tests.support.processes import Process, free_port, manage, port_open, subprocess_env
+from users.interface import user_service
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PASSWORD = "correct horse battery staple 42"
+RP = "http://127.0.0.1:9/callback"  # never reached: the test reads the redirect
+
+
+@pytest.fixture
+def gatehouse(transactional_db, tmp_path):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    args = manage("runserver", f"127.0.0.1:{port}", "--noreload", "--insecure", "--skip-checks")
+    process = Process("gatehouse", args, env=subprocess_env(GATEHOUSE_ISSUER=base), log_dir=tmp_path)
+    try:
+        process.wait_until(lambda: port_open(port), timeout=30, what="listening")
+        urllib.request.urlopen(f"{base}/.well-known/openid-configuration", timeout=10).close()
+        yield base
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def ada(transactional_db):
+    return user_service.create(email="ada@example.com", password=PASSWORD, display_name="Ada", is_verified=True)
+
+
+def browser_sign_in(authorization_url: str) -> str:
+    """What a browser does on the hosted page: fill in the form, follow to the redirect URI."""
+    session = requests.Session()
+    page = session.get(authorization_url, allow_redirects=False)
+    assert page.status_code == 200, page.text[:500]
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    # The CSRF cookie is `Secure` (DEBUG is off); over this test's plain http a browser on
+    # 127.0.0.1 still sends it (a trustworthy origin), `requests` does not: send it as one would.
+    cookie = page.cookies.get("csrftoken")
+    answer = session.post(
+        authorization_url,
+        data={"csrfmiddlewaretoken": csrf, "email": "ada@example.com", "password": PASSWORD},
+        headers={"Referer": authorization_url, "Cookie": f"csrftoken={cookie}"},
+        allow_redirects=False,
+    )
+    assert answer.status_code == 302, answer.text[:500]
+    return answer.headers["Location"]
+
+
+def test_authlib_client_code_flow_with_pkce_refresh_introspection_revocation_and_client_credentials(gatehouse, ada):
+    created = oidc_provider.client_create(
+        name="Authlib app",
+        redirect_uris=[RP],
+        first_party=True,
+        grant_types=["authorization_code", "refresh_token", "client_credentials"],
+    )
+    meta = requests.get(f"{gatehouse}/.well-known/openid-configuration").json()
+    client = OAuth2Session(
+        created.client.client_id,
+        created.client_secret,
+        scope="openid email offline_access",
+        redirect_uri=RP,
+        code_challenge_method="S256",
+    )
+    verifier = "v" * 64
+    url, state = client.create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier, nonce="n1")
+    location = browser_sign_in(url)
+    assert parse_qs(urlsplit(location).query)["state"] == [state]
+    assert parse_qs(urlsplit(location).query)["iss"] == [gatehouse]
+    token = client.fetch_token(meta["token_endpoint"], authorization_response=location, code_verifier=verifier)
+    assert {"access_token", "refresh_token", "id_token"} <= set(token)
+
+    about = client.introspect_token(meta["introspection_endpoint"], token=token["access_token"]).json()
+    assert about["active"] is True and about["sub"] == str(ada.id)
+
+    refreshed = client.refresh_token(meta["token_endpoint"], refresh_token=token["refresh_token"])
+    assert refreshed["refresh_token"] != token["refresh_token"]
+    userinfo = client.get(meta["userinfo_endpoint"]).json()
+    assert userinfo["email"] == "ada@example.com"
+
+    assert client.revoke_token(meta["revocation_endpoint"], token=refreshed["refresh_token"]).status_code == 200
+    assert client.get(meta["userinfo_endpoint"]).status_code == 401
+
+    machine = OAuth2Session(created.client.client_id, created.client_secret)
+    cc = machine.fetch_token(meta["token_endpoint"], grant_type="client_credentials")
+    assert cc["token_type"] == "Bearer" and "refresh_token" not in cc
+
+
+def test_pyoidc_discovers_validates_the_id_token_and_reads_userinfo(gatehouse, ada):
+    from oic.oic import Client
+    from oic.oic.message import AuthorizationResponse, RegistrationResponse
+    from oic.utils.authn.client import CLIENT_AUTHN_METHOD
+
+    created = oidc_provider.client_create(name="pyoidc app", redirect_uris=[RP], first_party=True)
+    client = Client(client_authn_method=CLIENT_AUTHN_METHOD)
+    client.provider_config(gatehouse)  # checks that the issuer in the document is the one asked
+    client.store_registration_info(
+        RegistrationResponse(client_id=created.client.client_id, client_secret=created.client_secret)
+    )
+    challenge_args, verifier = client.add_code_challenge()
+    state, nonce = "s-" + "a" * 20, "n-" + "b" * 20
+    request = client.construct_AuthorizationRequest(
+        request_args={
+            "response_type": "code",
+            "scope": ["openid", "email", "profile"],
+            "state": state,
+            "nonce": nonce,
+            "redirect_uri": RP,
+            **challenge_args,
+        }
+    )
+    location = browser_sign_in(request.request(client.authorization_endpoint))
+    response = client.parse_response(AuthorizationResponse, info=urlsplit(location).query, sformat="urlencoded")
+    assert response["state"] == state
+    token = client.do_access_token_request(
+        state=state,
+        request_args={"code": response["code"], "redirect_uri": RP, "code_verifier": verifier},
+        authn_method="client_secret_basic",
+    )
+    id_token = token["id_token"]  # verified by pyoidc: signature (JWKS), iss, aud, exp
+    assert id_token["sub"] == str(ada.id) and id_token["nonce"] == nonce and id_token["iss"] == gatehouse
+    info = client.do_user_info_request(state=state)
+    assert info["sub"] == str(ada.id) and info["email"] == "ada@example.com" and info["name"] == "Ada"
+
+
+@pytest.fixture
+def relying_party(gatehouse, tmp_path, transactional_db):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    created = oidc_provider.client_create(
+        name="Django site", redirect_uris=[f"{base}/oidc/callback/"], grant_types=["authorization_code"]
+    )
+    env = subprocess_env(
+        DJANGO_SETTINGS_MODULE="tests.oidc.rp.settings",
+        RP_DATABASE=str(tmp_path / "rp.sqlite3"),
+        RP_ISSUER=gatehouse,
+        RP_CLIENT_ID=created.client.client_id,
+        RP_CLIENT_SECRET=created.client_secret,
+    )
+    Process("rp-migrate", manage("migrate", "--noinput"), env=env, log_dir=tmp_path).popen.wait(timeout=120)
+    process = Process(
+        "rp", manage("runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"), env=env, log_dir=tmp_path
+    )
+    try:
+        process.wait_until(lambda: port_open(port), timeout=30, what="listening")
+        yield base
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def chromium():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    profile = tempfile.mkdtemp(prefix="gatehouse-chromium-")
+    for argument in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+    driver.set_page_load_timeout(20)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_a_django_site_with_mozilla_django_oidc_signs_in_through_the_hosted_pages_in_chromium(
+    relying_party, chromium, ada
+):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(chromium, 15)
+    chromium.get(f"{relying_party}/oidc/authenticate/")
+    try:
+        wait.until(ec.presence_of_element_located((By.ID, "email")))
+    except Exception:
+        raise AssertionError(f"{chromium.current_url}\n{chromium.page_source[:3000]}") from None
+    # Keyboard only: the fields are labelled, focus starts in the first one and moves in order.
+    assert chromium.find_element(By.CSS_SELECTOR, "label[for=email]").text == "Email"
+    assert chromium.find_element(By.CSS_SELECTOR, "label[for=password]").text == "Password"
+    assert chromium.switch_to.active_element.get_attribute("id") == "email"
+    chromium.switch_to.active_element.send_keys("ada@example.com", Keys.TAB)
+    assert chromium.switch_to.active_element.get_attribute("id") == "password"
+    chromium.switch_to.active_element.send_keys(PASSWORD, Keys.ENTER)
+    # A third-party client: the consent page, its "Allow" button focused.
+    try:
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "button[name=decision][value=allow]")))
+    except Exception:
+        raise AssertionError(f"{chromium.current_url}\n{chromium.page_source[:3000]}") from None
+    assert "Django site" in chromium.page_source
+    assert chromium.switch_to.active_element.get_attribute("value") == "allow"
+    chromium.switch_to.active_element.send_keys(Keys.ENTER)
+    who = wait.until(ec.presence_of_element_located((By.ID, "who")))
+    assert who.text == "signed in as ada@example.com"
