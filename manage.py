@@ -1,19 +1,7 @@
 #!/usr/bin/env python
-import os
-import sys
+"""Django's command line for a checkout; installed, the same is the `gatehouse` command."""
 
-
-def main():
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-    from django.core.exceptions import ImproperlyConfigured
-    from django.core.management import execute_from_command_line
-
-    try:
-        execute_from_command_line(sys.argv)
-    except ImproperlyConfigured as exc:
-        # A configuration mistake deserves one line saying what to set, not a traceback.
-        sys.exit(f"{os.path.basename(sys.argv[0])}: configuration error: {exc}")
-
+from project.cli import main
 
 if __name__ == "__main__":
     main()

@@ -9,7 +9,13 @@ from auth.core.sessions import mark_revoked_in_cache
 from auth.interface import SESSION_REVOKED
 from project.events.consumers import subscribe
 from project.kernel.events import Envelope
-from users.interface import USER_DEACTIVATED, USER_REGISTERED, USER_UPDATED
+from users.interface import (
+    USER_DEACTIVATED,
+    USER_EMAIL_CHANGE_REQUESTED,
+    USER_EMAIL_CHANGED,
+    USER_REGISTERED,
+    USER_UPDATED,
+)
 
 CONSUMER = "auth"
 
@@ -34,6 +40,20 @@ def revoke_one_time_tokens_on_email_change(envelope: Envelope) -> None:
     # Links mailed to the old address (reset, verification) must not outlive it (issue 15, item 8).
     if "email" in envelope.payload.get("changed", ()):
         services.one_time_tokens_revoke(user_id=uuid.UUID(envelope.payload["user_id"]))
+
+
+@subscribe(CONSUMER, USER_EMAIL_CHANGE_REQUESTED)
+def verify_a_new_address(envelope: Envelope) -> None:
+    # The new address gets a link; the change waits for it (issue 15, item 1).
+    services.email_verification_issue(user_id=uuid.UUID(envelope.payload["user_id"]), email=envelope.payload["email"])
+
+
+@subscribe(CONSUMER, USER_EMAIL_CHANGED)
+def end_sessions_on_email_change(envelope: Envelope) -> None:
+    # Whoever held a session under the old address no longer speaks for the account.
+    services.revoke_all_sessions(
+        user_id=uuid.UUID(envelope.payload["user_id"]), except_session_id=None, reason="email_changed"
+    )
 
 
 @subscribe(CONSUMER, SESSION_REVOKED)

@@ -20,6 +20,7 @@ from auth.interface.oidc import CLIENT_AUTHORIZED
 from notifications.core.services import notification_create, notification_send_after_commit
 from notifications.interface import (
     TYPE_APPLICATION_AUTHORIZED,
+    TYPE_EMAIL_CHANGED,
     TYPE_EMAIL_VERIFICATION,
     TYPE_MFA_CHANGED,
     TYPE_PASSWORD_CHANGED,
@@ -31,7 +32,7 @@ from notifications.interface import (
 from permissions.interface import ASSIGNMENT_GRANTED
 from project.events.consumers import subscribe
 from project.kernel.events import Envelope
-from users.interface import USER_REGISTERED
+from users.interface import USER_EMAIL_CHANGED, USER_REGISTERED
 
 CONSUMER = "notifications"
 
@@ -47,7 +48,17 @@ def _notify(envelope: Envelope, type: str, context: dict[str, str | None]) -> No
 
 @subscribe(CONSUMER, EMAIL_VERIFICATION_REQUESTED)
 def email_verification_requested(envelope: Envelope) -> None:
-    _notify(envelope, TYPE_EMAIL_VERIFICATION, {"sealed_token": envelope.payload["sealed_token"]})
+    payload = envelope.payload
+    _notify(
+        envelope, TYPE_EMAIL_VERIFICATION, {"sealed_token": payload["sealed_token"], "address": payload.get("address")}
+    )
+
+
+@subscribe(CONSUMER, USER_EMAIL_CHANGED)
+def email_changed(envelope: Envelope) -> None:
+    # Told at the old address: the owner, if someone else made the change (issue 15, item 1).
+    payload = envelope.payload
+    _notify(envelope, TYPE_EMAIL_CHANGED, {"address": payload["old_email"], "new_email": payload["new_email"]})
 
 
 @subscribe(CONSUMER, PASSWORD_RESET_REQUESTED)

@@ -109,6 +109,20 @@ class AuditQuerySet(models.QuerySet):
         raise TypeError("the RBAC audit log is append-only")
 
 
+class PendingInvalidation(models.Model):
+    """A revoke made while the shared cache did not answer (issue 14, item 2): the version tokens it
+    could not replace. Applied (the tokens replaced, the row deleted) by the writer's retry, by the
+    consumer of `rbac.cache_invalidation_pending`, and by any process's next read that reaches the
+    cache without a current copy of the tokens (docs/rbac.md, "Revokes during a cache outage")."""
+
+    user_ids = models.JSONField(default=list)
+    everyone = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"pending invalidation {self.pk}"
+
+
 class AuditEntry(models.Model):
     """Append-only: one row per RBAC change, written in the change's transaction."""
 

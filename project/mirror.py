@@ -128,6 +128,9 @@ class Mirror:
         self._values: dict[str, Any] = {}
         self._generation = next(_generations)
         self._serving_until = 0.0  # time.monotonic(): the copy may be used before this
+        # How many times this member stopped serving (an outage, an eviction, a broken
+        # subscription): a reader that sees it change knows its copy was empty for a while.
+        self.drops = 0
         self._lock = threading.Lock()
         self._client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
         db = self._client.connection_pool.connection_kwargs.get("db", 0)
@@ -211,6 +214,7 @@ class Mirror:
             self._serving_until = 0.0
             self._generation = next(_generations)
             self._values.clear()
+            self.drops += 1
 
     def _run(self) -> None:
         backoff = 0.1

@@ -4,11 +4,19 @@ With no variable set everything runs embedded on one machine: SQLite, the in-pro
 in-process task/event execution. Every variable is listed in the README's configuration table.
 """
 
+import os
 from pathlib import Path
 
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Where the embedded defaults keep their files (the SQLite database): `var/` of the checkout, or of
+# the working directory when Gatehouse runs installed (`pip install .`, the `gatehouse` command):
+# site-packages is no place for data.
+DATA_DIR = Path(
+    os.environ.get("GATEHOUSE_DATA_DIR")
+    or (BASE_DIR / "var" if (BASE_DIR / "manage.py").exists() else Path.cwd() / "var")
+)
 
 env = environ.Env()
 
@@ -86,7 +94,7 @@ TEMPLATES = [
 ]
 
 # --- Data -------------------------------------------------------------------------------------
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'gatehouse.sqlite3'}")}
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'gatehouse.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's own psycopg 3 pool; persistent connections and the pool exclude each other.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -105,9 +113,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "reconnect_timeout": 2.0,
     }
 else:
-    (BASE_DIR / "var").mkdir(exist_ok=True)
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
     # Tests start server and worker subprocesses: they need a test database they can open too.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test_gatehouse.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test_gatehouse.sqlite3")}
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 
 # Split mode: `<SERVICE>_DATABASE_URL` gives a core service a database of its own. A process that

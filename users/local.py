@@ -19,6 +19,7 @@ def to_data(user: UserModel) -> User:
         is_staff=user.is_staff,
         is_superuser=user.is_superuser,
         date_joined=user.date_joined,
+        pending_email=user.pending_email,
     )
 
 
@@ -77,6 +78,9 @@ class LocalUserService:
         return to_data(
             services.user_update(user_id=user_id, email=email, display_name=display_name, is_verified=is_verified)
         )
+
+    def email_change_confirm(self, *, user_id: uuid.UUID, email: str) -> User:
+        return to_data(services.email_change_confirm(user_id=user_id, email=email))
 
     def verify_password(self, *, email: str, password: str) -> User | None:
         user = services.user_verify_password(email=email, password=password)

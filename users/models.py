@@ -19,6 +19,9 @@ class User(AbstractBaseUser):
     display_name = models.CharField(max_length=150, blank=True, default="")
     is_active = models.BooleanField(default=True)
     is_verified = models.BooleanField(default=False)
+    # A new address asked for, not yet proven: it becomes `email` only when a link mailed to it is
+    # followed (issue 15, item 1). Empty when no change is pending.
+    pending_email = models.EmailField(max_length=254, blank=True, default="")
     is_staff = models.BooleanField(default=False, help_text="May log in to the Django admin.")
     is_superuser = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)

@@ -451,7 +451,8 @@ def email_verification_issue(*, user_id: uuid.UUID, email: str) -> None:
     outbox_record(
         type=EMAIL_VERIFICATION_REQUESTED,
         producer=SERVICE_NAME,
-        payload={"user_id": str(user_id), "sealed_token": _sealed(token)},
+        # `address`: where the link goes (a pending new address is not the user's email yet).
+        payload={"user_id": str(user_id), "sealed_token": _sealed(token), "address": email},
     )
 
 
@@ -459,6 +460,10 @@ def verify_email(*, token: str) -> uuid.UUID:
     with transaction.atomic(durable=True):
         row = _spend(token, purpose=OneTimeToken.Purpose.VERIFY_EMAIL)
     user = user_service.get(user_id=row.user_id)
+    if user.pending_email and user.pending_email == row.email:
+        # The link mailed to a new address: the change takes effect now (issue 15, item 1).
+        user_service.email_change_confirm(user_id=user.id, email=row.email)
+        return user.id
     if user.email != row.email:
         raise InvalidOneTimeToken()
     user_service.update(user_id=user.id, is_verified=True)

@@ -11,13 +11,16 @@ def retire_all_but_the_newest_active_key(apps, schema_editor):
     """Processes that made the first key at the same moment may have left two active keys: the
     newest keeps signing, the others are retired as a rotation would (published until every token
     they signed has expired)."""
-    SigningKey = apps.get_model("gatehouse_auth", "SigningKey")
+    # The database being migrated, whatever the router says: in split mode the first `migrate`
+    # runs with AUTH_DATABASE_URL set too, and the router would send this to the auth database,
+    # which has no tables yet (issue 14, item 1).
+    keys = apps.get_model("gatehouse_auth", "SigningKey").objects.using(schema_editor.connection.alias)
     now = timezone.now()
     window = timedelta(seconds=settings.GATEHOUSE_ACCESS_TOKEN_TTL + settings.GATEHOUSE_TOKEN_LEEWAY + 60)
-    for algorithm in SigningKey.objects.filter(retired_at__isnull=True).values_list("algorithm", flat=True).distinct():
-        active = SigningKey.objects.filter(retired_at__isnull=True, algorithm=algorithm).order_by("-created_at")
+    for algorithm in keys.filter(retired_at__isnull=True).values_list("algorithm", flat=True).distinct():
+        active = keys.filter(retired_at__isnull=True, algorithm=algorithm).order_by("-created_at")
         extra = list(active.values_list("kid", flat=True)[1:])
-        SigningKey.objects.filter(kid__in=extra).update(retired_at=now, publish_until=now + window)
+        keys.filter(kid__in=extra).update(retired_at=now, publish_until=now + window)
 
 
 class Migration(migrations.Migration):

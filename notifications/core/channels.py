@@ -32,15 +32,27 @@ class PermanentFailure(Exception):
     """Retrying cannot help (e.g. the user has no email address)."""
 
 
+def _address(delivery: Delivery, user: User) -> str:
+    """The user's email, or, for a type that names another (a new address being verified, the old
+    one told of a change), the address in the notification's context."""
+    from .types import TYPES
+
+    definition = TYPES.get(delivery.notification.type)
+    if definition is not None and definition.system and definition.email_to:
+        return delivery.notification.context.get(definition.email_to) or user.email
+    return user.email
+
+
 def send_email(delivery: Delivery, user: User, rendered: Rendered) -> None:
-    if not user.email:
+    address = _address(delivery, user)
+    if not address:
         raise PermanentFailure("the user has no email address")
     timeout = getattr(settings, "EMAIL_TIMEOUT", None) or DEFAULT_EMAIL_TIMEOUT
     message = EmailMultiAlternatives(
         subject=rendered.subject,
         body=rendered.text,
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[user.email],
+        to=[address],
         headers={"X-Gatehouse-Notification": str(delivery.notification_id)},
         connection=get_connection(timeout=timeout),
     )

@@ -16,6 +16,7 @@ from notifications.interface import (
     CHANNEL_WEBHOOK,
     TYPE_ANNOUNCEMENT,
     TYPE_APPLICATION_AUTHORIZED,
+    TYPE_EMAIL_CHANGED,
     TYPE_EMAIL_VERIFICATION,
     TYPE_MFA_CHANGED,
     TYPE_PASSWORD_CHANGED,
@@ -50,6 +51,9 @@ class TypeDefinition:
     link_path: str | None = None
     # Sent by Gatehouse itself, from its own events (never through send(), the API or gRPC).
     system: bool = False
+    # The context field holding the address the mail goes to, when it is not the user's email (a
+    # new address being verified, the old one being told of a change). Only on system types.
+    email_to: str | None = None
 
     def field(self, name: str) -> Field | None:
         return next((field for field in self.fields if field.name == name), None)
@@ -90,9 +94,20 @@ TYPES: dict[str, TypeDefinition] = {
             channels=(CHANNEL_EMAIL,),
             default_channels=(CHANNEL_EMAIL,),
             mandatory=True,
-            fields=(SEALED_TOKEN,),
+            fields=(SEALED_TOKEN, Field("address", required=False, max_length=254)),
             link_path="/verify-email",
             system=True,
+            email_to="address",
+        ),
+        TypeDefinition(
+            code=TYPE_EMAIL_CHANGED,
+            description="Security notice to the old address: the account's email was changed.",
+            channels=(CHANNEL_EMAIL,),
+            default_channels=(CHANNEL_EMAIL,),
+            mandatory=True,
+            fields=(Field("address", max_length=254), Field("new_email", max_length=254)),
+            system=True,
+            email_to="address",
         ),
         TypeDefinition(
             code=TYPE_PASSWORD_RESET,

@@ -45,6 +45,7 @@ TYPE_EMAIL_VERIFICATION = "email_verification"
 TYPE_PASSWORD_RESET = "password_reset"
 TYPE_PASSWORD_CHANGED = "password_changed"
 TYPE_REFRESH_TOKEN_REUSED = "refresh_token_reused"
+TYPE_EMAIL_CHANGED = "email_changed"
 TYPE_APPLICATION_AUTHORIZED = "application_authorized"
 TYPE_MFA_CHANGED = "mfa_changed"
 TYPE_ANNOUNCEMENT = "announcement"
@@ -269,6 +270,7 @@ __all__ = [
     "STATUS_SKIPPED",
     "TYPE_ANNOUNCEMENT",
     "TYPE_APPLICATION_AUTHORIZED",
+    "TYPE_EMAIL_CHANGED",
     "TYPE_EMAIL_VERIFICATION",
     "TYPE_MFA_CHANGED",
     "TYPE_PASSWORD_CHANGED",

@@ -93,6 +93,10 @@ def versions(user_id: uuid.UUID | None = None) -> tuple[str, str] | None:
             return global_version, user_version
     keys = [GLOBAL_VERSION_KEY] if user_key is None else [GLOBAL_VERSION_KEY, user_key]
     try:
+        # Without a current copy: first apply what a revoke during an outage could not (the cache
+        # may be back with the old tokens in it). One indexed query on this path only.
+        if copy is not None and _may_have_missed_a_revoke(copy, generation):
+            apply_pending()
         found = cache.get_many(keys)
         global_version = _ensure(GLOBAL_VERSION_KEY, found)
         user_version = "" if user_key is None else _ensure(user_key, found)
@@ -115,21 +119,115 @@ def _bump(user_ids: tuple[uuid.UUID, ...], everyone: bool) -> None:
             copy.invalidate(tokens)  # returns once no process's copy holds the old tokens
 
 
-def invalidate(*, user_ids: Iterable[uuid.UUID] = (), everyone: bool = False) -> None:
+def invalidate(*, user_ids: Iterable[uuid.UUID] = (), everyone: bool = False, revoking: bool = False) -> None:
     """Make every cached answer for these users (or for everyone) unreachable.
 
     Inside a transaction the tokens are replaced now and again right after the commit: a reader
     between the two may compile from the not yet committed state and file it under the first new
     token, and the second replacement makes that entry unreachable too. The caller returns only
     after the second one, so no answer compiled from the old state is found after that.
+
+    When the cache does not answer, a write that can only take access away (`revoking`) goes
+    ahead: a stale deny is harmless, and an administrator cutting off a compromised account must
+    not wait for the cache. Its tokens are recorded as pending in the same transaction (applied as
+    soon as the cache answers, before anyone reads the old tokens again) and the write returns only
+    after a lease, when no process's copy of the old tokens is used any more. Any other write is
+    refused (CacheUnavailable, 503) and rolled back.
     """
     user_ids = tuple(dict.fromkeys(user_ids))
     try:
         _bump(user_ids, everyone)
     except Exception as exc:
-        raise CacheUnavailable() from exc
+        if not revoking:
+            raise CacheUnavailable() from exc
+        logger.warning(
+            "permission cache unavailable: the revoke goes ahead, its invalidation is pending", exc_info=True
+        )
+        _defer(user_ids, everyone)
+        return
     if transaction.get_connection().in_atomic_block:
         transaction.on_commit(lambda: _bump_or_retry(user_ids, everyone))
+
+
+def _defer(user_ids: tuple[uuid.UUID, ...], everyone: bool) -> None:
+    from permissions.interface import CACHE_INVALIDATION_PENDING, SERVICE_NAME
+    from permissions.models import PendingInvalidation
+    from project.events.outbox import outbox_record
+
+    PendingInvalidation.objects.create(user_ids=[str(user_id) for user_id in user_ids], everyone=everyone)
+    if transaction.get_connection().in_atomic_block:
+        outbox_record(type=CACHE_INVALIDATION_PENDING, producer=SERVICE_NAME, payload={})
+        transaction.on_commit(_after_deferred)
+    else:
+        _after_deferred()
+
+
+def _after_deferred() -> None:
+    """Apply the pending invalidation as soon as the cache answers, trying for a lease; then
+    return. By then either it is applied, or the cache did not answer for a whole lease: every
+    process's copy has stopped being served and was dropped, and a process that serves again asks
+    the database for pending invalidations first (`_may_have_missed_a_revoke`)."""
+    copy = mirror()
+    deadline = time.monotonic() + (mirrors.LEASE + mirrors.MARGIN if copy is not None else 0)
+    while True:
+        try:
+            apply_pending()
+            return
+        except Exception as exc:
+            logger.debug("permission cache still unavailable after a revoke: %s", exc)
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    logger.error("permission cache still unavailable after a revoke: retrying in the background")
+    threading.Thread(target=_retry_pending, daemon=True, name="rbac-pending").start()
+
+
+def apply_pending() -> int:
+    """Replace the tokens of every pending invalidation, then forget them; returns how many were
+    applied. Raises if the cache does not answer (they stay pending)."""
+    from permissions.models import PendingInvalidation
+
+    rows = list(PendingInvalidation.objects.order_by("id")[:1000])
+    if not rows:
+        return 0
+    users = tuple(dict.fromkeys(uuid.UUID(user_id) for row in rows for user_id in row.user_ids))
+    _bump(users, any(row.everyone for row in rows))
+    PendingInvalidation.objects.filter(id__in=[row.id for row in rows]).delete()
+    logger.warning("pending permission cache invalidations applied: %d", len(rows))
+    return len(rows)
+
+
+_drops_seen = -1
+
+
+def _may_have_missed_a_revoke(copy: Mirror, generation: int | None) -> bool:
+    """Whether revokes made during a cache outage may still be pending here: this process's copy is
+    not being served, or it stopped being served since this was last asked (the cache may have
+    come back with the old tokens in it). Then, and only then, the database is asked (one query);
+    a process that kept its copy all along was reached by every write that returned."""
+    global _drops_seen
+    if generation is not None and copy.drops == _drops_seen:
+        return False
+    from permissions.models import PendingInvalidation
+
+    pending = PendingInvalidation.objects.exists()
+    if not pending and generation is not None:
+        _drops_seen = copy.drops
+    return pending
+
+
+def _retry_pending() -> None:
+    deadline = time.monotonic() + ENTRY_TTL
+    attempt = 0
+    while time.monotonic() < deadline:
+        time.sleep(RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)])
+        attempt += 1
+        try:
+            apply_pending()
+        except Exception as exc:
+            logger.debug("permission cache still unavailable: %s", exc)
+            continue
+        return
 
 
 RETRY_DELAYS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)

@@ -327,7 +327,8 @@ def role_update(
             actor_id=actor_id, action="role.updated", target_type="role", target_id=role.id, before=before, after=after
         )
         _emit(ROLE_CHANGED, {"role_id": str(role.id), "name": role.name, "change": "updated"})
-        rbac_cache.invalidate(everyone=True)
+        # Losing permissions or parents only takes access away: it goes ahead in a cache outage.
+        rbac_cache.invalidate(everyone=True, revoking=not added)
     return role
 
 
@@ -345,7 +346,7 @@ def role_delete(*, actor_id: uuid.UUID | None, role_id: uuid.UUID) -> None:
     role.delete()
     _audit(actor_id=actor_id, action="role.deleted", target_type="role", target_id=role_id, before=before)
     _emit(ROLE_CHANGED, {"role_id": str(role_id), "name": before["name"], "change": "deleted"})
-    rbac_cache.invalidate(everyone=True)
+    rbac_cache.invalidate(everyone=True, revoking=True)
 
 
 # --- Groups --------------------------------------------------------------------------------------
@@ -390,7 +391,7 @@ def group_delete(*, actor_id: uuid.UUID | None, group_id: uuid.UUID) -> None:
     group.delete()
     _audit(actor_id=actor_id, action="group.deleted", target_type="group", target_id=group_id, before=before)
     _emit(GROUP_CHANGED, {"group_id": str(group_id), "name": before["name"], "change": "deleted"})
-    rbac_cache.invalidate(everyone=True)
+    rbac_cache.invalidate(everyone=True, revoking=True)
 
 
 @_durable
@@ -434,7 +435,7 @@ def group_member_remove(*, actor_id: uuid.UUID | None, group_id: uuid.UUID, user
         GROUP_CHANGED,
         {"group_id": str(group.id), "name": group.name, "change": "member_removed", "user_id": str(user_id)},
     )
-    rbac_cache.invalidate(user_ids=[user_id])
+    rbac_cache.invalidate(user_ids=[user_id], revoking=True)
 
 
 # --- Assignments ---------------------------------------------------------------------------------
@@ -452,13 +453,13 @@ def _assignment_snapshot(assignment: Assignment) -> dict[str, Any]:
     }
 
 
-def _invalidate_subject(assignment: Assignment) -> None:
+def _invalidate_subject(assignment: Assignment, *, revoking: bool = False) -> None:
     # A group's assignment reaches whoever is a member when the cache is next read, including
     # members joining concurrently: only the global version is safe for it.
     if assignment.user_id is not None:
-        rbac_cache.invalidate(user_ids=[assignment.user_id])
+        rbac_cache.invalidate(user_ids=[assignment.user_id], revoking=revoking)
     else:
-        rbac_cache.invalidate(everyone=True)
+        rbac_cache.invalidate(everyone=True, revoking=revoking)
 
 
 @_durable
@@ -529,7 +530,7 @@ def assignment_revoke(*, actor_id: uuid.UUID | None, assignment_id: uuid.UUID) -
         before=snapshot,
     )
     _emit(ASSIGNMENT_REVOKED, snapshot)
-    _invalidate_subject(assignment)
+    _invalidate_subject(assignment, revoking=True)
 
 
 # --- Other services' events ----------------------------------------------------------------------
@@ -544,4 +545,4 @@ def user_deactivation_record(*, user_id: uuid.UUID) -> None:
     _, created = DeactivatedUser.objects.get_or_create(user_id=user_id)
     if created:
         _audit(actor_id=None, action="user.deactivated", target_type="user", target_id=user_id)
-        rbac_cache.invalidate(user_ids=[user_id])
+        rbac_cache.invalidate(user_ids=[user_id], revoking=True)

@@ -28,6 +28,8 @@ ROLE_CHANGED = "rbac.role_changed"
 ASSIGNMENT_GRANTED = "rbac.assignment_granted"
 ASSIGNMENT_REVOKED = "rbac.assignment_revoked"
 GROUP_CHANGED = "rbac.group_changed"
+# A revoke committed while the cache did not answer; its consumer replaces the tokens once it does.
+CACHE_INVALIDATION_PENDING = "rbac.cache_invalidation_pending"
 
 ADMIN_ROLE = "admin"
 

@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from auth.interface import PASSWORD_RESET_REQUESTED
+from auth.interface import EMAIL_VERIFICATION_REQUESTED, PASSWORD_RESET_REQUESTED
 from project.events.relay import relay_all
 
 from .conftest import PASSWORD, events, sealed_token
@@ -83,6 +83,11 @@ def test_an_email_change_makes_every_pending_reset_link_invalid(live_server, ada
         method="PATCH",
     )
     assert urllib.request.urlopen(request, timeout=10).status == 200
+    while relay_all():
+        pass
+    # The change takes effect when the link mailed to the new address is followed (item 1).
+    [verification] = [p for p in events(EMAIL_VERIFICATION_REQUESTED) if p.get("address") == "ada.new@example.com"]
+    assert post(f"{base}/api/v1/auth/verify-email", {"token": sealed_token(verification)})[0] == 200
     while relay_all():
         pass
 

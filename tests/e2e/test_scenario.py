@@ -101,15 +101,19 @@ class Stack:
             args.append("--split")
             gateway = free_port()
             self.ports = {s: free_port() for s in ("USERS", "AUTH", "PERMISSIONS", "NOTIFICATIONS")}
-            # Users (and the framework's tables) in the test database; each other service in its own.
+            # Four new, empty databases, one per core service (users and the framework's tables in
+            # the users one), created and migrated by scripts/stack from nothing, as a fresh
+            # deployment does. (Issue 14 item 1: this test once ran users on the test database,
+            # which pytest had migrated already, and so missed that the first `migrate` failed on
+            # an empty database.)
             db = connection.settings_dict
             base = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}"
             env.pop("GATEHOUSE_TEST_DATABASE_NAME", None)
-            env["DATABASE_URL"] = f"{base}/{db['NAME']}"
-            for service in ("auth", "permissions", "notifications"):
+            for service in ("users", "auth", "permissions", "notifications"):
                 name = f"{db['NAME']}_{service}"
                 self.databases.append(name)
                 env[f"{service.upper()}_DATABASE_URL"] = f"{base}/{name}"
+            env["DATABASE_URL"] = env["USERS_DATABASE_URL"]
             env.update(
                 GATEHOUSE_GATEWAY_BIND=f"127.0.0.1:{gateway}",
                 GATEHOUSE_WEB1_BIND=f"127.0.0.1:{free_port()}",
@@ -219,12 +223,14 @@ def test_a_users_story_end_to_end(stack, smtp):
         expected_checks |= {"grpc:users", "grpc:auth", "grpc:permissions", "grpc:notifications"}
     assert set(ready["checks"]) == expected_checks, ready
 
-    admin = user_service.create(email="admin@example.com", password=PASSWORD, is_verified=True, is_staff=True)
-    rbac = permission_service
-    if stack.shape == "split":  # the roles and assignments live in the permissions service's database
+    users, rbac = user_service, permission_service
+    if stack.shape == "split":  # every service in its own database: ask each over gRPC
         from permissions.rpc.client import GrpcPermissionService
+        from users.rpc.client import GrpcUserService
 
+        users = GrpcUserService(target=f"127.0.0.1:{stack.ports['USERS']}")
         rbac = GrpcPermissionService(target=f"127.0.0.1:{stack.ports['PERMISSIONS']}")
+    admin = users.create(email="admin@example.com", password=PASSWORD, is_verified=True, is_staff=True)
     rbac.grant(actor_id=None, role_id=rbac.get_role_by_name(name=ADMIN_ROLE).id, user_id=admin.id)
     address = f"ada-{uuid.uuid4().hex[:8]}@example.com"
 
@@ -337,7 +343,11 @@ def test_a_hung_grpc_service_is_named_by_readyz_and_its_endpoints_answer_503_in_
     need it goes on."""
     stack = split_stack
     stack.eventually(lambda: stack.call("GET", "/readyz")[0] == 200, timeout=180, what="/readyz 200")
-    user_service.create(email="ada@example.com", password=PASSWORD, is_verified=True)
+    from users.rpc.client import GrpcUserService
+
+    GrpcUserService(target=f"127.0.0.1:{stack.ports['USERS']}").create(
+        email="ada@example.com", password=PASSWORD, is_verified=True
+    )
     token = login(stack, "ada@example.com")["access_token"]
     assert stack.call("POST", "/api/v1/rbac/check", {"permission": "users.user.view"}, token)[0] == 200
 

@@ -119,3 +119,14 @@ def test_the_image_installs_the_lock_and_runs_as_a_non_root_user():
     assert users and users[-1] not in {"root", "0"}
     ignored = (ROOT / ".dockerignore").read_text().splitlines()
     assert {".env", ".git", ".venv"} <= set(ignored)
+
+
+def test_the_image_installs_the_built_wheel():
+    """Issue 14 item 4: the image runs the installed package, built in a stage of its own."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim AS wheel$", dockerfile, re.MULTILINE)
+    assert "uv build --wheel" in dockerfile
+    assert re.search(r"^COPY --from=wheel ", dockerfile, re.MULTILINE)
+    assert re.search(r"uv pip install .*--no-deps .*\.whl", dockerfile)
+    final = dockerfile.split("\nFROM python:3.11-slim\n", 1)[1]
+    assert "COPY . ." not in final  # no source tree in the image: the wheel

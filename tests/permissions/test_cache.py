@@ -50,7 +50,10 @@ def cold_queries(user_id, scope):
     cold()
     with CaptureQueriesContext(connection) as queries:
         assert check(user_id, "docs.page.read", scope)
-    return len(queries)
+    # The pending-invalidation check (docs/rbac.md, "Revokes during a cache outage") is asked by a
+    # process whose copy of the tokens is not being served, as this test process's is not in stack
+    # mode; it is no part of compiling an answer.
+    return len([q for q in queries if "pendinginvalidation" not in q["sql"]])
 
 
 def test_a_cold_check_costs_the_same_few_queries_for_one_role_or_fifty(codes):

@@ -1,5 +1,6 @@
-"""The shared cache down: checks answer from the database, writes that could leave a stale grant
-behind are refused, and an invalidation lost after a commit is retried until the cache is back.
+"""The shared cache down: checks answer from the database, revokes go ahead with their
+invalidation pending (issue 14, item 2), writes that would grant are refused, and an invalidation
+lost after a commit is retried until the cache is back.
 
 The cache here is a real django-redis client aimed at a port nothing listens on (every call is a
 refused connection); tests/reliability/test_fault_redis.py does the same with a real Redis server
@@ -71,23 +72,46 @@ def test_while_the_cache_is_down_nothing_is_cached_in_the_process_either(codes):
     assert rbac_cache.local._entries == {}
 
 
-def test_a_revoke_the_cache_cannot_record_is_refused_and_changes_nothing(codes):
+def test_a_revoke_while_the_cache_is_down_goes_ahead_with_its_invalidation_pending(codes):
+    from permissions.models import PendingInvalidation
+    from project.events.models import OutboxEvent
+
     user = new_user()
     assignment = grant(role("reader", ["docs.page.read"]), user_id=user)
     assert selectors.check(user_id=user, permission="docs.page.read")  # cached: the grant is warm
     with dead_cache():
-        with pytest.raises(ServiceUnavailable) as refused:
-            services.assignment_revoke(actor_id=None, assignment_id=assignment.id)
-        assert refused.value.code == "rbac_cache_unavailable"
-        assert Assignment.objects.filter(id=assignment.id).exists()
-        assert selectors.check(user_id=user, permission="docs.page.read")  # the database agrees
-    # Back up: the cached answer is still the truth, and a revoke now works at once.
-    assert selectors.check(user_id=user, permission="docs.page.read")
-    services.assignment_revoke(actor_id=None, assignment_id=assignment.id)
+        services.assignment_revoke(actor_id=None, assignment_id=assignment.id)
+        assert not Assignment.objects.filter(id=assignment.id).exists()
+        assert not selectors.check(user_id=user, permission="docs.page.read")  # the database answers
+    [pending] = PendingInvalidation.objects.all()
+    assert (pending.user_ids, pending.everyone) == ([str(user)], False)
+    assert OutboxEvent.objects.filter(type="rbac.cache_invalidation_pending").count() == 1
+    # Back, with the old tokens still in it: applying the pending invalidation (the consumer of the
+    # event, the writer's retry, or a process's next cold read does it) replaces them.
+    assert rbac_cache.apply_pending() == 1
     assert not selectors.check(user_id=user, permission="docs.page.read")
+    assert not PendingInvalidation.objects.exists()
 
 
-def test_every_kind_of_write_is_refused_while_the_cache_is_down(codes):
+def test_every_write_that_only_takes_access_away_goes_ahead_while_the_cache_is_down(codes):
+    from permissions.models import PendingInvalidation
+
+    user = new_user()
+    reader = role("reader", ["docs.page.read", "docs.page.write"])
+    doomed = role("doomed", ["docs.page.read"])
+    group = services.group_create(actor_id=None, name="staff")
+    services.group_member_add(actor_id=None, group_id=group.id, user_id=user)
+    with dead_cache():
+        services.role_update(actor_id=None, role_id=reader.id, permissions=["docs.page.read"])  # loses one
+        services.group_member_remove(actor_id=None, group_id=group.id, user_id=user)
+        services.group_delete(actor_id=None, group_id=group.id)
+        services.role_delete(actor_id=None, role_id=doomed.id)
+        services.user_deactivation_record(user_id=user)
+    assert PendingInvalidation.objects.count() == 5
+    assert sorted(reader.permissions.values_list("code", flat=True)) == ["docs.page.read"]
+
+
+def test_every_write_that_could_grant_is_refused_while_the_cache_is_down(codes):
     user = new_user()
     reader = role("reader", ["docs.page.read"])
     group = services.group_create(actor_id=None, name="staff")

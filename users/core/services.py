@@ -13,6 +13,8 @@ from project.events.outbox import outbox_record
 from users.interface import (
     SERVICE_NAME,
     USER_DEACTIVATED,
+    USER_EMAIL_CHANGE_REQUESTED,
+    USER_EMAIL_CHANGED,
     USER_REGISTERED,
     USER_UPDATED,
     EmailTaken,
@@ -121,14 +123,16 @@ def user_update(
 ) -> User:
     user = _locked(user_id)
     changes = {}
+    requested = None
     if email is not None:
         email = _normalise_email(email)
-        if email != user.email:
+        if email != user.email and email != user.pending_email:
+            # Not yet: the new address must prove it is reachable, by the link mailed to it
+            # (issue 15, item 1). Until then sign-in, resets and mail use the old one.
             _email_free(email, exclude=user.id)
-            changes["email"] = email
-            # A new address is unproven, whatever the old one was (unless the caller says so).
-            if is_verified is None and user.is_verified:
-                changes["is_verified"] = False
+            changes["pending_email"] = requested = email
+        elif email == user.email and user.pending_email:
+            changes["pending_email"] = ""  # asked back to the current address: the change is off
     if display_name is not None:
         display_name = _check_display_name(display_name)
         if display_name != user.display_name:
@@ -149,6 +153,43 @@ def user_update(
         producer=SERVICE_NAME,
         payload={"user_id": str(user.id), "changed": sorted(changes)},
     )
+    if requested is not None:
+        outbox_record(
+            type=USER_EMAIL_CHANGE_REQUESTED,
+            producer=SERVICE_NAME,
+            payload={"user_id": str(user.id), "email": requested},
+        )
+    return user
+
+
+def email_change_confirm(*, user_id: uuid.UUID, email: str) -> User:
+    """Apply the pending address (its verification link was followed): it becomes the verified
+    email; `users.email_changed` lets auth end the sessions and notifications tell the old address."""
+    email = _normalise_email(email)
+    with transaction.atomic(durable=True):
+        user = _locked(user_id)
+        if not user.pending_email or user.pending_email != email:
+            raise InvalidUserInput(
+                "No change to this address is pending.", details={"email": ["No change to this address is pending."]}
+            )
+        _email_free(email, exclude=user.id)
+        old = user.email
+        user.email, user.pending_email, user.is_verified = email, "", True
+        try:
+            with transaction.atomic():
+                user.save(update_fields=["email", "pending_email", "is_verified", "updated_at"])
+        except IntegrityError:
+            raise EmailTaken() from None
+        outbox_record(
+            type=USER_UPDATED,
+            producer=SERVICE_NAME,
+            payload={"user_id": str(user.id), "changed": ["email", "is_verified", "pending_email"]},
+        )
+        outbox_record(
+            type=USER_EMAIL_CHANGED,
+            producer=SERVICE_NAME,
+            payload={"user_id": str(user.id), "old_email": old, "new_email": email},
+        )
     return user
 
 

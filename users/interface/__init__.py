@@ -20,6 +20,10 @@ SERVICE_NAME = "users"
 USER_REGISTERED = "users.user_registered"
 USER_UPDATED = "users.user_updated"
 USER_DEACTIVATED = "users.user_deactivated"
+# An email change was asked for (payload: user_id, email = the new address): it waits for the new
+# address to be verified. Then `users.email_changed` (user_id, old_email, new_email).
+USER_EMAIL_CHANGE_REQUESTED = "users.email_change_requested"
+USER_EMAIL_CHANGED = "users.email_changed"
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
@@ -35,6 +39,7 @@ class User:
     is_staff: bool
     is_superuser: bool
     date_joined: datetime
+    pending_email: str = ""  # a new address waiting for its verification; "" when none
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +118,16 @@ class UserService(Protocol):
         is_verified: bool | None = None,
     ) -> User:
         """Change the given fields (None leaves a field as it is); emit `users.user_updated`
-        naming the fields that changed, if any did. A new email makes the user unverified unless
-        `is_verified` is given. Raises UserNotFound, InvalidUserInput, EmailTaken.
+        naming the fields that changed, if any did. A new email does not take effect here: it
+        becomes `pending_email` and `users.email_change_requested` asks for its verification;
+        `email_change_confirm` applies it. Raises UserNotFound, InvalidUserInput, EmailTaken.
         """
+        ...
+
+    def email_change_confirm(self, *, user_id: uuid.UUID, email: str) -> User:
+        """Make the pending address `email` the user's (verified): its link was followed. Emits
+        `users.user_updated` and `users.email_changed`. Raises UserNotFound, EmailTaken, and
+        InvalidUserInput when `email` is not the pending address."""
         ...
 
     def verify_password(self, *, email: str, password: str) -> User | None:
@@ -150,6 +162,8 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "SERVICE_NAME",
     "USER_DEACTIVATED",
+    "USER_EMAIL_CHANGED",
+    "USER_EMAIL_CHANGE_REQUESTED",
     "USER_REGISTERED",
     "USER_UPDATED",
     "EmailTaken",

@@ -81,6 +81,10 @@ class GrpcUserService:
         )
         return mapping.user_from_pb(self._rpc.call("Update", request).user)
 
+    def email_change_confirm(self, *, user_id: uuid.UUID, email: str) -> User:
+        request = pb.EmailChangeConfirmRequest(user_id=str(user_id), email=email)
+        return mapping.user_from_pb(self._rpc.call("EmailChangeConfirm", request).user)
+
     def verify_password(self, *, email: str, password: str) -> User | None:
         reply = self._rpc.call("VerifyPassword", pb.VerifyPasswordRequest(email=email, password=password))
         return mapping.user_from_pb(reply.user) if reply.HasField("user") else None

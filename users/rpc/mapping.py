@@ -23,6 +23,7 @@ def user_to_pb(user: User) -> pb.User:
         is_staff=user.is_staff,
         is_superuser=user.is_superuser,
         date_joined=timestamp(user.date_joined),
+        pending_email=user.pending_email,
     )
 
 
@@ -36,6 +37,7 @@ def user_from_pb(message: pb.User) -> User:
         is_staff=message.is_staff,
         is_superuser=message.is_superuser,
         date_joined=from_timestamp(message.date_joined),
+        pending_email=message.pending_email,
     )
 
 

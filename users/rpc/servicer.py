@@ -41,6 +41,12 @@ class UserServicer(users_pb2_grpc.UserServiceServicer):
     def Update(self, request: pb.UpdateRequest, context: grpc.ServicerContext) -> pb.UpdateResponse:
         return pb.UpdateResponse(user=mapping.user_to_pb(self.users.update(**mapping.update_kwargs(request))))
 
+    def EmailChangeConfirm(
+        self, request: pb.EmailChangeConfirmRequest, context: grpc.ServicerContext
+    ) -> pb.EmailChangeConfirmResponse:
+        user = self.users.email_change_confirm(user_id=mapping.user_id_from(request), email=request.email)
+        return pb.EmailChangeConfirmResponse(user=mapping.user_to_pb(user))
+
     def VerifyPassword(
         self, request: pb.VerifyPasswordRequest, context: grpc.ServicerContext
     ) -> pb.VerifyPasswordResponse:

@@ -18,7 +18,7 @@ def test_update_changes_the_given_fields_and_leaves_the_others(users):
 
 def test_update_normalises_a_new_email(users):
     user = users.create(email="ada@example.com")
-    assert users.update(user_id=user.id, email=" Ada.L@Example.COM ").email == "ada.l@example.com"
+    assert users.update(user_id=user.id, email=" Ada.L@Example.COM ").pending_email == "ada.l@example.com"
 
 
 def test_update_can_set_a_field_to_its_empty_or_false_value(users):
@@ -75,12 +75,23 @@ def test_deactivate_of_an_unknown_user_raises_user_not_found(users):
     assert caught.value == UserNotFound()
 
 
-def test_a_new_email_makes_a_verified_user_unverified(users):
+def test_a_new_email_waits_for_its_verification(users):
+    """Issue 15 item 1: the address a user signs in and resets with changes only once the new
+    one is proven; `is_verified` given along vouches for nothing new."""
     user = users.create(email="ada@example.com", is_verified=True)
-    updated = users.update(user_id=user.id, email="ada.l@example.com")
-    assert (updated.email, updated.is_verified) == ("ada.l@example.com", False)
+    updated = users.update(user_id=user.id, email="ada.l@example.com", is_verified=True)
+    assert (updated.email, updated.pending_email, updated.is_verified) == ("ada@example.com", "ada.l@example.com", True)
+    confirmed = users.email_change_confirm(user_id=user.id, email="ada.l@example.com")
+    assert (confirmed.email, confirmed.pending_email, confirmed.is_verified) == ("ada.l@example.com", "", True)
 
 
-def test_a_new_email_can_be_set_as_verified_explicitly(users):
-    user = users.create(email="ada@example.com", is_verified=True)
-    assert users.update(user_id=user.id, email="ada.l@example.com", is_verified=True).is_verified is True
+def test_only_the_pending_address_can_be_confirmed(users):
+    from users.interface import InvalidUserInput
+
+    user = users.create(email="ada@example.com")
+    with pytest.raises(InvalidUserInput):
+        users.email_change_confirm(user_id=user.id, email="other@example.com")
+    users.update(user_id=user.id, email="ada.l@example.com")
+    with pytest.raises(InvalidUserInput):
+        users.email_change_confirm(user_id=user.id, email="other@example.com")
+    assert users.get(user_id=user.id).email == "ada@example.com"

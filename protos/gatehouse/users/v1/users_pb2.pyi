@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class User(_message.Message):
-    __slots__ = ("id", "email", "display_name", "is_active", "is_verified", "is_staff", "is_superuser", "date_joined")
+    __slots__ = ("id", "email", "display_name", "is_active", "is_verified", "is_staff", "is_superuser", "date_joined", "pending_email")
     ID_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -19,6 +19,7 @@ class User(_message.Message):
     IS_STAFF_FIELD_NUMBER: _ClassVar[int]
     IS_SUPERUSER_FIELD_NUMBER: _ClassVar[int]
     DATE_JOINED_FIELD_NUMBER: _ClassVar[int]
+    PENDING_EMAIL_FIELD_NUMBER: _ClassVar[int]
     id: str
     email: str
     display_name: str
@@ -27,7 +28,8 @@ class User(_message.Message):
     is_staff: bool
     is_superuser: bool
     date_joined: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., email: _Optional[str] = ..., display_name: _Optional[str] = ..., is_active: _Optional[bool] = ..., is_verified: _Optional[bool] = ..., is_staff: _Optional[bool] = ..., is_superuser: _Optional[bool] = ..., date_joined: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    pending_email: str
+    def __init__(self, id: _Optional[str] = ..., email: _Optional[str] = ..., display_name: _Optional[str] = ..., is_active: _Optional[bool] = ..., is_verified: _Optional[bool] = ..., is_staff: _Optional[bool] = ..., is_superuser: _Optional[bool] = ..., date_joined: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pending_email: _Optional[str] = ...) -> None: ...
 
 class CreateRequest(_message.Message):
     __slots__ = ("email", "password", "display_name", "is_active", "is_verified", "is_staff", "is_superuser")
@@ -120,6 +122,20 @@ class UpdateRequest(_message.Message):
     display_name: str
     is_verified: bool
     def __init__(self, user_id: _Optional[str] = ..., email: _Optional[str] = ..., display_name: _Optional[str] = ..., is_verified: _Optional[bool] = ...) -> None: ...
+
+class EmailChangeConfirmRequest(_message.Message):
+    __slots__ = ("user_id", "email")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    email: str
+    def __init__(self, user_id: _Optional[str] = ..., email: _Optional[str] = ...) -> None: ...
+
+class EmailChangeConfirmResponse(_message.Message):
+    __slots__ = ("user",)
+    USER_FIELD_NUMBER: _ClassVar[int]
+    user: User
+    def __init__(self, user: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
 
 class UpdateResponse(_message.Message):
     __slots__ = ("user",)

@@ -64,6 +64,11 @@ class UserServiceStub:
                 request_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.UpdateRequest.SerializeToString,
                 response_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.UpdateResponse.FromString,
                 _registered_method=True)
+        self.EmailChangeConfirm = channel.unary_unary(
+                '/gatehouse.users.v1.UserService/EmailChangeConfirm',
+                request_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.EmailChangeConfirmRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.EmailChangeConfirmResponse.FromString,
+                _registered_method=True)
         self.VerifyPassword = channel.unary_unary(
                 '/gatehouse.users.v1.UserService/VerifyPassword',
                 request_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.VerifyPasswordRequest.SerializeToString,
@@ -131,6 +136,13 @@ class UserServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EmailChangeConfirm(self, request, context):
+        """Make the pending address the user's (its link was followed). NOT_FOUND, INVALID_ARGUMENT, ALREADY_EXISTS.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def VerifyPassword(self, request, context):
         """The user these credentials belong to, if any (similar cost either way).
         """
@@ -191,6 +203,11 @@ def add_UserServiceServicer_to_server(servicer, server):
                     servicer.Update,
                     request_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.UpdateRequest.FromString,
                     response_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.UpdateResponse.SerializeToString,
+            ),
+            'EmailChangeConfirm': grpc.unary_unary_rpc_method_handler(
+                    servicer.EmailChangeConfirm,
+                    request_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.EmailChangeConfirmRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.EmailChangeConfirmResponse.SerializeToString,
             ),
             'VerifyPassword': grpc.unary_unary_rpc_method_handler(
                     servicer.VerifyPassword,
@@ -375,6 +392,33 @@ class UserService:
             '/gatehouse.users.v1.UserService/Update',
             protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.UpdateRequest.SerializeToString,
             protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.UpdateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EmailChangeConfirm(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gatehouse.users.v1.UserService/EmailChangeConfirm',
+            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.EmailChangeConfirmRequest.SerializeToString,
+            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.EmailChangeConfirmResponse.FromString,
             options,
             channel_credentials,
             insecure,
