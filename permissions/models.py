@@ -129,6 +129,9 @@ class AuditEntry(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor_id = models.UUIDField(null=True, blank=True)
+    # With no user actor: the named service that made the change over gRPC (x-gatehouse-caller);
+    # empty for Gatehouse itself in process (a migration, an event handler, manage.py).
+    actor_service = models.CharField(max_length=100, blank=True, default="")
     action = models.CharField(max_length=50)
     target_type = models.CharField(max_length=30)
     target_id = models.CharField(max_length=64)

@@ -5,6 +5,9 @@ in-process task/event execution. Every variable is listed in the README's config
 """
 
 import os
+import re
+import socket
+import sys
 from pathlib import Path
 
 import environ
@@ -233,6 +236,17 @@ GATEHOUSE_TOTP_ISSUER = env.str("GATEHOUSE_TOTP_ISSUER", default="Gatehouse")
 GATEHOUSE_FRONTEND_URL = env.str("GATEHOUSE_FRONTEND_URL", default="http://localhost:8000")
 # When set, /metrics answers only requests with `Authorization: Bearer <token>`.
 GATEHOUSE_METRICS_TOKEN = env.str("GATEHOUSE_METRICS_TOKEN", default="")
+# How this process names itself to the gRPC services it calls (`x-gatehouse-caller`): audited as
+# the actor of a write that names no user. Default: the program and its command, and the host.
+GATEHOUSE_SERVICE_IDENTITY = re.sub(
+    r"[^A-Za-z0-9._:@/ -]",
+    "-",
+    env.str(
+        "GATEHOUSE_SERVICE_IDENTITY",
+        default=" ".join(os.path.basename(arg) for arg in sys.argv[:2] if arg and not arg.startswith("-"))[:55]
+        + f"@{socket.gethostname()}"[:40],
+    ),
+)[:100]
 # Who may read /metrics (issue 15, item 13): the token's holder when GATEHOUSE_METRICS_TOKEN is
 # set; else these networks (default loopback only); anyone when GATEHOUSE_METRICS_PUBLIC is on
 # (the default with DEBUG only).

@@ -42,7 +42,7 @@ from permissions.interface import (
 )
 from permissions.models import Assignment, AuditEntry, DeactivatedUser, Group, GroupMembership, Permission, Role
 from project.events.outbox import outbox_record
-from project.kernel.context import get_request_id
+from project.kernel.context import get_caller, get_request_id
 
 NAME_MAX = 100
 DESCRIPTION_MAX = 300
@@ -90,6 +90,7 @@ def _audit(
 ) -> None:
     AuditEntry.objects.create(
         actor_id=actor_id,
+        actor_service="" if actor_id is not None else (get_caller() or ""),
         action=action,
         target_type=target_type,
         target_id=str(target_id),

@@ -10,6 +10,23 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 
 _request_id: ContextVar[str | None] = ContextVar("gatehouse_request_id", default=None)
+# The named service identity a gRPC call came from (`x-gatehouse-caller`): who acts when a write
+# names no user actor (issue 15, item 16). None in process.
+_caller: ContextVar[str | None] = ContextVar("gatehouse_caller", default=None)
+
+
+def get_caller() -> str | None:
+    return _caller.get()
+
+
+@contextlib.contextmanager
+def caller_scope(caller: str | None) -> Iterator[None]:
+    token = _caller.set(caller)
+    try:
+        yield
+    finally:
+        _caller.reset(token)
+
 
 # A client-sent id is echoed only if it is short and plain: it ends up in logs and headers.
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{8,128}")

@@ -91,7 +91,10 @@ class ServiceClient:
         return timeout
 
     def _metadata(self) -> tuple[tuple[str, str], ...]:
-        sent = [(metadata.AUTHORIZATION, f"Bearer {settings.GATEHOUSE_GRPC_TOKEN}")]
+        sent = [
+            (metadata.AUTHORIZATION, f"Bearer {settings.GATEHOUSE_GRPC_TOKEN}"),
+            (metadata.CALLER, settings.GATEHOUSE_SERVICE_IDENTITY),
+        ]
         request_id = get_request_id()
         if request_id:
             sent.append((metadata.REQUEST_ID, request_id))

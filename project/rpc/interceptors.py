@@ -17,6 +17,7 @@ import contextlib
 import hmac
 import logging
 import math
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -27,8 +28,8 @@ import grpc
 from django.db import close_old_connections
 from prometheus_client import Counter, Histogram
 
-from project.kernel.context import request_id_scope
-from project.kernel.errors import DeadlineExceeded, DomainError, Unauthenticated
+from project.kernel.context import caller_scope, request_id_scope
+from project.kernel.errors import DeadlineExceeded, DomainError, InvalidArgument, Unauthenticated
 
 from . import errors, metadata
 from .deadlines import deadline_scope
@@ -205,6 +206,27 @@ class ServiceCredentialInterceptor(CallInterceptor):
         yield
 
 
+_SANE_CALLER = re.compile(r"[A-Za-z0-9._:@/ \-]{1,100}")
+
+
+class CallerInterceptor(CallInterceptor):
+    """Every caller names itself (`x-gatehouse-caller`, GATEHOUSE_SERVICE_IDENTITY): a write that
+    names no user actor is then audited as done by that service, never by an anonymous "system"
+    (issue 15, item 16). Health probes are exempt, as from the credential."""
+
+    EXEMPT_SERVICES = frozenset({HEALTH_SERVICE})
+
+    @contextlib.contextmanager
+    def around(self, call: Call) -> Iterator[None]:
+        caller = call.metadata(metadata.CALLER)
+        if call.service not in self.EXEMPT_SERVICES and not (caller and _SANE_CALLER.fullmatch(caller)):
+            raise InvalidArgument(
+                "Name the calling service in x-gatehouse-caller (GATEHOUSE_SERVICE_IDENTITY).", code="caller_required"
+            )
+        with caller_scope(caller):
+            yield
+
+
 class DeadlineInterceptor(CallInterceptor):
     """Refuses a call whose deadline has passed and binds the time left for downstream calls."""
 
@@ -237,6 +259,7 @@ def chain(*, token: str) -> list[grpc.ServerInterceptor]:
         TelemetryInterceptor(),
         ErrorInterceptor(),
         ServiceCredentialInterceptor(token),
+        CallerInterceptor(),
         DeadlineInterceptor(),
         DatabaseInterceptor(),
     ]

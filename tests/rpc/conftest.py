@@ -49,4 +49,4 @@ def raw_channel(users_server):
 
 @pytest.fixture
 def credential() -> tuple[tuple[str, str], ...]:
-    return (("authorization", f"Bearer {settings.GATEHOUSE_GRPC_TOKEN}"),)
+    return (("authorization", f"Bearer {settings.GATEHOUSE_GRPC_TOKEN}"), ("x-gatehouse-caller", "tests@wire"))

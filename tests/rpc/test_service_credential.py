@@ -41,3 +41,20 @@ def test_the_grpc_implementation_with_a_wrong_token_raises_the_interface_error(r
         remote_users.get_many(user_ids=[])
     assert not isinstance(caught.value, grpc.RpcError)
     assert caught.value == Unauthenticated("A valid service credential is required.", code="invalid_service_credential")
+
+
+# Issue 15 item 16: never an anonymous caller.
+
+
+def test_a_call_that_names_no_calling_service_is_refused(raw_channel, credential):
+    stub = users_pb2_grpc.UserServiceStub(raw_channel)
+    token_only = tuple(item for item in credential if item[0] == "authorization")
+    for metadata in (
+        token_only,
+        (*token_only, ("x-gatehouse-caller", "")),
+        (*token_only, ("x-gatehouse-caller", "<script>")),
+    ):
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.GetMany(pb.GetManyRequest(), metadata=metadata, timeout=5)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "x-gatehouse-caller" in caught.value.details()

@@ -28,7 +28,7 @@ def channel(auth_grpc_server):
 
 @pytest.fixture
 def credential():
-    return (("authorization", f"Bearer {settings.GATEHOUSE_GRPC_TOKEN}"),)
+    return (("authorization", f"Bearer {settings.GATEHOUSE_GRPC_TOKEN}"), ("x-gatehouse-caller", "tests@wire"))
 
 
 def test_the_client_implements_the_interface():

@@ -31,7 +31,7 @@ def channel(notifications_grpc_server):
 
 @pytest.fixture
 def credential():
-    return (("authorization", f"Bearer {settings.GATEHOUSE_GRPC_TOKEN}"),)
+    return (("authorization", f"Bearer {settings.GATEHOUSE_GRPC_TOKEN}"), ("x-gatehouse-caller", "tests@wire"))
 
 
 def stub(channel):

@@ -32,7 +32,7 @@ def channel(permissions_grpc_server):
 
 @pytest.fixture
 def credential():
-    return (("authorization", f"Bearer {settings.GATEHOUSE_GRPC_TOKEN}"),)
+    return (("authorization", f"Bearer {settings.GATEHOUSE_GRPC_TOKEN}"), ("x-gatehouse-caller", "tests@wire"))
 
 
 def test_the_client_implements_the_interface():
@@ -122,3 +122,24 @@ def test_with_permissions_grpc_target_set_the_permission_service_is_the_grpc_cli
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["GrpcPermissionService", "True"]
+
+
+def test_a_write_with_no_user_actor_is_audited_as_the_named_calling_service(channel, credential, transactional_db):
+    """Issue 15 item 16: a gRPC write that names no user acts as the calling service, which it
+    must name (x-gatehouse-caller); the audit says which service, never an anonymous "system"."""
+    from permissions.models import AuditEntry
+
+    stub = permissions_pb2_grpc.PermissionServiceStub(channel)
+    role = stub.CreateRole(
+        pb.CreateRoleRequest(name="wire-reader", permissions=pb.StringList(values=["rbac.role.view"])),
+        timeout=5,
+        metadata=credential,
+    )
+    assert role.role.name == "wire-reader"
+    entry = AuditEntry.objects.get(action="role.created", target_id=role.role.id)
+    assert (entry.actor_id, entry.actor_service) == (None, "tests@wire")
+    token_only = tuple(item for item in credential if item[0] == "authorization")
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.CreateRole(pb.CreateRoleRequest(name="anonymous"), timeout=5, metadata=token_only)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert AuditEntry.objects.filter(action="role.created").count() == 1  # the anonymous one made nothing
