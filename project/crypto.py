@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 
-__all__ = ["InvalidToken", "decrypt", "derive_key", "encrypt", "seal", "unseal"]
+__all__ = ["InvalidToken", "decrypt", "derive_key", "encrypt", "seal", "seal_for", "unseal", "unseal_for"]
 
 
 def derive_key(purpose: str, *, secret: str | None = None) -> bytes:
@@ -44,3 +44,18 @@ def seal(value: str, *, purpose: str) -> str:
 
 def unseal(sealed: str, *, purpose: str) -> str:
     return decrypt(sealed.encode(), purpose=purpose).decode()
+
+
+def seal_for(value: str, *, purpose: str, subject: str) -> str:
+    """Seal `value` for `subject` (a user id) alone: `unseal_for` gives it back only for the same
+    subject. A sealed one-time token placed in someone else's message opens nothing (issue 15, item 2)."""
+    return seal(f"{subject}\n{value}", purpose=purpose)
+
+
+def unseal_for(sealed: str, *, purpose: str, subject: str) -> str:
+    """The value sealed for `subject`. Raises InvalidToken if it does not unseal, or was sealed for
+    someone else (or without a subject)."""
+    bound, separator, value = unseal(sealed, purpose=purpose).partition("\n")
+    if not separator or bound != str(subject):
+        raise InvalidToken
+    return value

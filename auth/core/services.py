@@ -33,7 +33,7 @@ from auth.interface import (
     WeakPassword,
 )
 from auth.models import MfaRecovery, OneTimeToken, RefreshToken, Session
-from project.crypto import seal
+from project.crypto import seal_for
 from project.events.outbox import outbox_record
 from project.kernel.errors import DomainError, InvalidArgument
 from users.interface import UserNotFound, user_service
@@ -409,7 +409,7 @@ def request_password_reset(*, email: str, client: ClientInfo) -> None:
             outbox_record(
                 type=PASSWORD_RESET_REQUESTED,
                 producer=SERVICE_NAME,
-                payload={"user_id": str(user.id), "sealed_token": _sealed(token), "ip": client.ip},
+                payload={"user_id": str(user.id), "sealed_token": _sealed(token, user_id=user.id), "ip": client.ip},
             )
         else:
             OneTimeToken.objects.filter(token_hash=token_hash(token)).update(used_at=timezone.now())
@@ -452,7 +452,7 @@ def email_verification_issue(*, user_id: uuid.UUID, email: str) -> None:
         type=EMAIL_VERIFICATION_REQUESTED,
         producer=SERVICE_NAME,
         # `address`: where the link goes (a pending new address is not the user's email yet).
-        payload={"user_id": str(user_id), "sealed_token": _sealed(token), "address": email},
+        payload={"user_id": str(user_id), "sealed_token": _sealed(token, user_id=user_id), "address": email},
     )
 
 
@@ -470,5 +470,6 @@ def verify_email(*, token: str) -> uuid.UUID:
     return user.id
 
 
-def _sealed(token: str) -> str:
-    return seal(token, purpose=ONE_TIME_TOKEN_SEAL)
+def _sealed(token: str, *, user_id) -> str:
+    # Bound to its user: the notifications service unseals it only into that user's message.
+    return seal_for(token, purpose=ONE_TIME_TOKEN_SEAL, subject=str(user_id))

@@ -15,7 +15,7 @@ from django.template import Context
 from django.template.loader import get_template
 
 from auth.interface import ONE_TIME_TOKEN_SEAL
-from project.crypto import InvalidToken, unseal
+from project.crypto import InvalidToken, unseal_for
 
 from .types import TypeDefinition
 
@@ -41,7 +41,7 @@ def frontend_url() -> str:
     return str(getattr(settings, "GATEHOUSE_FRONTEND_URL", "") or "").rstrip("/")
 
 
-def template_context(definition: TypeDefinition, stored: dict[str, Any]) -> dict[str, Any]:
+def template_context(definition: TypeDefinition, stored: dict[str, Any], recipient_id=None) -> dict[str, Any]:
     """What the templates see: the type's declared fields (sealed ones replaced by the `link`
     they make), and `frontend_url`. Nothing else a sender put in the context gets through."""
     context: dict[str, Any] = {"frontend_url": frontend_url()}
@@ -53,9 +53,12 @@ def template_context(definition: TypeDefinition, stored: dict[str, Any]) -> dict
     sealed = definition.sealed_field
     if sealed is not None and definition.link_path:
         try:
-            token = unseal(str(stored.get(sealed.name, "")), purpose=ONE_TIME_TOKEN_SEAL)
+            # Only into the message of the user it was issued to (issue 15, item 2).
+            token = unseal_for(str(stored.get(sealed.name, "")), purpose=ONE_TIME_TOKEN_SEAL, subject=str(recipient_id))
         except (InvalidToken, ValueError, TypeError):
-            raise RenderError("the one-time token does not unseal (SECRET_KEY changed?)") from None
+            raise RenderError(
+                "the one-time token does not unseal for this recipient (another user's, or SECRET_KEY changed)"
+            ) from None
         context["link"] = f"{frontend_url()}{definition.link_path}?token={quote(token, safe='')}"
     return context
 
@@ -67,8 +70,8 @@ def _render(name: str, context: dict[str, Any], *, autoescape: bool) -> str:
     return template.render(Context(context, autoescape=autoescape))
 
 
-def render(definition: TypeDefinition, stored: dict[str, Any]) -> Rendered:
-    context = template_context(definition, stored)
+def render(definition: TypeDefinition, stored: dict[str, Any], recipient_id=None) -> Rendered:
+    context = template_context(definition, stored, recipient_id)
     base = f"notifications/{definition.code}"
     try:
         subject = _render(f"{base}.subject.txt", context, autoescape=False)

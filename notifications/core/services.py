@@ -457,12 +457,14 @@ def _in_app_batch(delivery_ids: list[uuid.UUID], users: dict[uuid.UUID, User]) -
         definition = TYPES.get(row.notification.type)
         if user is None or definition is None or (not user.is_active and not definition.mandatory):
             continue
-        if row.notification_id not in rendered_by_notification:
+        # A type with a sealed token renders per recipient (the token opens only for its user).
+        key = (row.notification_id, row.user_id if definition.sealed_field else None)
+        if key not in rendered_by_notification:
             try:
-                rendered_by_notification[row.notification_id] = render(definition, row.notification.context)
+                rendered_by_notification[key] = render(definition, row.notification.context, row.user_id)
             except RenderError:
-                rendered_by_notification[row.notification_id] = None
-        rendered = rendered_by_notification[row.notification_id]
+                rendered_by_notification[key] = None
+        rendered = rendered_by_notification[key]
         if rendered is None:
             continue
         messages.append(
@@ -567,7 +569,7 @@ def delivery_attempt(
     if not user.is_active and not definition.mandatory:
         return _finish(delivery_id, status=Delivery.Status.SKIPPED, error="The user is inactive.", attempted=False)
     try:
-        rendered = render(definition, notification.context)
+        rendered = render(definition, notification.context, delivery.user_id)
     except RenderError as exc:
         return _finish(delivery_id, status=Delivery.Status.FAILED, error=_describe(exc), attempted=True)
 

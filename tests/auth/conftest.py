@@ -5,7 +5,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from auth.core import keys
-from project.crypto import unseal
+from project.crypto import unseal_for
 from project.events.models import OutboxEvent
 from project.events.relay import relay_all
 from tests.support.rbac import grant_role
@@ -103,4 +103,4 @@ def deliver_events(settings):
 def sealed_token(payload: dict) -> str:
     from auth.interface import ONE_TIME_TOKEN_SEAL
 
-    return unseal(payload["sealed_token"], purpose=ONE_TIME_TOKEN_SEAL)
+    return unseal_for(payload["sealed_token"], purpose=ONE_TIME_TOKEN_SEAL, subject=payload["user_id"])

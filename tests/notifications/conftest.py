@@ -12,7 +12,7 @@ from auth.interface import ONE_TIME_TOKEN_SEAL
 from notifications.interface import TYPE_WELCOME
 from notifications.models import Notification
 from project.celery import app as celery_app
-from project.crypto import seal
+from project.crypto import seal_for
 from users.interface import User, user_service
 
 FRONTEND = "https://app.example.com"
@@ -47,10 +47,10 @@ def grace(embedded) -> User:
     return make_user("grace@example.com")
 
 
-def one_time_token() -> tuple[str, str]:
-    """A token as auth makes one, and its sealed form as auth's events carry it."""
+def one_time_token(user_id) -> tuple[str, str]:
+    """A token as auth makes one for `user_id`, and its sealed form as auth's events carry it."""
     token = secrets.token_urlsafe(32)
-    return token, seal(token, purpose=ONE_TIME_TOKEN_SEAL)
+    return token, seal_for(token, purpose=ONE_TIME_TOKEN_SEAL, subject=str(user_id))
 
 
 def send_as_gatehouse(**request) -> uuid.UUID:

@@ -540,7 +540,7 @@ def test_a_sender_cannot_send_a_security_or_one_time_link_type(sender, ada, type
     reached users who had opted out."""
     from .conftest import one_time_token
 
-    _, sealed = one_time_token()
+    _, sealed = one_time_token(ada.id)
     context = {key: sealed if value == "__sealed__" else value for key, value in RESERVED[type_].items()}
     before = (Notification.objects.count(), Delivery.objects.count(), len(mail.outbox))
     response = client_for(sender).post(

@@ -20,7 +20,7 @@ from auth.interface import (
 from notifications.handlers import CONSUMER, email_verification_requested
 from notifications.interface import STATUS_SENT, notification_service
 from notifications.models import Delivery, InAppMessage, Notification
-from project.crypto import seal, unseal
+from project.crypto import seal, seal_for, unseal_for
 from project.events.consumers import process
 from project.events.models import OutboxEvent
 from project.events.outbox import outbox_record
@@ -52,7 +52,7 @@ def token_of(link: str) -> str:
 
 
 def test_an_email_verification_request_sends_one_mail_whose_link_carries_the_token(ada):
-    token, sealed = one_time_token()
+    token, sealed = one_time_token(ada.id)
 
     event = record(EMAIL_VERIFICATION_REQUESTED, {"user_id": str(ada.id), "sealed_token": sealed})
 
@@ -61,7 +61,7 @@ def test_an_email_verification_request_sends_one_mail_whose_link_carries_the_tok
     assert message.subject == "Confirm your email address"
     link = link_in(message.body)
     assert link.startswith(f"{FRONTEND}/verify-email?token=")
-    assert token_of(link) == token == unseal(sealed, purpose=ONE_TIME_TOKEN_SEAL)
+    assert token_of(link) == token == unseal_for(sealed, purpose=ONE_TIME_TOKEN_SEAL, subject=str(ada.id))
     [(html, mimetype)] = message.alternatives
     assert mimetype == "text/html"
     assert f'href="{link}"' in html
@@ -70,7 +70,7 @@ def test_an_email_verification_request_sends_one_mail_whose_link_carries_the_tok
 
 
 def test_a_password_reset_request_sends_one_mail_whose_link_carries_the_token(ada):
-    token, sealed = one_time_token()
+    token, sealed = one_time_token(ada.id)
 
     record(PASSWORD_RESET_REQUESTED, {"user_id": str(ada.id), "sealed_token": sealed, "ip": "203.0.113.7"})
 
@@ -88,7 +88,8 @@ def test_a_password_reset_request_sends_one_mail_whose_link_carries_the_token(ad
 def test_a_token_with_characters_that_need_quoting_survives_the_link(ada):
     token = "a+b/c=d&e f"
     record(
-        EMAIL_VERIFICATION_REQUESTED, {"user_id": str(ada.id), "sealed_token": seal(token, purpose=ONE_TIME_TOKEN_SEAL)}
+        EMAIL_VERIFICATION_REQUESTED,
+        {"user_id": str(ada.id), "sealed_token": seal_for(token, purpose=ONE_TIME_TOKEN_SEAL, subject=str(ada.id))},
     )
 
     [message] = mail.outbox
@@ -132,7 +133,7 @@ def test_a_reused_refresh_token_sends_one_security_notice(ada):
 
 
 def test_the_same_event_processed_twice_sends_one_mail(ada):
-    _, sealed = one_time_token()
+    _, sealed = one_time_token(ada.id)
     event = Envelope(
         type=EMAIL_VERIFICATION_REQUESTED, producer="auth", payload={"user_id": str(ada.id), "sealed_token": sealed}
     )
@@ -146,7 +147,7 @@ def test_the_same_event_processed_twice_sends_one_mail(ada):
 
 def test_an_event_that_gets_past_the_inbox_twice_still_sends_once(ada):
     # A replayed dead letter of an event that was in fact handled, say: the event id is the key.
-    _, sealed = one_time_token()
+    _, sealed = one_time_token(ada.id)
     event = Envelope(
         type=EMAIL_VERIFICATION_REQUESTED, producer="auth", payload={"user_id": str(ada.id), "sealed_token": sealed}
     )
@@ -160,7 +161,7 @@ def test_an_event_that_gets_past_the_inbox_twice_still_sends_once(ada):
 
 
 def test_the_token_stays_sealed_at_rest_and_out_of_the_logs(ada, caplog):
-    token, sealed = one_time_token()
+    token, sealed = one_time_token(ada.id)
     caplog.set_level(logging.DEBUG)
 
     record(PASSWORD_RESET_REQUESTED, {"user_id": str(ada.id), "sealed_token": sealed, "ip": ""})
@@ -175,3 +176,17 @@ def test_the_token_stays_sealed_at_rest_and_out_of_the_logs(ada, caplog):
     assert not [row for row in stored if token in row]
     assert Notification.objects.get(type="password_reset").context == {"sealed_token": sealed}
     assert token not in caplog.text
+
+
+def test_a_token_sealed_for_one_user_opens_nothing_in_another_users_message(ada, grace):
+    """Issue 15 item 2: a sealed one-time token unseals only for the user it was issued to. Placed
+    in someone else's notification (through the core service: the API refuses these types), it
+    makes no link and no mail goes out; an unbound sealed token (as before) opens nothing either."""
+    _, sealed_for_grace = one_time_token(grace.id)
+    event = record(PASSWORD_RESET_REQUESTED, {"user_id": str(ada.id), "sealed_token": sealed_for_grace})
+    assert mail.outbox == []
+    [delivery] = notification_service.get_deliveries(notification_id=notification_of(event).id)
+    assert delivery.status == "failed" and "another user" in delivery.last_error
+    unbound = seal("a-token-with-no-owner", purpose=ONE_TIME_TOKEN_SEAL)
+    record(EMAIL_VERIFICATION_REQUESTED, {"user_id": str(ada.id), "sealed_token": unbound})
+    assert mail.outbox == []

@@ -146,7 +146,7 @@ def test_an_unknown_context_key_is_named_in_the_details(ada):
 
 
 def test_a_message_carrying_a_token_cannot_be_sent_in_app(ada):
-    _, sealed = one_time_token()
+    _, sealed = one_time_token(ada.id)
     before = Notification.objects.count()
 
     with pytest.raises(InvalidNotification):

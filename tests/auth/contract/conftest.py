@@ -21,7 +21,7 @@ import pytest
 from auth.interface import ONE_TIME_TOKEN_SEAL, AuthService, ClientInfo, TokenPair
 from auth.local import LocalAuthService
 from auth.rpc.client import GrpcAuthService
-from project.crypto import unseal
+from project.crypto import unseal_for
 from project.events.models import OutboxEvent
 from tests.rpc.servers import start_grpcserve
 from users.interface import User, user_service
@@ -101,7 +101,8 @@ def events(type: str, *, user_id: uuid.UUID) -> list[OutboxEvent]:
 
 def one_time_token(type: str, *, user_id: uuid.UUID) -> str:
     """The token in the latest `type` event about the user, as the mail would carry it."""
-    return unseal(events(type, user_id=user_id)[-1].payload["sealed_token"], purpose=ONE_TIME_TOKEN_SEAL)
+    payload = events(type, user_id=user_id)[-1].payload
+    return unseal_for(payload["sealed_token"], purpose=ONE_TIME_TOKEN_SEAL, subject=payload["user_id"])
 
 
 def wrong_code(totp: pyotp.TOTP) -> str:
