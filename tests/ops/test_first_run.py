@@ -60,3 +60,12 @@ def test_a_first_run_console_reads_cleanly(tmp_path):
     not_found = [line for line in console.splitlines() if "Not Found: /api/v1/no-such-thing" in line]
     assert len(not_found) == 1, not_found  # once, as JSON, not again as plain text
     assert json.loads(not_found[0])["request_id"]
+
+
+@pytest.mark.django_db
+def test_the_admin_is_branded_gatehouse_and_view_site_leads_to_the_landing_page(client):
+    page = client.get("/admin/login/").content.decode()
+    assert "Gatehouse administration" in page and "<title>Log in | Gatehouse</title>" in page
+    from django.contrib import admin
+
+    assert admin.site.site_url == "/"
