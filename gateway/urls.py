@@ -13,7 +13,22 @@ def app_service_urls(services: tuple[AppService, ...]) -> list:
     return [path(mount.prefix, include(mount.urlconf)) for service in services for mount in service.mounts]
 
 
+# The admin says whose it is (issue 16, item 5), and its "View site" leads to the landing page.
+admin.site.site_header = "Gatehouse administration"
+admin.site.site_title = "Gatehouse"
+admin.site.index_title = "Users, access and notifications"
+admin.site.site_url = "/"
+
+
+def landing(request):
+    """`/`: what this server is and where to go (issue 16, item 12); the admin's "View site"."""
+    from django.shortcuts import render
+
+    return render(request, "gateway/landing.html")
+
+
 urlpatterns = [
+    path("", landing, name="landing"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics, name="metrics"),

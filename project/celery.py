@@ -8,6 +8,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
 app = Celery("gatehouse")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# Embedded mode (no CELERY_BROKER_URL): tasks run in process and nothing is sent anywhere; an
+# in-memory transport keeps kombu from warning "No hostname was supplied" on every event.
+if not app.conf.broker_url:
+    app.conf.broker_url = "memory://localhost//"
 # Workers log through Django's LOGGING (JSON lines with the request id) like every other process.
 app.conf.worker_hijack_root_logger = False
 app.autodiscover_tasks()

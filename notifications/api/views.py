@@ -18,6 +18,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gateway.fields import PageLimitField
 from gateway.permissions import RequiresPermission
 from notifications.interface import (
     DEFAULT_PAGE_SIZE,
@@ -45,7 +46,7 @@ def _paged(name: str, output: type[serializers.Serializer], **extra):
 
 
 class PageInput(serializers.Serializer):
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE)
+    limit = PageLimitField(maximum=MAX_PAGE_SIZE, required=False, default=DEFAULT_PAGE_SIZE)
     cursor = serializers.CharField(required=False, max_length=512)
 
 

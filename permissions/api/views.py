@@ -17,7 +17,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gateway.fields import StringField
+from gateway.fields import PageLimitField, StringField
 from gateway.permissions import RequiresPermission
 from permissions.interface import (
     DEFAULT_PAGE_SIZE,
@@ -31,7 +31,7 @@ MANAGE_ASSIGNMENTS = "rbac.assignment.manage"
 
 
 class PageInput(serializers.Serializer):
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE)
+    limit = PageLimitField(maximum=MAX_PAGE_SIZE, required=False, default=DEFAULT_PAGE_SIZE)
     cursor = serializers.CharField(required=False, max_length=512)
 
 

@@ -63,5 +63,6 @@ class RequestIdLogFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not getattr(record, "request_id", None):
-            record.request_id = _request_id.get()
+            # django.request logs after the request's scope has closed: its request still knows.
+            record.request_id = _request_id.get() or getattr(getattr(record, "request", None), "request_id", None)
         return True

@@ -57,12 +57,11 @@ def test_patching_me_changes_the_display_name(api, ada, as_ada):
 
 
 def test_patching_me_ignores_every_other_field(api, ada, as_ada):
-    """Read-only and unknown fields are ignored, as DRF does: the email has its own verified flow,
-    and the flags are for administrators. Mass assignment changes nothing."""
+    """Read-only and unknown fields are ignored, as DRF does: the flags are for administrators.
+    Mass assignment changes nothing. (The email is refused with a hint: the next test.)"""
     response = api.patch(
         ME,
         {
-            "email": "evil@example.com",
             "is_active": False,
             "is_superuser": True,
             "is_staff": True,
@@ -135,11 +134,12 @@ def test_a_superuser_lists_users_newest_first_in_pages_of_50(api, ada, root):
     assert joined == sorted(joined, reverse=True)
 
 
-def test_limit_is_1_to_200(api, root):
+def test_limit_is_at_least_1_and_clamped_to_200(api, root):
     make_users(3)
     assert len(api.get(USERS, {"limit": 2}, **root).json()["results"]) == 2
     assert api.get(USERS, {"limit": 200}, **root).status_code == 200
-    for bad in (201, 0, -1, "ten"):
+    assert api.get(USERS, {"limit": 201}, **root).status_code == 200  # clamped (issue 16, item 13)
+    for bad in (0, -1, "ten"):
         response = api.get(USERS, {"limit": bad}, **root)
         assert response.status_code == 400, bad
         assert error_code(response) == "validation_error"
@@ -345,3 +345,22 @@ def test_an_admin_still_manages_an_admin(api, admin, root):
         actor_id=None, role_id=permission_service.get_role_by_name(name="admin").id, user_id=other.id
     )
     assert api.patch(f"{USERS}/{other.id}", {"display_name": "Other"}, format="json", **root).status_code == 200
+
+
+def test_a_limit_above_the_page_maximum_is_clamped_not_refused(api, root):
+    """Issue 16 item 13: `?limit=` above the maximum gives a full page, as the contract's
+    pagination implies; below 1 it is still a validation error."""
+    from users.interface import MAX_PAGE_SIZE
+
+    assert api.get(f"/api/v1/users?limit={MAX_PAGE_SIZE * 10}", **root).status_code == 200
+    assert api.get("/api/v1/rbac/roles?limit=100000", **root).status_code == 200
+    assert api.get("/api/v1/notifications?limit=100000", **root).status_code == 200
+    assert api.get("/api/v1/users?limit=0", **root).status_code == 400
+
+
+def test_patching_my_email_says_how_an_email_is_changed(api, ada):
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_of(api)['access_token']}")
+    response = api.patch(ME, {"email": "new@example.com"}, format="json")
+    assert response.status_code == 400 and error_code(response) == "validation_error"
+    assert "link mailed to the new address" in response.json()["error"]["details"]["email"][0]
+    assert api.get(ME).json()["email"] == "ada@example.com"

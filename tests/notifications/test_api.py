@@ -116,7 +116,8 @@ def test_the_inbox_defaults_to_50_and_caps_the_limit_at_200(ada):
     assert (len(default["results"]), len(widest["results"])) == (50, 200)
     assert default["next"] and widest["next"]
     assert len(inbox_of(api, limit=200, cursor=widest["next"])["results"]) == 5
-    for bad in ({"limit": 201}, {"limit": 0}, {"limit": "x"}, {"cursor": "not-a-cursor"}, {"unread": "maybe"}):
+    assert len(inbox_of(api, limit=5000)["results"]) == 200  # clamped, not refused (issue 16, item 13)
+    for bad in ({"limit": 0}, {"limit": "x"}, {"cursor": "not-a-cursor"}, {"unread": "maybe"}):
         response = api.get(BASE, bad)
         assert response.status_code == 400, bad
         assert set(error_of(response)["details"]) == set(bad)

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from auth.interface import auth_service
-from gateway.fields import StringField
+from gateway.fields import PageLimitField, StringField
 from gateway.permissions import RequiresPermission, user_escalation_check
 from users.interface import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, user_service
 
@@ -67,6 +67,16 @@ class MeApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={200: UserOutput})
     def patch(self, request):
+        if isinstance(request.data, dict) and "email" in request.data:
+            # Said, not silently ignored (issue 16, item 13).
+            raise serializers.ValidationError(
+                {
+                    "email": [
+                        "The email is not changed here: a user manager changes it (PATCH /api/v1/users/{id}), "
+                        "and it takes effect once the link mailed to the new address is followed."
+                    ]
+                }
+            )
         data = self.InputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         user = user_service.update(user_id=request.user.id, **data.validated_data)
@@ -79,9 +89,7 @@ class UserListApi(APIView):
     class FilterSerializer(serializers.Serializer):
         search = serializers.CharField(required=False, max_length=254, allow_blank=True)
         is_active = serializers.BooleanField(required=False, allow_null=True, default=None)
-        limit = serializers.IntegerField(
-            required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE
-        )
+        limit = PageLimitField(maximum=MAX_PAGE_SIZE, required=False, default=DEFAULT_PAGE_SIZE)
         cursor = serializers.CharField(required=False, max_length=512)
 
     @extend_schema(
