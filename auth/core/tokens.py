@@ -51,17 +51,7 @@ def access_token_issue(
 def client_access_token_decode(token: str) -> dict:
     """The verified claims of an access token issued to an OpenID Connect client (any client:
     the caller checks `client_id` where it matters), or InvalidToken. Does not look at the session."""
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError:
-        raise InvalidToken() from None
-    if header.get("alg") not in keys.ALLOWED_ALGORITHMS or not isinstance(header.get("kid"), str):
-        raise InvalidToken()
-    if str(header.get("typ", "")).lower() not in ACCESS_TOKEN_TYPES:
-        raise InvalidToken()
-    public_key = keys.public_key(header["kid"])
-    if public_key is None:
-        raise InvalidToken()
+    _, public_key = _access_token_key(token)
     try:
         claims = jwt.decode(
             token,
@@ -125,7 +115,8 @@ def access_token_decode(token: str) -> dict:
     return dict(claims)
 
 
-def _verify(token: str) -> tuple[dict, str, object]:
+def _access_token_key(token: str) -> tuple[str, object]:
+    """The kid and our public key an access token names, or InvalidToken."""
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:
@@ -141,6 +132,11 @@ def _verify(token: str) -> tuple[dict, str, object]:
     public_key = keys.public_key(header["kid"])
     if public_key is None:
         raise InvalidToken()
+    return header["kid"], public_key
+
+
+def _verify(token: str) -> tuple[dict, str, object]:
+    kid, public_key = _access_token_key(token)
     try:
         claims = jwt.decode(
             token,
@@ -155,4 +151,4 @@ def _verify(token: str) -> tuple[dict, str, object]:
         uuid.UUID(claims["sid"])
     except (jwt.PyJWTError, ValueError, TypeError, AttributeError):
         raise InvalidToken() from None
-    return claims, header["kid"], public_key
+    return claims, kid, public_key

@@ -9,24 +9,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from django.test import Client
 
-from auth.core import keys
 from auth.interface.oidc import oidc_provider
-from users.interface import user_service
+from tests.auth.conftest import PASSWORD, _signing_keys_from_the_database, ada  # noqa: F401 - fixtures
 
-PASSWORD = "a-Long-unguessable-passphrase-42"
 RP = "https://rp.example.com/callback"
-
-
-@pytest.fixture(autouse=True)
-def _signing_keys_from_the_database():
-    keys._cache.invalidate()
-    yield
-    keys._cache.invalidate()
-
-
-@pytest.fixture
-def ada(db):
-    return user_service.create(email="ada@example.com", password=PASSWORD, display_name="Ada", is_verified=True)
 
 
 @pytest.fixture

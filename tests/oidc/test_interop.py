@@ -5,8 +5,6 @@ driven by a real headless Chromium through the hosted sign-in page."""
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
 import urllib.request
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,6 +13,7 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session
 
 from auth.interface.oidc import oidc_provider
+from tests.support.browser import chromium as headless_chromium
 from tests.support.processes import Process, free_port, manage, port_open, subprocess_env
 from users.interface import user_service
 
@@ -165,31 +164,7 @@ def relying_party(gatehouse, tmp_path, transactional_db):
 
 @pytest.fixture
 def chromium():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    profile = tempfile.mkdtemp(prefix="gatehouse-chromium-")
-    for argument in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
-    driver.set_page_load_timeout(20)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
+    yield from headless_chromium()
 
 
 def test_a_django_site_with_mozilla_django_oidc_signs_in_through_the_hosted_pages_in_chromium(

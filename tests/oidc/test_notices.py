@@ -5,20 +5,10 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
+from tests.notifications.conftest import embedded  # noqa: F401 - a fixture
 from tests.oidc.conftest import code_of, exchange, pkce
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def embedded(settings):
-    from project.celery import app as celery_app
-
-    settings.CELERY_BROKER_URL = ""
-    eager = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = eager
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("embedded")]
 
 
 def sign_in_to(browser, client):
@@ -30,7 +20,7 @@ def sign_in_to(browser, client):
     )
 
 
-def test_the_first_grant_to_an_application_mails_the_user_and_the_next_ones_do_not(embedded, ada, rp, browser):
+def test_the_first_grant_to_an_application_mails_the_user_and_the_next_ones_do_not(ada, rp, browser):
     mail.outbox.clear()
     sign_in_to(browser, rp)
     notices = [m for m in mail.outbox if m.subject == "Relying Party can now access your account"]

@@ -7,13 +7,9 @@ the server process) and stack (PostgreSQL and Redis shared with it).
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import urllib.request
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -21,13 +17,12 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from permissions.interface import ADMIN_ROLE, permission_service
 from permissions.models import Assignment
 from tests.conftest import STACK
+from tests.support.browser import chromium
 from tests.support.processes import Process, free_port, manage, port_open, subprocess_env
 from users.interface import user_service
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 PASSWORD = "correct horse battery staple 42"
 PERMISSION, SCOPE = "users.user.view", "org:acme"
 
@@ -50,29 +45,7 @@ def server(transactional_db, tmp_path):
 
 @pytest.fixture
 def browser():
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    profile = tempfile.mkdtemp(prefix="gatehouse-chromium-")
-    for argument in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1280,1600",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver.set_page_load_timeout(20)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
+    yield from chromium("--window-size=1280,1600")
 
 
 def _user(email, *, staff=False):
