@@ -253,6 +253,9 @@ GATEHOUSE_SERVICE_IDENTITY = re.sub(
         + f"@{socket.gethostname()}"[:40],
     ),
 )[:100]
+# gRPC UserService.VerifyPassword: wrong passwords per account in 15 minutes before it refuses
+# (the auth service locks an account at GATEHOUSE_LOGIN_MAX_FAILURES, long before).
+GATEHOUSE_VERIFY_PASSWORD_MAX_FAILURES = env.int("GATEHOUSE_VERIFY_PASSWORD_MAX_FAILURES", default=20)
 # Who may read /metrics (issue 15, item 13): the token's holder when GATEHOUSE_METRICS_TOKEN is
 # set; else these networks (default loopback only); anyone when GATEHOUSE_METRICS_PUBLIC is on
 # (the default with DEBUG only).
