@@ -169,6 +169,10 @@ else:
 # --- Tasks and events ---------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# Embedded mode: events marked off-request (a password reset's mail) are handled on a background
+# thread after the answer, not inside the request (project/events/outbox.py). The test suite turns
+# it off to observe their effects synchronously; tests/auth/test_reset_timing.py turns it on.
+GATEHOUSE_EVENTS_OFF_REQUEST = env.bool("GATEHOUSE_EVENTS_OFF_REQUEST", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -249,6 +253,9 @@ GATEHOUSE_SERVICE_IDENTITY = re.sub(
         + f"@{socket.gethostname()}"[:40],
     ),
 )[:100]
+# gRPC UserService.VerifyPassword: wrong passwords per account in 15 minutes before it refuses
+# (the auth service locks an account at GATEHOUSE_LOGIN_MAX_FAILURES, long before).
+GATEHOUSE_VERIFY_PASSWORD_MAX_FAILURES = env.int("GATEHOUSE_VERIFY_PASSWORD_MAX_FAILURES", default=20)
 # Who may read /metrics (issue 15, item 13): the token's holder when GATEHOUSE_METRICS_TOKEN is
 # set; else these networks (default loopback only); anyone when GATEHOUSE_METRICS_PUBLIC is on
 # (the default with DEBUG only).

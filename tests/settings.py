@@ -11,6 +11,9 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("GATEHOUSE_RATELIMIT_ANON", "1000000/min")
 os.environ.setdefault("GATEHOUSE_RATELIMIT_USER", "1000000/min")
 os.environ.setdefault("GATEHOUSE_RATELIMIT_RESET_PER_ADDRESS", "1000000/hour")
+# A reset's mail is handled in the request, so tests see it at once (tests/auth/test_reset_timing.py
+# covers the deployed behaviour, off the request).
+os.environ.setdefault("GATEHOUSE_EVENTS_OFF_REQUEST", "false")
 
 from project.settings import *  # noqa: F403
 from project.settings import DATABASES, INSTALLED_APPS

@@ -406,10 +406,13 @@ def request_password_reset(*, email: str, client: ClientInfo) -> None:
             ttl=PASSWORD_RESET_TTL,
         )
         if user is not None and user.is_active:
+            # The mail is made and sent after the answer, off the request, in every mode: how long
+            # the request takes does not tell a known address from an unknown one (issue 15, item 11).
             outbox_record(
                 type=PASSWORD_RESET_REQUESTED,
                 producer=SERVICE_NAME,
                 payload={"user_id": str(user.id), "sealed_token": _sealed(token, user_id=user.id), "ip": client.ip},
+                off_request=True,
             )
         else:
             OneTimeToken.objects.filter(token_hash=token_hash(token)).update(used_at=timezone.now())

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -193,12 +194,21 @@ def _clean_context(definition: TypeDefinition, context: Any) -> dict[str, str]:
         elif len(value) > field.max_length:
             problems[field.name] = [f"At most {field.max_length} characters."]
         else:
-            cleaned[field.name] = value
+            cleaned[field.name] = value if field.links or field.sealed else defang_links(value)
     if problems:
         raise InvalidNotification(
             f"The context does not fit the {definition.code} type.", details={"context": problems}
         )
     return cleaned
+
+
+_LINKISH = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{1,20})://|\b(www)\.")
+
+
+def defang_links(value: str) -> str:
+    """`https://evil.example` → `https[:]//evil.example`, `www.evil` → `www[.]evil`: readable,
+    not clickable. For the fields where no template expects a link (issue 15, item 7)."""
+    return _LINKISH.sub(lambda m: f"{m.group(1)}[:]//" if m.group(1) else f"{m.group(2)}[.]", value)
 
 
 def _clean_idempotency_key(key: Any) -> str | None:

@@ -37,6 +37,10 @@ class Field:
     # A one-time token sealed with project.crypto.seal(purpose=auth.interface.ONE_TIME_TOKEN_SEAL).
     # Stored sealed; unsealed only to build the `link` of the message being sent.
     sealed: bool = False
+    # Whether the field may carry a link. Where no template expects one, a link-like text (an
+    # application's name "Verify now at https://…") is defanged so that no mail client makes it
+    # clickable (issue 15, item 7).
+    links: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +165,7 @@ TYPES: dict[str, TypeDefinition] = {
             channels=(CHANNEL_IN_APP, CHANNEL_EMAIL, CHANNEL_WEBHOOK),
             default_channels=(CHANNEL_IN_APP, CHANNEL_EMAIL),
             mandatory=False,
-            fields=(Field("subject", max_length=200), Field("body", max_length=20000)),
+            fields=(Field("subject", max_length=200), Field("body", max_length=20000, links=True)),
         ),
         # In-app by default: registration already mails the verification link.
         TypeDefinition(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
@@ -24,8 +26,14 @@ class OutsideTransaction(RuntimeError):
     pass
 
 
-def outbox_record(*, type: str, producer: str, payload: dict[str, Any]) -> Envelope:
+def outbox_record(*, type: str, producer: str, payload: dict[str, Any], off_request: bool = False) -> Envelope:
     """Record an event in the current transaction. It is published only if that transaction commits.
+
+    `off_request`: in embedded mode (no broker, consumers run in this process) the event's
+    consumers run on a background thread after the commit instead of inside the request, so that
+    the request answers before their work (a mail) is done. Used where the request's duration must
+    not tell what the consumers did (a password reset for a known address against an unknown one).
+    With a broker the fast path only publishes, so nothing changes.
 
     Must be called inside `transaction.atomic()`: an event written outside one could be published
     for a change that never happened.
@@ -43,8 +51,38 @@ def outbox_record(*, type: str, producer: str, payload: dict[str, Any]) -> Envel
         payload=envelope.payload,
         seq=next(_seq),
     )
-    transaction.on_commit(lambda: _after_commit(envelope.id))
+    if off_request and not settings.CELERY_BROKER_URL and settings.GATEHOUSE_EVENTS_OFF_REQUEST:
+        transaction.on_commit(lambda: _off_request().submit(_after_commit_off_request, envelope.id))
+    else:
+        transaction.on_commit(lambda: _after_commit(envelope.id))
     return envelope
+
+
+_executor = None
+_executor_lock = threading.Lock()
+
+
+def _off_request():
+    """One background thread per process, started on first use."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gatehouse-events")
+        return _executor
+
+
+def _after_commit_off_request(event_id: uuid.UUID) -> None:
+    from django.db import close_old_connections
+
+    try:
+        _after_commit(event_id)
+    finally:
+        close_old_connections()
+
+
+def wait_off_request(timeout: float = 10.0) -> None:
+    """Wait until every event handed to the background thread so far has been handled (tests)."""
+    _off_request().submit(lambda: None).result(timeout=timeout)
 
 
 # After the fast path fails (broker down), this process skips it for a while instead of making

@@ -190,3 +190,29 @@ def test_a_token_sealed_for_one_user_opens_nothing_in_another_users_message(ada,
     unbound = seal("a-token-with-no-owner", purpose=ONE_TIME_TOKEN_SEAL)
     record(EMAIL_VERIFICATION_REQUESTED, {"user_id": str(ada.id), "sealed_token": unbound})
     assert mail.outbox == []
+
+
+def test_a_link_in_a_field_no_template_expects_is_defanged_not_made_clickable(ada):
+    """Issue 15 item 7: a name an administrator typed ("Verify now at https://evil…") reaches the
+    security mail as text a mail client does not turn into a link."""
+    from auth.interface.oidc import CLIENT_AUTHORIZED
+
+    record(
+        CLIENT_AUTHORIZED,
+        {
+            "user_id": str(ada.id),
+            "client_name": "Verify now at https://evil.example.com or www.evil.example",
+            "first": True,
+        },
+    )
+    [message] = [m for m in mail.outbox if "can now access" in m.subject]
+    for part in (message.subject, message.body, message.alternatives[0][0]):
+        assert "https://evil" not in part and "www.evil" not in part
+    assert "https[:]//evil.example.com" in message.body and "www[.]evil.example" in message.body
+
+
+def test_defanging_leaves_ordinary_text_and_email_addresses_alone():
+    from notifications.core.services import defang_links
+
+    assert defang_links("Ada's laptop (ada@example.com) at 10:00") == "Ada's laptop (ada@example.com) at 10:00"
+    assert defang_links("ftp://x and HTTP://Y") == "ftp[:]//x and HTTP[:]//Y"

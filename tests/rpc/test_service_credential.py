@@ -58,3 +58,21 @@ def test_a_call_that_names_no_calling_service_is_refused(raw_channel, credential
             stub.GetMany(pb.GetManyRequest(), metadata=metadata, timeout=5)
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "x-gatehouse-caller" in caught.value.details()
+
+
+def test_verify_password_over_grpc_is_bounded_per_account(start_server, transactional_db):
+    """Issue 15 item 5: gRPC UserService.VerifyPassword answered every guess. It now refuses
+    (RESOURCE_EXHAUSTED, too_many_attempts) after GATEHOUSE_VERIFY_PASSWORD_MAX_FAILURES wrong
+    passwords for one account, the right one included."""
+    from users.interface import PasswordChecksExhausted, user_service
+
+    user_service.create(email="ada@example.com", password="a-Long-unguessable-passphrase-42")
+    server = start_server("users", GATEHOUSE_VERIFY_PASSWORD_MAX_FAILURES="3")
+    from users.rpc.client import GrpcUserService
+
+    remote = GrpcUserService(target=server.target)
+    answers = [remote.verify_password(email="ada@example.com", password=f"wrong-{i}") for i in range(3)]
+    assert answers == [None, None, None]
+    with pytest.raises(PasswordChecksExhausted):
+        remote.verify_password(email="ada@example.com", password="a-Long-unguessable-passphrase-42")
+    assert remote.verify_password(email="other@example.com", password="x") is None  # per account

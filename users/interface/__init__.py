@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from project.kernel.delegation import delegate
-from project.kernel.errors import Conflict, InvalidArgument, NotFound
+from project.kernel.errors import Conflict, InvalidArgument, NotFound, RateLimited
 
 SERVICE_NAME = "users"
 
@@ -51,6 +51,13 @@ class UserPage:
 class UserNotFound(NotFound):
     code = "user_not_found"
     default_message = "User not found."
+
+
+class PasswordChecksExhausted(RateLimited):
+    """gRPC `VerifyPassword`: too many wrong passwords for one account (docs/grpc.md)."""
+
+    code = "too_many_attempts"
+    default_message = "Too many wrong passwords for this account. Try again later."
 
 
 class EmailTaken(Conflict):
@@ -168,6 +175,7 @@ __all__ = [
     "USER_UPDATED",
     "EmailTaken",
     "InvalidUserInput",
+    "PasswordChecksExhausted",
     "User",
     "UserNotFound",
     "UserPage",

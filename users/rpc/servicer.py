@@ -6,14 +6,24 @@ they are; the interceptor chain (project.rpc.interceptors) turns them into statu
 
 from __future__ import annotations
 
+import hashlib
+
 import grpc
+from django.conf import settings
+from django.core.cache import cache
 
 from protos.gatehouse.users.v1 import users_pb2 as pb
 from protos.gatehouse.users.v1 import users_pb2_grpc
-from users.interface import UserService
+from users.interface import PasswordChecksExhausted, UserService
 from users.local import LocalUserService
 
 from . import mapping
+
+VERIFY_WINDOW_SECONDS = 15 * 60
+
+
+def _failure_key(email: str) -> str:
+    return "users:verify-failures:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
 
 
 class UserServicer(users_pb2_grpc.UserServiceServicer):
@@ -50,7 +60,19 @@ class UserServicer(users_pb2_grpc.UserServiceServicer):
     def VerifyPassword(
         self, request: pb.VerifyPasswordRequest, context: grpc.ServicerContext
     ) -> pb.VerifyPasswordResponse:
+        # A password oracle on the wire: bounded per account (issue 15, item 5). The auth service,
+        # its usual caller, locks an account after GATEHOUSE_LOGIN_MAX_FAILURES and stops asking
+        # long before this; anyone else holding the service token gets no more guesses than that.
+        failures = _failure_key(request.email)
+        if (cache.get(failures) or 0) >= settings.GATEHOUSE_VERIFY_PASSWORD_MAX_FAILURES:
+            raise PasswordChecksExhausted()
         user = self.users.verify_password(email=request.email, password=request.password)
+        if user is None:
+            cache.add(failures, 0, VERIFY_WINDOW_SECONDS)
+            try:
+                cache.incr(failures)
+            except ValueError:  # expired in between
+                cache.set(failures, 1, VERIFY_WINDOW_SECONDS)
         return pb.VerifyPasswordResponse(user=None if user is None else mapping.user_to_pb(user))
 
     def CheckPassword(
