@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -55,3 +56,23 @@ def cache_layers(settings):
     over whatever cache backend the run has (Redis in stack mode, this process's memory embedded)."""
     if not settings.REDIS_URL:
         settings.REDIS_URL = "redis://process-local-cache-under-test"
+        return
+    _wait_for_the_mirror_to_rejoin()
+
+
+def _wait_for_the_mirror_to_rejoin(timeout: float = 10.0) -> None:
+    """Each test starts with a flushed Redis (tests/conftest.py), which evicts this process from the
+    token mirror (project.mirror): it stops serving its copy at its next renewal and joins again
+    after a backoff. A test that counts queries must start once it has rejoined, or the drop would
+    land inside the counted block (one pending-invalidation query per check, and flaky counts)."""
+    copy = rbac_cache.mirror()
+    if copy is None:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        member = copy.member_id
+        registered = member and copy._client.zscore(copy._members_key, member) is not None
+        if registered and copy.generation() is not None and copy.member_id == member:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"the token mirror did not rejoin within {timeout}s of the test's Redis flush")
