@@ -95,3 +95,16 @@ def _clear_cache():
 
         mirror().invalidate(None)
     yield
+
+
+@pytest.fixture
+def in_process_tasks(settings):
+    """Events and Celery tasks run in this process, at once, whatever the mode of the run (a stack
+    run has a broker and workers): for tests that observe a mail in `django.core.mail.outbox`."""
+    from project.celery import app as celery_app
+
+    settings.CELERY_BROKER_URL = ""
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = eager

@@ -22,8 +22,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 RESET = "/api/v1/auth/password/reset"
 
 
-def test_a_reset_answers_before_its_mail_with_the_same_work_for_a_known_and_an_unknown_address(client, settings):
-    settings.CELERY_BROKER_URL = ""  # embedded: the consumers run in this process
+def test_a_reset_answers_before_its_mail_with_the_same_work_for_a_known_and_an_unknown_address(
+    client, settings, in_process_tasks
+):
     settings.GATEHOUSE_EVENTS_OFF_REQUEST = True  # as deployed (the suite turns it off)
     user_service.create(email="ada@example.com", password=PASSWORD, is_verified=True)
     wait_off_request()

@@ -11,7 +11,6 @@ from django.core import mail
 from auth.interface import ONE_TIME_TOKEN_SEAL
 from notifications.interface import TYPE_WELCOME
 from notifications.models import Notification
-from project.celery import app as celery_app
 from project.crypto import seal_for
 from users.interface import User, user_service
 
@@ -19,14 +18,9 @@ FRONTEND = "https://app.example.com"
 
 
 @pytest.fixture
-def embedded(settings):
+def embedded(settings, in_process_tasks):
     """Tasks and events in-process, whatever the mode of the run (stack runs have a broker)."""
-    settings.CELERY_BROKER_URL = ""
     settings.GATEHOUSE_FRONTEND_URL = FRONTEND
-    eager = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = eager
 
 
 def make_user(email: str, **kwargs) -> User:

@@ -42,8 +42,7 @@ def drain():
 
 
 @pytest.fixture
-def world(live_server, settings):
-    settings.CELERY_BROKER_URL = ""  # events and mail in-process
+def world(live_server, in_process_tasks):
     victim = user_service.create(email="victim@example.com", password=PASSWORD, is_verified=True)
     manager = user_service.create(email="manager@example.com", password=PASSWORD, is_verified=True)
     role = permission_service.create_role(

@@ -20,7 +20,6 @@ import pytest
 from notifications.interface import NotificationService
 from notifications.local import LocalNotificationService
 from notifications.rpc.client import GrpcNotificationService
-from project.celery import app as celery_app
 from tests.rpc.servers import start_grpcserve
 from users.interface import User, user_service
 
@@ -42,24 +41,15 @@ def notifications_grpc_server(django_db_setup, django_db_blocker, tmp_path_facto
     server.process.stop()
 
 
-@pytest.fixture
-def _in_process_tasks(settings):
-    settings.CELERY_BROKER_URL = ""
-    eager = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = eager
-
-
 @pytest.fixture(params=["local", "grpc"])
-def notifications(request, transactional_db, _in_process_tasks) -> NotificationService:
+def notifications(request, transactional_db, in_process_tasks) -> NotificationService:
     if request.param == "local":
         return LocalNotificationService()
     return GrpcNotificationService(target=request.getfixturevalue("notifications_grpc_server").target)
 
 
 @pytest.fixture
-def both(transactional_db, _in_process_tasks, notifications_grpc_server) -> tuple[NotificationService, ...]:
+def both(transactional_db, in_process_tasks, notifications_grpc_server) -> tuple[NotificationService, ...]:
     """The two implementations side by side, for comparing their answers directly."""
     return LocalNotificationService(), GrpcNotificationService(target=notifications_grpc_server.target)
 
