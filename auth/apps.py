@@ -40,10 +40,18 @@ class AuthConfig(AppConfig):
 
             impl = LocalAuthService()
         provide(SERVICE_NAME, impl, interface=AuthService)
-        if not target:
-            # The OpenID Provider runs where the auth core service's tables are (docs/oidc.md).
-            from auth.interface.oidc import SERVICE_NAME as OIDC
-            from auth.interface.oidc import OidcProvider
+
+        # The OpenID Provider runs where the auth core service's tables are (docs/oidc.md): in
+        # this process, or behind the auth service's gRPC target.
+        from auth.interface.oidc import SERVICE_NAME as OIDC
+        from auth.interface.oidc import OidcProvider
+
+        if target:
+            from auth.rpc.oidc import GrpcOidcProvider
+
+            provider = GrpcOidcProvider(target=target)
+        else:
             from auth.local import LocalOidcProvider
 
-            provide(OIDC, LocalOidcProvider(), interface=OidcProvider)
+            provider = LocalOidcProvider()
+        provide(OIDC, provider, interface=OidcProvider)

@@ -143,5 +143,8 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
 
 def register(server: grpc.Server) -> str:
     """Add the auth servicer to `server` (project.rpc.server.SERVICERS); the gRPC service's name."""
+    from .oidc import register as register_oidc
+
     auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(), server)
+    register_oidc(server)  # the OpenID Provider lives with the auth tables (docs/oidc.md)
     return pb.DESCRIPTOR.services_by_name["AuthService"].full_name

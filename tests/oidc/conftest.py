@@ -84,3 +84,37 @@ def exchange(client, code: str, verifier: str | None, *, secret: str | None = No
 
 def csrf_of(page) -> str:
     return re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.content).group(1).decode()
+
+
+@pytest.fixture(scope="session")
+def auth_grpc_server(django_db_setup, django_db_blocker, tmp_path_factory):
+    """`manage.py grpcserve auth` (the auth service and its OpenID Provider) on the test database."""
+    from tests.rpc.servers import start_grpcserve
+
+    with django_db_blocker.unblock():
+        server = start_grpcserve(tmp_path_factory.mktemp("oidc-split"), "auth", name="auth-oidc", CELERY_BROKER_URL="")
+    yield server
+    server.process.stop()
+
+
+@pytest.fixture(params=["local", "grpc"])
+def oidc_transport(request, transactional_db):
+    """The provider in this process, and behind a real auth gRPC server (the split shape): the web
+    layer under test is the same, only the implementation behind `oidc_provider` differs."""
+    from auth.interface.oidc import SERVICE_NAME, OidcProvider
+    from auth.local import LocalOidcProvider
+    from auth.rpc.oidc import GrpcOidcProvider
+    from project.kernel.delegation import provide
+
+    if request.param == "local":
+        yield request.param
+        return
+    provide(
+        SERVICE_NAME,
+        GrpcOidcProvider(target=request.getfixturevalue("auth_grpc_server").target),
+        interface=OidcProvider,
+    )
+    try:
+        yield request.param
+    finally:
+        provide(SERVICE_NAME, LocalOidcProvider(), interface=OidcProvider)

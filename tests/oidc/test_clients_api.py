@@ -10,7 +10,7 @@ from tests.oidc.conftest import PASSWORD
 from tests.support.rbac import grant_role
 from users.interface import user_service
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("oidc_transport")]
 CLIENTS = "/api/v1/oidc/clients"
 
 

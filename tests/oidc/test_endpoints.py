@@ -11,7 +11,7 @@ from django.test import Client
 from auth.interface.oidc import oidc_provider
 from tests.oidc.conftest import RP, code_of, exchange, pkce
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("oidc_transport")]
 
 LOGOUT_TO = "https://rp.example.com/signed-out"
 

@@ -5,6 +5,7 @@ driven by a real headless Chromium through the hosted sign-in page."""
 from __future__ import annotations
 
 import re
+import sys
 import urllib.request
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,6 +14,7 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session
 
 from auth.interface.oidc import oidc_provider
+from tests.rpc.servers import start_grpcserve
 from tests.support.browser import chromium as headless_chromium
 from tests.support.processes import Process, free_port, manage, port_open, subprocess_env
 from users.interface import user_service
@@ -23,18 +25,28 @@ PASSWORD = "correct horse battery staple 42"
 RP = "http://127.0.0.1:9/callback"  # never reached: the test reads the redirect
 
 
-@pytest.fixture
-def gatehouse(transactional_db, tmp_path):
+@pytest.fixture(params=["monolith", "split"])
+def gatehouse(request, transactional_db, tmp_path):
+    """A live Gatehouse under gunicorn: the provider in the web process (monolith), or behind the
+    auth service's real gRPC server (split: the web process has AUTH_GRPC_TARGET)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    args = manage("runserver", f"127.0.0.1:{port}", "--noreload", "--insecure", "--skip-checks")
-    process = Process("gatehouse", args, env=subprocess_env(GATEHOUSE_ISSUER=base), log_dir=tmp_path)
+    env = {"GATEHOUSE_ISSUER": base}
+    auth = None
+    if request.param == "split":
+        # Every process of a deployment has the same issuer (docs/oidc.md).
+        auth = start_grpcserve(tmp_path, "auth", name="auth", CELERY_BROKER_URL="", GATEHOUSE_ISSUER=base)
+        env["AUTH_GRPC_TARGET"] = auth.target
+    args = [sys.executable, "-m", "gunicorn", "project.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2"]
+    process = Process("gatehouse", args, env=subprocess_env(**env), log_dir=tmp_path)
     try:
         process.wait_until(lambda: port_open(port), timeout=30, what="listening")
         urllib.request.urlopen(f"{base}/.well-known/openid-configuration", timeout=10).close()
         yield base
     finally:
         process.stop()
+        if auth is not None:
+            auth.process.stop()
 
 
 @pytest.fixture

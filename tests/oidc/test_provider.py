@@ -20,7 +20,7 @@ from tests.oidc.conftest import (
     sign_in,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("oidc_transport")]
 
 
 def jwks_client_key(token: str):

@@ -1,0 +1,327 @@
+"""A service's gRPC client and servicer made from its Protocol and its `.proto`, with no
+hand-written plumbing per method (docs/grpc.md, "The codec").
+
+The `.proto` stays the typed wire contract; the Protocol's type hints say how each field becomes
+a Python value and back:
+
+- a method `client_create` is the RPC `ClientCreate`, taking `ClientCreateRequest` (one field per
+  keyword parameter, same names) and answering `ClientCreateResponse`: no field when the method
+  returns None, else its value in a field named `result` (or a `oneof result` when the method
+  returns one of several dataclasses: each member's message is named after its class);
+- `uuid.UUID` is a string; `datetime` a `google.protobuf.Timestamp`; an `Enum` its value; a
+  `dict` (free-form JSON, as an OAuth response body or discovery document is) a JSON string;
+- a dataclass is a message with fields of the same names; a fixed tuple (`tuple[str, str]`) a
+  message whose fields are taken in order;
+- `list[X]` and `tuple[X, ...]` are `repeated`; `X | None` is an `optional` field (or a message
+  field, which has presence) left unset for None; an empty `repeated` field is None when the hint
+  allows None.
+
+`remote_client(...)` builds the client installed when `<SERVICE>_GRPC_TARGET` is set; `servicer(...)`
+the server side. Both check at start-up that the Protocol and the `.proto` agree, method by method
+and field by field, so a mismatch fails the process before any call does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import inspect
+import json
+import types
+import typing
+import uuid
+from collections.abc import Callable
+from datetime import UTC
+from typing import Any
+
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+
+from .client import ServiceClient
+
+TIMESTAMP = "google.protobuf.Timestamp"
+
+
+class ContractMismatch(TypeError):
+    """The Protocol and the `.proto` disagree (raised at start-up)."""
+
+
+# --- hints -----------------------------------------------------------------------------------------
+
+
+def _split_optional(hint: Any) -> tuple[Any, bool]:
+    """(the hint without None, whether None was allowed)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        allowed = len(args) != len(typing.get_args(hint))
+        if len(args) == 1:
+            return args[0], allowed
+        return typing.Union[tuple(args)], allowed  # noqa: UP007 - rebuilt from parts
+    return hint, False
+
+
+def _members(hint: Any) -> tuple[Any, ...]:
+    """The alternatives of a union hint (one for any other hint)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return typing.get_args(hint)
+    return (hint,)
+
+
+def _item_hint(hint: Any) -> Any:
+    """The element hint of list[X] / tuple[X, ...]; None when `hint` is no sequence."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is list and args:
+        return args[0]
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return args[0]
+    return None
+
+
+def _hints_of(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+# --- encoding: Python -> protobuf -----------------------------------------------------------------
+
+
+def _scalar(value: Any, field: FieldDescriptor) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict | list) and field.type == FieldDescriptor.TYPE_STRING:
+        return json.dumps(value, separators=(",", ":"))
+    return value
+
+
+def _fill(message: Message, value: Any, hint: Any) -> None:
+    """Write `value` (a dataclass, a fixed tuple or a datetime) into `message`."""
+    if message.DESCRIPTOR.full_name == TIMESTAMP:
+        message.FromDatetime(value.astimezone(UTC))
+        return
+    fields = message.DESCRIPTOR.fields
+    if isinstance(value, tuple) and not dataclasses.is_dataclass(value):
+        for field, item, item_hint in zip(fields, value, typing.get_args(hint), strict=True):
+            _set(message, field, item, item_hint)
+        return
+    hints = _hints_of(type(value))
+    for field in fields:
+        _set(message, field, getattr(value, field.name), hints[field.name])
+
+
+def _set(message: Message, field: FieldDescriptor, value: Any, hint: Any) -> None:
+    if value is None:
+        return
+    hint, _ = _split_optional(hint)
+    if field.is_repeated:
+        container = getattr(message, field.name)
+        item_hint = _item_hint(hint)
+        for item in value:
+            if field.message_type is not None:
+                _fill(container.add(), item, item_hint)
+            else:
+                container.append(_scalar(item, field))
+        return
+    if field.message_type is not None:
+        _fill(getattr(message, field.name), value, hint)
+        return
+    setattr(message, field.name, _scalar(value, field))
+
+
+def _set_result(message: Message, value: Any, hint: Any) -> None:
+    """Write a method's return value into its Response (`result`, or the `oneof result` member
+    named after the value's class)."""
+    if value is None:
+        return
+    oneof = message.DESCRIPTOR.oneofs_by_name.get("result")
+    if oneof is None:
+        _set(message, message.DESCRIPTOR.fields_by_name["result"], value, hint)
+        return
+    for field in oneof.fields:
+        if field.message_type.name == type(value).__name__:
+            _fill(getattr(message, field.name), value, type(value))
+            return
+    raise ContractMismatch(f"{message.DESCRIPTOR.full_name}: no member of `oneof result` for {type(value).__name__}")
+
+
+# --- decoding: protobuf -> Python -----------------------------------------------------------------
+
+
+def _read(message: Message, hint: Any) -> Any:
+    """A dataclass, fixed tuple or datetime from `message`, as `hint` says."""
+    if message.DESCRIPTOR.full_name == TIMESTAMP:
+        return message.ToDatetime(tzinfo=UTC)
+    fields = message.DESCRIPTOR.fields
+    if typing.get_origin(hint) is tuple:
+        return tuple(
+            _get(message, field, item_hint) for field, item_hint in zip(fields, typing.get_args(hint), strict=True)
+        )
+    hints = _hints_of(hint)
+    return hint(**{field.name: _get(message, field, hints[field.name]) for field in fields})
+
+
+def _get(message: Message, field: FieldDescriptor, hint: Any) -> Any:
+    hint, nullable = _split_optional(hint)
+    if field.is_repeated:
+        container = getattr(message, field.name)
+        if nullable and not container:
+            return None
+        item_hint = _item_hint(hint)
+        items = [
+            _read(item, item_hint) if field.message_type is not None else _from_scalar(item, item_hint)
+            for item in container
+        ]
+        return tuple(items) if typing.get_origin(hint) is tuple else items
+    if nullable and field.has_presence and not message.HasField(field.name):
+        return None
+    if field.message_type is not None:
+        return _read(getattr(message, field.name), hint)
+    return _from_scalar(getattr(message, field.name), hint)
+
+
+def _from_scalar(value: Any, hint: Any) -> Any:
+    if hint is uuid.UUID:
+        return uuid.UUID(value)
+    if hint is dict or typing.get_origin(hint) is dict:
+        return json.loads(value)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return hint(value)
+    return value
+
+
+def _get_result(message: Message, hint: Any) -> Any:
+    oneof = message.DESCRIPTOR.oneofs_by_name.get("result")
+    if oneof is None:
+        return _get(message, message.DESCRIPTOR.fields_by_name["result"], hint)
+    chosen = message.WhichOneof("result")
+    if chosen is None:
+        return None
+    field = message.DESCRIPTOR.fields_by_name[chosen]
+    by_name = {member.__name__: member for member in _members(_split_optional(hint)[0])}
+    return _read(getattr(message, chosen), by_name[field.message_type.name])
+
+
+# --- methods ---------------------------------------------------------------------------------------
+
+
+def rpc_name(method: str) -> str:
+    """`client_create` -> `ClientCreate`."""
+    return "".join(part[:1].upper() + part[1:] for part in method.split("_"))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Method:
+    name: str
+    rpc: str
+    signature: inspect.Signature  # with self
+    params: dict[str, Any]  # keyword parameter -> hint
+    returns: Any
+    request: type[Message]
+    response: type[Message]
+
+    def encode_request(self, arguments: dict[str, Any]) -> Message:
+        message = self.request()
+        for field in self.request.DESCRIPTOR.fields:
+            _set(message, field, arguments[field.name], self.params[field.name])
+        return message
+
+    def decode_request(self, message: Message) -> dict[str, Any]:
+        return {field.name: _get(message, field, self.params[field.name]) for field in message.DESCRIPTOR.fields}
+
+    def encode_response(self, value: Any) -> Message:
+        message = self.response()
+        if self.returns is not type(None):
+            _set_result(message, value, self.returns)
+        return message
+
+    def decode_response(self, message: Message) -> Any:
+        if self.returns is type(None):
+            return None
+        return _get_result(message, self.returns)
+
+
+def _methods(protocol: type, pb_module: Any, service: str) -> list[_Method]:
+    """Every public method of `protocol`, checked against the `.proto`'s service `service`."""
+    descriptor = pb_module.DESCRIPTOR.services_by_name[service]
+    found, problems = [], []
+    names = [name for name, member in vars(protocol).items() if not name.startswith("_") and inspect.isfunction(member)]
+    for name in names:
+        function = getattr(protocol, name)
+        rpc = rpc_name(name)
+        hints = typing.get_type_hints(function)
+        returns = hints.pop("return", type(None))
+        returns = type(None) if returns is None else returns
+        signature = inspect.signature(function)
+        params = {p.name: hints[p.name] for p in list(signature.parameters.values())[1:]}
+        if rpc not in descriptor.methods_by_name:
+            problems.append(f"{name}: no rpc {rpc} in {descriptor.full_name}")
+            continue
+        request = getattr(pb_module, f"{rpc}Request", None)
+        response = getattr(pb_module, f"{rpc}Response", None)
+        if request is None or response is None:
+            problems.append(f"{name}: {rpc}Request/{rpc}Response missing")
+            continue
+        fields = set(request.DESCRIPTOR.fields_by_name)
+        if fields != set(params):
+            problems.append(f"{rpc}Request: fields {sorted(fields)} != parameters {sorted(params)}")
+        has_result = "result" in response.DESCRIPTOR.fields_by_name or "result" in response.DESCRIPTOR.oneofs_by_name
+        if has_result == (returns is type(None)):
+            problems.append(
+                f"{rpc}Response: `result` {'present' if has_result else 'missing'} for a method returning {returns}"
+            )
+        found.append(_Method(name, rpc, signature, params, returns, request, response))
+    extra = set(descriptor.methods_by_name) - {rpc_name(name) for name in names}
+    if extra:
+        problems.append(f"rpcs with no method in {protocol.__name__}: {sorted(extra)}")
+    if problems:
+        raise ContractMismatch(f"{protocol.__name__} vs {descriptor.full_name}: " + "; ".join(problems))
+    return found
+
+
+def remote_client(protocol: type, pb_module: Any, grpc_module: Any, service: str) -> type:
+    """A class implementing `protocol` by calling the gRPC service `service` at a target:
+    `remote_client(...)(target="host:port")`."""
+    stub = getattr(grpc_module, f"{service}Stub")
+
+    def __init__(self, *, target: str) -> None:
+        self._rpc = ServiceClient(target, stub)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(target={self._rpc.target!r})"
+
+    attributes: dict[str, Any] = {"__init__": __init__, "__repr__": __repr__}
+    for method in _methods(protocol, pb_module, service):
+        attributes[method.name] = _client_method(method)
+    return type(f"Grpc{protocol.__name__}", (), attributes)
+
+
+def _client_method(method: _Method) -> Callable[..., Any]:
+    def call(self, *args: Any, **kwargs: Any) -> Any:
+        bound = method.signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        arguments = dict(bound.arguments)
+        arguments.pop(next(iter(method.signature.parameters)))
+        return method.decode_response(self._rpc.call(method.rpc, method.encode_request(arguments)))
+
+    call.__name__ = call.__qualname__ = method.name
+    call.__signature__ = method.signature  # type: ignore[attr-defined]
+    return call
+
+
+def servicer(protocol: type, impl: object, pb_module: Any, grpc_module: Any, service: str) -> Any:
+    """The servicer of `service` answering with `impl`; errors are raised as they are (the
+    interceptors turn them into statuses)."""
+    base = getattr(grpc_module, f"{service}Servicer")
+    attributes = {method.rpc: _server_method(method, impl) for method in _methods(protocol, pb_module, service)}
+    return type(f"{service}Servicer", (base,), attributes)()
+
+
+def _server_method(method: _Method, impl: object) -> Callable[..., Any]:
+    target = getattr(impl, method.name)
+
+    def handle(self, request: Message, context: Any) -> Message:
+        return method.encode_response(target(**method.decode_request(request)))
+
+    handle.__name__ = method.rpc
+    return handle
