@@ -16,6 +16,7 @@ import email.policy
 import json
 import os
 import re
+import secrets
 import signal
 import threading
 import time
@@ -26,14 +27,17 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import jwt
 import pytest
 from aiosmtpd.controller import Controller
+from authlib.integrations.requests_client import OAuth2Session
 from django.conf import settings
 from django.db import connection
 from django.test import override_settings
 from kombu import Connection
 
 from permissions.interface import ADMIN_ROLE, permission_service
+from tests.oidc.conftest import hosted_sign_in
 from tests.support.processes import ROOT, Process, free_port, subprocess_env
 from users.interface import user_service
 
@@ -125,6 +129,7 @@ class Stack:
             web = free_port()
             env.update(GATEHOUSE_WEB_BIND=f"127.0.0.1:{web}", GATEHOUSE_GRPC_PORT=str(free_port()))
             self.base = f"http://127.0.0.1:{web}"
+        env["GATEHOUSE_ISSUER"] = self.base  # every process: the issuer is computed in the auth service
         self.process = Process(f"stack-{shape}", args, env=env, log_dir=tmp_path)
 
     def eventually(self, check: Callable[[], object], *, timeout: float, what: str):
@@ -293,6 +298,31 @@ def test_a_users_story_end_to_end(stack, smtp):
     deliveries = stack.call("GET", f"/api/v1/notifications/deliveries/{sent['id']}", token=boss)
     assert deliveries[0] == 200, deliveries
 
+    # An application signs her in with OpenID Connect: registered through the API, the code flow
+    # through the hosted page, the code exchanged with PKCE by Authlib, her claims from userinfo.
+    status, registered = stack.call(
+        "POST",
+        "/api/v1/oidc/clients",
+        {"name": "e2e app", "redirect_uris": ["http://127.0.0.1:9/cb"], "first_party": True},
+        boss,
+    )
+    assert status == 201, registered
+    meta = stack.call("GET", "/.well-known/openid-configuration")[1]
+    assert meta["issuer"] == stack.base and meta["token_endpoint"] == f"{stack.base}/oauth2/token"
+    app = OAuth2Session(
+        registered["client"]["client_id"],
+        registered["client_secret"],
+        scope="openid email",
+        redirect_uri="http://127.0.0.1:9/cb",
+        code_challenge_method="S256",
+    )
+    verifier = secrets.token_urlsafe(48)
+    url, _ = app.create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier, nonce="e2e")
+    location = hosted_sign_in(url, address, PASSWORD)
+    granted = app.fetch_token(meta["token_endpoint"], authorization_response=location, code_verifier=verifier)
+    assert app.get(meta["userinfo_endpoint"]).json() == {"sub": user_id, "email": address, "email_verified": True}
+    assert jwt.decode(granted["id_token"], options={"verify_signature": False})["nonce"] == "e2e"
+
     # She logs out: the token stops working at once.
     assert (
         stack.call("POST", "/api/v1/auth/logout", {"refresh_token": ada["refresh_token"]}, ada["access_token"])[0]
@@ -323,6 +353,8 @@ def test_a_users_story_end_to_end(stack, smtp):
             assert conn.execute("SELECT count(*) FROM permissions_assignment").fetchone()[0] == 2
         with psycopg_connect(stack, "notifications") as conn:
             assert conn.execute("SELECT count(*) FROM notifications_inappmessage").fetchone()[0] >= 1
+        with psycopg_connect(stack, "auth") as conn:  # the OpenID Provider's rows: in the auth database
+            assert conn.execute("SELECT count(*) FROM gatehouse_auth_oidcclient").fetchone()[0] == 1
 
 
 @pytest.fixture

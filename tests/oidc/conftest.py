@@ -118,3 +118,24 @@ def oidc_transport(request, transactional_db):
         yield request.param
     finally:
         provide(SERVICE_NAME, LocalOidcProvider(), interface=OidcProvider)
+
+
+def hosted_sign_in(authorization_url: str, email: str, password: str) -> str:
+    """What a browser does on the hosted page: fill in the form, follow to the redirect URI."""
+    import requests
+
+    session = requests.Session()
+    page = session.get(authorization_url, allow_redirects=False)
+    assert page.status_code == 200, page.text[:500]
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    # The CSRF cookie is `Secure` (DEBUG is off); over this test's plain http a browser on
+    # 127.0.0.1 still sends it (a trustworthy origin), `requests` does not: send it as one would.
+    cookie = page.cookies.get("csrftoken")
+    answer = session.post(
+        authorization_url,
+        data={"csrfmiddlewaretoken": csrf, "email": email, "password": password},
+        headers={"Referer": authorization_url, "Cookie": f"csrftoken={cookie}"},
+        allow_redirects=False,
+    )
+    assert answer.status_code == 302, answer.text[:500]
+    return answer.headers["Location"]

@@ -4,7 +4,6 @@ driven by a real headless Chromium through the hosted sign-in page."""
 
 from __future__ import annotations
 
-import re
 import sys
 import urllib.request
 from urllib.parse import parse_qs, urlsplit
@@ -14,6 +13,7 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session
 
 from auth.interface.oidc import oidc_provider
+from tests.oidc.conftest import hosted_sign_in
 from tests.rpc.servers import start_grpcserve
 from tests.support.browser import chromium as headless_chromium
 from tests.support.processes import Process, free_port, manage, port_open, subprocess_env
@@ -54,25 +54,6 @@ def ada(transactional_db):
     return user_service.create(email="ada@example.com", password=PASSWORD, display_name="Ada", is_verified=True)
 
 
-def browser_sign_in(authorization_url: str) -> str:
-    """What a browser does on the hosted page: fill in the form, follow to the redirect URI."""
-    session = requests.Session()
-    page = session.get(authorization_url, allow_redirects=False)
-    assert page.status_code == 200, page.text[:500]
-    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    # The CSRF cookie is `Secure` (DEBUG is off); over this test's plain http a browser on
-    # 127.0.0.1 still sends it (a trustworthy origin), `requests` does not: send it as one would.
-    cookie = page.cookies.get("csrftoken")
-    answer = session.post(
-        authorization_url,
-        data={"csrfmiddlewaretoken": csrf, "email": "ada@example.com", "password": PASSWORD},
-        headers={"Referer": authorization_url, "Cookie": f"csrftoken={cookie}"},
-        allow_redirects=False,
-    )
-    assert answer.status_code == 302, answer.text[:500]
-    return answer.headers["Location"]
-
-
 def test_authlib_client_code_flow_with_pkce_refresh_introspection_revocation_and_client_credentials(gatehouse, ada):
     created = oidc_provider.client_create(
         name="Authlib app",
@@ -90,7 +71,7 @@ def test_authlib_client_code_flow_with_pkce_refresh_introspection_revocation_and
     )
     verifier = "v" * 64
     url, state = client.create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier, nonce="n1")
-    location = browser_sign_in(url)
+    location = hosted_sign_in(url, "ada@example.com", PASSWORD)
     assert parse_qs(urlsplit(location).query)["state"] == [state]
     assert parse_qs(urlsplit(location).query)["iss"] == [gatehouse]
     token = client.fetch_token(meta["token_endpoint"], authorization_response=location, code_verifier=verifier)
@@ -135,7 +116,7 @@ def test_pyoidc_discovers_validates_the_id_token_and_reads_userinfo(gatehouse, a
             **challenge_args,
         }
     )
-    location = browser_sign_in(request.request(client.authorization_endpoint))
+    location = hosted_sign_in(request.request(client.authorization_endpoint), "ada@example.com", PASSWORD)
     response = client.parse_response(AuthorizationResponse, info=urlsplit(location).query, sformat="urlencoded")
     assert response["state"] == state
     token = client.do_access_token_request(
