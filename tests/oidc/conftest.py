@@ -92,7 +92,15 @@ def auth_grpc_server(django_db_setup, django_db_blocker, tmp_path_factory):
     from tests.rpc.servers import start_grpcserve
 
     with django_db_blocker.unblock():
-        server = start_grpcserve(tmp_path_factory.mktemp("oidc-split"), "auth", name="auth-oidc", CELERY_BROKER_URL="")
+        # Every test empties the database, signing keys included: the server must not keep a key
+        # from a test before (its per-process cache would, for a minute).
+        server = start_grpcserve(
+            tmp_path_factory.mktemp("oidc-split"),
+            "auth",
+            name="auth-oidc",
+            CELERY_BROKER_URL="",
+            GATEHOUSE_SIGNING_KEY_CACHE_SECONDS="0",
+        )
     yield server
     server.process.stop()
 
