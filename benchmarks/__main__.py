@@ -1,4 +1,4 @@
-"""Run the benchmark suite: `scripts/bench [--smoke] [scenario…]` (scenarios by number, 1–7).
+"""Run the benchmark suite: `scripts/bench [--smoke] [scenario…]` (scenarios by number, 1–8).
 
 Every scenario measures Gatehouse and its baseline in the same run, interleaved (benchmarks.harness).
 A full run writes docs/benchmarks.md and docs/benchmarks/*.png; a smoke run (seconds, tiny sizes,
@@ -28,6 +28,7 @@ SCENARIOS = {
     "5": "benchmarks.s5_grpc",
     "6": "benchmarks.s6_relay",
     "7": "benchmarks.s7_scaling",
+    "8": "benchmarks.s8_oidc",
 }
 DB = stack.GATEHOUSE_DB
 
@@ -60,7 +61,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="scripts/bench")
     parser.add_argument("--smoke", action="store_true", help="seconds and tiny sizes: does every scenario run?")
     parser.add_argument("--keep-db", action="store_true", help="leave the bench_* databases for inspection")
-    parser.add_argument("scenarios", nargs="*", help="numbers 1–7 (default: all)")
+    parser.add_argument("scenarios", nargs="*", help="numbers 1–8 (default: all)")
     args = parser.parse_args(argv)
     chosen = args.scenarios or list(SCENARIOS)
     unknown = [s for s in chosen if s not in SCENARIOS]

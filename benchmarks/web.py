@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import time
+import urllib.parse
 import uuid
 
 from benchmarks import stack
@@ -15,16 +16,30 @@ from benchmarks import stack
 PASSWORD = "correct horse battery staple 42"
 
 
-def wrk(url: str, *, seconds: float, connections: int, body: dict | None = None, token: str | None = None) -> float:
-    """Requests per second that wrk (1 thread) gets from `url`; a POST of `body` as JSON if given.
-    Any non-2xx answer makes the figure meaningless, so it raises."""
+def wrk(
+    url: str,
+    *,
+    seconds: float,
+    connections: int,
+    body: dict | None = None,
+    token: str | None = None,
+    form: dict | None = None,
+    authorization: str | None = None,
+) -> float:
+    """Requests per second that wrk (1 thread) gets from `url`; a POST of `body` as JSON (or of
+    `form` form-encoded) if given. Any non-2xx answer makes the figure meaningless, so it raises."""
     script = stack.LOG_DIR / f"wrk-{uuid.uuid4().hex}.lua"
     lines = []
     if body is not None:
         lines += ['wrk.method = "POST"', f"wrk.body = {json.dumps(json.dumps(body))}"]
         lines += ['wrk.headers["Content-Type"] = "application/json"']
+    if form is not None:
+        lines += ['wrk.method = "POST"', f"wrk.body = {json.dumps(urllib.parse.urlencode(form))}"]
+        lines += ['wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"']
     if token:
-        lines += [f'wrk.headers["Authorization"] = "Bearer {token}"']
+        authorization = f"Bearer {token}"
+    if authorization:
+        lines += [f'wrk.headers["Authorization"] = {json.dumps(authorization)}']
     stack.LOG_DIR.mkdir(parents=True, exist_ok=True)
     script.write_text("\n".join(lines) + "\n")
     try:
