@@ -37,6 +37,8 @@ from typing import Any
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
+from project.kernel.errors import InvalidArgument
+
 from .client import ServiceClient
 
 TIMESTAMP = "google.protobuf.Timestamp"
@@ -85,7 +87,13 @@ def _hints_of(cls: type) -> dict[str, Any]:
 # --- encoding: Python -> protobuf -----------------------------------------------------------------
 
 
+INT32 = (FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_SFIXED32)
+
+
 def _scalar(value: Any, field: FieldDescriptor) -> Any:
+    if field.type in INT32 and isinstance(value, int) and not isinstance(value, bool):
+        # Clamped: an out-of-range value gets the server's validation error, not an encoding error.
+        return max(-(2**31), min(2**31 - 1, value))
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, enum.Enum):
@@ -136,7 +144,11 @@ def _set_result(message: Message, value: Any, hint: Any) -> None:
         return
     oneof = message.DESCRIPTOR.oneofs_by_name.get("result")
     if oneof is None:
-        _set(message, message.DESCRIPTOR.fields_by_name["result"], value, hint)
+        result = message.DESCRIPTOR.fields_by_name.get("result")
+        if result is None:  # the Response's own fields are the dataclass's
+            _fill(message, value, type(value))
+        else:
+            _set(message, result, value, hint)
         return
     for field in oneof.fields:
         if field.message_type.name == type(value).__name__:
@@ -162,6 +174,20 @@ def _read(message: Message, hint: Any) -> Any:
 
 
 def _get(message: Message, field: FieldDescriptor, hint: Any) -> Any:
+    """The field's value as `hint` says. A value no Python caller would send (a caller in another
+    language may send anything) is INVALID_ARGUMENT naming the field, never an internal error."""
+    try:
+        return _get_unchecked(message, field, hint)
+    except ValueError:
+        bare = _split_optional(hint)[0]
+        if uuid.UUID in (bare, _item_hint(bare)):
+            raise InvalidArgument(
+                f"{field.name} is not a valid UUID.", details={field.name: ["Must be a UUID."]}
+            ) from None
+        raise InvalidArgument(f"{field.name} is not valid.", details={field.name: ["Not a valid value."]}) from None
+
+
+def _get_unchecked(message: Message, field: FieldDescriptor, hint: Any) -> Any:
     hint, nullable = _split_optional(hint)
     if field.is_repeated:
         container = getattr(message, field.name)
@@ -193,7 +219,10 @@ def _from_scalar(value: Any, hint: Any) -> Any:
 def _get_result(message: Message, hint: Any) -> Any:
     oneof = message.DESCRIPTOR.oneofs_by_name.get("result")
     if oneof is None:
-        return _get(message, message.DESCRIPTOR.fields_by_name["result"], hint)
+        result = message.DESCRIPTOR.fields_by_name.get("result")
+        if result is None:
+            return _read(message, _split_optional(hint)[0])
+        return _get(message, result, hint)
     chosen = message.WhichOneof("result")
     if chosen is None:
         return None
@@ -216,6 +245,7 @@ class _Method:
     rpc: str
     signature: inspect.Signature  # with self
     params: dict[str, Any]  # keyword parameter -> hint
+    defaults: frozenset[str]  # the parameters that have a default
     returns: Any
     request: type[Message]
     response: type[Message]
@@ -227,7 +257,19 @@ class _Method:
         return message
 
     def decode_request(self, message: Message) -> dict[str, Any]:
-        return {field.name: _get(message, field, self.params[field.name]) for field in message.DESCRIPTOR.fields}
+        """Keyword arguments; an `optional` field left unset is left out when the parameter has a
+        default (the interface's default applies, as for a caller in process)."""
+        arguments = {}
+        for field in message.DESCRIPTOR.fields:
+            if (
+                field.has_presence
+                and not field.is_repeated
+                and not message.HasField(field.name)
+                and field.name in self.defaults
+            ):
+                continue
+            arguments[field.name] = _get(message, field, self.params[field.name])
+        return arguments
 
     def encode_response(self, value: Any) -> Message:
         message = self.response()
@@ -265,12 +307,13 @@ def _methods(protocol: type, pb_module: Any, service: str) -> list[_Method]:
         fields = set(request.DESCRIPTOR.fields_by_name)
         if fields != set(params):
             problems.append(f"{rpc}Request: fields {sorted(fields)} != parameters {sorted(params)}")
-        has_result = "result" in response.DESCRIPTOR.fields_by_name or "result" in response.DESCRIPTOR.oneofs_by_name
+        has_result = bool(response.DESCRIPTOR.fields)
         if has_result == (returns is type(None)):
             problems.append(
                 f"{rpc}Response: `result` {'present' if has_result else 'missing'} for a method returning {returns}"
             )
-        found.append(_Method(name, rpc, signature, params, returns, request, response))
+        defaults = frozenset(p.name for p in signature.parameters.values() if p.default is not inspect.Parameter.empty)
+        found.append(_Method(name, rpc, signature, params, defaults, returns, request, response))
     extra = set(descriptor.methods_by_name) - {rpc_name(name) for name in names}
     if extra:
         problems.append(f"rpcs with no method in {protocol.__name__}: {sorted(extra)}")
@@ -290,7 +333,10 @@ def remote_client(protocol: type, pb_module: Any, grpc_module: Any, service: str
     def __repr__(self) -> str:
         return f"{type(self).__name__}(target={self._rpc.target!r})"
 
-    attributes: dict[str, Any] = {"__init__": __init__, "__repr__": __repr__}
+    def target(self) -> str:
+        return self._rpc.target
+
+    attributes: dict[str, Any] = {"__init__": __init__, "__repr__": __repr__, "target": property(target)}
     for method in _methods(protocol, pb_module, service):
         attributes[method.name] = _client_method(method)
     return type(f"Grpc{protocol.__name__}", (), attributes)

@@ -61,9 +61,13 @@ json_values = st.recursive(
 
 
 def crossed_request(name: str, arguments: dict) -> dict:
+    """The keyword arguments the server calls with, the interface's defaults applied to what an
+    unset `optional` field left out."""
     method = METHODS[name]
     wire = method.encode_request(arguments).SerializeToString()
-    return method.decode_request(method.request.FromString(wire))
+    bound = method.signature.bind(None, **method.decode_request(method.request.FromString(wire)))
+    bound.apply_defaults()
+    return {name: value for name, value in bound.arguments.items() if name != "self"}
 
 
 def crossed_result(name: str, value):

@@ -33,7 +33,7 @@ def test_a_call_without_the_right_service_token_is_unauthenticated(raw_channel, 
 
 def test_a_call_with_the_service_token_is_served(raw_channel, credential):
     stub = users_pb2_grpc.UserServiceStub(raw_channel)
-    assert list(stub.GetMany(pb.GetManyRequest(), metadata=credential, timeout=5).users) == []
+    assert list(stub.GetMany(pb.GetManyRequest(), metadata=credential, timeout=5).result) == []
 
 
 def test_the_grpc_implementation_with_a_wrong_token_raises_the_interface_error(remote_users):

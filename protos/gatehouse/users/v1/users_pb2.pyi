@@ -50,10 +50,10 @@ class CreateRequest(_message.Message):
     def __init__(self, email: _Optional[str] = ..., password: _Optional[str] = ..., display_name: _Optional[str] = ..., is_active: _Optional[bool] = ..., is_verified: _Optional[bool] = ..., is_staff: _Optional[bool] = ..., is_superuser: _Optional[bool] = ...) -> None: ...
 
 class CreateResponse(_message.Message):
-    __slots__ = ("user",)
-    USER_FIELD_NUMBER: _ClassVar[int]
-    user: User
-    def __init__(self, user: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: User
+    def __init__(self, result: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
 
 class GetRequest(_message.Message):
     __slots__ = ("user_id",)
@@ -62,10 +62,10 @@ class GetRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ...) -> None: ...
 
 class GetResponse(_message.Message):
-    __slots__ = ("user",)
-    USER_FIELD_NUMBER: _ClassVar[int]
-    user: User
-    def __init__(self, user: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: User
+    def __init__(self, result: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
 
 class GetByEmailRequest(_message.Message):
     __slots__ = ("email",)
@@ -74,10 +74,10 @@ class GetByEmailRequest(_message.Message):
     def __init__(self, email: _Optional[str] = ...) -> None: ...
 
 class GetByEmailResponse(_message.Message):
-    __slots__ = ("user",)
-    USER_FIELD_NUMBER: _ClassVar[int]
-    user: User
-    def __init__(self, user: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: User
+    def __init__(self, result: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
 
 class GetManyRequest(_message.Message):
     __slots__ = ("user_ids",)
@@ -86,10 +86,10 @@ class GetManyRequest(_message.Message):
     def __init__(self, user_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetManyResponse(_message.Message):
-    __slots__ = ("users",)
-    USERS_FIELD_NUMBER: _ClassVar[int]
-    users: _containers.RepeatedCompositeFieldContainer[User]
-    def __init__(self, users: _Optional[_Iterable[_Union[User, _Mapping]]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _containers.RepeatedCompositeFieldContainer[User]
+    def __init__(self, result: _Optional[_Iterable[_Union[User, _Mapping]]] = ...) -> None: ...
 
 class ListRequest(_message.Message):
     __slots__ = ("search", "is_active", "limit", "cursor")
@@ -132,16 +132,16 @@ class EmailChangeConfirmRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., email: _Optional[str] = ...) -> None: ...
 
 class EmailChangeConfirmResponse(_message.Message):
-    __slots__ = ("user",)
-    USER_FIELD_NUMBER: _ClassVar[int]
-    user: User
-    def __init__(self, user: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: User
+    def __init__(self, result: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
 
 class UpdateResponse(_message.Message):
-    __slots__ = ("user",)
-    USER_FIELD_NUMBER: _ClassVar[int]
-    user: User
-    def __init__(self, user: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: User
+    def __init__(self, result: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
 
 class DeactivateRequest(_message.Message):
     __slots__ = ("user_id",)
@@ -150,10 +150,10 @@ class DeactivateRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ...) -> None: ...
 
 class DeactivateResponse(_message.Message):
-    __slots__ = ("user",)
-    USER_FIELD_NUMBER: _ClassVar[int]
-    user: User
-    def __init__(self, user: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: User
+    def __init__(self, result: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
 
 class VerifyPasswordRequest(_message.Message):
     __slots__ = ("email", "password")
@@ -164,10 +164,10 @@ class VerifyPasswordRequest(_message.Message):
     def __init__(self, email: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
 
 class VerifyPasswordResponse(_message.Message):
-    __slots__ = ("user",)
-    USER_FIELD_NUMBER: _ClassVar[int]
-    user: User
-    def __init__(self, user: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: User
+    def __init__(self, result: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
 
 class CheckPasswordRequest(_message.Message):
     __slots__ = ("user_id", "password")
@@ -178,10 +178,10 @@ class CheckPasswordRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
 
 class CheckPasswordResponse(_message.Message):
-    __slots__ = ("ok",)
-    OK_FIELD_NUMBER: _ClassVar[int]
-    ok: bool
-    def __init__(self, ok: _Optional[bool] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: bool
+    def __init__(self, result: _Optional[bool] = ...) -> None: ...
 
 class SetPasswordRequest(_message.Message):
     __slots__ = ("user_id", "password")
