@@ -283,6 +283,18 @@ class _Method:
         return _get_result(message, self.returns)
 
 
+def _response_problems(rpc: str, response: type[Message], returns: Any) -> list[str]:
+    fields = set(response.DESCRIPTOR.fields_by_name)
+    if returns is type(None):
+        return [f"{rpc}Response: fields {sorted(fields)} for a method returning None"] if fields else []
+    if "result" in fields or "result" in response.DESCRIPTOR.oneofs_by_name:
+        return []
+    bare = _split_optional(returns)[0]
+    if dataclasses.is_dataclass(bare) and fields == {f.name for f in dataclasses.fields(bare)}:
+        return []
+    return [f"{rpc}Response: no `result`, and its fields {sorted(fields)} are not those of {returns}"]
+
+
 def _methods(protocol: type, pb_module: Any, service: str) -> list[_Method]:
     """Every public method of `protocol`, checked against the `.proto`'s service `service`."""
     descriptor = pb_module.DESCRIPTOR.services_by_name[service]
@@ -307,11 +319,7 @@ def _methods(protocol: type, pb_module: Any, service: str) -> list[_Method]:
         fields = set(request.DESCRIPTOR.fields_by_name)
         if fields != set(params):
             problems.append(f"{rpc}Request: fields {sorted(fields)} != parameters {sorted(params)}")
-        has_result = bool(response.DESCRIPTOR.fields)
-        if has_result == (returns is type(None)):
-            problems.append(
-                f"{rpc}Response: `result` {'present' if has_result else 'missing'} for a method returning {returns}"
-            )
+        problems += _response_problems(rpc, response, returns)
         defaults = frozenset(p.name for p in signature.parameters.values() if p.default is not inspect.Parameter.empty)
         found.append(_Method(name, rpc, signature, params, defaults, returns, request, response))
     extra = set(descriptor.methods_by_name) - {rpc_name(name) for name in names}

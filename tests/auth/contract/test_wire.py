@@ -78,12 +78,12 @@ def test_a_login_without_client_info_is_served_as_from_an_unknown_client(channel
     sessions = auth_pb2_grpc.AuthServiceStub(channel).ListSessions(
         pb.ListSessionsRequest(user_id=str(ada.id)), timeout=5, metadata=credential
     )
-    [session] = sessions.sessions
-    assert session.id == reply.tokens.session_id
+    [session] = sessions.result
+    assert session.id == reply.result.session_id
     assert (session.ip, session.user_agent) == ("", "")
     assert not session.HasField("revoked_at")
 
 
 def test_the_jwks_travels_as_a_json_document(channel, credential, transactional_db):
     reply = auth_pb2_grpc.AuthServiceStub(channel).Jwks(pb.JwksRequest(), timeout=5, metadata=credential)
-    assert json.loads(reply.jwks_json)["keys"]
+    assert json.loads(reply.result)["keys"]

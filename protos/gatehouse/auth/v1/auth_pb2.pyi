@@ -92,10 +92,10 @@ class LoginRequest(_message.Message):
     def __init__(self, email: _Optional[str] = ..., password: _Optional[str] = ..., otp: _Optional[str] = ..., client: _Optional[_Union[ClientInfo, _Mapping]] = ...) -> None: ...
 
 class LoginResponse(_message.Message):
-    __slots__ = ("tokens",)
-    TOKENS_FIELD_NUMBER: _ClassVar[int]
-    tokens: TokenPair
-    def __init__(self, tokens: _Optional[_Union[TokenPair, _Mapping]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: TokenPair
+    def __init__(self, result: _Optional[_Union[TokenPair, _Mapping]] = ...) -> None: ...
 
 class RefreshRequest(_message.Message):
     __slots__ = ("refresh_token", "client")
@@ -106,10 +106,10 @@ class RefreshRequest(_message.Message):
     def __init__(self, refresh_token: _Optional[str] = ..., client: _Optional[_Union[ClientInfo, _Mapping]] = ...) -> None: ...
 
 class RefreshResponse(_message.Message):
-    __slots__ = ("tokens",)
-    TOKENS_FIELD_NUMBER: _ClassVar[int]
-    tokens: TokenPair
-    def __init__(self, tokens: _Optional[_Union[TokenPair, _Mapping]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: TokenPair
+    def __init__(self, result: _Optional[_Union[TokenPair, _Mapping]] = ...) -> None: ...
 
 class VerifyAccessTokenRequest(_message.Message):
     __slots__ = ("token",)
@@ -118,10 +118,10 @@ class VerifyAccessTokenRequest(_message.Message):
     def __init__(self, token: _Optional[str] = ...) -> None: ...
 
 class VerifyAccessTokenResponse(_message.Message):
-    __slots__ = ("principal",)
-    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
-    principal: Principal
-    def __init__(self, principal: _Optional[_Union[Principal, _Mapping]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: Principal
+    def __init__(self, result: _Optional[_Union[Principal, _Mapping]] = ...) -> None: ...
 
 class LogoutRequest(_message.Message):
     __slots__ = ("session_id",)
@@ -140,10 +140,10 @@ class SessionForRefreshTokenRequest(_message.Message):
     def __init__(self, refresh_token: _Optional[str] = ...) -> None: ...
 
 class SessionForRefreshTokenResponse(_message.Message):
-    __slots__ = ("session_id",)
-    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
-    session_id: str
-    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: str
+    def __init__(self, result: _Optional[str] = ...) -> None: ...
 
 class ListSessionsRequest(_message.Message):
     __slots__ = ("user_id",)
@@ -152,10 +152,10 @@ class ListSessionsRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ...) -> None: ...
 
 class ListSessionsResponse(_message.Message):
-    __slots__ = ("sessions",)
-    SESSIONS_FIELD_NUMBER: _ClassVar[int]
-    sessions: _containers.RepeatedCompositeFieldContainer[Session]
-    def __init__(self, sessions: _Optional[_Iterable[_Union[Session, _Mapping]]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _containers.RepeatedCompositeFieldContainer[Session]
+    def __init__(self, result: _Optional[_Iterable[_Union[Session, _Mapping]]] = ...) -> None: ...
 
 class RevokeSessionRequest(_message.Message):
     __slots__ = ("user_id", "session_id")
@@ -178,10 +178,10 @@ class RevokeAllSessionsRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., except_session_id: _Optional[str] = ...) -> None: ...
 
 class RevokeAllSessionsResponse(_message.Message):
-    __slots__ = ("revoked",)
-    REVOKED_FIELD_NUMBER: _ClassVar[int]
-    revoked: int
-    def __init__(self, revoked: _Optional[int] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: int
+    def __init__(self, result: _Optional[int] = ...) -> None: ...
 
 class ChangePasswordRequest(_message.Message):
     __slots__ = ("user_id", "session_id", "old_password", "new_password")
@@ -240,10 +240,10 @@ class VerifyEmailRequest(_message.Message):
     def __init__(self, token: _Optional[str] = ...) -> None: ...
 
 class VerifyEmailResponse(_message.Message):
-    __slots__ = ("user_id",)
-    USER_ID_FIELD_NUMBER: _ClassVar[int]
-    user_id: str
-    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: str
+    def __init__(self, result: _Optional[str] = ...) -> None: ...
 
 class TotpEnrollRequest(_message.Message):
     __slots__ = ("user_id", "password")
@@ -254,10 +254,10 @@ class TotpEnrollRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
 
 class TotpEnrollResponse(_message.Message):
-    __slots__ = ("enrollment",)
-    ENROLLMENT_FIELD_NUMBER: _ClassVar[int]
-    enrollment: TotpEnrollment
-    def __init__(self, enrollment: _Optional[_Union[TotpEnrollment, _Mapping]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: TotpEnrollment
+    def __init__(self, result: _Optional[_Union[TotpEnrollment, _Mapping]] = ...) -> None: ...
 
 class TotpConfirmRequest(_message.Message):
     __slots__ = ("user_id", "otp", "session_id")
@@ -298,10 +298,10 @@ class MfaRecoveryRequestRequest(_message.Message):
     def __init__(self, email: _Optional[str] = ..., password: _Optional[str] = ..., client: _Optional[_Union[ClientInfo, _Mapping]] = ...) -> None: ...
 
 class MfaRecoveryRequestResponse(_message.Message):
-    __slots__ = ("effective_at",)
-    EFFECTIVE_AT_FIELD_NUMBER: _ClassVar[int]
-    effective_at: _timestamp_pb2.Timestamp
-    def __init__(self, effective_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _timestamp_pb2.Timestamp
+    def __init__(self, result: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class MfaEnabledRequest(_message.Message):
     __slots__ = ("user_id",)
@@ -310,17 +310,17 @@ class MfaEnabledRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ...) -> None: ...
 
 class MfaEnabledResponse(_message.Message):
-    __slots__ = ("enabled",)
-    ENABLED_FIELD_NUMBER: _ClassVar[int]
-    enabled: bool
-    def __init__(self, enabled: _Optional[bool] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: bool
+    def __init__(self, result: _Optional[bool] = ...) -> None: ...
 
 class JwksRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class JwksResponse(_message.Message):
-    __slots__ = ("jwks_json",)
-    JWKS_JSON_FIELD_NUMBER: _ClassVar[int]
-    jwks_json: str
-    def __init__(self, jwks_json: _Optional[str] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: str
+    def __init__(self, result: _Optional[str] = ...) -> None: ...
