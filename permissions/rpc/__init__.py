@@ -2,6 +2,6 @@
 
 `servicer.register` serves LocalPermissionService (`manage.py grpcserve permissions`);
 `client.GrpcPermissionService` is the implementation of permissions.interface.PermissionService
-that calls it, installed when PERMISSIONS_GRPC_TARGET is set. `mapping` converts between the
-interface's data objects and protobuf.
+that calls it, installed when PERMISSIONS_GRPC_TARGET is set. Both are made by project.rpc.codec
+from the Protocol and permissions.proto.
 """

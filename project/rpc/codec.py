@@ -30,14 +30,14 @@ import json
 import types
 import typing
 import uuid
-from collections.abc import Callable
-from datetime import UTC
+from collections.abc import Callable, Collection
+from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from project.kernel.errors import InvalidArgument
+from project.kernel.errors import DomainError, InvalidArgument
 
 from .client import ServiceClient
 
@@ -73,7 +73,7 @@ def _item_hint(hint: Any) -> Any:
     """The element hint of list[X] / tuple[X, ...]; None when `hint` is no sequence."""
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
-    if origin is list and args:
+    if origin in (list, set, frozenset) and args:
         return args[0]
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
         return args[0]
@@ -99,13 +99,21 @@ def _scalar(value: Any, field: FieldDescriptor) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, dict | list) and field.type == FieldDescriptor.TYPE_STRING:
-        return json.dumps(value, separators=(",", ":"))
+        return json.dumps(value, separators=(",", ":"), default=_unencodable)
     return value
+
+
+def _unencodable(value: Any) -> dict[str, str]:
+    # A value JSON cannot carry (a date, a set) is not a string either: it travels as an object
+    # naming its type, which the service refuses exactly as it refuses the value itself.
+    return {"unencodable": type(value).__name__}
 
 
 def _fill(message: Message, value: Any, hint: Any) -> None:
     """Write `value` (a dataclass, a fixed tuple or a datetime) into `message`."""
     if message.DESCRIPTOR.full_name == TIMESTAMP:
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise _NaiveTime()
         message.FromDatetime(value.astimezone(UTC))
         return
     fields = message.DESCRIPTOR.fields
@@ -132,7 +140,12 @@ def _set(message: Message, field: FieldDescriptor, value: Any, hint: Any) -> Non
                 container.append(_scalar(item, field))
         return
     if field.message_type is not None:
-        _fill(getattr(message, field.name), value, hint)
+        sub = getattr(message, field.name)
+        if _is_list_wrapper(field, hint):  # set even when empty: empty is not None
+            sub.SetInParent()
+            _set(sub, field.message_type.fields[0], value, hint)
+            return
+        _fill(sub, value, hint)
         return
     setattr(message, field.name, _scalar(value, field))
 
@@ -173,18 +186,27 @@ def _read(message: Message, hint: Any) -> Any:
     return hint(**{field.name: _get(message, field, hints[field.name]) for field in fields})
 
 
+class _Undecodable(ValueError):
+    """A request value no Python caller would send (a caller in another language may send
+    anything): refused as INVALID_ARGUMENT naming the parameter, never an internal error."""
+
+    def __init__(self, uuid_expected: bool):
+        self.uuid_expected = uuid_expected
+
+
+class _NaiveTime(ValueError):
+    """A datetime without a time zone: a Timestamp is an instant, and a naive time would be read in
+    this process's zone."""
+
+
 def _get(message: Message, field: FieldDescriptor, hint: Any) -> Any:
-    """The field's value as `hint` says. A value no Python caller would send (a caller in another
-    language may send anything) is INVALID_ARGUMENT naming the field, never an internal error."""
     try:
         return _get_unchecked(message, field, hint)
+    except _Undecodable:
+        raise
     except ValueError:
         bare = _split_optional(hint)[0]
-        if uuid.UUID in (bare, _item_hint(bare)):
-            raise InvalidArgument(
-                f"{field.name} is not a valid UUID.", details={field.name: ["Must be a UUID."]}
-            ) from None
-        raise InvalidArgument(f"{field.name} is not valid.", details={field.name: ["Not a valid value."]}) from None
+        raise _Undecodable(uuid.UUID in (bare, _item_hint(bare))) from None
 
 
 def _get_unchecked(message: Message, field: FieldDescriptor, hint: Any) -> Any:
@@ -198,10 +220,13 @@ def _get_unchecked(message: Message, field: FieldDescriptor, hint: Any) -> Any:
             _read(item, item_hint) if field.message_type is not None else _from_scalar(item, item_hint)
             for item in container
         ]
-        return tuple(items) if typing.get_origin(hint) is tuple else items
+        origin = typing.get_origin(hint)
+        return origin(items) if origin in (tuple, set, frozenset) else items
     if nullable and field.has_presence and not message.HasField(field.name):
         return None
     if field.message_type is not None:
+        if _is_list_wrapper(field, hint):
+            return _get(getattr(message, field.name), field.message_type.fields[0], hint)
         return _read(getattr(message, field.name), hint)
     return _from_scalar(getattr(message, field.name), hint)
 
@@ -234,6 +259,16 @@ def _get_result(message: Message, hint: Any) -> Any:
 # --- methods ---------------------------------------------------------------------------------------
 
 
+def _raw(message: Message, field: FieldDescriptor) -> Any:
+    """A field's value as protobuf holds it (a list for a repeated field or a list wrapper)."""
+    value = getattr(message, field.name)
+    if field.is_repeated:
+        return list(value)
+    if field.message_type is not None and len(field.message_type.fields) == 1:
+        return list(getattr(value, field.message_type.fields[0].name))
+    return value
+
+
 def rpc_name(method: str) -> str:
     """`client_create` -> `ClientCreate`."""
     return "".join(part[:1].upper() + part[1:] for part in method.split("_"))
@@ -250,15 +285,21 @@ class _Method:
     request: type[Message]
     response: type[Message]
 
-    def encode_request(self, arguments: dict[str, Any]) -> Message:
+    def encode_request(self, arguments: dict[str, Any], invalid: type[DomainError]) -> Message:
         message = self.request()
         for field in self.request.DESCRIPTOR.fields:
-            _set(message, field, arguments[field.name], self.params[field.name])
+            try:
+                _set(message, field, arguments[field.name], self.params[field.name])
+            except _NaiveTime:
+                name = field.name
+                raise invalid(f"{name} needs a time zone.", details={name: ["Give a time zone."]}) from None
         return message
 
-    def decode_request(self, message: Message) -> dict[str, Any]:
+    def decode_request(self, message: Message, invalid: type[DomainError], lenient: bool) -> dict[str, Any]:
         """Keyword arguments; an `optional` field left unset is left out when the parameter has a
-        default (the interface's default applies, as for a caller in process)."""
+        default (the interface's default applies, as for a caller in process). A value that does
+        not decode is `invalid` naming the parameter, or, `lenient`, handed over as it came (for an
+        implementation that validates such values itself, so both transports refuse alike)."""
         arguments = {}
         for field in message.DESCRIPTOR.fields:
             if (
@@ -268,7 +309,16 @@ class _Method:
                 and field.name in self.defaults
             ):
                 continue
-            arguments[field.name] = _get(message, field, self.params[field.name])
+            try:
+                arguments[field.name] = _get(message, field, self.params[field.name])
+            except _Undecodable as exc:
+                if lenient:
+                    arguments[field.name] = _raw(message, field)
+                    continue
+                name = field.name
+                if exc.uuid_expected:
+                    raise invalid(f"{name} is not a valid UUID.", details={name: ["Must be a UUID."]}) from None
+                raise invalid(f"{name} is not valid.", details={name: ["Not a valid value."]}) from None
         return arguments
 
     def encode_response(self, value: Any) -> Message:
@@ -283,6 +333,57 @@ class _Method:
         return _get_result(message, self.returns)
 
 
+def _shape_problems(message: Any, hint: Any, path: str) -> list[str]:
+    """What of a message descriptor does not fit the dataclass (or fixed tuple) `hint`."""
+    if message.full_name == TIMESTAMP:
+        return [] if hint is datetime else [f"{path}: a Timestamp for {hint}"]
+    if typing.get_origin(hint) is tuple:
+        args = typing.get_args(hint)
+        if len(args) != len(message.fields):
+            return [f"{path}: {len(message.fields)} fields for {hint}"]
+        return [p for field, arg in zip(message.fields, args, strict=True) for p in _field_problems(field, arg, path)]
+    if not dataclasses.is_dataclass(hint):
+        return [f"{path}: message {message.name} for {hint}"]
+    hints = _hints_of(hint)
+    names = {field.name for field in message.fields}
+    required = {
+        f.name
+        for f in dataclasses.fields(hint)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    }
+    problems = [f"{path}.{name}: not a field of {hint.__name__}" for name in sorted(names - set(hints))]
+    problems += [f"{path}: {hint.__name__}.{name} has no field in {message.name}" for name in sorted(required - names)]
+    for field in message.fields:
+        if field.name in hints:
+            problems += _field_problems(field, hints[field.name], f"{path}.{field.name}")
+    return problems
+
+
+def _is_list_wrapper(field: FieldDescriptor, hint: Any) -> bool:
+    """A message of one repeated field standing for a sequence (`StringList`): unlike a bare
+    `repeated`, it tells None (unset) from empty (set, no items)."""
+    fields = field.message_type.fields
+    return _item_hint(hint) is not None and len(fields) == 1 and fields[0].is_repeated
+
+
+def _field_problems(field: FieldDescriptor, hint: Any, path: str) -> list[str]:
+    bare, _ = _split_optional(hint)
+    if field.message_type is not None and not field.is_repeated and _is_list_wrapper(field, bare):
+        return _field_problems(field.message_type.fields[0], bare, path)
+    if field.is_repeated:
+        item = _item_hint(bare)
+        if item is None:
+            return [f"{path}: repeated for {hint}"]
+        return _shape_problems(field.message_type, item, path) if field.message_type is not None else []
+    if field.message_type is not None:
+        if len(_members(bare)) > 1:
+            return []  # a union travels in a oneof, checked where it is encoded
+        return _shape_problems(field.message_type, bare, path)
+    if _item_hint(bare) is not None or dataclasses.is_dataclass(bare):
+        return [f"{path}: a scalar for {hint}"]
+    return []
+
+
 def _response_problems(rpc: str, response: type[Message], returns: Any) -> list[str]:
     fields = set(response.DESCRIPTOR.fields_by_name)
     if returns is type(None):
@@ -291,7 +392,7 @@ def _response_problems(rpc: str, response: type[Message], returns: Any) -> list[
         return []
     bare = _split_optional(returns)[0]
     if dataclasses.is_dataclass(bare) and fields == {f.name for f in dataclasses.fields(bare)}:
-        return []
+        return _shape_problems(response.DESCRIPTOR, bare, f"{rpc}Response")
     return [f"{rpc}Response: no `result`, and its fields {sorted(fields)} are not those of {returns}"]
 
 
@@ -319,6 +420,12 @@ def _methods(protocol: type, pb_module: Any, service: str) -> list[_Method]:
         fields = set(request.DESCRIPTOR.fields_by_name)
         if fields != set(params):
             problems.append(f"{rpc}Request: fields {sorted(fields)} != parameters {sorted(params)}")
+        for field in request.DESCRIPTOR.fields:
+            if field.name in params:
+                problems += _field_problems(field, params[field.name], f"{rpc}Request.{field.name}")
+        result = response.DESCRIPTOR.fields_by_name.get("result")
+        if result is not None:
+            problems += _field_problems(result, returns, f"{rpc}Response.result")
         problems += _response_problems(rpc, response, returns)
         defaults = frozenset(p.name for p in signature.parameters.values() if p.default is not inspect.Parameter.empty)
         found.append(_Method(name, rpc, signature, params, defaults, returns, request, response))
@@ -330,9 +437,12 @@ def _methods(protocol: type, pb_module: Any, service: str) -> list[_Method]:
     return found
 
 
-def remote_client(protocol: type, pb_module: Any, grpc_module: Any, service: str) -> type:
+def remote_client(
+    protocol: type, pb_module: Any, grpc_module: Any, service: str, *, invalid: type[DomainError] = InvalidArgument
+) -> type:
     """A class implementing `protocol` by calling the gRPC service `service` at a target:
-    `remote_client(...)(target="host:port")`."""
+    `remote_client(...)(target="host:port")`. A value that cannot be sent (a datetime without a
+    time zone) raises `invalid`, the service's own validation error."""
     stub = getattr(grpc_module, f"{service}Stub")
 
     def __init__(self, *, target: str) -> None:
@@ -346,36 +456,50 @@ def remote_client(protocol: type, pb_module: Any, grpc_module: Any, service: str
 
     attributes: dict[str, Any] = {"__init__": __init__, "__repr__": __repr__, "target": property(target)}
     for method in _methods(protocol, pb_module, service):
-        attributes[method.name] = _client_method(method)
+        attributes[method.name] = _client_method(method, invalid)
     return type(f"Grpc{protocol.__name__}", (), attributes)
 
 
-def _client_method(method: _Method) -> Callable[..., Any]:
+def _client_method(method: _Method, invalid: type[DomainError]) -> Callable[..., Any]:
     def call(self, *args: Any, **kwargs: Any) -> Any:
         bound = method.signature.bind(self, *args, **kwargs)
         bound.apply_defaults()
         arguments = dict(bound.arguments)
         arguments.pop(next(iter(method.signature.parameters)))
-        return method.decode_response(self._rpc.call(method.rpc, method.encode_request(arguments)))
+        return method.decode_response(self._rpc.call(method.rpc, method.encode_request(arguments, invalid)))
 
     call.__name__ = call.__qualname__ = method.name
     call.__signature__ = method.signature  # type: ignore[attr-defined]
     return call
 
 
-def servicer(protocol: type, impl: object, pb_module: Any, grpc_module: Any, service: str) -> Any:
+def servicer(
+    protocol: type,
+    impl: object,
+    pb_module: Any,
+    grpc_module: Any,
+    service: str,
+    *,
+    invalid: type[DomainError] = InvalidArgument,
+    lenient: Collection[str] = (),
+) -> Any:
     """The servicer of `service` answering with `impl`; errors are raised as they are (the
-    interceptors turn them into statuses)."""
+    interceptors turn them into statuses). A request value that does not decode is `invalid`,
+    or, for the methods named in `lenient`, handed to `impl` as it came (see
+    `_Method.decode_request`)."""
     base = getattr(grpc_module, f"{service}Servicer")
-    attributes = {method.rpc: _server_method(method, impl) for method in _methods(protocol, pb_module, service)}
+    attributes = {
+        method.rpc: _server_method(method, impl, invalid, method.name in lenient)
+        for method in _methods(protocol, pb_module, service)
+    }
     return type(f"{service}Servicer", (base,), attributes)()
 
 
-def _server_method(method: _Method, impl: object) -> Callable[..., Any]:
+def _server_method(method: _Method, impl: object, invalid: type[DomainError], lenient: bool) -> Callable[..., Any]:
     target = getattr(impl, method.name)
 
     def handle(self, request: Message, context: Any) -> Message:
-        return method.encode_response(target(**method.decode_request(request)))
+        return method.encode_response(target(**method.decode_request(request, invalid, lenient)))
 
     handle.__name__ = method.rpc
     return handle

@@ -22,6 +22,7 @@ from auth.interface.oidc import (
     OidcClient,
     OidcProvider,
 )
+from project.kernel.errors import InvalidArgument
 from project.rpc.codec import ContractMismatch, _methods, remote_client, rpc_name
 from protos.gatehouse.auth.v1 import oidc_pb2, oidc_pb2_grpc
 
@@ -64,8 +65,10 @@ def crossed_request(name: str, arguments: dict) -> dict:
     """The keyword arguments the server calls with, the interface's defaults applied to what an
     unset `optional` field left out."""
     method = METHODS[name]
-    wire = method.encode_request(arguments).SerializeToString()
-    bound = method.signature.bind(None, **method.decode_request(method.request.FromString(wire)))
+    wire = method.encode_request(arguments, InvalidArgument).SerializeToString()
+    bound = method.signature.bind(
+        None, **method.decode_request(method.request.FromString(wire), InvalidArgument, False)
+    )
     bound.apply_defaults()
     return {name: value for name, value in bound.arguments.items() if name != "self"}
 

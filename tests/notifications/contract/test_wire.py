@@ -71,7 +71,7 @@ def test_a_call_without_the_service_credential_is_unauthenticated(channel):
         ("MarkAllRead", pb.MarkAllReadRequest(user_id="x")),
         ("GetPreferences", pb.GetPreferencesRequest(user_id="x")),
         ("SetPreferences", pb.SetPreferencesRequest(user_id="x")),
-        ("Send", pb.SendRequest(type="announcement", context_json="{not json")),
+        ("Send", pb.SendRequest(type="announcement", context="{not json")),
     ],
     ids=lambda value: value if isinstance(value, str) else "",
 )
@@ -85,7 +85,7 @@ def test_the_unread_count_answers_over_the_wire(channel, credential, transaction
     reply = stub(channel).UnreadCount(
         pb.UnreadCountRequest(user_id="00000000-0000-4000-8000-000000000000"), timeout=5, metadata=credential
     )
-    assert reply.count == 0
+    assert reply.result == 0
 
 
 def test_with_notifications_grpc_target_set_the_service_is_the_grpc_client(notifications_grpc_server, ada):

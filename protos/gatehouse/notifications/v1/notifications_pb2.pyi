@@ -16,9 +16,9 @@ class StringList(_message.Message):
     def __init__(self, values: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SendRequest(_message.Message):
-    __slots__ = ("type", "context_json", "user_ids", "group_id", "role", "scope", "channels", "idempotency_key")
+    __slots__ = ("type", "context", "user_ids", "group_id", "role", "scope", "channels", "idempotency_key")
     TYPE_FIELD_NUMBER: _ClassVar[int]
-    CONTEXT_JSON_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
     USER_IDS_FIELD_NUMBER: _ClassVar[int]
     GROUP_ID_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
@@ -26,20 +26,20 @@ class SendRequest(_message.Message):
     CHANNELS_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     type: str
-    context_json: str
+    context: str
     user_ids: StringList
     group_id: str
     role: str
     scope: str
     channels: StringList
     idempotency_key: str
-    def __init__(self, type: _Optional[str] = ..., context_json: _Optional[str] = ..., user_ids: _Optional[_Union[StringList, _Mapping]] = ..., group_id: _Optional[str] = ..., role: _Optional[str] = ..., scope: _Optional[str] = ..., channels: _Optional[_Union[StringList, _Mapping]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    def __init__(self, type: _Optional[str] = ..., context: _Optional[str] = ..., user_ids: _Optional[_Union[StringList, _Mapping]] = ..., group_id: _Optional[str] = ..., role: _Optional[str] = ..., scope: _Optional[str] = ..., channels: _Optional[_Union[StringList, _Mapping]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class SendResponse(_message.Message):
-    __slots__ = ("notification_id",)
-    NOTIFICATION_ID_FIELD_NUMBER: _ClassVar[int]
-    notification_id: str
-    def __init__(self, notification_id: _Optional[str] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: str
+    def __init__(self, result: _Optional[str] = ...) -> None: ...
 
 class Delivery(_message.Message):
     __slots__ = ("id", "notification_id", "user_id", "channel", "status", "attempts", "last_error", "sent_at", "updated_at")
@@ -70,10 +70,10 @@ class GetDeliveriesRequest(_message.Message):
     def __init__(self, notification_id: _Optional[str] = ...) -> None: ...
 
 class GetDeliveriesResponse(_message.Message):
-    __slots__ = ("deliveries",)
-    DELIVERIES_FIELD_NUMBER: _ClassVar[int]
-    deliveries: _containers.RepeatedCompositeFieldContainer[Delivery]
-    def __init__(self, deliveries: _Optional[_Iterable[_Union[Delivery, _Mapping]]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _containers.RepeatedCompositeFieldContainer[Delivery]
+    def __init__(self, result: _Optional[_Iterable[_Union[Delivery, _Mapping]]] = ...) -> None: ...
 
 class NotificationType(_message.Message):
     __slots__ = ("code", "description", "default_channels", "channels", "mandatory", "context_fields", "required_context_fields")
@@ -98,10 +98,10 @@ class ListTypesRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ListTypesResponse(_message.Message):
-    __slots__ = ("types",)
-    TYPES_FIELD_NUMBER: _ClassVar[int]
-    types: _containers.RepeatedCompositeFieldContainer[NotificationType]
-    def __init__(self, types: _Optional[_Iterable[_Union[NotificationType, _Mapping]]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _containers.RepeatedCompositeFieldContainer[NotificationType]
+    def __init__(self, result: _Optional[_Iterable[_Union[NotificationType, _Mapping]]] = ...) -> None: ...
 
 class InboxMessage(_message.Message):
     __slots__ = ("id", "notification_id", "type", "subject", "body", "created_at", "read_at")
@@ -148,10 +148,10 @@ class UnreadCountRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ...) -> None: ...
 
 class UnreadCountResponse(_message.Message):
-    __slots__ = ("count",)
-    COUNT_FIELD_NUMBER: _ClassVar[int]
-    count: int
-    def __init__(self, count: _Optional[int] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: int
+    def __init__(self, result: _Optional[int] = ...) -> None: ...
 
 class MarkReadRequest(_message.Message):
     __slots__ = ("user_id", "message_id")
@@ -172,10 +172,10 @@ class MarkAllReadRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ...) -> None: ...
 
 class MarkAllReadResponse(_message.Message):
-    __slots__ = ("count",)
-    COUNT_FIELD_NUMBER: _ClassVar[int]
-    count: int
-    def __init__(self, count: _Optional[int] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: int
+    def __init__(self, result: _Optional[int] = ...) -> None: ...
 
 class Preference(_message.Message):
     __slots__ = ("type", "channel", "enabled", "mandatory")
@@ -196,10 +196,10 @@ class GetPreferencesRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ...) -> None: ...
 
 class GetPreferencesResponse(_message.Message):
-    __slots__ = ("preferences",)
-    PREFERENCES_FIELD_NUMBER: _ClassVar[int]
-    preferences: _containers.RepeatedCompositeFieldContainer[Preference]
-    def __init__(self, preferences: _Optional[_Iterable[_Union[Preference, _Mapping]]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _containers.RepeatedCompositeFieldContainer[Preference]
+    def __init__(self, result: _Optional[_Iterable[_Union[Preference, _Mapping]]] = ...) -> None: ...
 
 class SetPreferencesRequest(_message.Message):
     __slots__ = ("user_id", "preferences")
@@ -210,7 +210,7 @@ class SetPreferencesRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., preferences: _Optional[_Iterable[_Union[Preference, _Mapping]]] = ...) -> None: ...
 
 class SetPreferencesResponse(_message.Message):
-    __slots__ = ("preferences",)
-    PREFERENCES_FIELD_NUMBER: _ClassVar[int]
-    preferences: _containers.RepeatedCompositeFieldContainer[Preference]
-    def __init__(self, preferences: _Optional[_Iterable[_Union[Preference, _Mapping]]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _containers.RepeatedCompositeFieldContainer[Preference]
+    def __init__(self, result: _Optional[_Iterable[_Union[Preference, _Mapping]]] = ...) -> None: ...

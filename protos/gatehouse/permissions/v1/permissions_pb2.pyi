@@ -92,15 +92,15 @@ class Explanation(_message.Message):
     def __init__(self, allowed: _Optional[bool] = ..., user_id: _Optional[str] = ..., permission: _Optional[str] = ..., scope: _Optional[str] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., assignment: _Optional[_Union[Assignment, _Mapping]] = ..., group_id: _Optional[str] = ..., role_chain: _Optional[_Iterable[str]] = ..., roles_granting: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AuditEntry(_message.Message):
-    __slots__ = ("id", "occurred_at", "actor_id", "action", "target_type", "target_id", "before_json", "after_json", "request_id")
+    __slots__ = ("id", "occurred_at", "actor_id", "action", "target_type", "target_id", "before", "after", "request_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
     ACTOR_ID_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     TARGET_TYPE_FIELD_NUMBER: _ClassVar[int]
     TARGET_ID_FIELD_NUMBER: _ClassVar[int]
-    BEFORE_JSON_FIELD_NUMBER: _ClassVar[int]
-    AFTER_JSON_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     occurred_at: _timestamp_pb2.Timestamp
@@ -108,10 +108,10 @@ class AuditEntry(_message.Message):
     action: str
     target_type: str
     target_id: str
-    before_json: str
-    after_json: str
+    before: str
+    after: str
     request_id: str
-    def __init__(self, id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor_id: _Optional[str] = ..., action: _Optional[str] = ..., target_type: _Optional[str] = ..., target_id: _Optional[str] = ..., before_json: _Optional[str] = ..., after_json: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor_id: _Optional[str] = ..., action: _Optional[str] = ..., target_type: _Optional[str] = ..., target_id: _Optional[str] = ..., before: _Optional[str] = ..., after: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class StringList(_message.Message):
     __slots__ = ("values",)
@@ -130,10 +130,10 @@ class CheckRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., permission: _Optional[str] = ..., scope: _Optional[str] = ...) -> None: ...
 
 class CheckResponse(_message.Message):
-    __slots__ = ("allowed",)
-    ALLOWED_FIELD_NUMBER: _ClassVar[int]
-    allowed: bool
-    def __init__(self, allowed: _Optional[bool] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: bool
+    def __init__(self, result: _Optional[bool] = ...) -> None: ...
 
 class PermissionInScope(_message.Message):
     __slots__ = ("permission", "scope")
@@ -152,10 +152,10 @@ class CheckManyRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., checks: _Optional[_Iterable[_Union[PermissionInScope, _Mapping]]] = ...) -> None: ...
 
 class CheckManyResponse(_message.Message):
-    __slots__ = ("results",)
-    RESULTS_FIELD_NUMBER: _ClassVar[int]
-    results: _containers.RepeatedScalarFieldContainer[bool]
-    def __init__(self, results: _Optional[_Iterable[bool]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _containers.RepeatedScalarFieldContainer[bool]
+    def __init__(self, result: _Optional[_Iterable[bool]] = ...) -> None: ...
 
 class ExplainRequest(_message.Message):
     __slots__ = ("user_id", "permission", "scope")
@@ -168,10 +168,10 @@ class ExplainRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., permission: _Optional[str] = ..., scope: _Optional[str] = ...) -> None: ...
 
 class ExplainResponse(_message.Message):
-    __slots__ = ("explanation",)
-    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
-    explanation: Explanation
-    def __init__(self, explanation: _Optional[_Union[Explanation, _Mapping]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: Explanation
+    def __init__(self, result: _Optional[_Union[Explanation, _Mapping]] = ...) -> None: ...
 
 class EffectivePermissionsRequest(_message.Message):
     __slots__ = ("user_id", "scope")
@@ -182,10 +182,10 @@ class EffectivePermissionsRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., scope: _Optional[str] = ...) -> None: ...
 
 class EffectivePermissionsResponse(_message.Message):
-    __slots__ = ("permissions",)
-    PERMISSIONS_FIELD_NUMBER: _ClassVar[int]
-    permissions: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, permissions: _Optional[_Iterable[str]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, result: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class UsersWithPermissionRequest(_message.Message):
     __slots__ = ("permission", "scope")
@@ -196,10 +196,10 @@ class UsersWithPermissionRequest(_message.Message):
     def __init__(self, permission: _Optional[str] = ..., scope: _Optional[str] = ...) -> None: ...
 
 class UsersWithPermissionResponse(_message.Message):
-    __slots__ = ("user_ids",)
-    USER_IDS_FIELD_NUMBER: _ClassVar[int]
-    user_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, user_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, result: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class UsersWithRoleRequest(_message.Message):
     __slots__ = ("role_id", "scope")
@@ -210,20 +210,20 @@ class UsersWithRoleRequest(_message.Message):
     def __init__(self, role_id: _Optional[str] = ..., scope: _Optional[str] = ...) -> None: ...
 
 class UsersWithRoleResponse(_message.Message):
-    __slots__ = ("user_ids",)
-    USER_IDS_FIELD_NUMBER: _ClassVar[int]
-    user_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, user_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, result: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListPermissionsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class ListPermissionsResponse(_message.Message):
-    __slots__ = ("permissions",)
-    PERMISSIONS_FIELD_NUMBER: _ClassVar[int]
-    permissions: _containers.RepeatedCompositeFieldContainer[Permission]
-    def __init__(self, permissions: _Optional[_Iterable[_Union[Permission, _Mapping]]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _containers.RepeatedCompositeFieldContainer[Permission]
+    def __init__(self, result: _Optional[_Iterable[_Union[Permission, _Mapping]]] = ...) -> None: ...
 
 class CreateRoleRequest(_message.Message):
     __slots__ = ("actor_id", "name", "description", "permissions", "parents")
@@ -240,10 +240,10 @@ class CreateRoleRequest(_message.Message):
     def __init__(self, actor_id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., permissions: _Optional[_Union[StringList, _Mapping]] = ..., parents: _Optional[_Union[StringList, _Mapping]] = ...) -> None: ...
 
 class CreateRoleResponse(_message.Message):
-    __slots__ = ("role",)
-    ROLE_FIELD_NUMBER: _ClassVar[int]
-    role: Role
-    def __init__(self, role: _Optional[_Union[Role, _Mapping]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: Role
+    def __init__(self, result: _Optional[_Union[Role, _Mapping]] = ...) -> None: ...
 
 class GetRoleRequest(_message.Message):
     __slots__ = ("role_id",)
@@ -252,10 +252,10 @@ class GetRoleRequest(_message.Message):
     def __init__(self, role_id: _Optional[str] = ...) -> None: ...
 
 class GetRoleResponse(_message.Message):
-    __slots__ = ("role",)
-    ROLE_FIELD_NUMBER: _ClassVar[int]
-    role: Role
-    def __init__(self, role: _Optional[_Union[Role, _Mapping]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: Role
+    def __init__(self, result: _Optional[_Union[Role, _Mapping]] = ...) -> None: ...
 
 class GetRoleByNameRequest(_message.Message):
     __slots__ = ("name",)
@@ -264,20 +264,20 @@ class GetRoleByNameRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class GetRoleByNameResponse(_message.Message):
-    __slots__ = ("role",)
-    ROLE_FIELD_NUMBER: _ClassVar[int]
-    role: Role
-    def __init__(self, role: _Optional[_Union[Role, _Mapping]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: Role
+    def __init__(self, result: _Optional[_Union[Role, _Mapping]] = ...) -> None: ...
 
 class ListRolesRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class ListRolesResponse(_message.Message):
-    __slots__ = ("roles",)
-    ROLES_FIELD_NUMBER: _ClassVar[int]
-    roles: _containers.RepeatedCompositeFieldContainer[Role]
-    def __init__(self, roles: _Optional[_Iterable[_Union[Role, _Mapping]]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _containers.RepeatedCompositeFieldContainer[Role]
+    def __init__(self, result: _Optional[_Iterable[_Union[Role, _Mapping]]] = ...) -> None: ...
 
 class UpdateRoleRequest(_message.Message):
     __slots__ = ("actor_id", "role_id", "name", "description", "permissions", "parents")
@@ -296,10 +296,10 @@ class UpdateRoleRequest(_message.Message):
     def __init__(self, actor_id: _Optional[str] = ..., role_id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., permissions: _Optional[_Union[StringList, _Mapping]] = ..., parents: _Optional[_Union[StringList, _Mapping]] = ...) -> None: ...
 
 class UpdateRoleResponse(_message.Message):
-    __slots__ = ("role",)
-    ROLE_FIELD_NUMBER: _ClassVar[int]
-    role: Role
-    def __init__(self, role: _Optional[_Union[Role, _Mapping]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: Role
+    def __init__(self, result: _Optional[_Union[Role, _Mapping]] = ...) -> None: ...
 
 class DeleteRoleRequest(_message.Message):
     __slots__ = ("actor_id", "role_id")
@@ -324,10 +324,10 @@ class CreateGroupRequest(_message.Message):
     def __init__(self, actor_id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
 
 class CreateGroupResponse(_message.Message):
-    __slots__ = ("group",)
-    GROUP_FIELD_NUMBER: _ClassVar[int]
-    group: Group
-    def __init__(self, group: _Optional[_Union[Group, _Mapping]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: Group
+    def __init__(self, result: _Optional[_Union[Group, _Mapping]] = ...) -> None: ...
 
 class GetGroupRequest(_message.Message):
     __slots__ = ("group_id",)
@@ -336,20 +336,20 @@ class GetGroupRequest(_message.Message):
     def __init__(self, group_id: _Optional[str] = ...) -> None: ...
 
 class GetGroupResponse(_message.Message):
-    __slots__ = ("group",)
-    GROUP_FIELD_NUMBER: _ClassVar[int]
-    group: Group
-    def __init__(self, group: _Optional[_Union[Group, _Mapping]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: Group
+    def __init__(self, result: _Optional[_Union[Group, _Mapping]] = ...) -> None: ...
 
 class ListGroupsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class ListGroupsResponse(_message.Message):
-    __slots__ = ("groups",)
-    GROUPS_FIELD_NUMBER: _ClassVar[int]
-    groups: _containers.RepeatedCompositeFieldContainer[Group]
-    def __init__(self, groups: _Optional[_Iterable[_Union[Group, _Mapping]]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _containers.RepeatedCompositeFieldContainer[Group]
+    def __init__(self, result: _Optional[_Iterable[_Union[Group, _Mapping]]] = ...) -> None: ...
 
 class DeleteGroupRequest(_message.Message):
     __slots__ = ("actor_id", "group_id")
@@ -370,10 +370,10 @@ class GroupMembersRequest(_message.Message):
     def __init__(self, group_id: _Optional[str] = ...) -> None: ...
 
 class GroupMembersResponse(_message.Message):
-    __slots__ = ("user_ids",)
-    USER_IDS_FIELD_NUMBER: _ClassVar[int]
-    user_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, user_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, result: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AddGroupMemberRequest(_message.Message):
     __slots__ = ("actor_id", "group_id", "user_id")
@@ -420,10 +420,10 @@ class GrantRequest(_message.Message):
     def __init__(self, actor_id: _Optional[str] = ..., role_id: _Optional[str] = ..., user_id: _Optional[str] = ..., group_id: _Optional[str] = ..., scope: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GrantResponse(_message.Message):
-    __slots__ = ("assignment",)
-    ASSIGNMENT_FIELD_NUMBER: _ClassVar[int]
-    assignment: Assignment
-    def __init__(self, assignment: _Optional[_Union[Assignment, _Mapping]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: Assignment
+    def __init__(self, result: _Optional[_Union[Assignment, _Mapping]] = ...) -> None: ...
 
 class RevokeRequest(_message.Message):
     __slots__ = ("actor_id", "assignment_id")
@@ -444,10 +444,10 @@ class GetAssignmentRequest(_message.Message):
     def __init__(self, assignment_id: _Optional[str] = ...) -> None: ...
 
 class GetAssignmentResponse(_message.Message):
-    __slots__ = ("assignment",)
-    ASSIGNMENT_FIELD_NUMBER: _ClassVar[int]
-    assignment: Assignment
-    def __init__(self, assignment: _Optional[_Union[Assignment, _Mapping]] = ...) -> None: ...
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: Assignment
+    def __init__(self, result: _Optional[_Union[Assignment, _Mapping]] = ...) -> None: ...
 
 class ListAssignmentsRequest(_message.Message):
     __slots__ = ("user_id", "group_id", "role_id", "limit", "cursor")
