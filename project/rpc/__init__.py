@@ -6,7 +6,7 @@
   reflection (`manage.py grpcserve`);
 - `client`: the channel, metadata and timeout every remote implementation of an interface uses;
 - `deadlines`: the time left for the unit of work in progress, propagated to downstream calls;
-- `messages`: protobuf conversions that are the same for every service.
+- `codec`: a service's client and servicer, made from its Protocol and its `.proto`.
 
-Per service, only a servicer, a client and a mapping are written (see users/rpc/).
+Per service, only the `.proto` and a few lines of registration are written (see users/rpc/).
 """
