@@ -19,7 +19,7 @@ class SessionAdmin(PeopleAdmin):
     readonly_fields = ["user"]
 
     def get_fields(self, request, obj=None):
-        return ["user" if name == "user_id" else name for name in super().get_fields(request, obj) if name != "user"]
+        return ["user", *(name for name in super().get_fields(request, obj) if name != "user")]
 
     actions = ["revoke"]
 

@@ -58,6 +58,10 @@ class PeopleAdmin(admin.ModelAdmin):
         self.attach_people(changelist.result_list)  # one lookup for the page
         return changelist
 
+    def get_fields(self, request, obj=None):
+        # The raw id columns leave the detail page; a `person` column shows who they name.
+        return [name for name in super().get_fields(request, obj) if name not in self.people_fields]
+
     def get_object(self, request, object_id, from_field=None):
         obj = super().get_object(request, object_id, from_field)
         if obj is not None:
