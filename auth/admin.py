@@ -4,15 +4,23 @@ from django.contrib import admin, messages
 from auth.core import oidc, services
 from auth.interface.oidc import OidcClientInvalid
 from auth.models import OidcClient, Session, SigningKey
+from project.people_admin import PeopleAdmin, person
 from project.service_admin import ServiceBackedAdmin
 
 
 @admin.register(Session)
-class SessionAdmin(admin.ModelAdmin):
-    list_display = ["id", "user_id", "created_at", "last_used_at", "ip", "revoked_at", "revoke_reason"]
+class SessionAdmin(PeopleAdmin):
+    list_display = ["id", "user", "created_at", "last_used_at", "ip", "revoked_at", "revoke_reason"]
     list_filter = ["revoke_reason", ("revoked_at", admin.EmptyFieldListFilter)]
-    search_fields = ["=id", "=user_id", "ip"]
+    search_fields = ["=id", "=user_id", "ip"]  # and the user by email or name (PeopleAdmin)
     ordering = ["-last_used_at"]
+    people_fields = ("user_id",)
+    user = person("user_id", "user")
+    readonly_fields = ["user"]
+
+    def get_fields(self, request, obj=None):
+        return ["user", *(name for name in super().get_fields(request, obj) if name != "user")]
+
     actions = ["revoke"]
 
     def has_add_permission(self, request):

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -158,6 +159,14 @@ def handler400(request, exception=None):
 def handler403(request, exception=None):
     if _is_api(request):
         return JsonResponse(error_body("permission_denied", "Forbidden."), status=403)
+    user = getattr(request, "user", None)
+    if user is not None and user.is_active and user.is_staff and request.path.startswith(reverse("admin:index")):
+        # A signed-in operator in the admin: the admin's own page, saying why.
+        from django.contrib import admin
+        from django.template.response import TemplateResponse
+
+        context = {**admin.site.each_context(request), "title": "Forbidden", "reason": str(exception or "")}
+        return TemplateResponse(request, "admin/403.html", context, status=403).render()
     from django.views.defaults import permission_denied
 
     return permission_denied(request, exception)

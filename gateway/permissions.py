@@ -207,12 +207,9 @@ def user_escalation_check(*, actor_id: uuid.UUID, user_id: uuid.UUID) -> None:
     otherwise users.user.manage would take over anyone above its holder (issue 15, item 1)."""
     if actor_id == user_id:
         return
-    groups = [
-        g.id for g in permission_service.list_groups() if user_id in permission_service.group_members(group_id=g.id)
-    ]
     assignments = all_assignments(user_id=user_id)
-    for group_id in groups:
-        assignments += all_assignments(group_id=group_id)
+    for group in permission_service.user_groups(user_id=user_id):
+        assignments += all_assignments(group_id=group.id)
     for scope in dict.fromkeys([None, *(a.scope for a in assignments)]):
         missing = permission_service.effective_permissions(
             user_id=user_id, scope=scope

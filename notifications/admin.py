@@ -6,6 +6,7 @@ from django.urls import path
 from notifications.core.services import deliveries_retry
 from notifications.core.types import TYPES, type_list
 from notifications.models import Delivery, InAppMessage, Notification, Preference
+from project.people_admin import PeopleAdmin, PeopleInline, person
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -21,9 +22,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class DeliveryInline(admin.TabularInline):
+class DeliveryInline(PeopleInline):
     model = Delivery
-    fields = ["user_id", "channel", "status", "attempts", "last_error", "sent_at", "updated_at"]
+    people_fields = ("user_id",)
+    user = person("user_id", "user")
+    fields = ["user", "channel", "status", "attempts", "last_error", "sent_at", "updated_at"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -71,15 +74,17 @@ class NotificationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyAdmin):
-    list_display = ["notification_type", "user_id", "channel", "status", "attempts", "updated_at", "sent_at"]
+class DeliveryAdmin(PeopleAdmin, ReadOnlyAdmin):
+    list_display = ["notification_type", "user", "channel", "status", "attempts", "updated_at", "sent_at"]
     list_filter = ["status", "channel", "notification__type"]
-    search_fields = ["=user_id", "=notification__id", "last_error"]
+    search_fields = ["=user_id", "=notification__id", "last_error"]  # and the user by email or name (PeopleAdmin)
     list_select_related = ["notification"]
+    people_fields = ("user_id",)
+    user = person("user_id", "user")
     readonly_fields = [
         "id",
         "notification",
-        "user_id",
+        "user",
         "channel",
         "status",
         "attempts",
@@ -104,19 +109,23 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(InAppMessage)
-class InAppMessageAdmin(ReadOnlyAdmin):
-    list_display = ["subject", "user_id", "created_at", "read_at"]
+class InAppMessageAdmin(PeopleAdmin, ReadOnlyAdmin):
+    list_display = ["subject", "user", "created_at", "read_at"]
     list_filter = [("read_at", admin.EmptyFieldListFilter)]
     search_fields = ["=user_id", "=notification__id", "subject"]
-    readonly_fields = ["id", "user_id", "notification", "subject", "body", "read_at", "created_at"]
+    people_fields = ("user_id",)
+    user = person("user_id", "user")
+    readonly_fields = ["id", "user", "notification", "subject", "body", "read_at", "created_at"]
 
 
 @admin.register(Preference)
-class PreferenceAdmin(ReadOnlyAdmin):
+class PreferenceAdmin(PeopleAdmin, ReadOnlyAdmin):
     """Users set their own (PUT /api/v1/notifications/preferences); operators see them here.
     Only opt-outs and opt-ins that differ from the default are stored."""
 
-    list_display = ["user_id", "type", "channel", "enabled", "updated_at"]
+    list_display = ["user", "type", "channel", "enabled", "updated_at"]
     list_filter = ["type", "channel", "enabled"]
     search_fields = ["=user_id"]
-    readonly_fields = ["user_id", "type", "channel", "enabled", "updated_at"]
+    people_fields = ("user_id",)
+    user = person("user_id", "user")
+    readonly_fields = ["user", "type", "channel", "enabled", "updated_at"]

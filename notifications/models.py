@@ -75,7 +75,8 @@ class Delivery(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.channel} to {self.user_id}: {self.status}"
+        # `people`: the admin's labels of user ids (project/people_admin.py); alone, the id.
+        return f"{self.channel} to {getattr(self, 'people', {}).get('user_id') or self.user_id}: {self.status}"
 
 
 class InAppMessage(models.Model):
@@ -98,7 +99,7 @@ class InAppMessage(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.subject} to {self.user_id}"
+        return f"{self.subject} to {getattr(self, 'people', {}).get('user_id') or self.user_id}"
 
 
 class Preference(models.Model):
@@ -115,4 +116,5 @@ class Preference(models.Model):
         constraints = [models.UniqueConstraint(fields=["user_id", "type", "channel"], name="notif_preference_once")]
 
     def __str__(self):
-        return f"{self.type}/{self.channel} for {self.user_id}: {'on' if self.enabled else 'off'}"
+        who = getattr(self, "people", {}).get("user_id") or self.user_id
+        return f"{self.type}/{self.channel} for {who}: {'on' if self.enabled else 'off'}"

@@ -10,13 +10,22 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.models import Group as DjangoGroup
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from permissions.interface import MAX_PAGE_SIZE, EscalationDenied, InvalidScope, normalise_scope, permission_service
+from permissions.interface import (
+    MAX_PAGE_SIZE,
+    EscalationDenied,
+    InvalidScope,
+    SystemRoleProtected,
+    normalise_scope,
+    permission_service,
+)
 from permissions.models import Assignment, AuditEntry, Group, Permission, Role
 from project import service_admin
 from project.kernel.errors import DomainError
+from project.people_admin import PeopleAdmin, person
 from project.service_admin import ServiceBackedAdmin
 from users.interface import UserNotFound, user_service
 
@@ -81,15 +90,18 @@ class RoleAdmin(ServiceBackedAdmin):
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and not (obj and obj.is_system)
 
+    def delete_refusal(self, request, obj):
+        return SystemRoleProtected().message if obj.is_system else None
+
     def delete_model(self, request, obj):
-        try:
-            permission_service.delete_role(actor_id=request.user.id, role_id=obj.id)
-        except DomainError as exc:
-            self.message_user(request, f"{obj.name}: {exc.message}", messages.ERROR)
+        permission_service.delete_role(actor_id=request.user.id, role_id=obj.id)
 
     def delete_queryset(self, request, queryset):
         for role in queryset:
-            self.delete_model(request, role)
+            try:
+                self.delete_model(request, role)
+            except DomainError as exc:
+                self.message_user(request, f"{role.name}: {exc.message}", messages.ERROR)
 
 
 # --- Groups and their members --------------------------------------------------------------------
@@ -178,7 +190,10 @@ class GroupAdmin(ServiceBackedAdmin):
 
     def delete_queryset(self, request, queryset):
         for group in queryset:
-            self.delete_model(request, group)
+            try:
+                self.delete_model(request, group)
+            except DomainError as exc:
+                self.message_user(request, f"{group.name}: {exc.message}", messages.ERROR)
 
 
 # --- Assignments and the explain page ------------------------------------------------------------
@@ -244,13 +259,17 @@ class ExplainForm(forms.Form):
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(ServiceBackedAdmin):
+class AssignmentAdmin(PeopleAdmin, ServiceBackedAdmin):
     form = AssignmentForm
-    list_display = ["role", "user_email", "group", "scope_or_global", "expires_at", "created_at", "granted_by_email"]
+    list_display = ["role", "user", "group", "scope_or_global", "expires_at", "created_at", "granted_by_person"]
     list_filter = ["role"]
-    search_fields = ["scope", "role__name", "group__name"]
+    search_fields = ["scope", "role__name", "group__name"]  # and people, by email or name (PeopleAdmin)
     list_select_related = ["role", "group"]
     actions = ["revoke"]
+    people_fields = ("user_id", "granted_by")
+
+    user = person("user_id", "User")
+    granted_by_person = person("granted_by", "Granted by", nobody="system")
 
     def get_urls(self):
         explain = path("explain/", self.admin_site.admin_view(self.explain_view), name="permissions_assignment_explain")
@@ -259,7 +278,7 @@ class AssignmentAdmin(ServiceBackedAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["role", "user_email", "group", "scope", "expires_at"]
-        return ["role", "user_email", "group", "scope", "expires_at", "created_at", "granted_by"]
+        return ["role", "user", "group", "scope", "expires_at", "created_at", "granted_by_person"]
 
     def has_change_permission(self, request, obj=None):
         return False  # an assignment is granted or revoked, never edited
@@ -269,55 +288,24 @@ class AssignmentAdmin(ServiceBackedAdmin):
         actions.pop("delete_selected", None)  # `revoke` says what it does
         return actions
 
+    def save_model(self, request, obj, form, change):
+        # What the service wrote, so the message and the log name the user ("to None" otherwise).
+        saved = form.saved
+        obj.pk, obj.user_id, obj.group_id, obj.granted_by = saved.id, saved.user_id, saved.group_id, saved.granted_by
+        self.attach_people([obj])
+
     def delete_model(self, request, obj):
         permission_service.revoke(actor_id=request.user.id, assignment_id=obj.id)
-
-    def get_changelist_instance(self, request):
-        changelist = super().get_changelist_instance(request)
-        # One call to the users service for the page, not one per row.
-        user_ids = list({u for a in changelist.result_list for u in (a.user_id, a.granted_by) if u})
-        emails = {user.id: user.email for user in user_service.get_many(user_ids=user_ids)} if user_ids else {}
-        for assignment in changelist.result_list:
-            assignment.user_email = emails.get(assignment.user_id, assignment.user_id)
-            assignment.granted_by_email = emails.get(assignment.granted_by, assignment.granted_by)
-        return changelist
 
     @admin.display(description="Scope", ordering="scope")
     def scope_or_global(self, obj):
         return obj.scope or "global"
 
-    @admin.display(description="Granted by")
-    def granted_by_email(self, obj):
-        if obj.granted_by is None:
-            return "system"
-        return getattr(obj, "granted_by_email", obj.granted_by)
-
-    @admin.display(description="User")
-    def user_email(self, obj):
-        if hasattr(obj, "user_email"):  # the changelist looked the page's users up at once
-            return obj.user_email
-        if obj.user_id is None:
-            return None
-        try:
-            return user_service.get(user_id=obj.user_id).email
-        except UserNotFound:
-            return str(obj.user_id)
-
-    def get_search_results(self, request, queryset, search_term):
-        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        term = search_term.strip()
-        if "@" in term:
-            try:
-                user = user_service.get_by_email(email=term)
-            except UserNotFound:
-                return results, may_have_duplicates
-            results |= queryset.filter(user_id=user.id)
-        return results, may_have_duplicates
-
     @admin.action(description="Revoke selected assignments", permissions=["delete"])
     def revoke(self, request, queryset):
-        revoked = 0
-        for assignment in queryset:
+        revoked, assignments = 0, list(queryset.select_related("role", "group"))
+        self.attach_people(assignments)
+        for assignment in assignments:
             try:
                 permission_service.revoke(actor_id=request.user.id, assignment_id=assignment.id)
                 revoked += 1
@@ -329,7 +317,9 @@ class AssignmentAdmin(ServiceBackedAdmin):
         """Why can (or can't) this user do this here: the service's explanation, for a person."""
         if not request.user.has_perm(EXPLAIN_PERMISSION):
             raise PermissionDenied
-        form = ExplainForm(request.GET if "email" in request.GET else None)
+        # Bound once a permission is asked; a user's page links here with the email alone.
+        bound = "permission" in request.GET
+        form = ExplainForm(request.GET if bound else None, initial={"email": request.GET.get("email", "")})
         explanation = assignment_subject = None
         if form.is_bound and form.is_valid():
             explanation = permission_service.explain(
@@ -393,34 +383,32 @@ class PermissionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ["occurred_at", "action", "target_type", "target_id", "actor", "request_id"]
+class AuditEntryAdmin(PeopleAdmin, ReadOnlyAdmin):
+    list_display = ["occurred_at", "action", "target_type", "target", "actor", "request_id"]
     list_filter = ["action", "target_type"]
-    search_fields = ["=target_id", "=actor_id", "=request_id"]
+    search_fields = ["=target_id", "=actor_id", "=request_id"]  # and people by email or name (PeopleAdmin)
     ordering = ["-occurred_at"]
+    people_fields = ("actor_id", "target_user_id")
+    fields = ["occurred_at", "action", "target_type", "target", "actor", "before", "after", "request_id"]
+    readonly_fields = fields
 
-    def get_changelist_instance(self, request):
-        changelist = super().get_changelist_instance(request)
-        actor_ids = list({entry.actor_id for entry in changelist.result_list if entry.actor_id})
-        emails = {user.id: user.email for user in user_service.get_many(user_ids=actor_ids)} if actor_ids else {}
-        for entry in changelist.result_list:
-            entry.actor_email = emails.get(entry.actor_id, entry.actor_id)
-        return changelist
+    def attach_people(self, objs):
+        objs = list(objs)
+        for entry in objs:
+            entry.target_user_id = uuid.UUID(entry.target_id) if entry.target_type == "user" else None
+        super().attach_people(objs)
+
+    def people_query(self, user_ids):
+        return Q(actor_id__in=user_ids) | Q(target_type="user", target_id__in=[str(u) for u in user_ids])
+
+    @admin.display(description="Target", ordering="target_id")
+    def target(self, obj):
+        if not hasattr(obj, "people"):
+            self.attach_people([obj])
+        return obj.people["target_user_id"] or obj.target_id
 
     @admin.display(description="Actor")
     def actor(self, obj):
-        if obj.actor_id is None:
-            return "system"
-        return getattr(obj, "actor_email", obj.actor_id)
-
-    def get_search_results(self, request, queryset, search_term):
-        # The actor by email: the log keeps ids only (users are another service's rows).
-        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        term = search_term.strip()
-        if "@" in term:
-            try:
-                user = user_service.get_by_email(email=term)
-            except UserNotFound:
-                return results, may_have_duplicates
-            results |= queryset.filter(actor_id=user.id)
-        return results, may_have_duplicates
+        if not hasattr(obj, "people"):
+            self.attach_people([obj])
+        return obj.people["actor_id"] or (f"service {obj.actor_service}" if obj.actor_service else "system")

@@ -102,6 +102,9 @@ class LocalPermissionService:
     def group_members(self, *, group_id: uuid.UUID) -> list[uuid.UUID]:
         return selectors.group_members(group_id=group_id)
 
+    def user_groups(self, *, user_id: uuid.UUID) -> list[Group]:
+        return [group_data(group) for group in selectors.user_groups(user_id=user_id)]
+
     def add_group_member(self, *, actor_id: uuid.UUID | None, group_id: uuid.UUID, user_id: uuid.UUID) -> None:
         services.group_member_add(actor_id=actor_id, group_id=group_id, user_id=user_id)
 

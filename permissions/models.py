@@ -88,7 +88,9 @@ class Assignment(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.role_id} to {self.user_id or self.group_id} in {self.scope or 'global'}"
+        # `people`: the admin's labels of user ids (project/people_admin.py); alone, the id.
+        who = self.group.name if self.group_id else getattr(self, "people", {}).get("user_id") or self.user_id
+        return f"{self.role.name} to {who} in {self.scope or 'global'}"
 
 
 class DeactivatedUser(models.Model):

@@ -8,7 +8,10 @@ audit happen exactly as for an API call. The admin then only records what the se
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_protect
 
@@ -57,7 +60,23 @@ class ServiceBackedAdmin(admin.ModelAdmin):
 
     @method_decorator(csrf_protect)
     def delete_view(self, request, object_id, extra_context=None):
-        return self._delete_view(request, object_id, extra_context)
+        # A refusal (a system role, the service's own error) is a message on the page the
+        # operator came from, saying why, not a bare 403 or a false "deleted successfully".
+        # Only to who may delete such objects at all: anyone else gets the plain 403.
+        obj = self.get_object(request, unquote(object_id)) if self.has_delete_permission(request) else None
+        refusal = self.delete_refusal(request, obj) if obj is not None else None
+        if refusal is None:
+            try:
+                return self._delete_view(request, object_id, extra_context)
+            except DomainError as exc:
+                refusal = exc.message
+        self.message_user(request, f"{obj}: {refusal}" if obj is not None else refusal, messages.ERROR)
+        opts = self.model._meta
+        return redirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id]))
+
+    def delete_refusal(self, request, obj) -> str | None:
+        """Why `obj` may not be deleted, whoever asks; None if it may (permissions aside)."""
+        return None
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)

@@ -5,14 +5,18 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.views import PasswordChangeView
 from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 
 from auth.interface import auth_service
 from gateway.permissions import user_escalation_check
-from permissions.interface import EscalationDenied
+from permissions.interface import EscalationDenied, all_assignments, permission_service
 from project.kernel.errors import DomainError
 from project.service_admin import ServiceBackedAdmin, ServiceBackedForm
 from users.interface import user_service
 from users.models import User
+
+EXPLAIN_PERMISSION = "rbac.check.any"  # the explain tool's (permissions.admin)
 
 # The flags' meaning since RBAC (docs/rbac.md): staff may open the admin; what they see there is RBAC.
 FLAG_HELP = {
@@ -84,6 +88,73 @@ class UserAdmin(ServiceBackedAdmin):
         if obj is None:
             return ["email", "password", "display_name", "is_verified", "is_staff", "is_superuser"]
         return ["id", "email", "display_name", "is_verified", "is_staff", "is_superuser", *self.readonly_fields[1:]]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets
+        # What RBAC gives the user, read-only (changed on the RBAC pages), as far as the viewer may see.
+        access = [
+            name
+            for name, perm in (
+                ("rbac_roles", "permissions.view_assignment"),
+                ("rbac_groups", "permissions.view_group"),
+                ("rbac_permissions", EXPLAIN_PERMISSION),
+            )
+            if request.user.has_perm(perm)
+        ]
+        return [*fieldsets, ("Access (RBAC)", {"fields": access})] if access else fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        return [*readonly, "rbac_roles", "rbac_groups", "rbac_permissions"] if obj is not None else readonly
+
+    @admin.display(description="Roles")
+    def rbac_roles(self, obj):
+        rows = [(assignment, "") for assignment in all_assignments(user_id=obj.id)]
+        for group in permission_service.user_groups(user_id=obj.id):
+            rows.extend(
+                (assignment, f", through group {group.name}") for assignment in all_assignments(group_id=group.id)
+            )
+        if not rows:
+            return "none"
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                '<li><a href="{}">{}</a> in {}{}{}</li>',
+                (
+                    (
+                        reverse("admin:permissions_assignment_change", args=[a.id]),
+                        a.role_name,
+                        a.scope or "global",
+                        f", until {a.expires_at:%Y-%m-%d %H:%M} UTC" if a.expires_at else "",
+                        through,
+                    )
+                    for a, through in rows
+                ),
+            ),
+        )
+
+    @admin.display(description="Groups")
+    def rbac_groups(self, obj):
+        groups = permission_service.user_groups(user_id=obj.id)
+        if not groups:
+            return "none"
+        links = ((reverse("admin:permissions_group_change", args=[g.id]), g.name) for g in groups)
+        return format_html("<ul>{}</ul>", format_html_join("", '<li><a href="{}">{}</a></li>', links))
+
+    @admin.display(description="Effective permissions (global scope)")
+    def rbac_permissions(self, obj):
+        explain = reverse("admin:permissions_assignment_explain")
+        codes = sorted(permission_service.effective_permissions(user_id=obj.id))
+        links = ((f"{explain}?{urlencode({'email': obj.email, 'permission': code})}", code, code) for code in codes)
+        return format_html(
+            '<ul id="effective-permissions">{}</ul><p><a href="{}" id="explain-user">Explain a check for this user</a>'
+            " (any permission, any scope)</p>",
+            format_html_join("", '<li><a href="{}" title="Why {} is granted">{}</a></li>', links) or "none",
+            f"{explain}?{urlencode({'email': obj.email})}",
+        )
 
     def has_delete_permission(self, request, obj=None):
         return False  # users are deactivated, never deleted: their ids live on in other services

@@ -189,6 +189,10 @@ def group_members(*, group_id: uuid.UUID) -> list[uuid.UUID]:
     return sorted(group.memberships.values_list("user_id", flat=True))
 
 
+def user_groups(*, user_id: uuid.UUID) -> list[Group]:
+    return list(Group.objects.filter(memberships__user_id=user_id).order_by("name"))
+
+
 def assignment_get(*, assignment_id: uuid.UUID) -> Assignment:
     try:
         return Assignment.objects.select_related("role").get(id=assignment_id)

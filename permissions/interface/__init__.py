@@ -381,6 +381,10 @@ class PermissionService(Protocol):
         """The user ids in the group, sorted. Raises GroupNotFound."""
         ...
 
+    def user_groups(self, *, user_id: uuid.UUID) -> list[Group]:
+        """The groups the user is a member of, sorted by name (none for an unknown user)."""
+        ...
+
     def add_group_member(self, *, actor_id: uuid.UUID | None, group_id: uuid.UUID, user_id: uuid.UUID) -> None:
         """Put a user in a group (idempotent). The user gains the group's roles, so the actor
         must hold every permission they carry in each of their scopes. Raises GroupNotFound,

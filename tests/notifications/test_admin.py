@@ -51,5 +51,37 @@ def test_preferences_are_listed_and_filtered_read_only(operator, embedded):
     listing = operator.get(reverse("admin:notifications_preference_changelist"), {"enabled__exact": "0"})
 
     assert listing.status_code == 200
-    assert str(ada.id) in listing.content.decode()
+    assert "ada@example.com (Ada)" in listing.content.decode() and str(ada.id) not in listing.content.decode()
     assert operator.get(reverse("admin:notifications_preference_add")).status_code == 403
+
+
+HELLO = {"subject": "Maintenance tonight", "body": "Down from 22:00 to 23:00."}
+
+
+def test_deliveries_name_their_user_and_are_found_by_email(operator, embedded):
+    ada, bob = make_user("ada@example.com"), make_user("bob@example.com")
+    notification_id = notification_service.send(
+        type="announcement", user_ids=[ada.id, bob.id], context=HELLO, channels=["email"]
+    )
+    listing = operator.get(reverse("admin:notifications_delivery_changelist"))
+    content = listing.content.decode()
+    assert "ada@example.com (Ada)" in content and "bob@example.com (Bob)" in content
+    assert str(ada.id) not in content and str(bob.id) not in content
+
+    found = operator.get(reverse("admin:notifications_delivery_changelist"), {"q": "bob@example.com"})
+    assert {d.user_id for d in found.context["cl"].result_list} == {bob.id}
+    assert (
+        list(
+            operator.get(reverse("admin:notifications_delivery_changelist"), {"q": "nobody@x.org"})
+            .context["cl"]
+            .result_list
+        )
+        == []
+    )
+
+    [delivery] = [d for d in found.context["cl"].result_list if d.notification_id == notification_id]
+    page = operator.get(reverse("admin:notifications_delivery_change", args=[delivery.id])).content.decode()
+    assert "bob@example.com (Bob)" in page and str(bob.id) not in page  # the field, the title, the breadcrumbs
+    notification = operator.get(reverse("admin:notifications_notification_change", args=[notification_id]))
+    inline = notification.content.decode()  # its deliveries, inline
+    assert "ada@example.com (Ada)" in inline and "bob@example.com (Bob)" in inline and str(ada.id) not in inline

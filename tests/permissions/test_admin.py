@@ -153,36 +153,64 @@ def test_the_assignment_form_refuses_escalation_with_the_missing_permissions(cli
     assert not Assignment.objects.filter(role=writer).exists()
 
 
-def test_the_assignment_list_shows_emails_and_finds_by_email(client, admin_staff, codes):
+def _rows(listing) -> list[list[str]]:
+    """The changelist's rows as the page renders them: the text of each cell."""
+    import re
+    from html import unescape
+
+    rows = re.findall(r"<tr>(.*?)</tr>", listing.content.decode().split('id="result_list"')[1], re.S)[1:]
+    cell = re.compile(r"<t[dh][^>]*>(.*?)</t[dh]>", re.S)
+    return [[unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in cell.findall(row)] for row in rows]
+
+
+def test_the_assignment_list_shows_people_and_finds_them_by_email_or_name(client, admin_staff, codes):
     reader = role("reader", ["docs.page.read"])
-    bob = user_service.create(email="bob@example.com")
+    bob = user_service.create(email="bob@example.com", display_name="Bob Stone")
     carol = user_service.create(email="carol@example.com")
     grant(reader, user_id=bob.id)
     grant(reader, user_id=carol.id, scope="org:acme")
     grant(reader, user_id=bob.id, scope="org:beta", actor_id=admin_staff.id)
     listing = client.get("/admin/permissions/assignment/")
-    assert b"bob@example.com" in listing.content and b"carol@example.com" in listing.content
-    shown = listing.context["cl"].model_admin
-    rows = {
-        (shown.user_email(a), shown.scope_or_global(a), shown.granted_by_email(a))
-        for a in listing.context["cl"].result_list
-    }
+    content = listing.content.decode()
+    assert str(bob.id) not in content and str(carol.id) not in content and str(admin_staff.id) not in content
+    # role, user, group, scope, expires, created, granted by (after the checkbox)
+    rows = {(r[1], r[2], r[4], r[7]) for r in _rows(listing)}
     assert {
-        ("bob@example.com", "global", "system"),
-        ("bob@example.com", "org:beta", "root@example.com"),
-        ("carol@example.com", "org:acme", "system"),
+        ("reader", "bob@example.com (Bob Stone)", "global", "system"),
+        ("reader", "bob@example.com (Bob Stone)", "org:beta", "root@example.com"),
+        ("reader", "carol@example.com", "org:acme", "system"),
     } <= rows
     found = client.get("/admin/permissions/assignment/", {"q": "carol@example.com"})
     assert [a.user_id for a in found.context["cl"].result_list] == [carol.id]
-    assert client.get("/admin/permissions/assignment/", {"q": "nobody@example.com"}).status_code == 200
+    by_name = client.get("/admin/permissions/assignment/", {"q": "bob stone"})
+    assert {a.user_id for a in by_name.context["cl"].result_list} == {bob.id}
+    by_granter = client.get("/admin/permissions/assignment/", {"q": "root@example.com"})
+    found_root = {(a.role.name, a.scope) for a in by_granter.context["cl"].result_list}
+    assert found_root == {("admin", ""), ("reader", "org:beta")}  # holds admin, granted bob's org:beta
+    nobody = client.get("/admin/permissions/assignment/", {"q": "nobody@example.com"})
+    assert nobody.status_code == 200 and list(nobody.context["cl"].result_list) == []
+
+
+def test_an_assignment_added_in_the_admin_is_announced_with_the_users_email(client, admin_staff, codes):
+    reader = role("reader", ["docs.page.read"])
+    user_service.create(email="bob@example.com")
+    response = client.post(
+        "/admin/permissions/assignment/add/", _assignment_form(reader, user_email="bob@example.com"), follow=True
+    )
+    [message] = [str(m) for m in response.context["messages"]]
+    assert "reader to bob@example.com in global" in message and "None" not in message, message
+    assert "reader to bob@example.com in global" in client.get("/admin/").content.decode()  # recent actions
 
 
 def test_an_assignment_is_shown_read_only_with_the_users_email(client, admin_staff, codes):
     bob = user_service.create(email="bob@example.com")
-    assignment = grant(role("reader", ["docs.page.read"]), user_id=bob.id, scope="org:acme")
+    assignment = grant(role("reader", ["docs.page.read"]), user_id=bob.id, scope="org:acme", actor_id=admin_staff.id)
     page = client.get(f"/admin/permissions/assignment/{assignment.id}/change/")
     assert page.status_code == 200
-    assert b"bob@example.com" in page.content and b"org:acme" in page.content
+    content = page.content.decode()
+    assert "bob@example.com" in content and "org:acme" in content and "root@example.com" in content  # granted by
+    assert str(bob.id) not in content and str(admin_staff.id) not in content
+    assert "reader to bob@example.com in org:acme" in content  # the title and breadcrumbs
     assert b'name="scope"' not in page.content  # nothing to edit: revoke and grant anew
 
 
@@ -351,3 +379,47 @@ def test_the_only_groups_in_the_admin_are_rbac_groups(client, admin_staff):
     assert client.get("/admin/auth/group/").status_code == 404
     index = client.get("/admin/")
     assert b"/admin/permissions/group/" in index.content and b"/admin/auth/" not in index.content
+
+
+def test_an_audit_entry_names_its_actor_and_a_user_target_by_email(client, admin_staff, codes):
+    from permissions.core import services
+
+    bob = user_service.create(email="bob@example.com")
+    client.post("/admin/permissions/role/add/", {"name": "reader", "permissions": ["docs.page.read"]})
+    services.user_deactivation_record(user_id=bob.id)
+    created = AuditEntry.objects.get(action="role.created")
+    page = client.get(f"/admin/permissions/auditentry/{created.id}/change/").content.decode()
+    assert "root@example.com" in page and str(admin_staff.id) not in page
+    listing = client.get("/admin/permissions/auditentry/", {"q": "bob@example.com"})
+    [deactivated] = listing.context["cl"].result_list
+    assert deactivated.action == "user.deactivated"
+    row = next(r for r in _rows(listing))
+    assert "bob@example.com" in row and str(bob.id) not in listing.content.decode()
+
+
+# --- Refusals: a message that says why, on the page the operator came from ----------------------------
+
+
+def test_deleting_a_system_role_is_refused_with_a_message_on_the_roles_page(client, admin_staff, codes):
+    admin_role = Role.objects.get(name=ADMIN_ROLE)
+    for method in (client.get, client.post):
+        response = method(f"/admin/permissions/role/{admin_role.id}/delete/", follow=True)
+        assert response.redirect_chain == [(f"/admin/permissions/role/{admin_role.id}/change/", 302)]
+        assert response.status_code == 200
+        [message] = list(response.context["messages"])
+        assert (message.level_tag, str(message)) == ("error", "admin: System roles cannot be deleted or changed.")
+        assert 'class="error"' in response.content.decode()  # the admin's styled message list
+    assert Role.objects.filter(name=ADMIN_ROLE).exists()
+    assert not AuditEntry.objects.filter(action="role.deleted").exists()
+
+
+def test_a_page_an_operator_may_not_open_is_the_admins_own_403_saying_why(client, codes):
+    from users.models import User
+
+    plain = user_service.create(email="plain@example.com", is_staff=True, is_verified=True)
+    client.force_login(User.objects.get(id=plain.id))
+    response = client.get("/admin/permissions/role/")
+    assert response.status_code == 403
+    content = response.content.decode()
+    assert "admin/css/base.css" in content and 'id="forbidden-reason"' in content
+    assert "Your roles do not grant what this page needs" in content

@@ -168,3 +168,37 @@ def test_a_staff_user_who_may_only_view_roles_sees_them_and_nothing_more(server,
     for page in ("role/add/", f"role/{viewer.id}/delete/", "assignment/", "assignment/explain/", "group/"):
         browser.get(f"{server}/admin/permissions/{page}")
         assert "403" in browser.title or "Forbidden" in browser.page_source, page
+
+
+def test_an_admin_sees_people_in_the_assignments_finds_them_by_email_and_is_told_why_a_delete_is_refused(
+    server, browser
+):
+    staff = _user("admin@example.com", staff=True)
+    admin_role = permission_service.get_role_by_name(name=ADMIN_ROLE)
+    permission_service.grant(actor_id=None, role_id=admin_role.id, user_id=staff.id)
+    reader = permission_service.create_role(actor_id=None, name="reader", permissions=[PERMISSION])
+    bob = user_service.create(email="bob@example.com", display_name="Bob Stone")
+    carol = user_service.create(email="carol@example.com")
+    permission_service.grant(actor_id=staff.id, role_id=reader.id, user_id=bob.id, scope=SCOPE)
+    permission_service.grant(actor_id=None, role_id=reader.id, user_id=carol.id)
+    _log_in(browser, server, staff.email)
+
+    browser.get(f"{server}/admin/permissions/assignment/")
+    table = _wait(browser, "#result_list").text
+    assert "bob@example.com (Bob Stone)" in table and "carol@example.com" in table
+    assert str(bob.id) not in browser.page_source and str(staff.id) not in browser.page_source
+    assert "admin@example.com" in table  # granted by
+
+    search = browser.find_element(By.ID, "searchbar")
+    search.send_keys("carol@example.com")
+    search.submit()
+    WebDriverWait(browser, 10).until(lambda d: "q=carol" in d.current_url)
+    rows = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
+    assert [row.find_element(By.CSS_SELECTOR, ".field-user").text for row in rows] == ["carol@example.com"]
+
+    # The admin's styles are served (DEBUG is off): the message below is the admin's red one.
+    browser.get(f"{server}/admin/permissions/role/{admin_role.id}/delete/")
+    message = _wait(browser, ".messagelist .error")
+    assert message.text.lower() == "admin: system roles cannot be deleted or changed."  # styled: capitalised
+    assert browser.current_url == f"{server}/admin/permissions/role/{admin_role.id}/change/"
+    assert message.value_of_css_property("background-color") != "rgba(0, 0, 0, 0)"

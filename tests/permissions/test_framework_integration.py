@@ -386,5 +386,9 @@ def test_a_session_viewer_cannot_revoke_sessions_from_the_admin(client, ada):
     listing = client.get("/admin/gatehouse_auth/session/")
     assert listing.status_code == 200
     assert b'value="revoke"' not in listing.content
+    assert b"ada@example.com" in listing.content and str(ada.id).encode() not in listing.content
+    [session] = listing.context["cl"].result_list
+    page = client.get(f"/admin/gatehouse_auth/session/{session.id}/change/").content.decode()
+    assert f"session {session.id} of ada@example.com" in page and str(ada.id) not in page
     grant(role("session-manager", ["auth.session.view", "auth.session.manage"]), user_id=staff.id)
     assert b'value="revoke"' in client.get("/admin/gatehouse_auth/session/").content

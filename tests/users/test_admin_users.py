@@ -52,3 +52,50 @@ def test_deactivating_in_the_admin_revokes_access(admin_client):
     response = admin_client.post("/admin/users/user/", {"action": "deactivate", "_selected_action": [str(grace.id)]})
     assert response.status_code == 302
     assert user_service.get(user_id=grace.id).is_active is False
+
+
+def test_a_users_page_shows_their_roles_groups_and_permissions_with_the_explain_tool_a_click_away(admin_client):
+    from html import unescape
+
+    from permissions.interface import permission_service
+
+    grace = user_service.create(email="grace@example.com")
+    reader = permission_service.create_role(actor_id=None, name="reader", permissions=["users.user.view"])
+    permission_service.create_role(actor_id=None, name="auditor", permissions=["rbac.audit.view"])
+    direct = grant_role(grace.id, "reader", scope="org:acme")
+    grant_role(grace.id, "auditor")
+    editors = permission_service.create_group(actor_id=None, name="editors")
+    permission_service.add_group_member(actor_id=None, group_id=editors.id, user_id=grace.id)
+    permission_service.grant(actor_id=None, role_id=reader.id, group_id=editors.id)
+
+    page = unescape(admin_client.get(f"/admin/users/user/{grace.id}/change/").content.decode())
+    assert "Access (RBAC)" in page
+    assert f'<a href="/admin/permissions/assignment/{direct.id}/change/">reader</a> in org:acme' in page
+    assert "auditor</a> in global" in page and "reader</a> in global, through group editors" in page
+    assert f'<a href="/admin/permissions/group/{editors.id}/change/">editors</a>' in page
+    # Effective (global): the auditor's and the group's reader's; each a link to its explanation.
+    explain = "/admin/permissions/assignment/explain/"
+    assert f'href="{explain}?email=grace%40example.com&permission=users.user.view"' in page
+    assert f'href="{explain}?email=grace%40example.com&permission=rbac.audit.view"' in page
+    assert f'href="{explain}?email=grace%40example.com" id="explain-user"' in page
+
+    why = admin_client.get(explain, {"email": "grace@example.com", "permission": "users.user.view"})
+    assert (why.context["explanation"].allowed, why.context["explanation"].group_id) == (True, editors.id)
+    prefilled = admin_client.get(explain, {"email": "grace@example.com"})
+    assert prefilled.context["explanation"] is None and not prefilled.context["form"].errors
+    assert 'value="grace@example.com"' in prefilled.content.decode()
+
+
+def test_a_users_page_shows_only_the_access_its_viewer_may_see(client):
+    from permissions.interface import permission_service
+    from users.models import User
+
+    viewer = user_service.create(email="viewer@example.com", is_staff=True)
+    role = permission_service.create_role(actor_id=None, name="user-viewer", permissions=["users.user.view"])
+    permission_service.grant(actor_id=None, role_id=role.id, user_id=viewer.id)
+    grace = user_service.create(email="grace@example.com")
+    grant_role(grace.id, "user-viewer")
+    client.force_login(User.objects.get(id=viewer.id))
+    page = client.get(f"/admin/users/user/{grace.id}/change/")
+    assert page.status_code == 200 and b"grace@example.com" in page.content
+    assert b"Access (RBAC)" not in page.content and b"user-viewer" not in page.content

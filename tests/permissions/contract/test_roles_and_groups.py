@@ -71,11 +71,16 @@ def test_a_group_is_created_filled_emptied_and_deleted(perms):
     for user in [*users, users[0]]:  # adding twice is fine
         perms.add_group_member(actor_id=None, group_id=staff.id, user_id=user)
     assert perms.group_members(group_id=staff.id) == users
+    perms.add_group_member(actor_id=None, group_id=ops.id, user_id=users[0])
+    assert perms.user_groups(user_id=users[0]) == [ops, staff]
+    assert perms.user_groups(user_id=users[1]) == [staff]
+    assert perms.user_groups(user_id=uuid.uuid4()) == []
     perms.remove_group_member(actor_id=None, group_id=staff.id, user_id=users[1])
     perms.remove_group_member(actor_id=None, group_id=staff.id, user_id=users[1])  # and removing twice
     assert perms.group_members(group_id=staff.id) == [users[0], users[2]]
 
     perms.delete_group(actor_id=None, group_id=staff.id)
     assert perms.list_groups() == [ops]
+    assert perms.user_groups(user_id=users[2]) == []
     with pytest.raises(GroupNotFound):
         perms.group_members(group_id=staff.id)

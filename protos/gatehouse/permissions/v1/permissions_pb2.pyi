@@ -375,6 +375,18 @@ class GroupMembersResponse(_message.Message):
     result: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, result: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class UserGroupsRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class UserGroupsResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _containers.RepeatedCompositeFieldContainer[Group]
+    def __init__(self, result: _Optional[_Iterable[_Union[Group, _Mapping]]] = ...) -> None: ...
+
 class AddGroupMemberRequest(_message.Message):
     __slots__ = ("actor_id", "group_id", "user_id")
     ACTOR_ID_FIELD_NUMBER: _ClassVar[int]

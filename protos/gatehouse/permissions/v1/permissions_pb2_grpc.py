@@ -125,6 +125,11 @@ class PermissionServiceStub:
                 request_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.GroupMembersRequest.SerializeToString,
                 response_deserializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.GroupMembersResponse.FromString,
                 _registered_method=True)
+        self.UserGroups = channel.unary_unary(
+                '/gatehouse.permissions.v1.PermissionService/UserGroups',
+                request_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.UserGroupsRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.UserGroupsResponse.FromString,
+                _registered_method=True)
         self.AddGroupMember = channel.unary_unary(
                 '/gatehouse.permissions.v1.PermissionService/AddGroupMember',
                 request_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.AddGroupMemberRequest.SerializeToString,
@@ -301,6 +306,13 @@ class PermissionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UserGroups(self, request, context):
+        """The groups the user is a member of, sorted by name (none for an unknown user).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def AddGroupMember(self, request, context):
         """Idempotent. NOT_FOUND, PERMISSION_DENIED (escalation).
         """
@@ -446,6 +458,11 @@ def add_PermissionServiceServicer_to_server(servicer, server):
                     servicer.GroupMembers,
                     request_deserializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.GroupMembersRequest.FromString,
                     response_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.GroupMembersResponse.SerializeToString,
+            ),
+            'UserGroups': grpc.unary_unary_rpc_method_handler(
+                    servicer.UserGroups,
+                    request_deserializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.UserGroupsRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.UserGroupsResponse.SerializeToString,
             ),
             'AddGroupMember': grpc.unary_unary_rpc_method_handler(
                     servicer.AddGroupMember,
@@ -970,6 +987,33 @@ class PermissionService:
             '/gatehouse.permissions.v1.PermissionService/GroupMembers',
             protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.GroupMembersRequest.SerializeToString,
             protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.GroupMembersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UserGroups(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gatehouse.permissions.v1.PermissionService/UserGroups',
+            protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.UserGroupsRequest.SerializeToString,
+            protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.UserGroupsResponse.FromString,
             options,
             channel_credentials,
             insecure,
