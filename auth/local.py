@@ -6,6 +6,7 @@ import functools
 import logging
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from auth.core import keys, mfa, oidc, services, sessions
 from auth.core.tokens import access_token_decode
@@ -170,7 +171,7 @@ class LocalAuthService:
     def mfa_enabled(self, *, user_id: uuid.UUID) -> bool:
         return mfa.totp_is_on(user_id=user_id)
 
-    def jwks(self) -> dict:
+    def jwks(self) -> dict[str, Any]:
         return keys.jwks()
 
 
@@ -195,7 +196,7 @@ def _sign_in_data(session: SessionModel) -> BrowserSignIn:
 class LocalOidcProvider:
     """The in-process implementation of OidcProvider."""
 
-    def discovery(self) -> dict:
+    def discovery(self) -> dict[str, Any]:
         return oidc.discovery()
 
     def authorize(
@@ -232,7 +233,7 @@ class LocalOidcProvider:
     ) -> EndSessionPage | OAuthResponse:
         return oidc.end_session(request=request, browser_session_id=browser_session_id, confirmed=confirmed)
 
-    def userinfo(self, *, access_token: str) -> dict:
+    def userinfo(self, *, access_token: str) -> dict[str, Any]:
         return oidc.userinfo(access_token=access_token)
 
     def client_create(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from project.kernel.delegation import delegate
 from project.kernel.errors import InvalidArgument, NotFound, PermissionDenied, RateLimited, Unauthenticated
@@ -249,7 +249,7 @@ class AuthService(Protocol):
         """Whether TOTP is on for the user."""
         ...
 
-    def jwks(self) -> dict:
+    def jwks(self) -> dict[str, Any]:
         """The public keys that verify access tokens, as a JWKS document."""
         ...
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from project.kernel.delegation import delegate
 from project.kernel.errors import InvalidArgument, NotFound
@@ -100,7 +100,7 @@ class OidcClientInvalid(InvalidArgument):
 
 
 class OidcProvider(Protocol):
-    def discovery(self) -> dict:
+    def discovery(self) -> dict[str, Any]:
         """The OpenID Provider metadata of `/.well-known/openid-configuration`."""
         ...
 
@@ -147,7 +147,7 @@ class OidcProvider(Protocol):
         """RP-initiated logout: the page to show, or the redirect back to the client."""
         ...
 
-    def userinfo(self, *, access_token: str) -> dict:
+    def userinfo(self, *, access_token: str) -> dict[str, Any]:
         """The claims the token's scopes allow. Raises InvalidToken."""
         ...
 

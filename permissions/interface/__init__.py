@@ -451,7 +451,8 @@ def all_assignments(
     *, user_id: uuid.UUID | None = None, group_id: uuid.UUID | None = None, role_id: uuid.UUID | None = None
 ) -> list[Assignment]:
     """Every assignment that `list_assignments` would page through with these filters, newest first."""
-    assignments, cursor = [], None
+    assignments: list[Assignment] = []
+    cursor: str | None = None
     while True:
         page = permission_service.list_assignments(
             user_id=user_id, group_id=group_id, role_id=role_id, limit=MAX_PAGE_SIZE, cursor=cursor

@@ -9,6 +9,7 @@ client, chosen from settings (`USERS_GRPC_TARGET`), the way `EMAIL_BACKEND` pick
 from __future__ import annotations
 
 import inspect
+import typing
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -32,6 +33,19 @@ def _public_methods(protocol: type) -> dict[str, Any]:
     }
 
 
+def _annotation_drift(expected: Any, actual: Any) -> str:
+    """The annotations `actual` gives differently from `expected` (each resolved in its own module:
+    `uuid.UUID` and `UUID` are the same type); an implementation that leaves one out says nothing."""
+    try:
+        want = typing.get_type_hints(expected)
+        have = typing.get_type_hints(actual)
+    except Exception:  # an annotation this process cannot resolve: the names were checked
+        return ""
+    return ", ".join(
+        f"{key}: {have[key]!r} instead of {want[key]!r}" for key in want if key in have and have[key] != want[key]
+    )
+
+
 def check_implements(protocol: type, impl: object) -> None:
     """Raise SignatureMismatch unless `impl` has every method of `protocol` with the same signature."""
     problems = []
@@ -47,6 +61,10 @@ def check_implements(protocol: type, impl: object) -> None:
             (p.name, p.kind, p.default) for p in actual.parameters.values()
         ]:
             problems.append(f"{name}: expected {expected}, got {actual}")
+            continue
+        drifted = _annotation_drift(method, candidate)
+        if drifted:
+            problems.append(f"{name}: annotations differ: {drifted}")
     if problems:
         raise SignatureMismatch(f"{type(impl).__name__} does not implement {protocol.__name__}: " + "; ".join(problems))
 
@@ -84,6 +102,8 @@ class _Delegate:
         return f"<{self._interface.__name__} delegate -> {_providers.get(self._name)!r}>"
 
 
-def delegate(name: str, interface: type[T]) -> T:
-    """A module-level object typed as `interface` that calls the configured implementation."""
-    return _Delegate(name, interface)  # type: ignore[return-value]
+def delegate(name: str, interface: Any) -> Any:
+    """A module-level object that calls the configured implementation of `interface` (a Protocol,
+    which type checkers will not take as a `type[T]`): annotate the variable it is assigned to,
+    `user_service: UserService = delegate("users", UserService)`."""
+    return _Delegate(name, interface)

@@ -20,15 +20,15 @@ class DomainError(Exception):
         self.message = message or self.default_message
         self.details = details or {}
         if code is not None:
-            self.code = code  # an instance may refine the class's code
+            self.code = code  # type: ignore[misc]  # an instance may refine the class's code
         super().__init__(self.message)
 
     def __eq__(self, other: object) -> bool:
         return (
             type(other) is type(self)
-            and other.code == self.code  # type: ignore[attr-defined]
-            and other.message == self.message  # type: ignore[attr-defined]
-            and other.details == self.details  # type: ignore[attr-defined]
+            and other.code == self.code
+            and other.message == self.message
+            and other.details == self.details
         )
 
     def __hash__(self) -> int:

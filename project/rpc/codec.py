@@ -342,7 +342,7 @@ def _shape_problems(message: Any, hint: Any, path: str) -> list[str]:
         if len(args) != len(message.fields):
             return [f"{path}: {len(message.fields)} fields for {hint}"]
         return [p for field, arg in zip(message.fields, args, strict=True) for p in _field_problems(field, arg, path)]
-    if not dataclasses.is_dataclass(hint):
+    if not (isinstance(hint, type) and dataclasses.is_dataclass(hint)):
         return [f"{path}: message {message.name} for {hint}"]
     hints = _hints_of(hint)
     names = {field.name for field in message.fields}
@@ -445,14 +445,14 @@ def remote_client(
     time zone) raises `invalid`, the service's own validation error."""
     stub = getattr(grpc_module, f"{service}Stub")
 
-    def __init__(self, *, target: str) -> None:
+    def __init__(self: Any, *, target: str) -> None:
         self._rpc = ServiceClient(target, stub)
 
-    def __repr__(self) -> str:
+    def __repr__(self: Any) -> str:
         return f"{type(self).__name__}(target={self._rpc.target!r})"
 
-    def target(self) -> str:
-        return self._rpc.target
+    def target(self: Any) -> str:
+        return str(self._rpc.target)
 
     attributes: dict[str, Any] = {"__init__": __init__, "__repr__": __repr__, "target": property(target)}
     for method in _methods(protocol, pb_module, service):
@@ -461,7 +461,7 @@ def remote_client(
 
 
 def _client_method(method: _Method, invalid: type[DomainError]) -> Callable[..., Any]:
-    def call(self, *args: Any, **kwargs: Any) -> Any:
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
         bound = method.signature.bind(self, *args, **kwargs)
         bound.apply_defaults()
         arguments = dict(bound.arguments)
@@ -470,6 +470,7 @@ def _client_method(method: _Method, invalid: type[DomainError]) -> Callable[...,
 
     call.__name__ = call.__qualname__ = method.name
     call.__signature__ = method.signature  # type: ignore[attr-defined]
+    call.__annotations__ = {**method.params, "return": method.returns}  # the Protocol's, resolved
     return call
 
 
@@ -498,7 +499,7 @@ def servicer(
 def _server_method(method: _Method, impl: object, invalid: type[DomainError], lenient: bool) -> Callable[..., Any]:
     target = getattr(impl, method.name)
 
-    def handle(self, request: Message, context: Any) -> Message:
+    def handle(self: Any, request: Message, context: Any) -> Message:
         return method.encode_response(target(**method.decode_request(request, invalid, lenient)))
 
     handle.__name__ = method.rpc

@@ -60,7 +60,7 @@ class Call:
 
     def time_remaining(self) -> float | None:
         """Seconds until the caller's deadline, or None if it set none."""
-        remaining = self.context.time_remaining()
+        remaining: float | None = self.context.time_remaining()
         # Without a deadline gRPC reports the distance to its "infinite future", centuries away.
         if remaining is None or math.isinf(remaining) or remaining > _NO_DEADLINE:
             return None
@@ -81,7 +81,7 @@ class CallInterceptor(grpc.ServerInterceptor):
     def around(self, call: Call) -> AbstractContextManager[None]:
         raise NotImplementedError
 
-    def intercept_service(self, continuation, handler_call_details):
+    def intercept_service(self, continuation: Any, handler_call_details: Any) -> Any:
         handler = continuation(handler_call_details)
         if handler is None:
             return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
 
@@ -37,7 +38,7 @@ class UnknownService(LookupError):
     pass
 
 
-def _register_function(service: str):
+def _register_function(service: str) -> Callable[[grpc.Server], str]:
     try:
         path = SERVICERS[service]
     except KeyError:
@@ -45,7 +46,8 @@ def _register_function(service: str):
             f"no gRPC servicer for {service!r}; services with one: {', '.join(sorted(SERVICERS))}"
         ) from None
     module, _, function = path.partition(":")
-    return getattr(importlib.import_module(module), function)
+    register: Callable[[grpc.Server], str] = getattr(importlib.import_module(module), function)
+    return register
 
 
 @dataclass

@@ -36,6 +36,11 @@ class ExtraArgument(GrpcUserService):
         raise NotImplementedError
 
 
+class DriftedAnnotation(GrpcUserService):
+    def get_by_email(self, *, email: bytes) -> User:  # same names, another type
+        raise NotImplementedError
+
+
 class MissingMethod:
     def __init__(self):
         self._local = LocalUserService()
@@ -46,7 +51,9 @@ class MissingMethod:
         return getattr(self._local, name)
 
 
-@pytest.mark.parametrize("wrong", [PositionalGet, RenamedArgument, DriftedDefault, ExtraArgument, MissingMethod])
+@pytest.mark.parametrize(
+    "wrong", [PositionalGet, RenamedArgument, DriftedDefault, ExtraArgument, DriftedAnnotation, MissingMethod]
+)
 def test_an_implementation_whose_signatures_differ_is_refused_at_start_up(wrong):
     impl = wrong() if wrong is MissingMethod else wrong(target="127.0.0.1:1")
     with pytest.raises(SignatureMismatch):
