@@ -34,10 +34,6 @@ COPY --from=wheel /dist/ /tmp/dist/
 RUN uv pip install --python /app/.venv/bin/python --no-deps /tmp/dist/*.whl && rm -rf /tmp/dist /root/.cache
 # `python manage.py …` (the compose commands) and gunicorn's settings, read from the working directory.
 COPY manage.py gunicorn.conf.py ./
-# Static files, hashed and compressed, into the image: WhiteNoise serves them from every web process
-# (no settings are secret at build time: a throwaway key and no database are enough to collect).
-ENV STATIC_ROOT=/app/static
-RUN SECRET_KEY=collectstatic-only DATABASE_URL=sqlite:////tmp/unused.sqlite3 python manage.py collectstatic --noinput -v0
 
 RUN groupadd --system --gid 10001 gatehouse \
     && useradd --system --uid 10001 --gid gatehouse --home-dir /app --no-create-home gatehouse \

@@ -34,28 +34,11 @@ class ErrorSerializer(serializers.Serializer):
     error = ErrorDetailSerializer()
 
 
-# Operations are tagged by the app service that answers them (the README's diagram), longest
-# prefix first; anything else (health, metrics) is an operation of the deployment.
-APP_SERVICE_TAGS = (
-    ("/api/v1/auth/", "Authentication"),
-    ("/api/v1/users", "User Management"),
-    ("/api/v1/rbac/", "RBAC"),
-    ("/api/v1/notifications", "Notifications"),
-    ("/api/v1/oidc/", "OpenID Connect"),
-)
-
-
 class GatehouseAutoSchema(AutoSchema):
     """Names the per-API nested serializers after their API (`TokenApi.InputSerializer` →
     `TokenInputRequest`): every API class has its own `InputSerializer`, as the style guide wants,
     and the schema needs one component name for each. Documents the error envelope on every
     operation, so a client (or a schema-driven fuzzer) knows every status it may receive."""
-
-    def get_tags(self):
-        for prefix, tag in APP_SERVICE_TAGS:
-            if self.path.startswith(prefix):
-                return [tag]
-        return ["Operations"]
 
     def get_serializer_name(self, serializer, direction):
         name = super().get_serializer_name(serializer, direction)

@@ -8,7 +8,6 @@ import os
 import re
 import socket
 import sys
-import warnings
 from pathlib import Path
 
 import environ
@@ -51,7 +50,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
-    "drf_spectacular_sidecar",  # Swagger UI's files, pinned and served from here (no CDN)
     "corsheaders",
     "project.events",
     "project.rpc",
@@ -68,9 +66,6 @@ MIDDLEWARE = [
     "gateway.middleware.HttpsOnlyApiMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "gateway.edge.SecurityHeadersMiddleware",
-    # Static files in every shape (gunicorn without DEBUG included), before the rate limit and
-    # the session: a stylesheet costs neither.
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "gateway.edge.BodySizeLimitMiddleware",
     "gateway.edge.RateLimitMiddleware",
@@ -320,10 +315,6 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
-    # Swagger UI from the pinned drf-spectacular-sidecar package, not a CDN at @latest.
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
 }
 
 # --- i18n / static --------------------------------------------------------------------------------
@@ -332,19 +323,7 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-# `manage.py collectstatic` writes here (the image does at build time, scripts/stack before it
-# starts); WhiteNoise serves it from every web process, DEBUG or not (docs/operations.md).
-STATIC_ROOT = env.path("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    # Content-hashed names (so WhiteNoise can let browsers keep them for a year) and compressed copies.
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
-}
-if DEBUG:
-    # `scripts/run`: files straight from the apps, no collectstatic (and no warning about its
-    # directory, which a first run does not have).
-    WHITENOISE_USE_FINDERS = True
-    warnings.filterwarnings("ignore", message="No directory at", module="whitenoise")
+STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # --- Security (production defaults; `manage.py check --deploy` is clean with DEBUG off) ----------
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)

@@ -33,11 +33,3 @@ if os.environ.get("GATEHOUSE_TEST_DATABASE_NAME"):
 # server started with GATEHOUSE_TEST_REAL_HASHER=1 hashes as deployed (the load test measures its memory).
 if os.environ.get("GATEHOUSE_TEST_REAL_HASHER") != "1":
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-# Static files straight from the apps (no collectstatic for every test run), served by WhiteNoise
-# in every process as deployed. tests/gateway/test_static.py starts a server with the production
-# storage instead (GATEHOUSE_TEST_PRODUCTION_STATIC=1, after a real collectstatic).
-if os.environ.get("GATEHOUSE_TEST_PRODUCTION_STATIC") != "1":
-    STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
-    WHITENOISE_USE_FINDERS = True
-    STATIC_ROOT = None  # nothing collected, and no warning that the directory is missing
