@@ -319,11 +319,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
-    # Swagger UI and ReDoc from the pinned drf-spectacular-sidecar package, served as our own static
-    # files: /api/docs/ needs no CDN (issue 16, item 6).
+    # Swagger UI from the pinned drf-spectacular-sidecar package, served as our own static files:
+    # /api/docs/ needs no CDN (issue 16, item 6).
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "gateway.openapi.tag_app_services"],
 }
 
