@@ -35,12 +35,18 @@ RUN uv pip install --python /app/.venv/bin/python --no-deps /tmp/dist/*.whl && r
 # `python manage.py …` (the compose commands) and gunicorn's settings, read from the working directory.
 COPY manage.py gunicorn.conf.py ./
 
+# Static files belong to the image, not to the data: every web process serves them (WhiteNoise)
+# from /app/static, under the hashed, compressed names collectstatic gives them here. The key only
+# lets the settings load; nothing is signed at build time.
+ENV GATEHOUSE_DATA_DIR=/app/var \
+    GATEHOUSE_STATIC_ROOT=/app/static
+RUN SECRET_KEY=collectstatic-at-build-time-only python manage.py collectstatic --noinput --verbosity 0
+
 RUN groupadd --system --gid 10001 gatehouse \
     && useradd --system --uid 10001 --gid gatehouse --home-dir /app --no-create-home gatehouse \
     && mkdir -p /app/var \
     && chown gatehouse:gatehouse /app/var
 USER gatehouse
-ENV GATEHOUSE_DATA_DIR=/app/var
 
 EXPOSE 8000 50051
 CMD ["gunicorn", "project.wsgi", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]

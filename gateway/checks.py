@@ -1,8 +1,9 @@
-"""System checks for a deployment (`manage.py check --deploy`), next to Django's own."""
+"""System checks for a deployment (`manage.py check`, `check --deploy`), next to Django's own."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
 from django.core.checks import Tags, Warning, register
 
 # Backends that write each mail, one-time tokens and all, to the process's output: its logs.
@@ -38,3 +39,23 @@ def mail_does_not_go_to_the_logs(app_configs, **kwargs):
             )
         ]
     return []
+
+
+# Not tagged `staticfiles`: collectstatic runs those checks, and would warn before collecting.
+@register()
+def static_files_are_collected(app_configs, **kwargs):
+    """Without DEBUG, pages name their static files through collectstatic's manifest: without it,
+    every page that has any (the admin, /api/docs/, the sign-in pages) fails with a 500."""
+    if settings.DEBUG or not isinstance(staticfiles_storage, ManifestFilesMixin):
+        return []
+    if staticfiles_storage.exists(staticfiles_storage.manifest_name):
+        return []
+    return [
+        Warning(
+            f"STATIC_ROOT ({settings.STATIC_ROOT}) has no static files manifest: without DEBUG the admin, "
+            "/api/docs/ and the sign-in pages fail with 500.",
+            hint="Run `manage.py collectstatic --noinput` with this configuration (the Dockerfile's build and "
+            "scripts/stack do), or set GATEHOUSE_STATIC_ROOT to where it was run.",
+            id="gatehouse.W003",
+        )
+    ]

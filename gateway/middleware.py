@@ -38,6 +38,8 @@ HTTP_LATENCY = Histogram("gatehouse_http_request_duration_seconds", "HTTP reques
 
 def _route(request) -> str:
     # The URL pattern, not the path: ids in paths would explode the label cardinality.
+    if request.path.startswith(settings.STATIC_URL):
+        return "static"  # WhiteNoise answers these before any URL pattern
     match = getattr(request, "resolver_match", None)
     if match is None:
         try:

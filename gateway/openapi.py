@@ -1,6 +1,8 @@
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
+from .routes import APP_SERVICES
+
 # Every operation under /api/ may answer these with the contract's error envelope (contract §0):
 # validation (400), authentication (401), authorisation (403), unknown or invisible object (404),
 # a method the path does not have (405), an Accept it cannot serve (406), a conflict (409), an
@@ -46,6 +48,14 @@ class GatehouseAutoSchema(AutoSchema):
         if "." in qualname:
             name = qualname.split(".")[0].removesuffix("Api") + name
         return name
+
+    def get_tags(self):
+        # By app service (gateway/routes.py), not the path's first segment (which made all of them `v1`).
+        for service in APP_SERVICES:
+            for prefix, tag in service.doc_tags:
+                if self.path.startswith(prefix):
+                    return [tag]
+        return super().get_tags()
 
     def get_operation(self, *args, **kwargs):
         operation = super().get_operation(*args, **kwargs)
@@ -101,3 +111,16 @@ class GatehouseAutoSchema(AutoSchema):
                 responses[code] = self._get_response_for_code(ErrorSerializer, code, direction=direction)
                 responses[code]["description"] = description
         return responses
+
+
+def tag_app_services(result, generator, request, public):
+    """Postprocessing hook: the docs list their tags in the route table's order, each naming its app
+    service (drf-spectacular would list them by their first path, without a word)."""
+    used = {tag for operations in result.get("paths", {}).values() for op in operations.values() for tag in op["tags"]}
+    tags: list[dict] = []
+    for service in APP_SERVICES:
+        for _, tag in service.doc_tags:
+            if tag in used and tag not in [known["name"] for known in tags]:
+                tags.append({"name": tag, "description": f"App service: {service.title}"})
+    result["tags"] = tags
+    return result

@@ -28,6 +28,9 @@ class AppService:
     # Public path prefixes that belong to this app service: nginx sends them to its upstream pool.
     # Every path its mounts serve starts with one of these (tests/gateway/test_routes.py checks).
     locations: tuple[str, ...]
+    # How the API docs group its operations (OpenAPI tags, issue 16 item 6): (path prefix, tag),
+    # the first match wins. Under User Management, signing in and the OpenID Provider have their own.
+    doc_tags: tuple[tuple[str, str], ...]
 
 
 APP_SERVICES: tuple[AppService, ...] = (
@@ -43,18 +46,27 @@ APP_SERVICES: tuple[AppService, ...] = (
             Mount(".well-known/", "auth.api.oidc_wellknown_urls"),
         ),
         locations=("/api/v1/auth/", "/api/v1/users", "/oauth2/", "/.well-known/openid-configuration", "/api/v1/oidc/"),
+        doc_tags=(
+            ("/api/v1/users", "User Management"),
+            ("/api/v1/auth/", "Authentication"),
+            ("/api/v1/oidc/", "OIDC"),
+            ("/oauth2/", "OIDC"),
+            ("/.well-known/openid-configuration", "OIDC"),
+        ),
     ),
     AppService(
         name="rbac",
         title="RBAC (permissions core service)",
         mounts=(Mount("api/v1/rbac/", "permissions.api.urls"),),
         locations=("/api/v1/rbac/",),
+        doc_tags=(("/api/v1/rbac/", "RBAC"),),
     ),
     AppService(
         name="notifications",
         title="Notifications (notifications core service)",
         mounts=(Mount("api/v1/", "notifications.api.urls"),),
         locations=("/api/v1/notifications",),
+        doc_tags=(("/api/v1/notifications", "Notifications"),),
     ),
 )
 

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "corsheaders",
     "project.events",
     "project.rpc",
@@ -65,6 +66,9 @@ MIDDLEWARE = [
     "gateway.middleware.MetricsMiddleware",
     "gateway.middleware.HttpsOnlyApiMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files, right after the HTTPS redirect and HSTS, before the rate limit: one admin page
+    # loads a dozen of them.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "gateway.edge.SecurityHeadersMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "gateway.edge.BodySizeLimitMiddleware",
@@ -315,6 +319,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from the pinned drf-spectacular-sidecar package, served as our own static files:
+    # /api/docs/ needs no CDN (issue 16, item 6).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "gateway.openapi.tag_app_services"],
 }
 
 # --- i18n / static --------------------------------------------------------------------------------
@@ -322,8 +331,22 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Every web process serves the static files itself (WhiteNoise, issue 16 item 4), DEBUG or not:
+# no reverse proxy is needed for the admin and /api/docs/ to have their stylesheets and scripts.
+# `collectstatic` (the Dockerfile's build, scripts/stack) copies them to STATIC_ROOT under hashed,
+# compressed names, served with a far-future Cache-Control; gatehouse.W003 warns when it was not run.
+# With DEBUG they come straight from the apps (no collectstatic for `scripts/run`).
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# The checkout's git-ignored staticfiles/; installed, under GATEHOUSE_DATA_DIR (site-packages is no
+# place to write); the image sets its own, outside the data directory.
+STATIC_ROOT = Path(
+    env.str("GATEHOUSE_STATIC_ROOT", default="")
+    or (BASE_DIR / "staticfiles" if (BASE_DIR / "manage.py").exists() else DATA_DIR / "static")
+)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 # --- Security (production defaults; `manage.py check --deploy` is clean with DEBUG off) ----------
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)

@@ -16,7 +16,7 @@ os.environ.setdefault("GATEHOUSE_RATELIMIT_RESET_PER_ADDRESS", "1000000/hour")
 os.environ.setdefault("GATEHOUSE_EVENTS_OFF_REQUEST", "false")
 
 from project.settings import *  # noqa: F403
-from project.settings import DATABASES, INSTALLED_APPS
+from project.settings import DATABASES, INSTALLED_APPS, STORAGES
 
 # A test-only consumer whose side effects the event tests count.
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.probe"]
@@ -33,3 +33,11 @@ if os.environ.get("GATEHOUSE_TEST_DATABASE_NAME"):
 # server started with GATEHOUSE_TEST_REAL_HASHER=1 hashes as deployed (the load test measures its memory).
 if os.environ.get("GATEHOUSE_TEST_REAL_HASHER") != "1":
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Pages render with DEBUG off and no collectstatic per run: static files come from the apps, as with
+# DEBUG (WhiteNoise's finders). A server started with GATEHOUSE_TEST_DEPLOYED_STATIC=1 serves them as
+# deployed, from the manifest collectstatic writes (tests/gateway/test_static.py runs it first).
+if os.environ.get("GATEHOUSE_TEST_DEPLOYED_STATIC") != "1":
+    STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    WHITENOISE_USE_FINDERS = True
+    WHITENOISE_AUTOREFRESH = True

@@ -3,6 +3,7 @@
 import io
 import json
 import logging
+import types
 
 import pytest
 from django.test import override_settings
@@ -41,6 +42,56 @@ def test_openapi_schema_and_docs_are_served(client):
     assert schema.status_code == 200
     assert json.loads(schema.content)["openapi"].startswith("3.")
     assert client.get("/api/docs/").status_code == 200
+
+
+# Issue 16 item 6: the docs group the operations by app service (gateway/routes.py), not all as `v1`.
+SERVICE_TAGS = {
+    "/api/v1/users": "User Management",
+    "/api/v1/auth/": "Authentication",
+    "/api/v1/oidc/": "OIDC",
+    "/api/v1/rbac/": "RBAC",
+    "/api/v1/notifications": "Notifications",
+}
+
+
+def test_every_operation_of_the_schema_is_tagged_with_its_app_service(client):
+    schema = client.get("/api/schema/", headers={"Accept": "application/json"}).json()
+    tagged = {
+        (method.upper(), path): operation["tags"]
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+    }
+    assert len(tagged) > 40
+    for (method, path), tags in tagged.items():
+        [expected] = [tag for prefix, tag in SERVICE_TAGS.items() if path.startswith(prefix)]
+        assert tags == [expected], (method, path, tags)
+    assert tagged["POST", "/api/v1/auth/token"] == ["Authentication"]
+    assert tagged["GET", "/api/v1/users/me"] == ["User Management"]
+    assert tagged["POST", "/api/v1/oidc/clients"] == ["OIDC"]
+    assert tagged["POST", "/api/v1/rbac/check"] == ["RBAC"]
+    assert tagged["POST", "/api/v1/notifications/send"] == ["Notifications"]
+    # Listed in the route table's order, each naming its app service.
+    assert [(tag["name"], tag["description"].split(" (")[0]) for tag in schema["tags"]] == [
+        ("User Management", "App service: User Management"),
+        ("Authentication", "App service: User Management"),
+        ("OIDC", "App service: User Management"),
+        ("RBAC", "App service: RBAC"),
+        ("Notifications", "App service: Notifications"),
+    ]
+
+
+def test_a_web_process_hosting_some_app_services_lists_only_their_tags():
+    from drf_spectacular.generators import SchemaGenerator
+
+    from gateway import routes, urls
+
+    conf = types.ModuleType("rbac_only_urls")
+    conf.urlpatterns = urls.app_service_urls((routes.app_service("rbac"),))
+    schema = SchemaGenerator(urlconf=conf).get_schema(request=None, public=True)
+    assert {tag for operations in schema["paths"].values() for op in operations.values() for tag in op["tags"]} == {
+        "RBAC"
+    }
+    assert [tag["name"] for tag in schema["tags"]] == ["RBAC"]
 
 
 def test_metrics_are_in_prometheus_text_format(client):

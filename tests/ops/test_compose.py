@@ -130,3 +130,13 @@ def test_the_image_installs_the_built_wheel():
     assert re.search(r"uv pip install .*--no-deps .*\.whl", dockerfile)
     final = dockerfile.split("\nFROM python:3.11-slim\n", 1)[1]
     assert "COPY . ." not in final  # no source tree in the image: the wheel
+
+
+def test_the_image_collects_static_files_at_build_time_outside_its_data_directory():
+    """Issue 16 item 4: the web container serves the admin's static files itself (WhiteNoise), from
+    what the build collected; a volume mounted on the data directory must not hide or freeze them."""
+    final = (ROOT / "Dockerfile").read_text().split("\nFROM python:3.11-slim\n", 1)[1]
+    environment = dict(re.findall(r"(GATEHOUSE_(?:STATIC_ROOT|DATA_DIR))=(\S+)", final))
+    assert not Path(environment["GATEHOUSE_STATIC_ROOT"]).is_relative_to(environment["GATEHOUSE_DATA_DIR"])
+    collect = final.index("manage.py collectstatic --noinput")
+    assert final.index("GATEHOUSE_STATIC_ROOT=") < collect < final.index("\nUSER ")

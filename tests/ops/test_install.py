@@ -6,6 +6,7 @@ the test does not download them again; the wheel itself is installed with pip.)"
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -95,7 +96,7 @@ def test_pip_install_then_the_gatehouse_command_runs_outside_the_checkout(wheel,
 
     port = free_port()
     server = Process(
-        "gatehouse", [gatehouse, "runserver", f"127.0.0.1:{port}", "--noreload"], env=env, log_dir=tmp_path
+        "gatehouse", [gatehouse, "runserver", f"127.0.0.1:{port}", "--noreload"], env=env, log_dir=tmp_path, cwd=run
     )
     try:
         server.wait_until(lambda: port_open(port), timeout=60, what="listening")
@@ -107,3 +108,24 @@ def test_pip_install_then_the_gatehouse_command_runs_outside_the_checkout(wheel,
         assert refused.value.code == 400 and b"This sign-in request cannot be completed" in refused.value.read()
     finally:
         server.stop()
+
+    # Issue 16 item 4, the image's shape: static files collected under the data directory (never
+    # site-packages), then gunicorn without DEBUG serves them itself.
+    collected = command("collectstatic", "--noinput", "--verbosity", "0")
+    assert collected.returncode == 0, collected.stderr[-2000:]
+    hashed = json.loads((run / "var" / "static" / "staticfiles.json").read_text())["paths"]["admin/css/base.css"]
+    port = free_port()
+    deployed = {**env, "DEBUG": "0", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "0"}
+    web = Process(
+        "gunicorn",
+        [str(venv / "bin" / "python"), "-m", "gunicorn", "project.wsgi", "-b", f"127.0.0.1:{port}"],
+        env=deployed,
+        log_dir=tmp_path,
+        cwd=run,
+    )
+    try:
+        web.wait_until(lambda: port_open(port), timeout=60, what="listening")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/{hashed}", timeout=10) as response:
+            assert response.status == 200 and "immutable" in response.headers["Cache-Control"]
+    finally:
+        web.stop()

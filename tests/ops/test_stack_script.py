@@ -104,10 +104,14 @@ def stack(tmp_path):
         GATEHOUSE_OUTBOX_SWEEP_AGE="0.5",
         WEB_CONCURRENCY="1",
         CELERY_CONCURRENCY="1",
+        # Static files as deployed (tests.settings): from the manifest scripts/stack's collectstatic writes.
+        GATEHOUSE_TEST_DEPLOYED_STATIC="1",
+        GATEHOUSE_STATIC_ROOT=str(tmp_path / "static"),
     )
     env.pop("DEBUG", None)
     process = Process("stack", [str(ROOT / "scripts" / "stack")], env=env, log_dir=tmp_path)
     process.web = f"http://127.0.0.1:{web_port}"
+    process.static_root = tmp_path / "static"
     process.grpc_target = f"127.0.0.1:{grpc_port}"
     try:
         yield process
@@ -134,6 +138,12 @@ def test_scripts_stack_runs_every_process_and_events_flow_end_to_end(stack):
         "cache": "ok",
         "broker": "ok",
     }
+    # Issue 16 item 4: the web process (gunicorn, DEBUG off) serves the admin's static files, which
+    # scripts/stack collected, under their hashed names and cached for good.
+    hashed = json.loads((stack.static_root / "staticfiles.json").read_text())["paths"]["admin/css/base.css"]
+    with urllib.request.urlopen(f"{stack.web}/static/{hashed}", timeout=5) as response:
+        assert response.status == 200
+        assert response.headers["Cache-Control"] == "max-age=315360000, public, immutable"
     eventually(lambda: grpc_serving(stack.grpc_target, ""), timeout=60, what="gRPC health", stack=stack)
     assert grpc_serving(stack.grpc_target, "gatehouse.users.v1.UserService")
     assert set(children(stack)) == PROCESSES

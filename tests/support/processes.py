@@ -36,12 +36,12 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 class Process:
     """A child process with its output in a log file (printed if the test fails to start it)."""
 
-    def __init__(self, name: str, args: list[str], *, env: dict[str, str], log_dir: Path):
+    def __init__(self, name: str, args: list[str], *, env: dict[str, str], log_dir: Path, cwd: Path = ROOT):
         self.name = name
         self.log_path = log_dir / f"{name}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.popen = subprocess.Popen(
-            args, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+            args, cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
     def output(self) -> str:
