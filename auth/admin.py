@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from auth.core import oidc, services
 from auth.interface.oidc import OidcClientInvalid
 from auth.models import OidcClient, Session, SigningKey
-from project.people_admin import PeopleAdmin, person
+from gateway.people_admin import PeopleAdmin, person
 from project.service_admin import ServiceBackedAdmin
 
 

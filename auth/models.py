@@ -56,7 +56,7 @@ class Session(models.Model):
         indexes = [models.Index(fields=["user_id", "revoked_at"], name="auth_session_user_active")]
 
     def __str__(self):
-        # `people`: the admin's labels of user ids (project/people_admin.py); alone, the id.
+        # `people`: the admin's labels of user ids (gateway/people_admin.py); alone, the id.
         return f"session {self.id} of {getattr(self, 'people', {}).get('user_id') or self.user_id}"
 
 

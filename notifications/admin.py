@@ -3,10 +3,10 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path
 
+from gateway.people_admin import PeopleAdmin, PeopleInline, person
 from notifications.core.services import deliveries_retry
 from notifications.core.types import TYPES, type_list
 from notifications.models import Delivery, InAppMessage, Notification, Preference
-from project.people_admin import PeopleAdmin, PeopleInline, person
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

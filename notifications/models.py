@@ -75,7 +75,7 @@ class Delivery(models.Model):
         ]
 
     def __str__(self):
-        # `people`: the admin's labels of user ids (project/people_admin.py); alone, the id.
+        # `people`: the admin's labels of user ids (gateway/people_admin.py); alone, the id.
         return f"{self.channel} to {getattr(self, 'people', {}).get('user_id') or self.user_id}: {self.status}"
 
 

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from gateway.people_admin import PeopleAdmin, person
 from permissions.interface import (
     MAX_PAGE_SIZE,
     EscalationDenied,
@@ -25,7 +26,6 @@ from permissions.interface import (
 from permissions.models import Assignment, AuditEntry, Group, Permission, Role
 from project import service_admin
 from project.kernel.errors import DomainError
-from project.people_admin import PeopleAdmin, person
 from project.service_admin import ServiceBackedAdmin
 from users.interface import UserNotFound, user_service
 

@@ -88,7 +88,7 @@ class Assignment(models.Model):
         ]
 
     def __str__(self):
-        # `people`: the admin's labels of user ids (project/people_admin.py); alone, the id.
+        # `people`: the admin's labels of user ids (gateway/people_admin.py); alone, the id.
         who = self.group.name if self.group_id else getattr(self, "people", {}).get("user_id") or self.user_id
         return f"{self.role.name} to {who} in {self.scope or 'global'}"
 

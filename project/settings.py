@@ -174,7 +174,7 @@ else:
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 # Embedded mode: events marked off-request (a password reset's mail) are handled on a background
-# thread after the answer, not inside the request (project/events/outbox.py). The test suite turns
+# thread after the answer, not inside the request (project/events/relay.py). The test suite turns
 # it off to observe their effects synchronously; tests/auth/test_reset_timing.py turns it on.
 GATEHOUSE_EVENTS_OFF_REQUEST = env.bool("GATEHOUSE_EVENTS_OFF_REQUEST", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True

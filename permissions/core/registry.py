@@ -1,4 +1,5 @@
-"""The contract's permission codes (contract §2-§4), declared on behalf of their owning apps.
+"""The contract's permission codes (contract §2-§4), declared on behalf of their owning apps, and
+those of the shared events package, which may not import a service.
 
 Declared here, listed per owning app, so that every code the gateway checks exists from the
 first `migrate` on, whatever the order of the apps in INSTALLED_APPS. An app may later declare
@@ -28,7 +29,16 @@ CONTRACT_PERMISSIONS: dict[str, dict[str, str]] = {
     },
 }
 
+# The admin's view of the event pipeline (project.events: the outbox, the inbox, dead letters).
+# Declared here on the events package's behalf: shared infrastructure imports no service
+# (pyproject.toml, `infrastructure-imports-no-service`); permissions.backends maps its codenames.
+EVENTS_PERMISSIONS: dict[str, str] = {
+    "events.event.view": "See the outbox, the inbox and dead letters in the admin.",
+    "events.deadletter.manage": "Replay and discard dead letters from the admin.",
+}
+
 
 def declare_contract_permissions() -> None:
     for app, codes in CONTRACT_PERMISSIONS.items():
         declare_permissions(app, codes)
+    declare_permissions("events", EVENTS_PERMISSIONS)

@@ -1,9 +1,9 @@
-"""Dead letters: events a consumer gave up on after its retries, kept for inspection and replay."""
+"""Replaying dead letters: events a consumer gave up on after its retries (`consumers.py` records
+them), delivered to that consumer again once the cause is fixed (the admin, `replay_dead_letters`).
+"""
 
 from __future__ import annotations
 
-import logging
-import uuid
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -11,30 +11,10 @@ from django.utils import timezone
 
 from project.kernel.events import Envelope
 
+from .consumers import deliver_in_process
 from .models import DeadLetter
-
-log = logging.getLogger(__name__)
-
-
-def record_dead_letter(consumer: str, envelope: dict, error: str, *, attempts: int) -> DeadLetter:
-    """Keep a failed event. A redelivery of one already kept (and not yet replayed) adds no row."""
-    try:
-        event_id = uuid.UUID(str(envelope.get("id")))
-    except ValueError:
-        event_id = None
-    if event_id is not None:
-        existing = DeadLetter.objects.filter(consumer=consumer, event_id=event_id, replayed_at__isnull=True).first()
-        if existing is not None:
-            return existing
-    log.error("event %s dead-lettered for consumer %s after %d attempt(s): %s", event_id, consumer, attempts, error)
-    return DeadLetter.objects.create(
-        consumer=consumer,
-        event_id=event_id,
-        event_type=str(envelope.get("type", ""))[:100],
-        envelope=envelope,
-        error=error,
-        attempts=attempts,
-    )
+from .publishing import publish_to_queue
+from .topology import queue_name
 
 
 class NotReplayable(ValueError):
@@ -48,8 +28,6 @@ def replay(dead_letter: DeadLetter) -> None:
     handlers run now. Either way the inbox still applies: an event that was in fact processed in
     the meantime is not processed twice. Should it fail again, a new dead letter is recorded.
     """
-    from .relay import deliver_in_process, publish_to_consumer
-
     try:
         envelope = Envelope.from_dict(dead_letter.envelope)
     except Exception as exc:
@@ -59,7 +37,7 @@ def replay(dead_letter: DeadLetter) -> None:
     dead_letter.save(update_fields=["replayed_at"])
     try:
         if settings.CELERY_BROKER_URL:
-            publish_to_consumer(dead_letter.consumer, envelope)
+            publish_to_queue(queue_name(dead_letter.consumer), envelope)
         else:
             deliver_in_process(dead_letter.consumer, envelope)
     except Exception:

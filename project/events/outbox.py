@@ -1,16 +1,17 @@
-"""Writing events: `outbox_record` inside the transaction of the change it describes."""
+"""Writing events: `outbox_record` inside the transaction of the change it describes.
+
+Recording only. What happens once that transaction commits (the relay's fast path) is installed
+by EventsConfig.ready() with `on_commit`, so this module, which every core service imports, knows
+nothing of publishing (docs/architecture.md, the layers of project.events).
+"""
 
 from __future__ import annotations
 
 import itertools
-import logging
-import threading
-import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
 
 from project.kernel.context import get_request_id
@@ -18,12 +19,21 @@ from project.kernel.events import Envelope
 
 from .models import OutboxEvent
 
-log = logging.getLogger(__name__)
 _seq = itertools.count()
+
+# Called with (event id, off_request) after the commit of every recorded event.
+_after_commit: Callable[[uuid.UUID, bool], None] | None = None
 
 
 class OutsideTransaction(RuntimeError):
     pass
+
+
+def on_commit(callback: Callable[[uuid.UUID, bool], None]) -> None:
+    """Install what runs after the commit of each recorded event (EventsConfig.ready() installs the
+    relay's fast path). Without it, recorded events wait for the sweeper."""
+    global _after_commit
+    _after_commit = callback
 
 
 def outbox_record(*, type: str, producer: str, payload: dict[str, Any], off_request: bool = False) -> Envelope:
@@ -51,67 +61,10 @@ def outbox_record(*, type: str, producer: str, payload: dict[str, Any], off_requ
         payload=envelope.payload,
         seq=next(_seq),
     )
-    if off_request and not settings.CELERY_BROKER_URL and settings.GATEHOUSE_EVENTS_OFF_REQUEST:
-        transaction.on_commit(lambda: _off_request().submit(_after_commit_off_request, envelope.id))
-    else:
-        transaction.on_commit(lambda: _after_commit(envelope.id))
+    after_commit = _after_commit
+    if after_commit is not None:
+        transaction.on_commit(lambda: after_commit(envelope.id, off_request))
     return envelope
-
-
-_executor = None
-_executor_lock = threading.Lock()
-
-
-def _off_request():
-    """One background thread per process, started on first use."""
-    global _executor
-    with _executor_lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gatehouse-events")
-        return _executor
-
-
-def _after_commit_off_request(event_id: uuid.UUID) -> None:
-    from django.db import close_old_connections
-
-    try:
-        _after_commit(event_id)
-    finally:
-        close_old_connections()
-
-
-def wait_off_request(timeout: float = 10.0) -> None:
-    """Wait until every event handed to the background thread so far has been handled (tests)."""
-    _off_request().submit(lambda: None).result(timeout=timeout)
-
-
-# After the fast path fails (broker down), this process skips it for a while instead of making
-# every request wait for a failing connect; the sweeper publishes what is left behind.
-FAST_PATH_BACKOFF_SECONDS = 5.0
-_fast_path_paused_until = 0.0
-
-
-def _after_commit(event_id: uuid.UUID) -> None:
-    # The fast path. Anything it fails to publish stays pending and the sweeper takes it later,
-    # so an exception here must never reach the caller whose transaction already committed.
-    global _fast_path_paused_until
-    from .relay import relay_events
-
-    if time.monotonic() < _fast_path_paused_until:
-        log.info("outbox fast path paused; the sweeper will publish event %s", event_id)
-        return
-    try:
-        relay_events(ids=[event_id], retries=1)
-    except Exception:
-        if settings.CELERY_BROKER_URL:
-            _fast_path_paused_until = time.monotonic() + FAST_PATH_BACKOFF_SECONDS
-        log.warning("outbox fast path failed; the sweeper will publish event %s", event_id, exc_info=True)
-
-
-def resume_fast_path() -> None:
-    """Stop skipping the fast path (after a broker outage; used by tests)."""
-    global _fast_path_paused_until
-    _fast_path_paused_until = 0.0
 
 
 def envelope_of(row: OutboxEvent) -> Envelope:

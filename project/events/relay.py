@@ -1,4 +1,4 @@
-"""Publishing the outbox: after commit (fast path) and by the sweeper, safe with several relays.
+"""Publishing the outbox: after commit (the fast path) and by the sweepers, safe with several relays.
 
 Rows are locked with `SELECT … FOR UPDATE SKIP LOCKED`, published with publisher confirms, and
 stamped `published_at` in the same transaction. A crash between the broker's confirm and the
@@ -9,34 +9,28 @@ Embedded mode (no `CELERY_BROKER_URL`): the same rows are dispatched to the in-p
 
 from __future__ import annotations
 
-import json
 import logging
+import threading
+import time
 import uuid
-from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import close_old_connections, connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from kombu import Connection
-from kombu.common import maybe_declare
 from kombu.pools import connections
 
-from project.kernel.events import Envelope
-
-from .consumers import consumers_of, process
-from .deadletters import record_dead_letter
+from .consumers import consumers_of, deliver_in_process
 from .models import OutboxEvent
 from .outbox import envelope_of
-from .topology import entities, events_exchange, queue_name, retry_delays
+from .publishing import broker_connection, declared_publisher
+from .topology import events_exchange
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 100
-# Seconds to wait for the broker: to connect, and to confirm a message.
-CONNECT_TIMEOUT = 2.0
-CONFIRM_TIMEOUT = 10.0
 
 
 class PublishFailed(RuntimeError):
@@ -105,79 +99,6 @@ def relay_all(*, older_than: float | None = None, batch: int = BATCH_SIZE) -> in
             return total
 
 
-def broker_connection() -> Connection:
-    """A connection for publishing (used through kombu's connection pool)."""
-    return Connection(
-        settings.CELERY_BROKER_URL,
-        connect_timeout=CONNECT_TIMEOUT,
-        # Publisher confirms; and fail fast when the broker is down instead of retrying forever:
-        # the outbox keeps the event and the sweeper tries again.
-        transport_options={"confirm_publish": True, "max_retries": 1, "interval_start": 0, "interval_max": 1},
-        heartbeat=0,
-    )
-
-
-def _retry_policy(retries: int) -> dict:
-    return {"max_retries": retries, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
-
-
-def publish_envelope(producer, envelope: Envelope, *, exchange, routing_key: str, headers: dict | None = None) -> None:
-    """Publish one event and wait for the broker's confirm (confirm_publish): the call returns only
-    once the broker has taken the message, or raises. No declaring, no reconnecting: the caller
-    declares the topology and decides what a lost connection means (`declared_publisher`)."""
-    producer.publish(
-        json.dumps(envelope.to_dict()),
-        exchange=exchange,
-        routing_key=routing_key,
-        content_type="application/json",
-        content_encoding="utf-8",
-        delivery_mode=2,
-        message_id=str(envelope.id),
-        type=envelope.type,
-        headers={"request_id": envelope.request_id or "", **(headers or {})},
-        confirm_timeout=CONFIRM_TIMEOUT,
-    )
-
-
-def declare_topology(channel) -> None:
-    """Declare the exchange and every consumer's queues on `channel` before publishing to it: a
-    message routed to no queue is dropped. kombu remembers per connection what it declared, so on
-    a live connection this sends nothing; a re-established connection starts with an empty
-    memory and declares everything again."""
-    for entity in entities():
-        maybe_declare(entity, channel)
-
-
-def declared_publisher(conn, *, retries: int) -> Callable[..., None]:
-    """`publish(envelope, exchange=…, routing_key=…)` for one batch on `conn`, its first call
-    through kombu's retry wrapper.
-
-    That first call declares the topology and publishes: a pooled connection that broke (after a
-    broker restart) fails it, and kombu re-establishes the connection up to `retries` times,
-    declares again and publishes again. Later calls publish only. A connection lost in the middle
-    of a batch raises, which ends the batch: what the broker confirmed is stamped, the rest stays
-    pending, and the pool replaces the connection (kombu's PooledConnection does on an exception),
-    so the next attempt reconnects and declares the topology again. Declaring and wrapping every
-    publish instead cost the relay about half of its time per event (docs/benchmarks.md,
-    scenario 6)."""
-    producer = conn.Producer(auto_declare=False)
-    first = True
-
-    def declare_and_publish(envelope: Envelope, **kwargs) -> None:
-        declare_topology(producer.channel)
-        publish_envelope(producer, envelope, **kwargs)
-
-    def publish(envelope: Envelope, **kwargs) -> None:
-        nonlocal first
-        if first:
-            conn.ensure(producer, declare_and_publish, **_retry_policy(retries))(envelope, **kwargs)
-            first = False
-        else:
-            publish_envelope(producer, envelope, **kwargs)
-
-    return publish
-
-
 def _publish(rows: list[OutboxEvent], *, retries: int) -> tuple[list[OutboxEvent], Exception | None]:
     """Publish `rows` in order; returns those the broker confirmed, and the error that stopped it."""
     exchange = events_exchange()
@@ -192,13 +113,6 @@ def _publish(rows: list[OutboxEvent], *, retries: int) -> tuple[list[OutboxEvent
         log.warning("publishing outbox event failed after %d of %d", len(published), len(rows), exc_info=True)
         return published, exc
     return published, None
-
-
-def publish_to_consumer(consumer: str, envelope: Envelope) -> None:
-    """Deliver `envelope` to one consumer's queue only (replaying a dead letter), not to every
-    subscriber of its type."""
-    with connections[broker_connection()].acquire(block=True, timeout=10) as conn:
-        declared_publisher(conn, retries=2)(envelope, exchange="", routing_key=queue_name(consumer))
 
 
 def _dispatch_in_process(rows: list[OutboxEvent]) -> list[OutboxEvent]:
@@ -216,18 +130,65 @@ def _dispatch_in_process(rows: list[OutboxEvent]) -> list[OutboxEvent]:
     return rows
 
 
-def deliver_in_process(consumer: str, envelope: Envelope) -> tuple[int, str | None]:
-    """Embedded mode: run `consumer`'s handlers for `envelope` now, retrying right away (no delay:
-    this runs in the request that committed the event) and dead-lettering after the last attempt.
-    A handler's failure is never raised to the producer. Returns (attempts, last error or None)."""
-    max_attempts = len(retry_delays()) + 1
-    error = ""
-    for attempt in range(1, max_attempts + 1):
-        try:
-            process(consumer, envelope)  # its own savepoint: a failure undoes only its own work
-            return attempt, None
-        except Exception as exc:
-            log.warning("consumer %s failed on event %s (attempt %d)", consumer, envelope.id, attempt, exc_info=True)
-            error = f"{type(exc).__name__}: {exc}"
-    record_dead_letter(consumer, envelope.to_dict(), error, attempts=max_attempts)
-    return max_attempts, error
+# --- The fast path: right after the producer's commit ---------------------------------------------
+
+# After the fast path fails (broker down), this process skips it for a while instead of making
+# every request wait for a failing connect; the sweeper publishes what is left behind.
+FAST_PATH_BACKOFF_SECONDS = 5.0
+_fast_path_paused_until = 0.0
+
+
+def publish_after_commit(event_id: uuid.UUID, off_request: bool) -> None:
+    """The fast path, run once the transaction that recorded the event has committed (EventsConfig
+    installs it with `outbox.on_commit`). An `off_request` event's in-process consumers run on a
+    background thread (outbox_record says why); everything else is relayed at once."""
+    if off_request and not settings.CELERY_BROKER_URL and settings.GATEHOUSE_EVENTS_OFF_REQUEST:
+        _off_request().submit(_fast_path_off_request, event_id)
+    else:
+        _fast_path(event_id)
+
+
+def _fast_path(event_id: uuid.UUID) -> None:
+    # Anything it fails to publish stays pending and the sweeper takes it later, so an exception
+    # here must never reach the caller whose transaction already committed.
+    global _fast_path_paused_until
+    if time.monotonic() < _fast_path_paused_until:
+        log.info("outbox fast path paused; the sweeper will publish event %s", event_id)
+        return
+    try:
+        relay_events(ids=[event_id], retries=1)
+    except Exception:
+        if settings.CELERY_BROKER_URL:
+            _fast_path_paused_until = time.monotonic() + FAST_PATH_BACKOFF_SECONDS
+        log.warning("outbox fast path failed; the sweeper will publish event %s", event_id, exc_info=True)
+
+
+def resume_fast_path() -> None:
+    """Stop skipping the fast path (after a broker outage; used by tests)."""
+    global _fast_path_paused_until
+    _fast_path_paused_until = 0.0
+
+
+_executor = None
+_executor_lock = threading.Lock()
+
+
+def _off_request():
+    """One background thread per process, started on first use."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gatehouse-events")
+        return _executor
+
+
+def _fast_path_off_request(event_id: uuid.UUID) -> None:
+    try:
+        _fast_path(event_id)
+    finally:
+        close_old_connections()
+
+
+def wait_off_request(timeout: float = 10.0) -> None:
+    """Wait until every event handed to the background thread so far has been handled (tests)."""
+    _off_request().submit(lambda: None).result(timeout=timeout)

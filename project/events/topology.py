@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from kombu import Exchange, Queue, binding
 
-from .consumers import consumers
+from .consumers import consumers, retry_delays
 
 
 def events_exchange() -> Exchange:
@@ -20,10 +20,6 @@ def events_exchange() -> Exchange:
 
 def queue_name(consumer: str) -> str:
     return f"{settings.GATEHOUSE_EVENTS_EXCHANGE}.{consumer}"
-
-
-def retry_delays() -> list[float]:
-    return list(settings.GATEHOUSE_EVENT_RETRY_DELAYS)
 
 
 def consumer_queue(consumer: str, event_types: list[str]) -> Queue:

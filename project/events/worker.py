@@ -15,15 +15,13 @@ import time
 
 from django.db import close_old_connections
 from kombu import Consumer, Message
-from kombu.pools import producers
 
 from project.kernel.context import request_id_scope
 from project.kernel.events import Envelope
 
-from .consumers import consumers, process
-from .deadletters import record_dead_letter
-from .relay import CONFIRM_TIMEOUT, broker_connection
-from .topology import consumer_queue, declare, retry_delays, retry_queue
+from .consumers import consumers, process, record_dead_letter, retry_delays
+from .publishing import publish_to_queue
+from .topology import consumer_queue, declare, retry_queue
 
 log = logging.getLogger(__name__)
 
@@ -90,24 +88,8 @@ def _as_dict(body) -> dict:
 def _retry_later(consumer: str, envelope: Envelope, headers: dict, attempt: int) -> None:
     """Park the event in the delay queue of retry number `attempt`; it comes back to the consumer's
     queue when that queue's TTL expires."""
-    queue = retry_queue(consumer, attempt)
     kept = {k: v for k, v in headers.items() if not k.startswith(_BROKER_DEATH_PREFIXES)}
-    with producers[broker_connection()].acquire(block=True, timeout=10) as producer:
-        producer.publish(
-            json.dumps(envelope.to_dict()),
-            exchange="",
-            routing_key=queue.name,
-            content_type="application/json",
-            content_encoding="utf-8",
-            delivery_mode=2,
-            message_id=str(envelope.id),
-            type=envelope.type,
-            headers={**kept, ATTEMPT_HEADER: attempt},
-            declare=[queue],
-            retry=True,
-            retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1},
-            confirm_timeout=CONFIRM_TIMEOUT,
-        )
+    publish_to_queue(retry_queue(consumer, attempt).name, envelope, headers={**kept, ATTEMPT_HEADER: attempt})
 
 
 def _undecodable(consumer: str, message: Message, exc: Exception) -> None:

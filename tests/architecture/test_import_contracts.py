@@ -138,6 +138,27 @@ VIOLATIONS = [
         "gateway._tmp_violation -> grpc",
         id="grpc-outside-an-rpc-package",
     ),
+    pytest.param(
+        "project/events/apps.py",
+        "from permissions.interface import declare_permissions\n",
+        "infrastructure-imports-no-service",
+        "project.events.apps -> permissions.interface",
+        id="shared-infrastructure-imports-a-service",
+    ),
+    pytest.param(
+        "project/events/outbox.py",
+        "def _after_commit(event_id):\n    from project.events.relay import relay_events\n",
+        "events-layers",
+        "project.events.outbox -> project.events.relay",
+        id="the-outbox-imports-the-relay-even-inside-a-function",
+    ),
+    pytest.param(
+        "project/events/deadletters.py",
+        "from project.events.relay import relay_all\n",
+        "events-layers",
+        "project.events.deadletters -> project.events.relay",
+        id="dead-letters-import-their-sibling-the-relay",
+    ),
 ]
 
 
@@ -171,6 +192,16 @@ def test_every_internal_module_of_a_service_is_protected(service):
     assert protected == internals, (
         f"pyproject.toml [{service}-internals] must protect exactly {sorted(internals)}: "
         "everything in the service but its interface"
+    )
+
+
+def test_every_module_of_the_shared_infrastructure_is_kept_from_the_services():
+    # project.urls is the URLconf Django loads: its whole job is to hand over to the gateway.
+    modules = _children("project") - {"project.urls"}
+    sources = set(CONTRACTS["infrastructure-imports-no-service"]["source_modules"])
+    assert sources == modules, (
+        f"pyproject.toml [infrastructure-imports-no-service] must list exactly {sorted(modules)}: "
+        "every top-level module of project but its URLconf"
     )
 
 

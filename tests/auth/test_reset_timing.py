@@ -13,7 +13,7 @@ from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from project.events.outbox import _off_request, wait_off_request
+from project.events.relay import _off_request, wait_off_request
 from users.interface import user_service
 
 from .conftest import PASSWORD

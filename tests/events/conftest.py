@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from project.events.outbox import resume_fast_path
+from project.events.relay import resume_fast_path
 from project.events.topology import all_queues, queue_name
 from tests.support.processes import Process, subprocess_env
 

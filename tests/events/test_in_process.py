@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.db import transaction
 from django.urls import reverse
 
+from permissions.interface import permission_service
 from project.events.consumers import process
 from project.events.deadletters import replay
 from project.events.models import DeadLetter, InboxRecord, OutboxEvent
@@ -207,3 +208,35 @@ def test_the_admin_replays_selected_dead_letters(client):
     assert effects(fixed.id) == 1
     dead.refresh_from_db()
     assert dead.replayed_at is not None
+
+
+def test_the_events_admin_permissions_let_a_viewer_see_dead_letters_and_only_a_manager_replay_them(client):
+    # The events package declares no permission itself (it imports no service): the permissions
+    # service declares them on its behalf, so roles can hold them and the admin asks for them.
+    permission_service.create_role(actor_id=None, name="event-viewer", permissions=["events.event.view"])
+    permission_service.create_role(
+        actor_id=None, name="event-manager", permissions=["events.event.view", "events.deadletter.manage"]
+    )
+    viewer = user_create(email="viewer@example.com", password="a-long-viewer-password", is_staff=True)
+    manager = user_create(email="manager@example.com", password="a-long-manager-password", is_staff=True)
+    grant_role(viewer.id, "event-viewer")
+    grant_role(manager.id, "event-manager")
+    fixed = envelope(PROBE_EVENT)
+    dead = DeadLetter.objects.create(
+        consumer="probe", event_id=fixed.id, event_type=fixed.type, envelope=fixed.to_dict(), error="x", attempts=3
+    )
+    changelist = reverse("admin:events_deadletter_changelist")
+    replay_it = {"action": "replay", "_selected_action": [dead.pk]}
+
+    client.force_login(viewer)
+    assert client.get(changelist).status_code == 200
+    client.post(changelist, replay_it)
+    dead.refresh_from_db()
+    assert dead.replayed_at is None
+    assert effects(fixed.id) == 0
+
+    client.force_login(manager)
+    assert client.post(changelist, replay_it).status_code == 302
+    dead.refresh_from_db()
+    assert dead.replayed_at is not None
+    assert effects(fixed.id) == 1

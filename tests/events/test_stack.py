@@ -19,10 +19,11 @@ from django.db import connection, transaction
 from django.test import override_settings
 from kombu.pools import connections
 
-from project.events import relay
+from project.events import publishing, relay
 from project.events.models import DeadLetter, InboxRecord, OutboxEvent
 from project.events.outbox import outbox_record
-from project.events.relay import PublishFailed, broker_connection, relay_all
+from project.events.publishing import broker_connection
+from project.events.relay import PublishFailed, relay_all
 from project.events.tasks import sweep_outbox
 from project.kernel.context import request_id_scope
 from project.kernel.events import parse_rfc3339
@@ -337,7 +338,7 @@ def test_a_connection_lost_in_the_middle_of_a_batch_ends_it_and_the_next_relay_p
         OutboxEvent(type=PROBE_EVENT, producer="tests", occurred_at="2026-01-01T00:00:00Z", seq=n, payload={"n": n})
         for n in range(5)
     )
-    publish = relay.publish_envelope
+    publish = publishing.publish_envelope
     calls = []
 
     def connection_dies_at_the_third(producer, envelope, **kwargs):
@@ -346,7 +347,7 @@ def test_a_connection_lost_in_the_middle_of_a_batch_ends_it_and_the_next_relay_p
             producer.connection.connection.sock.shutdown(socket.SHUT_RDWR)
         publish(producer, envelope, **kwargs)
 
-    monkeypatch.setattr(relay, "publish_envelope", connection_dies_at_the_third)
+    monkeypatch.setattr(publishing, "publish_envelope", connection_dies_at_the_third)
     with pytest.raises(PublishFailed, match="published 2 of 5"):
         relay_all(batch=10)
 
@@ -360,7 +361,7 @@ def test_a_connection_lost_in_the_middle_of_a_batch_ends_it_and_the_next_relay_p
     assert failed.last_error
     assert OutboxEvent.objects.filter(published_at__isnull=True, attempts=0).count() == 2
 
-    monkeypatch.setattr(relay, "publish_envelope", publish)
+    monkeypatch.setattr(publishing, "publish_envelope", publish)
     assert relay_all() == 3  # a fresh connection from the pool
     received = tap.collect(expect=5, idle=1.0)
     assert sorted(message.body["payload"]["n"] for message in received) == [0, 1, 2, 3, 4]

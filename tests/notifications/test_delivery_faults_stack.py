@@ -24,7 +24,7 @@ from notifications.handlers import CONSUMER
 from notifications.interface import STATUS_PENDING, STATUS_SENT, notification_service
 from notifications.models import Delivery
 from project.celery import app as celery_app
-from project.events.outbox import resume_fast_path
+from project.events.relay import resume_fast_path
 from project.events.topology import all_queues, queue_name
 from tests.events.broker import Broker, wait_for
 from tests.support.processes import Process, free_port, subprocess_env

@@ -19,7 +19,8 @@ from django.db import transaction
 from auth.interface import EMAIL_VERIFICATION_REQUESTED, PASSWORD_RESET_REQUESTED
 from notifications.handlers import CONSUMER
 from notifications.models import Delivery
-from project.events.outbox import outbox_record, resume_fast_path
+from project.events.outbox import outbox_record
+from project.events.relay import resume_fast_path
 from project.events.topology import all_queues, queue_name
 from project.kernel.events import Envelope
 from tests.events.broker import Broker, wait_for

@@ -31,7 +31,8 @@ from django.db import transaction
 from kombu import Connection, Consumer, Queue
 
 from project.events.models import DeadLetter, InboxRecord, OutboxEvent
-from project.events.outbox import outbox_record, resume_fast_path
+from project.events.outbox import outbox_record
+from project.events.relay import resume_fast_path
 from project.events.topology import queue_name
 from project.kernel.events import Envelope
 from tests.events.broker import wait_for

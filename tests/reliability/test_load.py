@@ -35,7 +35,7 @@ from auth.core.crypto import token_hash
 from auth.interface import REFRESH_TOKEN_REUSED
 from auth.models import RefreshToken, Session
 from project.events.models import OutboxEvent
-from project.events.outbox import resume_fast_path
+from project.events.relay import resume_fast_path
 from project.events.topology import all_queues, queue_name
 from project.settings import PASSWORD_HASHERS as PRODUCTION_HASHERS
 from tests.events.broker import Broker, wait_for
