@@ -36,7 +36,7 @@ from .routes import ANONYMOUS_ROUTES, ROUTE_WEIGHTS
 
 logger = logging.getLogger("gatehouse.edge")
 
-LIMITED_PREFIXES = ("/api/", "/oauth2/")
+LIMITED_PREFIXES = ("/api/", "/oauth2/", "/verify-email", "/reset-password")
 RESET_PATH = "/api/v1/auth/password/reset"
 
 RATELIMIT_REJECTED = Counter("gatehouse_ratelimit_rejected_total", "Requests refused by the rate limit.", ["bucket"])

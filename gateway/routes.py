@@ -44,8 +44,18 @@ APP_SERVICES: tuple[AppService, ...] = (
             Mount("oauth2/", "auth.api.oidc_urls"),
             Mount("api/v1/oidc/", "auth.api.oidc_client_urls"),
             Mount(".well-known/", "auth.api.oidc_wellknown_urls"),
+            # The pages the links in mails lead to, when no frontend takes them (auth/api/pages.py).
+            Mount("", "auth.api.page_urls"),
         ),
-        locations=("/api/v1/auth/", "/api/v1/users", "/oauth2/", "/.well-known/openid-configuration", "/api/v1/oidc/"),
+        locations=(
+            "/api/v1/auth/",
+            "/api/v1/users",
+            "/oauth2/",
+            "/.well-known/openid-configuration",
+            "/api/v1/oidc/",
+            "/verify-email",
+            "/reset-password",
+        ),
         doc_tags=(
             ("/api/v1/users", "User Management"),
             ("/api/v1/auth/", "Authentication"),
@@ -82,6 +92,9 @@ ROUTE_WEIGHTS: tuple[tuple[str, int], ...] = (
     # The OpenID Provider's hosted sign-in form (a password hash). Not the token endpoint: one
     # relying party's server exchanges the codes of all its users from one address.
     ("/oauth2/authorize", 2),
+    # The pages of the links in mails: their POSTs spend a token (and a reset, a password hash).
+    ("/reset-password", 5),
+    ("/verify-email", 2),
 )
 
 # Routes for anonymous callers (signing in, registering, resetting): counted in the caller's IP
@@ -94,6 +107,8 @@ ANONYMOUS_ROUTES: tuple[str, ...] = (
     "/api/v1/auth/verify-email",
     "/api/v1/auth/mfa/recovery",
     "/oauth2/",
+    "/verify-email",
+    "/reset-password",
 )
 
 # Everything else (health, metrics, JWKS, the schema and docs, the admin) is the gateway's own and

@@ -243,7 +243,13 @@ GATEHOUSE_SIGNING_KEY_CACHE_SECONDS = env.float("GATEHOUSE_SIGNING_KEY_CACHE_SEC
 # (the client lost the response) instead of revoking the session.
 GATEHOUSE_REFRESH_REUSE_GRACE = env.int("GATEHOUSE_REFRESH_REUSE_GRACE", default=10)
 GATEHOUSE_TOTP_ISSUER = env.str("GATEHOUSE_TOTP_ISSUER", default="Gatehouse")
-GATEHOUSE_FRONTEND_URL = env.str("GATEHOUSE_FRONTEND_URL", default="http://localhost:8000")
+# Base of the links in mails. Default: this server, which serves /verify-email and /reset-password
+# itself (auth/api/pages.py) when no frontend of its own takes them (issue 16, item 7).
+GATEHOUSE_FRONTEND_URL = env.str("GATEHOUSE_FRONTEND_URL", default=GATEHOUSE_ISSUER)
+# Whether a user must have followed the verification link before signing in (the API's token
+# grant, the hosted OpenID sign-in, the admin). Said only after a correct password: 403
+# `email_not_verified`.
+GATEHOUSE_REQUIRE_VERIFIED_EMAIL = env.bool("GATEHOUSE_REQUIRE_VERIFIED_EMAIL", default=True)
 # When set, /metrics answers only requests with `Authorization: Bearer <token>`.
 GATEHOUSE_METRICS_TOKEN = env.str("GATEHOUSE_METRICS_TOKEN", default="")
 # How this process names itself to the gRPC services it calls (`x-gatehouse-caller`): audited as

@@ -89,13 +89,18 @@ def _set_sso(response, session_id: uuid.UUID) -> None:
 
 
 def _page_headers(response, request) -> HttpResponse:
-    """A strict CSP (no script, styles from our own origin), no framing, no caching."""
     form_targets = ["'self'"]
     redirect_uri = request.GET.get("redirect_uri", "") or request.GET.get("post_logout_redirect_uri", "")
     parts = urlsplit(redirect_uri) if redirect_uri else None
     if parts and parts.scheme in ("http", "https") and parts.netloc:
         # Browsers apply form-action to the redirect that follows our form's POST.
         form_targets.append(f"{parts.scheme}://{parts.netloc}")
+    return page_headers(response, form_targets=form_targets)
+
+
+def page_headers(response, *, form_targets=("'self'",)) -> HttpResponse:
+    """A hosted page's headers: a strict CSP (no script, styles from our own origin), no framing,
+    no caching."""
     response["Content-Security-Policy"] = (
         "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'; "
         f"form-action {' '.join(form_targets)}"

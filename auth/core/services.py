@@ -22,6 +22,7 @@ from auth.interface import (
     SERVICE_NAME,
     AccountInactive,
     ClientInfo,
+    EmailNotVerified,
     InvalidCredentials,
     InvalidOneTimeToken,
     InvalidToken,
@@ -120,11 +121,20 @@ def authenticate(*, email: str, password: str, otp: str | None, client: ClientIn
         if not mfa.otp_accept(user_id=user.id, otp=otp):
             raise mfa.InvalidOtp()
         mfa_recovery_cancel(user_id=user.id)  # whoever holds the factor is still around
+    _check_account(user, attempt)
+    throttle.attempt_succeeded(attempt)
+    return user
+
+
+def _check_account(user, attempt) -> None:
+    """What the account itself may do, once the credentials were right (so saying it tells
+    nothing to someone who does not hold them)."""
     if not user.is_active:
         throttle.attempt_void(attempt)
         raise AccountInactive()
-    throttle.attempt_succeeded(attempt)
-    return user
+    if settings.GATEHOUSE_REQUIRE_VERIFIED_EMAIL and not user.is_verified:
+        throttle.attempt_void(attempt)
+        raise EmailNotVerified()
 
 
 def mfa_recovery_request(*, email: str, password: str, client: ClientInfo) -> datetime:
@@ -188,9 +198,7 @@ def authenticate_second_factor(*, user_id: uuid.UUID, email: str, otp: str, clie
     if not mfa.otp_accept(user_id=user_id, otp=otp):
         raise mfa.InvalidOtp()
     user = user_service.get(user_id=user_id)
-    if not user.is_active:
-        throttle.attempt_void(attempt)
-        raise AccountInactive()
+    _check_account(user, attempt)
     throttle.attempt_succeeded(attempt)
     return user
 

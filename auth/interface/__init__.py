@@ -115,6 +115,15 @@ class AccountInactive(PermissionDenied):
     default_message = "This account is inactive."
 
 
+class EmailNotVerified(PermissionDenied):
+    """GATEHOUSE_REQUIRE_VERIFIED_EMAIL is on and the user has not followed the verification
+    link. Raised only after the password (and second factor) were right: it tells nothing to
+    someone who does not know them."""
+
+    code = "email_not_verified"
+    default_message = "Verify your email address first: open the link in the mail we sent you."
+
+
 class TooManyAttempts(RateLimited):
     """`details["retry_after"]` is the number of seconds to wait."""
 
@@ -153,7 +162,8 @@ class AuthService(Protocol):
         and issue its first token pair.
 
         Unknown email and wrong password raise the same InvalidCredentials after similar work.
-        Raises MfaRequired / InvalidOtp, AccountInactive, TooManyAttempts (per account after
+        Raises MfaRequired / InvalidOtp, AccountInactive, EmailNotVerified (when
+        GATEHOUSE_REQUIRE_VERIFIED_EMAIL is on), TooManyAttempts (per account after
         GATEHOUSE_LOGIN_MAX_FAILURES failures in 15 minutes, and per client IP).
         """
         ...

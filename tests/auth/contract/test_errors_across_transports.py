@@ -16,10 +16,11 @@ MISSING = uuid.UUID("00000000-0000-4000-8000-000000000000")
 
 @pytest.fixture
 def people(both):
-    """ada (plain), mfa (TOTP on), off (inactive), set up through the local implementation."""
+    """ada (plain), mfa (TOTP on), off (inactive), unverified, set up through the local implementation."""
     local, _ = both
     ada, mfa = make_user("ada@example.com"), make_user("mfa@example.com")
     make_user("off@example.com", is_active=False)
+    make_user("unverified@example.com", is_verified=False)
     totp, _ = totp_on(local, mfa)
     return {"ada": ada, "mfa": mfa, "totp": totp}
 
@@ -28,6 +29,7 @@ FAILING_CALLS = {
     "unknown email": lambda auth, p: login(auth, email="nobody@example.com"),
     "wrong password": lambda auth, p: login(auth, password="wrong"),
     "inactive account": lambda auth, p: login(auth, email="off@example.com"),
+    "unverified account": lambda auth, p: login(auth, email="unverified@example.com"),
     "mfa required": lambda auth, p: login(auth, email="mfa@example.com"),
     "wrong otp at login": lambda auth, p: login(auth, email="mfa@example.com", otp=wrong_code(p["totp"])),
     "garbage access token": lambda auth, p: auth.verify_access_token(token="garbage"),

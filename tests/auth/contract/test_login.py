@@ -10,6 +10,7 @@ from django.conf import settings
 from auth.interface import (
     AccountInactive,
     ClientInfo,
+    EmailNotVerified,
     InvalidCredentials,
     InvalidOtp,
     MfaRequired,
@@ -67,6 +68,16 @@ def test_an_inactive_account_with_a_wrong_password_gets_invalid_credentials(auth
     make_user(is_active=False)
     with pytest.raises(InvalidCredentials):
         login(auth, password="wrong")
+
+
+def test_an_unverified_user_is_told_to_verify_only_after_the_right_password(auth):
+    user = make_user(is_verified=False)
+    with pytest.raises(InvalidCredentials):
+        login(auth, password="wrong")
+    with pytest.raises(EmailNotVerified) as caught:
+        login(auth)
+    assert caught.value.code == "email_not_verified"
+    assert auth.list_sessions(user_id=user.id) == []
 
 
 def test_after_max_failures_the_account_is_locked_even_for_the_right_password(auth, ada):

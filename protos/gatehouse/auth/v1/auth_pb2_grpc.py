@@ -137,7 +137,7 @@ class AuthServiceServicer:
     def Login(self, request, context):
         """Check the credentials (and the TOTP or recovery code when MFA is on), open a session and
         issue its first token pair. UNAUTHENTICATED (invalid_credentials, mfa_required, invalid_otp),
-        PERMISSION_DENIED (account_inactive), RESOURCE_EXHAUSTED (too_many_attempts).
+        PERMISSION_DENIED (account_inactive, email_not_verified), RESOURCE_EXHAUSTED (too_many_attempts).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
