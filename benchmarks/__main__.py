@@ -55,6 +55,8 @@ def setup_django() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    # The servers run with production settings: the hosted pages need the collected static files.
+    call_command("collectstatic", "--noinput", verbosity=0)
 
 
 def main(argv: list[str]) -> int:

@@ -8,6 +8,7 @@ ratio. A comparison reports the median of those ratios with their min–max and 
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -97,6 +98,31 @@ def per_call(fn: Callable[[], object], n: int) -> float:
     for _ in range(n):
         fn()
     return (time.perf_counter() - started) / n
+
+
+def per_second_in_threads(work: Callable[[], object], seconds: float, threads: int) -> float:
+    """Calls of `work` per second, from `threads` threads calling it in a loop for `seconds` (each
+    thread closes its own database connection at the end)."""
+    from django.db import connection
+
+    done = [0] * threads
+    stop_at = time.perf_counter() + seconds
+
+    def loop(i: int) -> None:
+        try:
+            while time.perf_counter() < stop_at:
+                work()
+                done[i] += 1
+        finally:
+            connection.close()
+
+    started = time.perf_counter()
+    workers = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return sum(done) / (time.perf_counter() - started)
 
 
 def interleave(rounds: int, measures: dict[str, Callable[[], float]]) -> dict[str, list[float]]:

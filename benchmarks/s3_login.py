@@ -6,7 +6,6 @@ connections; 2 verifying threads: argon2-cffi releases the GIL)."""
 from __future__ import annotations
 
 import statistics
-import threading
 import time
 
 from argon2 import PasswordHasher
@@ -19,6 +18,7 @@ from benchmarks.harness import (
     interleave,
     median,
     per_call,
+    per_second_in_threads,
     profile_text,
     ratios,
 )
@@ -27,21 +27,7 @@ CONCURRENCY = 2
 
 
 def verifies_per_second(hasher: PasswordHasher, digest: str, seconds: float, threads: int) -> float:
-    done = [0] * threads
-    stop_at = time.perf_counter() + seconds
-
-    def work(i: int) -> None:
-        while time.perf_counter() < stop_at:
-            hasher.verify(digest, web.PASSWORD)
-            done[i] += 1
-
-    started = time.perf_counter()
-    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    return sum(done) / (time.perf_counter() - started)
+    return per_second_in_threads(lambda: hasher.verify(digest, web.PASSWORD), seconds, threads)
 
 
 def run(ctx) -> ScenarioResult:

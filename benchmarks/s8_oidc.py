@@ -14,7 +14,6 @@ import base64
 import hashlib
 import secrets
 import statistics
-import threading
 import time
 import uuid
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -23,7 +22,15 @@ import jwt
 import requests
 
 from benchmarks import stack, web
-from benchmarks.harness import Comparison, ScenarioResult, fmt_seconds, interleave, median, ratios
+from benchmarks.harness import (
+    Comparison,
+    ScenarioResult,
+    fmt_seconds,
+    interleave,
+    median,
+    per_second_in_threads,
+    ratios,
+)
 
 CONCURRENCY = 2
 CORES = 2  # this machine's; gunicorn runs 2 workers on them
@@ -33,33 +40,18 @@ REDIRECT = "http://127.0.0.1:9/callback"  # never reached: the flow reads the re
 
 def floor_per_second(client_id: str, seconds: float, threads: int) -> float:
     """One indexed read of the client and one RS256 signing, as many as `threads` threads manage."""
-    from django.db import connection
-
     from auth.core import keys
     from auth.models import OidcClient
 
     kid, private_key = keys.signing_key()
-    done = [0] * threads
-    stop_at = time.perf_counter() + seconds
 
-    def work(i: int) -> None:
-        try:
-            while time.perf_counter() < stop_at:
-                OidcClient.objects.filter(client_id=client_id).first()
-                now = int(time.time())
-                claims = {"iss": "x", "sub": client_id, "aud": client_id, "iat": now, "exp": now + 300}
-                jwt.encode(claims | {"jti": uuid.uuid4().hex}, private_key, "RS256", headers={"kid": kid})
-                done[i] += 1
-        finally:
-            connection.close()
+    def grant() -> None:
+        OidcClient.objects.filter(client_id=client_id).first()
+        now = int(time.time())
+        claims = {"iss": "x", "sub": client_id, "aud": client_id, "iat": now, "exp": now + 300}
+        jwt.encode(claims | {"jti": uuid.uuid4().hex}, private_key, "RS256", headers={"kid": kid})
 
-    started = time.perf_counter()
-    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    return sum(done) / (time.perf_counter() - started)
+    return per_second_in_threads(grant, seconds, threads)
 
 
 class Browser:
