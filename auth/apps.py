@@ -25,7 +25,7 @@ class AuthConfig(AppConfig):
             },
         )
 
-        # Contract §8 names it under `oidc.`: the OpenID Provider of the auth service.
+        # docs/oidc.md names it under `oidc.`: the OpenID Provider of the auth service.
         declare_permissions(
             "oidc", {"oidc.client.manage": "Register, list and remove OpenID Connect clients (API, admin)."}
         )

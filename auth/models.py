@@ -42,7 +42,7 @@ class Session(models.Model):
     user_agent = models.CharField(max_length=512, blank=True, default="")
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoke_reason = models.CharField(max_length=50, blank=True, default="")
-    # OpenID Connect (contract §8). A browser (SSO) session has kind "browser"; each grant an OIDC
+    # OpenID Connect (docs/oidc.md). A browser (SSO) session has kind "browser"; each grant an OIDC
     # client holds is a session of kind "oidc" opened under the browser session it came from
     # (`parent`): revoking the browser session ends the grants issued under it.
     kind = models.CharField(max_length=10, default="api")
@@ -146,7 +146,7 @@ class LoginFailure(models.Model):
 
 
 class OidcClient(models.Model):
-    """A relying party (contract §8). A confidential client's secret is stored only as a keyed
+    """A relying party (docs/oidc.md). A confidential client's secret is stored only as a keyed
     hash (HMAC-SHA256 with a key derived from SECRET_KEY): the secret is high-entropy, so a slow
     hash would add nothing but latency to every token request."""
 

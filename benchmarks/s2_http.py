@@ -102,7 +102,7 @@ def run(ctx) -> ScenarioResult:
                 redis_client.set("bench:rtt", "a")
                 measures = {
                     # One round trip with a bare redis-py client, idle: the least the edge's shared
-                    # rate limit (one Redis script a request, contract §1) can cost.
+                    # rate limit (one Redis script a request, docs/operations.md, Edge policy) can cost.
                     "redis": lambda: per_call(lambda: redis_client.get("bench:rtt"), 200 if ctx.smoke else 2000),
                     "gatehouse": lambda: web.wrk(
                         f"{base}:{gh_port}/api/v1/rbac/check",
@@ -167,7 +167,7 @@ def run(ctx) -> ScenarioResult:
             0,
             ratios(f["redis"], budget),
             f"Redis GET {fmt_seconds(median(f['redis']))}, budget {fmt_seconds(median(budget))} a request and worker: "
-            "the share of it the rate limit's one round trip a request (contract §1) takes before any other work",
+            "the share of it the rate limit's one round trip a request (docs/operations.md, Edge policy) takes before any other work",
         ),
         Comparison(
             "2",

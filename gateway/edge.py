@@ -1,7 +1,7 @@
-"""Edge policy (contract §1), the same in every mode: the real client IP, body-size limit (413),
+"""Edge policy (docs/operations.md, Edge policy), the same in every mode: the real client IP, body-size limit (413),
 access-token verification done once per request, rate limits shared by every process through
 Redis (429 + `Retry-After` + `RateLimit-*`) and security headers on API responses. CORS is
-django-cors-headers' (settings `CORS_*`). Every rejection is the contract's JSON envelope.
+django-cors-headers' (settings `CORS_*`). Every rejection is the documented JSON envelope.
 
 Rate limits: one bucket per authenticated user (`GATEHOUSE_RATELIMIT_USER`) or, for a call without
 a valid token, per client IP (`GATEHOUSE_RATELIMIT_ANON`). Some routes cost more than one request

@@ -1,4 +1,4 @@
-"""The contract's error envelope for every error under /api/ (contract §0).
+"""The error envelope of every error under /api/ (docs/api.md).
 
 `{"error": {"code": ..., "message": ..., "details": {...}}}`. Domain errors carry their own code;
 DRF's exceptions and Django's 404/500 are mapped here, in one place.

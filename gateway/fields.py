@@ -17,7 +17,7 @@ class StringField(serializers.CharField):
 
 class PageLimitField(serializers.IntegerField):
     """`?limit=`: at least 1; above the page maximum it is clamped to it, not refused (the
-    contract's pagination: a client asking for more gets a full page and a cursor)."""
+    pagination of docs/api.md: a client asking for more gets a full page and a cursor)."""
 
     def __init__(self, *, maximum: int, **kwargs):
         self.maximum = maximum

@@ -1,4 +1,4 @@
-"""Liveness, readiness and metrics endpoints (contract §1)."""
+"""Liveness, readiness and metrics endpoints (docs/operations.md, Edge policy)."""
 
 from __future__ import annotations
 

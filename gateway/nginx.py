@@ -5,7 +5,7 @@ the `gateway` pool for everything else, least-connections balancing, passive hea
 that fails is left out for `fail_timeout`), idempotent requests retried once on another
 instance, keepalive to the upstreams, the request id kept or made and passed on, the client
 address appended to X-Forwarded-For (the web processes trust it via GATEHOUSE_TRUSTED_PROXIES),
-the body-size limit, and the contract's JSON envelope for the errors nginx itself answers.
+the body-size limit, and the JSON error envelope (docs/api.md) for the errors nginx itself answers.
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def render(settings: NginxSettings) -> str:
     lines += [
         "    server {",
         f"        listen {settings.listen};",
-        "        # Errors nginx answers itself are the contract's envelope too.",
+        "        # Errors nginx answers itself are the documented envelope too (docs/api.md).",
         "        error_page 413 = @too_large;",
         "        error_page 502 503 504 = @unavailable;",
         "        location @too_large {",

@@ -3,7 +3,7 @@ from rest_framework import serializers
 
 from .routes import APP_SERVICES
 
-# Every operation under /api/ may answer these with the contract's error envelope (contract §0):
+# Every operation under /api/ may answer these with the error envelope (docs/api.md):
 # validation (400), authentication (401), authorisation (403), unknown or invisible object (404),
 # a method the path does not have (405), an Accept it cannot serve (406), a conflict (409), an
 # oversized body (413, at the edge), a wrong content type (415) and the rate limit (429).

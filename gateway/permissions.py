@@ -162,7 +162,7 @@ def permission_required(code: str, scope: Scope = None, *, api: bool | None = No
     """Decorate a plain Django view: the caller must hold `code` in `scope` (see the module doc).
 
     The caller is the session's user or, failing that, the bearer of a valid access token. With
-    `api` (default: the path starts with `/api/`) failures answer with the contract's JSON envelope:
+    `api` (default: the path starts with `/api/`) failures answer with the JSON error envelope (docs/api.md):
     401 `not_authenticated`, 403 `permission_denied`, 400 `validation_error` for a bad scope. Without
     it they follow Django: anonymous callers are redirected to the login page, the others get
     Django's 403 (`PermissionDenied`), a bad scope its 400 (`BadRequest`).

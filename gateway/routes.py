@@ -1,4 +1,4 @@
-"""The route table (contract §1): which app service answers which public path prefix.
+"""The route table (docs/operations.md, Edge policy): which app service answers which public path prefix.
 
 The one place the prefixes are written. `gateway.urls` mounts the app services this process hosts
 from it; `manage.py gateway nginx-config` renders nginx's locations and upstream pools from it.
@@ -40,7 +40,7 @@ APP_SERVICES: tuple[AppService, ...] = (
         mounts=(
             Mount("api/v1/auth/", "auth.api.urls"),
             Mount("api/v1/", "users.api.urls"),
-            # The OpenID Provider (contract §8): its endpoints and its discovery document.
+            # The OpenID Provider (docs/oidc.md): its endpoints and its discovery document.
             Mount("oauth2/", "auth.api.oidc_urls"),
             Mount("api/v1/oidc/", "auth.api.oidc_client_urls"),
             Mount(".well-known/", "auth.api.oidc_wellknown_urls"),

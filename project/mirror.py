@@ -1,7 +1,7 @@
 """A process's exact copy of a few small values kept in Redis: read with no round trip, and never
 stale once a writer has returned.
 
-Why: every RBAC check must see every revoke made anywhere (contract §3), so it used to read its
+Why: every RBAC check must see every revoke made anywhere (docs/rbac.md), so it used to read its
 version tokens from Redis on every check: one network round trip, most of a warm check's cost
 (docs/benchmarks.md, scenario 1); so did the session revocation check of every request
 (auth.core.sessions). A process may instead answer from its own copy as long as no

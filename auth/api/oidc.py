@@ -1,4 +1,4 @@
-"""The web side of the OpenID Provider (contract §8): discovery, the authorization endpoint with
+"""The web side of the OpenID Provider (docs/oidc.md): discovery, the authorization endpoint with
 its hosted pages (sign-in, the TOTP step, consent, errors), the token and userinfo endpoints.
 
 Plain Django views, not DRF: the OAuth endpoints answer in RFC 6749's form, the pages are HTML.

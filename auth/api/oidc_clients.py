@@ -1,4 +1,4 @@
-"""`/api/v1/oidc/clients` (contract §8): OpenID Connect clients, for holders of `oidc.client.manage`."""
+"""`/api/v1/oidc/clients` (docs/oidc.md): OpenID Connect clients, for holders of `oidc.client.manage`."""
 
 from __future__ import annotations
 

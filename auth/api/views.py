@@ -1,4 +1,4 @@
-"""REST endpoints of /api/v1/auth/ (contract §2): one API class per operation."""
+"""REST endpoints of /api/v1/auth/ (docs/auth.md): one API class per operation."""
 
 from __future__ import annotations
 
@@ -210,7 +210,7 @@ class TotpApi(APIView):
     permission_classes = [IsAuthenticated]
 
     class PasswordSerializer(serializers.Serializer):
-        """Enrolling and removing a second factor re-authenticate with the password (contract §2):
+        """Enrolling and removing a second factor re-authenticate with the password (docs/auth.md):
         a stolen access token alone must not lock its owner out."""
 
         password = StringField(**PASSWORD)

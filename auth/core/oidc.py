@@ -1,4 +1,4 @@
-"""The OpenID Connect provider (contract §8): Authlib's authorization server on Gatehouse's own
+"""The OpenID Connect provider (docs/oidc.md): Authlib's authorization server on Gatehouse's own
 users, sessions, signing keys, lockout and audit.
 
 Authlib parses and validates the protocol (RFC 6749, RFC 7636, RFC 7009, RFC 7662, OpenID Connect
@@ -6,7 +6,7 @@ Core); this module supplies its storage and token issuing:
 
 - every grant a client holds is a `Session` of kind "oidc" opened under the browser (SSO)
   session the user signed in with, so the refresh rotation, reuse detection, revocation markers
-  and session list of contract §2 apply to it unchanged, and revoking the browser session ends it;
+  and session list of docs/auth.md apply to it unchanged, and revoking the browser session ends it;
 - access tokens are RFC 9068 JWTs signed with the keys of `/.well-known/jwks.json`, with the
   client as audience (Gatehouse's own API refuses them), ID tokens are signed with the same keys;
 - authorization codes are stored hashed, live `OIDC_CODE_TTL`, and are spent atomically: a second
@@ -391,7 +391,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
 
 class S256CodeChallenge(CodeChallenge):
-    """PKCE with S256 only (`plain` refused), required for public clients (contract §8)."""
+    """PKCE with S256 only (`plain` refused), required for public clients (docs/oidc.md)."""
 
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
@@ -461,7 +461,7 @@ class GatehouseOpenIDCode(OpenIDCode):
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
-    """Rotation, reuse detection and idle timeout are contract §2's, in services.refresh."""
+    """Rotation, reuse detection and idle timeout are docs/auth.md's, in services.refresh."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 

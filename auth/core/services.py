@@ -206,7 +206,7 @@ def authenticate_second_factor(*, user_id: uuid.UUID, email: str, otp: str, clie
 def reauthenticate(*, user_id: uuid.UUID, password: str | None = None, otp: str | None = None, field: str = "password"):
     """A re-authentication prompt inside a signed-in session (changing the password, enrolling,
     confirming or removing a second factor): the password, or a current code, counted against the
-    account's sign-in lockout like a sign-in (contract §2; issue 15, item 5). Raises
+    account's sign-in lockout like a sign-in (docs/auth.md; issue 15, item 5). Raises
     ReauthenticationFailed / ReauthenticationOtpFailed (400) and TooManyAttempts (429) while locked."""
     email = user_service.get(user_id=user_id).email
     attempt = throttle.attempt_begin(email=email, ip="")

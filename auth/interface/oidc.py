@@ -1,4 +1,4 @@
-"""The OpenID Connect provider of the auth core service (contract §8). Standard library only.
+"""The OpenID Connect provider of the auth core service (docs/oidc.md). Standard library only.
 
 The protocol endpoints are carried across the service boundary as neutral HTTP-shaped values
 (`OAuthRequest` in, `OAuthResponse` out): Authlib runs inside the auth core service, and the web

@@ -2,7 +2,7 @@ from django.urls import path
 
 from . import views
 
-# Mounted at "api/v1/": the contract writes `/api/v1/notifications` without a trailing slash.
+# Mounted at "api/v1/": `/api/v1/notifications` has no trailing slash (docs/api.md).
 
 urlpatterns = [
     path("notifications", views.InboxApi.as_view(), name="notifications-inbox"),

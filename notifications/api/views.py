@@ -1,4 +1,4 @@
-"""REST endpoints of /api/v1/notifications (contract §4).
+"""REST endpoints of /api/v1/notifications (docs/notifications.md).
 
 Every view goes through `notification_service`, like any other caller. The inbox, its counts and
 the preferences are the caller's own; a message of another user answers 404, as a missing one.

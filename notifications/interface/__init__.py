@@ -22,10 +22,10 @@ from project.kernel.errors import Conflict, InvalidArgument, NotFound
 
 SERVICE_NAME = "notifications"
 
-# Event types this module produces (contract §5); payloads are documented in docs/notifications.md.
+# Event types this module produces (docs/events.md); payloads are documented in docs/notifications.md.
 NOTIFICATION_REQUESTED = "notifications.notification_requested"
 
-# Channels (contract §4). `webhook` POSTs each delivery, HMAC-SHA256 signed, to the configured
+# Channels (docs/notifications.md). `webhook` POSTs each delivery, HMAC-SHA256 signed, to the configured
 # NOTIFICATIONS_WEBHOOK_URL (at least once: receivers dedupe on X-Gatehouse-Delivery); a send asking
 # for it while no URL and secret are configured is refused with InvalidNotification.
 CHANNEL_IN_APP = "in_app"
@@ -55,7 +55,7 @@ TYPE_ROLE_ASSIGNED = "role_assigned"
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 # Recipients of one notification, after groups and roles are resolved.
 MAX_RECIPIENTS = 10000
-# Inbox pages (contract §0).
+# Inbox pages (docs/api.md).
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 

@@ -2,7 +2,7 @@ from django.urls import path
 
 from . import views
 
-# Mounted at "api/v1/rbac/" (contract §3): no trailing slashes, as the contract writes the paths.
+# Mounted at "api/v1/rbac/" (docs/rbac.md): no trailing slashes (docs/api.md).
 
 urlpatterns = [
     path("permissions", views.PermissionListApi.as_view(), name="rbac-permissions"),

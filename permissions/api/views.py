@@ -1,4 +1,4 @@
-"""REST endpoints of /api/v1/rbac/ (contract §3).
+"""REST endpoints of /api/v1/rbac/ (docs/rbac.md).
 
 Every view goes through `permission_service`, like any other caller, and asks it whether the
 caller holds the endpoint's permission; the service itself refuses escalation.

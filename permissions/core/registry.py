@@ -1,4 +1,4 @@
-"""The contract's permission codes (contract §2-§4), declared on behalf of their owning apps, and
+"""The permission codes of docs/auth.md, docs/rbac.md and docs/notifications.md, declared on behalf of their owning apps, and
 those of the shared events package, which may not import a service.
 
 Declared here, listed per owning app, so that every code the gateway checks exists from the

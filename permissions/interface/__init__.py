@@ -23,7 +23,7 @@ from project.kernel.errors import Conflict, InvalidArgument, NotFound, Permissio
 
 SERVICE_NAME = "permissions"
 
-# Event types this module produces (contract §5); payloads are documented in docs/events.md.
+# Event types this module produces (docs/events.md); payloads are documented in docs/events.md.
 ROLE_CHANGED = "rbac.role_changed"
 ASSIGNMENT_GRANTED = "rbac.assignment_granted"
 ASSIGNMENT_REVOKED = "rbac.assignment_revoked"

@@ -1,4 +1,4 @@
-"""The event envelope of contract §5, shared by producers and consumers of every module."""
+"""The event envelope (docs/events.md), shared by producers and consumers of every module."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ ENVELOPE_VERSION = 1
 
 
 def rfc3339(moment: datetime) -> str:
-    """UTC, second fraction kept, `Z` suffix (contract §0)."""
+    """UTC, second fraction kept, `Z` suffix (docs/api.md)."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 

@@ -1,4 +1,4 @@
-"""gRPC plumbing shared by every core service (contract §6).
+"""gRPC plumbing shared by every core service (docs/grpc.md).
 
 - `errors`: the one table from a domain error's kind to a gRPC status, both directions;
 - `interceptors`: the server's chain (request id, telemetry, errors, credential, deadline, database);

@@ -1,4 +1,4 @@
-"""Contract §0 on every auth endpoint: bad input is a 4xx in the error envelope, never a 500 or HTML."""
+"""The conventions of docs/api.md on every auth endpoint: bad input is a 4xx in the error envelope, never a 500 or HTML."""
 
 import pyotp
 import pytest

@@ -1,4 +1,4 @@
-"""Register, log in, use, refresh, log out: the happy paths of contract §2 over HTTP."""
+"""Register, log in, use, refresh, log out: the happy paths of docs/auth.md over HTTP."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Contract §2 on the real stack: two web processes (gunicorn) on PostgreSQL, Redis and RabbitMQ,
+"""docs/auth.md on the real stack: two web processes (gunicorn) on PostgreSQL, Redis and RabbitMQ,
 and a Celery worker hosting the auth consumer. Stack mode only.
 
 The point of two processes: a revocation made through one must be seen by the other on its very

@@ -1,4 +1,4 @@
-"""Contract §0 conventions every endpoint shares: request ids and the JSON error envelope."""
+"""The conventions of docs/api.md conventions every endpoint shares: request ids and the JSON error envelope."""
 
 import io
 import json

@@ -1,4 +1,4 @@
-"""Edge policy (contract §1): client IP, rate limits, body size, CORS, security headers."""
+"""Edge policy (docs/operations.md, Edge policy): client IP, rate limits, body size, CORS, security headers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Contract §4 over HTTP (embedded mode): the inbox, its unread count, preferences, send, deliveries."""
+"""docs/notifications.md over HTTP (embedded mode): the inbox, its unread count, preferences, send, deliveries."""
 
 from __future__ import annotations
 

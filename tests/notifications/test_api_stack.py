@@ -1,4 +1,4 @@
-"""Contract §4 through the real stack: the API in this process over PostgreSQL and Redis, the
+"""docs/notifications.md through the real stack: the API in this process over PostgreSQL and Redis, the
 deliveries queued on RabbitMQ and sent by a `celery worker` process (stack mode only)."""
 
 from __future__ import annotations

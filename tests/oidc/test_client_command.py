@@ -1,4 +1,4 @@
-"""`manage.py oidc_client` (contract §8)."""
+"""`manage.py oidc_client` (docs/oidc.md)."""
 
 from __future__ import annotations
 

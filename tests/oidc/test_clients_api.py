@@ -1,4 +1,4 @@
-"""`/api/v1/oidc/clients` (contract §8)."""
+"""`/api/v1/oidc/clients` (docs/oidc.md)."""
 
 from __future__ import annotations
 

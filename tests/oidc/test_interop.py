@@ -1,4 +1,4 @@
-"""Clients nobody here wrote, against a Gatehouse server process (contract §8, issue 17):
+"""Clients nobody here wrote, against a Gatehouse server process (docs/oidc.md, issue 17):
 Authlib's OAuth 2 client, pyoidc (`oic`), and mozilla-django-oidc in a relying-party Django site
 driven by a real headless Chromium through the hosted sign-in page."""
 

@@ -1,4 +1,4 @@
-"""The OpenID Provider of contract §8 through its HTTP endpoints, with Django's test client."""
+"""The OpenID Provider of docs/oidc.md through its HTTP endpoints, with Django's test client."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`manage.py seed_demo` (contract §7, issue 16 item 8): a demo world made through the services'
+"""`manage.py seed_demo` (docs/operations.md, Commands, issue 16 item 8): a demo world made through the services'
 interfaces. A second run changes nothing and says so; the demo users sign in and hold the roles
 the seed gives them, as the RBAC service answers."""
 

@@ -1,4 +1,4 @@
-"""REST endpoints of /api/v1/users/ (contract §2)."""
+"""REST endpoints of /api/v1/users/ (docs/auth.md)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from project.kernel.errors import Conflict, InvalidArgument, NotFound, RateLimit
 
 SERVICE_NAME = "users"
 
-# Event types this module produces (contract §5); payloads are documented in docs/events.md.
+# Event types this module produces (docs/events.md); payloads are documented in docs/events.md.
 USER_REGISTERED = "users.user_registered"
 USER_UPDATED = "users.user_updated"
 USER_DEACTIVATED = "users.user_deactivated"

@@ -1,4 +1,4 @@
-"""`manage.py oidc_client`: register, list and remove OpenID Connect clients (contract §8)."""
+"""`manage.py oidc_client`: register, list and remove OpenID Connect clients (docs/oidc.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`manage.py rbac sync|check|grant|revoke|export`: RBAC for operators (contract §7).
+"""`manage.py rbac sync|check|grant|revoke|export`: RBAC for operators (docs/operations.md, Commands).
 
 Everything goes through `permission_service` as the system (actor None): an operator with shell
 access is trusted, and every change is still audited and announced.

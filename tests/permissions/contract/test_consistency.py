@@ -1,5 +1,5 @@
 """A revoke through the gRPC server is seen at once by a check in this process, though this process
-had the grant warm in its own memory and in the shared cache (contract §3, consistency)."""
+had the grant warm in its own memory and in the shared cache (docs/rbac.md, consistency)."""
 
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ class Command(BaseCommand):
         except DomainError as exc:
             detail = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.details.items())
             raise CommandError(f"{exc.message} {detail}".strip()) from exc
-        # Contract §7: the superuser holds the `admin` role globally (actor None: the operator).
+        # docs/operations.md (Commands): the superuser holds the `admin` role globally (actor None: the operator).
         admin_role = permission_service.get_role_by_name(name="admin")
         permission_service.grant(actor_id=None, role_id=admin_role.id, user_id=user.id)
         self.stdout.write(f"Superuser {user.email} created, holding the admin role globally.")

@@ -1,4 +1,4 @@
-"""`manage.py seed_demo` (contract §7, issue 16 item 8): a demo world, built through the services'
+"""`manage.py seed_demo` (docs/operations.md, Commands, issue 16 item 8): a demo world, built through the services'
 interfaces like any other caller, so it runs in every mode (embedded, stack, split).
 
 Users `demo1@example.com` … `demo<N>@example.com` (verified), teams (groups) they belong to, three
