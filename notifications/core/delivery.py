@@ -169,17 +169,19 @@ def _local_batch(delivery_ids: list[uuid.UUID], users: dict[uuid.UUID, User]) ->
     return {row.id for row in sent}
 
 
-def _finish(delivery_id: uuid.UUID, *, status: str, error: str, attempted: bool) -> str:
-    """Record an outcome decided before sending (skipped, or a failure no retry can fix)."""
+def _finish(delivery_id: uuid.UUID, *, status: str, error: str, attempted: bool, owner: str) -> str:
+    """Record an outcome decided before sending (skipped, or a failure no retry can fix), unless
+    a live attempt of another task holds the delivery (it records its own)."""
     with transaction.atomic(durable=True):
         row = Delivery.objects.select_for_update().filter(id=delivery_id).first()
-        if row is None or row.status != Delivery.Status.PENDING or _claimed_by_another(row, owner=""):
+        if row is None or row.status != Delivery.Status.PENDING or _claimed_by_another(row, owner):
             return row.status if row else ""
         row.status = status
         row.last_error = error[:ERROR_MAX]
         row.attempts += 1 if attempted else 0
+        row.claim_id, row.claimed_by = None, ""
         row.updated_at = timezone.now()
-        row.save(update_fields=["status", "last_error", "attempts", "updated_at"])
+        row.save(update_fields=["status", "last_error", "attempts", "claim_id", "claimed_by", "updated_at"])
     log.log(
         logging.ERROR if status == Delivery.Status.FAILED else logging.INFO,
         "notification delivery %s %s: %s",
@@ -190,21 +192,23 @@ def _finish(delivery_id: uuid.UUID, *, status: str, error: str, attempted: bool)
     return status
 
 
-def _recipient(delivery_id: uuid.UUID, user_id: uuid.UUID, *, last_try: bool) -> User | None:
+def _recipient(delivery_id: uuid.UUID, user_id: uuid.UUID, *, last_try: bool, owner: str) -> User | None:
     # Outside any transaction: with the users service split out this is a gRPC call.
     try:
         found = user_service.get_many(user_ids=[user_id])
     except ServiceUnavailable as exc:
         error = _describe(exc)
         if last_try:
-            _finish(delivery_id, status=Delivery.Status.FAILED, error=error, attempted=True)
+            _finish(delivery_id, status=Delivery.Status.FAILED, error=error, attempted=True, owner=owner)
             return None
         Delivery.objects.filter(id=delivery_id, status=Delivery.Status.PENDING).update(
             attempts=F("attempts") + 1, last_error=error, updated_at=timezone.now()
         )
         raise DeliveryRetry(error) from None
     if not found:
-        _finish(delivery_id, status=Delivery.Status.SKIPPED, error="The user does not exist.", attempted=False)
+        _finish(
+            delivery_id, status=Delivery.Status.SKIPPED, error="The user does not exist.", attempted=False, owner=owner
+        )
         return None
     return found[0]
 
@@ -232,28 +236,38 @@ def delivery_attempt(
         definition = type_get(code=notification.type)
         channel = CHANNELS[delivery.channel]
     except Exception as exc:  # a type or channel that this version of the code no longer has
-        return _finish(delivery_id, status=Delivery.Status.FAILED, error=_describe(exc), attempted=True)
+        return _finish(delivery_id, status=Delivery.Status.FAILED, error=_describe(exc), attempted=True, owner=owner)
     if not channel.configured():
         return _finish(
-            delivery_id, status=Delivery.Status.FAILED, error=_describe(channel.unconfigured()), attempted=True
+            delivery_id,
+            status=Delivery.Status.FAILED,
+            error=_describe(channel.unconfigured()),
+            attempted=True,
+            owner=owner,
         )
 
     if users is not None:
         user = users.get(delivery.user_id)
         if user is None:
             return _finish(
-                delivery_id, status=Delivery.Status.SKIPPED, error="The user does not exist.", attempted=False
+                delivery_id,
+                status=Delivery.Status.SKIPPED,
+                error="The user does not exist.",
+                attempted=False,
+                owner=owner,
             )
     else:
-        user = _recipient(delivery_id, delivery.user_id, last_try=last_try)
+        user = _recipient(delivery_id, delivery.user_id, last_try=last_try, owner=owner)
     if user is None:
         return Delivery.objects.get(id=delivery_id).status
     if not user.is_active and not definition.mandatory:
-        return _finish(delivery_id, status=Delivery.Status.SKIPPED, error="The user is inactive.", attempted=False)
+        return _finish(
+            delivery_id, status=Delivery.Status.SKIPPED, error="The user is inactive.", attempted=False, owner=owner
+        )
     try:
         rendered = render(definition, notification.context, delivery.user_id)
     except RenderError as exc:
-        return _finish(delivery_id, status=Delivery.Status.FAILED, error=_describe(exc), attempted=True)
+        return _finish(delivery_id, status=Delivery.Status.FAILED, error=_describe(exc), attempted=True, owner=owner)
 
     if channel.local:
         with transaction.atomic(durable=True):
