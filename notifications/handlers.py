@@ -17,7 +17,7 @@ from auth.interface import (
     REFRESH_TOKEN_REUSED,
 )
 from auth.interface.oidc import CLIENT_AUTHORIZED
-from notifications.core.services import notification_create, notification_send_after_commit
+from notifications.core.sending import notification_create, notification_send_after_commit
 from notifications.interface import (
     TYPE_APPLICATION_AUTHORIZED,
     TYPE_EMAIL_CHANGED,

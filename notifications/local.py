@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from notifications.core import selectors, services
+from notifications.core import inbox, selectors, sending
+from notifications.core.preferences import preferences_set
 from notifications.core.types import type_get, type_list
 from notifications.interface import (
     DEFAULT_PAGE_SIZE,
@@ -63,7 +64,7 @@ class LocalNotificationService:
         # types through the core services directly.
         if type_get(code=type).reserved:
             raise ReservedNotificationType(details={"type": [f"{type!r} is sent by Gatehouse itself."]})
-        notification = services.notification_send(
+        notification = sending.notification_send(
             type=type,
             context=context,
             user_ids=user_ids,
@@ -98,14 +99,14 @@ class LocalNotificationService:
         return selectors.inbox_unread_count(user_id=user_id)
 
     def mark_read(self, *, user_id: uuid.UUID, message_id: uuid.UUID) -> None:
-        services.inbox_mark_read(user_id=user_id, message_id=message_id)
+        inbox.inbox_mark_read(user_id=user_id, message_id=message_id)
 
     def mark_all_read(self, *, user_id: uuid.UUID) -> int:
-        return services.inbox_mark_all_read(user_id=user_id)
+        return inbox.inbox_mark_all_read(user_id=user_id)
 
     def get_preferences(self, *, user_id: uuid.UUID) -> list[Preference]:
         return selectors.preference_list(user_id=user_id)
 
     def set_preferences(self, *, user_id: uuid.UUID, preferences: list[Preference]) -> list[Preference]:
-        services.preferences_set(user_id=user_id, preferences=preferences)
+        preferences_set(user_id=user_id, preferences=preferences)
         return selectors.preference_list(user_id=user_id)

@@ -60,8 +60,14 @@ class Delivery(models.Model):
     last_error = models.TextField(blank=True, default="")
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
-    # Set by every write (queued, attempted, finished, retried): the sweeper's clock.
+    # Set by every write (queued, claimed, finished, retried): the sweeper's clock, and the claim's.
     updated_at = models.DateTimeField(default=timezone.now)
+    # The attempt sending it now, with no transaction open (notifications.core.delivery): its
+    # outcome is recorded only while this is still its id. A claim untouched for
+    # NOTIFICATIONS_STALE_AFTER_SECONDS has expired and may be taken over.
+    claim_id = models.UUIDField(null=True, blank=True, editable=False)
+    # The task running that attempt: the same task, redelivered after its worker died, takes over.
+    claimed_by = models.CharField(max_length=255, blank=True, default="", editable=False)
 
     class Meta:
         verbose_name_plural = "deliveries"

@@ -213,6 +213,10 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Gatehouse <no-reply@
 # Django's default is no timeout at all: a dead SMTP server would hang a delivery worker.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 NOTIFICATIONS_MAX_RETRIES = env.int("NOTIFICATIONS_MAX_RETRIES", default=8)
+# A pending delivery untouched for this long lost its task (the sweeper queues it again), and the
+# claim of an attempt that died while sending it has expired. Longer than the longest backoff
+# and the longest send.
+NOTIFICATIONS_STALE_AFTER_SECONDS = env.int("NOTIFICATIONS_STALE_AFTER_SECONDS", default=900)
 # The webhook channel: every webhook delivery is POSTed to this URL, signed with the secret
 # (HMAC-SHA256, docs/notifications.md). Unset: a send asking for the webhook channel is refused.
 NOTIFICATIONS_WEBHOOK_URL = env.str("NOTIFICATIONS_WEBHOOK_URL", default="")

@@ -50,6 +50,6 @@ def one_time_token(user_id) -> tuple[str, str]:
 def send_as_gatehouse(**request) -> uuid.UUID:
     """Send a type that only Gatehouse sends (a security notice, a mail with a one-time link): its
     event handlers call the core service directly; `notification_service.send` refuses the type."""
-    from notifications.core.services import notification_send
+    from notifications.core.sending import notification_send
 
     return notification_send(**request).id

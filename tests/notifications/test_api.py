@@ -262,7 +262,7 @@ def test_a_mandatory_type_cannot_be_turned_off_and_ignores_stored_opt_outs(ada):
     # Even an opt-out stored behind the API's back does not stop a security notice.
     PreferenceModel.objects.create(user_id=ada.id, type="password_changed", channel="email", enabled=False)
     # (Sent as Gatehouse sends it, from its own event: send() refuses the type.)
-    from notifications.core.services import notification_send
+    from notifications.core.sending import notification_send
 
     notification_send(type="password_changed", user_ids=[ada.id], context={})
     assert [m.to for m in mail.outbox] == [["ada@example.com"]]

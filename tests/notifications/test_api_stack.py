@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
-from notifications.core.services import DELIVER_BATCH_TASK, DELIVER_TASK
 from notifications.handlers import CONSUMER
 from notifications.models import Delivery, InAppMessage
+from notifications.tasks import DELIVER_BATCH_TASK, DELIVER_TASK
 from permissions.interface import permission_service
 from project.celery import app as celery_app
 from project.events.relay import resume_fast_path

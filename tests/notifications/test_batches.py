@@ -7,9 +7,10 @@ import uuid
 import pytest
 from django.test import override_settings
 
-from notifications.core.services import DELIVER_BATCH_TASK, DELIVER_TASK, DELIVERY_BATCH_SIZE
+from notifications.core.delivery import DELIVERY_BATCH_SIZE
 from notifications.interface import STATUS_SENT, STATUS_SKIPPED, NotificationNotFound, notification_service
 from notifications.models import Delivery
+from notifications.tasks import DELIVER_BATCH_TASK, DELIVER_TASK
 from project.celery import app as celery_app
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("embedded")]

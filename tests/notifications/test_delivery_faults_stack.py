@@ -19,10 +19,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from kombu import Connection
 
-from notifications.core.services import DELIVER_BATCH_TASK, DELIVER_TASK, deliveries_requeue_stale
+from notifications.core.delivery import deliveries_requeue_stale
 from notifications.handlers import CONSUMER
 from notifications.interface import STATUS_PENDING, STATUS_SENT, notification_service
 from notifications.models import Delivery
+from notifications.tasks import DELIVER_BATCH_TASK, DELIVER_TASK
 from project.celery import app as celery_app
 from project.events.relay import resume_fast_path
 from project.events.topology import all_queues, queue_name

@@ -212,7 +212,7 @@ def test_a_link_in_a_field_no_template_expects_is_defanged_not_made_clickable(ad
 
 
 def test_defanging_leaves_ordinary_text_and_email_addresses_alone():
-    from notifications.core.services import defang_links
+    from notifications.core.sending import defang_links
 
     assert defang_links("Ada's laptop (ada@example.com) at 10:00") == "Ada's laptop (ada@example.com) at 10:00"
     assert defang_links("ftp://x and HTTP://Y") == "ftp[:]//x and HTTP[:]//Y"

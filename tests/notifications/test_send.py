@@ -244,7 +244,7 @@ def test_the_types_are_listed_with_their_channels_and_context():
 def test_a_delivery_recorded_before_the_commit_goes_out_only_after_it(ada):
     from django.db import transaction
 
-    from notifications.core.services import notification_create
+    from notifications.core.sending import notification_create
 
     with transaction.atomic():
         notification = notification_create(type="announcement", user_ids=[ada.id], context=HELLO)
@@ -257,7 +257,7 @@ def test_a_delivery_recorded_before_the_commit_goes_out_only_after_it(ada):
 def test_a_rolled_back_send_leaves_nothing_and_sends_nothing(ada):
     from django.db import transaction
 
-    from notifications.core.services import notification_create
+    from notifications.core.sending import notification_create
 
     with pytest.raises(RuntimeError), transaction.atomic():
         notification_create(type="announcement", user_ids=[ada.id], context=HELLO)

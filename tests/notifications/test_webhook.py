@@ -10,7 +10,7 @@ import time
 import pytest
 from django.db import transaction
 
-from notifications.core.services import notification_create
+from notifications.core.sending import notification_create
 from notifications.interface import STATUS_FAILED, STATUS_SENT, InvalidNotification, notification_service
 from notifications.models import Delivery, Notification
 from notifications.tasks import MAX_RETRIES

@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from notifications.core.channels import webhook_signature
+from notifications.core.channels.webhook import webhook_signature
 
 from .webhook_receiver import SECRET, verify
 

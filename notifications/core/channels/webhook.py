@@ -1,6 +1,5 @@
-"""The channels a delivery can go out on. Each sender raises on failure: PermanentFailure when
-retrying cannot help, anything else for a failure that may pass; the caller
-(notifications.core.services.delivery_attempt) records it and decides whether to retry."""
+"""The webhook channel: an HMAC-SHA256 signed JSON POST to NOTIFICATIONS_WEBHOOK_URL per delivery
+(docs/notifications.md, "The webhook channel")."""
 
 from __future__ import annotations
 
@@ -11,66 +10,16 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
 
-from notifications.interface import CHANNEL_EMAIL, CHANNEL_IN_APP, CHANNEL_WEBHOOK
-from notifications.models import Delivery, InAppMessage
+from notifications.interface import CHANNEL_WEBHOOK
+from notifications.models import Delivery
 from users.interface import User
 
-from .rendering import Rendered
-
-# Seconds an SMTP conversation may take before it counts as a (retried) failure. Without one a
-# dead mail server would hold a worker forever.
-DEFAULT_EMAIL_TIMEOUT = 10.0
-
-
-class PermanentFailure(Exception):
-    """Retrying cannot help (e.g. the user has no email address)."""
-
-
-def _address(delivery: Delivery, user: User) -> str:
-    """The user's email, or, for a type that names another (a new address being verified, the old
-    one told of a change), the address in the notification's context."""
-    from .types import TYPES
-
-    definition = TYPES.get(delivery.notification.type)
-    if definition is not None and definition.system and definition.email_to:
-        return delivery.notification.context.get(definition.email_to) or user.email
-    return user.email
-
-
-def send_email(delivery: Delivery, user: User, rendered: Rendered) -> None:
-    address = _address(delivery, user)
-    if not address:
-        raise PermanentFailure("the user has no email address")
-    timeout = getattr(settings, "EMAIL_TIMEOUT", None) or DEFAULT_EMAIL_TIMEOUT
-    message = EmailMultiAlternatives(
-        subject=rendered.subject,
-        body=rendered.text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[address],
-        headers={"X-Gatehouse-Notification": str(delivery.notification_id)},
-        connection=get_connection(timeout=timeout),
-    )
-    message.attach_alternative(rendered.html, "text/html")
-    message.send()
-
-
-def send_in_app(delivery: Delivery, user: User, rendered: Rendered) -> None:
-    # Runs in the transaction that marks the delivery sent: the message and the status commit
-    # together, and the unique key keeps a second copy out whatever happens.
-    InAppMessage.objects.get_or_create(
-        notification_id=delivery.notification_id,
-        user_id=delivery.user_id,
-        defaults={"subject": rendered.subject, "body": rendered.text},
-    )
-
-
-# --- Webhook ---------------------------------------------------------------------------------------
+from ..rendering import Rendered
+from .base import Channel, PermanentFailure
 
 DEFAULT_WEBHOOK_TIMEOUT = 10.0
 SIGNATURE_HEADER = "X-Gatehouse-Signature"
@@ -128,8 +77,6 @@ _opener = urllib.request.build_opener(_NoRedirects)
 def send_webhook(delivery: Delivery, user: User, rendered: Rendered) -> None:
     url = getattr(settings, "NOTIFICATIONS_WEBHOOK_URL", "")
     secret = getattr(settings, "NOTIFICATIONS_WEBHOOK_SECRET", "")
-    if not url or not secret:
-        raise PermanentFailure("the webhook channel is not configured (NOTIFICATIONS_WEBHOOK_URL and _SECRET)")
     if urlsplit(url).scheme not in ("http", "https"):
         raise PermanentFailure("NOTIFICATIONS_WEBHOOK_URL is not an http(s) URL")
     timeout = getattr(settings, "NOTIFICATIONS_WEBHOOK_TIMEOUT", None) or DEFAULT_WEBHOOK_TIMEOUT
@@ -164,8 +111,9 @@ def send_webhook(delivery: Delivery, user: User, rendered: Rendered) -> None:
         raise WebhookError(f"the receiver could not be reached: {type(reason).__name__}: {reason}") from None
 
 
-SENDERS: dict[str, Callable[[Delivery, User, Rendered], None]] = {
-    CHANNEL_EMAIL: send_email,
-    CHANNEL_IN_APP: send_in_app,
-    CHANNEL_WEBHOOK: send_webhook,
-}
+CHANNEL = Channel(
+    name=CHANNEL_WEBHOOK,
+    send=send_webhook,
+    configured=webhook_configured,
+    needs="NOTIFICATIONS_WEBHOOK_URL and _SECRET",
+)
