@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from permissions.core import cache as rbac_cache
@@ -41,10 +39,6 @@ def grant(role_, *, user_id=None, group=None, scope=None, expires_at=None, actor
         scope=scope,
         expires_at=expires_at,
     )
-
-
-def new_user() -> uuid.UUID:
-    return uuid.uuid4()
 
 
 @pytest.fixture

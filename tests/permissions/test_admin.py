@@ -5,9 +5,10 @@ import pytest
 from permissions.core import selectors
 from permissions.interface import ADMIN_ROLE
 from permissions.models import Assignment, AuditEntry, Role
+from tests.support.rbac import new_user
 from users.interface import user_service
 
-from .conftest import grant, new_user, role
+from .conftest import grant, role
 
 pytestmark = pytest.mark.django_db
 

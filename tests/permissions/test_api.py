@@ -6,6 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from permissions.interface import ADMIN_ROLE, permission_service
+from tests.support.rbac import new_user
 from users.interface import user_service
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.permissions.urls")]
@@ -148,7 +149,7 @@ def test_a_scoped_manager_grants_and_revokes_in_their_scope_only(root, ada):
     admin.post(
         f"{RBAC}/assignments", {"role": manager["id"], "user_id": str(ada_id), "scope": "org:acme"}, format="json"
     )
-    other = str(uuid.uuid4())
+    other = str(new_user())
 
     granted = client.post(
         f"{RBAC}/assignments", {"role": "viewer", "user_id": other, "scope": "org:acme/project:1"}, format="json"

@@ -6,6 +6,7 @@ access is trusted, and every change is still audited and announced.
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from datetime import datetime
@@ -349,22 +350,21 @@ def _cycles(entries: list[dict], existing_roles) -> list[str]:
 
 
 def _user_problem(value) -> str | None:
-    """Why `value` (a user id or an email) names no user, or None."""
+    """Why `value` (a user id or an email) names no active user, or None: the services refuse
+    a grant or a membership for anyone else, so the file is refused before anything changes."""
     if not isinstance(value, str):
         return f"not a user id or email: {value!r}"
     try:
         user_id = uuid.UUID(value)
     except ValueError:
-        try:
-            user_service.get_by_email(email=value)
-        except UserNotFound:
-            return f"no user {value!r}"
-        return None
+        find = functools.partial(user_service.get_by_email, email=value)
+    else:
+        find = functools.partial(user_service.get, user_id=user_id)
     try:
-        user_service.get(user_id=user_id)
+        user = find()
     except UserNotFound:
         return f"no user {value!r}"
-    return None
+    return None if user.is_active else f"user {value!r} is deactivated"
 
 
 def admins_removed(document: dict) -> list[str]:

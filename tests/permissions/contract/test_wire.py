@@ -20,6 +20,7 @@ from project.kernel.delegation import check_implements
 from protos.gatehouse.permissions.v1 import permissions_pb2 as pb
 from protos.gatehouse.permissions.v1 import permissions_pb2_grpc
 from tests.support.processes import ROOT, manage, subprocess_env
+from tests.support.rbac import new_user
 
 SERVICE = "gatehouse.permissions.v1.PermissionService"
 
@@ -105,7 +106,7 @@ def test_with_permissions_grpc_target_set_the_permission_service_is_the_grpc_cli
 ):
     service = GrpcPermissionService(target=permissions_grpc_server.target)  # set up where it is asked (conftest)
     reader = service.create_role(actor_id=None, name="reader", permissions=["rbac.role.view"])
-    user = uuid.uuid4()
+    user = new_user()
     service.grant(actor_id=None, role_id=reader.id, user_id=user)
     script = (
         "import uuid; from permissions.interface import permission_service as p; "
