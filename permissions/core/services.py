@@ -167,7 +167,8 @@ def _require_active_user(user_id: uuid.UUID) -> None:
         user = None
     if user is None or not user.is_active:
         # The same answer for an unknown and a deactivated user: nothing to tell them apart by.
-        raise UserNotFound("No active user has this id.", details={"user_id": ["No active user has this id."]})
+        message = "The user does not exist or is deactivated."
+        raise UserNotFound(message, details={"user_id": [message]})
 
 
 def held_by(actor_id: uuid.UUID, scope: str | None) -> frozenset[str]:

@@ -166,3 +166,40 @@ def test_a_scoped_manager_grants_and_revokes_in_their_scope_only(root, ada):
     assert client.delete(f"{RBAC}/assignments/{outside['id']}").status_code == 403
     assert client.delete(f"{RBAC}/assignments/{granted.json()['id']}").status_code == 204
     assert client.get(f"{RBAC}/assignments").status_code == 403  # the whole list needs it globally
+
+
+# --- Grants and memberships name real, active users (issue 16 item 3) -----------------------------
+
+
+def test_a_grant_or_a_membership_for_an_unknown_or_deactivated_user_is_404_user_not_found(root):
+    admin, _ = root
+    admin.post(f"{RBAC}/roles", {"name": "viewer", "permissions": ["users.user.view"]}, format="json")
+    group = admin.post(f"{RBAC}/groups", {"name": "staff"}, format="json").json()
+    audit_before = permission_service.list_audit(limit=200).results
+    for user_id in (uuid.uuid4(), new_user(active=False)):
+        granted = admin.post(f"{RBAC}/assignments", {"role": "viewer", "user_id": str(user_id)}, format="json")
+        joined = admin.post(f"{RBAC}/groups/{group['id']}/members", {"user_id": str(user_id)}, format="json")
+        for response in (granted, joined):
+            assert (response.status_code, code(response)) == (404, "user_not_found"), user_id
+            assert response.json()["error"]["details"] == {"user_id": ["The user does not exist or is deactivated."]}
+    assert permission_service.list_assignments(role_id=_role_id("viewer")).results == ()
+    assert admin.get(f"{RBAC}/groups/{group['id']}/members").json() == {"user_ids": []}
+    assert permission_service.list_audit(limit=200).results == audit_before
+
+
+def test_the_assignment_and_membership_of_a_user_deactivated_since_are_still_removed(root):
+    admin, _ = root
+    admin.post(f"{RBAC}/roles", {"name": "viewer", "permissions": ["users.user.view"]}, format="json")
+    group = admin.post(f"{RBAC}/groups", {"name": "staff"}, format="json").json()
+    bob = new_user()
+    assignment = admin.post(f"{RBAC}/assignments", {"role": "viewer", "user_id": str(bob)}, format="json").json()
+    admin.post(f"{RBAC}/groups/{group['id']}/members", {"user_id": str(bob)}, format="json")
+    user_service.deactivate(user_id=bob)
+    assert admin.delete(f"{RBAC}/assignments/{assignment['id']}").status_code == 204
+    assert admin.delete(f"{RBAC}/groups/{group['id']}/members?user_id={bob}").status_code == 204
+    assert permission_service.list_assignments(user_id=bob).results == ()
+    assert permission_service.group_members(group_id=uuid.UUID(group["id"])) == []
+
+
+def _role_id(name: str) -> uuid.UUID:
+    return permission_service.get_role_by_name(name=name).id

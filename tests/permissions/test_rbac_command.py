@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from permissions.interface import permission_service
 from permissions.models import Assignment
-from tests.support.rbac import grant_role
+from tests.support.rbac import grant_role, new_user
 from users.interface import user_service
 
 from .conftest import role
@@ -50,6 +50,16 @@ def test_an_operator_error_is_a_command_error_with_the_domain_code(codes):
         rbac("grant", "nobody", "--user", "00000000-0000-0000-0000-000000000001")
     with pytest.raises(CommandError, match="no user"):
         rbac("check", "who@example.com", "docs.page.read")
+
+
+def test_grant_refuses_a_user_who_does_not_exist_or_is_deactivated(codes):
+    """Issue 16 item 3: an unknown id, like a deactivated user's, is user_not_found; nothing is granted."""
+    role("reader", ["docs.page.read"])
+    new_user(email="gone@example.com", active=False)
+    for who in (str(uuid.uuid4()), "gone@example.com"):
+        with pytest.raises(CommandError, match="user_not_found: The user does not exist or is deactivated"):
+            rbac("grant", "reader", "--user", who)
+    assert permission_service.list_assignments(limit=200).results == ()
 
 
 def test_sync_makes_the_state_what_the_file_says_and_a_second_run_changes_nothing(codes, tmp_path):
@@ -318,3 +328,30 @@ def test_a_real_sync_through_a_remote_permissions_service_is_refused_as_it_canno
     with pytest.raises(CommandError, match="runs where the permissions service runs"):
         _sync(tmp_path, document)
     assert _state() == before
+
+
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "real"])
+def test_sync_refuses_to_add_a_deactivated_user_and_changes_nothing(codes, tmp_path, dry_run):
+    _world()
+    gone = new_user(email="gone@example.com", active=False)
+    before = _state()
+    document = {
+        "roles": [{"name": "a_first", "permissions": ["docs.page.read"]}],
+        "groups": [{"name": "g", "members": ["gone@example.com"]}],
+        "assignments": [{"role": "reader", "user_id": str(gone)}],
+    }
+    with pytest.raises(CommandError, match="cannot add deactivated users") as caught:
+        _sync(tmp_path, document, *(["--dry-run"] if dry_run else []))
+    assert f"add {gone} to group g (the user is deactivated)" in str(caught.value)
+    assert f"grant reader to user {gone} (the user is deactivated)" in str(caught.value)
+    assert _state() == before
+
+
+def test_an_exported_file_still_syncs_once_a_holder_is_deactivated(codes, tmp_path):
+    _, ada = _world()
+    permission_service.create_group(actor_id=None, name="staff")
+    staff = permission_service.list_groups()[0]
+    permission_service.add_group_member(actor_id=None, group_id=staff.id, user_id=ada.id)
+    user_service.deactivate(user_id=ada.id)
+    exported = json.loads(rbac("export"))
+    assert _sync(tmp_path, exported, "--prune") == "0 change(s)"

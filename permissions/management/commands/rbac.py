@@ -350,8 +350,8 @@ def _cycles(entries: list[dict], existing_roles) -> list[str]:
 
 
 def _user_problem(value) -> str | None:
-    """Why `value` (a user id or an email) names no active user, or None: the services refuse
-    a grant or a membership for anyone else, so the file is refused before anything changes."""
+    """Why `value` (a user id or an email) names no user, or None. (A deactivated user may stay
+    where they are, as export writes them; `plan` refuses to add one anywhere.)"""
     if not isinstance(value, str):
         return f"not a user id or email: {value!r}"
     try:
@@ -361,10 +361,10 @@ def _user_problem(value) -> str | None:
     else:
         find = functools.partial(user_service.get, user_id=user_id)
     try:
-        user = find()
+        find()
     except UserNotFound:
         return f"no user {value!r}"
-    return None if user.is_active else f"user {value!r} is deactivated"
+    return None
 
 
 def admins_removed(document: dict) -> list[str]:
@@ -387,6 +387,7 @@ def plan(document: dict, *, prune: bool) -> list[tuple[str, object]]:
     roles first (parents once every role exists), then groups and members, then assignments.
     Each description starts as a diff line does: `+` adds, `~` changes, `-` removes."""
     steps: list[tuple[str, object]] = []
+    added_users: list[tuple[uuid.UUID, str]] = []  # (user, what the plan gives them)
     roles = {role.name: role for role in permission_service.list_roles()}
     wanted_roles = {entry["name"]: entry for entry in document.get("roles", []) if not entry.get("system")}
     ids: dict[str, uuid.UUID | None] = {name: role.id for name, role in roles.items()}
@@ -450,6 +451,7 @@ def plan(document: dict, *, prune: bool) -> list[tuple[str, object]]:
         members = {_user_id(m) for m in entry.get("members", [])}
         current = set(permission_service.group_members(group_id=groups[name].id)) if name in groups else set()
         for user_id in sorted(members - current, key=str):
+            added_users.append((user_id, f"add {user_id} to group {name}"))
             steps.append(
                 (
                     f"+ add {user_id} to group {name}",
@@ -491,7 +493,17 @@ def plan(document: dict, *, prune: bool) -> list[tuple[str, object]]:
                     expires_at=expires_at,
                 )
 
+            if subject[0] == "user":
+                added_users.append((uuid.UUID(subject[1]), f"grant {entry['role']} to user {subject[1]}"))
             steps.append((f"+ grant {key[0]} to {key[1][0]} {key[1][1]} in {key[2] or 'global'}", grant))
+
+    # The services refuse a grant or a membership for a deactivated user; refusing the plan here
+    # says so before anything changes (and lets the whole plan run in one transaction).
+    added = sorted({user_id for user_id, _ in added_users}, key=str)
+    inactive = {user.id for user in user_service.get_many(user_ids=added) if not user.is_active}
+    refused = [f"{what} (the user is deactivated)" for user_id, what in added_users if user_id in inactive]
+    if refused:
+        raise CommandError("cannot add deactivated users; nothing changed:\n  " + "\n  ".join(refused))
 
     if prune:
         for key, assignment_id in existing.items():
