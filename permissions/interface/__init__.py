@@ -190,6 +190,7 @@ class InvalidScope(InvalidRbacInput):
 
 
 class UnknownPermission(InvalidRbacInput):
+    code = "unknown_permission"
     default_message = "Unknown permission."
 
 

@@ -29,13 +29,18 @@ from users.interface import UserNotFound, user_service
 
 
 def _user_id(value: str) -> uuid.UUID:
+    """The id of the user `value` (an id or an email) names; an unknown id is as unknown as an
+    unknown email."""
     try:
-        return uuid.UUID(value)
+        user_id = uuid.UUID(value)
     except ValueError:
-        try:
-            return user_service.get_by_email(email=value).id
-        except UserNotFound:
-            raise CommandError(f"no user {value!r}") from None
+        find = functools.partial(user_service.get_by_email, email=value)
+    else:
+        find = functools.partial(user_service.get, user_id=user_id)
+    try:
+        return find().id
+    except UserNotFound:
+        raise CommandError(f"no user {value!r}") from None
 
 
 def _role_id(value: str) -> uuid.UUID:
@@ -62,7 +67,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         commands = parser.add_subparsers(dest="action", required=True)
-        check = commands.add_parser("check", help="Does a user hold a permission (in a scope)?")
+        check = commands.add_parser(
+            "check", help="Does a user hold a permission (in a scope)? Exit status 0 allowed, 1 denied, 2 an error."
+        )
         check.add_argument("user", help="user id or email")
         check.add_argument("permission")
         check.add_argument("--scope")
@@ -96,18 +103,32 @@ class Command(BaseCommand):
 
     def handle(self, *args, action, **options):
         try:
-            getattr(self, f"_{action}")(**options)
-        except DomainError as exc:
-            raise CommandError(f"{exc.code}: {exc.message} {exc.details or ''}".strip()) from None
+            try:
+                getattr(self, f"_{action}")(**options)
+            except DomainError as exc:
+                raise CommandError(f"{exc.code}: {exc.message} {exc.details or ''}".strip()) from None
+        except CommandError as exc:
+            if action == "check":
+                exc.returncode = 2  # 1 is check's answer "denied"
+            raise
 
     def _check(self, *, user, permission, scope, explain, **_):
+        """Exit status 0 allowed, 1 denied, 2 a usage error (unknown user or permission, bad
+        scope), so that scripts can branch on it."""
         user_id = _user_id(user)
+        if permission not in {p.code for p in permission_service.list_permissions()}:
+            raise CommandError(
+                f"unknown permission {permission!r} (`rbac export` and /api/v1/rbac/permissions list them)"
+            )
         if not explain:
             allowed = permission_service.check(user_id=user_id, permission=permission, scope=scope)
             self.stdout.write("allowed" if allowed else "denied")
-            return
-        why = permission_service.explain(user_id=user_id, permission=permission, scope=scope)
-        self.stdout.write(f"{'allowed' if why.allowed else 'denied'} ({why.reason}): {why.message}")
+        else:
+            why = permission_service.explain(user_id=user_id, permission=permission, scope=scope)
+            allowed = why.allowed
+            self.stdout.write(f"{'allowed' if allowed else 'denied'} ({why.reason}): {why.message}")
+        if not allowed:
+            raise SystemExit(1)
 
     def _grant(self, *, role, user, group, scope, expires_at, **_):
         expiry = None
