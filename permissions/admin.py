@@ -130,6 +130,7 @@ class GroupMembersForm(ServiceBackedForm):
     remove_members = forms.MultipleChoiceField(
         label="Members", required=False, widget=forms.CheckboxSelectMultiple, help_text="Tick members to remove."
     )
+    field_aliases = {"user_id": "add_member"}  # the service refuses a deactivated user there
 
     class Meta:
         model = Group

@@ -23,6 +23,7 @@ from permissions.interface import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     RoleNotFound,
+    UnknownPermission,
     permission_service,
 )
 
@@ -77,6 +78,22 @@ class PermissionListApi(APIView):
 # --- Roles ---------------------------------------------------------------------------------------
 
 
+def _role_id(value: str, field: str = "role") -> uuid.UUID:
+    """A role by id or by name (a name that names no role is a 400 on `field`; an unknown id is
+    left to the service, which knows)."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        try:
+            return permission_service.get_role_by_name(name=value).id
+        except RoleNotFound:
+            raise ValidationError({field: [f"No role named {value!r}."]}) from None
+
+
+def _role_ids(values: list[str], field: str) -> list[uuid.UUID]:
+    return [_role_id(value, field) for value in values]
+
+
 class RoleOutput(serializers.Serializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
@@ -94,7 +111,9 @@ class RoleListApi(APIView):
         name = serializers.CharField(max_length=100)
         description = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
         permissions = serializers.ListField(child=serializers.CharField(max_length=150), required=False, default=list)
-        parents = serializers.ListField(child=serializers.UUIDField(), required=False, default=list)
+        parents = serializers.ListField(
+            child=serializers.CharField(max_length=100), required=False, default=list, help_text="Role ids or names."
+        )
 
     @extend_schema(
         operation_id="rbac_roles_list", parameters=[PageInput], responses={200: _paged("RolePage", RoleOutput)}
@@ -107,7 +126,8 @@ class RoleListApi(APIView):
     def post(self, request):
         data = self.RoleCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        role = permission_service.create_role(actor_id=request.user.id, **data.validated_data)
+        values = {**data.validated_data, "parents": _role_ids(data.validated_data["parents"], "parents")}
+        role = permission_service.create_role(actor_id=request.user.id, **values)
         return Response(RoleOutput(role).data, status=status.HTTP_201_CREATED)
 
 
@@ -118,7 +138,9 @@ class RoleDetailApi(APIView):
         name = serializers.CharField(max_length=100, required=False)
         description = serializers.CharField(max_length=300, required=False, allow_blank=True)
         permissions = serializers.ListField(child=serializers.CharField(max_length=150), required=False)
-        parents = serializers.ListField(child=serializers.UUIDField(), required=False)
+        parents = serializers.ListField(
+            child=serializers.CharField(max_length=100), required=False, help_text="Role ids or names."
+        )
 
     @extend_schema(responses={200: RoleOutput})
     def get(self, request, role_id: uuid.UUID):
@@ -128,7 +150,10 @@ class RoleDetailApi(APIView):
     def patch(self, request, role_id: uuid.UUID):
         data = self.RoleUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        role = permission_service.update_role(actor_id=request.user.id, role_id=role_id, **data.validated_data)
+        values = dict(data.validated_data)
+        if "parents" in values:
+            values["parents"] = _role_ids(values["parents"], "parents")
+        role = permission_service.update_role(actor_id=request.user.id, role_id=role_id, **values)
         return Response(RoleOutput(role).data)
 
     @extend_schema(responses={204: None})
@@ -209,17 +234,6 @@ class AssignmentOutput(serializers.Serializer):
     expires_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
     granted_by = serializers.UUIDField(allow_null=True)
-
-
-def _role_id(value: str) -> uuid.UUID:
-    """A role by id or by name."""
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        try:
-            return permission_service.get_role_by_name(name=value).id
-        except RoleNotFound:
-            raise ValidationError({"role": ["No such role."]}) from None
 
 
 def _may_manage_assignments_in(request, scope: str | None) -> None:
@@ -322,6 +336,25 @@ def _subject(request, user_id: uuid.UUID | None) -> uuid.UUID:
     return user_id
 
 
+def _refuse_unknown_permissions(codes: list[str], denied: list[bool] | None = None) -> None:
+    """A check of a permission nobody declared is a mistake (a typo, a removed code), not a
+    `false`: 400 `unknown_permission`, as explain's reason says. Only denied answers can be
+    such, so an allowed check costs nothing more. `denied` is the batch's answers (False: denied)."""
+    asked = [(i, code) for i, code in enumerate(codes) if denied is None or not denied[i]]
+    if not asked:
+        return
+    known = {permission.code for permission in permission_service.list_permissions()}
+    unknown = [(i, code) for i, code in asked if code not in known]
+    if not unknown:
+        return
+    message = f"Unknown permission: {', '.join(sorted({code for _, code in unknown}))}."
+    if denied is None:
+        raise UnknownPermission(message, details={"permission": [f"Unknown permission: {unknown[0][1]}"]})
+    raise UnknownPermission(
+        message, details={"checks": {str(i): {"permission": [f"Unknown permission: {code}"]} for i, code in unknown}}
+    )
+
+
 class CheckApi(APIView):
     permission_classes = [IsAuthenticated]
 
@@ -344,6 +377,8 @@ class CheckApi(APIView):
         if "permission" in values:
             user_id = _subject(request, values["user_id"])
             allowed = permission_service.check(user_id=user_id, permission=values["permission"], scope=values["scope"])
+            if not allowed:
+                _refuse_unknown_permissions([values["permission"]])
             return Response({"allowed": allowed})
         default = values["user_id"]
         by_user: dict[uuid.UUID, list[int]] = {}
@@ -357,6 +392,7 @@ class CheckApi(APIView):
             )
             for i, answer in zip(indices, answers, strict=True):
                 results[i] = answer
+        _refuse_unknown_permissions([item["permission"] for item in values["checks"]], denied=results)
         return Response({"results": results})
 
 

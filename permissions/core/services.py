@@ -43,6 +43,7 @@ from permissions.interface import (
 from permissions.models import Assignment, AuditEntry, DeactivatedUser, Group, GroupMembership, Permission, Role
 from project.events.outbox import outbox_record
 from project.kernel.context import get_caller, get_request_id
+from users.interface import UserNotFound, user_service
 
 NAME_MAX = 100
 DESCRIPTION_MAX = 300
@@ -148,6 +149,26 @@ def _lock_role_graph() -> None:
     # Role-graph edits take turns (on the admin row, which always exists): two concurrent edits
     # could otherwise each pass the cycle check and close a cycle together.
     list(Role.objects.select_for_update().filter(name=ADMIN_ROLE).values_list("id"))
+
+
+def _require_active_user(user_id: uuid.UUID) -> None:
+    """Refuse a grant or a membership for a user the users service does not know, or has
+    deactivated: it would hold for nobody, or for an account that was meant to lose its access.
+
+    Asks the users service through its interface (over gRPC when it is split out), so it runs
+    before the write's transaction opens: a remote call cannot run inside one. Inside
+    `one_transaction()` the caller has checked its users before opening it (`rbac sync`
+    validates every user of its file first)."""
+    if _in_one_transaction.get():
+        return
+    try:
+        user = user_service.get(user_id=user_id)
+    except UserNotFound:
+        user = None
+    if user is None or not user.is_active:
+        # The same answer for an unknown and a deactivated user: nothing to tell them apart by.
+        message = "The user does not exist or is deactivated."
+        raise UserNotFound(message, details={"user_id": [message]})
 
 
 def held_by(actor_id: uuid.UUID, scope: str | None) -> frozenset[str]:
@@ -395,8 +416,13 @@ def group_delete(*, actor_id: uuid.UUID | None, group_id: uuid.UUID) -> None:
     rbac_cache.invalidate(everyone=True, revoking=True)
 
 
-@_durable
 def group_member_add(*, actor_id: uuid.UUID | None, group_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    _require_active_user(user_id)
+    _group_member_add(actor_id=actor_id, group_id=group_id, user_id=user_id)
+
+
+@_durable
+def _group_member_add(*, actor_id: uuid.UUID | None, group_id: uuid.UUID, user_id: uuid.UUID) -> None:
     group = _locked_group(group_id)
     if group.memberships.filter(user_id=user_id).exists():
         return
@@ -463,7 +489,6 @@ def _invalidate_subject(assignment: Assignment, *, revoking: bool = False) -> No
         rbac_cache.invalidate(everyone=True, revoking=revoking)
 
 
-@_durable
 def assignment_grant(
     *,
     actor_id: uuid.UUID | None,
@@ -487,6 +512,23 @@ def assignment_grant(
             raise InvalidRbacInput("expires_at needs a time zone.", details={"expires_at": ["Give a time zone."]})
         if expires_at <= timezone.now():
             raise InvalidRbacInput("expires_at is in the past.", details={"expires_at": ["Must be in the future."]})
+    if user_id is not None:
+        _require_active_user(user_id)
+    return _assignment_grant(
+        actor_id=actor_id, role_id=role_id, user_id=user_id, group_id=group_id, scope=scope, expires_at=expires_at
+    )
+
+
+@_durable
+def _assignment_grant(
+    *,
+    actor_id: uuid.UUID | None,
+    role_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    group_id: uuid.UUID | None,
+    scope: str | None,
+    expires_at: datetime | None,
+) -> Assignment:
     try:
         role = Role.objects.get(id=role_id)
     except (Role.DoesNotExist, ValueError):

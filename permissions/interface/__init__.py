@@ -190,6 +190,7 @@ class InvalidScope(InvalidRbacInput):
 
 
 class UnknownPermission(InvalidRbacInput):
+    code = "unknown_permission"
     default_message = "Unknown permission."
 
 
@@ -387,8 +388,9 @@ class PermissionService(Protocol):
 
     def add_group_member(self, *, actor_id: uuid.UUID | None, group_id: uuid.UUID, user_id: uuid.UUID) -> None:
         """Put a user in a group (idempotent). The user gains the group's roles, so the actor
-        must hold every permission they carry in each of their scopes. Raises GroupNotFound,
-        EscalationDenied."""
+        must hold every permission they carry in each of their scopes. Raises UserNotFound (from
+        `users.interface`) for a user the users service does not know or has deactivated,
+        GroupNotFound, EscalationDenied."""
         ...
 
     def remove_group_member(self, *, actor_id: uuid.UUID | None, group_id: uuid.UUID, user_id: uuid.UUID) -> None:
@@ -410,7 +412,9 @@ class PermissionService(Protocol):
     ) -> Assignment:
         """Assign a role to a user or a group (exactly one), globally or in `scope`, until
         `expires_at` if given. The actor must hold every permission of the role in that scope.
-        Raises RoleNotFound, GroupNotFound, InvalidScope, InvalidRbacInput, EscalationDenied."""
+        Raises UserNotFound (from `users.interface`) for a user the users service does not know or
+        has deactivated, RoleNotFound, GroupNotFound, InvalidScope, InvalidRbacInput,
+        EscalationDenied."""
         ...
 
     def revoke(self, *, actor_id: uuid.UUID | None, assignment_id: uuid.UUID) -> None:

@@ -266,7 +266,12 @@ def test_a_users_story_end_to_end(stack, smtp):
     )
     assert status == 201, role
     status, assignment = stack.call("POST", "/api/v1/rbac/assignments", {"role": role["id"], "user_id": user_id}, boss)
+    # Split: the permissions service asked the users service, its own database has no users.
     assert status == 201, assignment
+    status, refused = stack.call(
+        "POST", "/api/v1/rbac/assignments", {"role": role["id"], "user_id": str(uuid.uuid4())}, boss
+    )
+    assert (status, refused["error"]["code"]) == (404, "user_not_found"), refused  # issue 16 item 3
     assert stack.call("POST", "/api/v1/rbac/check", {"permission": "users.user.view"}, ada["access_token"]) == (
         200,
         {"allowed": True},

@@ -10,7 +10,7 @@ import uuid
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.urls import reverse
 
@@ -240,3 +240,32 @@ def test_the_events_admin_permissions_let_a_viewer_see_dead_letters_and_only_a_m
     dead.refresh_from_db()
     assert dead.replayed_at is not None
     assert effects(fixed.id) == 1
+
+
+def _dead_letter(consumer: str = "probe") -> DeadLetter:
+    fixed = envelope(PROBE_EVENT)
+    return DeadLetter.objects.create(
+        consumer=consumer, event_id=fixed.id, event_type=fixed.type, envelope=fixed.to_dict(), error="x", attempts=3
+    )
+
+
+def test_the_replay_command_takes_the_event_id_the_logs_and_the_admin_show():
+    """Issue 16 item 13: the event's UUID, like every other command's ids (a number still names a
+    dead letter that had no valid envelope, so no event id)."""
+    by_event_id, by_number, left_alone = _dead_letter(), _dead_letter(), _dead_letter()
+    out = StringIO()
+    call_command("replay_dead_letters", str(by_event_id.event_id), str(by_number.pk), stdout=out)
+    assert out.getvalue().strip() == "replayed 2 dead letter(s)"
+    assert (effects(by_event_id.event_id), effects(by_number.event_id), effects(left_alone.event_id)) == (1, 1, 0)
+    assert not DeadLetter.objects.filter(pk__in=[by_event_id.pk, by_number.pk], replayed_at__isnull=True).exists()
+
+
+def test_the_replay_command_refuses_an_id_that_names_no_waiting_dead_letter_and_replays_nothing():
+    waiting = _dead_letter()
+    unknown = uuid.uuid4()
+    with pytest.raises(CommandError, match=f"no dead letter waiting for replay: {unknown}; nothing replayed"):
+        call_command("replay_dead_letters", str(waiting.event_id), str(unknown), stdout=StringIO())
+    with pytest.raises(CommandError, match="not an event id"):
+        call_command("replay_dead_letters", "evt-42", stdout=StringIO())
+    assert effects(waiting.event_id) == 0
+    assert DeadLetter.objects.get(pk=waiting.pk).replayed_at is None

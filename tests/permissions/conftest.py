@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 
 import pytest
 
@@ -42,10 +41,6 @@ def grant(role_, *, user_id=None, group=None, scope=None, expires_at=None, actor
         scope=scope,
         expires_at=expires_at,
     )
-
-
-def new_user() -> uuid.UUID:
-    return uuid.uuid4()
 
 
 @pytest.fixture

@@ -5,9 +5,10 @@ import pytest
 from permissions.core import selectors
 from permissions.interface import ADMIN_ROLE
 from permissions.models import Assignment, AuditEntry, Role
+from tests.support.rbac import new_user
 from users.interface import user_service
 
-from .conftest import grant, new_user, role
+from .conftest import grant, role
 
 pytestmark = pytest.mark.django_db
 
@@ -253,6 +254,27 @@ def test_adding_an_unknown_email_to_a_group_is_a_form_error(client, admin_staff,
     response = client.post(f"/admin/permissions/group/{editors.id}/change/", {"add_member": "nobody@example.com"})
     assert response.status_code == 200
     assert response.context["adminform"].form.errors == {"add_member": ["No user has this email."]}
+
+
+def test_a_deactivated_user_gets_no_assignment_and_no_membership_in_the_admin(client, admin_staff, codes):
+    """Issue 16 item 3: the service refuses them (asking the users service), and says so on the field."""
+    from permissions.core import services
+
+    reader = role("reader", ["docs.page.read"])
+    editors = services.group_create(actor_id=None, name="editors")
+    new_user(email="gone@example.com", active=False)
+    audit_before = AuditEntry.objects.count()
+    response = client.post(
+        "/admin/permissions/assignment/add/", _assignment_form(reader, user_email="gone@example.com")
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {"user_email": ["The user does not exist or is deactivated."]}
+    response = client.post(f"/admin/permissions/group/{editors.id}/change/", {"add_member": "gone@example.com"})
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {"add_member": ["The user does not exist or is deactivated."]}
+    assert not Assignment.objects.filter(role=reader).exists()
+    assert not editors.memberships.exists()
+    assert AuditEntry.objects.count() == audit_before
 
 
 def test_adding_a_member_is_refused_when_the_group_carries_what_the_actor_lacks(client, staff, codes):

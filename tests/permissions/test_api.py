@@ -6,6 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from permissions.interface import ADMIN_ROLE, permission_service
+from tests.support.rbac import new_user
 from users.interface import user_service
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.permissions.urls")]
@@ -128,7 +129,7 @@ def test_conflicts_and_bad_input_have_the_contracts_codes(root):
     response = admin.patch(f"{RBAC}/roles/{a['id']}", {"parents": [b["id"]]}, format="json")
     assert (response.status_code, code(response)) == (409, "role_cycle")
     response = admin.post(f"{RBAC}/roles", {"name": "c", "permissions": ["no.such.thing"]}, format="json")
-    assert (response.status_code, code(response)) == (400, "validation_error")
+    assert (response.status_code, code(response)) == (400, "unknown_permission")
     assert "permissions" in response.json()["error"]["details"]
     response = admin.post(f"{RBAC}/check", {"permission": "x.y.z", "scope": "not a scope"}, format="json")
     assert (response.status_code, code(response)) == (400, "validation_error")
@@ -148,7 +149,7 @@ def test_a_scoped_manager_grants_and_revokes_in_their_scope_only(root, ada):
     admin.post(
         f"{RBAC}/assignments", {"role": manager["id"], "user_id": str(ada_id), "scope": "org:acme"}, format="json"
     )
-    other = str(uuid.uuid4())
+    other = str(new_user())
 
     granted = client.post(
         f"{RBAC}/assignments", {"role": "viewer", "user_id": other, "scope": "org:acme/project:1"}, format="json"
@@ -165,3 +166,84 @@ def test_a_scoped_manager_grants_and_revokes_in_their_scope_only(root, ada):
     assert client.delete(f"{RBAC}/assignments/{outside['id']}").status_code == 403
     assert client.delete(f"{RBAC}/assignments/{granted.json()['id']}").status_code == 204
     assert client.get(f"{RBAC}/assignments").status_code == 403  # the whole list needs it globally
+
+
+# --- Grants and memberships name real, active users (issue 16 item 3) -----------------------------
+
+
+def test_a_grant_or_a_membership_for_an_unknown_or_deactivated_user_is_404_user_not_found(root):
+    admin, _ = root
+    admin.post(f"{RBAC}/roles", {"name": "viewer", "permissions": ["users.user.view"]}, format="json")
+    group = admin.post(f"{RBAC}/groups", {"name": "staff"}, format="json").json()
+    audit_before = permission_service.list_audit(limit=200).results
+    for user_id in (uuid.uuid4(), new_user(active=False)):
+        granted = admin.post(f"{RBAC}/assignments", {"role": "viewer", "user_id": str(user_id)}, format="json")
+        joined = admin.post(f"{RBAC}/groups/{group['id']}/members", {"user_id": str(user_id)}, format="json")
+        for response in (granted, joined):
+            assert (response.status_code, code(response)) == (404, "user_not_found"), user_id
+            assert response.json()["error"]["details"] == {"user_id": ["The user does not exist or is deactivated."]}
+    assert permission_service.list_assignments(role_id=_role_id("viewer")).results == ()
+    assert admin.get(f"{RBAC}/groups/{group['id']}/members").json() == {"user_ids": []}
+    assert permission_service.list_audit(limit=200).results == audit_before
+
+
+def test_the_assignment_and_membership_of_a_user_deactivated_since_are_still_removed(root):
+    admin, _ = root
+    admin.post(f"{RBAC}/roles", {"name": "viewer", "permissions": ["users.user.view"]}, format="json")
+    group = admin.post(f"{RBAC}/groups", {"name": "staff"}, format="json").json()
+    bob = new_user()
+    assignment = admin.post(f"{RBAC}/assignments", {"role": "viewer", "user_id": str(bob)}, format="json").json()
+    admin.post(f"{RBAC}/groups/{group['id']}/members", {"user_id": str(bob)}, format="json")
+    user_service.deactivate(user_id=bob)
+    assert admin.delete(f"{RBAC}/assignments/{assignment['id']}").status_code == 204
+    assert admin.delete(f"{RBAC}/groups/{group['id']}/members?user_id={bob}").status_code == 204
+    assert permission_service.list_assignments(user_id=bob).results == ()
+    assert permission_service.group_members(group_id=uuid.UUID(group["id"])) == []
+
+
+def _role_id(name: str) -> uuid.UUID:
+    return permission_service.get_role_by_name(name=name).id
+
+
+# --- Consistency (issue 16 item 13) ----------------------------------------------------------------
+
+
+def test_role_parents_are_given_by_name_or_by_id(root):
+    admin, _ = root
+    reader = admin.post(f"{RBAC}/roles", {"name": "reader", "permissions": ["users.user.view"]}, format="json").json()
+    auditor = admin.post(f"{RBAC}/roles", {"name": "auditor"}, format="json").json()
+    editor = admin.post(f"{RBAC}/roles", {"name": "editor", "parents": ["reader"]}, format="json")
+    assert editor.status_code == 201, editor.content
+    assert editor.json()["parents"] == [reader["id"]]  # answered as ids, as before
+    changed = admin.patch(f"{RBAC}/roles/{editor.json()['id']}", {"parents": ["auditor", reader["id"]]}, format="json")
+    assert changed.status_code == 200, changed.content
+    assert sorted(changed.json()["parents"]) == sorted([auditor["id"], reader["id"]])
+
+    audit_before = permission_service.list_audit(limit=200).results
+    for response in (
+        admin.post(f"{RBAC}/roles", {"name": "x", "parents": ["ghost"]}, format="json"),
+        admin.patch(f"{RBAC}/roles/{editor.json()['id']}", {"parents": ["ghost"]}, format="json"),
+    ):
+        assert (response.status_code, code(response)) == (400, "validation_error")
+        assert response.json()["error"]["details"] == {"parents": ["No role named 'ghost'."]}
+    assert permission_service.list_audit(limit=200).results == audit_before
+    assert admin.get(f"{RBAC}/roles/{editor.json()['id']}").json()["parents"] == changed.json()["parents"]
+
+
+def test_checking_a_permission_nobody_declared_is_400_unknown_permission(root, ada):
+    admin, _ = root
+    client, _ = ada
+    response = client.post(f"{RBAC}/check", {"permission": "users.user.fly"}, format="json")
+    assert (response.status_code, code(response)) == (400, "unknown_permission")
+    assert response.json()["error"]["details"] == {"permission": ["Unknown permission: users.user.fly"]}
+    checks = [{"permission": "users.user.view"}, {"permission": "users.user.fly"}, {"permission": "rbac.role.view"}]
+    response = admin.post(f"{RBAC}/check", {"checks": checks}, format="json")
+    assert (response.status_code, code(response)) == (400, "unknown_permission")
+    assert response.json()["error"]["details"] == {
+        "checks": {"1": {"permission": ["Unknown permission: users.user.fly"]}}
+    }
+    # Declared permissions still answer, allowed or not; explain still names the reason.
+    assert client.post(f"{RBAC}/check", {"permission": "users.user.view"}, format="json").json() == {"allowed": False}
+    assert admin.post(f"{RBAC}/check", {"checks": checks[::2]}, format="json").json() == {"results": [True, True]}
+    why = admin.post(f"{RBAC}/explain", {"permission": "users.user.fly"}, format="json")
+    assert (why.status_code, why.json()["reason"]) == (200, "unknown_permission")

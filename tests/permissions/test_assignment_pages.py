@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from permissions.interface import MAX_PAGE_SIZE, AssignmentPage, InvalidRbacInput, permission_service
 from permissions.models import Assignment, Role
+from tests.support.rbac import new_user
 
-from .conftest import grant, new_user, role
+from .conftest import grant, role
 from .test_api import RBAC, client_for
 
 pytestmark = pytest.mark.django_db

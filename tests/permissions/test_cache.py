@@ -8,8 +8,9 @@ from django.test.utils import CaptureQueriesContext
 from permissions.core import cache as rbac_cache
 from permissions.core import engine, selectors, services
 from permissions.models import Assignment
+from tests.support.rbac import new_user
 
-from .conftest import grant, new_user, role
+from .conftest import grant, role
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cache_layers")]
 

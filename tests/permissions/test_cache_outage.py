@@ -19,8 +19,9 @@ from permissions.core import engine, selectors, services
 from permissions.models import Assignment
 from project.kernel.errors import ServiceUnavailable
 from tests.support.processes import free_port
+from tests.support.rbac import new_user
 
-from .conftest import grant, new_user, role
+from .conftest import grant, role
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cache_layers")]
 

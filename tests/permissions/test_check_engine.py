@@ -8,8 +8,9 @@ from django.utils import timezone
 from permissions.core import engine, selectors, services
 from permissions.interface import ADMIN_ROLE, InvalidScope, declare_permissions, undeclare_permissions
 from permissions.models import Role
+from tests.support.rbac import new_user
 
-from .conftest import grant, new_user, role
+from .conftest import grant, role
 
 pytestmark = pytest.mark.django_db
 

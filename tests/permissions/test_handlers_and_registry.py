@@ -1,7 +1,5 @@
 """users.user_deactivated makes every check deny (idempotently); the registry reaches the database."""
 
-import uuid
-
 import pytest
 
 from permissions.core import selectors, services
@@ -11,6 +9,7 @@ from permissions.interface import declare_permissions, declared_permissions, und
 from permissions.models import Assignment, AuditEntry, DeactivatedUser, Permission, Role
 from project.events.consumers import process
 from project.kernel.events import Envelope
+from tests.support.rbac import new_user
 from users.interface import USER_DEACTIVATED
 
 from .conftest import grant, role
@@ -19,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_deactivated_user_is_denied_everything_and_keeps_their_assignments(codes):
-    user = uuid.uuid4()
+    user = new_user()
     grant(role("reader", ["docs.page.read"]), user_id=user)
     assert selectors.check(user_id=user, permission="docs.page.read")
     envelope = Envelope(type=USER_DEACTIVATED, producer="users", payload={"user_id": str(user)})

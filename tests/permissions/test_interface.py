@@ -1,7 +1,5 @@
 """The front door: `permission_service` answers with the interface's data objects."""
 
-import uuid
-
 import pytest
 
 from permissions.interface import (
@@ -15,6 +13,7 @@ from permissions.interface import (
     RoleNotFound,
     permission_service,
 )
+from tests.support.rbac import new_user
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +32,7 @@ def test_the_service_round_trips_roles_groups_assignments_checks_and_the_audit(c
 
     group = permission_service.create_group(actor_id=None, name="staff")
     assert isinstance(group, Group) and permission_service.list_groups() == [group]
-    user = uuid.uuid4()
+    user = new_user()
     permission_service.add_group_member(actor_id=None, group_id=group.id, user_id=user)
     assert permission_service.group_members(group_id=group.id) == [user]
     assignment = permission_service.grant(actor_id=None, role_id=editor.id, group_id=group.id, scope="org:acme")

@@ -3,6 +3,7 @@
 import contextlib
 import io
 import json
+import subprocess
 import uuid
 
 import pytest
@@ -14,7 +15,8 @@ from hypothesis import strategies as st
 
 from permissions.interface import permission_service
 from permissions.models import Assignment
-from tests.support.rbac import grant_role
+from tests.support.processes import ROOT, manage, subprocess_env
+from tests.support.rbac import grant_role, new_user
 from users.interface import user_service
 
 from .conftest import role
@@ -28,13 +30,22 @@ def rbac(*args) -> str:
     return out.getvalue().strip()
 
 
+def denied(*args) -> str:
+    """`rbac` that answers "denied" with exit status 1 (scripts branch on it)."""
+    out = io.StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command("rbac", *args, stdout=out)
+    assert exited.value.code == 1
+    return out.getvalue().strip()
+
+
 def test_an_operator_grants_checks_explains_exports_and_revokes(codes):
     ada = user_service.create(email="ada@example.com")
     role("reader", ["docs.page.read"])
     assignment_id = rbac("grant", "reader", "--user", "ada@example.com", "--scope", "org:acme")
     assert rbac("check", "ada@example.com", "docs.page.read", "--scope", "org:acme/p:1") == "allowed"
-    assert rbac("check", str(ada.id), "docs.page.read") == "denied"
-    assert rbac("check", "ada@example.com", "docs.page.read", "--explain").startswith("denied (scope_mismatch)")
+    assert denied("check", str(ada.id), "docs.page.read") == "denied"
+    assert denied("check", "ada@example.com", "docs.page.read", "--explain").startswith("denied (scope_mismatch)")
     exported = json.loads(rbac("export"))
     assert {"name": "reader", "description": "", "permissions": ["docs.page.read"], "parents": []} in exported["roles"]
     assert exported["assignments"] == [
@@ -50,6 +61,18 @@ def test_an_operator_error_is_a_command_error_with_the_domain_code(codes):
         rbac("grant", "nobody", "--user", "00000000-0000-0000-0000-000000000001")
     with pytest.raises(CommandError, match="no user"):
         rbac("check", "who@example.com", "docs.page.read")
+
+
+def test_grant_refuses_a_user_who_does_not_exist_or_is_deactivated(codes):
+    """Issue 16 item 3: an unknown id, like a deactivated user's, is user_not_found; nothing is granted."""
+    role("reader", ["docs.page.read"])
+    new_user(email="gone@example.com", active=False)
+    unknown = str(uuid.uuid4())
+    with pytest.raises(CommandError, match=f"no user '{unknown}'"):
+        rbac("grant", "reader", "--user", unknown)
+    with pytest.raises(CommandError, match="user_not_found: The user does not exist or is deactivated"):
+        rbac("grant", "reader", "--user", "gone@example.com")
+    assert permission_service.list_assignments(limit=200).results == ()
 
 
 def test_sync_makes_the_state_what_the_file_says_and_a_second_run_changes_nothing(codes, tmp_path):
@@ -318,3 +341,60 @@ def test_a_real_sync_through_a_remote_permissions_service_is_refused_as_it_canno
     with pytest.raises(CommandError, match="runs where the permissions service runs"):
         _sync(tmp_path, document)
     assert _state() == before
+
+
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "real"])
+def test_sync_refuses_to_add_a_deactivated_user_and_changes_nothing(codes, tmp_path, dry_run):
+    _world()
+    gone = new_user(email="gone@example.com", active=False)
+    before = _state()
+    document = {
+        "roles": [{"name": "a_first", "permissions": ["docs.page.read"]}],
+        "groups": [{"name": "g", "members": ["gone@example.com"]}],
+        "assignments": [{"role": "reader", "user_id": str(gone)}],
+    }
+    with pytest.raises(CommandError, match="cannot add deactivated users") as caught:
+        _sync(tmp_path, document, *(["--dry-run"] if dry_run else []))
+    assert f"add {gone} to group g (the user is deactivated)" in str(caught.value)
+    assert f"grant reader to user {gone} (the user is deactivated)" in str(caught.value)
+    assert _state() == before
+
+
+def test_an_exported_file_still_syncs_once_a_holder_is_deactivated(codes, tmp_path):
+    _, ada = _world()
+    permission_service.create_group(actor_id=None, name="staff")
+    staff = permission_service.list_groups()[0]
+    permission_service.add_group_member(actor_id=None, group_id=staff.id, user_id=ada.id)
+    user_service.deactivate(user_id=ada.id)
+    exported = json.loads(rbac("export"))
+    assert _sync(tmp_path, exported, "--prune") == "0 change(s)"
+
+
+def test_check_answers_with_its_exit_status_as_a_script_sees_it(transactional_db, codes):
+    """Issue 16 item 13: 0 allowed, 1 denied, 2 a usage error; an unknown id is as unknown as an
+    unknown email. The real `manage.py`, so the status is the process's."""
+    ada = user_service.create(email="ada@example.com")
+    reader = role("reader", ["docs.page.read"])
+    permission_service.grant(actor_id=None, role_id=reader.id, user_id=ada.id, scope="org:acme")
+    unknown = str(uuid.uuid4())
+    cases = [
+        (["ada@example.com", "docs.page.read", "--scope", "org:acme"], 0, "allowed", ""),
+        ([str(ada.id), "docs.page.read"], 1, "denied", ""),
+        ([str(ada.id), "docs.page.read", "--explain"], 1, "denied (scope_mismatch)", ""),
+        (["who@example.com", "docs.page.read"], 2, "", "no user 'who@example.com'"),
+        ([unknown, "docs.page.read"], 2, "", f"no user '{unknown}'"),
+        (["ada@example.com", "docs.page.nope"], 2, "", "unknown permission 'docs.page.nope'"),
+        (["ada@example.com", "docs.page.read", "--scope", "org acme"], 2, "", "Segments are type:id"),
+    ]
+    for args, status, out, err in cases:
+        result = subprocess.run(
+            manage("rbac", "check", *args),
+            cwd=ROOT,
+            env=subprocess_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == status, (args, result.stdout, result.stderr)
+        assert result.stdout.startswith(out), (args, result.stdout)
+        assert err in result.stderr, (args, result.stderr)

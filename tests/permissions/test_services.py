@@ -26,8 +26,9 @@ from permissions.interface import (
 from permissions.models import Assignment, AuditEntry, GroupMembership, Role
 from project.events.models import OutboxEvent
 from project.kernel.context import request_id_scope
+from tests.support.rbac import new_user
 
-from .conftest import grant, new_user, role
+from .conftest import grant, role
 
 pytestmark = pytest.mark.django_db
 

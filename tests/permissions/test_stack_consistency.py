@@ -10,8 +10,9 @@ from permissions.core import selectors, services
 from permissions.models import Assignment
 from tests.support.children import LineChild
 from tests.support.processes import subprocess_env
+from tests.support.rbac import new_user
 
-from .conftest import grant, new_user, role
+from .conftest import grant, role
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 

@@ -19,8 +19,9 @@ from permissions.core import selectors, services
 from permissions.interface import InvalidScope
 from project import mirror as mirror_module
 from tests.support.children import COUNTING_REDIS_COMMANDS, LineChild
+from tests.support.rbac import new_user
 
-from .conftest import grant, new_user, role
+from .conftest import grant, role
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 from permissions.core.services import user_deactivation_record
 from permissions.interface import InvalidScope, RoleNotFound, permission_service
 from permissions.models import Assignment
+from tests.support.rbac import new_user
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +19,7 @@ def test_holders_are_direct_and_group_assignees_whose_assignment_covers_the_scop
     editor = permission_service.create_role(
         actor_id=None, name="editor", permissions=["docs.page.write"], parents=[reader.id]
     )
-    direct, member, elsewhere, expired, child_role_holder, deactivated = (uuid.uuid4() for _ in range(6))
+    direct, member, elsewhere, expired, child_role_holder, deactivated = (new_user() for _ in range(6))
     group = permission_service.create_group(actor_id=None, name="staff")
     permission_service.add_group_member(actor_id=None, group_id=group.id, user_id=member)
     permission_service.grant(actor_id=None, role_id=reader.id, user_id=direct, scope="org:acme")

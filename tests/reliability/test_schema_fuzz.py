@@ -53,7 +53,7 @@ ACCEPTANCE_EXEMPT = {
     "PATCH /api/v1/rbac/roles/{role_id}": "GAP: names without control characters; permission codes registered",
     "POST /api/v1/rbac/groups": "GAP: names without control characters (the schema has no pattern)",
     "POST /api/v1/rbac/assignments": "GAP: the scope grammar (type:id/...) and exactly one of user_id / group_id",
-    "POST /api/v1/rbac/check": "GAP: either permission or checks; the scope grammar",
+    "POST /api/v1/rbac/check": "GAP: either permission or checks; the scope grammar; permission codes registered",
     "POST /api/v1/rbac/explain": "GAP: either permission or checks; the scope grammar",
     "GET /api/v1/rbac/users/{user_id}/permissions": "GAP: the scope grammar (type:id/...) has no pattern",
     "PATCH /api/v1/users/{user_id}": "GAP: email is a plain string in the schema; display_name has no pattern",

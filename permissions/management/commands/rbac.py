@@ -6,6 +6,7 @@ access is trusted, and every change is still audited and announced.
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from datetime import datetime
@@ -28,13 +29,18 @@ from users.interface import UserNotFound, user_service
 
 
 def _user_id(value: str) -> uuid.UUID:
+    """The id of the user `value` (an id or an email) names; an unknown id is as unknown as an
+    unknown email."""
     try:
-        return uuid.UUID(value)
+        user_id = uuid.UUID(value)
     except ValueError:
-        try:
-            return user_service.get_by_email(email=value).id
-        except UserNotFound:
-            raise CommandError(f"no user {value!r}") from None
+        find = functools.partial(user_service.get_by_email, email=value)
+    else:
+        find = functools.partial(user_service.get, user_id=user_id)
+    try:
+        return find().id
+    except UserNotFound:
+        raise CommandError(f"no user {value!r}") from None
 
 
 def _role_id(value: str) -> uuid.UUID:
@@ -61,7 +67,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         commands = parser.add_subparsers(dest="action", required=True)
-        check = commands.add_parser("check", help="Does a user hold a permission (in a scope)?")
+        check = commands.add_parser(
+            "check", help="Does a user hold a permission (in a scope)? Exit status 0 allowed, 1 denied, 2 an error."
+        )
         check.add_argument("user", help="user id or email")
         check.add_argument("permission")
         check.add_argument("--scope")
@@ -95,18 +103,32 @@ class Command(BaseCommand):
 
     def handle(self, *args, action, **options):
         try:
-            getattr(self, f"_{action}")(**options)
-        except DomainError as exc:
-            raise CommandError(f"{exc.code}: {exc.message} {exc.details or ''}".strip()) from None
+            try:
+                getattr(self, f"_{action}")(**options)
+            except DomainError as exc:
+                raise CommandError(f"{exc.code}: {exc.message} {exc.details or ''}".strip()) from None
+        except CommandError as exc:
+            if action == "check":
+                exc.returncode = 2  # 1 is check's answer "denied"
+            raise
 
     def _check(self, *, user, permission, scope, explain, **_):
+        """Exit status 0 allowed, 1 denied, 2 a usage error (unknown user or permission, bad
+        scope), so that scripts can branch on it."""
         user_id = _user_id(user)
+        if permission not in {p.code for p in permission_service.list_permissions()}:
+            raise CommandError(
+                f"unknown permission {permission!r} (`rbac export` and /api/v1/rbac/permissions list them)"
+            )
         if not explain:
             allowed = permission_service.check(user_id=user_id, permission=permission, scope=scope)
             self.stdout.write("allowed" if allowed else "denied")
-            return
-        why = permission_service.explain(user_id=user_id, permission=permission, scope=scope)
-        self.stdout.write(f"{'allowed' if why.allowed else 'denied'} ({why.reason}): {why.message}")
+        else:
+            why = permission_service.explain(user_id=user_id, permission=permission, scope=scope)
+            allowed = why.allowed
+            self.stdout.write(f"{'allowed' if allowed else 'denied'} ({why.reason}): {why.message}")
+        if not allowed:
+            raise SystemExit(1)
 
     def _grant(self, *, role, user, group, scope, expires_at, **_):
         expiry = None
@@ -349,19 +371,18 @@ def _cycles(entries: list[dict], existing_roles) -> list[str]:
 
 
 def _user_problem(value) -> str | None:
-    """Why `value` (a user id or an email) names no user, or None."""
+    """Why `value` (a user id or an email) names no user, or None. (A deactivated user may stay
+    where they are, as export writes them; `plan` refuses to add one anywhere.)"""
     if not isinstance(value, str):
         return f"not a user id or email: {value!r}"
     try:
         user_id = uuid.UUID(value)
     except ValueError:
-        try:
-            user_service.get_by_email(email=value)
-        except UserNotFound:
-            return f"no user {value!r}"
-        return None
+        find = functools.partial(user_service.get_by_email, email=value)
+    else:
+        find = functools.partial(user_service.get, user_id=user_id)
     try:
-        user_service.get(user_id=user_id)
+        find()
     except UserNotFound:
         return f"no user {value!r}"
     return None
@@ -387,6 +408,7 @@ def plan(document: dict, *, prune: bool) -> list[tuple[str, object]]:
     roles first (parents once every role exists), then groups and members, then assignments.
     Each description starts as a diff line does: `+` adds, `~` changes, `-` removes."""
     steps: list[tuple[str, object]] = []
+    added_users: list[tuple[uuid.UUID, str]] = []  # (user, what the plan gives them)
     roles = {role.name: role for role in permission_service.list_roles()}
     wanted_roles = {entry["name"]: entry for entry in document.get("roles", []) if not entry.get("system")}
     ids: dict[str, uuid.UUID | None] = {name: role.id for name, role in roles.items()}
@@ -450,6 +472,7 @@ def plan(document: dict, *, prune: bool) -> list[tuple[str, object]]:
         members = {_user_id(m) for m in entry.get("members", [])}
         current = set(permission_service.group_members(group_id=groups[name].id)) if name in groups else set()
         for user_id in sorted(members - current, key=str):
+            added_users.append((user_id, f"add {user_id} to group {name}"))
             steps.append(
                 (
                     f"+ add {user_id} to group {name}",
@@ -491,7 +514,17 @@ def plan(document: dict, *, prune: bool) -> list[tuple[str, object]]:
                     expires_at=expires_at,
                 )
 
+            if subject[0] == "user":
+                added_users.append((uuid.UUID(subject[1]), f"grant {entry['role']} to user {subject[1]}"))
             steps.append((f"+ grant {key[0]} to {key[1][0]} {key[1][1]} in {key[2] or 'global'}", grant))
+
+    # The services refuse a grant or a membership for a deactivated user; refusing the plan here
+    # says so before anything changes (and lets the whole plan run in one transaction).
+    added = sorted({user_id for user_id, _ in added_users}, key=str)
+    inactive = {user.id for user in user_service.get_many(user_ids=added) if not user.is_active}
+    refused = [f"{what} (the user is deactivated)" for user_id, what in added_users if user_id in inactive]
+    if refused:
+        raise CommandError("cannot add deactivated users; nothing changed:\n  " + "\n  ".join(refused))
 
     if prune:
         for key, assignment_id in existing.items():

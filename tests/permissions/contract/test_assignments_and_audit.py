@@ -9,12 +9,13 @@ import pytest
 
 from permissions.interface import Assignment, AssignmentNotFound, AssignmentPage, AuditEntry, AuditPage
 from project.kernel.context import request_id_scope
+from tests.support.rbac import new_user
 
 
 def test_a_grant_is_read_back_and_a_revoke_takes_it_away(perms):
     reader = perms.create_role(actor_id=None, name="reader", permissions=["docs.page.read"])
     staff = perms.create_group(actor_id=None, name="staff")
-    user, actor = uuid.uuid4(), None
+    user, actor = new_user(), None
     expires_at = datetime.now(UTC) + timedelta(days=7)
     to_user = perms.grant(actor_id=actor, role_id=reader.id, user_id=user, scope="org:acme", expires_at=expires_at)
     assert isinstance(to_user, Assignment)
@@ -41,17 +42,17 @@ def test_a_grant_is_read_back_and_a_revoke_takes_it_away(perms):
 
 def test_an_actor_holding_the_permissions_grants_and_is_recorded_as_granting(perms):
     reader = perms.create_role(actor_id=None, name="reader", permissions=["docs.page.read"])
-    manager = uuid.uuid4()
+    manager = new_user()
     perms.grant(actor_id=None, role_id=reader.id, user_id=manager, scope="org:acme")
-    granted = perms.grant(actor_id=manager, role_id=reader.id, user_id=uuid.uuid4(), scope="org:acme/p:1")
+    granted = perms.grant(actor_id=manager, role_id=reader.id, user_id=new_user(), scope="org:acme/p:1")
     assert granted.granted_by == manager
 
 
 def test_assignments_come_in_pages_newest_first(perms):
     reader = perms.create_role(actor_id=None, name="reader", permissions=["docs.page.read"])
-    user = uuid.uuid4()
+    user = new_user()
     mine = [perms.grant(actor_id=None, role_id=reader.id, user_id=user, scope=f"org:o{i}").id for i in range(5)]
-    perms.grant(actor_id=None, role_id=reader.id, user_id=uuid.uuid4())
+    perms.grant(actor_id=None, role_id=reader.id, user_id=new_user())
 
     seen, cursor = [], None
     while True:
@@ -67,7 +68,7 @@ def test_assignments_come_in_pages_newest_first(perms):
 
 
 def test_every_change_is_in_the_audit_newest_first_with_who_and_before_after(perms):
-    actor = uuid.uuid4()
+    actor = new_user()
     reader = perms.create_role(actor_id=None, name="reader", permissions=["docs.page.read"])
     perms.grant(actor_id=None, role_id=reader.id, user_id=actor)
     perms.update_role(actor_id=actor, role_id=reader.id, description="Reads.")
@@ -93,6 +94,6 @@ def test_every_change_is_in_the_audit_newest_first_with_who_and_before_after(per
 def test_the_audit_keeps_the_callers_request_id(perms):
     reader = perms.create_role(actor_id=None, name="reader", permissions=["docs.page.read"])
     with request_id_scope("contract-request-42"):
-        perms.grant(actor_id=None, role_id=reader.id, user_id=uuid.uuid4())
+        perms.grant(actor_id=None, role_id=reader.id, user_id=new_user())
     [entry] = perms.list_audit(limit=1).results
     assert (entry.action, entry.request_id) == ("assignment.granted", "contract-request-42")

@@ -9,13 +9,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from permissions.interface import ADMIN_ROLE, Explanation, InvalidScope, PermissionService, RoleNotFound
+from tests.support.rbac import new_user
 
 
 def world(perms: PermissionService):
     """reader ⊂ editor; ada holds editor in org:acme, staff (with bob) holds reader globally."""
     reader = perms.create_role(actor_id=None, name="reader", permissions=["docs.page.read"])
     editor = perms.create_role(actor_id=None, name="editor", permissions=["docs.page.write"], parents=[reader.id])
-    ada, bob, eve = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    ada, bob, eve = new_user(), new_user(), new_user()
     staff = perms.create_group(actor_id=None, name="staff")
     perms.add_group_member(actor_id=None, group_id=staff.id, user_id=bob)
     ada_editor = perms.grant(actor_id=None, role_id=editor.id, user_id=ada, scope="org:acme")
@@ -77,7 +78,7 @@ def test_a_group_grants_its_members_until_they_leave(perms):
 
 def test_an_assignment_stops_granting_when_it_expires(perms):
     reader = perms.create_role(actor_id=None, name="reader", permissions=["docs.page.read"])
-    user = uuid.uuid4()
+    user = new_user()
     # Beyond a write's worst wait for a copy that restarted (ACK_TIMEOUT + LEASE, project.mirror):
     # a grant that returns after its assignment expired would leave nothing to check.
     expires_at = datetime.now(UTC) + timedelta(seconds=4)

@@ -3,9 +3,9 @@ had the grant warm in its own memory and in the shared cache (docs/rbac.md, cons
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
+
+from tests.support.rbac import new_user
 
 pytestmark = pytest.mark.stack  # two processes share a cache only through Redis
 
@@ -14,7 +14,7 @@ def test_a_revoke_over_grpc_is_seen_by_an_in_process_check_immediately(both):
     local, remote = both
     reader = remote.create_role(actor_id=None, name="reader", permissions=["docs.page.read"])
     team = remote.create_group(actor_id=None, name="team")
-    user = uuid.uuid4()
+    user = new_user()
     for _ in range(3):
         assignment = remote.grant(actor_id=None, role_id=reader.id, user_id=user, scope="org:acme")
         assert local.check(user_id=user, permission="docs.page.read", scope="org:acme/p:1")
@@ -39,7 +39,7 @@ def test_a_revoke_over_grpc_is_seen_by_an_in_process_check_immediately(both):
 def test_a_revoke_in_process_is_seen_by_a_check_over_grpc_immediately(both):
     local, remote = both
     reader = local.create_role(actor_id=None, name="reader", permissions=["docs.page.read"])
-    user = uuid.uuid4()
+    user = new_user()
     assignment = local.grant(actor_id=None, role_id=reader.id, user_id=user)
     assert remote.check(user_id=user, permission="docs.page.read")
     assert remote.check(user_id=user, permission="docs.page.read")  # warm in the server

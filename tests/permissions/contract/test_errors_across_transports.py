@@ -22,17 +22,35 @@ from permissions.interface import (
     SystemRoleProtected,
     UnknownPermission,
 )
+from tests.support.rbac import new_user
+from users.interface import UserNotFound, user_service
 
 MISSING = uuid.UUID("00000000-0000-4000-8000-000000000000")
 NOBODY = uuid.UUID("00000000-0000-4000-8000-0000000000aa")  # an actor who holds nothing
-READER = uuid.UUID("00000000-0000-4000-8000-0000000000bb")  # holds reader in org:acme
+
+
+def user(email: str) -> uuid.UUID:
+    """A real user, made on first use: grants and memberships of anyone else are refused."""
+    try:
+        return user_service.get_by_email(email=email).id
+    except UserNotFound:
+        return new_user(email=email)
+
+
+def reader() -> uuid.UUID:
+    return user("reader@example.com")  # holds reader in org:acme
+
+
+def someone() -> uuid.UUID:
+    return user("someone@example.com")
 
 
 def setup(perms):
-    reader = perms.create_role(actor_id=None, name="reader", permissions=["docs.page.read"])
-    perms.create_role(actor_id=None, name="editor", permissions=["docs.page.write"], parents=[reader.id])
+    role = perms.create_role(actor_id=None, name="reader", permissions=["docs.page.read"])
+    perms.create_role(actor_id=None, name="editor", permissions=["docs.page.write"], parents=[role.id])
     perms.create_group(actor_id=None, name="staff")
-    perms.grant(actor_id=None, role_id=reader.id, user_id=READER, scope="org:acme")
+    perms.grant(actor_id=None, role_id=role.id, user_id=reader(), scope="org:acme")
+    new_user(email="gone@example.com", active=False)
 
 
 def role(perms, name):
@@ -63,19 +81,19 @@ FAILING_CALLS = {
     ),
     "escalating update": (
         EscalationDenied,
-        lambda p: p.update_role(actor_id=READER, role_id=role(p, "reader"), permissions=["billing.invoice.pay"]),
+        lambda p: p.update_role(actor_id=reader(), role_id=role(p, "reader"), permissions=["billing.invoice.pay"]),
     ),
     "escalating grant": (
         EscalationDenied,
-        lambda p: p.grant(actor_id=READER, role_id=role(p, "editor"), user_id=uuid.uuid4(), scope="org:acme"),
+        lambda p: p.grant(actor_id=reader(), role_id=role(p, "editor"), user_id=someone(), scope="org:acme"),
     ),
     "grant outside own scope": (
         EscalationDenied,
-        lambda p: p.grant(actor_id=READER, role_id=role(p, "reader"), user_id=uuid.uuid4(), scope="org:other"),
+        lambda p: p.grant(actor_id=reader(), role_id=role(p, "reader"), user_id=someone(), scope="org:other"),
     ),
     "escalating membership": (
         EscalationDenied,
-        lambda p: p.add_group_member(actor_id=NOBODY, group_id=_group_with_grant(p), user_id=uuid.uuid4()),
+        lambda p: p.add_group_member(actor_id=NOBODY, group_id=_group_with_grant(p), user_id=someone()),
     ),
     "role name taken": (RoleNameTaken, lambda p: p.create_role(actor_id=None, name="reader")),
     "rename to taken": (
@@ -96,36 +114,50 @@ FAILING_CALLS = {
     "members of unknown group": (GroupNotFound, lambda p: p.group_members(group_id=MISSING)),
     "join unknown group": (
         GroupNotFound,
-        lambda p: p.add_group_member(actor_id=None, group_id=MISSING, user_id=uuid.uuid4()),
+        lambda p: p.add_group_member(actor_id=None, group_id=MISSING, user_id=someone()),
     ),
-    "grant unknown role": (RoleNotFound, lambda p: p.grant(actor_id=None, role_id=MISSING, user_id=uuid.uuid4())),
+    "grant to unknown user": (
+        UserNotFound,
+        lambda p: p.grant(actor_id=None, role_id=role(p, "reader"), user_id=MISSING),
+    ),
+    "grant to deactivated user": (
+        UserNotFound,
+        lambda p: p.grant(actor_id=None, role_id=role(p, "reader"), user_id=user("gone@example.com")),
+    ),
+    "unknown user joins": (
+        UserNotFound,
+        lambda p: p.add_group_member(actor_id=None, group_id=group(p), user_id=MISSING),
+    ),
+    "deactivated user joins": (
+        UserNotFound,
+        lambda p: p.add_group_member(actor_id=None, group_id=group(p), user_id=user("gone@example.com")),
+    ),
+    "grant unknown role": (RoleNotFound, lambda p: p.grant(actor_id=None, role_id=MISSING, user_id=someone())),
     "grant to unknown group": (
         GroupNotFound,
         lambda p: p.grant(actor_id=None, role_id=role(p, "reader"), group_id=MISSING),
     ),
     "grant to both": (
         InvalidRbacInput,
-        lambda p: p.grant(actor_id=None, role_id=role(p, "reader"), user_id=uuid.uuid4(), group_id=group(p)),
+        lambda p: p.grant(actor_id=None, role_id=role(p, "reader"), user_id=someone(), group_id=group(p)),
     ),
     "grant to nobody": (InvalidRbacInput, lambda p: p.grant(actor_id=None, role_id=role(p, "reader"))),
     "grant in bad scope": (
         InvalidScope,
-        lambda p: p.grant(actor_id=None, role_id=role(p, "reader"), user_id=uuid.uuid4(), scope="acme"),
+        lambda p: p.grant(actor_id=None, role_id=role(p, "reader"), user_id=someone(), scope="acme"),
     ),
     "grant expired": (
         InvalidRbacInput,
         lambda p: p.grant(
             actor_id=None,
             role_id=role(p, "reader"),
-            user_id=uuid.uuid4(),
+            user_id=someone(),
             expires_at=datetime.now(UTC) - timedelta(minutes=1),
         ),
     ),
     "grant with naive expiry": (
         InvalidRbacInput,
-        lambda p: p.grant(
-            actor_id=None, role_id=role(p, "reader"), user_id=uuid.uuid4(), expires_at=datetime(2999, 1, 1)
-        ),
+        lambda p: p.grant(actor_id=None, role_id=role(p, "reader"), user_id=someone(), expires_at=datetime(2999, 1, 1)),
     ),
     "revoke unknown": (AssignmentNotFound, lambda p: p.revoke(actor_id=None, assignment_id=MISSING)),
     "get unknown assignment": (AssignmentNotFound, lambda p: p.get_assignment(assignment_id=MISSING)),
@@ -136,7 +168,7 @@ FAILING_CALLS = {
     "audit bad cursor": (InvalidRbacInput, lambda p: p.list_audit(cursor="eyJ4Ijp9")),
     "check in bad scope": (
         InvalidScope,
-        lambda p: p.check(user_id=READER, permission="docs.page.read", scope="org:acme//p:1"),
+        lambda p: p.check(user_id=reader(), permission="docs.page.read", scope="org:acme//p:1"),
     ),
 }
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from permissions.interface import (
@@ -14,6 +12,7 @@ from permissions.interface import (
     Role,
     RoleNotFound,
 )
+from tests.support.rbac import new_user
 
 
 def test_the_registry_is_every_declared_permission_sorted(perms, codes):
@@ -67,7 +66,7 @@ def test_a_group_is_created_filled_emptied_and_deleted(perms):
     assert perms.get_group(group_id=staff.id) == staff
     assert perms.list_groups() == [ops, staff]
 
-    users = sorted(uuid.uuid4() for _ in range(3))
+    users = sorted(new_user() for _ in range(3))
     for user in [*users, users[0]]:  # adding twice is fine
         perms.add_group_member(actor_id=None, group_id=staff.id, user_id=user)
     assert perms.group_members(group_id=staff.id) == users

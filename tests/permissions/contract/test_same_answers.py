@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import itertools
-import uuid
 
 from django.core.cache import cache
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from permissions.core import cache as rbac_cache
+from tests.support.rbac import new_user
 
 PERMISSIONS = ["docs.page.read", "docs.page.write", "docs.page.delete", "billing.invoice.read", "nope.never.declared"]
 SCOPES = [None, "org:a", "org:a/project:1", "org:a/project:1/doc:9", "org:ab", "org:b"]
@@ -22,7 +22,7 @@ def test_checks_explanations_and_listings_agree_across_transports(both):
     writer = remote.create_role(actor_id=None, name="writer", permissions=["docs.page.write"], parents=[reader.id])
     remote.create_role(actor_id=None, name="deleter", permissions=["docs.page.delete"], parents=[writer.id])
     billing = remote.create_role(actor_id=None, name="billing", permissions=["billing.invoice.read"])
-    users = [uuid.uuid4() for _ in range(4)]
+    users = [new_user() for _ in range(4)]
     team = remote.create_group(actor_id=None, name="team")
     remote.add_group_member(actor_id=None, group_id=team.id, user_id=users[1])
     remote.add_group_member(actor_id=None, group_id=team.id, user_id=users[2])
@@ -88,7 +88,7 @@ def test_on_random_worlds_every_answer_agrees_across_transports(both, world):
     cache.clear()
     rbac_cache.local.clear()
     role_specs, members, assignments = world
-    users = [uuid.uuid4() for _ in range(USERS)]
+    users = [new_user() for _ in range(USERS)]
     roles, group = [], remote.create_group(actor_id=None, name="g")
     try:
         for i, (own, parents) in enumerate(role_specs):

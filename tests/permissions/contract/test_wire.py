@@ -19,6 +19,7 @@ from project.kernel.delegation import check_implements
 from protos.gatehouse.permissions.v1 import permissions_pb2 as pb
 from protos.gatehouse.permissions.v1 import permissions_pb2_grpc
 from tests.support.processes import ROOT, manage, subprocess_env
+from tests.support.rbac import new_user
 
 SERVICE = "gatehouse.permissions.v1.PermissionService"
 
@@ -98,12 +99,38 @@ def test_an_escalation_is_permission_denied_on_the_wire(channel, credential, tra
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
+def test_a_grant_or_membership_for_an_unknown_user_is_not_found_user_not_found_on_the_wire(
+    channel, credential, transactional_db
+):
+    """Issue 16 item 3: NOT_FOUND, and the error's code in the trailers, for a caller in any language."""
+    import json
+
+    from permissions.core import services
+    from permissions.models import Assignment
+
+    reader = services.role_create(actor_id=None, name="reader", permissions=["rbac.role.view"])
+    staff = services.group_create(actor_id=None, name="staff")
+    stub = permissions_pb2_grpc.PermissionServiceStub(channel)
+    for user_id in (uuid.uuid4(), new_user(active=False)):
+        calls = [
+            (stub.Grant, pb.GrantRequest(role_id=str(reader.id), user_id=str(user_id))),
+            (stub.AddGroupMember, pb.AddGroupMemberRequest(group_id=str(staff.id), user_id=str(user_id))),
+        ]
+        for rpc, request in calls:
+            with pytest.raises(grpc.RpcError) as caught:
+                rpc(request, timeout=5, metadata=credential)
+            assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+            [error] = [json.loads(v) for k, v in caught.value.trailing_metadata() if k == "gatehouse-error-bin"]
+            assert error["code"] == "user_not_found"
+    assert not Assignment.objects.exists() and not staff.memberships.exists()
+
+
 def test_with_permissions_grpc_target_set_the_permission_service_is_the_grpc_client(
     permissions_grpc_server, transactional_db
 ):
     service = GrpcPermissionService(target=permissions_grpc_server.target)  # set up where it is asked (conftest)
     reader = service.create_role(actor_id=None, name="reader", permissions=["rbac.role.view"])
-    user = uuid.uuid4()
+    user = new_user()
     service.grant(actor_id=None, role_id=reader.id, user_id=user)
     script = (
         "import uuid; from permissions.interface import permission_service as p; "
