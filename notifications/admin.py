@@ -4,7 +4,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from gateway.people_admin import PeopleAdmin, PeopleInline, person
-from notifications.core.services import deliveries_retry
+from notifications.core.delivery import deliveries_retry
 from notifications.core.types import TYPES, type_list
 from notifications.models import Delivery, InAppMessage, Notification, Preference
 
