@@ -171,6 +171,16 @@ class Mirror:
 
     # --- writers ---------------------------------------------------------------------------------
 
+    def forget(self, keys: Iterable[str]) -> None:
+        """Drop `keys` from this process's copy only, at once: for a writer inside a transaction,
+        which changes them again after its commit and calls `invalidate` then (no process but this
+        one can see the uncommitted change, and no other copy need be waited for while the
+        transaction holds its locks)."""
+        with self._lock:
+            for key in keys:
+                self._values.pop(key, None)
+            self._generation = next(_generations)
+
     def invalidate(self, keys: Iterable[str] | None) -> None:
         """Call after changing `keys` in Redis (None: everything, e.g. after a FLUSHDB): returns
         once no member's copy holds their old values. Raises redis errors when Redis does not answer."""

@@ -108,7 +108,10 @@ def versions(user_id: uuid.UUID | None = None) -> tuple[str, str] | None:
     return global_version, user_version
 
 
-def _bump(user_ids: tuple[uuid.UUID, ...], everyone: bool) -> None:
+def _bump(user_ids: tuple[uuid.UUID, ...], everyone: bool, *, wait: bool = True) -> None:
+    """Replace the tokens. `wait`: return once no process's copy holds the old ones; without it,
+    only this process's copy drops them (inside a transaction, whose commit replaces them again
+    and waits then: other writers are not kept waiting on its row locks meanwhile)."""
     tokens = {_user_version_key(user_id): _token() for user_id in user_ids}
     if everyone:
         tokens[GLOBAL_VERSION_KEY] = _token()
@@ -116,7 +119,10 @@ def _bump(user_ids: tuple[uuid.UUID, ...], everyone: bool) -> None:
         cache.set_many(tokens, None)
         copy = mirror()
         if copy is not None:
-            copy.invalidate(tokens)  # returns once no process's copy holds the old tokens
+            if wait:
+                copy.invalidate(tokens)
+            else:
+                copy.forget(tokens)
 
 
 def invalidate(*, user_ids: Iterable[uuid.UUID] = (), everyone: bool = False, revoking: bool = False) -> None:
@@ -125,7 +131,10 @@ def invalidate(*, user_ids: Iterable[uuid.UUID] = (), everyone: bool = False, re
     Inside a transaction the tokens are replaced now and again right after the commit: a reader
     between the two may compile from the not yet committed state and file it under the first new
     token, and the second replacement makes that entry unreachable too. The caller returns only
-    after the second one, so no answer compiled from the old state is found after that.
+    after the second one, and only once no process's copy holds any token it replaced, so no answer
+    compiled from the old state is found after that. The wait for the other processes' copies
+    comes after the commit: inside the transaction it would hold the write's row locks for as long
+    as a stopped process takes to be evicted (up to ACK_TIMEOUT + LEASE).
 
     When the cache does not answer, a write that can only take access away (`revoking`) goes
     ahead: a stale deny is harmless, and an administrator cutting off a compromised account must
@@ -135,8 +144,9 @@ def invalidate(*, user_ids: Iterable[uuid.UUID] = (), everyone: bool = False, re
     refused (CacheUnavailable, 503) and rolled back.
     """
     user_ids = tuple(dict.fromkeys(user_ids))
+    in_transaction = transaction.get_connection().in_atomic_block
     try:
-        _bump(user_ids, everyone)
+        _bump(user_ids, everyone, wait=not in_transaction)
     except Exception as exc:
         if not revoking:
             raise CacheUnavailable() from exc
@@ -145,7 +155,7 @@ def invalidate(*, user_ids: Iterable[uuid.UUID] = (), everyone: bool = False, re
         )
         _defer(user_ids, everyone)
         return
-    if transaction.get_connection().in_atomic_block:
+    if in_transaction:
         transaction.on_commit(lambda: _bump_or_retry(user_ids, everyone))
 
 

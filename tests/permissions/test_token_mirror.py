@@ -3,6 +3,7 @@ other real processes: a warm check makes no round trip, and still no process ans
 revoked grant once the revoke has returned — not one that stopped answering its subscription, not
 after the member set was flushed."""
 
+import json
 import signal
 import threading
 import time
@@ -12,7 +13,7 @@ import pytest
 import redis
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 
 from permissions.core import cache as rbac_cache
 from permissions.core import selectors, services
@@ -255,3 +256,63 @@ def test_check_many_answers_from_the_kept_answers_and_still_sees_a_revoke_at_onc
     services.assignment_revoke(actor_id=None, assignment_id=assignment.id)
 
     assert selectors.check_many(user_id=user, checks=asked) == [False, False, False]
+
+
+def test_a_revoke_waits_for_the_other_copies_after_its_commit_not_while_holding_its_locks(codes, monkeypatch):
+    # A member that acknowledges only when this test says so stands for a stopped process. The
+    # revoke must not return before it acknowledges, but its transaction must be committed, its
+    # row locks released, while it waits: another writer of the same group is not held up.
+    from permissions.models import Group, GroupMembership
+
+    monkeypatch.setattr(mirror_module, "ACK_TIMEOUT", 60.0)
+    copy = rbac_cache.mirror()
+    wait_serving_here()
+    user = new_user()
+    group = services.group_create(actor_id=None, name="readers")
+    grant(role("reader", ["docs.page.read"]), group=group)
+    services.group_member_add(actor_id=None, group_id=group.id, user_id=user)
+    assert selectors.check(user_id=user, permission="docs.page.read")
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    held = redis.Redis.from_url(settings.REDIS_URL).pubsub()
+    held.subscribe(copy.channel)
+    assert held.get_message(timeout=2)["type"] == "subscribe"
+    member_id = f"test-held-{uuid.uuid4().hex[:8]}"
+    seconds, micros = client.time()
+    client.zadd(copy._members_key, {member_id: seconds * 1000 + micros // 1000 + 120_000})
+
+    failures = []
+
+    def revoke():
+        try:
+            services.group_member_remove(actor_id=None, group_id=group.id, user_id=user)
+        except Exception as exc:  # reported to the test below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=revoke)
+    write_id = None
+    writer.start()
+    try:
+        message = held.get_message(timeout=10)
+        while message is not None and message["type"] != "message":
+            message = held.get_message(timeout=10)
+        assert message is not None, "the revoke published no invalidation"
+        write_id, _keys = json.loads(message["data"])
+
+        # The writer now waits for this member. Its locks must be free, its change committed.
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '10s'")
+            Group.objects.select_for_update().get(id=group.id)
+        assert not GroupMembership.objects.filter(group_id=group.id, user_id=user).exists()
+        assert writer.is_alive(), "the revoke returned before every copy had acknowledged"
+    finally:
+        if write_id is not None:
+            client.rpush(f"{copy._prefix}:ack:{write_id}", member_id)
+        writer.join(timeout=30)
+        held.close()
+        client.zrem(copy._members_key, member_id)
+    assert not writer.is_alive() and not failures, failures
+    assert selectors.check(user_id=user, permission="docs.page.read") is False
