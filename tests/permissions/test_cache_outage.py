@@ -139,11 +139,11 @@ def test_an_invalidation_lost_after_the_commit_is_retried_until_the_cache_answer
     calls = {"n": 0}
     bumped = threading.Event()
 
-    def flaky_bump(user_ids, everyone):
+    def flaky_bump(user_ids, everyone, **options):
         calls["n"] += 1
         if calls["n"] in (2, 3, 4):  # the first (before the commit) works; the cache dies after it
             raise ConnectionError("cache down")
-        real_bump(user_ids, everyone)
+        real_bump(user_ids, everyone, **options)
         if calls["n"] > 4:
             bumped.set()
 
