@@ -5,8 +5,12 @@ route table says, and the shutdown times cover what each process does on SIGTERM
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,6 +117,26 @@ def test_the_secret_is_an_example_with_placeholders_and_the_real_one_is_never_co
     assert not list(K8S.rglob("secrets.env"))
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_configuration_passes_djangos_deployment_checks(overlay):
+    """The values parse, and production settings hold: `check --deploy` with exactly the pods'
+    environment (a real-looking SECRET_KEY in place of the example's placeholder)."""
+    environment = {"PATH": os.environ["PATH"], **CONFIG, **SECRET, "SECRET_KEY": secrets.token_urlsafe(50)}
+    if overlay == "split":
+        environment |= env_file(K8S / "overlays" / "split" / "split.env")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    # The image's build collects the static files into /app/static (the Dockerfile); not here.
+    assert set(re.findall(r"\((\w+\.[EW]\d+)\)", result.stderr)) == {"gatehouse.W003"}, result.stderr
+
+
 def exec_line(command: list[str]) -> list[str]:
     """The command a process runs, from a container's command or a Procfile line: the last step of a
     shell line, without `exec` and with addresses, ports and file locations left out."""
@@ -179,6 +203,14 @@ def test_the_split_ingress_routes_each_app_service_prefix_to_its_pool_as_the_rou
 
 def test_the_monolith_ingress_sends_everything_to_the_web_pods():
     assert ingress_paths("monolith") == [("/", "gatehouse-web")]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_ingress_serves_a_host_the_web_pods_answer_to(overlay):
+    (ingress,) = by_kind(overlay, "Ingress").values()
+    hosts = {rule["host"] for rule in ingress["spec"]["rules"]}
+    assert hosts == {host for tls in ingress["spec"]["tls"] for host in tls["hosts"]}
+    assert hosts <= set(CONFIG["ALLOWED_HOSTS"].split(","))
 
 
 def test_grpc_pods_take_connections_only_from_gatehouses_own_pods():
