@@ -114,7 +114,9 @@ def test_the_secret_is_an_example_with_placeholders_and_the_real_one_is_never_co
         assert not value or "change-me" in value, f"secrets.env.example carries a real {name}?"
     assert SECRET["SECRET_KEY"] == SECRET["GATEHOUSE_GRPC_TOKEN"] == "change-me"
     assert "deploy/kubernetes/**/secrets.env" in (ROOT / ".gitignore").read_text().splitlines()
-    assert not list(K8S.rglob("secrets.env"))
+    tracked = subprocess.run(["git", "ls-files", "deploy"], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert "secrets.env" not in {Path(path).name for path in tracked.stdout.splitlines()}
+    assert "deploy" in (ROOT / ".dockerignore").read_text().splitlines(), "secrets.env would enter the image's build"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
