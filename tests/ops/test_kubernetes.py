@@ -270,6 +270,16 @@ def test_beat_is_one_pod_replaced_by_stopping_the_old_one_first():
         assert "gatehouse-beat" not in {hpa["spec"]["scaleTargetRef"]["name"] for hpa in autoscalers}
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_an_autoscaled_deployment_leaves_its_replicas_to_the_autoscaler(overlay):
+    autoscaled = {hpa["spec"]["scaleTargetRef"]["name"] for hpa in by_kind(overlay, "HorizontalPodAutoscaler").values()}
+    deployments = by_kind(overlay, "Deployment")
+    assert autoscaled <= set(deployments)
+    assert {"gatehouse-web"} <= autoscaled
+    for name, deployment in deployments.items():
+        assert ("replicas" in deployment["spec"]) == (name not in autoscaled), name
+
+
 def test_the_migrations_and_the_wait_for_them_cover_every_database():
     databases = {"DATABASE_URL"} | {f"{s.upper()}_DATABASE_URL" for s in settings.GATEHOUSE_SERVICE_APP_LABELS}
     (job,) = by_kind("monolith", "Job").values()
