@@ -9,8 +9,10 @@ import http.client
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import grpc
 import pytest
@@ -34,6 +36,8 @@ def pod_env(transactional_db, tmp_path):
         "SECRET_KEY": "test-only-secret-key-not-for-any-deployment-0123456789",
         "GATEHOUSE_EVENTS_EXCHANGE": f"test-k8s-{uuid.uuid4().hex[:10]}.events",
         "GATEHOUSE_DATA_DIR": str(tmp_path / "var"),  # the image's /app/var
+        # The image's PATH starts with its virtual environment: `python`, `gunicorn`, `celery`.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     }
     return env
 
