@@ -1,5 +1,15 @@
 from django.apps import AppConfig
 from django.conf import settings
+from django.core import checks
+
+
+@checks.register(checks.Tags.security)
+def webauthn_configuration(app_configs, **kwargs):
+    """Refuse a relying-party configuration every browser would refuse (docs/auth.md, "Passkeys")."""
+    from auth.core.passkeys import config_problems
+
+    problems = config_problems(rp_id=settings.GATEHOUSE_WEBAUTHN_RP_ID, origins=settings.GATEHOUSE_WEBAUTHN_ORIGINS)
+    return [checks.Error(problem, id="gatehouse.E019") for problem in problems]
 
 
 class AuthConfig(AppConfig):

@@ -39,7 +39,7 @@ from project.events.outbox import outbox_record
 from project.kernel.errors import DomainError, InvalidArgument
 from users.interface import UserNotFound, user_service
 
-from . import mfa, throttle
+from . import mfa, passkeys, throttle
 from .crypto import new_token, token_hash
 from .sessions import session_open, sessions_revoke
 from .tokens import access_token_issue
@@ -99,6 +99,35 @@ def _login(*, email: str, password: str, otp: str | None, client: ClientInfo) ->
     with transaction.atomic(durable=True):
         session = session_open(user_id=user.id, ip=client.ip, user_agent=client.user_agent)
         pair, _ = _issue_pair(session)
+    return pair
+
+
+def passkey_login(*, credential: dict, client: ClientInfo) -> TokenPair:
+    """A passwordless sign-in (docs/auth.md, "Passkeys"). A passkey with user verification is two
+    factors in itself (the device, and the PIN or biometric that unlocks it): TOTP is not asked."""
+    passkey = passkeys.login_verify(credential=credential)
+    try:
+        user = user_service.get(user_id=passkey.user_id)
+    except UserNotFound:
+        raise passkeys.passkey_failed() from None
+    if not user.is_active:
+        raise AccountInactive()
+    if settings.GATEHOUSE_REQUIRE_VERIFIED_EMAIL and not user.is_verified:
+        raise EmailNotVerified()
+    mfa_recovery_cancel(user_id=user.id)  # whoever holds a factor is still around
+    with transaction.atomic(durable=True):
+        session = session_open(user_id=user.id, ip=client.ip, user_agent=client.user_agent)
+        pair, _ = _issue_pair(session)
+    security_log.info(
+        "passkey sign-in succeeded",
+        extra={
+            "event": "auth.login_succeeded",
+            "method": "passkey",
+            "passkey_id": str(passkey.id),
+            "session_id": str(pair.session_id),
+            "client_ip": client.ip,
+        },
+    )
     return pair
 
 
