@@ -169,7 +169,7 @@ def passkey_register(*, user_id: uuid.UUID, credential: dict[str, Any], name: st
             expected_origin=_origins(),
             require_user_verification=True,
         )
-    except WebAuthnException as exc:
+    except (WebAuthnException, KeyError, TypeError, ValueError) as exc:
         security_log.warning(
             "passkey registration refused: %s",
             exc,
@@ -177,6 +177,8 @@ def passkey_register(*, user_id: uuid.UUID, credential: dict[str, Any], name: st
         )
         raise PasskeyRejected() from None
     credential_id = bytes_to_base64url(verified.credential_id)
+    if len(verified.credential_id) > 1023:  # WebAuthn's limit
+        raise PasskeyRejected()
     with transaction.atomic(durable=True):
         if Passkey.objects.filter(credential_id=credential_id).exists():
             raise PasskeyRejected("This passkey is registered already.")
@@ -187,7 +189,7 @@ def passkey_register(*, user_id: uuid.UUID, credential: dict[str, Any], name: st
             public_key=verified.credential_public_key,
             sign_count=verified.sign_count,
             name=name or f"Passkey {count + 1}",
-            transports=[str(t) for t in credential.get("response", {}).get("transports", []) if isinstance(t, str)][:8],
+            transports=_transports(credential["response"].get("transports")),
             aaguid=verified.aaguid,
             backed_up=verified.credential_backed_up,
         )
@@ -197,6 +199,11 @@ def passkey_register(*, user_id: uuid.UUID, credential: dict[str, Any], name: st
             payload={"user_id": str(user_id), "passkey_id": str(passkey.id), "name": passkey.name},
         )
     return passkey
+
+
+def _transports(value: Any) -> list[str]:
+    # Hints for later sign-ins (usb, nfc, internal, hybrid…), as the browser reported them.
+    return [t[:16] for t in value if isinstance(t, str)][:8] if isinstance(value, list) else []
 
 
 def passkeys_of(*, user_id: uuid.UUID):
@@ -280,7 +287,7 @@ def login_verify(*, credential: dict[str, Any]) -> Passkey:
         _refused(passkey, "unknown credential" if passkey is None else "challenge unknown, spent or expired")
         raise passkey_failed()
     bound_to = spent[1].user_id
-    user_handle = credential.get("response", {}).get("userHandle")
+    user_handle = credential["response"].get("userHandle")
     if (bound_to is not None and bound_to != passkey.user_id) or (
         user_handle and user_handle != bytes_to_base64url(passkey.user_id.bytes)
     ):
