@@ -1,3 +1,5 @@
+from urllib.parse import urlsplit
+
 from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
@@ -5,11 +7,16 @@ from django.core import checks
 
 @checks.register(checks.Tags.security)
 def webauthn_configuration(app_configs, **kwargs):
-    """Refuse a relying-party configuration every browser would refuse (docs/auth.md, "Passkeys")."""
+    """Refuse a relying-party configuration every browser would refuse (docs/auth.md, "Passkeys").
+    Derived from GATEHOUSE_FRONTEND_URL alone (neither setting given), it is a warning: a deployment
+    that offers no passkeys need not set them."""
     from auth.core.passkeys import config_problems
 
-    problems = config_problems(rp_id=settings.GATEHOUSE_WEBAUTHN_RP_ID, origins=settings.GATEHOUSE_WEBAUTHN_ORIGINS)
-    return [checks.Error(problem, id="gatehouse.E019") for problem in problems]
+    rp_id, origins = settings.GATEHOUSE_WEBAUTHN_RP_ID, settings.GATEHOUSE_WEBAUTHN_ORIGINS
+    frontend = settings.GATEHOUSE_FRONTEND_URL
+    derived = rp_id == urlsplit(frontend).hostname and origins == [frontend.rstrip("/")]
+    level, code = (checks.Warning, "gatehouse.W019") if derived else (checks.Error, "gatehouse.E019")
+    return [level(problem, id=code) for problem in config_problems(rp_id=rp_id, origins=origins)]
 
 
 class AuthConfig(AppConfig):

@@ -332,8 +332,21 @@ def test_a_relying_party_configuration_browsers_would_refuse_fails_the_system_ch
     settings, rp_id, origins, complaint
 ):
     settings.GATEHOUSE_WEBAUTHN_RP_ID, settings.GATEHOUSE_WEBAUTHN_ORIGINS = rp_id, origins
-    messages = [error.msg for error in webauthn_configuration(None)]
+    found = webauthn_configuration(None)
     if complaint is None:
-        assert messages == []
+        assert found == []
     else:
-        assert messages and any(complaint.lower() in m.lower() for m in messages), messages
+        assert found and any(complaint.lower() in error.msg.lower() for error in found), found
+        assert {(type(error).__name__, error.id) for error in found} == {("Error", "gatehouse.E019")}
+
+
+def test_a_frontend_url_passkeys_cannot_use_is_only_a_warning_while_they_are_not_configured(settings):
+    """A deployment that offers no passkeys keeps starting; its operators are told."""
+    settings.GATEHOUSE_FRONTEND_URL = "http://frontend.example"
+    settings.GATEHOUSE_WEBAUTHN_RP_ID, settings.GATEHOUSE_WEBAUTHN_ORIGINS = (
+        "frontend.example",
+        ["http://frontend.example"],
+    )
+    [warning] = webauthn_configuration(None)
+    assert (type(warning).__name__, warning.id) == ("Warning", "gatehouse.W019")
+    assert "not https" in warning.msg
