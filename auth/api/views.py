@@ -10,7 +10,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from auth.interface import ClientInfo, InvalidToken, TokenPair, auth_service
+from auth.interface import ClientInfo, InvalidToken, PasskeyNotFound, TokenPair, auth_service
 from gateway.edge import client_ip
 from gateway.fields import StringField
 
@@ -360,15 +360,20 @@ class PasskeyDetailApi(APIView):
     permission_classes = [IsAuthenticated]
 
     class InputSerializer(serializers.Serializer):
-        name = StringField(max_length=100)
+        name = StringField(max_length=100, required=False)
 
     @extend_schema(request=InputSerializer, responses={200: PasskeyOutput})
     def patch(self, request, passkey_id: uuid.UUID):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        passkey = auth_service.passkey_rename(
-            user_id=request.user.id, passkey_id=passkey_id, name=data.validated_data["name"]
-        )
+        if "name" not in data.validated_data:  # nothing to change
+            passkey = next((p for p in auth_service.passkey_list(user_id=request.user.id) if p.id == passkey_id), None)
+            if passkey is None:
+                raise PasskeyNotFound()
+        else:
+            passkey = auth_service.passkey_rename(
+                user_id=request.user.id, passkey_id=passkey_id, name=data.validated_data["name"]
+            )
         return Response(passkey_body(passkey))
 
     @extend_schema(responses={204: None})

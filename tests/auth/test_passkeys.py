@@ -86,6 +86,7 @@ def test_a_passkey_is_registered_listed_renamed_and_removed(api, tokens):
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:.]+Z", body["created_at"])
     listed = api.get(PASSKEYS, **auth).json()
     assert listed == {"results": [body], "next": None}
+    assert api.patch(f"{PASSKEYS}/{body['id']}", {}, format="json", **auth).json() == body  # nothing to change
     renamed = api.patch(f"{PASSKEYS}/{body['id']}", {"name": "Work laptop"}, format="json", **auth)
     assert renamed.status_code == 200 and renamed.json()["name"] == "Work laptop"
     assert api.delete(f"{PASSKEYS}/{body['id']}", **auth).status_code == 204
@@ -114,6 +115,7 @@ def test_another_users_passkey_is_404_and_stays(api, tokens, passkey):
     [row] = Passkey.objects.all()
     for response in (
         api.patch(f"{PASSKEYS}/{row.id}", {"name": "mine"}, format="json", **bob),
+        api.patch(f"{PASSKEYS}/{row.id}", {}, format="json", **bob),
         api.delete(f"{PASSKEYS}/{row.id}", **bob),
     ):
         assert response.status_code == 404 and error_code(response) == "passkey_not_found"
