@@ -94,7 +94,7 @@ def test_a_passkey_is_registered_listed_renamed_and_removed(api, tokens):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_adding_and_removing_a_passkey_mails_the_user(api, tokens, passkey, deliver_events, in_process_tasks):
+def test_adding_and_removing_a_passkey_mails_the_user(in_process_tasks, deliver_events, api, tokens, passkey):
     [row] = Passkey.objects.all()
     api.delete(f"{PASSKEYS}/{row.id}", **bearer(tokens["access_token"]))
     assert [e["name"] for e in events("auth.passkey_added")] == [e["name"] for e in events("auth.passkey_removed")]
