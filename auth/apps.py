@@ -39,6 +39,8 @@ class AuthConfig(AppConfig):
                 "auth.session.view": "See sessions (who is signed in, from where) in the admin.",
                 "auth.session.manage": "Revoke sessions in the admin.",
                 "auth.key.view": "See the token signing keys' metadata in the admin.",
+                "auth.passkey.view": "See users' passkeys (name, created, last used, flagged) in the admin.",
+                "auth.passkey.manage": "Remove users' passkeys in the admin.",
             },
         )
 

@@ -231,7 +231,8 @@ class Passkey(models.Model):
     flagged_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self):
-        return f"passkey {self.name!r} of {self.user_id}"
+        # `people`: the admin's labels of user ids (gateway/people_admin.py); alone, the id.
+        return f"passkey {self.name!r} of {getattr(self, 'people', {}).get('user_id') or self.user_id}"
 
 
 class WebauthnChallenge(models.Model):

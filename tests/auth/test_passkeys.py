@@ -313,6 +313,56 @@ def test_any_json_as_a_credential_is_refused_cleanly(api, tokens, credential):
     assert not Passkey.objects.exists()
 
 
+# --- the admin ------------------------------------------------------------------------------------
+
+
+def staff_with(*permissions):
+    from permissions.interface import permission_service
+
+    staff = user_service.create(email="staff@example.com", password=PASSWORD, is_verified=True, is_staff=True)
+    role = permission_service.create_role(actor_id=None, name="passkey-staff", permissions=list(permissions))
+    permission_service.grant(actor_id=None, role_id=role.id, user_id=staff.id)
+    from users.models import User
+
+    return User.objects.get(id=staff.id)
+
+
+ADMIN_PASSKEYS = "/admin/gatehouse_auth/passkey/"
+
+
+def test_staff_who_may_view_see_users_passkeys_by_email_and_cannot_remove_them(client, api, passkey):
+    client.force_login(staff_with("auth.passkey.view"))
+    listing = client.get(ADMIN_PASSKEYS)
+    assert listing.status_code == 200
+    assert b"Laptop" in listing.content and b"ada@example.com" in listing.content
+    assert b'value="remove"' not in listing.content
+    [row] = Passkey.objects.all()
+    assert client.post(f"{ADMIN_PASSKEYS}{row.id}/delete/", {"post": "yes"}).status_code == 403
+    assert Passkey.objects.filter(id=row.id).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staff_who_may_manage_remove_a_passkey_through_the_service(client, api, ada, tokens, passkey):
+    client.force_login(staff_with("auth.passkey.view", "auth.passkey.manage"))
+    [row] = Passkey.objects.all()
+    response = client.post(ADMIN_PASSKEYS, {"action": "remove", "_selected_action": [str(row.id)]})
+    assert response.status_code == 302
+    assert not Passkey.objects.exists()
+    assert [e["passkey_id"] for e in events("auth.passkey_removed")] == [str(row.id)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admin_keeps_the_last_passkey_of_an_account_without_a_password(client, api, ada, tokens, passkey):
+    _drop_password(ada.id)
+    client.force_login(staff_with("auth.passkey.view", "auth.passkey.manage"))
+    [row] = Passkey.objects.all()
+    response = client.post(ADMIN_PASSKEYS, {"action": "remove", "_selected_action": [str(row.id)]}, follow=True)
+    assert "only way to sign in" in response.content.decode()
+    response = client.post(f"{ADMIN_PASSKEYS}{row.id}/delete/", {"post": "yes"}, follow=True)
+    assert "only way to sign in" in response.content.decode()
+    assert Passkey.objects.filter(id=row.id).exists() and events("auth.passkey_removed") == []
+
+
 # --- relying-party configuration ----------------------------------------------------------------
 
 
