@@ -294,22 +294,21 @@ def login_verify(*, credential: dict[str, Any]) -> Passkey:
         _refused(passkey, "credential of another account")
         raise passkey_failed()
     with transaction.atomic(durable=True):
-        passkey = Passkey.objects.select_for_update().get(pk=passkey.pk)
-        if passkey.flagged_at is not None:
-            counter_ok = False
-        elif (verified.new_sign_count or passkey.sign_count) and verified.new_sign_count <= passkey.sign_count:
-            passkey.flagged_at = timezone.now()
-            passkey.save(update_fields=["flagged_at"])
-            counter_ok = False
+        locked = Passkey.objects.select_for_update().filter(pk=passkey.pk).first()  # None: removed meanwhile
+        if locked is None or locked.flagged_at is not None:
+            refusal = "removed" if locked is None else "flagged"
+        elif (verified.new_sign_count or locked.sign_count) and verified.new_sign_count <= locked.sign_count:
+            locked.flagged_at = timezone.now()
+            locked.save(update_fields=["flagged_at"])
+            refusal = "flagged now: the signature counter went backwards"
         else:
-            counter_ok = True
-            passkey.sign_count = verified.new_sign_count
-            passkey.last_used_at = timezone.now()
-            passkey.save(update_fields=["sign_count", "last_used_at"])
-    if not counter_ok:
-        _refused(passkey, "flagged: signature counter went backwards")
+            refusal = ""
+            locked.sign_count, locked.last_used_at = verified.new_sign_count, timezone.now()
+            locked.save(update_fields=["sign_count", "last_used_at"])
+    if refusal:
+        _refused(passkey, refusal)
         raise passkey_failed()
-    return passkey
+    return locked
 
 
 def _refused(passkey: Passkey | None, reason: str) -> None:
