@@ -255,7 +255,9 @@ GATEHOUSE_FRONTEND_URL = env.str("GATEHOUSE_FRONTEND_URL", default=GATEHOUSE_ISS
 # parent domain of it) and the origins browsers may sign in from (comma-separated, as the browser
 # sees them: behind a proxy, the public https origin, not the one the proxy forwards to).
 GATEHOUSE_WEBAUTHN_RP_ID = env.str("GATEHOUSE_WEBAUTHN_RP_ID", default="") or urlsplit(GATEHOUSE_FRONTEND_URL).hostname
-GATEHOUSE_WEBAUTHN_ORIGINS = env.list("GATEHOUSE_WEBAUTHN_ORIGINS", default=[GATEHOUSE_FRONTEND_URL.rstrip("/")])
+GATEHOUSE_WEBAUTHN_ORIGINS = [o for o in env.list("GATEHOUSE_WEBAUTHN_ORIGINS", default=[]) if o.strip()] or [
+    GATEHOUSE_FRONTEND_URL.rstrip("/")
+]
 GATEHOUSE_WEBAUTHN_RP_NAME = env.str("GATEHOUSE_WEBAUTHN_RP_NAME", default="Gatehouse")
 # Seconds a registration or sign-in challenge stays usable (once).
 GATEHOUSE_WEBAUTHN_CHALLENGE_TTL = env.int("GATEHOUSE_WEBAUTHN_CHALLENGE_TTL", default=300)
