@@ -76,8 +76,16 @@ def to_data(session: SessionModel, client_names: dict[str, str] | None = None) -
 
 
 class LocalAuthService:
-    def login(self, *, email: str, password: str, otp: str | None = None, client: ClientInfo) -> TokenPair:
-        return services.login(email=email, password=password, otp=otp, client=client)
+    def login(
+        self,
+        *,
+        email: str,
+        password: str,
+        otp: str | None = None,
+        client: ClientInfo,
+        passkey: dict[str, Any] | None = None,
+    ) -> TokenPair:
+        return services.login(email=email, password=password, otp=otp, client=client, passkey=passkey)
 
     def refresh(self, *, refresh_token: str, client: ClientInfo) -> TokenPair:
         return services.refresh(refresh_token=refresh_token, client=client)

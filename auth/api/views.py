@@ -66,6 +66,11 @@ class TokenApi(AnonymousApi):
         email = StringField(max_length=254)
         password = StringField(**PASSWORD)
         otp = StringField(max_length=32, required=False, allow_blank=True)
+        passkey = serializers.DictField(
+            required=False,
+            help_text="The second factor in place of `otp`: a passkey's toJSON(), answering the options of "
+            "/auth/passkeys/login/options for this email.",
+        )
 
     @extend_schema(request=InputSerializer, responses={200: TokenOutput})
     def post(self, request):
@@ -76,6 +81,7 @@ class TokenApi(AnonymousApi):
             password=data.validated_data["password"],
             otp=data.validated_data.get("otp") or None,
             client=client_info(request),
+            passkey=data.validated_data.get("passkey"),
         )
         return Response(token_body(pair))
 

@@ -259,9 +259,10 @@ def login_options(*, user_id: uuid.UUID | None) -> dict[str, Any]:
     return options_to_json_dict(options)
 
 
-def login_verify(*, credential: dict[str, Any]) -> Passkey:
+def login_verify(*, credential: dict[str, Any], user_id: uuid.UUID | None = None) -> Passkey:
     """Check an assertion; returns the passkey, its counter and last use updated. Every failure
-    raises the same InvalidCredentials, after a signature check either way."""
+    raises the same InvalidCredentials, after a signature check either way. `user_id`: the account
+    the passkey must belong to (a second factor after its password)."""
     spent = _challenge_spend(credential, purpose=Purpose.LOGIN)
     try:
         credential_id = bytes_to_base64url(webauthn.base64url_to_bytes(credential["rawId"]))
@@ -286,11 +287,10 @@ def login_verify(*, credential: dict[str, Any]) -> Passkey:
     if spent is None or passkey is None:
         _refused(passkey, "unknown credential" if passkey is None else "challenge unknown, spent or expired")
         raise passkey_failed()
-    bound_to = spent[1].user_id
+    # The account the challenge was asked for (with an email) and the one signing in (2nd factor).
+    owners = {spent[1].user_id, user_id} - {None}
     user_handle = credential["response"].get("userHandle")
-    if (bound_to is not None and bound_to != passkey.user_id) or (
-        user_handle and user_handle != bytes_to_base64url(passkey.user_id.bytes)
-    ):
+    if owners - {passkey.user_id} or (user_handle and user_handle != bytes_to_base64url(passkey.user_id.bytes)):
         _refused(passkey, "credential of another account")
         raise passkey_failed()
     with transaction.atomic(durable=True):

@@ -188,9 +188,19 @@ class MfaStateError(InvalidArgument):
 
 
 class AuthService(Protocol):
-    def login(self, *, email: str, password: str, otp: str | None = None, client: ClientInfo) -> TokenPair:
+    def login(
+        self,
+        *,
+        email: str,
+        password: str,
+        otp: str | None = None,
+        client: ClientInfo,
+        passkey: dict[str, Any] | None = None,
+    ) -> TokenPair:
         """Check the credentials (and the TOTP or recovery code when MFA is on), open a session
-        and issue its first token pair.
+        and issue its first token pair. `passkey`, an assertion answering a challenge of
+        `passkey_login_options`, is a second factor in place of `otp` (InvalidCredentials when it
+        does not verify or is not the account's).
 
         Unknown email and wrong password raise the same InvalidCredentials after similar work.
         Raises MfaRequired / InvalidOtp, AccountInactive, EmailNotVerified (when

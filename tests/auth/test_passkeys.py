@@ -313,6 +313,26 @@ def test_any_json_as_a_credential_is_refused_cleanly(api, tokens, credential):
     assert not Passkey.objects.exists()
 
 
+def test_a_passkey_answers_mfa_required_at_the_token_endpoint(api, ada, passkey):
+    import pyotp
+
+    from auth.local import LocalAuthService
+
+    local = LocalAuthService()
+    local.totp_confirm(
+        user_id=ada.id, otp=pyotp.TOTP(local.totp_enroll(user_id=ada.id, password=PASSWORD).secret).now()
+    )
+    body = {"email": "ada@example.com", "password": PASSWORD}
+    required = api.post("/api/v1/auth/token", body, format="json")
+    assert required.status_code == 401 and error_code(required) == "mfa_required"
+    credential = passkey.get(login_options(api, "ada@example.com"))
+    signed_in = api.post("/api/v1/auth/token", {**body, "passkey": credential}, format="json")
+    assert signed_in.status_code == 200, signed_in.content
+    assert api.get(ME, **bearer(signed_in.json()["access_token"])).status_code == 200
+    replayed = api.post("/api/v1/auth/token", {**body, "passkey": credential}, format="json")
+    assert refused(replayed)
+
+
 # --- the admin ------------------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from auth.interface import (
     PASSKEY_REMOVED,
     InvalidCredentials,
     LastSignInMethod,
+    MfaRequired,
     Passkey,
     PasskeyNotFound,
     PasskeyRejected,
@@ -21,7 +22,7 @@ from auth.interface import (
 from tests.auth.authenticator import SoftAuthenticator
 from users.interface import user_service
 
-from .conftest import CLIENT, events, make_user
+from .conftest import CLIENT, events, login, make_user, totp_on
 
 
 def register(auth, user, authenticator=None, name="") -> tuple[SoftAuthenticator, Passkey]:
@@ -180,4 +181,30 @@ def test_an_unknown_passkey_and_a_bad_signature_answer_the_same(auth, ada):
             auth.passkey_login(credential=credential, client=CLIENT)
         errors.append((caught.value.code, caught.value.message, caught.value.details))
     assert errors[0] == errors[1]
+    assert auth.list_sessions(user_id=ada.id) == []
+
+
+def test_a_passkey_is_the_second_factor_where_totp_is_required(auth, ada):
+    totp_on(auth, ada)
+    authenticator, _ = register(auth, ada)
+    with pytest.raises(MfaRequired):
+        login(auth)
+    pair = login(auth, passkey=authenticator.get(auth.passkey_login_options(email=ada.email)))
+    assert auth.verify_access_token(token=pair.access_token).user_id == ada.id
+
+
+def test_another_accounts_passkey_is_no_second_factor(auth, ada):
+    totp_on(auth, ada)
+    bob = make_user("bob@example.com")
+    bobs, _ = register(auth, bob)
+    with pytest.raises(InvalidCredentials):  # a challenge asked without an email binds nobody
+        login(auth, passkey=bobs.get(auth.passkey_login_options()))
+    assert auth.list_sessions(user_id=ada.id) == []
+
+
+def test_a_passkey_does_not_stand_for_the_password(auth, ada):
+    totp_on(auth, ada)
+    authenticator, _ = register(auth, ada)
+    with pytest.raises(InvalidCredentials):
+        login(auth, password="not-the-password-at-all", passkey=authenticator.get(auth.passkey_login_options()))
     assert auth.list_sessions(user_id=ada.id) == []

@@ -80,16 +80,18 @@ class TotpEnrollment(_message.Message):
     def __init__(self, secret: _Optional[str] = ..., otpauth_uri: _Optional[str] = ..., recovery_codes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class LoginRequest(_message.Message):
-    __slots__ = ("email", "password", "otp", "client")
+    __slots__ = ("email", "password", "otp", "client", "passkey")
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
     OTP_FIELD_NUMBER: _ClassVar[int]
     CLIENT_FIELD_NUMBER: _ClassVar[int]
+    PASSKEY_FIELD_NUMBER: _ClassVar[int]
     email: str
     password: str
     otp: str
     client: ClientInfo
-    def __init__(self, email: _Optional[str] = ..., password: _Optional[str] = ..., otp: _Optional[str] = ..., client: _Optional[_Union[ClientInfo, _Mapping]] = ...) -> None: ...
+    passkey: str
+    def __init__(self, email: _Optional[str] = ..., password: _Optional[str] = ..., otp: _Optional[str] = ..., client: _Optional[_Union[ClientInfo, _Mapping]] = ..., passkey: _Optional[str] = ...) -> None: ...
 
 class LoginResponse(_message.Message):
     __slots__ = ("result",)
