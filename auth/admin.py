@@ -2,9 +2,11 @@ from django import forms
 from django.contrib import admin, messages
 
 from auth.core import oidc, services
+from auth.interface import auth_service
 from auth.interface.oidc import OidcClientInvalid
-from auth.models import OidcClient, Session, SigningKey
+from auth.models import OidcClient, Passkey, Session, SigningKey
 from gateway.people_admin import PeopleAdmin, person
+from project.kernel.errors import DomainError
 from project.service_admin import ServiceBackedAdmin
 
 
@@ -42,6 +44,48 @@ class SessionAdmin(PeopleAdmin):
 
     def has_revoke_permission(self, request):
         return request.user.has_perm("gatehouse_auth.change_session")  # auth.session.manage
+
+
+@admin.register(Passkey)
+class PasskeyAdmin(PeopleAdmin, ServiceBackedAdmin):
+    """Users' passkeys: public keys only, nothing secret. Staff remove one (a lost device, a flagged
+    clone) through the auth service: the user is mailed, and an account's last way in stays."""
+
+    list_display = ["name", "user", "created_at", "last_used_at", "flagged_at", "backed_up"]
+    list_filter = [("flagged_at", admin.EmptyFieldListFilter), "backed_up"]
+    search_fields = ["=id", "=user_id", "name"]  # and the user by email or name (PeopleAdmin)
+    ordering = ["-created_at"]
+    people_fields = ("user_id",)
+    user = person("user_id", "user")
+    fields = ["user", "name", "created_at", "last_used_at", "flagged_at", "sign_count", "backed_up", "aaguid"]
+    readonly_fields = fields
+    actions = ["remove"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # `remove` goes through the service
+        return actions
+
+    def delete_model(self, request, obj):
+        auth_service.passkey_remove(user_id=obj.user_id, passkey_id=obj.id)
+
+    @admin.action(description="Remove selected passkeys (their owners are mailed)", permissions=["delete"])
+    def remove(self, request, queryset):
+        removed, passkeys = 0, list(queryset)
+        self.attach_people(passkeys)
+        for passkey in passkeys:
+            try:
+                auth_service.passkey_remove(user_id=passkey.user_id, passkey_id=passkey.id)
+                removed += 1
+            except DomainError as exc:
+                self.message_user(request, f"{passkey}: {exc.message}", messages.ERROR)
+        self.message_user(request, f"Removed {removed} passkey(s).", messages.SUCCESS)
 
 
 @admin.register(SigningKey)

@@ -1,5 +1,22 @@
+from urllib.parse import urlsplit
+
 from django.apps import AppConfig
 from django.conf import settings
+from django.core import checks
+
+
+@checks.register(checks.Tags.security)
+def webauthn_configuration(app_configs, **kwargs):
+    """Refuse a relying-party configuration every browser would refuse (docs/auth.md, "Passkeys").
+    Derived from GATEHOUSE_FRONTEND_URL alone (neither setting given), it is a warning: a deployment
+    that offers no passkeys need not set them."""
+    from auth.core.passkeys import config_problems
+
+    rp_id, origins = settings.GATEHOUSE_WEBAUTHN_RP_ID, settings.GATEHOUSE_WEBAUTHN_ORIGINS
+    frontend = settings.GATEHOUSE_FRONTEND_URL
+    derived = rp_id == urlsplit(frontend).hostname and origins == [frontend.rstrip("/")]
+    level, code = (checks.Warning, "gatehouse.W019") if derived else (checks.Error, "gatehouse.E019")
+    return [level(problem, id=code) for problem in config_problems(rp_id=rp_id, origins=origins)]
 
 
 class AuthConfig(AppConfig):
@@ -22,6 +39,8 @@ class AuthConfig(AppConfig):
                 "auth.session.view": "See sessions (who is signed in, from where) in the admin.",
                 "auth.session.manage": "Revoke sessions in the admin.",
                 "auth.key.view": "See the token signing keys' metadata in the admin.",
+                "auth.passkey.view": "See users' passkeys (name, created, last used, flagged) in the admin.",
+                "auth.passkey.manage": "Remove users' passkeys in the admin.",
             },
         )
 

@@ -8,12 +8,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from auth.core import keys, mfa, oidc, services, sessions
+from auth.core import keys, mfa, oidc, passkeys, services, sessions
 from auth.core.tokens import access_token_decode
 from auth.interface import (
     ClientInfo,
     InvalidToken,
     MfaStateError,
+    Passkey,
     Principal,
     Session,
     SessionNotFound,
@@ -23,13 +24,14 @@ from auth.interface import (
 from auth.interface.oidc import AuthorizePage, BrowserSignIn, EndSessionPage, NewOidcClient, OAuthRequest, OAuthResponse
 from auth.interface.oidc import OidcClient as OidcClientData
 from auth.models import OidcClient as OidcClientModel
+from auth.models import Passkey as PasskeyModel
 from auth.models import Session as SessionModel
-from project.kernel.errors import DomainError
-from users.interface import user_service
+from project.kernel.errors import DomainError, InvalidArgument
+from users.interface import UserNotFound, user_service
 
 security_log = logging.getLogger("gatehouse.security")
 # What a security event may name: ids, never a password, a code or a token.
-_LOGGED_ARGUMENTS = ("user_id", "session_id", "except_session_id")
+_LOGGED_ARGUMENTS = ("user_id", "session_id", "except_session_id", "passkey_id")
 
 
 def security_event(name: str):
@@ -74,8 +76,16 @@ def to_data(session: SessionModel, client_names: dict[str, str] | None = None) -
 
 
 class LocalAuthService:
-    def login(self, *, email: str, password: str, otp: str | None = None, client: ClientInfo) -> TokenPair:
-        return services.login(email=email, password=password, otp=otp, client=client)
+    def login(
+        self,
+        *,
+        email: str,
+        password: str,
+        otp: str | None = None,
+        client: ClientInfo,
+        passkey: dict[str, Any] | None = None,
+    ) -> TokenPair:
+        return services.login(email=email, password=password, otp=otp, client=client, passkey=passkey)
 
     def refresh(self, *, refresh_token: str, client: ClientInfo) -> TokenPair:
         return services.refresh(refresh_token=refresh_token, client=client)
@@ -171,8 +181,45 @@ class LocalAuthService:
     def mfa_enabled(self, *, user_id: uuid.UUID) -> bool:
         return mfa.totp_is_on(user_id=user_id)
 
+    def passkey_register_options(self, *, user_id: uuid.UUID) -> dict[str, Any]:
+        user = user_service.get(user_id=user_id)
+        return passkeys.register_options(user_id=user.id, email=user.email, display_name=user.display_name)
+
+    @security_event("auth.passkey_added")
+    def passkey_register(self, *, user_id: uuid.UUID, credential: dict[str, Any], name: str = "") -> Passkey:
+        return _passkey_data(passkeys.passkey_register(user_id=user_id, credential=credential, name=name))
+
+    def passkey_list(self, *, user_id: uuid.UUID) -> list[Passkey]:
+        return [_passkey_data(row) for row in passkeys.passkeys_of(user_id=user_id)]
+
+    def passkey_rename(self, *, user_id: uuid.UUID, passkey_id: uuid.UUID, name: str) -> Passkey:
+        return _passkey_data(passkeys.passkey_rename(user_id=user_id, passkey_id=passkey_id, name=name))
+
+    @security_event("auth.passkey_removed")
+    def passkey_remove(self, *, user_id: uuid.UUID, passkey_id: uuid.UUID) -> None:
+        has_password = user_service.get(user_id=user_id).has_password
+        passkeys.passkey_remove(user_id=user_id, passkey_id=passkey_id, has_password=has_password)
+
+    def passkey_login_options(self, *, email: str = "") -> dict[str, Any]:
+        user_id = None
+        if email:
+            try:
+                user_id = user_service.get_by_email(email=email).id
+            except (UserNotFound, InvalidArgument):
+                user_id = uuid.UUID(int=0)  # a challenge no passkey answers; the same work
+        return passkeys.login_options(user_id=user_id)
+
+    def passkey_login(self, *, credential: dict[str, Any], client: ClientInfo) -> TokenPair:
+        return services.passkey_login(credential=credential, client=client)
+
     def jwks(self) -> dict[str, Any]:
         return keys.jwks()
+
+
+def _passkey_data(row: PasskeyModel) -> Passkey:
+    return Passkey(
+        id=row.id, name=row.name, created_at=row.created_at, last_used_at=row.last_used_at, flagged_at=row.flagged_at
+    )
 
 
 def _client_data(row) -> OidcClientData:

@@ -209,3 +209,46 @@ class OidcConsent(models.Model):
 
     def __str__(self):
         return f"consent of {self.user_id} to {self.client_id}"
+
+
+class Passkey(models.Model):
+    """A WebAuthn credential (docs/auth.md, "Passkeys"): its public key, never a secret."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user_id = models.UUIDField(db_index=True)
+    # base64url of the authenticator's credential id (at most 1023 bytes).
+    credential_id = models.CharField(max_length=1400, unique=True)
+    public_key = models.BinaryField()  # COSE_Key, as the authenticator sent it
+    sign_count = models.BigIntegerField(default=0)
+    name = models.CharField(max_length=100)
+    transports = models.JSONField(default=list, blank=True)
+    aaguid = models.CharField(max_length=36, blank=True, default="")
+    backed_up = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    # Set when an assertion's signature counter went backwards (a cloned authenticator, maybe):
+    # the credential no longer signs in until staff look at it.
+    flagged_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        # `people`: the admin's labels of user ids (gateway/people_admin.py); alone, the id.
+        return f"passkey {self.name!r} of {getattr(self, 'people', {}).get('user_id') or self.user_id}"
+
+
+class WebauthnChallenge(models.Model):
+    """A challenge handed out with registration or sign-in options: single-use, expiring. Found by
+    the challenge the browser signed (clientDataJSON), stored only as its hash."""
+
+    class Purpose(models.TextChoices):
+        REGISTER = "register"
+        LOGIN = "login"
+
+    challenge_hash = models.CharField(max_length=64, unique=True)
+    purpose = models.CharField(max_length=10, choices=Purpose.choices)
+    # Registration: the user adding a passkey. Sign-in with an email: the user it names (a nil
+    # UUID for an unknown address); without one (a discoverable credential): null.
+    user_id = models.UUIDField(null=True, blank=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"{self.purpose} challenge until {self.expires_at}"

@@ -88,6 +88,7 @@ ROUTE_WEIGHTS: tuple[tuple[str, int], ...] = (
     ("/api/v1/auth/password/", 5),
     ("/api/v1/auth/mfa/recovery", 5),
     ("/api/v1/auth/verify-email", 2),
+    ("/api/v1/auth/passkeys/login", 2),  # also /login/options: a signature check, a challenge row
     ("/api/v1/notifications/send", 5),
     # The OpenID Provider's hosted sign-in form (a password hash). Not the token endpoint: one
     # relying party's server exchanges the codes of all its users from one address.
@@ -106,6 +107,7 @@ ANONYMOUS_ROUTES: tuple[str, ...] = (
     "/api/v1/auth/password/reset",  # also /reset/confirm
     "/api/v1/auth/verify-email",
     "/api/v1/auth/mfa/recovery",
+    "/api/v1/auth/passkeys/login",  # also /login/options
     "/oauth2/",
     "/verify-email",
     "/reset-password",

@@ -12,6 +12,8 @@ import uuid
 from auth.interface import (
     EMAIL_VERIFICATION_REQUESTED,
     MFA_CHANGED,
+    PASSKEY_ADDED,
+    PASSKEY_REMOVED,
     PASSWORD_CHANGED,
     PASSWORD_RESET_REQUESTED,
     REFRESH_TOKEN_REUSED,
@@ -23,6 +25,7 @@ from notifications.interface import (
     TYPE_EMAIL_CHANGED,
     TYPE_EMAIL_VERIFICATION,
     TYPE_MFA_CHANGED,
+    TYPE_PASSKEY_CHANGED,
     TYPE_PASSWORD_CHANGED,
     TYPE_PASSWORD_RESET,
     TYPE_REFRESH_TOKEN_REUSED,
@@ -87,6 +90,16 @@ def client_authorized(envelope: Envelope) -> None:
 def mfa_changed(envelope: Envelope) -> None:
     payload = envelope.payload
     _notify(envelope, TYPE_MFA_CHANGED, {"change": payload["change"], "effective_at": payload.get("effective_at")})
+
+
+@subscribe(CONSUMER, PASSKEY_ADDED)
+def passkey_added(envelope: Envelope) -> None:
+    _notify(envelope, TYPE_PASSKEY_CHANGED, {"change": "added", "name": envelope.payload["name"]})
+
+
+@subscribe(CONSUMER, PASSKEY_REMOVED)
+def passkey_removed(envelope: Envelope) -> None:
+    _notify(envelope, TYPE_PASSKEY_CHANGED, {"change": "removed", "name": envelope.payload["name"]})
 
 
 @subscribe(CONSUMER, REFRESH_TOKEN_REUSED)

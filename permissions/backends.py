@@ -54,6 +54,8 @@ DJANGO_PERMISSIONS: dict[str, str] = {
     "gatehouse_auth.change_session": "auth.session.manage",
     "gatehouse_auth.delete_session": "auth.session.manage",
     "gatehouse_auth.view_signingkey": "auth.key.view",
+    "gatehouse_auth.view_passkey": "auth.passkey.view",
+    "gatehouse_auth.delete_passkey": "auth.passkey.manage",
     "gatehouse_auth.view_oidcclient": "oidc.client.manage",
     "gatehouse_auth.add_oidcclient": "oidc.client.manage",
     "gatehouse_auth.delete_oidcclient": "oidc.client.manage",

@@ -9,6 +9,7 @@ import re
 import socket
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 
@@ -250,6 +251,16 @@ GATEHOUSE_TOTP_ISSUER = env.str("GATEHOUSE_TOTP_ISSUER", default="Gatehouse")
 # Base of the links in mails. Default: this server, which serves /verify-email and /reset-password
 # itself (auth/api/pages.py) when no frontend of its own takes them (issue 16, item 7).
 GATEHOUSE_FRONTEND_URL = env.str("GATEHOUSE_FRONTEND_URL", default=GATEHOUSE_ISSUER)
+# Passkeys (docs/auth.md, "Passkeys"): the relying party's id (a host name: the origins' host or a
+# parent domain of it) and the origins browsers may sign in from (comma-separated, as the browser
+# sees them: behind a proxy, the public https origin, not the one the proxy forwards to).
+GATEHOUSE_WEBAUTHN_RP_ID = env.str("GATEHOUSE_WEBAUTHN_RP_ID", default="") or urlsplit(GATEHOUSE_FRONTEND_URL).hostname
+GATEHOUSE_WEBAUTHN_ORIGINS = [o for o in env.list("GATEHOUSE_WEBAUTHN_ORIGINS", default=[]) if o.strip()] or [
+    GATEHOUSE_FRONTEND_URL.rstrip("/")
+]
+GATEHOUSE_WEBAUTHN_RP_NAME = env.str("GATEHOUSE_WEBAUTHN_RP_NAME", default="Gatehouse")
+# Seconds a registration or sign-in challenge stays usable (once).
+GATEHOUSE_WEBAUTHN_CHALLENGE_TTL = env.int("GATEHOUSE_WEBAUTHN_CHALLENGE_TTL", default=300)
 # Whether a user must have followed the verification link before signing in (the API's token
 # grant, the hosted OpenID sign-in, the admin). Said only after a correct password: 403
 # `email_not_verified`.

@@ -20,6 +20,7 @@ def to_data(user: UserModel) -> User:
         is_superuser=user.is_superuser,
         date_joined=user.date_joined,
         pending_email=user.pending_email,
+        has_password=user.has_usable_password(),
     )
 
 

@@ -15,4 +15,10 @@ urlpatterns = [
     path("mfa/totp", views.TotpApi.as_view(), name="auth-totp"),
     path("mfa/totp/confirm", views.TotpConfirmApi.as_view(), name="auth-totp-confirm"),
     path("mfa/recovery", views.MfaRecoveryApi.as_view(), name="auth-mfa-recovery"),
+    path("passkeys", views.PasskeyListApi.as_view(), name="auth-passkeys"),
+    path("passkeys/register/options", views.PasskeyRegisterOptionsApi.as_view(), name="auth-passkey-register-options"),
+    path("passkeys/register", views.PasskeyRegisterApi.as_view(), name="auth-passkey-register"),
+    path("passkeys/login/options", views.PasskeyLoginOptionsApi.as_view(), name="auth-passkey-login-options"),
+    path("passkeys/login", views.PasskeyLoginApi.as_view(), name="auth-passkey-login"),
+    path("passkeys/<uuid:passkey_id>", views.PasskeyDetailApi.as_view(), name="auth-passkey"),
 ]

@@ -10,7 +10,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from auth.interface import ClientInfo, InvalidToken, TokenPair, auth_service
+from auth.interface import ClientInfo, InvalidToken, PasskeyNotFound, TokenPair, auth_service
 from gateway.edge import client_ip
 from gateway.fields import StringField
 
@@ -66,6 +66,11 @@ class TokenApi(AnonymousApi):
         email = StringField(max_length=254)
         password = StringField(**PASSWORD)
         otp = StringField(max_length=32, required=False, allow_blank=True)
+        passkey = serializers.DictField(
+            required=False,
+            help_text="The second factor in place of `otp`: a passkey's toJSON(), answering the options of "
+            "/auth/passkeys/login/options for this email.",
+        )
 
     @extend_schema(request=InputSerializer, responses={200: TokenOutput})
     def post(self, request):
@@ -76,6 +81,7 @@ class TokenApi(AnonymousApi):
             password=data.validated_data["password"],
             otp=data.validated_data.get("otp") or None,
             client=client_info(request),
+            passkey=data.validated_data.get("passkey"),
         )
         return Response(token_body(pair))
 
@@ -290,3 +296,121 @@ class MfaRecoveryApi(APIView):
             {"effective_at": serializers.DateTimeField().to_representation(effective_at)},
             status=status.HTTP_202_ACCEPTED,
         )
+
+
+class PasskeyOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    flagged_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="Set when a sign-in showed its signature counter going backwards: it signs in no more.",
+    )
+
+
+def passkey_body(passkey) -> dict:
+    return PasskeyOutput(passkey).data
+
+
+# The options and responses of WebAuthn are the browser's JSON forms (base64url); docs/auth.md, "Passkeys".
+WebauthnOptions = inline_serializer("WebauthnOptions", {"challenge": serializers.CharField()})
+CREDENTIAL_HELP = "The PublicKeyCredential's toJSON() (base64url), as navigator.credentials gave it."
+
+
+class PasskeyListApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "PasskeyList", {"results": PasskeyOutput(many=True), "next": serializers.CharField(allow_null=True)}
+            )
+        }
+    )
+    def get(self, request):
+        passkeys = auth_service.passkey_list(user_id=request.user.id)
+        return Response({"results": [passkey_body(p) for p in passkeys], "next": None})
+
+
+class PasskeyRegisterOptionsApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={200: WebauthnOptions})
+    def post(self, request):
+        """PublicKeyCredentialCreationOptions for navigator.credentials.create(), with a
+        single-use challenge bound to the caller."""
+        return Response(auth_service.passkey_register_options(user_id=request.user.id))
+
+
+class PasskeyRegisterApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        credential = serializers.DictField(help_text=CREDENTIAL_HELP)
+        name = StringField(max_length=100, required=False, allow_blank=True)
+
+    @extend_schema(request=InputSerializer, responses={201: PasskeyOutput})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        passkey = auth_service.passkey_register(
+            user_id=request.user.id,
+            credential=data.validated_data["credential"],
+            name=data.validated_data.get("name", ""),
+        )
+        return Response(passkey_body(passkey), status=status.HTTP_201_CREATED)
+
+
+class PasskeyDetailApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        name = StringField(max_length=100, required=False)
+
+    @extend_schema(request=InputSerializer, responses={200: PasskeyOutput})
+    def patch(self, request, passkey_id: uuid.UUID):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if "name" not in data.validated_data:  # nothing to change
+            passkey = next((p for p in auth_service.passkey_list(user_id=request.user.id) if p.id == passkey_id), None)
+            if passkey is None:
+                raise PasskeyNotFound()
+        else:
+            passkey = auth_service.passkey_rename(
+                user_id=request.user.id, passkey_id=passkey_id, name=data.validated_data["name"]
+            )
+        return Response(passkey_body(passkey))
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, passkey_id: uuid.UUID):
+        """Remove a passkey; 409 `last_sign_in_method` for the last one of an account without a password."""
+        auth_service.passkey_remove(user_id=request.user.id, passkey_id=passkey_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasskeyLoginOptionsApi(AnonymousApi):
+    class InputSerializer(serializers.Serializer):
+        email = StringField(max_length=254, required=False, allow_blank=True)
+
+    @extend_schema(request=InputSerializer, responses={200: WebauthnOptions})
+    def post(self, request):
+        """PublicKeyCredentialRequestOptions for navigator.credentials.get(). Without `email`, any
+        discoverable passkey (conditional UI); with one, only that account's."""
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(auth_service.passkey_login_options(email=data.validated_data.get("email", "")))
+
+
+class PasskeyLoginApi(AnonymousApi):
+    class InputSerializer(serializers.Serializer):
+        credential = serializers.DictField(help_text=CREDENTIAL_HELP)
+
+    @extend_schema(request=InputSerializer, responses={200: TokenOutput})
+    def post(self, request):
+        """401 `invalid_credentials` for every failure: unknown passkey, wrong origin or RP ID,
+        spent or expired challenge, bad signature, counter gone backwards."""
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        pair = auth_service.passkey_login(credential=data.validated_data["credential"], client=client_info(request))
+        return Response(token_body(pair))

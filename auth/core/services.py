@@ -39,7 +39,7 @@ from project.events.outbox import outbox_record
 from project.kernel.errors import DomainError, InvalidArgument
 from users.interface import UserNotFound, user_service
 
-from . import mfa, throttle
+from . import mfa, passkeys, throttle
 from .crypto import new_token, token_hash
 from .sessions import session_open, sessions_revoke
 from .tokens import access_token_issue
@@ -77,11 +77,11 @@ def _account_ref(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:16]
 
 
-def login(*, email: str, password: str, otp: str | None, client: ClientInfo) -> TokenPair:
+def login(*, email: str, password: str, otp: str | None, client: ClientInfo, passkey: dict | None = None) -> TokenPair:
     """Every outcome is a security event in the log (`gatehouse.security`): who, from where, why."""
     where = {"client_ip": client.ip, "account": _account_ref(email)}
     try:
-        pair = _login(email=email, password=password, otp=otp, client=client)
+        pair = _login(email=email, password=password, otp=otp, client=client, passkey=passkey)
     except DomainError as exc:
         security_log.warning(
             "login refused: %s", exc.code, extra={"event": "auth.login_failed", "reason": exc.code, **where}
@@ -94,31 +94,63 @@ def login(*, email: str, password: str, otp: str | None, client: ClientInfo) -> 
     return pair
 
 
-def _login(*, email: str, password: str, otp: str | None, client: ClientInfo) -> TokenPair:
-    user = authenticate(email=email, password=password, otp=otp, client=client)
+def _login(*, email: str, password: str, otp: str | None, client: ClientInfo, passkey: dict | None) -> TokenPair:
+    user = authenticate(email=email, password=password, otp=otp, client=client, passkey=passkey)
     with transaction.atomic(durable=True):
         session = session_open(user_id=user.id, ip=client.ip, user_agent=client.user_agent)
         pair, _ = _issue_pair(session)
     return pair
 
 
-def authenticate(*, email: str, password: str, otp: str | None, client: ClientInfo):
+def passkey_login(*, credential: dict, client: ClientInfo) -> TokenPair:
+    """A passwordless sign-in (docs/auth.md, "Passkeys"). A passkey with user verification is two
+    factors in itself (the device, and the PIN or biometric that unlocks it): TOTP is not asked."""
+    passkey = passkeys.login_verify(credential=credential)
+    try:
+        user = user_service.get(user_id=passkey.user_id)
+    except UserNotFound:
+        raise passkeys.passkey_failed() from None
+    if not user.is_active:
+        raise AccountInactive()
+    if settings.GATEHOUSE_REQUIRE_VERIFIED_EMAIL and not user.is_verified:
+        raise EmailNotVerified()
+    mfa_recovery_cancel(user_id=user.id)  # whoever holds a factor is still around
+    with transaction.atomic(durable=True):
+        session = session_open(user_id=user.id, ip=client.ip, user_agent=client.user_agent)
+        pair, _ = _issue_pair(session)
+    security_log.info(
+        "passkey sign-in succeeded",
+        extra={
+            "event": "auth.login_succeeded",
+            "method": "passkey",
+            "passkey_id": str(passkey.id),
+            "session_id": str(pair.session_id),
+            "client_ip": client.ip,
+        },
+    )
+    return pair
+
+
+def authenticate(*, email: str, password: str, otp: str | None, client: ClientInfo, passkey: dict | None = None):
     """The sign-in checks every entry point shares (the API's token endpoint, the hosted sign-in
     page of OpenID Connect): lockout, password, second factor, active account. Returns the user.
-    The attempt is counted before the password is checked (throttle.attempt_begin)."""
+    The attempt is counted before the password is checked (throttle.attempt_begin). The second
+    factor is a code (`otp`) or a passkey's assertion (`passkey`, docs/auth.md "Passkeys")."""
     attempt = throttle.attempt_begin(email=email, ip=client.ip)
     # The users service hashes a dummy password for an unknown email: similar time either way.
     user = user_service.verify_password(email=email, password=password)
     if user is None:
         raise InvalidCredentials()  # the attempt stays: a failure
     if mfa.totp_is_on(user_id=user.id):
-        if not otp:
+        if passkey is not None:  # a failure raises InvalidCredentials; the attempt stays
+            passkeys.login_verify(credential=passkey, user_id=user.id)
+        elif not otp:
             if user.is_active and mfa_recovery_complete_if_due(user_id=user.id):
                 throttle.attempt_succeeded(attempt)
                 return user  # the lost factor is gone: the password alone signs in, this once and after
             throttle.attempt_void(attempt)
             raise MfaRequired()
-        if not mfa.otp_accept(user_id=user.id, otp=otp):
+        elif not mfa.otp_accept(user_id=user.id, otp=otp):
             raise mfa.InvalidOtp()
         mfa_recovery_cancel(user_id=user.id)  # whoever holds the factor is still around
     _check_account(user, attempt)

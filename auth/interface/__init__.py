@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from project.kernel.delegation import delegate
-from project.kernel.errors import InvalidArgument, NotFound, PermissionDenied, RateLimited, Unauthenticated
+from project.kernel.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, RateLimited, Unauthenticated
 
 SERVICE_NAME = "auth"
 
@@ -24,6 +24,9 @@ EMAIL_VERIFICATION_REQUESTED = "auth.email_verification_requested"
 # A second factor was turned on, turned off, or removed by the recovery path (payload `change`:
 # "enabled", "disabled", "recovery_requested", "recovery_cancelled", "recovered").
 MFA_CHANGED = "auth.mfa_changed"
+# A passkey was registered or removed (payload `user_id`, `passkey_id`, `name`).
+PASSKEY_ADDED = "auth.passkey_added"
+PASSKEY_REMOVED = "auth.passkey_removed"
 
 # Events that carry a one-time token (`payload["sealed_token"]`) seal it with project.crypto.seal
 # under this purpose, so that it is readable neither in the outbox nor on the broker.
@@ -71,6 +74,16 @@ class TotpEnrollment:
     secret: str
     otpauth_uri: str
     recovery_codes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Passkey:
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    # When a sign-in showed its signature counter going backwards; it signs in no more.
+    flagged_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,15 +164,43 @@ class SessionNotFound(NotFound):
     default_message = "Session not found."
 
 
+class PasskeyNotFound(NotFound):
+    code = "passkey_not_found"
+    default_message = "Passkey not found."
+
+
+class PasskeyRejected(InvalidArgument):
+    """A registration response that does not verify (wrong or spent challenge, origin, RP ID,
+    user verification missing, malformed)."""
+
+    code = "invalid_passkey"
+    default_message = "The passkey could not be registered: start again from new options."
+
+
+class LastSignInMethod(Conflict):
+    code = "last_sign_in_method"
+    default_message = "This is the account's only way to sign in: set a password or add another passkey first."
+
+
 class MfaStateError(InvalidArgument):
     code = "mfa_state"
     default_message = "Two-factor authentication is not in the state this action needs."
 
 
 class AuthService(Protocol):
-    def login(self, *, email: str, password: str, otp: str | None = None, client: ClientInfo) -> TokenPair:
+    def login(
+        self,
+        *,
+        email: str,
+        password: str,
+        otp: str | None = None,
+        client: ClientInfo,
+        passkey: dict[str, Any] | None = None,
+    ) -> TokenPair:
         """Check the credentials (and the TOTP or recovery code when MFA is on), open a session
-        and issue its first token pair.
+        and issue its first token pair. `passkey`, an assertion answering a challenge of
+        `passkey_login_options`, is a second factor in place of `otp` (InvalidCredentials when it
+        does not verify or is not the account's).
 
         Unknown email and wrong password raise the same InvalidCredentials after similar work.
         Raises MfaRequired / InvalidOtp, AccountInactive, EmailNotVerified (when
@@ -257,6 +298,48 @@ class AuthService(Protocol):
 
     def mfa_enabled(self, *, user_id: uuid.UUID) -> bool:
         """Whether TOTP is on for the user."""
+        ...
+
+    def passkey_register_options(self, *, user_id: uuid.UUID) -> dict[str, Any]:
+        """PublicKeyCredentialCreationOptions in their JSON form (base64url) for a new
+        discoverable passkey of the user, user verification required, excluding the passkeys the
+        user has. Its challenge is bound to the user, single-use and expiring
+        (GATEHOUSE_WEBAUTHN_CHALLENGE_TTL)."""
+        ...
+
+    def passkey_register(self, *, user_id: uuid.UUID, credential: dict[str, Any], name: str = "") -> Passkey:
+        """Verify the browser's registration response (RegistrationResponseJSON) against a
+        challenge of `passkey_register_options` for this user (spending it), and store the passkey;
+        `auth.passkey_added` is recorded (the user is mailed). Raises PasskeyRejected."""
+        ...
+
+    def passkey_list(self, *, user_id: uuid.UUID) -> list[Passkey]:
+        """The user's passkeys, oldest first."""
+        ...
+
+    def passkey_rename(self, *, user_id: uuid.UUID, passkey_id: uuid.UUID, name: str) -> Passkey:
+        """Raises PasskeyNotFound (also for others' passkeys), InvalidArgument for a blank name."""
+        ...
+
+    def passkey_remove(self, *, user_id: uuid.UUID, passkey_id: uuid.UUID) -> None:
+        """Remove one of the user's passkeys; `auth.passkey_removed` is recorded (the user is
+        mailed). Raises PasskeyNotFound, LastSignInMethod (the last passkey of an account without
+        a password)."""
+        ...
+
+    def passkey_login_options(self, *, email: str = "") -> dict[str, Any]:
+        """PublicKeyCredentialRequestOptions in their JSON form, user verification required,
+        with a single-use expiring challenge. With an email, the challenge accepts only that
+        account's passkeys; without one, any discoverable passkey. Says nothing about whether the
+        address has an account."""
+        ...
+
+    def passkey_login(self, *, credential: dict[str, Any], client: ClientInfo) -> TokenPair:
+        """Verify an assertion (AuthenticationResponseJSON) against a challenge of
+        `passkey_login_options` (spending it), open a session and issue its first token pair, as
+        `login` does. Any failure raises the same InvalidCredentials after similar work; a
+        signature counter that went backwards also flags the passkey. Raises AccountInactive,
+        EmailNotVerified after a valid assertion."""
         ...
 
     def jwks(self) -> dict[str, Any]:

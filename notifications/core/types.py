@@ -19,6 +19,7 @@ from notifications.interface import (
     TYPE_EMAIL_CHANGED,
     TYPE_EMAIL_VERIFICATION,
     TYPE_MFA_CHANGED,
+    TYPE_PASSKEY_CHANGED,
     TYPE_PASSWORD_CHANGED,
     TYPE_PASSWORD_RESET,
     TYPE_REFRESH_TOKEN_REUSED,
@@ -139,6 +140,15 @@ TYPES: dict[str, TypeDefinition] = {
             default_channels=(CHANNEL_EMAIL, CHANNEL_IN_APP),
             mandatory=True,
             fields=(Field("change", max_length=32), Field("effective_at", required=False, max_length=64)),
+            system=True,
+        ),
+        TypeDefinition(
+            code=TYPE_PASSKEY_CHANGED,
+            description="Security notice: a passkey was added to the account or removed from it.",
+            channels=(CHANNEL_EMAIL, CHANNEL_IN_APP, CHANNEL_WEBHOOK),
+            default_channels=(CHANNEL_EMAIL, CHANNEL_IN_APP),
+            mandatory=True,
+            fields=(Field("change", max_length=16), Field("name", max_length=100)),
             system=True,
         ),
         TypeDefinition(

@@ -48,6 +48,7 @@ TYPE_REFRESH_TOKEN_REUSED = "refresh_token_reused"
 TYPE_EMAIL_CHANGED = "email_changed"
 TYPE_APPLICATION_AUTHORIZED = "application_authorized"
 TYPE_MFA_CHANGED = "mfa_changed"
+TYPE_PASSKEY_CHANGED = "passkey_changed"
 TYPE_ANNOUNCEMENT = "announcement"
 TYPE_WELCOME = "welcome"
 TYPE_ROLE_ASSIGNED = "role_assigned"
@@ -273,6 +274,7 @@ __all__ = [
     "TYPE_EMAIL_CHANGED",
     "TYPE_EMAIL_VERIFICATION",
     "TYPE_MFA_CHANGED",
+    "TYPE_PASSKEY_CHANGED",
     "TYPE_PASSWORD_CHANGED",
     "TYPE_PASSWORD_RESET",
     "TYPE_REFRESH_TOKEN_REUSED",

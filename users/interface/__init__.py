@@ -40,6 +40,7 @@ class User:
     is_superuser: bool
     date_joined: datetime
     pending_email: str = ""  # a new address waiting for its verification; "" when none
+    has_password: bool = True  # False: the account signs in only otherwise (a passkey)
 
 
 @dataclass(frozen=True, slots=True)

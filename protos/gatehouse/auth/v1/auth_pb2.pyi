@@ -80,16 +80,18 @@ class TotpEnrollment(_message.Message):
     def __init__(self, secret: _Optional[str] = ..., otpauth_uri: _Optional[str] = ..., recovery_codes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class LoginRequest(_message.Message):
-    __slots__ = ("email", "password", "otp", "client")
+    __slots__ = ("email", "password", "otp", "client", "passkey")
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
     OTP_FIELD_NUMBER: _ClassVar[int]
     CLIENT_FIELD_NUMBER: _ClassVar[int]
+    PASSKEY_FIELD_NUMBER: _ClassVar[int]
     email: str
     password: str
     otp: str
     client: ClientInfo
-    def __init__(self, email: _Optional[str] = ..., password: _Optional[str] = ..., otp: _Optional[str] = ..., client: _Optional[_Union[ClientInfo, _Mapping]] = ...) -> None: ...
+    passkey: str
+    def __init__(self, email: _Optional[str] = ..., password: _Optional[str] = ..., otp: _Optional[str] = ..., client: _Optional[_Union[ClientInfo, _Mapping]] = ..., passkey: _Optional[str] = ...) -> None: ...
 
 class LoginResponse(_message.Message):
     __slots__ = ("result",)
@@ -324,3 +326,111 @@ class JwksResponse(_message.Message):
     RESULT_FIELD_NUMBER: _ClassVar[int]
     result: str
     def __init__(self, result: _Optional[str] = ...) -> None: ...
+
+class Passkey(_message.Message):
+    __slots__ = ("id", "name", "created_at", "last_used_at", "flagged_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_USED_AT_FIELD_NUMBER: _ClassVar[int]
+    FLAGGED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    created_at: _timestamp_pb2.Timestamp
+    last_used_at: _timestamp_pb2.Timestamp
+    flagged_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_used_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., flagged_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class PasskeyRegisterOptionsRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class PasskeyRegisterOptionsResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: str
+    def __init__(self, result: _Optional[str] = ...) -> None: ...
+
+class PasskeyRegisterRequest(_message.Message):
+    __slots__ = ("user_id", "credential", "name")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    credential: str
+    name: str
+    def __init__(self, user_id: _Optional[str] = ..., credential: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class PasskeyRegisterResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: Passkey
+    def __init__(self, result: _Optional[_Union[Passkey, _Mapping]] = ...) -> None: ...
+
+class PasskeyListRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class PasskeyListResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _containers.RepeatedCompositeFieldContainer[Passkey]
+    def __init__(self, result: _Optional[_Iterable[_Union[Passkey, _Mapping]]] = ...) -> None: ...
+
+class PasskeyRenameRequest(_message.Message):
+    __slots__ = ("user_id", "passkey_id", "name")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PASSKEY_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    passkey_id: str
+    name: str
+    def __init__(self, user_id: _Optional[str] = ..., passkey_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class PasskeyRenameResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: Passkey
+    def __init__(self, result: _Optional[_Union[Passkey, _Mapping]] = ...) -> None: ...
+
+class PasskeyRemoveRequest(_message.Message):
+    __slots__ = ("user_id", "passkey_id")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PASSKEY_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    passkey_id: str
+    def __init__(self, user_id: _Optional[str] = ..., passkey_id: _Optional[str] = ...) -> None: ...
+
+class PasskeyRemoveResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class PasskeyLoginOptionsRequest(_message.Message):
+    __slots__ = ("email",)
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    email: str
+    def __init__(self, email: _Optional[str] = ...) -> None: ...
+
+class PasskeyLoginOptionsResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: str
+    def __init__(self, result: _Optional[str] = ...) -> None: ...
+
+class PasskeyLoginRequest(_message.Message):
+    __slots__ = ("credential", "client")
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_FIELD_NUMBER: _ClassVar[int]
+    credential: str
+    client: ClientInfo
+    def __init__(self, credential: _Optional[str] = ..., client: _Optional[_Union[ClientInfo, _Mapping]] = ...) -> None: ...
+
+class PasskeyLoginResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: TokenPair
+    def __init__(self, result: _Optional[_Union[TokenPair, _Mapping]] = ...) -> None: ...

@@ -129,6 +129,41 @@ class AuthServiceStub:
                 request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.JwksRequest.SerializeToString,
                 response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.JwksResponse.FromString,
                 _registered_method=True)
+        self.PasskeyRegisterOptions = channel.unary_unary(
+                '/gatehouse.auth.v1.AuthService/PasskeyRegisterOptions',
+                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegisterOptionsRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegisterOptionsResponse.FromString,
+                _registered_method=True)
+        self.PasskeyRegister = channel.unary_unary(
+                '/gatehouse.auth.v1.AuthService/PasskeyRegister',
+                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegisterRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegisterResponse.FromString,
+                _registered_method=True)
+        self.PasskeyList = channel.unary_unary(
+                '/gatehouse.auth.v1.AuthService/PasskeyList',
+                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyListRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyListResponse.FromString,
+                _registered_method=True)
+        self.PasskeyRename = channel.unary_unary(
+                '/gatehouse.auth.v1.AuthService/PasskeyRename',
+                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRenameRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRenameResponse.FromString,
+                _registered_method=True)
+        self.PasskeyRemove = channel.unary_unary(
+                '/gatehouse.auth.v1.AuthService/PasskeyRemove',
+                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRemoveRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRemoveResponse.FromString,
+                _registered_method=True)
+        self.PasskeyLoginOptions = channel.unary_unary(
+                '/gatehouse.auth.v1.AuthService/PasskeyLoginOptions',
+                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyLoginOptionsRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyLoginOptionsResponse.FromString,
+                _registered_method=True)
+        self.PasskeyLogin = channel.unary_unary(
+                '/gatehouse.auth.v1.AuthService/PasskeyLogin',
+                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyLoginRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyLoginResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -274,6 +309,49 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PasskeyRegisterOptions(self, request, context):
+        """Passkeys (WebAuthn): options with a single-use challenge, registration, management, sign-in.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PasskeyRegister(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PasskeyList(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PasskeyRename(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PasskeyRemove(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PasskeyLoginOptions(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PasskeyLogin(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -371,6 +449,41 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.Jwks,
                     request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.JwksRequest.FromString,
                     response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.JwksResponse.SerializeToString,
+            ),
+            'PasskeyRegisterOptions': grpc.unary_unary_rpc_method_handler(
+                    servicer.PasskeyRegisterOptions,
+                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegisterOptionsRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegisterOptionsResponse.SerializeToString,
+            ),
+            'PasskeyRegister': grpc.unary_unary_rpc_method_handler(
+                    servicer.PasskeyRegister,
+                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegisterRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegisterResponse.SerializeToString,
+            ),
+            'PasskeyList': grpc.unary_unary_rpc_method_handler(
+                    servicer.PasskeyList,
+                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyListRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyListResponse.SerializeToString,
+            ),
+            'PasskeyRename': grpc.unary_unary_rpc_method_handler(
+                    servicer.PasskeyRename,
+                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRenameRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRenameResponse.SerializeToString,
+            ),
+            'PasskeyRemove': grpc.unary_unary_rpc_method_handler(
+                    servicer.PasskeyRemove,
+                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRemoveRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRemoveResponse.SerializeToString,
+            ),
+            'PasskeyLoginOptions': grpc.unary_unary_rpc_method_handler(
+                    servicer.PasskeyLoginOptions,
+                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyLoginOptionsRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyLoginOptionsResponse.SerializeToString,
+            ),
+            'PasskeyLogin': grpc.unary_unary_rpc_method_handler(
+                    servicer.PasskeyLogin,
+                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyLoginRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyLoginResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -886,6 +999,195 @@ class AuthService:
             '/gatehouse.auth.v1.AuthService/Jwks',
             protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.JwksRequest.SerializeToString,
             protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.JwksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PasskeyRegisterOptions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gatehouse.auth.v1.AuthService/PasskeyRegisterOptions',
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegisterOptionsRequest.SerializeToString,
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegisterOptionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PasskeyRegister(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gatehouse.auth.v1.AuthService/PasskeyRegister',
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegisterRequest.SerializeToString,
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegisterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PasskeyList(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gatehouse.auth.v1.AuthService/PasskeyList',
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyListRequest.SerializeToString,
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PasskeyRename(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gatehouse.auth.v1.AuthService/PasskeyRename',
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRenameRequest.SerializeToString,
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRenameResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PasskeyRemove(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gatehouse.auth.v1.AuthService/PasskeyRemove',
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRemoveRequest.SerializeToString,
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRemoveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PasskeyLoginOptions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gatehouse.auth.v1.AuthService/PasskeyLoginOptions',
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyLoginOptionsRequest.SerializeToString,
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyLoginOptionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PasskeyLogin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gatehouse.auth.v1.AuthService/PasskeyLogin',
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyLoginRequest.SerializeToString,
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyLoginResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class User(_message.Message):
-    __slots__ = ("id", "email", "display_name", "is_active", "is_verified", "is_staff", "is_superuser", "date_joined", "pending_email")
+    __slots__ = ("id", "email", "display_name", "is_active", "is_verified", "is_staff", "is_superuser", "date_joined", "pending_email", "has_password")
     ID_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -20,6 +20,7 @@ class User(_message.Message):
     IS_SUPERUSER_FIELD_NUMBER: _ClassVar[int]
     DATE_JOINED_FIELD_NUMBER: _ClassVar[int]
     PENDING_EMAIL_FIELD_NUMBER: _ClassVar[int]
+    HAS_PASSWORD_FIELD_NUMBER: _ClassVar[int]
     id: str
     email: str
     display_name: str
@@ -29,7 +30,8 @@ class User(_message.Message):
     is_superuser: bool
     date_joined: _timestamp_pb2.Timestamp
     pending_email: str
-    def __init__(self, id: _Optional[str] = ..., email: _Optional[str] = ..., display_name: _Optional[str] = ..., is_active: _Optional[bool] = ..., is_verified: _Optional[bool] = ..., is_staff: _Optional[bool] = ..., is_superuser: _Optional[bool] = ..., date_joined: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pending_email: _Optional[str] = ...) -> None: ...
+    has_password: bool
+    def __init__(self, id: _Optional[str] = ..., email: _Optional[str] = ..., display_name: _Optional[str] = ..., is_active: _Optional[bool] = ..., is_verified: _Optional[bool] = ..., is_staff: _Optional[bool] = ..., is_superuser: _Optional[bool] = ..., date_joined: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pending_email: _Optional[str] = ..., has_password: _Optional[bool] = ...) -> None: ...
 
 class CreateRequest(_message.Message):
     __slots__ = ("email", "password", "display_name", "is_active", "is_verified", "is_staff", "is_superuser")
