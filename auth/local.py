@@ -149,7 +149,7 @@ class LocalAuthService:
     @security_event("auth.mfa_enrolment_started")
     def totp_enroll(self, *, user_id: uuid.UUID, password: str) -> TotpEnrollment:
         services.reauthenticate(user_id=user_id, password=password)
-        return mfa.totp_enroll(user_id=user_id, email=user_service.get(user_id=user_id).email)
+        return mfa.totp_enroll(user_id=user_id, email=user_service.get_user(user_id=user_id).email)
 
     @security_event("auth.mfa_enabled")
     def totp_confirm(self, *, user_id: uuid.UUID, otp: str, session_id: uuid.UUID | None = None) -> None:

@@ -420,7 +420,7 @@ def _half_hash(value: str) -> str:
 def user_claims(*, user_id, scope: str) -> dict:
     scopes = scope.split()
     try:
-        user = user_service.get(user_id=user_id)
+        user = user_service.get_user(user_id=user_id)
     except UserNotFound:
         raise InvalidToken() from None
     claims = UserInfo(sub=str(user.id))
@@ -887,7 +887,7 @@ def sign_in(*, email: str, password: str, otp: str | None, client: ClientInfo, m
         if not mfa_ticket and not otp:
             # The password was right (authenticate checks it before asking for the code).
             try:
-                found = user_service.get_by_email(email=email)
+                found = user_service.get_user_by_email(email=email)
             except UserNotFound:
                 raise exc from None
             exc.details["mfa_ticket"] = signing.dumps(

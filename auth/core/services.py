@@ -197,7 +197,7 @@ def authenticate_second_factor(*, user_id: uuid.UUID, email: str, otp: str, clie
     attempt = throttle.attempt_begin(email=email, ip=client.ip)
     if not mfa.otp_accept(user_id=user_id, otp=otp):
         raise mfa.InvalidOtp()
-    user = user_service.get(user_id=user_id)
+    user = user_service.get_user(user_id=user_id)
     _check_account(user, attempt)
     throttle.attempt_succeeded(attempt)
     return user
@@ -208,7 +208,7 @@ def reauthenticate(*, user_id: uuid.UUID, password: str | None = None, otp: str 
     confirming or removing a second factor): the password, or a current code, counted against the
     account's sign-in lockout like a sign-in (docs/auth.md; issue 15, item 5). Raises
     ReauthenticationFailed / ReauthenticationOtpFailed (400) and TooManyAttempts (429) while locked."""
-    email = user_service.get(user_id=user_id).email
+    email = user_service.get_user(user_id=user_id).email
     attempt = throttle.attempt_begin(email=email, ip="")
     if otp is not None:
         if not mfa.otp_accept(user_id=user_id, otp=otp, allow_recovery=field != "confirm"):
@@ -244,7 +244,7 @@ def refresh(*, refresh_token: str, client: ClientInfo, oidc_client_id: str = "")
     # Asked before the transaction: a call to another service never runs inside one. (The
     # users.user_deactivated handler revokes the sessions too; this closes the gap until it runs.)
     try:
-        active = user_service.get(user_id=owner).is_active
+        active = user_service.get_user(user_id=owner).is_active
     except UserNotFound:  # deleted outright (not soft-deleted): its tokens are worthless
         active = False
     if not active:
@@ -401,7 +401,7 @@ def _spend(token: str, *, purpose: str) -> OneTimeToken:
 
 def request_password_reset(*, email: str, client: ClientInfo) -> None:
     try:
-        user = user_service.get_by_email(email=email)
+        user = user_service.get_user_by_email(email=email)
     except (UserNotFound, InvalidArgument):
         user = None
     with transaction.atomic(durable=True):
@@ -446,7 +446,7 @@ def confirm_password_reset(*, token: str, new_password: str) -> None:
 
 
 def request_email_verification(*, user_id: uuid.UUID) -> None:
-    user = user_service.get(user_id=user_id)
+    user = user_service.get_user(user_id=user_id)
     if user.is_verified:
         return
     with transaction.atomic(durable=True):
@@ -470,14 +470,14 @@ def email_verification_issue(*, user_id: uuid.UUID, email: str) -> None:
 def verify_email(*, token: str) -> uuid.UUID:
     with transaction.atomic(durable=True):
         row = _spend(token, purpose=OneTimeToken.Purpose.VERIFY_EMAIL)
-    user = user_service.get(user_id=row.user_id)
+    user = user_service.get_user(user_id=row.user_id)
     if user.pending_email and user.pending_email == row.email:
         # The link mailed to a new address: the change takes effect now (issue 15, item 1).
-        user_service.email_change_confirm(user_id=user.id, email=row.email)
+        user_service.confirm_email_change(user_id=user.id, email=row.email)
         return user.id
     if user.email != row.email:
         raise InvalidOneTimeToken()
-    user_service.update(user_id=user.id, is_verified=True)
+    user_service.update_user(user_id=user.id, is_verified=True)
     return user.id
 
 

@@ -162,7 +162,7 @@ def _require_active_user(user_id: uuid.UUID) -> None:
     if _in_one_transaction.get():
         return
     try:
-        user = user_service.get(user_id=user_id)
+        user = user_service.get_user(user_id=user_id)
     except UserNotFound:
         user = None
     if user is None or not user.is_active:

@@ -24,7 +24,7 @@ def embedded(settings, in_process_tasks):
 
 
 def make_user(email: str, **kwargs) -> User:
-    user = user_service.create(email=email, display_name=email.split("@")[0].title(), **kwargs)
+    user = user_service.create_user(email=email, display_name=email.split("@")[0].title(), **kwargs)
     # Whatever registering a user sends (the verification mail, the welcome) is not under test here.
     mail.outbox.clear()
     Notification.objects.filter(type=TYPE_WELCOME, deliveries__user_id=user.id).delete()

@@ -90,7 +90,7 @@ def client_for(user) -> APIClient:
 
 
 def a_user(email: str):
-    return user_service.create(email=email, password=PASSWORD, display_name=email.split("@")[0], is_verified=True)
+    return user_service.create_user(email=email, password=PASSWORD, display_name=email.split("@")[0], is_verified=True)
 
 
 def all_sent(notification_id: str, expected: int) -> bool:

@@ -200,7 +200,7 @@ def test_an_unknown_recipient_is_skipped(ada):
 
 def test_an_inactive_user_gets_security_notices_but_not_announcements(embedded):
     gone = make_user("gone@example.com")
-    user_service.deactivate(user_id=gone.id)
+    user_service.deactivate_user(user_id=gone.id)
 
     announcement = announce([gone.id], channels=["email"])
     notice = send_as_gatehouse(type="password_changed", user_ids=[gone.id], context={}, channels=["email"])

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 def test_a_new_user_finds_a_welcome_in_the_inbox_and_gets_no_second_mail(embedded):
     mail.outbox.clear()
-    user = user_service.create(email="lin@example.com", display_name="Lin")
+    user = user_service.create_user(email="lin@example.com", display_name="Lin")
 
     [message] = InAppMessage.objects.filter(user_id=user.id)
     assert message.notification.type == TYPE_WELCOME

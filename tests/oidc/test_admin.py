@@ -19,7 +19,7 @@ ADD = "/admin/gatehouse_auth/oidcclient/add/"
 def operator(client):
     from users.models import User
 
-    user = user_service.create(
+    user = user_service.create_user(
         email="op@example.com", password=PASSWORD, display_name="Op", is_verified=True, is_staff=True
     )
     grant_role(user.id)

@@ -51,7 +51,7 @@ def gatehouse(request, transactional_db, tmp_path):
 
 @pytest.fixture
 def ada(transactional_db):
-    return user_service.create(email="ada@example.com", password=PASSWORD, display_name="Ada", is_verified=True)
+    return user_service.create_user(email="ada@example.com", password=PASSWORD, display_name="Ada", is_verified=True)
 
 
 def test_authlib_client_code_flow_with_pkce_refresh_introspection_revocation_and_client_credentials(gatehouse, ada):

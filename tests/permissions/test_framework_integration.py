@@ -36,7 +36,7 @@ def api_client(user) -> APIClient:
 
 
 def new_account(email: str, **fields):
-    return user_service.create(email=email, password=PASSWORD, is_verified=True, **fields)
+    return user_service.create_user(email=email, password=PASSWORD, is_verified=True, **fields)
 
 
 def fresh(user) -> User:
@@ -85,7 +85,7 @@ def test_a_user_holding_users_user_view_reads_users_but_cannot_change_them(ada, 
     assert error(response) == (403, "permission_denied")
     assert "users.user.manage" in response.json()["error"]["message"]
     assert error(client.delete(f"{USERS}/{grace.id}")) == (403, "permission_denied")
-    assert user_service.get(user_id=grace.id).display_name == ""
+    assert user_service.get_user(user_id=grace.id).display_name == ""
 
 
 def test_with_users_user_manage_the_same_user_may_change_them(ada, grace):
@@ -93,7 +93,7 @@ def test_with_users_user_manage_the_same_user_may_change_them(ada, grace):
     grant(role("user-manager", ["users.user.manage"]), user_id=ada.id)
     response = api_client(ada).patch(f"{USERS}/{grace.id}", {"display_name": "Countess"}, format="json")
     assert response.status_code == 200
-    assert user_service.get(user_id=grace.id).display_name == "Countess"
+    assert user_service.get_user(user_id=grace.id).display_name == "Countess"
 
 
 def test_is_superuser_alone_grants_nothing_the_admin_role_does(grace):

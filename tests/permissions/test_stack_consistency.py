@@ -121,11 +121,11 @@ def test_a_deactivation_reaches_the_worker_and_every_process_denies(codes, check
     from tests.events.broker import wait_for
     from users.interface import user_service
 
-    ada = user_service.create(email="ada@example.com")
+    ada = user_service.create_user(email="ada@example.com")
     grant(role("reader", ["docs.page.read"]), user_id=ada.id)
     assert checker.check(ada.id, "docs.page.read")
 
-    user_service.deactivate(user_id=ada.id)  # users.user_deactivated → RabbitMQ → the worker
+    user_service.deactivate_user(user_id=ada.id)  # users.user_deactivated → RabbitMQ → the worker
 
     wait_for(lambda: DeactivatedUser.objects.filter(user_id=ada.id).exists(), what="the permissions consumer")
     assert not checker.check(ada.id, "docs.page.read")

@@ -204,7 +204,7 @@ def _try_another_users_objects(tally):
     inbox = notification_service.list_inbox(user_id=victim.id)
     assert inbox.results, "the victim's message was not delivered"
     message = inbox.results[0]
-    before = user_service.get(user_id=victim.id)
+    before = user_service.get_user(user_id=victim.id)
     # The victim's RBAC objects: a role granted to them, a group they are in.
     role = permission_service.create_role(actor_id=None, name="victims-role", permissions=["users.user.view"])
     assignment = permission_service.grant(actor_id=None, role_id=role.id, user_id=victim.id)
@@ -241,7 +241,7 @@ def _try_another_users_objects(tally):
         assert code == "permission_denied" or code.endswith("not_found"), response.content
 
     # Nothing changed for the victim.
-    assert user_service.get(user_id=victim.id) == before
+    assert user_service.get_user(user_id=victim.id) == before
     assert auth_service.verify_access_token(token=victim_token).session_id == victim_sid
     assert notification_service.unread_count(user_id=victim.id) == unread_before
     assert permission_service.get_assignment(assignment_id=assignment.id).user_id == victim.id

@@ -15,9 +15,9 @@ from users.interface import user_service
 def new_user(*, email: str | None = None, active: bool = True) -> uuid.UUID:
     """The id of a new user, made through the users interface (no password: it cannot sign in);
     deactivated when `active` is False."""
-    user = user_service.create(email=email or f"user-{uuid.uuid4().hex[:12]}@example.com")
+    user = user_service.create_user(email=email or f"user-{uuid.uuid4().hex[:12]}@example.com")
     if not active:
-        user_service.deactivate(user_id=user.id)
+        user_service.deactivate_user(user_id=user.id)
     return user.id
 
 

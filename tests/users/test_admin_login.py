@@ -14,7 +14,7 @@ PASSWORD = "a-Long-unguessable-passphrase-42"
 
 @pytest.fixture
 def staff():
-    return user_service.create(email="root@example.com", password=PASSWORD, is_staff=True, is_superuser=True)
+    return user_service.create_user(email="root@example.com", password=PASSWORD, is_staff=True, is_superuser=True)
 
 
 def admin_login(client, password=PASSWORD, otp=""):
@@ -61,7 +61,7 @@ def test_the_admin_login_leaves_no_token_session_behind(client, staff):
 
 
 def test_a_plain_user_cannot_enter_the_admin(client):
-    user_service.create(email="root@example.com", password=PASSWORD)
+    user_service.create_user(email="root@example.com", password=PASSWORD)
     response = admin_login(client)
     assert response.status_code == 200
     assert client.get("/admin/").status_code == 302

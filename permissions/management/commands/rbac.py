@@ -34,9 +34,9 @@ def _user_id(value: str) -> uuid.UUID:
     try:
         user_id = uuid.UUID(value)
     except ValueError:
-        find = functools.partial(user_service.get_by_email, email=value)
+        find = functools.partial(user_service.get_user_by_email, email=value)
     else:
-        find = functools.partial(user_service.get, user_id=user_id)
+        find = functools.partial(user_service.get_user, user_id=user_id)
     try:
         return find().id
     except UserNotFound:
@@ -378,9 +378,9 @@ def _user_problem(value) -> str | None:
     try:
         user_id = uuid.UUID(value)
     except ValueError:
-        find = functools.partial(user_service.get_by_email, email=value)
+        find = functools.partial(user_service.get_user_by_email, email=value)
     else:
-        find = functools.partial(user_service.get, user_id=user_id)
+        find = functools.partial(user_service.get_user, user_id=user_id)
     try:
         find()
     except UserNotFound:
@@ -521,7 +521,7 @@ def plan(document: dict, *, prune: bool) -> list[tuple[str, object]]:
     # The services refuse a grant or a membership for a deactivated user; refusing the plan here
     # says so before anything changes (and lets the whole plan run in one transaction).
     added = sorted({user_id for user_id, _ in added_users}, key=str)
-    inactive = {user.id for user in user_service.get_many(user_ids=added) if not user.is_active}
+    inactive = {user.id for user in user_service.get_users(user_ids=added) if not user.is_active}
     refused = [f"{what} (the user is deactivated)" for user_id, what in added_users if user_id in inactive]
     if refused:
         raise CommandError("cannot add deactivated users; nothing changed:\n  " + "\n  ".join(refused))

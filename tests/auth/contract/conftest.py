@@ -69,7 +69,7 @@ def both(transactional_db, _shared_settings, auth_grpc_server) -> tuple[AuthServ
 
 
 def make_user(email: str = "ada@example.com", **fields) -> User:
-    return user_service.create(email=email, password=PASSWORD, **({"is_verified": True} | fields))
+    return user_service.create_user(email=email, password=PASSWORD, **({"is_verified": True} | fields))
 
 
 @pytest.fixture

@@ -55,7 +55,7 @@ def both(transactional_db, in_process_tasks, notifications_grpc_server) -> tuple
 
 
 def make_user(email: str) -> User:
-    return user_service.create(email=email, display_name=email.split("@")[0].title())
+    return user_service.create_user(email=email, display_name=email.split("@")[0].title())
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ NOBODY = uuid.UUID("00000000-0000-4000-8000-0000000000aa")  # an actor who holds
 def user(email: str) -> uuid.UUID:
     """A real user, made on first use: grants and memberships of anyone else are refused."""
     try:
-        return user_service.get_by_email(email=email).id
+        return user_service.get_user_by_email(email=email).id
     except UserNotFound:
         return new_user(email=email)
 

@@ -28,7 +28,7 @@ def remote_permissions(transactional_db, codes, permissions_grpc_server):
 
 
 def client_for(email: str):
-    user = user_service.create(email=email, password=PASSWORD, is_verified=True)
+    user = user_service.create_user(email=email, password=PASSWORD, is_verified=True)
     client = APIClient()
     response = client.post("/api/v1/auth/token", {"email": email, "password": PASSWORD}, format="json")
     assert response.status_code == 200, response.content

@@ -29,7 +29,7 @@ class Command(BaseCommand):
                 "Set DJANGO_SUPERUSER_EMAIL and DJANGO_SUPERUSER_PASSWORD (or pass --email) with --noinput."
             )
         try:
-            user = user_service.create(
+            user = user_service.create_user(
                 email=email, password=password, is_verified=True, is_staff=True, is_superuser=True
             )
         except DomainError as exc:

@@ -163,7 +163,7 @@ class Command(BaseCommand):
         found: dict[int, uuid.UUID] = {}
         cursor = None
         while True:  # one page of 200 per call, not one call per user
-            page = user_service.list(search="@example.com", limit=USERS_PAGE, cursor=cursor)
+            page = user_service.list_users(search="@example.com", limit=USERS_PAGE, cursor=cursor)
             for user in page.results:
                 match = EMAIL_PATTERN.fullmatch(user.email)
                 if match:
@@ -175,7 +175,7 @@ class Command(BaseCommand):
         bar = self._bar("users", count)
         for n in range(1, count + 1):
             if n not in found:
-                user = user_service.create(
+                user = user_service.create_user(
                     email=EMAIL.format(n), password=password, display_name=f"Demo User {n}", is_verified=True
                 )
                 found[n] = user.id
