@@ -226,7 +226,7 @@ class AssignmentForm(ServiceBackedForm):
         if bool(email) == bool(group):
             raise forms.ValidationError("Give either a user's email or a group, not both.")
         user = _user_by_email(email, "user_email") if email else None
-        return permission_service.grant(
+        return permission_service.grant_role(
             actor_id=self.actor_id,
             role_id=data["role"].id,
             user_id=user.id if user else None,
@@ -296,7 +296,7 @@ class AssignmentAdmin(PeopleAdmin, ServiceBackedAdmin):
         self.attach_people([obj])
 
     def delete_model(self, request, obj):
-        permission_service.revoke(actor_id=request.user.id, assignment_id=obj.id)
+        permission_service.revoke_assignment(actor_id=request.user.id, assignment_id=obj.id)
 
     @admin.display(description="Scope", ordering="scope")
     def scope_or_global(self, obj):
@@ -308,7 +308,7 @@ class AssignmentAdmin(PeopleAdmin, ServiceBackedAdmin):
         self.attach_people(assignments)
         for assignment in assignments:
             try:
-                permission_service.revoke(actor_id=request.user.id, assignment_id=assignment.id)
+                permission_service.revoke_assignment(actor_id=request.user.id, assignment_id=assignment.id)
                 revoked += 1
             except DomainError as exc:
                 self.message_user(request, f"{assignment}: {exc.message}", messages.ERROR)

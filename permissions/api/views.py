@@ -282,7 +282,9 @@ class AssignmentListApi(APIView):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         _may_manage_assignments_in(request, values["scope"])
-        assignment = permission_service.grant(actor_id=request.user.id, role_id=_role_id(values.pop("role")), **values)
+        assignment = permission_service.grant_role(
+            actor_id=request.user.id, role_id=_role_id(values.pop("role")), **values
+        )
         return Response(AssignmentOutput(assignment).data, status=status.HTTP_201_CREATED)
 
 
@@ -300,7 +302,7 @@ class AssignmentDetailApi(APIView):
     def delete(self, request, assignment_id: uuid.UUID):
         assignment = permission_service.get_assignment(assignment_id=assignment_id)
         _may_manage_assignments_in(request, assignment.scope)
-        permission_service.revoke(actor_id=request.user.id, assignment_id=assignment_id)
+        permission_service.revoke_assignment(actor_id=request.user.id, assignment_id=assignment_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

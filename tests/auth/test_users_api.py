@@ -300,7 +300,7 @@ def manager(api, db):
     role = permission_service.create_role(
         actor_id=None, name="helpdesk", permissions=["users.user.view", "users.user.manage"]
     )
-    permission_service.grant(actor_id=None, role_id=role.id, user_id=user.id)
+    permission_service.grant_role(actor_id=None, role_id=role.id, user_id=user.id)
     return bearer(tokens_of(api, email="desk@example.com")["access_token"])
 
 
@@ -327,7 +327,7 @@ def test_a_manager_cannot_deactivate_an_admin(api, admin, manager):
 
 def test_a_permission_held_only_in_a_scope_counts_too(api, ada, manager):
     auditor = permission_service.create_role(actor_id=None, name="auditor", permissions=["rbac.audit.view"])
-    permission_service.grant(actor_id=None, role_id=auditor.id, user_id=ada.id, scope="org:acme")
+    permission_service.grant_role(actor_id=None, role_id=auditor.id, user_id=ada.id, scope="org:acme")
     response = api.patch(f"{USERS}/{ada.id}", {"display_name": "Eve"}, format="json", **manager)
     assert response.status_code == 403
     assert response.json()["error"]["details"] == {"missing_permissions": ["rbac.audit.view"], "scope": "org:acme"}
@@ -341,7 +341,7 @@ def test_a_manager_still_manages_users_who_hold_no_more_than_they_do(api, ada, m
 
 def test_an_admin_still_manages_an_admin(api, admin, root):
     other = user_service.create_user(email="other-root@example.com", password=PASSWORD)
-    permission_service.grant(
+    permission_service.grant_role(
         actor_id=None, role_id=permission_service.get_role_by_name(name="admin").id, user_id=other.id
     )
     assert api.patch(f"{USERS}/{other.id}", {"display_name": "Other"}, format="json", **root).status_code == 200

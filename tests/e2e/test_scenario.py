@@ -236,7 +236,7 @@ def test_a_users_story_end_to_end(stack, smtp):
         users = GrpcUserService(target=f"127.0.0.1:{stack.ports['USERS']}")
         rbac = GrpcPermissionService(target=f"127.0.0.1:{stack.ports['PERMISSIONS']}")
     admin = users.create_user(email="admin@example.com", password=PASSWORD, is_verified=True, is_staff=True)
-    rbac.grant(actor_id=None, role_id=rbac.get_role_by_name(name=ADMIN_ROLE).id, user_id=admin.id)
+    rbac.grant_role(actor_id=None, role_id=rbac.get_role_by_name(name=ADMIN_ROLE).id, user_id=admin.id)
     address = f"ada-{uuid.uuid4().hex[:8]}@example.com"
 
     # Register; the verification mail reaches the SMTP server; its link carries the token.

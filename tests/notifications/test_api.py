@@ -56,7 +56,7 @@ def sender(embedded):
     role = permission_service.create_role(
         actor_id=None, name="notifier", permissions=["notifications.notification.send"]
     )
-    permission_service.grant(actor_id=None, role_id=role.id, user_id=user.id)
+    permission_service.grant_role(actor_id=None, role_id=role.id, user_id=user.id)
     return user
 
 
@@ -345,7 +345,7 @@ def test_the_same_idempotency_key_answers_the_same_and_sends_once(sender, ada):
 
     # Keys are the sender's own: another sender's same key is another notification.
     other = make_user("ops2@example.com", password=PASSWORD, is_verified=True)
-    permission_service.grant(
+    permission_service.grant_role(
         actor_id=None, role_id=permission_service.get_role_by_name(name="notifier").id, user_id=other.id
     )
     third = send(client_for(other), body, key="maintenance-2026-11-25")
@@ -367,8 +367,8 @@ def test_send_to_a_group_reaches_its_members(sender, ada, grace):
 
 def test_send_to_a_role_in_a_scope_reaches_its_holders_there_only(sender, ada, grace):
     role = permission_service.create_role(actor_id=None, name="project-admin", permissions=[])
-    permission_service.grant(actor_id=None, role_id=role.id, user_id=ada.id, scope="org:acme")
-    permission_service.grant(actor_id=None, role_id=role.id, user_id=grace.id, scope="org:other")
+    permission_service.grant_role(actor_id=None, role_id=role.id, user_id=ada.id, scope="org:acme")
+    permission_service.grant_role(actor_id=None, role_id=role.id, user_id=grace.id, scope="org:other")
     api = client_for(sender)
 
     response = send(

@@ -65,7 +65,7 @@ def test_a_role_granted_to_a_group_tells_its_members(ada, grace):
     InAppMessage.objects.all().delete()
 
     # Granting records rbac.assignment_granted; in embedded mode the consumer runs after the commit.
-    permission_service.grant(actor_id=None, role_id=role.id, group_id=group.id)
+    permission_service.grant_role(actor_id=None, role_id=role.id, group_id=group.id)
 
     messages = InAppMessage.objects.filter(notification__type=TYPE_ROLE_ASSIGNED)
     assert sorted(m.user_id for m in messages) == sorted([ada.id, grace.id])

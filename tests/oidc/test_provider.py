@@ -328,7 +328,7 @@ def test_a_permissions_claim_only_for_a_client_that_asks_for_its_scope(ada, brow
     role = permission_service.create_role(
         actor_id=None, name="acme-viewer", permissions=["users.user.view"], description=""
     )
-    permission_service.grant(actor_id=None, role_id=role.id, user_id=ada.id, scope="org:acme")
+    permission_service.grant_role(actor_id=None, role_id=role.id, user_id=ada.id, scope="org:acme")
     with_claim = oidc_provider.client_create(
         name="Acme app", redirect_uris=[RP], first_party=True, permissions_scope="org:acme"
     )

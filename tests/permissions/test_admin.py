@@ -230,7 +230,7 @@ def test_deleting_an_assignment_in_the_admin_revokes_it_through_the_service(clie
 def test_group_members_are_added_by_email_and_removed_through_the_service(client, admin_staff, codes):
     from permissions.core import services
 
-    editors = services.group_create(actor_id=None, name="editors")
+    editors = services.create_group(actor_id=None, name="editors")
     grant(role("reader", ["docs.page.read"]), group=editors, scope="org:acme")
     bob = user_service.create_user(email="bob@example.com")
     url = f"/admin/permissions/group/{editors.id}/change/"
@@ -250,7 +250,7 @@ def test_group_members_are_added_by_email_and_removed_through_the_service(client
 def test_adding_an_unknown_email_to_a_group_is_a_form_error(client, admin_staff, codes):
     from permissions.core import services
 
-    editors = services.group_create(actor_id=None, name="editors")
+    editors = services.create_group(actor_id=None, name="editors")
     response = client.post(f"/admin/permissions/group/{editors.id}/change/", {"add_member": "nobody@example.com"})
     assert response.status_code == 200
     assert response.context["adminform"].form.errors == {"add_member": ["No user has this email."]}
@@ -261,7 +261,7 @@ def test_a_deactivated_user_gets_no_assignment_and_no_membership_in_the_admin(cl
     from permissions.core import services
 
     reader = role("reader", ["docs.page.read"])
-    editors = services.group_create(actor_id=None, name="editors")
+    editors = services.create_group(actor_id=None, name="editors")
     new_user(email="gone@example.com", active=False)
     audit_before = AuditEntry.objects.count()
     response = client.post(
@@ -281,7 +281,7 @@ def test_adding_a_member_is_refused_when_the_group_carries_what_the_actor_lacks(
     from permissions.core import services
 
     grant(role("manager", ["rbac.group.manage", "rbac.role.view"]), user_id=staff.id)
-    editors = services.group_create(actor_id=None, name="editors")
+    editors = services.create_group(actor_id=None, name="editors")
     grant(role("writer", ["docs.page.write"]), group=editors)
     bob = user_service.create_user(email="bob@example.com")
     response = client.post(f"/admin/permissions/group/{editors.id}/change/", {"add_member": "bob@example.com"})

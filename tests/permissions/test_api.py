@@ -28,7 +28,7 @@ def client_for(email: str) -> tuple[APIClient, uuid.UUID]:
 def root():
     client, user_id = client_for("root@example.com")
     admin = permission_service.get_role_by_name(name=ADMIN_ROLE)
-    permission_service.grant(actor_id=None, role_id=admin.id, user_id=user_id)
+    permission_service.grant_role(actor_id=None, role_id=admin.id, user_id=user_id)
     return client, user_id
 
 

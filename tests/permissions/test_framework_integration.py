@@ -119,7 +119,7 @@ def test_a_revoke_takes_effect_at_once(ada):
     assignment = grant(role("user-viewer", ["users.user.view"]), user_id=ada.id)
     client = api_client(ada)
     assert client.get(USERS).status_code == 200
-    permission_service.revoke(actor_id=None, assignment_id=assignment.id)
+    permission_service.revoke_assignment(actor_id=None, assignment_id=assignment.id)
     assert error(client.get(USERS)) == (403, "permission_denied")
 
 
@@ -258,7 +258,7 @@ def test_has_perm_with_an_object_follows_the_segment_wise_rule(ada, codes, held,
         assert fresh(ada).has_perm("docs.page.read", Doc(asked)) is expected
         assert expected is permission_service.check(user_id=ada.id, permission="docs.page.read", scope=asked)
     finally:
-        permission_service.revoke(actor_id=None, assignment_id=assignment.id)
+        permission_service.revoke_assignment(actor_id=None, assignment_id=assignment.id)
 
 
 def test_django_codenames_map_to_rbac_codes(ada):
@@ -311,7 +311,7 @@ def test_an_inactive_user_holds_nothing_whatever_its_roles(ada):
 def test_a_revoke_shows_to_the_next_request(ada):
     assignment = grant(role("user-viewer", ["users.user.view"]), user_id=ada.id)
     assert fresh(ada).has_perm("users.user.view")
-    permission_service.revoke(actor_id=None, assignment_id=assignment.id)
+    permission_service.revoke_assignment(actor_id=None, assignment_id=assignment.id)
     assert not fresh(ada).has_perm("users.user.view")
 
 

@@ -117,7 +117,7 @@ def _world():
     ada = user_service.create_user(email="ada@example.com")
     grant_role(root.id)
     reader = role("reader", ["docs.page.read"])
-    permission_service.grant(actor_id=None, role_id=reader.id, user_id=ada.id, scope="org:acme")
+    permission_service.grant_role(actor_id=None, role_id=reader.id, user_id=ada.id, scope="org:acme")
     return root, ada
 
 
@@ -208,7 +208,7 @@ def test_prune_refuses_to_revoke_the_last_admin_unless_told_to(codes, tmp_path):
 def test_prune_refuses_to_revoke_the_last_global_admin_even_when_a_scoped_one_stays(codes, tmp_path):
     root, ada = _world()
     admin = permission_service.get_role_by_name(name="admin")
-    permission_service.grant(actor_id=None, role_id=admin.id, user_id=ada.id, scope="org:acme")
+    permission_service.grant_role(actor_id=None, role_id=admin.id, user_id=ada.id, scope="org:acme")
     exported = json.loads(rbac("export"))
     only_scoped = {
         **exported,
@@ -375,7 +375,7 @@ def test_check_answers_with_its_exit_status_as_a_script_sees_it(transactional_db
     unknown email. The real `manage.py`, so the status is the process's."""
     ada = user_service.create_user(email="ada@example.com")
     reader = role("reader", ["docs.page.read"])
-    permission_service.grant(actor_id=None, role_id=reader.id, user_id=ada.id, scope="org:acme")
+    permission_service.grant_role(actor_id=None, role_id=reader.id, user_id=ada.id, scope="org:acme")
     unknown = str(uuid.uuid4())
     cases = [
         (["ada@example.com", "docs.page.read", "--scope", "org:acme"], 0, "allowed", ""),

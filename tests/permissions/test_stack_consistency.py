@@ -50,29 +50,29 @@ def checker():
 def test_after_each_revoke_the_other_process_denies_at_once(codes, checker):
     user = new_user()
     reader = role("reader", ["docs.page.read"])
-    group = services.group_create(actor_id=None, name="staff")
+    group = services.create_group(actor_id=None, name="staff")
     for _ in range(5):
         assignment = grant(reader, user_id=user, scope="org:acme")
         assert checker.check(user, "docs.page.read", "org:acme/p:1")
         assert checker.check(user, "docs.page.read", "org:acme/p:1")  # warm in its memory
-        services.assignment_revoke(actor_id=None, assignment_id=assignment.id)
+        services.revoke_assignment(actor_id=None, assignment_id=assignment.id)
         assert not checker.check(user, "docs.page.read", "org:acme/p:1")
 
         grant(reader, group=group)
-        services.group_member_add(actor_id=None, group_id=group.id, user_id=user)
+        services.add_group_member(actor_id=None, group_id=group.id, user_id=user)
         assert checker.check(user, "docs.page.read")
-        services.group_member_remove(actor_id=None, group_id=group.id, user_id=user)
+        services.remove_group_member(actor_id=None, group_id=group.id, user_id=user)
         assert not checker.check(user, "docs.page.read")
 
-        services.group_member_add(actor_id=None, group_id=group.id, user_id=user)
+        services.add_group_member(actor_id=None, group_id=group.id, user_id=user)
         assert checker.check(user, "docs.page.read")
-        services.role_update(actor_id=None, role_id=reader.id, permissions=[])
+        services.update_role(actor_id=None, role_id=reader.id, permissions=[])
         assert not checker.check(user, "docs.page.read")
-        services.role_update(actor_id=None, role_id=reader.id, permissions=["docs.page.read"])
+        services.update_role(actor_id=None, role_id=reader.id, permissions=["docs.page.read"])
         assert checker.check(user, "docs.page.read")
-        services.group_member_remove(actor_id=None, group_id=group.id, user_id=user)
+        services.remove_group_member(actor_id=None, group_id=group.id, user_id=user)
         for assignment in Assignment.objects.filter(group=group):
-            services.assignment_revoke(actor_id=None, assignment_id=assignment.id)
+            services.revoke_assignment(actor_id=None, assignment_id=assignment.id)
 
 
 # --- users.user_deactivated through RabbitMQ and a worker ----------------------------------------

@@ -207,7 +207,7 @@ def _try_another_users_objects(tally):
     before = user_service.get_user(user_id=victim.id)
     # The victim's RBAC objects: a role granted to them, a group they are in.
     role = permission_service.create_role(actor_id=None, name="victims-role", permissions=["users.user.view"])
-    assignment = permission_service.grant(actor_id=None, role_id=role.id, user_id=victim.id)
+    assignment = permission_service.grant_role(actor_id=None, role_id=role.id, user_id=victim.id)
     group = permission_service.create_group(actor_id=None, name="victims-group")
     permission_service.add_group_member(actor_id=None, group_id=group.id, user_id=victim.id)
     while relay_all():  # the notices those send
@@ -285,9 +285,9 @@ def test_my_permissions_agree_with_every_single_check_over_random_grants(tally):
         for role_id, scope, via_group in grants:
             if via_group:
                 continue  # group grants are shared by every example: made below, once per example
-            created.append(permission_service.grant(actor_id=None, role_id=role_id, user_id=user.id, scope=scope))
+            created.append(permission_service.grant_role(actor_id=None, role_id=role_id, user_id=user.id, scope=scope))
         group_grants = [
-            permission_service.grant(actor_id=None, role_id=role_id, group_id=group.id, scope=scope)
+            permission_service.grant_role(actor_id=None, role_id=role_id, group_id=group.id, scope=scope)
             for role_id, scope, via_group in grants
             if via_group
         ]
@@ -309,7 +309,7 @@ def test_my_permissions_agree_with_every_single_check_over_random_grants(tally):
             assert (code in held) == allowed, (code, asked, grants)
             assert permission_service.check(user_id=user.id, permission=code, scope=asked) == allowed
         for assignment_id in {assignment.id for assignment in group_grants}:  # a repeated grant is one
-            permission_service.revoke(actor_id=None, assignment_id=assignment_id)
+            permission_service.revoke_assignment(actor_id=None, assignment_id=assignment_id)
 
     agree()
     assert tally.failed == 0

@@ -97,7 +97,7 @@ def world(tmp_path):
     )
     web.wait_until(lambda: port_open(port) and call(port, "GET", "/healthz")[0] == 200, timeout=60)
     admin = user_service.create_user(email="admin@example.com", password=PASSWORD, is_verified=True)
-    permission_service.grant(
+    permission_service.grant_role(
         actor_id=None, role_id=permission_service.get_role_by_name(name=ADMIN_ROLE).id, user_id=admin.id
     )
     bob = user_service.create_user(email="bob@example.com", password=PASSWORD, is_verified=True)

@@ -24,4 +24,4 @@ def new_user(*, email: str | None = None, active: bool = True) -> uuid.UUID:
 def grant_role(user_id: uuid.UUID, role: str = ADMIN_ROLE, *, scope: str | None = None) -> Assignment:
     """Assign a role (by name) to a user, as the system (like `manage.py rbac grant`)."""
     role_id = permission_service.get_role_by_name(name=role).id
-    return permission_service.grant(actor_id=None, role_id=role_id, user_id=user_id, scope=scope)
+    return permission_service.grant_role(actor_id=None, role_id=role_id, user_id=user_id, scope=scope)

@@ -66,7 +66,7 @@ def test_a_users_page_shows_their_roles_groups_and_permissions_with_the_explain_
     grant_role(grace.id, "auditor")
     editors = permission_service.create_group(actor_id=None, name="editors")
     permission_service.add_group_member(actor_id=None, group_id=editors.id, user_id=grace.id)
-    permission_service.grant(actor_id=None, role_id=reader.id, group_id=editors.id)
+    permission_service.grant_role(actor_id=None, role_id=reader.id, group_id=editors.id)
 
     page = unescape(admin_client.get(f"/admin/users/user/{grace.id}/change/").content.decode())
     assert "Access (RBAC)" in page
@@ -92,7 +92,7 @@ def test_a_users_page_shows_only_the_access_its_viewer_may_see(client):
 
     viewer = user_service.create_user(email="viewer@example.com", is_staff=True)
     role = permission_service.create_role(actor_id=None, name="user-viewer", permissions=["users.user.view"])
-    permission_service.grant(actor_id=None, role_id=role.id, user_id=viewer.id)
+    permission_service.grant_role(actor_id=None, role_id=role.id, user_id=viewer.id)
     grace = user_service.create_user(email="grace@example.com")
     grant_role(grace.id, "user-viewer")
     client.force_login(User.objects.get(id=viewer.id))

@@ -48,7 +48,7 @@ def world(live_server, in_process_tasks):
     role = permission_service.create_role(
         actor_id=None, name="user-manager", permissions=["users.user.manage", "users.user.view"]
     )
-    permission_service.grant(actor_id=None, role_id=role.id, user_id=manager.id)
+    permission_service.grant_role(actor_id=None, role_id=role.id, user_id=manager.id)
     base = live_server.url
     token = call("POST", f"{base}/api/v1/auth/token", {"email": manager.email, "password": PASSWORD})[1]["access_token"]
     victim_token = call("POST", f"{base}/api/v1/auth/token", {"email": victim.email, "password": PASSWORD})[1][

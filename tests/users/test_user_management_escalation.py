@@ -39,7 +39,7 @@ def people():
     role = permission_service.create_role(
         actor_id=None, name="user-managers", permissions=["users.user.view", "users.user.manage"]
     )
-    permission_service.grant(actor_id=None, role_id=role.id, user_id=manager.id)
+    permission_service.grant_role(actor_id=None, role_id=role.id, user_id=manager.id)
     ada = user_service.create_user(email="ada@example.com", password=PASSWORD, is_verified=True)
     return root, manager, ada
 

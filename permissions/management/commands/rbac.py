@@ -137,7 +137,7 @@ class Command(BaseCommand):
                 expiry = datetime.fromisoformat(expires_at)
             except ValueError:
                 raise CommandError("--expires-at must be an RFC 3339 time") from None
-        assignment = permission_service.grant(
+        assignment = permission_service.grant_role(
             actor_id=None,
             role_id=_role_id(role),
             user_id=_user_id(user) if user else None,
@@ -148,7 +148,7 @@ class Command(BaseCommand):
         self.stdout.write(str(assignment.id))
 
     def _revoke(self, *, assignment_id, **_):
-        permission_service.revoke(actor_id=None, assignment_id=assignment_id)
+        permission_service.revoke_assignment(actor_id=None, assignment_id=assignment_id)
         self.stdout.write(f"revoked {assignment_id}")
 
     def _export(self, **_):
@@ -505,7 +505,7 @@ def plan(document: dict, *, prune: bool) -> list[tuple[str, object]]:
 
             def grant(key=key):
                 role, (kind, who), scope, expires_at = key
-                permission_service.grant(
+                permission_service.grant_role(
                     actor_id=None,
                     role_id=role_id(role),
                     user_id=uuid.UUID(who) if kind == "user" else None,
@@ -532,7 +532,7 @@ def plan(document: dict, *, prune: bool) -> list[tuple[str, object]]:
                 steps.append(
                     (
                         f"- revoke {key[0]} from {key[1][0]} {key[1][1]} in {key[2] or 'global'}",
-                        lambda assignment_id=assignment_id: permission_service.revoke(
+                        lambda assignment_id=assignment_id: permission_service.revoke_assignment(
                             actor_id=None, assignment_id=assignment_id
                         ),
                     )

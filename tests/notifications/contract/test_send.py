@@ -62,8 +62,8 @@ def test_a_send_to_a_group_reaches_its_members(notifications, ada, grace):
 
 def test_a_send_to_a_role_in_a_scope_reaches_its_holders_there(notifications, ada, grace):
     role = permission_service.create_role(actor_id=None, name=f"editor-{uuid.uuid4().hex[:6]}", permissions=[])
-    permission_service.grant(actor_id=None, role_id=role.id, user_id=ada.id, scope="org:acme")
-    permission_service.grant(actor_id=None, role_id=role.id, user_id=grace.id, scope="org:other")
+    permission_service.grant_role(actor_id=None, role_id=role.id, user_id=ada.id, scope="org:acme")
+    permission_service.grant_role(actor_id=None, role_id=role.id, user_id=grace.id, scope="org:other")
 
     notification_id = notifications.send(
         type="announcement", role=role.name, scope="org:acme/project:7", context=HELLO, channels=["in_app"]

@@ -263,7 +263,7 @@ class Command(BaseCommand):
             if (role_id, user_id, group_id, scope) in have:
                 self.tally.add("assignments", existing=1)
             else:
-                permission_service.grant(
+                permission_service.grant_role(
                     actor_id=None,
                     role_id=role_id,
                     user_id=user_id,
