@@ -85,7 +85,7 @@ class OidcClientForm(forms.ModelForm):
         if self.errors:
             return data
         try:
-            self.created = oidc.client_create(
+            self.created = oidc.create_client(
                 name=data["name"],
                 redirect_uris=data["redirect_uris_text"].split(),
                 post_logout_redirect_uris=data.get("post_logout_text", "").split(),
@@ -156,11 +156,11 @@ class OidcClientAdmin(ServiceBackedAdmin):
             )
 
     def delete_model(self, request, obj):
-        oidc.client_delete(client_id=obj.client_id)
+        oidc.delete_client(client_id=obj.client_id)
 
     def delete_queryset(self, request, queryset):
         for client in queryset:
-            oidc.client_delete(client_id=client.client_id)
+            oidc.delete_client(client_id=client.client_id)
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -231,7 +231,7 @@ class TotpApi(APIView):
     def post(self, request):
         data = self.PasswordSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        enrollment = auth_service.totp_enroll(user_id=request.user.id, password=data.validated_data["password"])
+        enrollment = auth_service.enroll_totp(user_id=request.user.id, password=data.validated_data["password"])
         body = {
             "secret": enrollment.secret,
             "otpauth_uri": enrollment.otpauth_uri,
@@ -244,7 +244,7 @@ class TotpApi(APIView):
         """Turn TOTP off; the user's other sessions end."""
         data = self.PasswordSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        auth_service.totp_disable(
+        auth_service.disable_totp(
             user_id=request.user.id, password=data.validated_data["password"], session_id=request.user.session_id
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -260,7 +260,7 @@ class TotpConfirmApi(APIView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        auth_service.totp_confirm(
+        auth_service.confirm_totp(
             user_id=request.user.id, otp=data.validated_data["otp"], session_id=request.user.session_id
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -285,7 +285,7 @@ class MfaRecoveryApi(APIView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        effective_at = auth_service.mfa_recovery_request(**data.validated_data, client=client_info(request))
+        effective_at = auth_service.request_mfa_recovery(**data.validated_data, client=client_info(request))
         return Response(
             {"effective_at": serializers.DateTimeField().to_representation(effective_at)},
             status=status.HTTP_202_ACCEPTED,

@@ -111,7 +111,7 @@ def authenticate(*, email: str, password: str, otp: str | None, client: ClientIn
     user = user_service.verify_password(email=email, password=password)
     if user is None:
         raise InvalidCredentials()  # the attempt stays: a failure
-    if mfa.totp_is_on(user_id=user.id):
+    if mfa.mfa_enabled(user_id=user.id):
         if not otp:
             if user.is_active and mfa_recovery_complete_if_due(user_id=user.id):
                 throttle.attempt_succeeded(attempt)
@@ -137,7 +137,7 @@ def _check_account(user, attempt) -> None:
         raise EmailNotVerified()
 
 
-def mfa_recovery_request(*, email: str, password: str, client: ClientInfo) -> datetime:
+def request_mfa_recovery(*, email: str, password: str, client: ClientInfo) -> datetime:
     """docs/auth.md, "Recovering a lost second factor". Counted like a sign-in."""
     attempt = throttle.attempt_begin(email=email, ip=client.ip)
     user = user_service.verify_password(email=email, password=password)
@@ -146,7 +146,7 @@ def mfa_recovery_request(*, email: str, password: str, client: ClientInfo) -> da
     throttle.attempt_succeeded(attempt)
     if not user.is_active:
         raise AccountInactive()
-    if not mfa.totp_is_on(user_id=user.id):
+    if not mfa.mfa_enabled(user_id=user.id):
         raise MfaStateError("Two-factor authentication is not on: sign in with the password.")
     existing = MfaRecovery.objects.filter(user_id=user.id).first()
     if existing is not None:  # asking again does not move the date (nor mail again)
@@ -183,7 +183,7 @@ def mfa_recovery_complete_if_due(*, user_id: uuid.UUID) -> bool:
 
     def remove(*, user_id):
         MfaRecovery.objects.filter(user_id=user_id).delete()
-        mfa.totp_disable(user_id=user_id)
+        mfa.disable_totp(user_id=user_id)
 
     mfa_changed(user_id=user_id, change="recovered", keep_session_id=None, apply=remove)
     return True
@@ -324,7 +324,7 @@ def refresh_reuse(*, session: Session, ip: str) -> None:
     )
 
 
-def session_for_logout(*, refresh_token: str, ip: str) -> uuid.UUID:
+def session_for_refresh_token(*, refresh_token: str, ip: str) -> uuid.UUID:
     """The live session a refresh token belongs to, for `POST /auth/logout`. A spent (rotated)
     token is reuse, as at refresh: its session ends with the event and the notice (issue 15,
     item 9), and InvalidToken is raised."""

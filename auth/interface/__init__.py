@@ -228,26 +228,26 @@ class AuthService(Protocol):
         """Mark the user's email verified; returns the user id. Raises InvalidOneTimeToken."""
         ...
 
-    def totp_enroll(self, *, user_id: uuid.UUID, password: str) -> TotpEnrollment:
+    def enroll_totp(self, *, user_id: uuid.UUID, password: str) -> TotpEnrollment:
         """Start (or restart) TOTP enrolment after re-authenticating with the password: a new
         secret, its otpauth URI and 10 recovery codes. Not active until confirmed. Raises
         ReauthenticationFailed (counted toward the lockout), TooManyAttempts, MfaStateError if TOTP
         is already on."""
         ...
 
-    def totp_confirm(self, *, user_id: uuid.UUID, otp: str, session_id: uuid.UUID | None = None) -> None:
+    def confirm_totp(self, *, user_id: uuid.UUID, otp: str, session_id: uuid.UUID | None = None) -> None:
         """Turn TOTP on with a first valid code; every session but `session_id` ends, the user is
         told (`auth.mfa_changed`). Raises ReauthenticationOtpFailed (counted toward the lockout),
         TooManyAttempts, MfaStateError."""
         ...
 
-    def totp_disable(self, *, user_id: uuid.UUID, password: str, session_id: uuid.UUID | None = None) -> None:
+    def disable_totp(self, *, user_id: uuid.UUID, password: str, session_id: uuid.UUID | None = None) -> None:
         """Turn TOTP off after re-authenticating with the password; every session but
         `session_id` ends, the user is told (`auth.mfa_changed`). Raises ReauthenticationFailed
         (counted toward the lockout), TooManyAttempts, MfaStateError."""
         ...
 
-    def mfa_recovery_request(self, *, email: str, password: str, client: ClientInfo) -> datetime:
+    def request_mfa_recovery(self, *, email: str, password: str, client: ClientInfo) -> datetime:
         """Ask to remove a lost second factor: after the password (counted like a sign-in), the
         factor is removed at the returned time, at the next sign-in with the password alone, unless
         a sign-in with the factor (or a recovery code) cancels the request first. The user is

@@ -45,9 +45,9 @@ def test_admin_login_is_locked_after_the_failure_limit_even_with_the_right_passw
 
 
 def test_admin_login_asks_for_the_one_time_code_when_totp_is_on(client, staff):
-    enrollment = auth_service.totp_enroll(user_id=staff.id, password=PASSWORD)
+    enrollment = auth_service.enroll_totp(user_id=staff.id, password=PASSWORD)
     totp = pyotp.TOTP(enrollment.secret)
-    auth_service.totp_confirm(user_id=staff.id, otp=totp.now())
+    auth_service.confirm_totp(user_id=staff.id, otp=totp.now())
     refused = admin_login(client)
     assert refused.status_code == 200
     assert b"one-time code" in refused.content.lower()

@@ -245,7 +245,7 @@ class VerifyEmailResponse(_message.Message):
     result: str
     def __init__(self, result: _Optional[str] = ...) -> None: ...
 
-class TotpEnrollRequest(_message.Message):
+class EnrollTotpRequest(_message.Message):
     __slots__ = ("user_id", "password")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
@@ -253,13 +253,13 @@ class TotpEnrollRequest(_message.Message):
     password: str
     def __init__(self, user_id: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
 
-class TotpEnrollResponse(_message.Message):
+class EnrollTotpResponse(_message.Message):
     __slots__ = ("result",)
     RESULT_FIELD_NUMBER: _ClassVar[int]
     result: TotpEnrollment
     def __init__(self, result: _Optional[_Union[TotpEnrollment, _Mapping]] = ...) -> None: ...
 
-class TotpConfirmRequest(_message.Message):
+class ConfirmTotpRequest(_message.Message):
     __slots__ = ("user_id", "otp", "session_id")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     OTP_FIELD_NUMBER: _ClassVar[int]
@@ -269,11 +269,11 @@ class TotpConfirmRequest(_message.Message):
     session_id: str
     def __init__(self, user_id: _Optional[str] = ..., otp: _Optional[str] = ..., session_id: _Optional[str] = ...) -> None: ...
 
-class TotpConfirmResponse(_message.Message):
+class ConfirmTotpResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
-class TotpDisableRequest(_message.Message):
+class DisableTotpRequest(_message.Message):
     __slots__ = ("user_id", "password", "session_id")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
@@ -283,11 +283,11 @@ class TotpDisableRequest(_message.Message):
     session_id: str
     def __init__(self, user_id: _Optional[str] = ..., password: _Optional[str] = ..., session_id: _Optional[str] = ...) -> None: ...
 
-class TotpDisableResponse(_message.Message):
+class DisableTotpResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
-class MfaRecoveryRequestRequest(_message.Message):
+class RequestMfaRecoveryRequest(_message.Message):
     __slots__ = ("email", "password", "client")
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
@@ -297,7 +297,7 @@ class MfaRecoveryRequestRequest(_message.Message):
     client: ClientInfo
     def __init__(self, email: _Optional[str] = ..., password: _Optional[str] = ..., client: _Optional[_Union[ClientInfo, _Mapping]] = ...) -> None: ...
 
-class MfaRecoveryRequestResponse(_message.Message):
+class RequestMfaRecoveryResponse(_message.Message):
     __slots__ = ("result",)
     RESULT_FIELD_NUMBER: _ClassVar[int]
     result: _timestamp_pb2.Timestamp

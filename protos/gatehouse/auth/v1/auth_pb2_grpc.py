@@ -99,30 +99,30 @@ class AuthServiceStub:
                 request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.VerifyEmailRequest.SerializeToString,
                 response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.VerifyEmailResponse.FromString,
                 _registered_method=True)
-        self.TotpEnroll = channel.unary_unary(
-                '/gatehouse.auth.v1.AuthService/TotpEnroll',
-                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpEnrollRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpEnrollResponse.FromString,
+        self.EnrollTotp = channel.unary_unary(
+                '/gatehouse.auth.v1.AuthService/EnrollTotp',
+                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.EnrollTotpRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.EnrollTotpResponse.FromString,
                 _registered_method=True)
-        self.TotpConfirm = channel.unary_unary(
-                '/gatehouse.auth.v1.AuthService/TotpConfirm',
-                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpConfirmRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpConfirmResponse.FromString,
+        self.ConfirmTotp = channel.unary_unary(
+                '/gatehouse.auth.v1.AuthService/ConfirmTotp',
+                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.ConfirmTotpRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.ConfirmTotpResponse.FromString,
                 _registered_method=True)
-        self.TotpDisable = channel.unary_unary(
-                '/gatehouse.auth.v1.AuthService/TotpDisable',
-                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpDisableRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpDisableResponse.FromString,
+        self.DisableTotp = channel.unary_unary(
+                '/gatehouse.auth.v1.AuthService/DisableTotp',
+                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.DisableTotpRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.DisableTotpResponse.FromString,
                 _registered_method=True)
         self.MfaEnabled = channel.unary_unary(
                 '/gatehouse.auth.v1.AuthService/MfaEnabled',
                 request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaEnabledRequest.SerializeToString,
                 response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaEnabledResponse.FromString,
                 _registered_method=True)
-        self.MfaRecoveryRequest = channel.unary_unary(
-                '/gatehouse.auth.v1.AuthService/MfaRecoveryRequest',
-                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaRecoveryRequestRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaRecoveryRequestResponse.FromString,
+        self.RequestMfaRecovery = channel.unary_unary(
+                '/gatehouse.auth.v1.AuthService/RequestMfaRecovery',
+                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RequestMfaRecoveryRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RequestMfaRecoveryResponse.FromString,
                 _registered_method=True)
         self.Jwks = channel.unary_unary(
                 '/gatehouse.auth.v1.AuthService/Jwks',
@@ -228,7 +228,7 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def TotpEnroll(self, request, context):
+    def EnrollTotp(self, request, context):
         """Start (or restart) TOTP enrolment after re-authenticating with the password.
         INVALID_ARGUMENT (invalid_password, mfa_state), RESOURCE_EXHAUSTED while the account is locked.
         """
@@ -236,7 +236,7 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def TotpConfirm(self, request, context):
+    def ConfirmTotp(self, request, context):
         """Turn TOTP on with a first valid code; the user's other sessions end.
         INVALID_ARGUMENT (invalid_otp, mfa_state), RESOURCE_EXHAUSTED while the account is locked.
         """
@@ -244,7 +244,7 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def TotpDisable(self, request, context):
+    def DisableTotp(self, request, context):
         """Turn TOTP off after re-authenticating with the password; the user's other sessions end.
         INVALID_ARGUMENT (invalid_password, mfa_state), RESOURCE_EXHAUSTED while the account is locked.
         """
@@ -259,7 +259,7 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def MfaRecoveryRequest(self, request, context):
+    def RequestMfaRecovery(self, request, context):
         """Ask to remove a lost second factor after a delay (docs/auth.md).
         UNAUTHENTICATED (invalid_credentials), RESOURCE_EXHAUSTED, INVALID_ARGUMENT (mfa_state).
         """
@@ -342,30 +342,30 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.VerifyEmailRequest.FromString,
                     response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.VerifyEmailResponse.SerializeToString,
             ),
-            'TotpEnroll': grpc.unary_unary_rpc_method_handler(
-                    servicer.TotpEnroll,
-                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpEnrollRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpEnrollResponse.SerializeToString,
+            'EnrollTotp': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnrollTotp,
+                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.EnrollTotpRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.EnrollTotpResponse.SerializeToString,
             ),
-            'TotpConfirm': grpc.unary_unary_rpc_method_handler(
-                    servicer.TotpConfirm,
-                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpConfirmRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpConfirmResponse.SerializeToString,
+            'ConfirmTotp': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmTotp,
+                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.ConfirmTotpRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.ConfirmTotpResponse.SerializeToString,
             ),
-            'TotpDisable': grpc.unary_unary_rpc_method_handler(
-                    servicer.TotpDisable,
-                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpDisableRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpDisableResponse.SerializeToString,
+            'DisableTotp': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableTotp,
+                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.DisableTotpRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.DisableTotpResponse.SerializeToString,
             ),
             'MfaEnabled': grpc.unary_unary_rpc_method_handler(
                     servicer.MfaEnabled,
                     request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaEnabledRequest.FromString,
                     response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaEnabledResponse.SerializeToString,
             ),
-            'MfaRecoveryRequest': grpc.unary_unary_rpc_method_handler(
-                    servicer.MfaRecoveryRequest,
-                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaRecoveryRequestRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaRecoveryRequestResponse.SerializeToString,
+            'RequestMfaRecovery': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestMfaRecovery,
+                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RequestMfaRecoveryRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RequestMfaRecoveryResponse.SerializeToString,
             ),
             'Jwks': grpc.unary_unary_rpc_method_handler(
                     servicer.Jwks,
@@ -735,7 +735,7 @@ class AuthService:
             _registered_method=True)
 
     @staticmethod
-    def TotpEnroll(request,
+    def EnrollTotp(request,
             target,
             options=(),
             channel_credentials=None,
@@ -748,9 +748,9 @@ class AuthService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.auth.v1.AuthService/TotpEnroll',
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpEnrollRequest.SerializeToString,
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpEnrollResponse.FromString,
+            '/gatehouse.auth.v1.AuthService/EnrollTotp',
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.EnrollTotpRequest.SerializeToString,
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.EnrollTotpResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -762,7 +762,7 @@ class AuthService:
             _registered_method=True)
 
     @staticmethod
-    def TotpConfirm(request,
+    def ConfirmTotp(request,
             target,
             options=(),
             channel_credentials=None,
@@ -775,9 +775,9 @@ class AuthService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.auth.v1.AuthService/TotpConfirm',
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpConfirmRequest.SerializeToString,
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpConfirmResponse.FromString,
+            '/gatehouse.auth.v1.AuthService/ConfirmTotp',
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.ConfirmTotpRequest.SerializeToString,
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.ConfirmTotpResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -789,7 +789,7 @@ class AuthService:
             _registered_method=True)
 
     @staticmethod
-    def TotpDisable(request,
+    def DisableTotp(request,
             target,
             options=(),
             channel_credentials=None,
@@ -802,9 +802,9 @@ class AuthService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.auth.v1.AuthService/TotpDisable',
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpDisableRequest.SerializeToString,
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpDisableResponse.FromString,
+            '/gatehouse.auth.v1.AuthService/DisableTotp',
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.DisableTotpRequest.SerializeToString,
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.DisableTotpResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -843,7 +843,7 @@ class AuthService:
             _registered_method=True)
 
     @staticmethod
-    def MfaRecoveryRequest(request,
+    def RequestMfaRecovery(request,
             target,
             options=(),
             channel_credentials=None,
@@ -856,9 +856,9 @@ class AuthService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.auth.v1.AuthService/MfaRecoveryRequest',
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaRecoveryRequestRequest.SerializeToString,
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaRecoveryRequestResponse.FromString,
+            '/gatehouse.auth.v1.AuthService/RequestMfaRecovery',
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RequestMfaRecoveryRequest.SerializeToString,
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RequestMfaRecoveryResponse.FromString,
             options,
             channel_credentials,
             insecure,
