@@ -95,7 +95,7 @@ class UnreadCountApi(APIView):
         responses={200: inline_serializer("UnreadCount", {"count": serializers.IntegerField()})},
     )
     def get(self, request):
-        return Response({"count": notification_service.unread_count(user_id=request.user.id)})
+        return Response({"count": notification_service.count_unread(user_id=request.user.id)})
 
 
 class ReadApi(APIView):
@@ -232,7 +232,7 @@ class SendApi(APIView):
             # Each sender has their own keys: another's key neither collides nor reveals an id.
             key = f"api:{request.user.id}:{key}"
         try:
-            notification_id = notification_service.send(
+            notification_id = notification_service.send_notification(
                 type=data.validated_data["type"],
                 context=data.validated_data["context"],
                 channels=data.validated_data.get("channels"),

@@ -201,5 +201,5 @@ def type_get(*, code: str) -> TypeDefinition:
         raise UnknownNotificationType(details={"type": [f"Unknown notification type {str(code)[:64]!r}."]}) from None
 
 
-def type_list() -> list[TypeDefinition]:
+def list_types() -> list[TypeDefinition]:
     return [TYPES[code] for code in sorted(TYPES)]

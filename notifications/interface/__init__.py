@@ -166,7 +166,7 @@ class IdempotencyKeyReused(Conflict):
 
 
 class NotificationService(Protocol):
-    def send(
+    def send_notification(
         self,
         *,
         type: str,
@@ -224,7 +224,7 @@ class NotificationService(Protocol):
         `cursor` (a previous page's `next`). Raises InvalidCursor."""
         ...
 
-    def unread_count(self, *, user_id: uuid.UUID) -> int:
+    def count_unread(self, *, user_id: uuid.UUID) -> int:
         """How many of the user's in-app messages are unread; exact, served from the cache."""
         ...
 

@@ -49,7 +49,7 @@ def one_time_token(user_id) -> tuple[str, str]:
 
 def send_as_gatehouse(**request) -> uuid.UUID:
     """Send a type that only Gatehouse sends (a security notice, a mail with a one-time link): its
-    event handlers call the core service directly; `notification_service.send` refuses the type."""
-    from notifications.core.sending import notification_send
+    event handlers call the core service directly; `notification_service.send_notification` refuses the type."""
+    from notifications.core.sending import send_notification
 
-    return notification_send(**request).id
+    return send_notification(**request).id

@@ -60,7 +60,7 @@ HELLO = {"subject": "Maintenance tonight", "body": "Down from 22:00 to 23:00."}
 
 def test_deliveries_name_their_user_and_are_found_by_email(operator, embedded):
     ada, bob = make_user("ada@example.com"), make_user("bob@example.com")
-    notification_id = notification_service.send(
+    notification_id = notification_service.send_notification(
         type="announcement", user_ids=[ada.id, bob.id], context=HELLO, channels=["email"]
     )
     listing = operator.get(reverse("admin:notifications_delivery_changelist"))

@@ -61,7 +61,7 @@ def sender(embedded):
 
 
 def announce(user_ids, **kwargs) -> uuid.UUID:
-    return notification_service.send(type="announcement", user_ids=list(user_ids), context=HELLO, **kwargs)
+    return notification_service.send_notification(type="announcement", user_ids=list(user_ids), context=HELLO, **kwargs)
 
 
 def inbox_of(api, **params) -> dict:
@@ -262,9 +262,9 @@ def test_a_mandatory_type_cannot_be_turned_off_and_ignores_stored_opt_outs(ada):
     # Even an opt-out stored behind the API's back does not stop a security notice.
     PreferenceModel.objects.create(user_id=ada.id, type="password_changed", channel="email", enabled=False)
     # (Sent as Gatehouse sends it, from its own event: send() refuses the type.)
-    from notifications.core.sending import notification_send
+    from notifications.core.sending import send_notification
 
-    notification_send(type="password_changed", user_ids=[ada.id], context={})
+    send_notification(type="password_changed", user_ids=[ada.id], context={})
     assert [m.to for m in mail.outbox] == [["ada@example.com"]]
 
 

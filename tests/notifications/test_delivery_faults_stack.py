@@ -159,7 +159,7 @@ def test_a_webhook_receiver_failing_twice_gets_one_delivery_after_the_workers_re
     ada = user_service.create_user(email="ada@example.com", display_name="Ada")
     receiver.answer(500, 500)
 
-    notification_id = notification_service.send(
+    notification_id = notification_service.send_notification(
         type="announcement", user_ids=[ada.id], context=HELLO, channels=["webhook"]
     )
 
@@ -181,7 +181,7 @@ def test_a_mail_server_that_says_later_twice_gets_the_mail_once_through_smtp(smt
     ada = user_service.create_user(email="ada@example.com", display_name="Ada")
     smtp.subject, smtp.refusals = HELLO["subject"], 2
 
-    notification_id = notification_service.send(
+    notification_id = notification_service.send_notification(
         type="announcement", user_ids=[ada.id], context=HELLO, channels=["email"]
     )
 
@@ -201,7 +201,7 @@ def test_a_worker_killed_while_posting_a_webhook_loses_nothing_and_the_delivery_
     ada = user_service.create_user(email="ada@example.com", display_name="Ada")
     receiver.answer(None)  # the first request is held open: the delivery is in flight
 
-    notification_id = notification_service.send(
+    notification_id = notification_service.send_notification(
         type="announcement", user_ids=[ada.id], context=HELLO, channels=["webhook"]
     )
     assert receiver.holding.wait(30), "the worker never posted the webhook"
@@ -230,7 +230,7 @@ def test_a_delivery_whose_task_was_lost_with_the_worker_is_sent_once_by_the_swee
     first = start_worker(webhook_timeout=60.0)
     ada = user_service.create_user(email="ada@example.com", display_name="Ada")
     receiver.answer(None)
-    notification_id = notification_service.send(
+    notification_id = notification_service.send_notification(
         type="announcement", user_ids=[ada.id], context=HELLO, channels=["webhook"]
     )
     assert receiver.holding.wait(30), "the worker never posted the webhook"

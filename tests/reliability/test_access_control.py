@@ -198,7 +198,9 @@ def _try_another_users_objects(tally):
     mallory, victim = new_user(), new_user()
     victim_token = access_token_for(victim)
     victim_sid = next(s.id for s in auth_service.list_sessions(user_id=victim.id))
-    notification_service.send(type="announcement", context={"subject": "s", "body": "b"}, user_ids=[victim.id])
+    notification_service.send_notification(
+        type="announcement", context={"subject": "s", "body": "b"}, user_ids=[victim.id]
+    )
     while relay_all():
         pass
     inbox = notification_service.list_inbox(user_id=victim.id)
@@ -212,7 +214,7 @@ def _try_another_users_objects(tally):
     permission_service.add_group_member(actor_id=None, group_id=group.id, user_id=victim.id)
     while relay_all():  # the notices those send
         pass
-    unread_before = notification_service.unread_count(user_id=victim.id)
+    unread_before = notification_service.count_unread(user_id=victim.id)
 
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token_for(mallory)}")
@@ -243,7 +245,7 @@ def _try_another_users_objects(tally):
     # Nothing changed for the victim.
     assert user_service.get_user(user_id=victim.id) == before
     assert auth_service.verify_access_token(token=victim_token).session_id == victim_sid
-    assert notification_service.unread_count(user_id=victim.id) == unread_before
+    assert notification_service.count_unread(user_id=victim.id) == unread_before
     assert permission_service.get_assignment(assignment_id=assignment.id).user_id == victim.id
     assert permission_service.get_role(role_id=role.id).permissions == ("users.user.view",)
     assert permission_service.group_members(group_id=group.id) == [victim.id]

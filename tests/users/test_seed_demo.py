@@ -52,7 +52,7 @@ def world() -> dict:
             for r in demo_roles
         ),
         "audit": len(pages(lambda c: permission_service.list_audit(limit=200, cursor=c))),
-        "inbox": sum(notification_service.unread_count(user_id=u.id) for u in users),
+        "inbox": sum(notification_service.count_unread(user_id=u.id) for u in users),
     }
 
 

@@ -8,7 +8,7 @@ roles are created in this process; the server reaches the users and permissions 
 own process, on the same database.
 
 Deliveries run where the notification is sent, in process and at once (no broker on either
-side), so a test sees them finished when `send` returns.
+side), so a test sees them finished when `send_notification` returns.
 """
 
 from __future__ import annotations

@@ -282,7 +282,7 @@ class Command(BaseCommand):
         batches = [created_ids[i : i + MAX_RECIPIENTS] for i in range(0, len(created_ids), MAX_RECIPIENTS)]
         for batch in batches:
             digest = hashlib.sha256(b"".join(sorted(user_id.bytes for user_id in batch))).hexdigest()[:40]
-            notification_service.send(
+            notification_service.send_notification(
                 type=TYPE_ANNOUNCEMENT,
                 context={
                     "subject": "Welcome to the Gatehouse demo",
