@@ -489,10 +489,11 @@ def servicer(
     or, for the methods named in `lenient`, handed to `impl` as it came (see
     `_Method.decode_request`)."""
     base = getattr(grpc_module, f"{service}Servicer")
-    attributes = {
-        method.rpc: _server_method(method, impl, invalid, method.name in lenient)
-        for method in _methods(protocol, pb_module, service)
-    }
+    methods = _methods(protocol, pb_module, service)
+    if unknown := set(lenient) - {method.name for method in methods}:
+        # A renamed method would otherwise lose its leniency without a word.
+        raise ContractMismatch(f"{service}: lenient names no method of {protocol.__name__}: {sorted(unknown)}")
+    attributes = {method.rpc: _server_method(method, impl, invalid, method.name in lenient) for method in methods}
     return type(f"{service}Servicer", (base,), attributes)()
 
 

@@ -23,7 +23,7 @@ from auth.interface.oidc import (
     OidcProvider,
 )
 from project.kernel.errors import InvalidArgument
-from project.rpc.codec import ContractMismatch, _methods, remote_client, rpc_name
+from project.rpc.codec import ContractMismatch, _methods, remote_client, rpc_name, servicer
 from protos.gatehouse.auth.v1 import oidc_pb2, oidc_pb2_grpc
 
 METHODS = {method.name: method for method in _methods(OidcProvider, oidc_pb2, "OidcProvider")}
@@ -163,3 +163,8 @@ def test_a_protocol_the_proto_does_not_match_fails_at_start_up():
         remote_client(Fewer, oidc_pb2, oidc_pb2_grpc, "OidcProvider")
     assert "SignOutRequest: fields ['session_id'] != parameters ['everywhere', 'session_id']" in str(raised.value)
     assert "rpcs with no method in Fewer" in str(raised.value)
+
+
+def test_a_lenient_method_the_protocol_does_not_have_fails_at_start_up():
+    with pytest.raises(ContractMismatch, match=r"lenient names no method of OidcProvider: \['client_create'\]"):
+        servicer(OidcProvider, object(), oidc_pb2, oidc_pb2_grpc, "OidcProvider", lenient={"client_create"})
