@@ -53,7 +53,7 @@ class ClientListApi(APIView):
         permissions_scope = StringField(max_length=200, required=False, allow_blank=True, default="")
 
     @extend_schema(
-        operation_id="oidc_clients_list",
+        operation_id="list_clients",
         responses={
             200: inline_serializer(
                 "OidcClientList", {"results": ClientOutput(many=True), "next": serializers.CharField(allow_null=True)}
@@ -64,6 +64,7 @@ class ClientListApi(APIView):
         return Response({"results": [client_body(c) for c in oidc_provider.list_clients()], "next": None})
 
     @extend_schema(
+        operation_id="create_client",
         request=InputSerializer,
         responses={
             201: inline_serializer(
@@ -83,7 +84,7 @@ class ClientListApi(APIView):
 class ClientDetailApi(APIView):
     permission_classes = [RequiresPermission(MANAGE)]
 
-    @extend_schema(responses={200: ClientOutput})
+    @extend_schema(operation_id="get_client", responses={200: ClientOutput})
     def get(self, request, client_id: str):
         found = [c for c in oidc_provider.list_clients() if c.client_id == client_id]
         if not found:
@@ -92,7 +93,7 @@ class ClientDetailApi(APIView):
             raise OidcClientNotFound()
         return Response(client_body(found[0]))
 
-    @extend_schema(responses={204: None})
+    @extend_schema(operation_id="delete_client", responses={204: None})
     def delete(self, request, client_id: str):
         """Remove the client and end every grant it holds."""
         oidc_provider.delete_client(client_id=client_id)

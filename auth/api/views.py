@@ -51,6 +51,7 @@ class VerifyEmailApi(AnonymousApi):
         token = StringField(max_length=256)
 
     @extend_schema(
+        operation_id="verify_email",
         request=InputSerializer,
         responses={200: inline_serializer("Verified", {"verified": serializers.BooleanField()})},
     )
@@ -67,7 +68,7 @@ class TokenApi(AnonymousApi):
         password = StringField(**PASSWORD)
         otp = StringField(max_length=32, required=False, allow_blank=True)
 
-    @extend_schema(request=InputSerializer, responses={200: TokenOutput})
+    @extend_schema(operation_id="login", request=InputSerializer, responses={200: TokenOutput})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -84,7 +85,7 @@ class TokenRefreshApi(AnonymousApi):
     class InputSerializer(serializers.Serializer):
         refresh_token = StringField(max_length=256)
 
-    @extend_schema(request=InputSerializer, responses={200: TokenOutput})
+    @extend_schema(operation_id="refresh", request=InputSerializer, responses={200: TokenOutput})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -98,7 +99,7 @@ class LogoutApi(APIView):
     class InputSerializer(serializers.Serializer):
         refresh_token = StringField(max_length=256, required=False)
 
-    @extend_schema(request=InputSerializer, responses={204: None})
+    @extend_schema(operation_id="logout", request=InputSerializer, responses={204: None})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -131,11 +132,12 @@ class SessionListApi(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
+        operation_id="list_sessions",
         responses={
             200: inline_serializer(
                 "SessionList", {"results": SessionOutput(many=True), "next": serializers.CharField(allow_null=True)}
             )
-        }
+        },
     )
     def get(self, request):
         sessions = auth_service.list_sessions(user_id=request.user.id)
@@ -143,7 +145,7 @@ class SessionListApi(APIView):
         return Response({"results": results, "next": None})
 
     @extend_schema(
-        operation_id="auth_sessions_revoke_others",
+        operation_id="revoke_all_sessions",
         responses={200: inline_serializer("Revoked", {"revoked": serializers.IntegerField()})},
     )
     def delete(self, request):
@@ -160,7 +162,7 @@ def vars_of(session) -> dict:
 class SessionDetailApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={204: None})
+    @extend_schema(operation_id="revoke_session", responses={204: None})
     def delete(self, request, session_id: uuid.UUID):
         auth_service.revoke_session(user_id=request.user.id, session_id=session_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -173,7 +175,7 @@ class PasswordChangeApi(APIView):
         old_password = StringField(**PASSWORD)
         new_password = StringField(**PASSWORD)
 
-    @extend_schema(request=InputSerializer, responses={204: None})
+    @extend_schema(operation_id="change_password", request=InputSerializer, responses={204: None})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -185,7 +187,7 @@ class PasswordResetApi(AnonymousApi):
     class InputSerializer(serializers.Serializer):
         email = StringField(max_length=254)
 
-    @extend_schema(request=InputSerializer, responses={202: None})
+    @extend_schema(operation_id="request_password_reset", request=InputSerializer, responses={202: None})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -198,7 +200,7 @@ class PasswordResetConfirmApi(AnonymousApi):
         token = StringField(max_length=256)
         new_password = StringField(**PASSWORD)
 
-    @extend_schema(request=InputSerializer, responses={204: None})
+    @extend_schema(operation_id="confirm_password_reset", request=InputSerializer, responses={204: None})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -216,6 +218,7 @@ class TotpApi(APIView):
         password = StringField(**PASSWORD)
 
     @extend_schema(
+        operation_id="enroll_totp",
         request=PasswordSerializer,
         responses={
             201: inline_serializer(
@@ -239,7 +242,7 @@ class TotpApi(APIView):
         }
         return Response(body, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=PasswordSerializer, responses={204: None})
+    @extend_schema(operation_id="disable_totp", request=PasswordSerializer, responses={204: None})
     def delete(self, request):
         """Turn TOTP off; the user's other sessions end."""
         data = self.PasswordSerializer(data=request.data)
@@ -256,7 +259,7 @@ class TotpConfirmApi(APIView):
     class InputSerializer(serializers.Serializer):
         otp = StringField(max_length=32)
 
-    @extend_schema(request=InputSerializer, responses={204: None})
+    @extend_schema(operation_id="confirm_totp", request=InputSerializer, responses={204: None})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -279,6 +282,7 @@ class MfaRecoveryApi(APIView):
         password = StringField(**PASSWORD)
 
     @extend_schema(
+        operation_id="request_mfa_recovery",
         request=InputSerializer,
         responses={202: inline_serializer("MfaRecovery", {"effective_at": serializers.DateTimeField()})},
     )

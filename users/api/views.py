@@ -42,7 +42,7 @@ class RegisterApi(APIView):
         password = StringField(max_length=4096, trim_whitespace=False)
         display_name = StringField(max_length=150, required=False, allow_blank=True, default="")
 
-    @extend_schema(request=InputSerializer, responses={201: UserOutput})
+    @extend_schema(operation_id="create_user", request=InputSerializer, responses={201: UserOutput})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -61,11 +61,11 @@ class MeApi(APIView):
         # re-verification and come with their own flow.
         display_name = StringField(max_length=150, allow_blank=True)
 
-    @extend_schema(responses={200: UserOutput})
+    @extend_schema(operation_id="get_me", responses={200: UserOutput})
     def get(self, request):
         return Response(user_body(user_service.get_user(user_id=request.user.id)))
 
-    @extend_schema(request=InputSerializer, responses={200: UserOutput})
+    @extend_schema(operation_id="update_me", request=InputSerializer, responses={200: UserOutput})
     def patch(self, request):
         if isinstance(request.data, dict) and "email" in request.data:
             # Said, not silently ignored (issue 16, item 13).
@@ -93,7 +93,7 @@ class UserListApi(APIView):
         cursor = serializers.CharField(required=False, max_length=512)
 
     @extend_schema(
-        operation_id="users_list",
+        operation_id="list_users",
         parameters=[FilterSerializer],
         responses={
             200: inline_serializer(
@@ -116,11 +116,11 @@ class UserDetailApi(APIView):
         display_name = StringField(max_length=150, allow_blank=True, required=False)
         is_verified = serializers.BooleanField(required=False)
 
-    @extend_schema(responses={200: UserOutput})
+    @extend_schema(operation_id="get_user", responses={200: UserOutput})
     def get(self, request, user_id: uuid.UUID):
         return Response(user_body(user_service.get_user(user_id=user_id)))
 
-    @extend_schema(request=InputSerializer, responses={200: UserOutput})
+    @extend_schema(operation_id="update_user", request=InputSerializer, responses={200: UserOutput})
     def patch(self, request, user_id: uuid.UUID):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -128,7 +128,7 @@ class UserDetailApi(APIView):
         user_escalation_check(actor_id=request.user.id, user_id=user_id)
         return Response(user_body(user_service.update_user(user_id=user_id, **data.validated_data)))
 
-    @extend_schema(responses={204: None})
+    @extend_schema(operation_id="deactivate_user", responses={204: None})
     def delete(self, request, user_id: uuid.UUID):
         """Soft delete: deactivates the account and revokes its sessions."""
         user_service.get_user(user_id=user_id)
