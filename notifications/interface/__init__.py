@@ -129,7 +129,7 @@ class UnknownNotificationType(InvalidArgument):
 
 class ReservedNotificationType(InvalidArgument):
     """The type is Gatehouse's own (a security notice, a mail with a one-time link, a mandatory
-    type): only Gatehouse sends it, from its events; send() refuses it."""
+    type): only Gatehouse sends it, from its events; send_notification() refuses it."""
 
     code = "reserved_notification_type"
     default_message = "This notification type is sent by Gatehouse itself and cannot be sent on request."
