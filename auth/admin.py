@@ -73,7 +73,7 @@ class PasskeyAdmin(PeopleAdmin, ServiceBackedAdmin):
         return actions
 
     def delete_model(self, request, obj):
-        auth_service.passkey_remove(user_id=obj.user_id, passkey_id=obj.id)
+        auth_service.remove_passkey(user_id=obj.user_id, passkey_id=obj.id)
 
     @admin.action(description="Remove selected passkeys (their owners are mailed)", permissions=["delete"])
     def remove(self, request, queryset):
@@ -81,7 +81,7 @@ class PasskeyAdmin(PeopleAdmin, ServiceBackedAdmin):
         self.attach_people(passkeys)
         for passkey in passkeys:
             try:
-                auth_service.passkey_remove(user_id=passkey.user_id, passkey_id=passkey.id)
+                auth_service.remove_passkey(user_id=passkey.user_id, passkey_id=passkey.id)
                 removed += 1
             except DomainError as exc:
                 self.message_user(request, f"{passkey}: {exc.message}", messages.ERROR)
@@ -129,7 +129,7 @@ class OidcClientForm(forms.ModelForm):
         if self.errors:
             return data
         try:
-            self.created = oidc.client_create(
+            self.created = oidc.create_client(
                 name=data["name"],
                 redirect_uris=data["redirect_uris_text"].split(),
                 post_logout_redirect_uris=data.get("post_logout_text", "").split(),
@@ -200,11 +200,11 @@ class OidcClientAdmin(ServiceBackedAdmin):
             )
 
     def delete_model(self, request, obj):
-        oidc.client_delete(client_id=obj.client_id)
+        oidc.delete_client(client_id=obj.client_id)
 
     def delete_queryset(self, request, queryset):
         for client in queryset:
-            oidc.client_delete(client_id=client.client_id)
+            oidc.delete_client(client_id=client.client_id)
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -107,10 +107,10 @@ class LocalAuthService:
         services.logout(session_id=session_id)
 
     def session_for_refresh_token(self, *, refresh_token: str) -> uuid.UUID:
-        return services.session_for_logout(refresh_token=refresh_token, ip="")
+        return services.session_for_refresh_token(refresh_token=refresh_token, ip="")
 
     def list_sessions(self, *, user_id: uuid.UUID) -> list[Session]:
-        active = sessions.sessions_active(user_id=user_id)
+        active = sessions.list_sessions(user_id=user_id)
         names = dict(
             OidcClientModel.objects.filter(client_id__in={s.client_id for s in active if s.client_id}).values_list(
                 "client_id", "name"
@@ -157,60 +157,60 @@ class LocalAuthService:
         return services.verify_email(token=token)
 
     @security_event("auth.mfa_enrolment_started")
-    def totp_enroll(self, *, user_id: uuid.UUID, password: str) -> TotpEnrollment:
+    def enroll_totp(self, *, user_id: uuid.UUID, password: str) -> TotpEnrollment:
         services.reauthenticate(user_id=user_id, password=password)
-        return mfa.totp_enroll(user_id=user_id, email=user_service.get(user_id=user_id).email)
+        return mfa.enroll_totp(user_id=user_id, email=user_service.get_user(user_id=user_id).email)
 
     @security_event("auth.mfa_enabled")
-    def totp_confirm(self, *, user_id: uuid.UUID, otp: str, session_id: uuid.UUID | None = None) -> None:
+    def confirm_totp(self, *, user_id: uuid.UUID, otp: str, session_id: uuid.UUID | None = None) -> None:
         mfa.totp_pending_or_raise(user_id=user_id)
         services.reauthenticate(user_id=user_id, otp=otp, field="confirm")
-        services.mfa_changed(user_id=user_id, change="enabled", keep_session_id=session_id, apply=mfa.totp_confirm)
+        services.mfa_changed(user_id=user_id, change="enabled", keep_session_id=session_id, apply=mfa.confirm_totp)
 
     @security_event("auth.mfa_disabled")
-    def totp_disable(self, *, user_id: uuid.UUID, password: str, session_id: uuid.UUID | None = None) -> None:
-        if not mfa.totp_is_on(user_id=user_id):
+    def disable_totp(self, *, user_id: uuid.UUID, password: str, session_id: uuid.UUID | None = None) -> None:
+        if not mfa.mfa_enabled(user_id=user_id):
             raise MfaStateError("Two-factor authentication is not on.")
         services.reauthenticate(user_id=user_id, password=password)
-        services.mfa_changed(user_id=user_id, change="disabled", keep_session_id=session_id, apply=mfa.totp_disable)
+        services.mfa_changed(user_id=user_id, change="disabled", keep_session_id=session_id, apply=mfa.disable_totp)
 
     @security_event("auth.mfa_recovery_requested")
-    def mfa_recovery_request(self, *, email: str, password: str, client: ClientInfo) -> datetime:
-        return services.mfa_recovery_request(email=email, password=password, client=client)
+    def request_mfa_recovery(self, *, email: str, password: str, client: ClientInfo) -> datetime:
+        return services.request_mfa_recovery(email=email, password=password, client=client)
 
     def mfa_enabled(self, *, user_id: uuid.UUID) -> bool:
-        return mfa.totp_is_on(user_id=user_id)
+        return mfa.mfa_enabled(user_id=user_id)
 
-    def passkey_register_options(self, *, user_id: uuid.UUID) -> dict[str, Any]:
-        user = user_service.get(user_id=user_id)
+    def passkey_registration_options(self, *, user_id: uuid.UUID) -> dict[str, Any]:
+        user = user_service.get_user(user_id=user_id)
         return passkeys.register_options(user_id=user.id, email=user.email, display_name=user.display_name)
 
     @security_event("auth.passkey_added")
-    def passkey_register(self, *, user_id: uuid.UUID, credential: dict[str, Any], name: str = "") -> Passkey:
-        return _passkey_data(passkeys.passkey_register(user_id=user_id, credential=credential, name=name))
+    def register_passkey(self, *, user_id: uuid.UUID, credential: dict[str, Any], name: str = "") -> Passkey:
+        return _passkey_data(passkeys.register_passkey(user_id=user_id, credential=credential, name=name))
 
-    def passkey_list(self, *, user_id: uuid.UUID) -> list[Passkey]:
+    def list_passkeys(self, *, user_id: uuid.UUID) -> list[Passkey]:
         return [_passkey_data(row) for row in passkeys.passkeys_of(user_id=user_id)]
 
-    def passkey_rename(self, *, user_id: uuid.UUID, passkey_id: uuid.UUID, name: str) -> Passkey:
-        return _passkey_data(passkeys.passkey_rename(user_id=user_id, passkey_id=passkey_id, name=name))
+    def rename_passkey(self, *, user_id: uuid.UUID, passkey_id: uuid.UUID, name: str) -> Passkey:
+        return _passkey_data(passkeys.rename_passkey(user_id=user_id, passkey_id=passkey_id, name=name))
 
     @security_event("auth.passkey_removed")
-    def passkey_remove(self, *, user_id: uuid.UUID, passkey_id: uuid.UUID) -> None:
-        has_password = user_service.get(user_id=user_id).has_password
-        passkeys.passkey_remove(user_id=user_id, passkey_id=passkey_id, has_password=has_password)
+    def remove_passkey(self, *, user_id: uuid.UUID, passkey_id: uuid.UUID) -> None:
+        has_password = user_service.get_user(user_id=user_id).has_password
+        passkeys.remove_passkey(user_id=user_id, passkey_id=passkey_id, has_password=has_password)
 
     def passkey_login_options(self, *, email: str = "") -> dict[str, Any]:
         user_id = None
         if email:
             try:
-                user_id = user_service.get_by_email(email=email).id
+                user_id = user_service.get_user_by_email(email=email).id
             except (UserNotFound, InvalidArgument):
                 user_id = uuid.UUID(int=0)  # a challenge no passkey answers; the same work
         return passkeys.login_options(user_id=user_id)
 
-    def passkey_login(self, *, credential: dict[str, Any], client: ClientInfo) -> TokenPair:
-        return services.passkey_login(credential=credential, client=client)
+    def login_with_passkey(self, *, credential: dict[str, Any], client: ClientInfo) -> TokenPair:
+        return services.login_with_passkey(credential=credential, client=client)
 
     def jwks(self) -> dict[str, Any]:
         return keys.jwks()
@@ -259,7 +259,7 @@ class LocalOidcProvider:
         )
 
     def browser_session(self, *, session_id: uuid.UUID) -> BrowserSignIn | None:
-        session = oidc.browser_session_get(session_id=session_id)
+        session = oidc.browser_session(session_id=session_id)
         return None if session is None else _sign_in_data(session)
 
     @security_event("auth.session_revoked")
@@ -267,13 +267,13 @@ class LocalOidcProvider:
         services.logout(session_id=session_id)
 
     def token(self, *, request: OAuthRequest) -> OAuthResponse:
-        return oidc.token_endpoint(request=request)
+        return oidc.token(request=request)
 
     def revoke(self, *, request: OAuthRequest) -> OAuthResponse:
-        return oidc.revocation_endpoint(request=request)
+        return oidc.revoke(request=request)
 
     def introspect(self, *, request: OAuthRequest) -> OAuthResponse:
-        return oidc.introspection_endpoint(request=request)
+        return oidc.introspect(request=request)
 
     def end_session(
         self, *, request: OAuthRequest, browser_session_id: uuid.UUID | None, confirmed: bool = False
@@ -283,7 +283,7 @@ class LocalOidcProvider:
     def userinfo(self, *, access_token: str) -> dict[str, Any]:
         return oidc.userinfo(access_token=access_token)
 
-    def client_create(
+    def create_client(
         self,
         *,
         name: str,
@@ -295,7 +295,7 @@ class LocalOidcProvider:
         permissions_scope: str = "",
         created_by: uuid.UUID | None = None,
     ) -> NewOidcClient:
-        row, secret = oidc.client_create(
+        row, secret = oidc.create_client(
             name=name,
             redirect_uris=redirect_uris,
             public=public,
@@ -307,8 +307,8 @@ class LocalOidcProvider:
         )
         return NewOidcClient(client=_client_data(row), client_secret=secret)
 
-    def client_list(self) -> list[OidcClientData]:
+    def list_clients(self) -> list[OidcClientData]:
         return [_client_data(row) for row in OidcClientModel.objects.order_by("name", "client_id")]
 
-    def client_delete(self, *, client_id: str) -> None:
-        oidc.client_delete(client_id=client_id)
+    def delete_client(self, *, client_id: str) -> None:
+        oidc.delete_client(client_id=client_id)

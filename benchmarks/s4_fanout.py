@@ -1,5 +1,5 @@
 """Scenario 4: an announcement to 10,000 users, in-app channel, through RabbitMQ and a Celery worker
-(`notification_service.send` returns after recording; the worker sends the deliveries in batches)
+(`notification_service.send_notification` returns after recording; the worker sends the deliveries in batches)
 against raw kombu: publishing and consuming the same number of messages with the same durability
 (persistent messages on a durable queue, publisher confirms, one ack each). Recipients/s from the
 call until every delivery is `sent`, against messages/s from the first publish to the last ack."""
@@ -30,7 +30,7 @@ def fanout_rate(user_ids: list[uuid.UUID], timeout: float) -> float:
     from notifications.models import Delivery
 
     started = time.perf_counter()
-    notification_id = notification_service.send(
+    notification_id = notification_service.send_notification(
         type=TYPE_ANNOUNCEMENT,
         context={"subject": "Maintenance", "body": "Tonight, 22:00 to 23:00."},
         user_ids=user_ids,
@@ -122,7 +122,7 @@ def run(ctx) -> ScenarioResult:
     )
     result.notes.append(
         f"One Celery worker process with concurrency {CONCURRENCY} (prefork), RabbitMQ vhost of the bench; "
-        "the clock runs from `notification_service.send` to the moment no delivery of the notification is "
+        "the clock runs from `notification_service.send_notification` to the moment no delivery of the notification is "
         "left unsent (polled every 50 ms)."
     )
     return result

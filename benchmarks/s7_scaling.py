@@ -150,7 +150,7 @@ def run(ctx) -> ScenarioResult:
             ) / len(users)
 
         def page():
-            return per_call(lambda: user_service.list(limit=50), per_round)
+            return per_call(lambda: user_service.list_users(limit=50), per_round)
 
         def select_one():
             def q():

@@ -120,10 +120,10 @@ def run(ctx) -> ScenarioResult:
     result = ScenarioResult("8", "OpenID Connect")
     email = f"oidc-{uuid.uuid4().hex[:8]}@bench.example.com"
     web.bench_user(email)
-    service = oidc_provider.client_create(
+    service = oidc_provider.create_client(
         name="bench service", redirect_uris=[REDIRECT], grant_types=["client_credentials"], first_party=True
     )
-    app = oidc_provider.client_create(name="bench app", redirect_uris=[REDIRECT])  # third party: consent
+    app = oidc_provider.create_client(name="bench app", redirect_uris=[REDIRECT])  # third party: consent
     n = 3 if ctx.smoke else 15
     seconds = 1 if ctx.smoke else 6
     port = stack.free_port()

@@ -97,7 +97,7 @@ def bench_user(email: str) -> uuid.UUID:
     """A verified, active user with the bench password (through the users service)."""
     from users.interface import user_service
 
-    return user_service.create(email=email, password=PASSWORD, is_verified=True).id
+    return user_service.create_user(email=email, password=PASSWORD, is_verified=True).id
 
 
 def login(port: int, email: str) -> str:

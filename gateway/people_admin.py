@@ -1,7 +1,7 @@
 """Admin pages name people, not user ids.
 
 Users are another service's rows: a model here keeps a plain UUID column. A page looks its people
-up through `users.interface` in one batch (`get_many`: one gRPC call in split mode, whatever the
+up through `users.interface` in one batch (`get_users`: one gRPC call in split mode, whatever the
 number of rows) and the search box finds rows by a person's email or name the same way. The labels
 land on each object as `people` ({column: label}), which the models' `__str__` use, so the page
 titles, breadcrumbs, messages and "Recent actions" name people too.
@@ -27,7 +27,7 @@ def attach_people(objs: Iterable, fields: Iterable[str]) -> None:
     empty; the id itself for a user the users service does not know)."""
     objs, fields = list(objs), list(fields)
     ids = list({getattr(obj, field) for obj in objs for field in fields} - {None})
-    found = {user.id: person_label(user) for user in user_service.get_many(user_ids=ids)} if ids else {}
+    found = {user.id: person_label(user) for user in user_service.get_users(user_ids=ids)} if ids else {}
     for obj in objs:
         obj.people = {
             field: None if (user_id := getattr(obj, field)) is None else found.get(user_id, str(user_id))
@@ -73,7 +73,7 @@ class PeopleAdmin(admin.ModelAdmin):
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         term = search_term.strip()
         if term and self.people_fields:
-            ids = [user.id for user in user_service.list(search=term, limit=MAX_PAGE_SIZE).results]
+            ids = [user.id for user in user_service.list_users(search=term, limit=MAX_PAGE_SIZE).results]
             if ids:
                 results |= queryset.filter(self.people_query(ids))
         return results, may_have_duplicates

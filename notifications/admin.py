@@ -5,7 +5,7 @@ from django.urls import path
 
 from gateway.people_admin import PeopleAdmin, PeopleInline, person
 from notifications.core.delivery import deliveries_retry
-from notifications.core.types import TYPES, type_list
+from notifications.core.types import TYPES, list_types
 from notifications.models import Delivery, InAppMessage, Notification, Preference
 
 
@@ -61,7 +61,7 @@ class NotificationAdmin(ReadOnlyAdmin):
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": "Notification types",
-            "types": type_list(),
+            "types": list_types(),
         }
         return TemplateResponse(request, "admin/notifications/types.html", context)
 

@@ -19,7 +19,7 @@ from auth.interface import (
     REFRESH_TOKEN_REUSED,
 )
 from auth.interface.oidc import CLIENT_AUTHORIZED
-from notifications.core.sending import notification_create, notification_send_after_commit
+from notifications.core.sending import notification_create, send_notification_after_commit
 from notifications.interface import (
     TYPE_APPLICATION_AUTHORIZED,
     TYPE_EMAIL_CHANGED,
@@ -128,7 +128,7 @@ def assignment_granted(envelope: Envelope) -> None:
         _notify(envelope, TYPE_ROLE_ASSIGNED, context)
         return
     # The group's members are asked of the permissions service (maybe remote) after this commit.
-    notification_send_after_commit(
+    send_notification_after_commit(
         type=TYPE_ROLE_ASSIGNED,
         group_id=uuid.UUID(payload["group_id"]),
         context=context,

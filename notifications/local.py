@@ -6,8 +6,8 @@ import uuid
 from typing import Any
 
 from notifications.core import inbox, selectors, sending
-from notifications.core.preferences import preferences_set
-from notifications.core.types import type_get, type_list
+from notifications.core.preferences import set_preferences
+from notifications.core.types import list_types, type_get
 from notifications.interface import (
     DEFAULT_PAGE_SIZE,
     Delivery,
@@ -48,7 +48,7 @@ def message_data(message: InAppMessage) -> InboxMessage:
 
 
 class LocalNotificationService:
-    def send(
+    def send_notification(
         self,
         *,
         type: str,
@@ -60,11 +60,11 @@ class LocalNotificationService:
         channels: list[str] | None = None,
         idempotency_key: str | None = None,
     ) -> uuid.UUID:
-        # The front door for callers (the API, gRPC Send); Gatehouse's own events send their
+        # The front door for callers (the API, gRPC SendNotification); Gatehouse's own events send their
         # types through the core services directly.
         if type_get(code=type).reserved:
             raise ReservedNotificationType(details={"type": [f"{type!r} is sent by Gatehouse itself."]})
-        notification = sending.notification_send(
+        notification = sending.send_notification(
             type=type,
             context=context,
             user_ids=user_ids,
@@ -77,10 +77,10 @@ class LocalNotificationService:
         return notification.id
 
     def get_deliveries(self, *, notification_id: uuid.UUID) -> list[Delivery]:
-        return [to_data(delivery) for delivery in selectors.delivery_list(notification_id=notification_id)]
+        return [to_data(delivery) for delivery in selectors.get_deliveries(notification_id=notification_id)]
 
     def list_types(self) -> list[NotificationType]:
-        return [definition.public() for definition in type_list()]
+        return [definition.public() for definition in list_types()]
 
     def list_inbox(
         self,
@@ -90,23 +90,23 @@ class LocalNotificationService:
         limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
     ) -> InboxPage:
-        messages, next_cursor = selectors.inbox_list(
+        messages, next_cursor = selectors.list_inbox(
             user_id=user_id, unread_only=unread_only, limit=limit, cursor=cursor
         )
         return InboxPage(results=tuple(message_data(message) for message in messages), next=next_cursor)
 
-    def unread_count(self, *, user_id: uuid.UUID) -> int:
-        return selectors.inbox_unread_count(user_id=user_id)
+    def count_unread(self, *, user_id: uuid.UUID) -> int:
+        return selectors.count_unread(user_id=user_id)
 
     def mark_read(self, *, user_id: uuid.UUID, message_id: uuid.UUID) -> None:
-        inbox.inbox_mark_read(user_id=user_id, message_id=message_id)
+        inbox.mark_read(user_id=user_id, message_id=message_id)
 
     def mark_all_read(self, *, user_id: uuid.UUID) -> int:
-        return inbox.inbox_mark_all_read(user_id=user_id)
+        return inbox.mark_all_read(user_id=user_id)
 
     def get_preferences(self, *, user_id: uuid.UUID) -> list[Preference]:
-        return selectors.preference_list(user_id=user_id)
+        return selectors.get_preferences(user_id=user_id)
 
     def set_preferences(self, *, user_id: uuid.UUID, preferences: list[Preference]) -> list[Preference]:
-        preferences_set(user_id=user_id, preferences=preferences)
-        return selectors.preference_list(user_id=user_id)
+        set_preferences(user_id=user_id, preferences=preferences)
+        return selectors.get_preferences(user_id=user_id)

@@ -19,7 +19,7 @@ from notifications.core.delivery import (
     deliveries_requeue_stale,
     delivery_attempt,
 )
-from notifications.core.sending import notification_send
+from notifications.core.sending import send_notification
 from notifications.interface import InvalidNotification
 from project.celery import app as celery_app
 from project.kernel.errors import ServiceUnavailable
@@ -96,9 +96,9 @@ def deliver_batch(self, delivery_ids: list[str]) -> None:
     max_retries=MAX_RETRIES,
 )
 def send(*, type: str, context: dict, group_id: str, idempotency_key: str) -> None:
-    """A send to a group that an event handler asked for (notification_send_after_commit)."""
+    """A send to a group that an event handler asked for (send_notification_after_commit)."""
     try:
-        notification_send(type=type, context=context, group_id=uuid.UUID(group_id), idempotency_key=idempotency_key)
+        send_notification(type=type, context=context, group_id=uuid.UUID(group_id), idempotency_key=idempotency_key)
     except InvalidNotification as exc:
         # The group is gone or empty by now: nobody to tell, and a retry would not change that.
         log.info("%s to group %s not sent: %s", type, group_id, exc.details)

@@ -40,7 +40,7 @@ def _escalation_message(exc: EscalationDenied) -> str:
 def _user_by_email(email: str, field: str | None = None):
     """The user with this email; else a validation error, on `field` if given (from `clean()`)."""
     try:
-        return user_service.get_by_email(email=email)
+        return user_service.get_user_by_email(email=email)
     except UserNotFound:
         error = forms.ValidationError("No user has this email.", code="user_not_found")
         raise (forms.ValidationError({field: error}) if field else error) from None
@@ -139,7 +139,7 @@ class GroupMembersForm(ServiceBackedForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         member_ids = permission_service.group_members(group_id=self.instance.id)
-        emails = {user.id: user.email for user in user_service.get_many(user_ids=member_ids)}
+        emails = {user.id: user.email for user in user_service.get_users(user_ids=member_ids)}
         self.fields["remove_members"].choices = sorted(
             ((str(user_id), emails.get(user_id, str(user_id))) for user_id in member_ids), key=lambda c: c[1]
         )
@@ -226,7 +226,7 @@ class AssignmentForm(ServiceBackedForm):
         if bool(email) == bool(group):
             raise forms.ValidationError("Give either a user's email or a group, not both.")
         user = _user_by_email(email, "user_email") if email else None
-        return permission_service.grant(
+        return permission_service.grant_role(
             actor_id=self.actor_id,
             role_id=data["role"].id,
             user_id=user.id if user else None,
@@ -296,7 +296,7 @@ class AssignmentAdmin(PeopleAdmin, ServiceBackedAdmin):
         self.attach_people([obj])
 
     def delete_model(self, request, obj):
-        permission_service.revoke(actor_id=request.user.id, assignment_id=obj.id)
+        permission_service.revoke_assignment(actor_id=request.user.id, assignment_id=obj.id)
 
     @admin.display(description="Scope", ordering="scope")
     def scope_or_global(self, obj):
@@ -308,7 +308,7 @@ class AssignmentAdmin(PeopleAdmin, ServiceBackedAdmin):
         self.attach_people(assignments)
         for assignment in assignments:
             try:
-                permission_service.revoke(actor_id=request.user.id, assignment_id=assignment.id)
+                permission_service.revoke_assignment(actor_id=request.user.id, assignment_id=assignment.id)
                 revoked += 1
             except DomainError as exc:
                 self.message_user(request, f"{assignment}: {exc.message}", messages.ERROR)
@@ -352,7 +352,7 @@ def _assignment_subject(assignment) -> str | None:
         except DomainError:
             return f"group {assignment.group_id}"
     try:
-        return user_service.get(user_id=assignment.user_id).email
+        return user_service.get_user(user_id=assignment.user_id).email
     except UserNotFound:
         return str(assignment.user_id)
 

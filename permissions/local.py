@@ -39,7 +39,7 @@ class LocalPermissionService:
         return selectors.users_with_role(role_id=role_id, scope=scope)
 
     def list_permissions(self) -> list[Permission]:
-        return [permission_data(p) for p in selectors.permission_list()]
+        return [permission_data(p) for p in selectors.list_permissions()]
 
     def create_role(
         self,
@@ -50,19 +50,19 @@ class LocalPermissionService:
         permissions: list[str] | None = None,
         parents: list[uuid.UUID] | None = None,
     ) -> Role:
-        role = services.role_create(
+        role = services.create_role(
             actor_id=actor_id, name=name, description=description, permissions=permissions, parents=parents
         )
         return role_data(role)
 
     def get_role(self, *, role_id: uuid.UUID) -> Role:
-        return role_data(selectors.role_get(role_id=role_id))
+        return role_data(selectors.get_role(role_id=role_id))
 
     def get_role_by_name(self, *, name: str) -> Role:
-        return role_data(selectors.role_get_by_name(name=name))
+        return role_data(selectors.get_role_by_name(name=name))
 
     def list_roles(self) -> list[Role]:
-        return [role_data(role) for role in selectors.role_list()]
+        return [role_data(role) for role in selectors.list_roles()]
 
     def update_role(
         self,
@@ -74,7 +74,7 @@ class LocalPermissionService:
         permissions: list[str] | None = None,
         parents: list[uuid.UUID] | None = None,
     ) -> Role:
-        role = services.role_update(
+        role = services.update_role(
             actor_id=actor_id,
             role_id=role_id,
             name=name,
@@ -85,19 +85,19 @@ class LocalPermissionService:
         return role_data(role)
 
     def delete_role(self, *, actor_id: uuid.UUID | None, role_id: uuid.UUID) -> None:
-        services.role_delete(actor_id=actor_id, role_id=role_id)
+        services.delete_role(actor_id=actor_id, role_id=role_id)
 
     def create_group(self, *, actor_id: uuid.UUID | None, name: str, description: str = "") -> Group:
-        return group_data(services.group_create(actor_id=actor_id, name=name, description=description))
+        return group_data(services.create_group(actor_id=actor_id, name=name, description=description))
 
     def get_group(self, *, group_id: uuid.UUID) -> Group:
-        return group_data(selectors.group_get(group_id=group_id))
+        return group_data(selectors.get_group(group_id=group_id))
 
     def list_groups(self) -> list[Group]:
-        return [group_data(group) for group in selectors.group_list()]
+        return [group_data(group) for group in selectors.list_groups()]
 
     def delete_group(self, *, actor_id: uuid.UUID | None, group_id: uuid.UUID) -> None:
-        services.group_delete(actor_id=actor_id, group_id=group_id)
+        services.delete_group(actor_id=actor_id, group_id=group_id)
 
     def group_members(self, *, group_id: uuid.UUID) -> list[uuid.UUID]:
         return selectors.group_members(group_id=group_id)
@@ -106,12 +106,12 @@ class LocalPermissionService:
         return [group_data(group) for group in selectors.user_groups(user_id=user_id)]
 
     def add_group_member(self, *, actor_id: uuid.UUID | None, group_id: uuid.UUID, user_id: uuid.UUID) -> None:
-        services.group_member_add(actor_id=actor_id, group_id=group_id, user_id=user_id)
+        services.add_group_member(actor_id=actor_id, group_id=group_id, user_id=user_id)
 
     def remove_group_member(self, *, actor_id: uuid.UUID | None, group_id: uuid.UUID, user_id: uuid.UUID) -> None:
-        services.group_member_remove(actor_id=actor_id, group_id=group_id, user_id=user_id)
+        services.remove_group_member(actor_id=actor_id, group_id=group_id, user_id=user_id)
 
-    def grant(
+    def grant_role(
         self,
         *,
         actor_id: uuid.UUID | None,
@@ -121,16 +121,16 @@ class LocalPermissionService:
         scope: str | None = None,
         expires_at: datetime | None = None,
     ) -> Assignment:
-        assignment = services.assignment_grant(
+        assignment = services.grant_role(
             actor_id=actor_id, role_id=role_id, user_id=user_id, group_id=group_id, scope=scope, expires_at=expires_at
         )
         return assignment_data(assignment)
 
-    def revoke(self, *, actor_id: uuid.UUID | None, assignment_id: uuid.UUID) -> None:
-        services.assignment_revoke(actor_id=actor_id, assignment_id=assignment_id)
+    def revoke_assignment(self, *, actor_id: uuid.UUID | None, assignment_id: uuid.UUID) -> None:
+        services.revoke_assignment(actor_id=actor_id, assignment_id=assignment_id)
 
     def get_assignment(self, *, assignment_id: uuid.UUID) -> Assignment:
-        return assignment_data(selectors.assignment_get(assignment_id=assignment_id))
+        return assignment_data(selectors.get_assignment(assignment_id=assignment_id))
 
     def list_assignments(
         self,
@@ -141,11 +141,11 @@ class LocalPermissionService:
         limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
     ) -> AssignmentPage:
-        assignments, next_cursor = selectors.assignment_list(
+        assignments, next_cursor = selectors.list_assignments(
             user_id=user_id, group_id=group_id, role_id=role_id, limit=limit, cursor=cursor
         )
         return AssignmentPage(results=tuple(assignment_data(a) for a in assignments), next=next_cursor)
 
     def list_audit(self, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None) -> AuditPage:
-        entries, next_cursor = selectors.audit_list(limit=limit, cursor=cursor)
+        entries, next_cursor = selectors.list_audit(limit=limit, cursor=cursor)
         return AuditPage(results=tuple(audit_data(entry) for entry in entries), next=next_cursor)

@@ -36,7 +36,7 @@ class UserCreateForm(ServiceBackedForm):
         help_texts = FLAG_HELP
 
     def write(self, data):
-        return user_service.create(
+        return user_service.create_user(
             email=data["email"],
             password=data.get("password") or None,
             display_name=data.get("display_name", ""),
@@ -57,7 +57,7 @@ class UserChangeForm(ServiceBackedForm):
 
     def write(self, data):
         user_escalation_check(actor_id=self.actor_id, user_id=self.instance.id)
-        saved = user_service.update(
+        saved = user_service.update_user(
             user_id=self.instance.id,
             email=data["email"],
             display_name=data.get("display_name", ""),
@@ -168,7 +168,7 @@ class UserAdmin(ServiceBackedAdmin):
             self.message_user(request, f"{exc.message} Nobody was deactivated.", messages.ERROR)
             return
         for user in queryset:
-            user_service.deactivate(user_id=user.id)
+            user_service.deactivate_user(user_id=user.id)
             # At once, not only when the users.user_deactivated event is consumed.
             auth_service.revoke_all_sessions(user_id=user.id)
         self.message_user(request, f"Deactivated {queryset.count()} user(s).", messages.SUCCESS)

@@ -25,7 +25,7 @@ def to_data(user: UserModel) -> User:
 
 
 class LocalUserService:
-    def create(
+    def create_user(
         self,
         *,
         email: str,
@@ -37,7 +37,7 @@ class LocalUserService:
         is_superuser: bool = False,
     ) -> User:
         return to_data(
-            services.user_create(
+            services.create_user(
                 email=email,
                 password=password,
                 display_name=display_name,
@@ -48,16 +48,16 @@ class LocalUserService:
             )
         )
 
-    def get(self, *, user_id: uuid.UUID) -> User:
-        return to_data(selectors.user_get(user_id=user_id))
+    def get_user(self, *, user_id: uuid.UUID) -> User:
+        return to_data(selectors.get_user(user_id=user_id))
 
-    def get_by_email(self, *, email: str) -> User:
-        return to_data(selectors.user_get_by_email(email=email))
+    def get_user_by_email(self, *, email: str) -> User:
+        return to_data(selectors.get_user_by_email(email=email))
 
-    def get_many(self, *, user_ids: list[uuid.UUID]) -> list[User]:
-        return [to_data(user) for user in selectors.user_get_many(user_ids=user_ids)]
+    def get_users(self, *, user_ids: list[uuid.UUID]) -> list[User]:
+        return [to_data(user) for user in selectors.get_users(user_ids=user_ids)]
 
-    def list(
+    def list_users(
         self,
         *,
         search: str | None = None,
@@ -65,10 +65,10 @@ class LocalUserService:
         limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
     ) -> UserPage:
-        users, next_cursor = selectors.user_list(search=search, is_active=is_active, limit=limit, cursor=cursor)
+        users, next_cursor = selectors.list_users(search=search, is_active=is_active, limit=limit, cursor=cursor)
         return UserPage(results=tuple(to_data(user) for user in users), next=next_cursor)
 
-    def update(
+    def update_user(
         self,
         *,
         user_id: uuid.UUID,
@@ -77,21 +77,21 @@ class LocalUserService:
         is_verified: bool | None = None,
     ) -> User:
         return to_data(
-            services.user_update(user_id=user_id, email=email, display_name=display_name, is_verified=is_verified)
+            services.update_user(user_id=user_id, email=email, display_name=display_name, is_verified=is_verified)
         )
 
-    def email_change_confirm(self, *, user_id: uuid.UUID, email: str) -> User:
-        return to_data(services.email_change_confirm(user_id=user_id, email=email))
+    def confirm_email_change(self, *, user_id: uuid.UUID, email: str) -> User:
+        return to_data(services.confirm_email_change(user_id=user_id, email=email))
 
     def verify_password(self, *, email: str, password: str) -> User | None:
-        user = services.user_verify_password(email=email, password=password)
+        user = services.verify_password(email=email, password=password)
         return None if user is None else to_data(user)
 
     def check_password(self, *, user_id: uuid.UUID, password: str) -> bool:
-        return services.user_check_password(user_id=user_id, password=password)
+        return services.check_password(user_id=user_id, password=password)
 
     def set_password(self, *, user_id: uuid.UUID, password: str) -> None:
-        services.user_set_password(user_id=user_id, password=password)
+        services.set_password(user_id=user_id, password=password)
 
-    def deactivate(self, *, user_id: uuid.UUID) -> User:
-        return to_data(services.user_deactivate(user_id=user_id))
+    def deactivate_user(self, *, user_id: uuid.UUID) -> User:
+        return to_data(services.deactivate_user(user_id=user_id))

@@ -53,7 +53,7 @@ class ClientListApi(APIView):
         permissions_scope = StringField(max_length=200, required=False, allow_blank=True, default="")
 
     @extend_schema(
-        operation_id="oidc_clients_list",
+        operation_id="list_clients",
         responses={
             200: inline_serializer(
                 "OidcClientList", {"results": ClientOutput(many=True), "next": serializers.CharField(allow_null=True)}
@@ -61,9 +61,10 @@ class ClientListApi(APIView):
         },
     )
     def get(self, request):
-        return Response({"results": [client_body(c) for c in oidc_provider.client_list()], "next": None})
+        return Response({"results": [client_body(c) for c in oidc_provider.list_clients()], "next": None})
 
     @extend_schema(
+        operation_id="create_client",
         request=InputSerializer,
         responses={
             201: inline_serializer(
@@ -75,7 +76,7 @@ class ClientListApi(APIView):
         """Register a client. `client_secret` is in this answer only (none for a public client)."""
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        created = oidc_provider.client_create(**data.validated_data, created_by=request.user.id)
+        created = oidc_provider.create_client(**data.validated_data, created_by=request.user.id)
         body = {"client": client_body(created.client), "client_secret": created.client_secret}
         return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
 
@@ -83,17 +84,17 @@ class ClientListApi(APIView):
 class ClientDetailApi(APIView):
     permission_classes = [RequiresPermission(MANAGE)]
 
-    @extend_schema(responses={200: ClientOutput})
+    @extend_schema(operation_id="get_client", responses={200: ClientOutput})
     def get(self, request, client_id: str):
-        found = [c for c in oidc_provider.client_list() if c.client_id == client_id]
+        found = [c for c in oidc_provider.list_clients() if c.client_id == client_id]
         if not found:
             from auth.interface.oidc import OidcClientNotFound
 
             raise OidcClientNotFound()
         return Response(client_body(found[0]))
 
-    @extend_schema(responses={204: None})
+    @extend_schema(operation_id="delete_client", responses={204: None})
     def delete(self, request, client_id: str):
         """Remove the client and end every grant it holds."""
-        oidc_provider.client_delete(client_id=client_id)
+        oidc_provider.delete_client(client_id=client_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -51,6 +51,7 @@ class VerifyEmailApi(AnonymousApi):
         token = StringField(max_length=256)
 
     @extend_schema(
+        operation_id="verify_email",
         request=InputSerializer,
         responses={200: inline_serializer("Verified", {"verified": serializers.BooleanField()})},
     )
@@ -72,7 +73,7 @@ class TokenApi(AnonymousApi):
             "/auth/passkeys/login/options for this email.",
         )
 
-    @extend_schema(request=InputSerializer, responses={200: TokenOutput})
+    @extend_schema(operation_id="login", request=InputSerializer, responses={200: TokenOutput})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -90,7 +91,7 @@ class TokenRefreshApi(AnonymousApi):
     class InputSerializer(serializers.Serializer):
         refresh_token = StringField(max_length=256)
 
-    @extend_schema(request=InputSerializer, responses={200: TokenOutput})
+    @extend_schema(operation_id="refresh", request=InputSerializer, responses={200: TokenOutput})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -104,7 +105,7 @@ class LogoutApi(APIView):
     class InputSerializer(serializers.Serializer):
         refresh_token = StringField(max_length=256, required=False)
 
-    @extend_schema(request=InputSerializer, responses={204: None})
+    @extend_schema(operation_id="logout", request=InputSerializer, responses={204: None})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -137,11 +138,12 @@ class SessionListApi(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
+        operation_id="list_sessions",
         responses={
             200: inline_serializer(
                 "SessionList", {"results": SessionOutput(many=True), "next": serializers.CharField(allow_null=True)}
             )
-        }
+        },
     )
     def get(self, request):
         sessions = auth_service.list_sessions(user_id=request.user.id)
@@ -149,7 +151,7 @@ class SessionListApi(APIView):
         return Response({"results": results, "next": None})
 
     @extend_schema(
-        operation_id="auth_sessions_revoke_others",
+        operation_id="revoke_all_sessions",
         responses={200: inline_serializer("Revoked", {"revoked": serializers.IntegerField()})},
     )
     def delete(self, request):
@@ -166,7 +168,7 @@ def vars_of(session) -> dict:
 class SessionDetailApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={204: None})
+    @extend_schema(operation_id="revoke_session", responses={204: None})
     def delete(self, request, session_id: uuid.UUID):
         auth_service.revoke_session(user_id=request.user.id, session_id=session_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -179,7 +181,7 @@ class PasswordChangeApi(APIView):
         old_password = StringField(**PASSWORD)
         new_password = StringField(**PASSWORD)
 
-    @extend_schema(request=InputSerializer, responses={204: None})
+    @extend_schema(operation_id="change_password", request=InputSerializer, responses={204: None})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -191,7 +193,7 @@ class PasswordResetApi(AnonymousApi):
     class InputSerializer(serializers.Serializer):
         email = StringField(max_length=254)
 
-    @extend_schema(request=InputSerializer, responses={202: None})
+    @extend_schema(operation_id="request_password_reset", request=InputSerializer, responses={202: None})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -204,7 +206,7 @@ class PasswordResetConfirmApi(AnonymousApi):
         token = StringField(max_length=256)
         new_password = StringField(**PASSWORD)
 
-    @extend_schema(request=InputSerializer, responses={204: None})
+    @extend_schema(operation_id="confirm_password_reset", request=InputSerializer, responses={204: None})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -222,6 +224,7 @@ class TotpApi(APIView):
         password = StringField(**PASSWORD)
 
     @extend_schema(
+        operation_id="enroll_totp",
         request=PasswordSerializer,
         responses={
             201: inline_serializer(
@@ -237,7 +240,7 @@ class TotpApi(APIView):
     def post(self, request):
         data = self.PasswordSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        enrollment = auth_service.totp_enroll(user_id=request.user.id, password=data.validated_data["password"])
+        enrollment = auth_service.enroll_totp(user_id=request.user.id, password=data.validated_data["password"])
         body = {
             "secret": enrollment.secret,
             "otpauth_uri": enrollment.otpauth_uri,
@@ -245,12 +248,12 @@ class TotpApi(APIView):
         }
         return Response(body, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=PasswordSerializer, responses={204: None})
+    @extend_schema(operation_id="disable_totp", request=PasswordSerializer, responses={204: None})
     def delete(self, request):
         """Turn TOTP off; the user's other sessions end."""
         data = self.PasswordSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        auth_service.totp_disable(
+        auth_service.disable_totp(
             user_id=request.user.id, password=data.validated_data["password"], session_id=request.user.session_id
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -262,11 +265,11 @@ class TotpConfirmApi(APIView):
     class InputSerializer(serializers.Serializer):
         otp = StringField(max_length=32)
 
-    @extend_schema(request=InputSerializer, responses={204: None})
+    @extend_schema(operation_id="confirm_totp", request=InputSerializer, responses={204: None})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        auth_service.totp_confirm(
+        auth_service.confirm_totp(
             user_id=request.user.id, otp=data.validated_data["otp"], session_id=request.user.session_id
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -285,13 +288,14 @@ class MfaRecoveryApi(APIView):
         password = StringField(**PASSWORD)
 
     @extend_schema(
+        operation_id="request_mfa_recovery",
         request=InputSerializer,
         responses={202: inline_serializer("MfaRecovery", {"effective_at": serializers.DateTimeField()})},
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        effective_at = auth_service.mfa_recovery_request(**data.validated_data, client=client_info(request))
+        effective_at = auth_service.request_mfa_recovery(**data.validated_data, client=client_info(request))
         return Response(
             {"effective_at": serializers.DateTimeField().to_representation(effective_at)},
             status=status.HTTP_202_ACCEPTED,
@@ -329,7 +333,7 @@ class PasskeyListApi(APIView):
         }
     )
     def get(self, request):
-        passkeys = auth_service.passkey_list(user_id=request.user.id)
+        passkeys = auth_service.list_passkeys(user_id=request.user.id)
         return Response({"results": [passkey_body(p) for p in passkeys], "next": None})
 
 
@@ -340,7 +344,7 @@ class PasskeyRegisterOptionsApi(APIView):
     def post(self, request):
         """PublicKeyCredentialCreationOptions for navigator.credentials.create(), with a
         single-use challenge bound to the caller."""
-        return Response(auth_service.passkey_register_options(user_id=request.user.id))
+        return Response(auth_service.passkey_registration_options(user_id=request.user.id))
 
 
 class PasskeyRegisterApi(APIView):
@@ -354,7 +358,7 @@ class PasskeyRegisterApi(APIView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        passkey = auth_service.passkey_register(
+        passkey = auth_service.register_passkey(
             user_id=request.user.id,
             credential=data.validated_data["credential"],
             name=data.validated_data.get("name", ""),
@@ -373,11 +377,11 @@ class PasskeyDetailApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         if "name" not in data.validated_data:  # nothing to change
-            passkey = next((p for p in auth_service.passkey_list(user_id=request.user.id) if p.id == passkey_id), None)
+            passkey = next((p for p in auth_service.list_passkeys(user_id=request.user.id) if p.id == passkey_id), None)
             if passkey is None:
                 raise PasskeyNotFound()
         else:
-            passkey = auth_service.passkey_rename(
+            passkey = auth_service.rename_passkey(
                 user_id=request.user.id, passkey_id=passkey_id, name=data.validated_data["name"]
             )
         return Response(passkey_body(passkey))
@@ -385,7 +389,7 @@ class PasskeyDetailApi(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request, passkey_id: uuid.UUID):
         """Remove a passkey; 409 `last_sign_in_method` for the last one of an account without a password."""
-        auth_service.passkey_remove(user_id=request.user.id, passkey_id=passkey_id)
+        auth_service.remove_passkey(user_id=request.user.id, passkey_id=passkey_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -412,5 +416,7 @@ class PasskeyLoginApi(AnonymousApi):
         spent or expired challenge, bad signature, counter gone backwards."""
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        pair = auth_service.passkey_login(credential=data.validated_data["credential"], client=client_info(request))
+        pair = auth_service.login_with_passkey(
+            credential=data.validated_data["credential"], client=client_info(request)
+        )
         return Response(token_body(pair))

@@ -24,11 +24,11 @@ VALID_WINDOW = 1
 
 __all__ = [
     "InvalidOtp",
+    "confirm_totp",
+    "disable_totp",
+    "enroll_totp",
+    "mfa_enabled",
     "otp_accept",
-    "totp_confirm",
-    "totp_disable",
-    "totp_enroll",
-    "totp_is_on",
     "totp_pending_or_raise",
 ]
 
@@ -41,13 +41,13 @@ def _code_hash(code: str) -> str:
     return keyed_hash(code.replace("-", "").replace(" ", "").lower(), purpose=_CODE_PURPOSE)
 
 
-def totp_is_on(*, user_id: uuid.UUID) -> bool:
+def mfa_enabled(*, user_id: uuid.UUID) -> bool:
     return TotpDevice.objects.filter(user_id=user_id, confirmed_at__isnull=False).exists()
 
 
 @transaction.atomic(durable=True)
-def totp_enroll(*, user_id: uuid.UUID, email: str) -> TotpEnrollment:
-    if totp_is_on(user_id=user_id):
+def enroll_totp(*, user_id: uuid.UUID, email: str) -> TotpEnrollment:
+    if mfa_enabled(user_id=user_id):
         raise MfaStateError("Two-factor authentication is already on; disable it first.")
     secret = pyotp.random_base32()
     TotpDevice.objects.update_or_create(
@@ -97,12 +97,12 @@ def totp_pending_or_raise(*, user_id: uuid.UUID) -> None:
         raise MfaStateError("Start enrolment first." if device is None else "Two-factor authentication is already on.")
 
 
-def totp_confirm(*, user_id: uuid.UUID) -> None:
+def confirm_totp(*, user_id: uuid.UUID) -> None:
     """Turn the enrolled device on (the caller checked a first code); inside the caller's transaction."""
     TotpDevice.objects.filter(user_id=user_id, confirmed_at__isnull=True).update(confirmed_at=timezone.now())
 
 
-def totp_disable(*, user_id: uuid.UUID) -> None:
+def disable_totp(*, user_id: uuid.UUID) -> None:
     """Callers check the password first; inside the caller's transaction."""
     if not TotpDevice.objects.filter(user_id=user_id).exists():
         raise MfaStateError("Two-factor authentication is not on.")

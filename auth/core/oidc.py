@@ -100,7 +100,7 @@ def _valid_redirect_uri(uri: str) -> bool:
     return "." in parts.scheme and parts.scheme not in ("javascript", "data", "file", "vbscript")
 
 
-def client_create(
+def create_client(
     *,
     name: str,
     redirect_uris: list[str],
@@ -165,7 +165,7 @@ def client_get(*, client_id: str) -> OidcClient:
         raise OidcClientNotFound() from None
 
 
-def client_delete(*, client_id: str) -> None:
+def delete_client(*, client_id: str) -> None:
     """Remove a client and end every grant it holds."""
     client = client_get(client_id=client_id)
     with transaction.atomic(durable=True):
@@ -420,7 +420,7 @@ def _half_hash(value: str) -> str:
 def user_claims(*, user_id, scope: str) -> dict:
     scopes = scope.split()
     try:
-        user = user_service.get(user_id=user_id)
+        user = user_service.get_user(user_id=user_id)
     except UserNotFound:
         raise InvalidToken() from None
     claims = UserInfo(sub=str(user.id))
@@ -705,15 +705,15 @@ def server() -> Server:
 # --- the endpoints ------------------------------------------------------------------------------
 
 
-def token_endpoint(*, request: OAuthRequest) -> OAuthResponse:
+def token(*, request: OAuthRequest) -> OAuthResponse:
     return server().create_token_response(request)
 
 
-def revocation_endpoint(*, request: OAuthRequest) -> OAuthResponse:
+def revoke(*, request: OAuthRequest) -> OAuthResponse:
     return server().create_endpoint_response("revocation", _Request(request))
 
 
-def introspection_endpoint(*, request: OAuthRequest) -> OAuthResponse:
+def introspect(*, request: OAuthRequest) -> OAuthResponse:
     return server().create_endpoint_response("introspection", _Request(request))
 
 
@@ -730,7 +730,7 @@ def end_session(
         validated = server().validate_endpoint_request("end_session", req)
     except OAuth2Error as error:
         return EndSessionPage(page="error", error=error.error, error_description=error.description or "")
-    session = None if browser_session_id is None else browser_session_get(session_id=browser_session_id)
+    session = None if browser_session_id is None else browser_session(session_id=browser_session_id)
     hint = validated.id_token_claims or {}
     proven = bool(hint) and session is not None and hint.get("sub") == str(session.user_id)
     client_name = validated.client.row.name if validated.client is not None else ""
@@ -758,7 +758,7 @@ def browser_session_open(*, user_id: uuid.UUID, client: ClientInfo) -> Session:
         return session_open(user_id=user_id, ip=client.ip, user_agent=client.user_agent, kind="browser")
 
 
-def browser_session_get(*, session_id: uuid.UUID) -> Session | None:
+def browser_session(*, session_id: uuid.UUID) -> Session | None:
     if not session_is_alive(session_id):
         return None
     return Session.objects.filter(id=session_id, kind="browser").first()
@@ -802,7 +802,7 @@ def authorize(
 
     srv = server()
     req = _Request(request)
-    session = None if browser_session_id is None else browser_session_get(session_id=browser_session_id)
+    session = None if browser_session_id is None else browser_session(session_id=browser_session_id)
     end_user = None
     if session is not None:
         end_user = EndUser(id=session.user_id, browser_session_id=session.id, auth_time=session.auth_time)
@@ -887,7 +887,7 @@ def sign_in(*, email: str, password: str, otp: str | None, client: ClientInfo, m
         if not mfa_ticket and not otp:
             # The password was right (authenticate checks it before asking for the code).
             try:
-                found = user_service.get_by_email(email=email)
+                found = user_service.get_user_by_email(email=email)
             except UserNotFound:
                 raise exc from None
             exc.details["mfa_ticket"] = signing.dumps(

@@ -156,7 +156,7 @@ def _name(name: str) -> str:
     return name
 
 
-def passkey_register(*, user_id: uuid.UUID, credential: dict[str, Any], name: str) -> Passkey:
+def register_passkey(*, user_id: uuid.UUID, credential: dict[str, Any], name: str) -> Passkey:
     name = _name(name)
     spent = _challenge_spend(credential, purpose=Purpose.REGISTER)
     if spent is None or spent[1].user_id != user_id:
@@ -217,7 +217,7 @@ def passkey_get(*, user_id: uuid.UUID, passkey_id: uuid.UUID) -> Passkey:
     return passkey
 
 
-def passkey_rename(*, user_id: uuid.UUID, passkey_id: uuid.UUID, name: str) -> Passkey:
+def rename_passkey(*, user_id: uuid.UUID, passkey_id: uuid.UUID, name: str) -> Passkey:
     passkey = passkey_get(user_id=user_id, passkey_id=passkey_id)
     name = _name(name)
     if not name:
@@ -227,7 +227,7 @@ def passkey_rename(*, user_id: uuid.UUID, passkey_id: uuid.UUID, name: str) -> P
     return passkey
 
 
-def passkey_remove(*, user_id: uuid.UUID, passkey_id: uuid.UUID, has_password: bool) -> None:
+def remove_passkey(*, user_id: uuid.UUID, passkey_id: uuid.UUID, has_password: bool) -> None:
     """`has_password`: whether the account has a usable password (asked of the users service
     before, outside the transaction)."""
     with transaction.atomic(durable=True):

@@ -102,12 +102,12 @@ def _login(*, email: str, password: str, otp: str | None, client: ClientInfo, pa
     return pair
 
 
-def passkey_login(*, credential: dict, client: ClientInfo) -> TokenPair:
+def login_with_passkey(*, credential: dict, client: ClientInfo) -> TokenPair:
     """A passwordless sign-in (docs/auth.md, "Passkeys"). A passkey with user verification is two
     factors in itself (the device, and the PIN or biometric that unlocks it): TOTP is not asked."""
     passkey = passkeys.login_verify(credential=credential)
     try:
-        user = user_service.get(user_id=passkey.user_id)
+        user = user_service.get_user(user_id=passkey.user_id)
     except UserNotFound:
         raise passkeys.passkey_failed() from None
     if not user.is_active:
@@ -141,7 +141,7 @@ def authenticate(*, email: str, password: str, otp: str | None, client: ClientIn
     user = user_service.verify_password(email=email, password=password)
     if user is None:
         raise InvalidCredentials()  # the attempt stays: a failure
-    if mfa.totp_is_on(user_id=user.id):
+    if mfa.mfa_enabled(user_id=user.id):
         if passkey is not None:  # a failure raises InvalidCredentials; the attempt stays
             passkeys.login_verify(credential=passkey, user_id=user.id)
         elif not otp:
@@ -169,7 +169,7 @@ def _check_account(user, attempt) -> None:
         raise EmailNotVerified()
 
 
-def mfa_recovery_request(*, email: str, password: str, client: ClientInfo) -> datetime:
+def request_mfa_recovery(*, email: str, password: str, client: ClientInfo) -> datetime:
     """docs/auth.md, "Recovering a lost second factor". Counted like a sign-in."""
     attempt = throttle.attempt_begin(email=email, ip=client.ip)
     user = user_service.verify_password(email=email, password=password)
@@ -178,7 +178,7 @@ def mfa_recovery_request(*, email: str, password: str, client: ClientInfo) -> da
     throttle.attempt_succeeded(attempt)
     if not user.is_active:
         raise AccountInactive()
-    if not mfa.totp_is_on(user_id=user.id):
+    if not mfa.mfa_enabled(user_id=user.id):
         raise MfaStateError("Two-factor authentication is not on: sign in with the password.")
     existing = MfaRecovery.objects.filter(user_id=user.id).first()
     if existing is not None:  # asking again does not move the date (nor mail again)
@@ -215,7 +215,7 @@ def mfa_recovery_complete_if_due(*, user_id: uuid.UUID) -> bool:
 
     def remove(*, user_id):
         MfaRecovery.objects.filter(user_id=user_id).delete()
-        mfa.totp_disable(user_id=user_id)
+        mfa.disable_totp(user_id=user_id)
 
     mfa_changed(user_id=user_id, change="recovered", keep_session_id=None, apply=remove)
     return True
@@ -229,7 +229,7 @@ def authenticate_second_factor(*, user_id: uuid.UUID, email: str, otp: str, clie
     attempt = throttle.attempt_begin(email=email, ip=client.ip)
     if not mfa.otp_accept(user_id=user_id, otp=otp):
         raise mfa.InvalidOtp()
-    user = user_service.get(user_id=user_id)
+    user = user_service.get_user(user_id=user_id)
     _check_account(user, attempt)
     throttle.attempt_succeeded(attempt)
     return user
@@ -240,7 +240,7 @@ def reauthenticate(*, user_id: uuid.UUID, password: str | None = None, otp: str 
     confirming or removing a second factor): the password, or a current code, counted against the
     account's sign-in lockout like a sign-in (docs/auth.md; issue 15, item 5). Raises
     ReauthenticationFailed / ReauthenticationOtpFailed (400) and TooManyAttempts (429) while locked."""
-    email = user_service.get(user_id=user_id).email
+    email = user_service.get_user(user_id=user_id).email
     attempt = throttle.attempt_begin(email=email, ip="")
     if otp is not None:
         if not mfa.otp_accept(user_id=user_id, otp=otp, allow_recovery=field != "confirm"):
@@ -276,7 +276,7 @@ def refresh(*, refresh_token: str, client: ClientInfo, oidc_client_id: str = "")
     # Asked before the transaction: a call to another service never runs inside one. (The
     # users.user_deactivated handler revokes the sessions too; this closes the gap until it runs.)
     try:
-        active = user_service.get(user_id=owner).is_active
+        active = user_service.get_user(user_id=owner).is_active
     except UserNotFound:  # deleted outright (not soft-deleted): its tokens are worthless
         active = False
     if not active:
@@ -356,7 +356,7 @@ def refresh_reuse(*, session: Session, ip: str) -> None:
     )
 
 
-def session_for_logout(*, refresh_token: str, ip: str) -> uuid.UUID:
+def session_for_refresh_token(*, refresh_token: str, ip: str) -> uuid.UUID:
     """The live session a refresh token belongs to, for `POST /auth/logout`. A spent (rotated)
     token is reuse, as at refresh: its session ends with the event and the notice (issue 15,
     item 9), and InvalidToken is raised."""
@@ -433,7 +433,7 @@ def _spend(token: str, *, purpose: str) -> OneTimeToken:
 
 def request_password_reset(*, email: str, client: ClientInfo) -> None:
     try:
-        user = user_service.get_by_email(email=email)
+        user = user_service.get_user_by_email(email=email)
     except (UserNotFound, InvalidArgument):
         user = None
     with transaction.atomic(durable=True):
@@ -478,7 +478,7 @@ def confirm_password_reset(*, token: str, new_password: str) -> None:
 
 
 def request_email_verification(*, user_id: uuid.UUID) -> None:
-    user = user_service.get(user_id=user_id)
+    user = user_service.get_user(user_id=user_id)
     if user.is_verified:
         return
     with transaction.atomic(durable=True):
@@ -502,14 +502,14 @@ def email_verification_issue(*, user_id: uuid.UUID, email: str) -> None:
 def verify_email(*, token: str) -> uuid.UUID:
     with transaction.atomic(durable=True):
         row = _spend(token, purpose=OneTimeToken.Purpose.VERIFY_EMAIL)
-    user = user_service.get(user_id=row.user_id)
+    user = user_service.get_user(user_id=row.user_id)
     if user.pending_email and user.pending_email == row.email:
         # The link mailed to a new address: the change takes effect now (issue 15, item 1).
-        user_service.email_change_confirm(user_id=user.id, email=row.email)
+        user_service.confirm_email_change(user_id=user.id, email=row.email)
         return user.id
     if user.email != row.email:
         raise InvalidOneTimeToken()
-    user_service.update(user_id=user.id, is_verified=True)
+    user_service.update_user(user_id=user.id, is_verified=True)
     return user.id
 
 

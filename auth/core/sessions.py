@@ -159,7 +159,7 @@ def session_of_user(*, user_id: uuid.UUID, session_id: uuid.UUID) -> Session:
         raise SessionNotFound() from None
 
 
-def sessions_active(*, user_id: uuid.UUID) -> list[Session]:
+def list_sessions(*, user_id: uuid.UUID) -> list[Session]:
     return list(
         Session.objects.filter(user_id=user_id, revoked_at__isnull=True, expires_at__gt=timezone.now()).order_by(
             "-last_used_at"

@@ -269,26 +269,26 @@ class AuthService(Protocol):
         """Mark the user's email verified; returns the user id. Raises InvalidOneTimeToken."""
         ...
 
-    def totp_enroll(self, *, user_id: uuid.UUID, password: str) -> TotpEnrollment:
+    def enroll_totp(self, *, user_id: uuid.UUID, password: str) -> TotpEnrollment:
         """Start (or restart) TOTP enrolment after re-authenticating with the password: a new
         secret, its otpauth URI and 10 recovery codes. Not active until confirmed. Raises
         ReauthenticationFailed (counted toward the lockout), TooManyAttempts, MfaStateError if TOTP
         is already on."""
         ...
 
-    def totp_confirm(self, *, user_id: uuid.UUID, otp: str, session_id: uuid.UUID | None = None) -> None:
+    def confirm_totp(self, *, user_id: uuid.UUID, otp: str, session_id: uuid.UUID | None = None) -> None:
         """Turn TOTP on with a first valid code; every session but `session_id` ends, the user is
         told (`auth.mfa_changed`). Raises ReauthenticationOtpFailed (counted toward the lockout),
         TooManyAttempts, MfaStateError."""
         ...
 
-    def totp_disable(self, *, user_id: uuid.UUID, password: str, session_id: uuid.UUID | None = None) -> None:
+    def disable_totp(self, *, user_id: uuid.UUID, password: str, session_id: uuid.UUID | None = None) -> None:
         """Turn TOTP off after re-authenticating with the password; every session but
         `session_id` ends, the user is told (`auth.mfa_changed`). Raises ReauthenticationFailed
         (counted toward the lockout), TooManyAttempts, MfaStateError."""
         ...
 
-    def mfa_recovery_request(self, *, email: str, password: str, client: ClientInfo) -> datetime:
+    def request_mfa_recovery(self, *, email: str, password: str, client: ClientInfo) -> datetime:
         """Ask to remove a lost second factor: after the password (counted like a sign-in), the
         factor is removed at the returned time, at the next sign-in with the password alone, unless
         a sign-in with the factor (or a recovery code) cancels the request first. The user is
@@ -300,28 +300,28 @@ class AuthService(Protocol):
         """Whether TOTP is on for the user."""
         ...
 
-    def passkey_register_options(self, *, user_id: uuid.UUID) -> dict[str, Any]:
+    def passkey_registration_options(self, *, user_id: uuid.UUID) -> dict[str, Any]:
         """PublicKeyCredentialCreationOptions in their JSON form (base64url) for a new
         discoverable passkey of the user, user verification required, excluding the passkeys the
         user has. Its challenge is bound to the user, single-use and expiring
         (GATEHOUSE_WEBAUTHN_CHALLENGE_TTL)."""
         ...
 
-    def passkey_register(self, *, user_id: uuid.UUID, credential: dict[str, Any], name: str = "") -> Passkey:
+    def register_passkey(self, *, user_id: uuid.UUID, credential: dict[str, Any], name: str = "") -> Passkey:
         """Verify the browser's registration response (RegistrationResponseJSON) against a
-        challenge of `passkey_register_options` for this user (spending it), and store the passkey;
+        challenge of `passkey_registration_options` for this user (spending it), and store the passkey;
         `auth.passkey_added` is recorded (the user is mailed). Raises PasskeyRejected."""
         ...
 
-    def passkey_list(self, *, user_id: uuid.UUID) -> list[Passkey]:
+    def list_passkeys(self, *, user_id: uuid.UUID) -> list[Passkey]:
         """The user's passkeys, oldest first."""
         ...
 
-    def passkey_rename(self, *, user_id: uuid.UUID, passkey_id: uuid.UUID, name: str) -> Passkey:
+    def rename_passkey(self, *, user_id: uuid.UUID, passkey_id: uuid.UUID, name: str) -> Passkey:
         """Raises PasskeyNotFound (also for others' passkeys), InvalidArgument for a blank name."""
         ...
 
-    def passkey_remove(self, *, user_id: uuid.UUID, passkey_id: uuid.UUID) -> None:
+    def remove_passkey(self, *, user_id: uuid.UUID, passkey_id: uuid.UUID) -> None:
         """Remove one of the user's passkeys; `auth.passkey_removed` is recorded (the user is
         mailed). Raises PasskeyNotFound, LastSignInMethod (the last passkey of an account without
         a password)."""
@@ -334,7 +334,7 @@ class AuthService(Protocol):
         address has an account."""
         ...
 
-    def passkey_login(self, *, credential: dict[str, Any], client: ClientInfo) -> TokenPair:
+    def login_with_passkey(self, *, credential: dict[str, Any], client: ClientInfo) -> TokenPair:
         """Verify an assertion (AuthenticationResponseJSON) against a challenge of
         `passkey_login_options` (spending it), open a session and issue its first token pair, as
         `login` does. Any failure raises the same InvalidCredentials after similar work; a

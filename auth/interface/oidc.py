@@ -151,7 +151,7 @@ class OidcProvider(Protocol):
         """The claims the token's scopes allow. Raises InvalidToken."""
         ...
 
-    def client_create(
+    def create_client(
         self,
         *,
         name: str,
@@ -166,11 +166,11 @@ class OidcProvider(Protocol):
         """Register a client. Raises OidcClientInvalid."""
         ...
 
-    def client_list(self) -> list[OidcClient]:
+    def list_clients(self) -> list[OidcClient]:
         """Every registered client, by name."""
         ...
 
-    def client_delete(self, *, client_id: str) -> None:
+    def delete_client(self, *, client_id: str) -> None:
         """Remove a client and end every grant it holds. Raises OidcClientNotFound."""
         ...
 

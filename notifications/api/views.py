@@ -71,7 +71,7 @@ class InboxApi(APIView):
         unread = serializers.BooleanField(required=False, default=False)
 
     @extend_schema(
-        operation_id="notifications_inbox",
+        operation_id="list_inbox",
         parameters=[FilterInput],
         responses={200: _paged("InboxPage", InboxMessageOutput)},
     )
@@ -91,17 +91,17 @@ class UnreadCountApi(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
-        operation_id="notifications_unread_count",
+        operation_id="count_unread",
         responses={200: inline_serializer("UnreadCount", {"count": serializers.IntegerField()})},
     )
     def get(self, request):
-        return Response({"count": notification_service.unread_count(user_id=request.user.id)})
+        return Response({"count": notification_service.count_unread(user_id=request.user.id)})
 
 
 class ReadApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(operation_id="notifications_read", request=None, responses={204: None})
+    @extend_schema(operation_id="mark_read", request=None, responses={204: None})
     def post(self, request, message_id):
         notification_service.mark_read(user_id=request.user.id, message_id=message_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -110,7 +110,7 @@ class ReadApi(APIView):
 class ReadAllApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(operation_id="notifications_read_all", request=None, responses={204: None})
+    @extend_schema(operation_id="mark_all_read", request=None, responses={204: None})
     def post(self, request):
         notification_service.mark_all_read(user_id=request.user.id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -142,14 +142,14 @@ class PreferencesApi(APIView):
         return {"preferences": PreferenceOutput(preferences, many=True).data}
 
     @extend_schema(
-        operation_id="notifications_preferences_get",
+        operation_id="get_preferences",
         responses={200: inline_serializer("Preferences", {"preferences": PreferenceOutput(many=True)})},
     )
     def get(self, request):
         return Response(self._body(notification_service.get_preferences(user_id=request.user.id)))
 
     @extend_schema(
-        operation_id="notifications_preferences_set",
+        operation_id="set_preferences",
         request=inline_serializer("PreferencesUpdate", {"preferences": PreferenceInput(many=True)}),
         responses={200: inline_serializer("PreferencesUpdated", {"preferences": PreferenceOutput(many=True)})},
     )
@@ -199,7 +199,7 @@ class SendApi(APIView):
         )
 
     @extend_schema(
-        operation_id="notifications_send",
+        operation_id="send_notification",
         parameters=[
             OpenApiParameter(
                 IDEMPOTENCY_HEADER,
@@ -232,7 +232,7 @@ class SendApi(APIView):
             # Each sender has their own keys: another's key neither collides nor reveals an id.
             key = f"api:{request.user.id}:{key}"
         try:
-            notification_id = notification_service.send(
+            notification_id = notification_service.send_notification(
                 type=data.validated_data["type"],
                 context=data.validated_data["context"],
                 channels=data.validated_data.get("channels"),
@@ -273,7 +273,7 @@ class DeliveriesApi(APIView):
         channel = serializers.CharField(required=False, max_length=16)
 
     @extend_schema(
-        operation_id="notifications_deliveries",
+        operation_id="get_deliveries",
         parameters=[FilterInput],
         responses={
             200: _paged(

@@ -95,7 +95,7 @@ def deliveries_attempt_batch(*, delivery_ids: list[uuid.UUID], owner: str = "") 
     )
     users: dict[uuid.UUID, User] | None
     try:
-        users = {user.id: user for user in user_service.get_many(user_ids=list({user_id for _, user_id in rows}))}
+        users = {user.id: user for user in user_service.get_users(user_ids=list({user_id for _, user_id in rows}))}
     except ServiceUnavailable:
         users = None  # each attempt looks its recipient up, and retries
     retry: list[uuid.UUID] = []
@@ -195,7 +195,7 @@ def _finish(delivery_id: uuid.UUID, *, status: str, error: str, attempted: bool,
 def _recipient(delivery_id: uuid.UUID, user_id: uuid.UUID, *, last_try: bool, owner: str) -> User | None:
     # Outside any transaction: with the users service split out this is a gRPC call.
     try:
-        found = user_service.get_many(user_ids=[user_id])
+        found = user_service.get_users(user_ids=[user_id])
     except ServiceUnavailable as exc:
         error = _describe(exc)
         if last_try:

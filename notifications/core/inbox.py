@@ -15,7 +15,7 @@ from . import unread
 
 
 @transaction.atomic(durable=True)
-def inbox_mark_read(*, user_id: uuid.UUID, message_id: uuid.UUID) -> None:
+def mark_read(*, user_id: uuid.UUID, message_id: uuid.UUID) -> None:
     try:
         message = InAppMessage.objects.filter(id=message_id, user_id=user_id).first()
     except (ValueError, ValidationError):  # not an id at all
@@ -28,7 +28,7 @@ def inbox_mark_read(*, user_id: uuid.UUID, message_id: uuid.UUID) -> None:
 
 
 @transaction.atomic(durable=True)
-def inbox_mark_all_read(*, user_id: uuid.UUID) -> int:
+def mark_all_read(*, user_id: uuid.UUID) -> int:
     count = InAppMessage.objects.filter(user_id=user_id, read_at__isnull=True).update(read_at=timezone.now())
     if count:
         unread.invalidate_on_commit([user_id])

@@ -45,7 +45,7 @@ def _clean_preferences(preferences: Any) -> list[tuple[str, str, bool]]:
 
 
 @transaction.atomic(durable=True)
-def preferences_set(*, user_id: uuid.UUID, preferences: list[Preference]) -> None:
+def set_preferences(*, user_id: uuid.UUID, preferences: list[Preference]) -> None:
     """All or nothing. A mandatory type may be "turned on" (a no-op); nothing is stored for it."""
     now = timezone.now()
     for type_code, channel, enabled in _clean_preferences(preferences):

@@ -34,7 +34,7 @@ class DeliverBatch:
 
 @dataclass(frozen=True, slots=True)
 class SendToGroup:
-    """`notification_send` to a group, resolved outside any transaction (after the caller's commit)."""
+    """`send_notification` to a group, resolved outside any transaction (after the caller's commit)."""
 
     type: str
     group_id: uuid.UUID

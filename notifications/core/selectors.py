@@ -13,7 +13,7 @@ from notifications.models import Preference as PreferenceModel
 from project.kernel.cursors import decode_keyset_cursor, encode_keyset_cursor
 
 from . import unread
-from .types import type_list
+from .types import list_types
 
 
 def notification_get(*, notification_id: uuid.UUID) -> Notification:
@@ -23,7 +23,7 @@ def notification_get(*, notification_id: uuid.UUID) -> Notification:
         raise NotificationNotFound() from None
 
 
-def delivery_list(*, notification_id: uuid.UUID) -> list[Delivery]:
+def get_deliveries(*, notification_id: uuid.UUID) -> list[Delivery]:
     notification = notification_get(notification_id=notification_id)
     return list(notification.deliveries.order_by("user_id", "channel"))
 
@@ -42,7 +42,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise InvalidCursor("The cursor is not valid.", details={"cursor": ["Invalid cursor."]}) from None
 
 
-def inbox_list(
+def list_inbox(
     *, user_id: uuid.UUID, unread_only: bool, limit: int, cursor: str | None
 ) -> tuple[list[InAppMessage], str | None]:
     """A page of the user's messages, newest first, keyset on (created_at, id)."""
@@ -59,7 +59,7 @@ def inbox_list(
     return page[:limit], next_cursor
 
 
-def inbox_unread_count(*, user_id: uuid.UUID) -> int:
+def count_unread(*, user_id: uuid.UUID) -> int:
     return unread.cached_count(
         user_id, lambda: InAppMessage.objects.filter(user_id=user_id, read_at__isnull=True).count()
     )
@@ -80,7 +80,7 @@ def preferences_off(*, type: str, user_ids: list[uuid.UUID]) -> set[tuple[uuid.U
     return off
 
 
-def preference_list(*, user_id: uuid.UUID) -> list[Preference]:
+def get_preferences(*, user_id: uuid.UUID) -> list[Preference]:
     stored = {(row.type, row.channel): row.enabled for row in PreferenceModel.objects.filter(user_id=user_id)}
     return [
         Preference(
@@ -89,6 +89,6 @@ def preference_list(*, user_id: uuid.UUID) -> list[Preference]:
             enabled=True if definition.mandatory else stored.get((definition.code, channel), True),
             mandatory=definition.mandatory,
         )
-        for definition in type_list()
+        for definition in list_types()
         for channel in sorted(definition.channels)
     ]

@@ -1,6 +1,6 @@
 """Sending: check a request, resolve its recipients, record the notification.
 
-`notification_send` resolves the recipients (groups and roles through the permissions service,
+`send_notification` resolves the recipients (groups and roles through the permissions service,
 outside any transaction), then records the notification, one delivery per recipient and channel
 (`skipped` where the recipient turned the channel off) and the
 `notifications.notification_requested` event in one transaction; after the commit the pending
@@ -291,7 +291,7 @@ def notification_create(
     channels: list[str] | None = None,
     idempotency_key: str | None = None,
 ) -> Notification:
-    """`notification_send` for a caller already inside a transaction (an event handler): it joins
+    """`send_notification` for a caller already inside a transaction (an event handler): it joins
     that transaction, and the deliveries are queued once the outermost one commits. A group or a
     role is resolved inside that transaction: with the permissions service split out, prefer
     user ids here."""
@@ -312,7 +312,7 @@ def notification_create(
         return _record(request, recipients)
 
 
-def notification_send(
+def send_notification(
     *,
     type: str,
     context: dict[str, Any],
@@ -343,10 +343,10 @@ def notification_send(
         return _record(request, recipients)
 
 
-def notification_send_after_commit(
+def send_notification_after_commit(
     *, type: str, context: dict[str, Any], group_id: uuid.UUID, idempotency_key: str
 ) -> None:
-    """`notification_send` to a group, for a caller inside a transaction (an event handler): the
+    """`send_notification` to a group, for a caller inside a transaction (an event handler): the
     group is resolved by a job (queue.SendToGroup) after the commit, outside any transaction,
     since the permissions service may be remote. The key makes a repeated job send once."""
     job = queue.SendToGroup(type=type, context=context, group_id=group_id, idempotency_key=idempotency_key)

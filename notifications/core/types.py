@@ -54,7 +54,7 @@ class TypeDefinition:
     fields: tuple[Field, ...] = ()
     # For a type with a sealed token: the frontend page its link opens, `?token=<token>` appended.
     link_path: str | None = None
-    # Sent by Gatehouse itself, from its own events (never through send(), the API or gRPC).
+    # Sent by Gatehouse itself, from its own events (never through send_notification(), the API or gRPC).
     system: bool = False
     # The context field holding the address the mail goes to, when it is not the user's email (a
     # new address being verified, the old one being told of a change). Only on system types.
@@ -65,7 +65,7 @@ class TypeDefinition:
 
     @property
     def reserved(self) -> bool:
-        """Callers of send() may not use it: a system type, a mandatory one (it reaches users who
+        """Callers of send_notification() may not use it: a system type, a mandatory one (it reaches users who
         opted out, so a forged one is a phishing channel) or one that carries a sealed token."""
         return self.system or self.mandatory or self.sealed_field is not None
 
@@ -211,5 +211,5 @@ def type_get(*, code: str) -> TypeDefinition:
         raise UnknownNotificationType(details={"type": [f"Unknown notification type {str(code)[:64]!r}."]}) from None
 
 
-def type_list() -> list[TypeDefinition]:
+def list_types() -> list[TypeDefinition]:
     return [TYPES[code] for code in sorted(TYPES)]

@@ -130,7 +130,7 @@ class UnknownNotificationType(InvalidArgument):
 
 class ReservedNotificationType(InvalidArgument):
     """The type is Gatehouse's own (a security notice, a mail with a one-time link, a mandatory
-    type): only Gatehouse sends it, from its events; send() refuses it."""
+    type): only Gatehouse sends it, from its events; send_notification() refuses it."""
 
     code = "reserved_notification_type"
     default_message = "This notification type is sent by Gatehouse itself and cannot be sent on request."
@@ -167,7 +167,7 @@ class IdempotencyKeyReused(Conflict):
 
 
 class NotificationService(Protocol):
-    def send(
+    def send_notification(
         self,
         *,
         type: str,
@@ -225,7 +225,7 @@ class NotificationService(Protocol):
         `cursor` (a previous page's `next`). Raises InvalidCursor."""
         ...
 
-    def unread_count(self, *, user_id: uuid.UUID) -> int:
+    def count_unread(self, *, user_id: uuid.UUID) -> int:
         """How many of the user's in-app messages are unread; exact, served from the cache."""
         ...
 

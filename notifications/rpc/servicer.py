@@ -24,8 +24,8 @@ def register(server: grpc.Server) -> str:
             notifications_pb2_grpc,
             "NotificationService",
             invalid=InvalidNotification,
-            # Send validates its recipients' ids itself, with its own messages: over the wire too.
-            lenient={"send"},
+            # SendNotification validates its recipients' ids itself, with its own messages: over the wire too.
+            lenient={"send_notification"},
         ),
         server,
     )

@@ -69,7 +69,11 @@ class PermissionOutput(serializers.Serializer):
 class PermissionListApi(APIView):
     permission_classes = [RequiresPermission("rbac.role.view")]
 
-    @extend_schema(parameters=[PageInput], responses={200: _paged("PermissionPage", PermissionOutput)})
+    @extend_schema(
+        operation_id="list_permissions",
+        parameters=[PageInput],
+        responses={200: _paged("PermissionPage", PermissionOutput)},
+    )
     def get(self, request):
         page, next_cursor = _page(request, permission_service.list_permissions())
         return Response({"results": PermissionOutput(page, many=True).data, "next": next_cursor})
@@ -115,14 +119,12 @@ class RoleListApi(APIView):
             child=serializers.CharField(max_length=100), required=False, default=list, help_text="Role ids or names."
         )
 
-    @extend_schema(
-        operation_id="rbac_roles_list", parameters=[PageInput], responses={200: _paged("RolePage", RoleOutput)}
-    )
+    @extend_schema(operation_id="list_roles", parameters=[PageInput], responses={200: _paged("RolePage", RoleOutput)})
     def get(self, request):
         page, next_cursor = _page(request, permission_service.list_roles())
         return Response({"results": RoleOutput(page, many=True).data, "next": next_cursor})
 
-    @extend_schema(request=RoleCreateInput, responses={201: RoleOutput})
+    @extend_schema(operation_id="create_role", request=RoleCreateInput, responses={201: RoleOutput})
     def post(self, request):
         data = self.RoleCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -142,11 +144,11 @@ class RoleDetailApi(APIView):
             child=serializers.CharField(max_length=100), required=False, help_text="Role ids or names."
         )
 
-    @extend_schema(responses={200: RoleOutput})
+    @extend_schema(operation_id="get_role", responses={200: RoleOutput})
     def get(self, request, role_id: uuid.UUID):
         return Response(RoleOutput(permission_service.get_role(role_id=role_id)).data)
 
-    @extend_schema(request=RoleUpdateInput, responses={200: RoleOutput})
+    @extend_schema(operation_id="update_role", request=RoleUpdateInput, responses={200: RoleOutput})
     def patch(self, request, role_id: uuid.UUID):
         data = self.RoleUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -156,7 +158,7 @@ class RoleDetailApi(APIView):
         role = permission_service.update_role(actor_id=request.user.id, role_id=role_id, **values)
         return Response(RoleOutput(role).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(operation_id="delete_role", responses={204: None})
     def delete(self, request, role_id: uuid.UUID):
         permission_service.delete_role(actor_id=request.user.id, role_id=role_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -178,12 +180,14 @@ class GroupListApi(APIView):
         name = serializers.CharField(max_length=100)
         description = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
-    @extend_schema(parameters=[PageInput], responses={200: _paged("GroupPage", GroupOutput)})
+    @extend_schema(
+        operation_id="list_groups", parameters=[PageInput], responses={200: _paged("GroupPage", GroupOutput)}
+    )
     def get(self, request):
         page, next_cursor = _page(request, permission_service.list_groups())
         return Response({"results": GroupOutput(page, many=True).data, "next": next_cursor})
 
-    @extend_schema(request=GroupCreateInput, responses={201: GroupOutput})
+    @extend_schema(operation_id="create_group", request=GroupCreateInput, responses={201: GroupOutput})
     def post(self, request):
         data = self.GroupCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -198,21 +202,22 @@ class GroupMembersApi(APIView):
         user_id = serializers.UUIDField()
 
     @extend_schema(
+        operation_id="group_members",
         responses={
             200: inline_serializer("GroupMembers", {"user_ids": serializers.ListField(child=serializers.UUIDField())})
-        }
+        },
     )
     def get(self, request, group_id: uuid.UUID):
         return Response({"user_ids": [str(u) for u in permission_service.group_members(group_id=group_id)]})
 
-    @extend_schema(request=GroupMemberInput, responses={204: None})
+    @extend_schema(operation_id="add_group_member", request=GroupMemberInput, responses={204: None})
     def post(self, request, group_id: uuid.UUID):
         data = self.GroupMemberInput(data=request.data)
         data.is_valid(raise_exception=True)
         permission_service.add_group_member(actor_id=request.user.id, group_id=group_id, **data.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=GroupMemberInput, responses={204: None})
+    @extend_schema(operation_id="remove_group_member", request=GroupMemberInput, responses={204: None})
     def delete(self, request, group_id: uuid.UUID):
         # The user id in the body, or as ?user_id= for clients that send no body with DELETE.
         data = self.GroupMemberInput(data=request.data or request.query_params)
@@ -264,7 +269,7 @@ class AssignmentListApi(APIView):
         expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
     @extend_schema(
-        operation_id="rbac_assignments_list",
+        operation_id="list_assignments",
         parameters=[AssignmentFilter],
         responses={200: _paged("AssignmentPage", AssignmentOutput)},
     )
@@ -276,13 +281,15 @@ class AssignmentListApi(APIView):
         page = permission_service.list_assignments(role_id=_role_id(role) if role else None, **values)
         return Response({"results": AssignmentOutput(page.results, many=True).data, "next": page.next})
 
-    @extend_schema(request=AssignmentGrantInput, responses={201: AssignmentOutput})
+    @extend_schema(operation_id="grant_role", request=AssignmentGrantInput, responses={201: AssignmentOutput})
     def post(self, request):
         data = self.AssignmentGrantInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         _may_manage_assignments_in(request, values["scope"])
-        assignment = permission_service.grant(actor_id=request.user.id, role_id=_role_id(values.pop("role")), **values)
+        assignment = permission_service.grant_role(
+            actor_id=request.user.id, role_id=_role_id(values.pop("role")), **values
+        )
         return Response(AssignmentOutput(assignment).data, status=status.HTTP_201_CREATED)
 
 
@@ -292,15 +299,15 @@ class AssignmentDetailApi(APIView):
             return [IsAuthenticated()]  # and the permission in the assignment's scope, below
         return [RequiresPermission(MANAGE_ASSIGNMENTS)]
 
-    @extend_schema(responses={200: AssignmentOutput})
+    @extend_schema(operation_id="get_assignment", responses={200: AssignmentOutput})
     def get(self, request, assignment_id: uuid.UUID):
         return Response(AssignmentOutput(permission_service.get_assignment(assignment_id=assignment_id)).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(operation_id="revoke_assignment", responses={204: None})
     def delete(self, request, assignment_id: uuid.UUID):
         assignment = permission_service.get_assignment(assignment_id=assignment_id)
         _may_manage_assignments_in(request, assignment.scope)
-        permission_service.revoke(actor_id=request.user.id, assignment_id=assignment_id)
+        permission_service.revoke_assignment(actor_id=request.user.id, assignment_id=assignment_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -359,6 +366,7 @@ class CheckApi(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
+        operation_id="check",
         request=CheckInput,
         responses={
             200: inline_serializer(
@@ -412,7 +420,7 @@ class ExplanationOutput(serializers.Serializer):
 class ExplainApi(APIView):
     permission_classes = [RequiresPermission(CHECK_ANY)]
 
-    @extend_schema(request=CheckItem, responses={200: ExplanationOutput})
+    @extend_schema(operation_id="explain", request=CheckItem, responses={200: ExplanationOutput})
     def post(self, request):
         data = CheckItem(data=request.data)
         data.is_valid(raise_exception=True)
@@ -430,6 +438,7 @@ class UserPermissionsApi(APIView):
         scope = serializers.CharField(max_length=500, required=False, allow_blank=True, default=None)
 
     @extend_schema(
+        operation_id="effective_permissions",
         parameters=[EffectivePermissionsFilter],
         responses={
             200: inline_serializer(
@@ -468,7 +477,7 @@ class AuditOutput(serializers.Serializer):
 class AuditListApi(APIView):
     permission_classes = [RequiresPermission("rbac.audit.view")]
 
-    @extend_schema(parameters=[PageInput], responses={200: _paged("AuditPage", AuditOutput)})
+    @extend_schema(operation_id="list_audit", parameters=[PageInput], responses={200: _paged("AuditPage", AuditOutput)})
     def get(self, request):
         params = PageInput(data=request.query_params)
         params.is_valid(raise_exception=True)

@@ -151,41 +151,41 @@ def explain(*, user_id: uuid.UUID, permission: str, scope: str | None = None) ->
 # --- Listings ------------------------------------------------------------------------------------
 
 
-def permission_list() -> list[Permission]:
+def list_permissions() -> list[Permission]:
     return list(Permission.objects.order_by("code"))
 
 
-def role_get(*, role_id: uuid.UUID) -> Role:
+def get_role(*, role_id: uuid.UUID) -> Role:
     try:
         return Role.objects.prefetch_related("permissions", "parents").get(id=role_id)
     except (Role.DoesNotExist, ValueError):
         raise RoleNotFound() from None
 
 
-def role_get_by_name(*, name: str) -> Role:
+def get_role_by_name(*, name: str) -> Role:
     try:
         return Role.objects.prefetch_related("permissions", "parents").get(name=name)
     except Role.DoesNotExist:
         raise RoleNotFound() from None
 
 
-def role_list() -> list[Role]:
+def list_roles() -> list[Role]:
     return list(Role.objects.prefetch_related("permissions", "parents").order_by("name"))
 
 
-def group_get(*, group_id: uuid.UUID) -> Group:
+def get_group(*, group_id: uuid.UUID) -> Group:
     try:
         return Group.objects.get(id=group_id)
     except (Group.DoesNotExist, ValueError):
         raise GroupNotFound() from None
 
 
-def group_list() -> list[Group]:
+def list_groups() -> list[Group]:
     return list(Group.objects.order_by("name"))
 
 
 def group_members(*, group_id: uuid.UUID) -> list[uuid.UUID]:
-    group = group_get(group_id=group_id)
+    group = get_group(group_id=group_id)
     return sorted(group.memberships.values_list("user_id", flat=True))
 
 
@@ -193,7 +193,7 @@ def user_groups(*, user_id: uuid.UUID) -> list[Group]:
     return list(Group.objects.filter(memberships__user_id=user_id).order_by("name"))
 
 
-def assignment_get(*, assignment_id: uuid.UUID) -> Assignment:
+def get_assignment(*, assignment_id: uuid.UUID) -> Assignment:
     try:
         return Assignment.objects.select_related("role").get(id=assignment_id)
     except (Assignment.DoesNotExist, ValueError):
@@ -218,7 +218,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise InvalidRbacInput("The cursor is not valid.", details={"cursor": ["Invalid cursor."]}) from None
 
 
-def assignment_list(
+def list_assignments(
     *,
     user_id: uuid.UUID | None = None,
     group_id: uuid.UUID | None = None,
@@ -243,7 +243,7 @@ def assignment_list(
     return page[:limit], next_cursor
 
 
-def audit_list(*, limit: int, cursor: str | None) -> tuple[list[AuditEntry], str | None]:
+def list_audit(*, limit: int, cursor: str | None) -> tuple[list[AuditEntry], str | None]:
     _page_limit(limit)
     entries = AuditEntry.objects.all()
     if cursor:

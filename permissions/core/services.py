@@ -162,7 +162,7 @@ def _require_active_user(user_id: uuid.UUID) -> None:
     if _in_one_transaction.get():
         return
     try:
-        user = user_service.get(user_id=user_id)
+        user = user_service.get_user(user_id=user_id)
     except UserNotFound:
         user = None
     if user is None or not user.is_active:
@@ -257,7 +257,7 @@ def permission_registry_sync() -> tuple[list[str], list[str]]:
 
 
 @_durable
-def role_create(
+def create_role(
     *,
     actor_id: uuid.UUID | None,
     name: str,
@@ -301,7 +301,7 @@ def _would_cycle(role_id: uuid.UUID, parents: list[Role], graph: engine.RoleGrap
 
 
 @_durable
-def role_update(
+def update_role(
     *,
     actor_id: uuid.UUID | None,
     role_id: uuid.UUID,
@@ -355,7 +355,7 @@ def role_update(
 
 
 @_durable
-def role_delete(*, actor_id: uuid.UUID | None, role_id: uuid.UUID) -> None:
+def delete_role(*, actor_id: uuid.UUID | None, role_id: uuid.UUID) -> None:
     _lock_role_graph()
     try:
         role = Role.objects.select_for_update().get(id=role_id)
@@ -386,7 +386,7 @@ def _locked_group(group_id: uuid.UUID) -> Group:
 
 
 @_durable
-def group_create(*, actor_id: uuid.UUID | None, name: str, description: str = "") -> Group:
+def create_group(*, actor_id: uuid.UUID | None, name: str, description: str = "") -> Group:
     name = _name(name)
     description = _description(description)
     if Group.objects.filter(name=name).exists():
@@ -404,7 +404,7 @@ def group_create(*, actor_id: uuid.UUID | None, name: str, description: str = ""
 
 
 @_durable
-def group_delete(*, actor_id: uuid.UUID | None, group_id: uuid.UUID) -> None:
+def delete_group(*, actor_id: uuid.UUID | None, group_id: uuid.UUID) -> None:
     group = _locked_group(group_id)
     before = {
         **_group_snapshot(group),
@@ -416,7 +416,7 @@ def group_delete(*, actor_id: uuid.UUID | None, group_id: uuid.UUID) -> None:
     rbac_cache.invalidate(everyone=True, revoking=True)
 
 
-def group_member_add(*, actor_id: uuid.UUID | None, group_id: uuid.UUID, user_id: uuid.UUID) -> None:
+def add_group_member(*, actor_id: uuid.UUID | None, group_id: uuid.UUID, user_id: uuid.UUID) -> None:
     _require_active_user(user_id)
     _group_member_add(actor_id=actor_id, group_id=group_id, user_id=user_id)
 
@@ -446,7 +446,7 @@ def _group_member_add(*, actor_id: uuid.UUID | None, group_id: uuid.UUID, user_i
 
 
 @_durable
-def group_member_remove(*, actor_id: uuid.UUID | None, group_id: uuid.UUID, user_id: uuid.UUID) -> None:
+def remove_group_member(*, actor_id: uuid.UUID | None, group_id: uuid.UUID, user_id: uuid.UUID) -> None:
     group = _locked_group(group_id)
     deleted, _ = group.memberships.filter(user_id=user_id).delete()
     if not deleted:
@@ -489,7 +489,7 @@ def _invalidate_subject(assignment: Assignment, *, revoking: bool = False) -> No
         rbac_cache.invalidate(everyone=True, revoking=revoking)
 
 
-def assignment_grant(
+def grant_role(
     *,
     actor_id: uuid.UUID | None,
     role_id: uuid.UUID,
@@ -558,7 +558,7 @@ def _assignment_grant(
 
 
 @_durable
-def assignment_revoke(*, actor_id: uuid.UUID | None, assignment_id: uuid.UUID) -> None:
+def revoke_assignment(*, actor_id: uuid.UUID | None, assignment_id: uuid.UUID) -> None:
     try:
         assignment = Assignment.objects.select_for_update().select_related("role").get(id=assignment_id)
     except (Assignment.DoesNotExist, ValueError):

@@ -400,7 +400,7 @@ class PermissionService(Protocol):
 
     # Assignments.
 
-    def grant(
+    def grant_role(
         self,
         *,
         actor_id: uuid.UUID | None,
@@ -417,7 +417,7 @@ class PermissionService(Protocol):
         EscalationDenied."""
         ...
 
-    def revoke(self, *, actor_id: uuid.UUID | None, assignment_id: uuid.UUID) -> None:
+    def revoke_assignment(self, *, actor_id: uuid.UUID | None, assignment_id: uuid.UUID) -> None:
         """Remove an assignment. Once it returns, no check anywhere answers with what it granted.
         Raises AssignmentNotFound."""
         ...

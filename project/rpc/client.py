@@ -101,7 +101,7 @@ class ServiceClient:
         return tuple(sent)
 
     def call(self, method: str, request: Any) -> Any:
-        """Call `method` ("Get") with `request`; its reply, or the domain error it stands for."""
+        """Call `method` ("GetUser") with `request`; its reply, or the domain error it stands for."""
         if _in_transaction():
             raise RemoteCallInTransaction(
                 f"{self.target}: remote call {method} inside a database transaction; move it after the commit"

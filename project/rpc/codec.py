@@ -4,8 +4,8 @@ hand-written plumbing per method (docs/grpc.md, "The codec").
 The `.proto` stays the typed wire contract; the Protocol's type hints say how each field becomes
 a Python value and back:
 
-- a method `client_create` is the RPC `ClientCreate`, taking `ClientCreateRequest` (one field per
-  keyword parameter, same names) and answering `ClientCreateResponse`: no field when the method
+- a method `create_client` is the RPC `CreateClient`, taking `CreateClientRequest` (one field per
+  keyword parameter, same names) and answering `CreateClientResponse`: no field when the method
   returns None, else its value in a field named `result` (or a `oneof result` when the method
   returns one of several dataclasses: each member's message is named after its class);
 - `uuid.UUID` is a string; `datetime` a `google.protobuf.Timestamp`; an `Enum` its value; a
@@ -270,7 +270,7 @@ def _raw(message: Message, field: FieldDescriptor) -> Any:
 
 
 def rpc_name(method: str) -> str:
-    """`client_create` -> `ClientCreate`."""
+    """`create_client` -> `CreateClient`."""
     return "".join(part[:1].upper() + part[1:] for part in method.split("_"))
 
 
@@ -489,10 +489,11 @@ def servicer(
     or, for the methods named in `lenient`, handed to `impl` as it came (see
     `_Method.decode_request`)."""
     base = getattr(grpc_module, f"{service}Servicer")
-    attributes = {
-        method.rpc: _server_method(method, impl, invalid, method.name in lenient)
-        for method in _methods(protocol, pb_module, service)
-    }
+    methods = _methods(protocol, pb_module, service)
+    if unknown := set(lenient) - {method.name for method in methods}:
+        # A renamed method would otherwise lose its leniency without a word.
+        raise ContractMismatch(f"{service}: lenient names no method of {protocol.__name__}: {sorted(unknown)}")
+    attributes = {method.rpc: _server_method(method, impl, invalid, method.name in lenient) for method in methods}
     return type(f"{service}Servicer", (base,), attributes)()
 
 

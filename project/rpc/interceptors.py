@@ -44,7 +44,7 @@ _NO_DEADLINE = 10 * 365 * 24 * 3600.0
 class Call:
     """One incoming call, as interceptors see it."""
 
-    method: str  # "/gatehouse.users.v1.UserService/Get"
+    method: str  # "/gatehouse.users.v1.UserService/GetUser"
     context: grpc.ServicerContext
 
     @property

@@ -119,7 +119,7 @@ VIOLATIONS = [
     ),
     pytest.param(
         "auth/core/__init__.py",
-        "from users.core.selectors import user_get\n",
+        "from users.core.selectors import get_user\n",
         "cores-independent",
         "auth.core -> users.core.selectors",
         id="one-core-imports-another",

@@ -31,13 +31,13 @@ def api():
 
 @pytest.fixture
 def ada(db):
-    return user_service.create(email="ada@example.com", password=PASSWORD, display_name="Ada", is_verified=True)
+    return user_service.create_user(email="ada@example.com", password=PASSWORD, display_name="Ada", is_verified=True)
 
 
 @pytest.fixture
 def admin(db):
     """Holds the `admin` role globally: `is_superuser` alone grants nothing."""
-    user = user_service.create(
+    user = user_service.create_user(
         email="root@example.com", password=PASSWORD, display_name="Root", is_verified=True, is_superuser=True
     )
     grant_role(user.id)

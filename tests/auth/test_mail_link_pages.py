@@ -46,7 +46,7 @@ def reset_token(api, ada, deliver_events) -> str:
 
 
 def verified(user_id) -> bool:
-    return user_service.get(user_id=user_id).is_verified
+    return user_service.get_user(user_id=user_id).is_verified
 
 
 def password_hash() -> str:

@@ -110,7 +110,7 @@ def test_passkey_endpoints_need_a_signed_in_user(api, ada):
 
 
 def test_another_users_passkey_is_404_and_stays(api, tokens, passkey):
-    user_service.create(email="bob@example.com", password=PASSWORD, is_verified=True)
+    user_service.create_user(email="bob@example.com", password=PASSWORD, is_verified=True)
     bob = bearer(tokens_of(api, "bob@example.com")["access_token"])
     [row] = Passkey.objects.all()
     for response in (
@@ -191,7 +191,7 @@ def test_an_expired_challenge_is_refused(api, passkey):
 
 
 def test_another_users_credential_is_refused_for_an_email(api, passkey):
-    user_service.create(email="bob@example.com", password=PASSWORD, is_verified=True)
+    user_service.create_user(email="bob@example.com", password=PASSWORD, is_verified=True)
     before = sessions()
     assert refused(sign_in(api, passkey.get(login_options(api, "bob@example.com"))))
     assert refused(sign_in(api, passkey.get(login_options(api, "nobody@example.com"))))
@@ -278,7 +278,7 @@ def test_options_for_a_known_and_an_unknown_email_cost_the_same(api, passkey):
 
 
 def test_an_inactive_account_does_not_sign_in_with_its_passkey(api, ada, passkey):
-    user_service.deactivate(user_id=ada.id)
+    user_service.deactivate_user(user_id=ada.id)
     before = sessions()
     response = sign_in(api, passkey.get(login_options(api)))
     assert response.status_code == 403 and error_code(response) == "account_inactive"
@@ -319,8 +319,8 @@ def test_a_passkey_answers_mfa_required_at_the_token_endpoint(api, ada, passkey)
     from auth.local import LocalAuthService
 
     local = LocalAuthService()
-    local.totp_confirm(
-        user_id=ada.id, otp=pyotp.TOTP(local.totp_enroll(user_id=ada.id, password=PASSWORD).secret).now()
+    local.confirm_totp(
+        user_id=ada.id, otp=pyotp.TOTP(local.enroll_totp(user_id=ada.id, password=PASSWORD).secret).now()
     )
     body = {"email": "ada@example.com", "password": PASSWORD}
     required = api.post("/api/v1/auth/token", body, format="json")
@@ -339,9 +339,9 @@ def test_a_passkey_answers_mfa_required_at_the_token_endpoint(api, ada, passkey)
 def staff_with(*permissions):
     from permissions.interface import permission_service
 
-    staff = user_service.create(email="staff@example.com", password=PASSWORD, is_verified=True, is_staff=True)
+    staff = user_service.create_user(email="staff@example.com", password=PASSWORD, is_verified=True, is_staff=True)
     role = permission_service.create_role(actor_id=None, name="passkey-staff", permissions=list(permissions))
-    permission_service.grant(actor_id=None, role_id=role.id, user_id=staff.id)
+    permission_service.grant_role(actor_id=None, role_id=role.id, user_id=staff.id)
     from users.models import User
 
     return User.objects.get(id=staff.id)

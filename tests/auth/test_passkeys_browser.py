@@ -60,7 +60,7 @@ def browser(live_server, settings):
 
 @pytest.fixture
 def signed_in(live_server):
-    user_service.create(email="ada@example.com", password=PASSWORD, is_verified=True)
+    user_service.create_user(email="ada@example.com", password=PASSWORD, is_verified=True)
     from rest_framework.test import RequestsClient
 
     client = RequestsClient()

@@ -122,7 +122,7 @@ def test_a_reset_request_is_202_with_the_same_body_for_known_and_unknown_emails(
 
 
 def test_an_inactive_account_gets_no_reset_mail(api, ada):
-    user_service.deactivate(user_id=ada.id)
+    user_service.deactivate_user(user_id=ada.id)
     assert request_reset(api).status_code == 202
     assert events(PASSWORD_RESET_REQUESTED) == []
 

@@ -188,7 +188,7 @@ def test_the_refresh_token_of_an_expired_session_is_refused(api, tokens):
 
 
 def test_a_deactivated_user_cannot_refresh(api, tokens, ada):
-    user_service.deactivate(user_id=ada.id)
+    user_service.deactivate_user(user_id=ada.id)
     response = refresh(api, tokens["refresh_token"])
     assert response.status_code == 401
     assert error_code(response) == "invalid_token"

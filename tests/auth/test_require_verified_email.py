@@ -33,7 +33,7 @@ def required(settings):
 
 @pytest.fixture
 def grace(db):
-    return user_service.create(email="grace@example.com", password=PASSWORD)
+    return user_service.create_user(email="grace@example.com", password=PASSWORD)
 
 
 def test_deployed_settings_require_a_verified_email_and_link_mails_to_this_server():
@@ -72,7 +72,7 @@ def test_a_wrong_password_for_an_unverified_user_answers_like_an_unknown_address
 def test_the_refusal_is_no_failed_sign_in_it_never_locks_the_account(api, grace):
     for _ in range(5):  # more than GATEHOUSE_LOGIN_MAX_FAILURES
         assert error_code(login(api, grace.email)) == "email_not_verified"
-    user_service.update(user_id=grace.id, is_verified=True)
+    user_service.update_user(user_id=grace.id, is_verified=True)
     assert login(api, grace.email).status_code == 200
 
 
@@ -96,7 +96,7 @@ def test_the_hosted_openid_sign_in_refuses_an_unverified_user_after_the_password
     assert wrong.status_code == 400
     assert "The email or password is not correct." in wrong.content.decode()
     assert "Verify your email" not in wrong.content.decode()
-    user_service.update(user_id=grace.id, is_verified=True)
+    user_service.update_user(user_id=grace.id, is_verified=True)
     assert "code" in redirect_params(sign_in(client, url, email=grace.email))
 
 
@@ -138,11 +138,11 @@ def test_register_open_the_mailed_link_in_a_browser_verify_and_sign_in(
     browser.get(link)
     heading = browser.find_element(By.TAG_NAME, "h1").text
     assert heading == "Verify your email address"
-    assert not user_service.get_by_email(email="newcomer@example.com").is_verified  # opening spent nothing
+    assert not user_service.get_user_by_email(email="newcomer@example.com").is_verified  # opening spent nothing
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
     WebDriverWait(browser, 10).until(ec.text_to_be_present_in_element((By.TAG_NAME, "h1"), "verified"))
     assert browser.find_element(By.TAG_NAME, "h1").text == "Your email address is verified"
-    assert user_service.get_by_email(email="newcomer@example.com").is_verified
+    assert user_service.get_user_by_email(email="newcomer@example.com").is_verified
 
     status, body = post("/api/v1/auth/token", credentials)
     assert status == 200 and body["token_type"] == "Bearer"

@@ -26,7 +26,7 @@ def test_a_reset_answers_before_its_mail_with_the_same_work_for_a_known_and_an_u
     client, settings, in_process_tasks
 ):
     settings.GATEHOUSE_EVENTS_OFF_REQUEST = True  # as deployed (the suite turns it off)
-    user_service.create(email="ada@example.com", password=PASSWORD, is_verified=True)
+    user_service.create_user(email="ada@example.com", password=PASSWORD, is_verified=True)
     wait_off_request()
     mail.outbox.clear()
     hold = threading.Event()

@@ -102,7 +102,7 @@ def webs(broker, tmp_path):
 
 @pytest.fixture
 def ada_user(transactional_db):
-    return user_service.create(email="ada@example.com", password=PASSWORD, is_verified=True)
+    return user_service.create_user(email="ada@example.com", password=PASSWORD, is_verified=True)
 
 
 def test_logout_through_one_process_stops_the_token_on_the_next_request_to_another(webs, ada_user):
@@ -178,7 +178,7 @@ def test_two_processes_refreshing_the_same_token_at_once_both_succeed_and_leave_
 
 def test_deleting_a_user_through_one_process_stops_its_tokens_on_another(webs, ada_user):
     a, b = webs
-    grant_role(user_service.create(email="root@example.com", password=PASSWORD).id)  # the admin role
+    grant_role(user_service.create_user(email="root@example.com", password=PASSWORD).id)  # the admin role
     root = a.login(email="root@example.com")
     tokens = b.login()
     assert b.me(tokens["access_token"]) == 200
@@ -275,7 +275,7 @@ def test_registration_through_http_leads_to_a_mailed_token_that_verifies_the_ema
     token = sealed_token(row.payload)
 
     assert b.call("POST", "/api/v1/auth/verify-email", {"token": token})[0] == 200
-    assert user_service.get(user_id=uuid.UUID(user["id"])).is_verified
+    assert user_service.get_user(user_id=uuid.UUID(user["id"])).is_verified
     assert a.call("POST", "/api/v1/auth/verify-email", {"token": token})[0] == 400
 
 
@@ -284,7 +284,7 @@ def test_a_deactivation_outside_the_api_revokes_the_sessions_through_the_worker(
     tokens = a.login()
     assert b.me(tokens["access_token"]) == 200
 
-    user_service.deactivate(user_id=ada_user.id)  # as the admin or a gRPC caller would
+    user_service.deactivate_user(user_id=ada_user.id)  # as the admin or a gRPC caller would
 
     wait_for(
         lambda: Session.objects.filter(user_id=ada_user.id, revoked_at__isnull=False).exists(),

@@ -70,7 +70,7 @@ def test_unknown_email_and_wrong_password_get_the_same_401(api, ada):
 
 
 def test_a_user_without_a_usable_password_cannot_log_in(api, db):
-    user_service.create(email="sso@example.com")
+    user_service.create_user(email="sso@example.com")
     response = login(api, email="sso@example.com", password="")
     assert response.status_code == 400  # blank password: a validation error, not a guess
     response = login(api, email="sso@example.com", password="anything-at-all")
@@ -120,7 +120,7 @@ def test_unknown_email_and_wrong_password_cost_one_argon2_hash_each(api, db):
     """Similar timing is proved by equal work, not by a stopwatch: each path runs the real Argon2id
     hasher exactly once, with the same parameters (the stored hash was made by the current hasher,
     the dummy one is made by it)."""
-    user_service.create(email="ada@example.com", password=PASSWORD)
+    user_service.create_user(email="ada@example.com", password=PASSWORD)
     assert User.objects.get().password.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
 
     with HasherCalls() as wrong:
@@ -136,7 +136,7 @@ def test_unknown_email_and_wrong_password_cost_one_argon2_hash_each(api, db):
 
 
 def test_an_inactive_account_with_the_right_password_gets_403_account_inactive(api, ada):
-    user_service.deactivate(user_id=ada.id)
+    user_service.deactivate_user(user_id=ada.id)
     response = login(api)
     assert response.status_code == 403
     assert error_code(response) == "account_inactive"

@@ -105,7 +105,7 @@ def test_me_needs_a_token(api, db):
 
 def make_users(n: int, prefix: str = "user") -> None:
     for i in range(n):
-        user_service.create(email=f"{prefix}{i:03d}@example.com", display_name=f"{prefix.title()} {i}")
+        user_service.create_user(email=f"{prefix}{i:03d}@example.com", display_name=f"{prefix.title()} {i}")
 
 
 def test_a_plain_user_may_not_list_users(api, as_ada):
@@ -162,7 +162,7 @@ def test_search_matches_email_or_display_name_case_insensitively(api, root):
 
 
 def test_is_active_filters(api, ada, root):
-    user_service.deactivate(user_id=ada.id)
+    user_service.deactivate_user(user_id=ada.id)
     inactive = api.get(USERS, {"is_active": "false"}, **root).json()["results"]
     assert [u["email"] for u in inactive] == ["ada@example.com"]
     active = api.get(USERS, {"is_active": "true"}, **root).json()["results"]
@@ -196,7 +196,7 @@ def test_a_plain_user_may_not_read_change_or_delete_users_even_themselves(api, a
 
 
 def test_a_deactivated_admin_holds_no_permission(api, admin, root, deliver_events):
-    user_service.deactivate(user_id=admin.id)
+    user_service.deactivate_user(user_id=admin.id)
     deliver_events()
     assert api.get(USERS, **root).status_code == 401  # its sessions are revoked
     assert not permission_service.check(user_id=admin.id, permission="users.user.view")  # and RBAC denies
@@ -266,7 +266,7 @@ def test_the_deactivation_event_handler_revokes_sessions_too(api, ada, deliver_e
     """Deactivations that do not come through this API (admin, gRPC callers) rely on the
     users.user_deactivated handler."""
     tokens = tokens_of(api)
-    user_service.deactivate(user_id=ada.id)
+    user_service.deactivate_user(user_id=ada.id)
     deliver_events()
     assert status_of_me(api, tokens["access_token"]) == 401
     assert Session.objects.get(user_id=ada.id).revoke_reason == "deactivated"
@@ -296,11 +296,11 @@ def test_date_joined_is_rfc3339_utc(api, ada, as_ada):
 @pytest.fixture
 def manager(api, db):
     """Holds users.user.view and users.user.manage globally, nothing else: a help-desk account."""
-    user = user_service.create(email="desk@example.com", password=PASSWORD, is_verified=True)
+    user = user_service.create_user(email="desk@example.com", password=PASSWORD, is_verified=True)
     role = permission_service.create_role(
         actor_id=None, name="helpdesk", permissions=["users.user.view", "users.user.manage"]
     )
-    permission_service.grant(actor_id=None, role_id=role.id, user_id=user.id)
+    permission_service.grant_role(actor_id=None, role_id=role.id, user_id=user.id)
     return bearer(tokens_of(api, email="desk@example.com")["access_token"])
 
 
@@ -327,7 +327,7 @@ def test_a_manager_cannot_deactivate_an_admin(api, admin, manager):
 
 def test_a_permission_held_only_in_a_scope_counts_too(api, ada, manager):
     auditor = permission_service.create_role(actor_id=None, name="auditor", permissions=["rbac.audit.view"])
-    permission_service.grant(actor_id=None, role_id=auditor.id, user_id=ada.id, scope="org:acme")
+    permission_service.grant_role(actor_id=None, role_id=auditor.id, user_id=ada.id, scope="org:acme")
     response = api.patch(f"{USERS}/{ada.id}", {"display_name": "Eve"}, format="json", **manager)
     assert response.status_code == 403
     assert response.json()["error"]["details"] == {"missing_permissions": ["rbac.audit.view"], "scope": "org:acme"}
@@ -340,8 +340,8 @@ def test_a_manager_still_manages_users_who_hold_no_more_than_they_do(api, ada, m
 
 
 def test_an_admin_still_manages_an_admin(api, admin, root):
-    other = user_service.create(email="other-root@example.com", password=PASSWORD)
-    permission_service.grant(
+    other = user_service.create_user(email="other-root@example.com", password=PASSWORD)
+    permission_service.grant_role(
         actor_id=None, role_id=permission_service.get_role_by_name(name="admin").id, user_id=other.id
     )
     assert api.patch(f"{USERS}/{other.id}", {"display_name": "Other"}, format="json", **root).status_code == 200

@@ -27,7 +27,7 @@ def registered(api, deliver_events):
 
 
 def verified(user_id) -> bool:
-    return user_service.get(user_id=user_id).is_verified
+    return user_service.get_user(user_id=user_id).is_verified
 
 
 def test_the_mailed_token_verifies_the_email(api, registered):
@@ -66,10 +66,10 @@ def test_an_unknown_or_malformed_token_is_a_400(api, registered, token):
 
 def test_a_token_issued_for_the_current_address_does_not_confirm_a_pending_new_one(api, registered):
     user_id, token = registered
-    user_service.update(user_id=user_id, email="grace.hopper@example.com")
+    user_service.update_user(user_id=user_id, email="grace.hopper@example.com")
     response = api.post(VERIFY, {"token": token}, format="json")
     assert response.status_code == 200
-    user = user_service.get(user_id=user_id)
+    user = user_service.get_user(user_id=user_id)
     assert (user.email, user.pending_email) == ("grace@example.com", "grace.hopper@example.com")
 
 
@@ -92,6 +92,6 @@ def test_the_verification_token_is_not_a_bearer_token(api, registered):
 
 
 def test_a_verified_user_gets_no_new_verification_mail_at_registration(api, deliver_events):
-    user_service.create(email="ada@example.com", password=PASSWORD, is_verified=True)
+    user_service.create_user(email="ada@example.com", password=PASSWORD, is_verified=True)
     deliver_events()
     assert events(EMAIL_VERIFICATION_REQUESTED) == []

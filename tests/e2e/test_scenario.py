@@ -235,8 +235,8 @@ def test_a_users_story_end_to_end(stack, smtp):
 
         users = GrpcUserService(target=f"127.0.0.1:{stack.ports['USERS']}")
         rbac = GrpcPermissionService(target=f"127.0.0.1:{stack.ports['PERMISSIONS']}")
-    admin = users.create(email="admin@example.com", password=PASSWORD, is_verified=True, is_staff=True)
-    rbac.grant(actor_id=None, role_id=rbac.get_role_by_name(name=ADMIN_ROLE).id, user_id=admin.id)
+    admin = users.create_user(email="admin@example.com", password=PASSWORD, is_verified=True, is_staff=True)
+    rbac.grant_role(actor_id=None, role_id=rbac.get_role_by_name(name=ADMIN_ROLE).id, user_id=admin.id)
     address = f"ada-{uuid.uuid4().hex[:8]}@example.com"
 
     # Register; the verification mail reaches the SMTP server; its link carries the token.
@@ -382,7 +382,7 @@ def test_a_hung_grpc_service_is_named_by_readyz_and_its_endpoints_answer_503_in_
     stack.eventually(lambda: stack.call("GET", "/readyz")[0] == 200, timeout=180, what="/readyz 200")
     from users.rpc.client import GrpcUserService
 
-    GrpcUserService(target=f"127.0.0.1:{stack.ports['USERS']}").create(
+    GrpcUserService(target=f"127.0.0.1:{stack.ports['USERS']}").create_user(
         email="ada@example.com", password=PASSWORD, is_verified=True
     )
     token = login(stack, "ada@example.com")["access_token"]

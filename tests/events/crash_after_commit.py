@@ -20,7 +20,7 @@ def main(email: str, request_id: str) -> None:
     from django.db.models.signals import post_save
 
     from project.kernel.context import request_id_scope
-    from users.core.services import user_create
+    from users.core.services import create_user
     from users.models import User
 
     def die_after_commit(sender, **kwargs):
@@ -28,7 +28,7 @@ def main(email: str, request_id: str) -> None:
 
     post_save.connect(die_after_commit, sender=User)
     with request_id_scope(request_id):
-        user_create(email=email)
+        create_user(email=email)
     sys.exit("still alive after the commit")
 
 

@@ -24,7 +24,7 @@ from tests.probe.handlers import PROBE_EVENT
 from tests.probe.models import Effect
 from tests.probe.tasks import remember_request_id
 from tests.support.rbac import grant_role
-from users.core.services import user_create, user_deactivate, user_update
+from users.core.services import create_user, deactivate_user, update_user
 from users.interface import USER_DEACTIVATED, USER_REGISTERED, USER_UPDATED
 
 from .broker import envelope
@@ -53,9 +53,9 @@ def test_handlers_run_in_process_after_the_commit_and_not_before():
 
 def test_users_events_flow_to_consumers():
     with request_id_scope("req-users-flow-01"):
-        user = user_create(email="grace@example.com", display_name="Grace")
-        user_update(user_id=user.id, display_name="Grace H.")
-        user_deactivate(user_id=user.id)
+        user = create_user(email="grace@example.com", display_name="Grace")
+        update_user(user_id=user.id, display_name="Grace H.")
+        deactivate_user(user_id=user.id)
 
     rows = list(OutboxEvent.objects.filter(producer="users").order_by("occurred_at", "seq"))
     assert [row.type for row in rows] == [USER_REGISTERED, USER_UPDATED, USER_DEACTIVATED]
@@ -192,7 +192,7 @@ def test_a_dead_letter_that_fails_again_on_replay_is_dead_lettered_anew():
 
 
 def test_the_admin_replays_selected_dead_letters(client):
-    admin = user_create(email="admin@example.com", password="a-long-admin-password", is_staff=True)
+    admin = create_user(email="admin@example.com", password="a-long-admin-password", is_staff=True)
     grant_role(admin.id)
     client.force_login(admin)
     fixed = envelope(PROBE_EVENT)
@@ -217,8 +217,8 @@ def test_the_events_admin_permissions_let_a_viewer_see_dead_letters_and_only_a_m
     permission_service.create_role(
         actor_id=None, name="event-manager", permissions=["events.event.view", "events.deadletter.manage"]
     )
-    viewer = user_create(email="viewer@example.com", password="a-long-viewer-password", is_staff=True)
-    manager = user_create(email="manager@example.com", password="a-long-manager-password", is_staff=True)
+    viewer = create_user(email="viewer@example.com", password="a-long-viewer-password", is_staff=True)
+    manager = create_user(email="manager@example.com", password="a-long-manager-password", is_staff=True)
     grant_role(viewer.id, "event-viewer")
     grant_role(manager.id, "event-manager")
     fixed = envelope(PROBE_EVENT)

@@ -31,7 +31,7 @@ from tests.probe.handlers import PROBE_EVENT
 from tests.probe.models import Effect
 from tests.probe.tasks import remember_request_id
 from tests.support.processes import ROOT, free_port, subprocess_env
-from users.core.services import user_create
+from users.core.services import create_user
 from users.interface import USER_REGISTERED
 from users.models import User
 
@@ -72,7 +72,7 @@ def test_a_committed_event_is_published_once_with_the_full_envelope(broker):
     tap = broker.tap()
 
     with request_id_scope("req-envelope-0001"):
-        user = user_create(email="Ada@Example.com", display_name="Ada")
+        user = create_user(email="Ada@Example.com", display_name="Ada")
 
     [message] = tap.collect(expect=1)
     body = message.body
@@ -252,9 +252,9 @@ def test_a_commit_while_the_broker_is_unreachable_succeeds_and_the_event_is_publ
 
     with override_settings(CELERY_BROKER_URL=closed):
         started = time.monotonic()
-        first = user_create(email="first@example.com")
+        first = create_user(email="first@example.com")
         took = time.monotonic() - started
-        second = user_create(email="second@example.com")  # the fast path now backs off
+        second = create_user(email="second@example.com")  # the fast path now backs off
 
     assert took < 2.0
     pending = OutboxEvent.objects.filter(published_at__isnull=True)

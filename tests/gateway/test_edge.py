@@ -146,15 +146,15 @@ def test_a_refused_call_does_nothing(client, settings):
     from users.interface import UserNotFound
 
     with pytest.raises(UserNotFound):
-        user_service.get_by_email(email="later@example.com")
+        user_service.get_user_by_email(email="later@example.com")
 
 
 @pytest.mark.django_db
 def test_authenticated_calls_are_limited_per_user_not_per_ip(client, settings):
     settings.GATEHOUSE_RATELIMIT_USER = "4/min"
     settings.GATEHOUSE_RATELIMIT_ANON = "1000/min"
-    ada = user_service.create(email="ada@example.com", password=PASSWORD, is_verified=True)
-    user_service.create(email="bob@example.com", password=PASSWORD, is_verified=True)
+    ada = user_service.create_user(email="ada@example.com", password=PASSWORD, is_verified=True)
+    user_service.create_user(email="bob@example.com", password=PASSWORD, is_verified=True)
     tokens = {}
     for email in ("ada@example.com", "bob@example.com"):
         response = client.post(
@@ -177,7 +177,7 @@ def test_a_bearer_token_does_not_move_anonymous_routes_into_the_user_bucket(clie
     weights) whatever token the request carries: one free account buys no bigger flood."""
     settings.GATEHOUSE_RATELIMIT_USER = "1000/min"
     settings.GATEHOUSE_RATELIMIT_ANON = "10/min"
-    user_service.create(email="ada@example.com", password=PASSWORD, is_verified=True)
+    user_service.create_user(email="ada@example.com", password=PASSWORD, is_verified=True)
     ip = unique_ip()
     token = client.post(
         "/api/v1/auth/token",
@@ -271,7 +271,7 @@ def test_an_oversized_body_is_refused_with_413_before_it_is_read(client, setting
     from users.interface import UserNotFound
 
     with pytest.raises(UserNotFound):
-        user_service.get_by_email(email="big@example.com")
+        user_service.get_user_by_email(email="big@example.com")
 
 
 @pytest.mark.django_db

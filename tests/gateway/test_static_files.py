@@ -117,9 +117,9 @@ def test_without_debug_gunicorn_serves_the_admin_stylesheet_hashed_compressed_an
 
 
 def test_without_debug_the_admin_is_styled_in_a_real_browser(web, browser):
-    staff = user_service.create(email="staff@example.com", password=PASSWORD, is_staff=True, is_verified=True)
+    staff = user_service.create_user(email="staff@example.com", password=PASSWORD, is_staff=True, is_verified=True)
     admin = permission_service.get_role_by_name(name=ADMIN_ROLE)
-    permission_service.grant(actor_id=None, role_id=admin.id, user_id=staff.id)
+    permission_service.grant_role(actor_id=None, role_id=admin.id, user_id=staff.id)
 
     def styled() -> None:
         # Unstyled, the header is transparent and the text is the browser's serif default.

@@ -48,5 +48,5 @@ def test_the_users_service_installed_in_process_satisfies_its_interface():
     from users.interface import UserService, user_service
     from users.local import LocalUserService
 
-    assert isinstance(user_service.__getattr__("get").__self__, LocalUserService)
+    assert isinstance(user_service.__getattr__("get_user").__self__, LocalUserService)
     check_implements(UserService, LocalUserService())

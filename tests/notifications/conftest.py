@@ -24,7 +24,7 @@ def embedded(settings, in_process_tasks):
 
 
 def make_user(email: str, **kwargs) -> User:
-    user = user_service.create(email=email, display_name=email.split("@")[0].title(), **kwargs)
+    user = user_service.create_user(email=email, display_name=email.split("@")[0].title(), **kwargs)
     # Whatever registering a user sends (the verification mail, the welcome) is not under test here.
     mail.outbox.clear()
     Notification.objects.filter(type=TYPE_WELCOME, deliveries__user_id=user.id).delete()
@@ -49,7 +49,7 @@ def one_time_token(user_id) -> tuple[str, str]:
 
 def send_as_gatehouse(**request) -> uuid.UUID:
     """Send a type that only Gatehouse sends (a security notice, a mail with a one-time link): its
-    event handlers call the core service directly; `notification_service.send` refuses the type."""
-    from notifications.core.sending import notification_send
+    event handlers call the core service directly; `notification_service.send_notification` refuses the type."""
+    from notifications.core.sending import send_notification
 
-    return notification_send(**request).id
+    return send_notification(**request).id

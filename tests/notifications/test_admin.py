@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 @pytest.fixture
 def operator(client):
-    admin = user_service.create(email="ops@example.com", password="a-long-admin-password", is_staff=True)
+    admin = user_service.create_user(email="ops@example.com", password="a-long-admin-password", is_staff=True)
     grant_role(admin.id)  # the admin role: is_superuser grants nothing
     client.force_login(User.objects.get(id=admin.id))
     return client
@@ -36,7 +36,7 @@ def test_the_types_page_lists_every_declared_type_with_its_channels_and_whether_
 
 
 def test_staff_without_the_right_permissions_do_not_see_the_types(client):
-    staff = user_service.create(email="staff@example.com", password="a-long-staff-password", is_staff=True)
+    staff = user_service.create_user(email="staff@example.com", password="a-long-staff-password", is_staff=True)
     client.force_login(User.objects.get(id=staff.id))
 
     assert client.get(reverse("admin:notifications_notification_types")).status_code == 403
@@ -60,7 +60,7 @@ HELLO = {"subject": "Maintenance tonight", "body": "Down from 22:00 to 23:00."}
 
 def test_deliveries_name_their_user_and_are_found_by_email(operator, embedded):
     ada, bob = make_user("ada@example.com"), make_user("bob@example.com")
-    notification_id = notification_service.send(
+    notification_id = notification_service.send_notification(
         type="announcement", user_ids=[ada.id, bob.id], context=HELLO, channels=["email"]
     )
     listing = operator.get(reverse("admin:notifications_delivery_changelist"))

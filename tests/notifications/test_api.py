@@ -56,12 +56,12 @@ def sender(embedded):
     role = permission_service.create_role(
         actor_id=None, name="notifier", permissions=["notifications.notification.send"]
     )
-    permission_service.grant(actor_id=None, role_id=role.id, user_id=user.id)
+    permission_service.grant_role(actor_id=None, role_id=role.id, user_id=user.id)
     return user
 
 
 def announce(user_ids, **kwargs) -> uuid.UUID:
-    return notification_service.send(type="announcement", user_ids=list(user_ids), context=HELLO, **kwargs)
+    return notification_service.send_notification(type="announcement", user_ids=list(user_ids), context=HELLO, **kwargs)
 
 
 def inbox_of(api, **params) -> dict:
@@ -262,9 +262,9 @@ def test_a_mandatory_type_cannot_be_turned_off_and_ignores_stored_opt_outs(ada):
     # Even an opt-out stored behind the API's back does not stop a security notice.
     PreferenceModel.objects.create(user_id=ada.id, type="password_changed", channel="email", enabled=False)
     # (Sent as Gatehouse sends it, from its own event: send() refuses the type.)
-    from notifications.core.sending import notification_send
+    from notifications.core.sending import send_notification
 
-    notification_send(type="password_changed", user_ids=[ada.id], context={})
+    send_notification(type="password_changed", user_ids=[ada.id], context={})
     assert [m.to for m in mail.outbox] == [["ada@example.com"]]
 
 
@@ -345,7 +345,7 @@ def test_the_same_idempotency_key_answers_the_same_and_sends_once(sender, ada):
 
     # Keys are the sender's own: another sender's same key is another notification.
     other = make_user("ops2@example.com", password=PASSWORD, is_verified=True)
-    permission_service.grant(
+    permission_service.grant_role(
         actor_id=None, role_id=permission_service.get_role_by_name(name="notifier").id, user_id=other.id
     )
     third = send(client_for(other), body, key="maintenance-2026-11-25")
@@ -367,8 +367,8 @@ def test_send_to_a_group_reaches_its_members(sender, ada, grace):
 
 def test_send_to_a_role_in_a_scope_reaches_its_holders_there_only(sender, ada, grace):
     role = permission_service.create_role(actor_id=None, name="project-admin", permissions=[])
-    permission_service.grant(actor_id=None, role_id=role.id, user_id=ada.id, scope="org:acme")
-    permission_service.grant(actor_id=None, role_id=role.id, user_id=grace.id, scope="org:other")
+    permission_service.grant_role(actor_id=None, role_id=role.id, user_id=ada.id, scope="org:acme")
+    permission_service.grant_role(actor_id=None, role_id=role.id, user_id=grace.id, scope="org:other")
     api = client_for(sender)
 
     response = send(

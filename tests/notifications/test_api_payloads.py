@@ -85,7 +85,7 @@ def test_any_send_payload_is_accepted_or_refused_with_the_envelope(signed_in, bo
         role = permission_service.create_role(
             actor_id=None, name="fuzz-notifier", permissions=["notifications.notification.send"]
         )
-        permission_service.grant(actor_id=None, role_id=role.id, user_id=user.id)
+        permission_service.grant_role(actor_id=None, role_id=role.id, user_id=user.id)
 
     response = api.post(f"{BASE}/send", body, format="json")
 

@@ -90,7 +90,7 @@ def client_for(user) -> APIClient:
 
 
 def a_user(email: str):
-    return user_service.create(email=email, password=PASSWORD, display_name=email.split("@")[0], is_verified=True)
+    return user_service.create_user(email=email, password=PASSWORD, display_name=email.split("@")[0], is_verified=True)
 
 
 def all_sent(notification_id: str, expected: int) -> bool:
@@ -106,7 +106,7 @@ def test_a_send_to_a_group_over_http_is_delivered_by_the_worker_once_and_the_unr
     notifier = permission_service.create_role(
         actor_id=None, name="notifier", permissions=["notifications.notification.send"]
     )
-    permission_service.grant(actor_id=None, role_id=notifier.id, user_id=ops.id)
+    permission_service.grant_role(actor_id=None, role_id=notifier.id, user_id=ops.id)
     staff = permission_service.create_group(actor_id=None, name="staff")
     for user in (ada, grace):
         permission_service.add_group_member(actor_id=None, group_id=staff.id, user_id=user.id)
@@ -151,7 +151,7 @@ def test_a_role_granted_to_a_group_reaches_each_member_once_through_the_worker(w
     viewer = permission_service.create_role(actor_id=None, name="viewer", permissions=[])
 
     # rbac.assignment_granted → the worker's consumer → the notifications.send task → deliveries.
-    permission_service.grant(actor_id=None, role_id=viewer.id, group_id=staff.id, scope="org:acme")
+    permission_service.grant_role(actor_id=None, role_id=viewer.id, group_id=staff.id, scope="org:acme")
 
     notices = InAppMessage.objects.filter(notification__type="role_assigned")
     wait_for(lambda: notices.count() == 2, timeout=30, what="both role notices")

@@ -37,7 +37,7 @@ def queued(monkeypatch):
 def test_deliveries_are_queued_one_task_per_batch_not_per_delivery(ada, grace, queued):
     unknown = [uuid.uuid4() for _ in range(2 * DELIVERY_BATCH_SIZE + 48)]
 
-    notification_id = notification_service.send(
+    notification_id = notification_service.send_notification(
         type="announcement", user_ids=[ada.id, *unknown, grace.id], context=HELLO, channels=["in_app"]
     )
 
@@ -52,18 +52,18 @@ def test_deliveries_are_queued_one_task_per_batch_not_per_delivery(ada, grace, q
 
 
 def test_a_single_delivery_is_queued_as_its_own_task(ada, queued):
-    notification_service.send(type="announcement", user_ids=[ada.id], context=HELLO, channels=["in_app"])
+    notification_service.send_notification(type="announcement", user_ids=[ada.id], context=HELLO, channels=["in_app"])
     assert [name for name, _ in queued] == [DELIVER_TASK]
 
 
 def test_the_unread_count_comes_from_the_database_while_the_cache_is_unreachable(ada):
-    notification_service.send(type="announcement", user_ids=[ada.id], context=HELLO, channels=["in_app"])
+    notification_service.send_notification(type="announcement", user_ids=[ada.id], context=HELLO, channels=["in_app"])
     broken = {"default": {"BACKEND": "tests.notifications.broken_cache.UnreachableCache"}}
 
     with override_settings(CACHES=broken):
-        assert notification_service.unread_count(user_id=ada.id) == 1
+        assert notification_service.count_unread(user_id=ada.id) == 1
         notification_service.mark_all_read(user_id=ada.id)  # its invalidation fails, and is logged
-        assert notification_service.unread_count(user_id=ada.id) == 0
+        assert notification_service.count_unread(user_id=ada.id) == 0
 
 
 def test_marking_something_that_is_not_a_message_id_read_is_not_found(ada):

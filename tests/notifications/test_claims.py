@@ -26,7 +26,7 @@ HELLO = {"subject": "Maintenance tonight", "body": "Down from 22:00 to 23:00."}
 
 
 def announce(user, channel: str) -> Delivery:
-    notification_id = notification_service.send(
+    notification_id = notification_service.send_notification(
         type="announcement", user_ids=[user.id], context=HELLO, channels=[channel]
     )
     return Delivery.objects.get(notification_id=notification_id, channel=channel)

@@ -156,10 +156,10 @@ def sent(notification_id: uuid.UUID, channel: str) -> Delivery | None:
 
 def test_a_webhook_receiver_failing_twice_gets_one_delivery_after_the_workers_retries(receiver, start_worker):
     start_worker()
-    ada = user_service.create(email="ada@example.com", display_name="Ada")
+    ada = user_service.create_user(email="ada@example.com", display_name="Ada")
     receiver.answer(500, 500)
 
-    notification_id = notification_service.send(
+    notification_id = notification_service.send_notification(
         type="announcement", user_ids=[ada.id], context=HELLO, channels=["webhook"]
     )
 
@@ -178,10 +178,10 @@ def test_a_webhook_receiver_failing_twice_gets_one_delivery_after_the_workers_re
 
 def test_a_mail_server_that_says_later_twice_gets_the_mail_once_through_smtp(smtp, start_worker):
     start_worker()
-    ada = user_service.create(email="ada@example.com", display_name="Ada")
+    ada = user_service.create_user(email="ada@example.com", display_name="Ada")
     smtp.subject, smtp.refusals = HELLO["subject"], 2
 
-    notification_id = notification_service.send(
+    notification_id = notification_service.send_notification(
         type="announcement", user_ids=[ada.id], context=HELLO, channels=["email"]
     )
 
@@ -198,10 +198,10 @@ def test_a_mail_server_that_says_later_twice_gets_the_mail_once_through_smtp(smt
 
 def test_a_worker_killed_while_posting_a_webhook_loses_nothing_and_the_delivery_is_sent_once(receiver, start_worker):
     first = start_worker(webhook_timeout=60.0)  # it would wait for the receiver for a minute
-    ada = user_service.create(email="ada@example.com", display_name="Ada")
+    ada = user_service.create_user(email="ada@example.com", display_name="Ada")
     receiver.answer(None)  # the first request is held open: the delivery is in flight
 
-    notification_id = notification_service.send(
+    notification_id = notification_service.send_notification(
         type="announcement", user_ids=[ada.id], context=HELLO, channels=["webhook"]
     )
     assert receiver.holding.wait(30), "the worker never posted the webhook"
@@ -228,9 +228,9 @@ def test_a_delivery_whose_task_was_lost_with_the_worker_is_sent_once_by_the_swee
     broker, receiver, start_worker, settings
 ):
     first = start_worker(webhook_timeout=60.0)
-    ada = user_service.create(email="ada@example.com", display_name="Ada")
+    ada = user_service.create_user(email="ada@example.com", display_name="Ada")
     receiver.answer(None)
-    notification_id = notification_service.send(
+    notification_id = notification_service.send_notification(
         type="announcement", user_ids=[ada.id], context=HELLO, channels=["webhook"]
     )
     assert receiver.holding.wait(30), "the worker never posted the webhook"

@@ -91,13 +91,13 @@ def test_a_send_context_is_accepted_exactly_when_it_fits_the_type(context):
 
     if problems:
         with pytest.raises(InvalidNotification) as raised:
-            notification_service.send(
+            notification_service.send_notification(
                 type="announcement", user_ids=[uuid.uuid4()], context=context, channels=["in_app"]
             )
         assert set(raised.value.details["context"]) == problems
         assert Notification.objects.count() == before
     else:
-        notification_id = notification_service.send(
+        notification_id = notification_service.send_notification(
             type="announcement", user_ids=[uuid.uuid4()], context=context, channels=["in_app"]
         )
         assert Notification.objects.get(id=notification_id).context == context
@@ -143,6 +143,6 @@ def test_inbox_pages_in_a_row_are_every_message_newest_first_exactly_once(messag
             assert len(page.results) == limit
             cursor = page.next
         assert seen == expected
-        assert notification_service.unread_count(user_id=user_id) == sum(1 for _, read in messages if not read)
+        assert notification_service.count_unread(user_id=user_id) == sum(1 for _, read in messages if not read)
     finally:
         Notification.objects.all().delete()

@@ -1,4 +1,4 @@
-"""notification_service.send: what it records, what it refuses, how it renders (embedded mode)."""
+"""notification_service.send_notification: what it records, what it refuses, how it renders (embedded mode)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ HELLO = {"subject": "Maintenance tonight", "body": "The service is down from 22:
 
 
 def announce(user_ids, **kwargs) -> uuid.UUID:
-    return notification_service.send(type="announcement", user_ids=user_ids, context=HELLO, **kwargs)
+    return notification_service.send_notification(type="announcement", user_ids=user_ids, context=HELLO, **kwargs)
 
 
 def announcements_requested() -> int:
@@ -101,7 +101,7 @@ def test_reusing_an_idempotency_key_for_a_different_notification_is_refused(ada,
 
 def test_an_unknown_type_is_refused_and_nothing_is_recorded(ada):
     with pytest.raises(UnknownNotificationType) as error:
-        notification_service.send(type="birthday", user_ids=[ada.id], context={})
+        notification_service.send_notification(type="birthday", user_ids=[ada.id], context={})
 
     assert error.value.code == "unknown_notification_type"
     assert error.value.kind == "invalid_argument"
@@ -131,7 +131,7 @@ def test_a_notification_the_type_does_not_accept_is_refused_and_nothing_is_recor
     request = {"type": "announcement", "user_ids": [ada.id], "context": HELLO, **kwargs}
 
     with pytest.raises(InvalidNotification) as error:
-        notification_service.send(**request)
+        notification_service.send_notification(**request)
 
     assert error.value.kind == "invalid_argument"
     assert list(error.value.details) == [field]
@@ -140,7 +140,7 @@ def test_a_notification_the_type_does_not_accept_is_refused_and_nothing_is_recor
 
 def test_an_unknown_context_key_is_named_in_the_details(ada):
     with pytest.raises(InvalidNotification) as error:
-        notification_service.send(type="announcement", user_ids=[ada.id], context={**HELLO, "footer": "x"})
+        notification_service.send_notification(type="announcement", user_ids=[ada.id], context={**HELLO, "footer": "x"})
 
     assert error.value.details == {"context": {"footer": ["Not a field of this notification type."]}}
 
@@ -160,7 +160,7 @@ def test_a_message_carrying_a_token_cannot_be_sent_in_app(ada):
 def test_the_html_part_escapes_the_context_and_the_text_part_keeps_it_as_written(ada):
     body = 'Read <script>alert("x")</script> & <a href="https://evil.example">this</a>'
 
-    announce_id = notification_service.send(
+    announce_id = notification_service.send_notification(
         type="announcement", user_ids=[ada.id], context={"subject": "Tom & Jerry <b>", "body": body}
     )
 
@@ -175,7 +175,7 @@ def test_the_html_part_escapes_the_context_and_the_text_part_keeps_it_as_written
 
 
 def test_a_newline_in_the_subject_cannot_add_a_mail_header(ada):
-    notification_service.send(
+    notification_service.send_notification(
         type="announcement", user_ids=[ada.id], context={"subject": "Hi\r\nBcc: all@example.com", "body": "b"}
     )
 
@@ -200,7 +200,7 @@ def test_an_unknown_recipient_is_skipped(ada):
 
 def test_an_inactive_user_gets_security_notices_but_not_announcements(embedded):
     gone = make_user("gone@example.com")
-    user_service.deactivate(user_id=gone.id)
+    user_service.deactivate_user(user_id=gone.id)
 
     announcement = announce([gone.id], channels=["email"])
     notice = send_as_gatehouse(type="password_changed", user_ids=[gone.id], context={}, channels=["email"])

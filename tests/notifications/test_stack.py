@@ -120,7 +120,7 @@ def settle(seconds: float = 1.5) -> None:
 
 
 def test_an_auth_event_recorded_through_the_outbox_ends_as_exactly_one_mail_with_the_token_link(smtp, worker):
-    ada = user_service.create(email="ada@example.com", display_name="Ada")
+    ada = user_service.create_user(email="ada@example.com", display_name="Ada")
     token, sealed = one_time_token(ada.id)
 
     with transaction.atomic():
@@ -147,7 +147,7 @@ def test_an_auth_event_recorded_through_the_outbox_ends_as_exactly_one_mail_with
 
 
 def test_an_event_the_broker_delivers_twice_sends_one_mail(broker, smtp, worker):
-    ada = user_service.create(email="ada@example.com", display_name="Ada")
+    ada = user_service.create_user(email="ada@example.com", display_name="Ada")
     token, sealed = one_time_token(ada.id)
     twice = Envelope(
         type=PASSWORD_RESET_REQUESTED,

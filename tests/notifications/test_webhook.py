@@ -33,7 +33,7 @@ def receiver(settings):
 
 
 def announce(user, **kwargs) -> Delivery:
-    notification_id = notification_service.send(
+    notification_id = notification_service.send_notification(
         type="announcement", user_ids=[user.id], context=HELLO, channels=["webhook"], **kwargs
     )
     return Delivery.objects.get(notification_id=notification_id, channel="webhook")
@@ -147,7 +147,7 @@ def test_the_signature_made_with_another_secret_is_refused_by_the_receiver(ada, 
 def test_the_other_channels_of_the_same_notification_do_not_wait_for_the_webhook(ada, receiver):
     receiver.answer(*[500] * (MAX_RETRIES + 1))
 
-    notification_id = notification_service.send(
+    notification_id = notification_service.send_notification(
         type="announcement", user_ids=[ada.id], context=HELLO, channels=["in_app", "webhook"]
     )
 

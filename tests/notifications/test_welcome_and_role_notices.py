@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 def test_a_new_user_finds_a_welcome_in_the_inbox_and_gets_no_second_mail(embedded):
     mail.outbox.clear()
-    user = user_service.create(email="lin@example.com", display_name="Lin")
+    user = user_service.create_user(email="lin@example.com", display_name="Lin")
 
     [message] = InAppMessage.objects.filter(user_id=user.id)
     assert message.notification.type == TYPE_WELCOME
@@ -65,7 +65,7 @@ def test_a_role_granted_to_a_group_tells_its_members(ada, grace):
     InAppMessage.objects.all().delete()
 
     # Granting records rbac.assignment_granted; in embedded mode the consumer runs after the commit.
-    permission_service.grant(actor_id=None, role_id=role.id, group_id=group.id)
+    permission_service.grant_role(actor_id=None, role_id=role.id, group_id=group.id)
 
     messages = InAppMessage.objects.filter(notification__type=TYPE_ROLE_ASSIGNED)
     assert sorted(m.user_id for m in messages) == sorted([ada.id, grace.id])

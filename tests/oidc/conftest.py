@@ -18,7 +18,7 @@ RP = "https://rp.example.com/callback"
 @pytest.fixture
 def rp(db):
     """A confidential, first-party client (no consent page)."""
-    return oidc_provider.client_create(
+    return oidc_provider.create_client(
         name="Relying Party",
         redirect_uris=[RP],
         first_party=True,
@@ -28,7 +28,7 @@ def rp(db):
 
 @pytest.fixture
 def third_party(db):
-    return oidc_provider.client_create(name="Third Party App", redirect_uris=[RP], public=True)
+    return oidc_provider.create_client(name="Third Party App", redirect_uris=[RP], public=True)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ ADD = "/admin/gatehouse_auth/oidcclient/add/"
 def operator(client):
     from users.models import User
 
-    user = user_service.create(
+    user = user_service.create_user(
         email="op@example.com", password=PASSWORD, display_name="Op", is_verified=True, is_staff=True
     )
     grant_role(user.id)
@@ -42,7 +42,7 @@ def test_an_operator_registers_a_client_and_sees_its_secret_once(operator):
     assert response.status_code == 200
     shown = re.search(r"shown only now: ([A-Za-z0-9_\-]+)", response.content.decode())
     assert shown, response.content.decode()[:2000]
-    [client] = oidc_provider.client_list()
+    [client] = oidc_provider.list_clients()
     assert client.name == "Grafana" and client.redirect_uris == ("https://grafana.example.com/login/generic_oauth",)
     listing = operator.get("/admin/gatehouse_auth/oidcclient/").content.decode()
     assert "Grafana" in listing and shown.group(1) not in listing
@@ -58,12 +58,12 @@ def test_a_bad_redirect_uri_is_shown_on_the_form_and_nothing_is_registered(opera
         },
     )
     assert response.status_code == 200 and "Not a usable redirect URI" in response.content.decode()
-    assert oidc_provider.client_list() == []
+    assert oidc_provider.list_clients() == []
 
 
 def test_deleting_a_client_in_the_admin_removes_it(operator):
-    created = oidc_provider.client_create(name="Old", redirect_uris=["https://e.com/cb"])
+    created = oidc_provider.create_client(name="Old", redirect_uris=["https://e.com/cb"])
     url = f"/admin/gatehouse_auth/oidcclient/{created.client.client_id}/delete/"
     response = operator.post(url, {"post": "yes"}, follow=True)
     assert response.status_code == 200
-    assert oidc_provider.client_list() == []
+    assert oidc_provider.list_clients() == []

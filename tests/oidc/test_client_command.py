@@ -30,7 +30,7 @@ def test_create_prints_the_id_and_secret_once_as_json_and_the_secret_is_not_stor
     assert set(printed) == {"client_id", "client_secret"} and len(printed["client_secret"]) >= 40
     row = OidcClient.objects.get(client_id=printed["client_id"])
     assert printed["client_secret"] not in row.secret_hash and len(row.secret_hash) == 64
-    assert [c.name for c in oidc_provider.client_list()] == ["Grafana"]
+    assert [c.name for c in oidc_provider.list_clients()] == ["Grafana"]
 
 
 def test_a_public_client_gets_no_secret():
@@ -58,12 +58,12 @@ def test_bad_registrations_are_refused_with_a_reason():
             "--grant-type",
             "client_credentials",
         )
-    assert oidc_provider.client_list() == []
+    assert oidc_provider.list_clients() == []
 
 
 def test_delete_removes_the_client():
     printed = json.loads(run("create", "--name", "Old", "--redirect-uri", "https://e.com/cb", "--json"))
     run("delete", printed["client_id"])
-    assert oidc_provider.client_list() == []
+    assert oidc_provider.list_clients() == []
     with pytest.raises(CommandError, match="no client"):
         run("delete", printed["client_id"])

@@ -16,7 +16,7 @@ CLIENTS = "/api/v1/oidc/clients"
 
 @pytest.fixture
 def admin_api(db):
-    user = user_service.create(email="root@example.com", password=PASSWORD, display_name="Root", is_verified=True)
+    user = user_service.create_user(email="root@example.com", password=PASSWORD, display_name="Root", is_verified=True)
     grant_role(user.id)
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_of(api, 'root@example.com', PASSWORD)['access_token']}")
@@ -50,7 +50,7 @@ def test_a_bad_registration_is_a_validation_error_in_the_envelope(admin_api):
 
 
 def test_users_without_the_permission_get_403_and_anonymous_401(db):
-    user_service.create(email="ada@example.com", password=PASSWORD, display_name="Ada", is_verified=True)
+    user_service.create_user(email="ada@example.com", password=PASSWORD, display_name="Ada", is_verified=True)
     api = APIClient()
     assert api.get(CLIENTS).status_code == 401
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_of(api, 'ada@example.com', PASSWORD)['access_token']}")

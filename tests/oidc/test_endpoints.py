@@ -55,14 +55,14 @@ def test_introspection_describes_a_live_token_and_says_inactive_after_revocation
 def test_introspection_needs_client_authentication_and_shows_only_the_clients_own_tokens(ada, rp, browser, db):
     tokens = granted(browser, rp)
     assert Client().post("/oauth2/introspect", {"token": tokens["access_token"]}).status_code == 401
-    other = oidc_provider.client_create(name="Other", redirect_uris=[RP], first_party=True)
+    other = oidc_provider.create_client(name="Other", redirect_uris=[RP], first_party=True)
     assert introspect(other, tokens["access_token"]) == {"active": False}
     assert introspect(rp, "not-a-token") == {"active": False}
 
 
 def test_a_client_cannot_revoke_another_clients_token(ada, rp, browser, db):
     tokens = granted(browser, rp)
-    other = oidc_provider.client_create(name="Other", redirect_uris=[RP], first_party=True)
+    other = oidc_provider.create_client(name="Other", redirect_uris=[RP], first_party=True)
     response = Client().post("/oauth2/revoke", {"token": tokens["access_token"]}, **basic(other))
     assert response.status_code == 200  # RFC 7009 §2.2: the same answer
     assert userinfo_status(tokens["access_token"]) == 200
@@ -79,7 +79,7 @@ def test_revoking_the_access_token_ends_the_grant(ada, rp, browser):
 
 @pytest.fixture
 def rp_with_logout(db):
-    return oidc_provider.client_create(
+    return oidc_provider.create_client(
         name="Relying Party", redirect_uris=[RP], first_party=True, post_logout_redirect_uris=[LOGOUT_TO]
     )
 

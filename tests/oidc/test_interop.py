@@ -51,11 +51,11 @@ def gatehouse(request, transactional_db, tmp_path):
 
 @pytest.fixture
 def ada(transactional_db):
-    return user_service.create(email="ada@example.com", password=PASSWORD, display_name="Ada", is_verified=True)
+    return user_service.create_user(email="ada@example.com", password=PASSWORD, display_name="Ada", is_verified=True)
 
 
 def test_authlib_client_code_flow_with_pkce_refresh_introspection_revocation_and_client_credentials(gatehouse, ada):
-    created = oidc_provider.client_create(
+    created = oidc_provider.create_client(
         name="Authlib app",
         redirect_uris=[RP],
         first_party=True,
@@ -98,7 +98,7 @@ def test_pyoidc_discovers_validates_the_id_token_and_reads_userinfo(gatehouse, a
     from oic.oic.message import AuthorizationResponse, RegistrationResponse
     from oic.utils.authn.client import CLIENT_AUTHN_METHOD
 
-    created = oidc_provider.client_create(name="pyoidc app", redirect_uris=[RP], first_party=True)
+    created = oidc_provider.create_client(name="pyoidc app", redirect_uris=[RP], first_party=True)
     client = Client(client_authn_method=CLIENT_AUTHN_METHOD)
     client.provider_config(gatehouse)  # checks that the issuer in the document is the one asked
     client.store_registration_info(
@@ -134,7 +134,7 @@ def test_pyoidc_discovers_validates_the_id_token_and_reads_userinfo(gatehouse, a
 def relying_party(gatehouse, tmp_path, transactional_db):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    created = oidc_provider.client_create(
+    created = oidc_provider.create_client(
         name="Django site", redirect_uris=[f"{base}/oidc/callback/"], grant_types=["authorization_code"]
     )
     env = subprocess_env(

@@ -165,7 +165,7 @@ def test_prompt_none_without_a_session_answers_login_required(ada, rp, browser):
 
 
 def test_a_second_client_signs_in_through_the_sso_session_without_a_password(ada, rp, browser, db):
-    other = oidc_provider.client_create(name="Second", redirect_uris=[RP], first_party=True)
+    other = oidc_provider.create_client(name="Second", redirect_uris=[RP], first_party=True)
     _, challenge = pkce()
     code_of(browser, rp.client.client_id, challenge)
     params = redirect_params(browser.get(authorize_url(other.client.client_id, challenge, prompt="none")))
@@ -328,8 +328,8 @@ def test_a_permissions_claim_only_for_a_client_that_asks_for_its_scope(ada, brow
     role = permission_service.create_role(
         actor_id=None, name="acme-viewer", permissions=["users.user.view"], description=""
     )
-    permission_service.grant(actor_id=None, role_id=role.id, user_id=ada.id, scope="org:acme")
-    with_claim = oidc_provider.client_create(
+    permission_service.grant_role(actor_id=None, role_id=role.id, user_id=ada.id, scope="org:acme")
+    with_claim = oidc_provider.create_client(
         name="Acme app", redirect_uris=[RP], first_party=True, permissions_scope="org:acme"
     )
     verifier, challenge = pkce()
@@ -337,7 +337,7 @@ def test_a_permissions_claim_only_for_a_client_that_asks_for_its_scope(ada, brow
     body = exchange(None, code, verifier, secret=with_claim.client_secret, client_id=with_claim.client.client_id).json()
     claims = jwt.decode(body["access_token"], options={"verify_signature": False})
     assert claims["permissions"] == ["users.user.view"]
-    plain = oidc_provider.client_create(name="Plain", redirect_uris=[RP], first_party=True)
+    plain = oidc_provider.create_client(name="Plain", redirect_uris=[RP], first_party=True)
     verifier, challenge = pkce()
     page = browser.get(authorize_url(plain.client.client_id, challenge))
     code = redirect_params(page)["code"]

@@ -150,7 +150,7 @@ def test_scripts_stack_runs_every_process_and_events_flow_end_to_end(stack):
 
     # A write through the gRPC process: its event leaves through the outbox and reaches a consumer
     # hosted by the worker, over RabbitMQ.
-    user = GrpcUserService(target=stack.grpc_target).create(email=f"stack-{uuid.uuid4().hex[:8]}@example.com")
+    user = GrpcUserService(target=stack.grpc_target).create_user(email=f"stack-{uuid.uuid4().hex[:8]}@example.com")
     event = eventually(
         lambda: OutboxEvent.objects.filter(type=USER_REGISTERED, payload__user_id=str(user.id)).first(),
         timeout=10,

@@ -27,13 +27,13 @@ def codes(db):
 
 
 def role(name, permissions=(), parents=(), actor_id=None):
-    return services.role_create(
+    return services.create_role(
         actor_id=actor_id, name=name, permissions=list(permissions), parents=[p.id for p in parents]
     )
 
 
 def grant(role_, *, user_id=None, group=None, scope=None, expires_at=None, actor_id=None):
-    return services.assignment_grant(
+    return services.grant_role(
         actor_id=actor_id,
         role_id=role_.id,
         user_id=user_id,

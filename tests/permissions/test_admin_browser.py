@@ -49,7 +49,7 @@ def browser():
 
 
 def _user(email, *, staff=False):
-    return user_service.create(email=email, password=PASSWORD, is_staff=staff, is_verified=True)
+    return user_service.create_user(email=email, password=PASSWORD, is_staff=staff, is_verified=True)
 
 
 def _wait(driver, css):
@@ -80,7 +80,7 @@ def _explain(driver, base, email, permission, scope):
 
 def test_an_admin_creates_a_role_assigns_it_by_email_and_the_check_changes(server, browser):
     staff = _user("admin@example.com", staff=True)
-    permission_service.grant(
+    permission_service.grant_role(
         actor_id=None, role_id=permission_service.get_role_by_name(name=ADMIN_ROLE).id, user_id=staff.id
     )
     bob = _user("bob@example.com")
@@ -148,7 +148,7 @@ def test_a_staff_user_without_rbac_roles_does_not_see_the_rbac_admin(server, bro
 def test_a_staff_user_who_may_only_view_roles_sees_them_and_nothing_more(server, browser):
     staff = _user("viewer@example.com", staff=True)
     viewer = permission_service.create_role(actor_id=None, name="rbac-viewer", permissions=["rbac.role.view"])
-    permission_service.grant(actor_id=None, role_id=viewer.id, user_id=staff.id)
+    permission_service.grant_role(actor_id=None, role_id=viewer.id, user_id=staff.id)
     _log_in(browser, server, staff.email)
 
     browser.get(f"{server}/admin/permissions/")
@@ -175,12 +175,12 @@ def test_an_admin_sees_people_in_the_assignments_finds_them_by_email_and_is_told
 ):
     staff = _user("admin@example.com", staff=True)
     admin_role = permission_service.get_role_by_name(name=ADMIN_ROLE)
-    permission_service.grant(actor_id=None, role_id=admin_role.id, user_id=staff.id)
+    permission_service.grant_role(actor_id=None, role_id=admin_role.id, user_id=staff.id)
     reader = permission_service.create_role(actor_id=None, name="reader", permissions=[PERMISSION])
-    bob = user_service.create(email="bob@example.com", display_name="Bob Stone")
-    carol = user_service.create(email="carol@example.com")
-    permission_service.grant(actor_id=staff.id, role_id=reader.id, user_id=bob.id, scope=SCOPE)
-    permission_service.grant(actor_id=None, role_id=reader.id, user_id=carol.id)
+    bob = user_service.create_user(email="bob@example.com", display_name="Bob Stone")
+    carol = user_service.create_user(email="carol@example.com")
+    permission_service.grant_role(actor_id=staff.id, role_id=reader.id, user_id=bob.id, scope=SCOPE)
+    permission_service.grant_role(actor_id=None, role_id=reader.id, user_id=carol.id)
     _log_in(browser, server, staff.email)
 
     browser.get(f"{server}/admin/permissions/assignment/")

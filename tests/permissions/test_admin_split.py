@@ -56,10 +56,10 @@ def test_the_assignment_list_of_50_people_asks_the_users_service_once(client, re
     from users.models import User
 
     assert isinstance(provided(SERVICE_NAME), GrpcUserService)
-    staff = user_service.create(email="root@example.com", is_staff=True, is_verified=True)
+    staff = user_service.create_user(email="root@example.com", is_staff=True, is_verified=True)
     grant_role(staff.id)
     reader = role("reader", ["docs.page.read"])
-    people = [user_service.create(email=f"user{n:02}@example.com") for n in range(50)]
+    people = [user_service.create_user(email=f"user{n:02}@example.com") for n in range(50)]
     for person in people:
         grant(reader, user_id=person.id, actor_id=staff.id)
     client.force_login(User.objects.get(id=staff.id))
@@ -69,20 +69,20 @@ def test_the_assignment_list_of_50_people_asks_the_users_service_once(client, re
     assert listing.status_code == 200
     content = listing.content.decode()
     assert all(person.email in content for person in people) and str(people[0].id) not in content
-    assert difference(calls(remote_users), before) == {"GetMany": 1}
+    assert difference(calls(remote_users), before) == {"GetUsers": 1}
 
     before = calls(remote_users)
     found = client.get("/admin/permissions/assignment/", {"q": "user07@example.com"})
     assert [a.user_id for a in found.context["cl"].result_list] == [people[7].id]
-    assert difference(calls(remote_users), before) == {"List": 1, "GetMany": 1}  # the search, the page
+    assert difference(calls(remote_users), before) == {"ListUsers": 1, "GetUsers": 1}  # the search, the page
 
 
 def test_the_audit_log_of_many_actors_asks_the_users_service_once(client, remote_users, codes):
     from users.models import User
 
-    staff = user_service.create(email="root@example.com", is_staff=True, is_verified=True)
+    staff = user_service.create_user(email="root@example.com", is_staff=True, is_verified=True)
     grant_role(staff.id)
-    actors = [user_service.create(email=f"actor{n:02}@example.com") for n in range(20)]
+    actors = [user_service.create_user(email=f"actor{n:02}@example.com") for n in range(20)]
     for n, actor in enumerate(actors):
         grant(Role.objects.get(name="admin"), user_id=actor.id)  # each actor may grant
         grant(role(f"role{n}", ["docs.page.read"]), user_id=staff.id, actor_id=actor.id)
@@ -91,4 +91,4 @@ def test_the_audit_log_of_many_actors_asks_the_users_service_once(client, remote
     before = calls(remote_users)
     listing = client.get("/admin/permissions/auditentry/")
     assert all(actor.email in listing.content.decode() for actor in actors)
-    assert difference(calls(remote_users), before) == {"GetMany": 1}
+    assert difference(calls(remote_users), before) == {"GetUsers": 1}

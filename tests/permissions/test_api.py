@@ -16,7 +16,7 @@ RBAC = "/api/v1/rbac"
 
 
 def client_for(email: str) -> tuple[APIClient, uuid.UUID]:
-    user = user_service.create(email=email, password=PASSWORD, is_verified=True)
+    user = user_service.create_user(email=email, password=PASSWORD, is_verified=True)
     client = APIClient()
     response = client.post("/api/v1/auth/token", {"email": email, "password": PASSWORD}, format="json")
     assert response.status_code == 200, response.content
@@ -28,7 +28,7 @@ def client_for(email: str) -> tuple[APIClient, uuid.UUID]:
 def root():
     client, user_id = client_for("root@example.com")
     admin = permission_service.get_role_by_name(name=ADMIN_ROLE)
-    permission_service.grant(actor_id=None, role_id=admin.id, user_id=user_id)
+    permission_service.grant_role(actor_id=None, role_id=admin.id, user_id=user_id)
     return client, user_id
 
 
@@ -194,7 +194,7 @@ def test_the_assignment_and_membership_of_a_user_deactivated_since_are_still_rem
     bob = new_user()
     assignment = admin.post(f"{RBAC}/assignments", {"role": "viewer", "user_id": str(bob)}, format="json").json()
     admin.post(f"{RBAC}/groups/{group['id']}/members", {"user_id": str(bob)}, format="json")
-    user_service.deactivate(user_id=bob)
+    user_service.deactivate_user(user_id=bob)
     assert admin.delete(f"{RBAC}/assignments/{assignment['id']}").status_code == 204
     assert admin.delete(f"{RBAC}/groups/{group['id']}/members?user_id={bob}").status_code == 204
     assert permission_service.list_assignments(user_id=bob).results == ()

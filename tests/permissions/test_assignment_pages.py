@@ -95,7 +95,7 @@ def test_a_cursor_that_is_not_ours_is_invalid_input(cursor):
 def test_the_rest_list_pages_with_the_cursor_and_answers_400_with_details_for_bad_input(codes):
     client, user_id = client_for("pager@example.com")
     admin = permission_service.get_role_by_name(name="admin")
-    permission_service.grant(actor_id=None, role_id=admin.id, user_id=user_id)
+    permission_service.grant_role(actor_id=None, role_id=admin.id, user_id=user_id)
     reader = role("reader", ["docs.page.read"])
     granted = [grant(reader, user_id=new_user()).id for _ in range(3)]
 

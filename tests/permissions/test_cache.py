@@ -63,9 +63,9 @@ def test_a_cold_check_costs_the_same_few_queries_for_one_role_or_fifty(codes):
     one = cold_queries(small, "org:acme/project:1")
 
     big = new_user()
-    groups = [services.group_create(actor_id=None, name=f"g{i}") for i in range(10)]
+    groups = [services.create_group(actor_id=None, name=f"g{i}") for i in range(10)]
     for group in groups:
-        services.group_member_add(actor_id=None, group_id=group.id, user_id=big)
+        services.add_group_member(actor_id=None, group_id=group.id, user_id=big)
     parent = role("base", ["docs.page.read"])
     for i in range(50):
         parent = role(f"r{i}", ["docs.page.write"] if i % 2 else [], parents=[parent])
@@ -92,7 +92,7 @@ def warm(codes):
     """A user whose grant is cached in memory and in the shared cache."""
     user = new_user()
     reader = role("reader", ["docs.page.read"])
-    group = services.group_create(actor_id=None, name="staff")
+    group = services.create_group(actor_id=None, name="staff")
     assert not check(user, "docs.page.read")
     return user, reader, group
 
@@ -101,25 +101,25 @@ def test_a_revoked_assignment_is_denied_at_once(warm):
     user, reader, _ = warm
     assignment = grant(reader, user_id=user)
     assert check(user, "docs.page.read")
-    services.assignment_revoke(actor_id=None, assignment_id=assignment.id)
+    services.revoke_assignment(actor_id=None, assignment_id=assignment.id)
     assert not check(user, "docs.page.read")
 
 
 def test_a_revoked_group_assignment_is_denied_at_once(warm):
     user, reader, group = warm
-    services.group_member_add(actor_id=None, group_id=group.id, user_id=user)
+    services.add_group_member(actor_id=None, group_id=group.id, user_id=user)
     assignment = grant(reader, group=group)
     assert check(user, "docs.page.read")
-    services.assignment_revoke(actor_id=None, assignment_id=assignment.id)
+    services.revoke_assignment(actor_id=None, assignment_id=assignment.id)
     assert not check(user, "docs.page.read")
 
 
 def test_a_removed_membership_is_denied_at_once(warm):
     user, reader, group = warm
     grant(reader, group=group)
-    services.group_member_add(actor_id=None, group_id=group.id, user_id=user)
+    services.add_group_member(actor_id=None, group_id=group.id, user_id=user)
     assert check(user, "docs.page.read")
-    services.group_member_remove(actor_id=None, group_id=group.id, user_id=user)
+    services.remove_group_member(actor_id=None, group_id=group.id, user_id=user)
     assert not check(user, "docs.page.read")
 
 
@@ -128,23 +128,23 @@ def test_a_permission_taken_from_a_role_or_its_parent_is_denied_at_once(warm):
     child = role("child", [], parents=[reader])
     grant(child, user_id=user)
     assert check(user, "docs.page.read")
-    services.role_update(actor_id=None, role_id=child.id, parents=[])
+    services.update_role(actor_id=None, role_id=child.id, parents=[])
     assert not check(user, "docs.page.read")
-    services.role_update(actor_id=None, role_id=child.id, parents=[reader.id])
+    services.update_role(actor_id=None, role_id=child.id, parents=[reader.id])
     assert check(user, "docs.page.read")
-    services.role_update(actor_id=None, role_id=reader.id, permissions=[])
+    services.update_role(actor_id=None, role_id=reader.id, permissions=[])
     assert not check(user, "docs.page.read")
 
 
 def test_a_deleted_role_or_group_grants_nothing_at_once(warm):
     user, reader, group = warm
     grant(reader, group=group)
-    services.group_member_add(actor_id=None, group_id=group.id, user_id=user)
+    services.add_group_member(actor_id=None, group_id=group.id, user_id=user)
     writer = role("writer", ["docs.page.write"])
     grant(writer, user_id=user)
     assert check(user, "docs.page.read") and check(user, "docs.page.write")
-    services.group_delete(actor_id=None, group_id=group.id)
-    services.role_delete(actor_id=None, role_id=writer.id)
+    services.delete_group(actor_id=None, group_id=group.id)
+    services.delete_role(actor_id=None, role_id=writer.id)
     assert not check(user, "docs.page.read") and not check(user, "docs.page.write")
 
 
@@ -171,7 +171,7 @@ def test_a_lost_version_token_is_replaced_by_a_new_one_not_an_old_one(codes):
     assignment = grant(role("reader", ["docs.page.read"]), user_id=user)
     before = rbac_cache.versions(user)
     assert check(user, "docs.page.read")
-    services.assignment_revoke(actor_id=None, assignment_id=assignment.id)
+    services.revoke_assignment(actor_id=None, assignment_id=assignment.id)
     cache.delete_many([rbac_cache.GLOBAL_VERSION_KEY, f"rbac:uv:{user}"])  # evicted
     assert rbac_cache.versions(user) != before
     assert not check(user, "docs.page.read")

@@ -81,7 +81,7 @@ def test_a_revoke_while_the_cache_is_down_goes_ahead_with_its_invalidation_pendi
     assignment = grant(role("reader", ["docs.page.read"]), user_id=user)
     assert selectors.check(user_id=user, permission="docs.page.read")  # cached: the grant is warm
     with dead_cache():
-        services.assignment_revoke(actor_id=None, assignment_id=assignment.id)
+        services.revoke_assignment(actor_id=None, assignment_id=assignment.id)
         assert not Assignment.objects.filter(id=assignment.id).exists()
         assert not selectors.check(user_id=user, permission="docs.page.read")  # the database answers
     [pending] = PendingInvalidation.objects.all()
@@ -100,13 +100,13 @@ def test_every_write_that_only_takes_access_away_goes_ahead_while_the_cache_is_d
     user = new_user()
     reader = role("reader", ["docs.page.read", "docs.page.write"])
     doomed = role("doomed", ["docs.page.read"])
-    group = services.group_create(actor_id=None, name="staff")
-    services.group_member_add(actor_id=None, group_id=group.id, user_id=user)
+    group = services.create_group(actor_id=None, name="staff")
+    services.add_group_member(actor_id=None, group_id=group.id, user_id=user)
     with dead_cache():
-        services.role_update(actor_id=None, role_id=reader.id, permissions=["docs.page.read"])  # loses one
-        services.group_member_remove(actor_id=None, group_id=group.id, user_id=user)
-        services.group_delete(actor_id=None, group_id=group.id)
-        services.role_delete(actor_id=None, role_id=doomed.id)
+        services.update_role(actor_id=None, role_id=reader.id, permissions=["docs.page.read"])  # loses one
+        services.remove_group_member(actor_id=None, group_id=group.id, user_id=user)
+        services.delete_group(actor_id=None, group_id=group.id)
+        services.delete_role(actor_id=None, role_id=doomed.id)
         services.user_deactivation_record(user_id=user)
     assert PendingInvalidation.objects.count() == 5
     assert sorted(reader.permissions.values_list("code", flat=True)) == ["docs.page.read"]
@@ -115,13 +115,13 @@ def test_every_write_that_only_takes_access_away_goes_ahead_while_the_cache_is_d
 def test_every_write_that_could_grant_is_refused_while_the_cache_is_down(codes):
     user = new_user()
     reader = role("reader", ["docs.page.read"])
-    group = services.group_create(actor_id=None, name="staff")
+    group = services.create_group(actor_id=None, name="staff")
     with dead_cache():
         for write in (
-            lambda: services.role_create(actor_id=None, name="writer", permissions=["docs.page.write"]),
-            lambda: services.role_update(actor_id=None, role_id=reader.id, permissions=["docs.page.write"]),
-            lambda: services.assignment_grant(actor_id=None, role_id=reader.id, user_id=user),
-            lambda: services.group_member_add(actor_id=None, group_id=group.id, user_id=user),
+            lambda: services.create_role(actor_id=None, name="writer", permissions=["docs.page.write"]),
+            lambda: services.update_role(actor_id=None, role_id=reader.id, permissions=["docs.page.write"]),
+            lambda: services.grant_role(actor_id=None, role_id=reader.id, user_id=user),
+            lambda: services.add_group_member(actor_id=None, group_id=group.id, user_id=user),
         ):
             with pytest.raises(ServiceUnavailable):
                 write()
@@ -150,7 +150,7 @@ def test_an_invalidation_lost_after_the_commit_is_retried_until_the_cache_answer
     monkeypatch.setattr(rbac_cache, "_bump", flaky_bump)
     monkeypatch.setattr(rbac_cache, "RETRY_DELAYS", (0.01,))
     with django_capture_on_commit_callbacks(execute=True):
-        services.assignment_revoke(actor_id=None, assignment_id=assignment.id)
+        services.revoke_assignment(actor_id=None, assignment_id=assignment.id)
     assert bumped.wait(5), "the invalidation was never retried"
     assert calls["n"] == 5
     assert rbac_cache.versions(user)[1] != before[1]

@@ -56,8 +56,8 @@ def test_a_role_holds_its_ancestors_permissions(codes):
 
 def test_a_group_member_holds_the_groups_roles(codes):
     user, outsider = new_user(), new_user()
-    group = services.group_create(actor_id=None, name="staff")
-    services.group_member_add(actor_id=None, group_id=group.id, user_id=user)
+    group = services.create_group(actor_id=None, name="staff")
+    services.add_group_member(actor_id=None, group_id=group.id, user_id=user)
     grant(role("reader", ["docs.page.read"]), group=group, scope="org:acme")
     assert check(user, "docs.page.read", "org:acme/project:1")
     assert not check(outsider, "docs.page.read", "org:acme/project:1")
@@ -99,7 +99,7 @@ def test_a_deactivated_user_holds_nothing_though_their_assignments_stay(codes):
     assert not check(user, "docs.page.read")
     assert selectors.effective_permissions(user_id=user) == frozenset()
     assert selectors.users_with_permission(permission="docs.page.read") == []
-    assert selectors.assignment_get(assignment_id=assignment.id)
+    assert selectors.get_assignment(assignment_id=assignment.id)
     assert selectors.explain(user_id=user, permission="docs.page.read").reason == "user_deactivated"
 
 
@@ -118,8 +118,8 @@ def test_a_check_in_a_malformed_scope_is_refused(codes):
 def test_users_with_a_permission_in_a_scope_are_those_whose_check_says_yes(codes):
     direct, member, elsewhere, beside = new_user(), new_user(), new_user(), new_user()
     reader = role("reader", ["docs.page.read"])
-    group = services.group_create(actor_id=None, name="staff")
-    services.group_member_add(actor_id=None, group_id=group.id, user_id=member)
+    group = services.create_group(actor_id=None, name="staff")
+    services.add_group_member(actor_id=None, group_id=group.id, user_id=member)
     grant(reader, user_id=direct, scope="org:acme")
     grant(reader, group=group)
     grant(reader, user_id=elsewhere, scope="org:acme/project:2")
@@ -134,8 +134,8 @@ def test_explain_an_allow_names_the_assignment_the_role_chain_and_the_group(code
     user = new_user()
     reader = role("reader", ["docs.page.read"])
     editor = role("editor", ["docs.page.write"], parents=[reader])
-    group = services.group_create(actor_id=None, name="staff")
-    services.group_member_add(actor_id=None, group_id=group.id, user_id=user)
+    group = services.create_group(actor_id=None, name="staff")
+    services.add_group_member(actor_id=None, group_id=group.id, user_id=user)
     assignment = grant(editor, group=group, scope="org:acme")
     why = selectors.explain(user_id=user, permission="docs.page.read", scope="org:acme/project:1")
     assert why.allowed and why.reason == "granted"

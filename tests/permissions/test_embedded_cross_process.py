@@ -45,9 +45,9 @@ def server(transactional_db, tmp_path):
 
 
 def test_a_revoke_by_another_process_is_seen_by_the_server_at_once(server):
-    bob = user_service.create(email="bob@example.com", password=PASSWORD, is_verified=True)
+    bob = user_service.create_user(email="bob@example.com", password=PASSWORD, is_verified=True)
     role = permission_service.create_role(actor_id=None, name="viewer", permissions=[PERMISSION])
-    assignment = permission_service.grant(actor_id=None, role_id=role.id, user_id=bob.id)
+    assignment = permission_service.grant_role(actor_id=None, role_id=role.id, user_id=bob.id)
     status, tokens = post(server, "/api/v1/auth/token", {"email": bob.email, "password": PASSWORD})
     assert status == 200, tokens
     for _ in range(3):  # warm whatever the server keeps

@@ -36,7 +36,7 @@ def api_client(user) -> APIClient:
 
 
 def new_account(email: str, **fields):
-    return user_service.create(email=email, password=PASSWORD, is_verified=True, **fields)
+    return user_service.create_user(email=email, password=PASSWORD, is_verified=True, **fields)
 
 
 def fresh(user) -> User:
@@ -85,7 +85,7 @@ def test_a_user_holding_users_user_view_reads_users_but_cannot_change_them(ada, 
     assert error(response) == (403, "permission_denied")
     assert "users.user.manage" in response.json()["error"]["message"]
     assert error(client.delete(f"{USERS}/{grace.id}")) == (403, "permission_denied")
-    assert user_service.get(user_id=grace.id).display_name == ""
+    assert user_service.get_user(user_id=grace.id).display_name == ""
 
 
 def test_with_users_user_manage_the_same_user_may_change_them(ada, grace):
@@ -93,7 +93,7 @@ def test_with_users_user_manage_the_same_user_may_change_them(ada, grace):
     grant(role("user-manager", ["users.user.manage"]), user_id=ada.id)
     response = api_client(ada).patch(f"{USERS}/{grace.id}", {"display_name": "Countess"}, format="json")
     assert response.status_code == 200
-    assert user_service.get(user_id=grace.id).display_name == "Countess"
+    assert user_service.get_user(user_id=grace.id).display_name == "Countess"
 
 
 def test_is_superuser_alone_grants_nothing_the_admin_role_does(grace):
@@ -119,7 +119,7 @@ def test_a_revoke_takes_effect_at_once(ada):
     assignment = grant(role("user-viewer", ["users.user.view"]), user_id=ada.id)
     client = api_client(ada)
     assert client.get(USERS).status_code == 200
-    permission_service.revoke(actor_id=None, assignment_id=assignment.id)
+    permission_service.revoke_assignment(actor_id=None, assignment_id=assignment.id)
     assert error(client.get(USERS)) == (403, "permission_denied")
 
 
@@ -258,7 +258,7 @@ def test_has_perm_with_an_object_follows_the_segment_wise_rule(ada, codes, held,
         assert fresh(ada).has_perm("docs.page.read", Doc(asked)) is expected
         assert expected is permission_service.check(user_id=ada.id, permission="docs.page.read", scope=asked)
     finally:
-        permission_service.revoke(actor_id=None, assignment_id=assignment.id)
+        permission_service.revoke_assignment(actor_id=None, assignment_id=assignment.id)
 
 
 def test_django_codenames_map_to_rbac_codes(ada):
@@ -311,7 +311,7 @@ def test_an_inactive_user_holds_nothing_whatever_its_roles(ada):
 def test_a_revoke_shows_to_the_next_request(ada):
     assignment = grant(role("user-viewer", ["users.user.view"]), user_id=ada.id)
     assert fresh(ada).has_perm("users.user.view")
-    permission_service.revoke(actor_id=None, assignment_id=assignment.id)
+    permission_service.revoke_assignment(actor_id=None, assignment_id=assignment.id)
     assert not fresh(ada).has_perm("users.user.view")
 
 

@@ -35,7 +35,7 @@ def test_the_service_round_trips_roles_groups_assignments_checks_and_the_audit(c
     user = new_user()
     permission_service.add_group_member(actor_id=None, group_id=group.id, user_id=user)
     assert permission_service.group_members(group_id=group.id) == [user]
-    assignment = permission_service.grant(actor_id=None, role_id=editor.id, group_id=group.id, scope="org:acme")
+    assignment = permission_service.grant_role(actor_id=None, role_id=editor.id, group_id=group.id, scope="org:acme")
     assert isinstance(assignment, Assignment)
     assert (assignment.role_name, assignment.group_id, assignment.user_id, assignment.scope) == (
         "editor",
@@ -57,7 +57,7 @@ def test_the_service_round_trips_roles_groups_assignments_checks_and_the_audit(c
     why = permission_service.explain(user_id=user, permission="docs.page.read", scope="org:acme")
     assert isinstance(why, Explanation) and why.role_chain == ("editor", "reader")
 
-    permission_service.revoke(actor_id=None, assignment_id=assignment.id)
+    permission_service.revoke_assignment(actor_id=None, assignment_id=assignment.id)
     assert not permission_service.check(user_id=user, permission="docs.page.read", scope="org:acme")
     permission_service.delete_role(actor_id=None, role_id=editor.id)
     with pytest.raises(RoleNotFound):

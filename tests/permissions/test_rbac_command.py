@@ -40,7 +40,7 @@ def denied(*args) -> str:
 
 
 def test_an_operator_grants_checks_explains_exports_and_revokes(codes):
-    ada = user_service.create(email="ada@example.com")
+    ada = user_service.create_user(email="ada@example.com")
     role("reader", ["docs.page.read"])
     assignment_id = rbac("grant", "reader", "--user", "ada@example.com", "--scope", "org:acme")
     assert rbac("check", "ada@example.com", "docs.page.read", "--scope", "org:acme/p:1") == "allowed"
@@ -76,7 +76,7 @@ def test_grant_refuses_a_user_who_does_not_exist_or_is_deactivated(codes):
 
 
 def test_sync_makes_the_state_what_the_file_says_and_a_second_run_changes_nothing(codes, tmp_path):
-    ada = user_service.create(email="ada@example.com")
+    ada = user_service.create_user(email="ada@example.com")
     role("old", ["docs.page.read"])
     document = {
         "roles": [
@@ -113,11 +113,11 @@ def test_sync_makes_the_state_what_the_file_says_and_a_second_run_changes_nothin
 
 def _world():
     """A superuser holding admin, a reader role held by ada: what a bad sync must leave alone."""
-    root = user_service.create(email="root@example.com", is_superuser=True)
-    ada = user_service.create(email="ada@example.com")
+    root = user_service.create_user(email="root@example.com", is_superuser=True)
+    ada = user_service.create_user(email="ada@example.com")
     grant_role(root.id)
     reader = role("reader", ["docs.page.read"])
-    permission_service.grant(actor_id=None, role_id=reader.id, user_id=ada.id, scope="org:acme")
+    permission_service.grant_role(actor_id=None, role_id=reader.id, user_id=ada.id, scope="org:acme")
     return root, ada
 
 
@@ -208,7 +208,7 @@ def test_prune_refuses_to_revoke_the_last_admin_unless_told_to(codes, tmp_path):
 def test_prune_refuses_to_revoke_the_last_global_admin_even_when_a_scoped_one_stays(codes, tmp_path):
     root, ada = _world()
     admin = permission_service.get_role_by_name(name="admin")
-    permission_service.grant(actor_id=None, role_id=admin.id, user_id=ada.id, scope="org:acme")
+    permission_service.grant_role(actor_id=None, role_id=admin.id, user_id=ada.id, scope="org:acme")
     exported = json.loads(rbac("export"))
     only_scoped = {
         **exported,
@@ -365,7 +365,7 @@ def test_an_exported_file_still_syncs_once_a_holder_is_deactivated(codes, tmp_pa
     permission_service.create_group(actor_id=None, name="staff")
     staff = permission_service.list_groups()[0]
     permission_service.add_group_member(actor_id=None, group_id=staff.id, user_id=ada.id)
-    user_service.deactivate(user_id=ada.id)
+    user_service.deactivate_user(user_id=ada.id)
     exported = json.loads(rbac("export"))
     assert _sync(tmp_path, exported, "--prune") == "0 change(s)"
 
@@ -373,9 +373,9 @@ def test_an_exported_file_still_syncs_once_a_holder_is_deactivated(codes, tmp_pa
 def test_check_answers_with_its_exit_status_as_a_script_sees_it(transactional_db, codes):
     """Issue 16 item 13: 0 allowed, 1 denied, 2 a usage error; an unknown id is as unknown as an
     unknown email. The real `manage.py`, so the status is the process's."""
-    ada = user_service.create(email="ada@example.com")
+    ada = user_service.create_user(email="ada@example.com")
     reader = role("reader", ["docs.page.read"])
-    permission_service.grant(actor_id=None, role_id=reader.id, user_id=ada.id, scope="org:acme")
+    permission_service.grant_role(actor_id=None, role_id=reader.id, user_id=ada.id, scope="org:acme")
     unknown = str(uuid.uuid4())
     cases = [
         (["ada@example.com", "docs.page.read", "--scope", "org:acme"], 0, "allowed", ""),

@@ -221,28 +221,28 @@ def test_after_any_revoke_every_check_agrees_with_the_reference_at_once(codes, w
         for change in changes:
             match change:
                 case ("revoke", i) if i < len(built.assignments) and i not in world.revoked:
-                    services.assignment_revoke(actor_id=None, assignment_id=built.assignments[i].id)
+                    services.revoke_assignment(actor_id=None, assignment_id=built.assignments[i].id)
                     world.revoked.add(i)
                 case ("leave", g, u) if g not in deleted_groups:
-                    services.group_member_remove(actor_id=None, group_id=built.groups[g].id, user_id=built.users[u])
+                    services.remove_group_member(actor_id=None, group_id=built.groups[g].id, user_id=built.users[u])
                     world.members[g] = world.members[g] - {u}
                 case ("strip", r) if r < len(world.roles) and r not in deleted_roles:
-                    services.role_update(actor_id=None, role_id=built.roles[r].id, permissions=[])
+                    services.update_role(actor_id=None, role_id=built.roles[r].id, permissions=[])
                     world.roles[r] = (frozenset(), world.roles[r][1])
                 case ("orphan", r) if r < len(world.roles) and r not in deleted_roles:
-                    services.role_update(actor_id=None, role_id=built.roles[r].id, parents=[])
+                    services.update_role(actor_id=None, role_id=built.roles[r].id, parents=[])
                     world.roles[r] = (world.roles[r][0], frozenset())
                 case ("deactivate", u):
                     services.user_deactivation_record(user_id=built.users[u])
                     world.deactivated = world.deactivated | {u}
                 case ("delete_role", r) if r < len(world.roles) and r not in deleted_roles:
-                    services.role_delete(actor_id=None, role_id=built.roles[r].id)
+                    services.delete_role(actor_id=None, role_id=built.roles[r].id)
                     deleted_roles.add(r)
                     world.roles = [(own, parents - {r}) for own, parents in world.roles]
                     world.roles[r] = (frozenset(), frozenset())
                     world.revoked |= {i for i, a in enumerate(world.assignments) if a[0] == r}
                 case ("delete_group", g) if g not in deleted_groups:
-                    services.group_delete(actor_id=None, group_id=built.groups[g].id)
+                    services.delete_group(actor_id=None, group_id=built.groups[g].id)
                     deleted_groups.add(g)
                     world.members[g] = frozenset()
                     world.revoked |= {i for i, a in enumerate(world.assignments) if a[1] == ("group", g)}
@@ -276,12 +276,12 @@ def test_a_parent_is_refused_exactly_when_it_would_close_a_cycle(codes, world, d
         parents = [built.roles[p].id for p in world.roles[child][1] | {parent}]
         if reaches(parent, child):
             with pytest.raises(RoleCycle):
-                services.role_update(actor_id=None, role_id=built.roles[child].id, parents=parents)
+                services.update_role(actor_id=None, role_id=built.roles[child].id, parents=parents)
             assert set(built.roles[child].parents.values_list("id", flat=True)) == {
                 built.roles[p].id for p in world.roles[child][1]
             }
         else:
-            services.role_update(actor_id=None, role_id=built.roles[child].id, parents=parents)
+            services.update_role(actor_id=None, role_id=built.roles[child].id, parents=parents)
             world.roles[child] = (world.roles[child][0], world.roles[child][1] | {parent})
             assert_engine_agrees(world, built)
     finally:

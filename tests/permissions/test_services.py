@@ -84,7 +84,7 @@ def test_a_role_cannot_become_its_own_ancestor(codes):
     c = role("c", parents=[b])
     for child, parent in [(a, c), (a, a), (b, c)]:
         with pytest.raises(RoleCycle):
-            services.role_update(actor_id=None, role_id=child.id, parents=[parent.id])
+            services.update_role(actor_id=None, role_id=child.id, parents=[parent.id])
     assert list(a.parents.all()) == []
     assert not audit("role.updated")
 
@@ -92,11 +92,11 @@ def test_a_role_cannot_become_its_own_ancestor(codes):
 def test_a_system_role_cannot_be_deleted_or_changed_but_may_be_described(codes):
     admin = Role.objects.get(name=ADMIN_ROLE)
     with pytest.raises(SystemRoleProtected):
-        services.role_delete(actor_id=None, role_id=admin.id)
+        services.delete_role(actor_id=None, role_id=admin.id)
     for change in [{"name": "root"}, {"permissions": ["docs.page.read"]}, {"parents": [role("x").id]}]:
         with pytest.raises(SystemRoleProtected):
-            services.role_update(actor_id=None, role_id=admin.id, **change)
-    services.role_update(actor_id=None, role_id=admin.id, description="Everything.")
+            services.update_role(actor_id=None, role_id=admin.id, **change)
+    services.update_role(actor_id=None, role_id=admin.id, description="Everything.")
     admin.refresh_from_db()
     assert (admin.name, admin.grants_all, admin.description) == (ADMIN_ROLE, True, "Everything.")
 
@@ -104,13 +104,13 @@ def test_a_system_role_cannot_be_deleted_or_changed_but_may_be_described(codes):
 def test_deleting_a_role_removes_its_assignments_and_is_audited(codes):
     reader = role("reader", ["docs.page.read"])
     grant(reader, user_id=new_user())
-    services.role_delete(actor_id=None, role_id=reader.id)
+    services.delete_role(actor_id=None, role_id=reader.id)
     assert not Assignment.objects.exists()
     [entry] = audit("role.deleted")
     assert entry.before["assignments"] == 1 and entry.after is None
     assert events(ROLE_CHANGED)[-1]["change"] == "deleted"
     with pytest.raises(RoleNotFound):
-        services.role_delete(actor_id=None, role_id=reader.id)
+        services.delete_role(actor_id=None, role_id=reader.id)
 
 
 # --- Escalation ----------------------------------------------------------------------------------
@@ -141,23 +141,23 @@ def test_nobody_edits_a_role_to_hold_a_permission_they_lack(manager, codes):
     grant(reader, user_id=holder)
     # The manager holds docs.page.write only in org:acme; roles are global, so that is not enough.
     with pytest.raises(EscalationDenied):
-        services.role_update(actor_id=manager, role_id=reader.id, permissions=["docs.page.read", "docs.page.write"])
+        services.update_role(actor_id=manager, role_id=reader.id, permissions=["docs.page.read", "docs.page.write"])
     with pytest.raises(EscalationDenied):
-        services.role_update(actor_id=manager, role_id=reader.id, parents=[Role.objects.get(name=ADMIN_ROLE).id])
+        services.update_role(actor_id=manager, role_id=reader.id, parents=[Role.objects.get(name=ADMIN_ROLE).id])
     with pytest.raises(EscalationDenied):
         role("mine", ["docs.page.read"], actor_id=manager)
     assert not selectors.check(user_id=holder, permission="docs.page.write")
-    services.role_update(actor_id=admin, role_id=reader.id, permissions=["docs.page.read", "docs.page.write"])
+    services.update_role(actor_id=admin, role_id=reader.id, permissions=["docs.page.read", "docs.page.write"])
     assert selectors.check(user_id=holder, permission="docs.page.write")
     # Taking away, or keeping what is there, needs nothing held.
-    services.role_update(actor_id=manager, role_id=reader.id, description="Reads.", permissions=["docs.page.write"])
+    services.update_role(actor_id=manager, role_id=reader.id, description="Reads.", permissions=["docs.page.write"])
 
 
 def test_adding_a_member_to_a_group_needs_what_the_group_carries(manager):
-    group = services.group_create(actor_id=None, name="staff")
+    group = services.create_group(actor_id=None, name="staff")
     grant(role("deleter", ["docs.page.delete"]), group=group, scope="org:acme")
     with pytest.raises(EscalationDenied):
-        services.group_member_add(actor_id=manager, group_id=group.id, user_id=new_user())
+        services.add_group_member(actor_id=manager, group_id=group.id, user_id=new_user())
     assert not GroupMembership.objects.exists()
 
 
@@ -187,12 +187,12 @@ def test_a_grant_and_its_revoke_are_audited_and_announced(codes):
         "expires_at": expires.isoformat(),
     }
     assert events(ASSIGNMENT_GRANTED) == [payload]
-    services.assignment_revoke(actor_id=None, assignment_id=assignment.id)
+    services.revoke_assignment(actor_id=None, assignment_id=assignment.id)
     assert events(ASSIGNMENT_REVOKED) == [payload]
     assert audit("assignment.granted")[0].after == payload
     assert audit("assignment.revoked")[0].before == payload
     with pytest.raises(AssignmentNotFound):
-        services.assignment_revoke(actor_id=None, assignment_id=assignment.id)
+        services.revoke_assignment(actor_id=None, assignment_id=assignment.id)
 
 
 @pytest.mark.parametrize(
@@ -208,11 +208,11 @@ def test_a_grant_and_its_revoke_are_audited_and_announced(codes):
 def test_a_malformed_grant_is_refused_and_nothing_changes(codes, kwargs, error):
     import uuid
 
-    group = services.group_create(actor_id=None, name="staff")
+    group = services.create_group(actor_id=None, name="staff")
     values = {"u": new_user(), "g": group.id, "missing": uuid.uuid4(), "past": timezone.now() - timedelta(seconds=1)}
     kwargs = {k: values.get(v, v) if isinstance(v, str) else v for k, v in kwargs.items()}
     with pytest.raises(error):
-        services.assignment_grant(actor_id=None, role_id=role("reader").id, **kwargs)
+        services.grant_role(actor_id=None, role_id=role("reader").id, **kwargs)
     assert not Assignment.objects.exists()
     assert not events(ASSIGNMENT_GRANTED)
 
@@ -224,12 +224,12 @@ def test_granting_the_same_assignment_twice_keeps_one(codes):
 
 
 def test_group_membership_changes_are_idempotent_audited_and_announced(codes):
-    group, user = services.group_create(actor_id=None, name="staff"), new_user()
+    group, user = services.create_group(actor_id=None, name="staff"), new_user()
     for _ in range(2):
-        services.group_member_add(actor_id=None, group_id=group.id, user_id=user)
+        services.add_group_member(actor_id=None, group_id=group.id, user_id=user)
     assert selectors.group_members(group_id=group.id) == [user]
     for _ in range(2):
-        services.group_member_remove(actor_id=None, group_id=group.id, user_id=user)
+        services.remove_group_member(actor_id=None, group_id=group.id, user_id=user)
     assert [e["change"] for e in events(GROUP_CHANGED)] == ["created", "member_added", "member_removed"]
     assert [e.action for e in AuditEntry.objects.order_by("occurred_at") if e.action.startswith("group.")] == [
         "group.created",
@@ -258,9 +258,9 @@ def test_the_audit_log_is_append_only(codes):
 def test_the_audit_log_pages_newest_first(codes):
     for i in range(5):
         role(f"r{i}")
-    first, cursor = selectors.audit_list(limit=3, cursor=None)
-    second, end = selectors.audit_list(limit=3, cursor=cursor)
+    first, cursor = selectors.list_audit(limit=3, cursor=None)
+    second, end = selectors.list_audit(limit=3, cursor=cursor)
     names = [e.after["name"] for e in first + second if e.action == "role.created"]
     assert names == ["r4", "r3", "r2", "r1", "r0"] and end is None
     with pytest.raises(InvalidRbacInput):
-        selectors.audit_list(limit=3, cursor="garbage!")
+        selectors.list_audit(limit=3, cursor="garbage!")

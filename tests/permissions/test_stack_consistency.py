@@ -50,29 +50,29 @@ def checker():
 def test_after_each_revoke_the_other_process_denies_at_once(codes, checker):
     user = new_user()
     reader = role("reader", ["docs.page.read"])
-    group = services.group_create(actor_id=None, name="staff")
+    group = services.create_group(actor_id=None, name="staff")
     for _ in range(5):
         assignment = grant(reader, user_id=user, scope="org:acme")
         assert checker.check(user, "docs.page.read", "org:acme/p:1")
         assert checker.check(user, "docs.page.read", "org:acme/p:1")  # warm in its memory
-        services.assignment_revoke(actor_id=None, assignment_id=assignment.id)
+        services.revoke_assignment(actor_id=None, assignment_id=assignment.id)
         assert not checker.check(user, "docs.page.read", "org:acme/p:1")
 
         grant(reader, group=group)
-        services.group_member_add(actor_id=None, group_id=group.id, user_id=user)
+        services.add_group_member(actor_id=None, group_id=group.id, user_id=user)
         assert checker.check(user, "docs.page.read")
-        services.group_member_remove(actor_id=None, group_id=group.id, user_id=user)
+        services.remove_group_member(actor_id=None, group_id=group.id, user_id=user)
         assert not checker.check(user, "docs.page.read")
 
-        services.group_member_add(actor_id=None, group_id=group.id, user_id=user)
+        services.add_group_member(actor_id=None, group_id=group.id, user_id=user)
         assert checker.check(user, "docs.page.read")
-        services.role_update(actor_id=None, role_id=reader.id, permissions=[])
+        services.update_role(actor_id=None, role_id=reader.id, permissions=[])
         assert not checker.check(user, "docs.page.read")
-        services.role_update(actor_id=None, role_id=reader.id, permissions=["docs.page.read"])
+        services.update_role(actor_id=None, role_id=reader.id, permissions=["docs.page.read"])
         assert checker.check(user, "docs.page.read")
-        services.group_member_remove(actor_id=None, group_id=group.id, user_id=user)
+        services.remove_group_member(actor_id=None, group_id=group.id, user_id=user)
         for assignment in Assignment.objects.filter(group=group):
-            services.assignment_revoke(actor_id=None, assignment_id=assignment.id)
+            services.revoke_assignment(actor_id=None, assignment_id=assignment.id)
 
 
 # --- users.user_deactivated through RabbitMQ and a worker ----------------------------------------
@@ -121,11 +121,11 @@ def test_a_deactivation_reaches_the_worker_and_every_process_denies(codes, check
     from tests.events.broker import wait_for
     from users.interface import user_service
 
-    ada = user_service.create(email="ada@example.com")
+    ada = user_service.create_user(email="ada@example.com")
     grant(role("reader", ["docs.page.read"]), user_id=ada.id)
     assert checker.check(ada.id, "docs.page.read")
 
-    user_service.deactivate(user_id=ada.id)  # users.user_deactivated → RabbitMQ → the worker
+    user_service.deactivate_user(user_id=ada.id)  # users.user_deactivated → RabbitMQ → the worker
 
     wait_for(lambda: DeactivatedUser.objects.filter(user_id=ada.id).exists(), what="the permissions consumer")
     assert not checker.check(ada.id, "docs.page.read")

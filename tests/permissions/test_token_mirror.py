@@ -99,7 +99,7 @@ def test_a_warm_check_makes_no_redis_round_trip_and_a_revoke_still_shows_at_once
     print(f"\nRedis commands per warm check in the other process: {[sent for _, sent in warm]}")
     assert warm == [(True, 0)] * 20
 
-    services.assignment_revoke(actor_id=None, assignment_id=assignment.id)
+    services.revoke_assignment(actor_id=None, assignment_id=assignment.id)
 
     assert child.check(user, "docs.page.read", "org:acme/p:1")[0] is False
     assert selectors.check(user_id=user, permission="docs.page.read", scope="org:acme/p:1") is False
@@ -116,7 +116,7 @@ def test_a_stopped_process_is_evicted_before_the_revoke_returns_and_denies_when_
     child.popen.send_signal(signal.SIGSTOP)  # alive, subscribed, but answering nothing
     try:
         started = time.monotonic()
-        services.assignment_revoke(actor_id=None, assignment_id=assignment.id)
+        services.revoke_assignment(actor_id=None, assignment_id=assignment.id)
         took = time.monotonic() - started
         print(f"\nrevoke with a stopped member returned after {took:.2f}s (ack timeout {mirror_module.ACK_TIMEOUT}s)")
         assert member not in members(), "the silent member was not evicted"
@@ -136,7 +136,7 @@ def test_a_revoke_right_after_the_member_set_was_flushed_is_still_seen_everywher
     assert child.check(user, "docs.page.read") == (True, 0)
 
     redis.Redis.from_url(settings.REDIS_URL).flushdb()  # tokens and members gone, copies intact
-    services.assignment_revoke(actor_id=None, assignment_id=assignment.id)
+    services.revoke_assignment(actor_id=None, assignment_id=assignment.id)
 
     assert child.check(user, "docs.page.read")[0] is False
 
@@ -215,7 +215,7 @@ def test_checks_in_threads_never_see_a_revoked_grant_after_the_revoke_returned(c
         for thread in threads:
             thread.start()
         time.sleep(0.05)
-        services.assignment_revoke(actor_id=None, assignment_id=assignment.id)
+        services.revoke_assignment(actor_id=None, assignment_id=assignment.id)
         revoked_at.append(time.monotonic())
         time.sleep(0.05)
         stop.set()
@@ -253,7 +253,7 @@ def test_check_many_answers_from_the_kept_answers_and_still_sees_a_revoke_at_onc
     with pytest.raises(InvalidScope):
         selectors.check_many(user_id=user, checks=[*asked, ("docs.page.read", "not a scope")])
 
-    services.assignment_revoke(actor_id=None, assignment_id=assignment.id)
+    services.revoke_assignment(actor_id=None, assignment_id=assignment.id)
 
     assert selectors.check_many(user_id=user, checks=asked) == [False, False, False]
 
@@ -268,9 +268,9 @@ def test_a_revoke_waits_for_the_other_copies_after_its_commit_not_while_holding_
     copy = rbac_cache.mirror()
     wait_serving_here()
     user = new_user()
-    group = services.group_create(actor_id=None, name="readers")
+    group = services.create_group(actor_id=None, name="readers")
     grant(role("reader", ["docs.page.read"]), group=group)
-    services.group_member_add(actor_id=None, group_id=group.id, user_id=user)
+    services.add_group_member(actor_id=None, group_id=group.id, user_id=user)
     assert selectors.check(user_id=user, permission="docs.page.read")
 
     client = redis.Redis.from_url(settings.REDIS_URL)
@@ -285,7 +285,7 @@ def test_a_revoke_waits_for_the_other_copies_after_its_commit_not_while_holding_
 
     def revoke():
         try:
-            services.group_member_remove(actor_id=None, group_id=group.id, user_id=user)
+            services.remove_group_member(actor_id=None, group_id=group.id, user_id=user)
         except Exception as exc:  # reported to the test below
             failures.append(exc)
         finally:

@@ -66,7 +66,7 @@ def tally(request):
 
 
 def new_user(*, admin: bool = False, email: str | None = None):
-    user = user_service.create(
+    user = user_service.create_user(
         email=email or f"{'admin' if admin else 'user'}-{uuid.uuid4().hex[:10]}@example.com",
         password=PASSWORD,
         display_name="Reliability",

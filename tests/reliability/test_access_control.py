@@ -198,21 +198,23 @@ def _try_another_users_objects(tally):
     mallory, victim = new_user(), new_user()
     victim_token = access_token_for(victim)
     victim_sid = next(s.id for s in auth_service.list_sessions(user_id=victim.id))
-    notification_service.send(type="announcement", context={"subject": "s", "body": "b"}, user_ids=[victim.id])
+    notification_service.send_notification(
+        type="announcement", context={"subject": "s", "body": "b"}, user_ids=[victim.id]
+    )
     while relay_all():
         pass
     inbox = notification_service.list_inbox(user_id=victim.id)
     assert inbox.results, "the victim's message was not delivered"
     message = inbox.results[0]
-    before = user_service.get(user_id=victim.id)
+    before = user_service.get_user(user_id=victim.id)
     # The victim's RBAC objects: a role granted to them, a group they are in.
     role = permission_service.create_role(actor_id=None, name="victims-role", permissions=["users.user.view"])
-    assignment = permission_service.grant(actor_id=None, role_id=role.id, user_id=victim.id)
+    assignment = permission_service.grant_role(actor_id=None, role_id=role.id, user_id=victim.id)
     group = permission_service.create_group(actor_id=None, name="victims-group")
     permission_service.add_group_member(actor_id=None, group_id=group.id, user_id=victim.id)
     while relay_all():  # the notices those send
         pass
-    unread_before = notification_service.unread_count(user_id=victim.id)
+    unread_before = notification_service.count_unread(user_id=victim.id)
 
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token_for(mallory)}")
@@ -241,9 +243,9 @@ def _try_another_users_objects(tally):
         assert code == "permission_denied" or code.endswith("not_found"), response.content
 
     # Nothing changed for the victim.
-    assert user_service.get(user_id=victim.id) == before
+    assert user_service.get_user(user_id=victim.id) == before
     assert auth_service.verify_access_token(token=victim_token).session_id == victim_sid
-    assert notification_service.unread_count(user_id=victim.id) == unread_before
+    assert notification_service.count_unread(user_id=victim.id) == unread_before
     assert permission_service.get_assignment(assignment_id=assignment.id).user_id == victim.id
     assert permission_service.get_role(role_id=role.id).permissions == ("users.user.view",)
     assert permission_service.group_members(group_id=group.id) == [victim.id]
@@ -285,9 +287,9 @@ def test_my_permissions_agree_with_every_single_check_over_random_grants(tally):
         for role_id, scope, via_group in grants:
             if via_group:
                 continue  # group grants are shared by every example: made below, once per example
-            created.append(permission_service.grant(actor_id=None, role_id=role_id, user_id=user.id, scope=scope))
+            created.append(permission_service.grant_role(actor_id=None, role_id=role_id, user_id=user.id, scope=scope))
         group_grants = [
-            permission_service.grant(actor_id=None, role_id=role_id, group_id=group.id, scope=scope)
+            permission_service.grant_role(actor_id=None, role_id=role_id, group_id=group.id, scope=scope)
             for role_id, scope, via_group in grants
             if via_group
         ]
@@ -309,7 +311,7 @@ def test_my_permissions_agree_with_every_single_check_over_random_grants(tally):
             assert (code in held) == allowed, (code, asked, grants)
             assert permission_service.check(user_id=user.id, permission=code, scope=asked) == allowed
         for assignment_id in {assignment.id for assignment in group_grants}:  # a repeated grant is one
-            permission_service.revoke(actor_id=None, assignment_id=assignment_id)
+            permission_service.revoke_assignment(actor_id=None, assignment_id=assignment_id)
 
     agree()
     assert tally.failed == 0

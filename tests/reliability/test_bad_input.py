@@ -137,7 +137,7 @@ def test_patching_me_with_privileged_fields_changes_none_of_them(tally):
     user = new_user()
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token_for(user)}")
-    before = user_service.get(user_id=user.id)
+    before = user_service.get_user(user_id=user.id)
     attempts = {
         "id": str(uuid.uuid4()),
         "email": "taken-over@example.com",
@@ -152,7 +152,7 @@ def test_patching_me_with_privileged_fields_changes_none_of_them(tally):
     for field, value in attempts.items():
         response = client.patch("/api/v1/users/me", {field: value}, format="json")
         tally.record(response.status_code in (200, 400), response.status_code)
-        after = user_service.get(user_id=user.id)
+        after = user_service.get_user(user_id=user.id)
         assert after == before, f"PATCH /users/me with {field} changed the user"
     me = client.get("/api/v1/users/me").json()
     assert me["id"] == str(user.id) and me["email"] == user.email and me["is_active"] and me["is_verified"]
@@ -179,7 +179,7 @@ def test_registering_with_privileged_fields_sets_none_of_them(tally):
     )
     tally.record(response.status_code == 201, response.status_code)
     assert response.status_code == 201, response.content
-    user = user_service.get(user_id=uuid.UUID(response.json()["id"]))
+    user = user_service.get_user(user_id=uuid.UUID(response.json()["id"]))
     assert user.id != chosen_id
     assert not user.is_verified and user.is_active
     assert not user.is_staff and not user.is_superuser

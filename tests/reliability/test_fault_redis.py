@@ -96,12 +96,12 @@ def world(tmp_path):
         log_dir=tmp_path,
     )
     web.wait_until(lambda: port_open(port) and call(port, "GET", "/healthz")[0] == 200, timeout=60)
-    admin = user_service.create(email="admin@example.com", password=PASSWORD, is_verified=True)
-    permission_service.grant(
+    admin = user_service.create_user(email="admin@example.com", password=PASSWORD, is_verified=True)
+    permission_service.grant_role(
         actor_id=None, role_id=permission_service.get_role_by_name(name=ADMIN_ROLE).id, user_id=admin.id
     )
-    bob = user_service.create(email="bob@example.com", password=PASSWORD, is_verified=True)
-    carol = user_service.create(email="carol@example.com", password=PASSWORD, is_verified=True)
+    bob = user_service.create_user(email="bob@example.com", password=PASSWORD, is_verified=True)
+    carol = user_service.create_user(email="carol@example.com", password=PASSWORD, is_verified=True)
     yield {"store": store, "port": port, "bob": bob, "carol": carol}
     web.stop()
     if store.process.popen.poll() is None:

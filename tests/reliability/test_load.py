@@ -122,7 +122,9 @@ def test_a_mixed_auth_workload_from_another_process_has_no_error_and_no_memory_g
     events, processes, tmp_path, settings
 ):
     settings.PASSWORD_HASHERS = PRODUCTION_HASHERS  # the users' hashes are Argon2id, as deployed
-    users = [user_service.create(email=f"load-{n}@example.com", password=PASSWORD, is_verified=True) for n in range(4)]
+    users = [
+        user_service.create_user(email=f"load-{n}@example.com", password=PASSWORD, is_verified=True) for n in range(4)
+    ]
     server = web(processes, tmp_path, events, GATEHOUSE_TEST_REAL_HASHER="1")
     workers = worker_pids(server.process.popen.pid)
     assert len(workers) == 2
@@ -224,7 +226,7 @@ def test_one_refresh_token_sent_by_many_callers_at_once_leaves_one_usable_token_
     the grace, the old token sent again is still 401 and reports nothing new."""
     server = web(processes, tmp_path, events, "--threads", str(RACERS // 2),
                  GATEHOUSE_REFRESH_REUSE_GRACE=str(GRACE_SECONDS))  # fmt: skip
-    user = user_service.create(email="racer@example.com", password=PASSWORD, is_verified=True)
+    user = user_service.create_user(email="racer@example.com", password=PASSWORD, is_verified=True)
     made = succeeded = 0
     statuses: Counter = Counter()
     raced = []

@@ -64,8 +64,8 @@ def test_a_password_reset_does_not_bypass_mfa(settings, tally):
     asks for the second factor."""
     settings.CELERY_BROKER_URL = ""  # the reset mail's event runs in this process
     user = new_user()
-    enrolment = auth_service.totp_enroll(user_id=user.id, password=PASSWORD)
-    auth_service.totp_confirm(user_id=user.id, otp=pyotp.TOTP(enrolment.secret).now())
+    enrolment = auth_service.enroll_totp(user_id=user.id, password=PASSWORD)
+    auth_service.confirm_totp(user_id=user.id, otp=pyotp.TOTP(enrolment.secret).now())
     client = APIClient()
     assert client.post("/api/v1/auth/password/reset", {"email": user.email}, format="json").status_code == 202
     while relay_all():

@@ -282,7 +282,7 @@ def test_one_time_tokens_are_single_use_expire_and_are_never_bearer_tokens(auth_
     )
     while relay_all():
         pass
-    user = user_service.get_by_email(email="otto@example.com")
+    user = user_service.get_user_by_email(email="otto@example.com")
     verification = one_time_token(EMAIL_VERIFICATION_REQUESTED, user.id)
     assert client.post("/api/v1/auth/password/reset", {"email": user.email}, format="json").status_code == 202
     while relay_all():
@@ -343,7 +343,7 @@ def test_no_token_ever_reaches_a_real_servers_logs(web, tally):
         return answer
 
     call("POST", "/api/v1/auth/register", {"email": "lena@example.com", "password": PASSWORD}, expect=201)
-    user = user_service.get_by_email(email="lena@example.com")
+    user = user_service.get_user_by_email(email="lena@example.com")
     verification = one_time_token(EMAIL_VERIFICATION_REQUESTED, user.id)
     secrets.append(verification)
     call("POST", "/api/v1/auth/verify-email", {"token": verification}, expect=200)

@@ -23,7 +23,7 @@ from auth.interface.oidc import (
     OidcProvider,
 )
 from project.kernel.errors import InvalidArgument
-from project.rpc.codec import ContractMismatch, _methods, remote_client, rpc_name
+from project.rpc.codec import ContractMismatch, _methods, remote_client, rpc_name, servicer
 from protos.gatehouse.auth.v1 import oidc_pb2, oidc_pb2_grpc
 
 METHODS = {method.name: method for method in _methods(OidcProvider, oidc_pb2, "OidcProvider")}
@@ -102,14 +102,14 @@ def test_an_optional_result_and_a_timestamp_cross_unchanged(value):
 
 @given(client=clients, secret=st.none() | text)
 def test_nested_messages_and_an_optional_secret_cross_unchanged(client, secret):
-    assert crossed_result("client_create", NewOidcClient(client=client, client_secret=secret)) == NewOidcClient(
+    assert crossed_result("create_client", NewOidcClient(client=client, client_secret=secret)) == NewOidcClient(
         client=client, client_secret=secret
     )
 
 
 @given(value=st.lists(clients, max_size=3))
 def test_a_list_result_crosses_unchanged(value):
-    assert crossed_result("client_list", value) == value
+    assert crossed_result("list_clients", value) == value
 
 
 @given(value=st.dictionaries(text, json_values, max_size=5))
@@ -137,7 +137,7 @@ def test_optional_scalars_and_nested_dataclasses_in_requests(otp, ip, agent, cre
         "permissions_scope": "",
         "created_by": created_by,
     }
-    assert crossed_request("client_create", created) == created
+    assert crossed_request("create_client", created) == created
 
 
 def test_the_generated_client_has_the_protocols_signatures():
@@ -145,7 +145,7 @@ def test_the_generated_client_has_the_protocols_signatures():
 
     client = remote_client(OidcProvider, oidc_pb2, oidc_pb2_grpc, "OidcProvider")(target="127.0.0.1:1")
     check_implements(OidcProvider, client)  # raises on any difference
-    assert rpc_name("client_create") == "ClientCreate"
+    assert rpc_name("create_client") == "CreateClient"
 
 
 def test_a_protocol_the_proto_does_not_match_fails_at_start_up():
@@ -163,3 +163,8 @@ def test_a_protocol_the_proto_does_not_match_fails_at_start_up():
         remote_client(Fewer, oidc_pb2, oidc_pb2_grpc, "OidcProvider")
     assert "SignOutRequest: fields ['session_id'] != parameters ['everywhere', 'session_id']" in str(raised.value)
     assert "rpcs with no method in Fewer" in str(raised.value)
+
+
+def test_a_lenient_method_the_protocol_does_not_have_fails_at_start_up():
+    with pytest.raises(ContractMismatch, match=r"lenient names no method of OidcProvider: \['client_create'\]"):
+        servicer(OidcProvider, object(), oidc_pb2, oidc_pb2_grpc, "OidcProvider", lenient={"client_create"})

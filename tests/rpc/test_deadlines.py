@@ -15,14 +15,14 @@ from project.rpc.interceptors import Call, DeadlineInterceptor
 def test_a_call_whose_deadline_already_passed_raises_deadline_exceeded_at_once(remote_users):
     started = time.monotonic()
     with deadlines.deadline_scope(0), pytest.raises(DeadlineExceeded):
-        remote_users.get(user_id=uuid.uuid4())
+        remote_users.get_user(user_id=uuid.uuid4())
     assert time.monotonic() - started < 1
 
 
 def test_a_timeout_too_short_to_answer_in_raises_service_unavailable_rather_than_hanging(remote_users):
     started = time.monotonic()
     with override_settings(GATEHOUSE_GRPC_TIMEOUT=0.000001), pytest.raises(ServiceUnavailable):
-        remote_users.get(user_id=uuid.uuid4())
+        remote_users.get_user(user_id=uuid.uuid4())
     assert time.monotonic() - started < 2
 
 
@@ -32,7 +32,7 @@ def _timeouts_logged(server, request_id):
 
 def test_the_client_sends_the_configured_timeout(users_server, remote_users):
     with request_id_scope(request_id := f"deadline-{uuid.uuid4().hex}"), override_settings(GATEHOUSE_GRPC_TIMEOUT=7):
-        remote_users.get_many(user_ids=[])
+        remote_users.get_users(user_ids=[])
     [timeout_ms] = _timeouts_logged(users_server, request_id)
     # gRPC rounds the timeout it sends up, a few milliseconds at most.
     assert 6000 < timeout_ms <= 7050
@@ -40,7 +40,7 @@ def test_the_client_sends_the_configured_timeout(users_server, remote_users):
 
 def test_a_shorter_deadline_of_the_work_in_progress_shortens_the_timeout(users_server, remote_users):
     with request_id_scope(request_id := f"deadline-{uuid.uuid4().hex}"), deadlines.deadline_scope(1.5):
-        remote_users.get_many(user_ids=[])
+        remote_users.get_users(user_ids=[])
     [timeout_ms] = _timeouts_logged(users_server, request_id)
     assert 0 < timeout_ms <= 1550
 

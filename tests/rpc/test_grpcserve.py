@@ -73,11 +73,11 @@ def test_it_counts_calls_per_method_and_status_for_prometheus(users_server, remo
     from users.interface import UserNotFound
 
     with pytest.raises(UserNotFound):
-        remote_users.get(user_id=uuid.uuid4())
+        remote_users.get_user(user_id=uuid.uuid4())
     with urllib.request.urlopen(f"http://127.0.0.1:{users_server.metrics_port}/metrics", timeout=5) as response:
         text = response.read().decode()
     assert (
-        'gatehouse_grpc_server_handled_total{grpc_code="NOT_FOUND",grpc_method="Get",'
+        'gatehouse_grpc_server_handled_total{grpc_code="NOT_FOUND",grpc_method="GetUser",'
         'grpc_service="gatehouse.users.v1.UserService"}' in text
     )
-    assert 'gatehouse_grpc_server_handling_seconds_count{grpc_method="Get"' in text
+    assert 'gatehouse_grpc_server_handling_seconds_count{grpc_method="GetUser"' in text

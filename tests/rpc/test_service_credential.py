@@ -27,18 +27,18 @@ TOKEN = "test-only-grpc-token"
 def test_a_call_without_the_right_service_token_is_unauthenticated(raw_channel, metadata):
     stub = users_pb2_grpc.UserServiceStub(raw_channel)
     with pytest.raises(grpc.RpcError) as caught:
-        stub.GetMany(pb.GetManyRequest(), metadata=metadata, timeout=5)
+        stub.GetUsers(pb.GetUsersRequest(), metadata=metadata, timeout=5)
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
 def test_a_call_with_the_service_token_is_served(raw_channel, credential):
     stub = users_pb2_grpc.UserServiceStub(raw_channel)
-    assert list(stub.GetMany(pb.GetManyRequest(), metadata=credential, timeout=5).result) == []
+    assert list(stub.GetUsers(pb.GetUsersRequest(), metadata=credential, timeout=5).result) == []
 
 
 def test_the_grpc_implementation_with_a_wrong_token_raises_the_interface_error(remote_users):
     with override_settings(GATEHOUSE_GRPC_TOKEN="not-the-token"), pytest.raises(Unauthenticated) as caught:
-        remote_users.get_many(user_ids=[])
+        remote_users.get_users(user_ids=[])
     assert not isinstance(caught.value, grpc.RpcError)
     assert caught.value == Unauthenticated("A valid service credential is required.", code="invalid_service_credential")
 
@@ -55,7 +55,7 @@ def test_a_call_that_names_no_calling_service_is_refused(raw_channel, credential
         (*token_only, ("x-gatehouse-caller", "<script>")),
     ):
         with pytest.raises(grpc.RpcError) as caught:
-            stub.GetMany(pb.GetManyRequest(), metadata=metadata, timeout=5)
+            stub.GetUsers(pb.GetUsersRequest(), metadata=metadata, timeout=5)
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "x-gatehouse-caller" in caught.value.details()
 
@@ -66,7 +66,7 @@ def test_verify_password_over_grpc_is_bounded_per_account(start_server, transact
     passwords for one account, the right one included."""
     from users.interface import PasswordChecksExhausted, user_service
 
-    user_service.create(email="ada@example.com", password="a-Long-unguessable-passphrase-42")
+    user_service.create_user(email="ada@example.com", password="a-Long-unguessable-passphrase-42")
     server = start_server("users", GATEHOUSE_VERIFY_PASSWORD_MAX_FAILURES="3")
     from users.rpc.client import GrpcUserService
 

@@ -17,27 +17,27 @@ def test_the_grpc_implementation_has_exactly_the_interfaces_signatures():
 
 
 class PositionalGet(GrpcUserService):
-    def get(self, user_id: uuid.UUID) -> User:  # not keyword-only
+    def get_user(self, user_id: uuid.UUID) -> User:  # not keyword-only
         raise NotImplementedError
 
 
 class RenamedArgument(GrpcUserService):
-    def get_by_email(self, *, address: str) -> User:
+    def get_user_by_email(self, *, address: str) -> User:
         raise NotImplementedError
 
 
 class DriftedDefault(GrpcUserService):
-    def list(self, *, search=None, is_active=None, limit: int = 100, cursor=None):
+    def list_users(self, *, search=None, is_active=None, limit: int = 100, cursor=None):
         raise NotImplementedError
 
 
 class ExtraArgument(GrpcUserService):
-    def deactivate(self, *, user_id: uuid.UUID, reason: str = "") -> User:
+    def deactivate_user(self, *, user_id: uuid.UUID, reason: str = "") -> User:
         raise NotImplementedError
 
 
 class DriftedAnnotation(GrpcUserService):
-    def get_by_email(self, *, email: bytes) -> User:  # same names, another type
+    def get_user_by_email(self, *, email: bytes) -> User:  # same names, another type
         raise NotImplementedError
 
 
@@ -46,7 +46,7 @@ class MissingMethod:
         self._local = LocalUserService()
 
     def __getattr__(self, name):
-        if name == "update":
+        if name == "update_user":
             raise AttributeError(name)
         return getattr(self._local, name)
 
@@ -63,11 +63,11 @@ def test_an_implementation_whose_signatures_differ_is_refused_at_start_up(wrong)
 
 
 def test_with_users_grpc_target_set_the_users_service_is_the_grpc_client(users_server, transactional_db):
-    ada = LocalUserService().create(email="ada@example.com")
+    ada = LocalUserService().create_user(email="ada@example.com")
     script = (
         "from users.interface import user_service; "
-        "print(type(user_service.get.__self__).__name__); "
-        "print(user_service.get_by_email(email='ADA@example.com').id)"
+        "print(type(user_service.get_user.__self__).__name__); "
+        "print(user_service.get_user_by_email(email='ADA@example.com').id)"
     )
     result = subprocess.run(
         manage("shell", "--verbosity", "0", "-c", script),

@@ -15,13 +15,13 @@ from users.interface import user_service
 def new_user(*, email: str | None = None, active: bool = True) -> uuid.UUID:
     """The id of a new user, made through the users interface (no password: it cannot sign in);
     deactivated when `active` is False."""
-    user = user_service.create(email=email or f"user-{uuid.uuid4().hex[:12]}@example.com")
+    user = user_service.create_user(email=email or f"user-{uuid.uuid4().hex[:12]}@example.com")
     if not active:
-        user_service.deactivate(user_id=user.id)
+        user_service.deactivate_user(user_id=user.id)
     return user.id
 
 
 def grant_role(user_id: uuid.UUID, role: str = ADMIN_ROLE, *, scope: str | None = None) -> Assignment:
     """Assign a role (by name) to a user, as the system (like `manage.py rbac grant`)."""
     role_id = permission_service.get_role_by_name(name=role).id
-    return permission_service.grant(actor_id=None, role_id=role_id, user_id=user_id, scope=scope)
+    return permission_service.grant_role(actor_id=None, role_id=role_id, user_id=user_id, scope=scope)

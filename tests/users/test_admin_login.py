@@ -14,7 +14,7 @@ PASSWORD = "a-Long-unguessable-passphrase-42"
 
 @pytest.fixture
 def staff():
-    return user_service.create(email="root@example.com", password=PASSWORD, is_staff=True, is_superuser=True)
+    return user_service.create_user(email="root@example.com", password=PASSWORD, is_staff=True, is_superuser=True)
 
 
 def admin_login(client, password=PASSWORD, otp=""):
@@ -45,9 +45,9 @@ def test_admin_login_is_locked_after_the_failure_limit_even_with_the_right_passw
 
 
 def test_admin_login_asks_for_the_one_time_code_when_totp_is_on(client, staff):
-    enrollment = auth_service.totp_enroll(user_id=staff.id, password=PASSWORD)
+    enrollment = auth_service.enroll_totp(user_id=staff.id, password=PASSWORD)
     totp = pyotp.TOTP(enrollment.secret)
-    auth_service.totp_confirm(user_id=staff.id, otp=totp.now())
+    auth_service.confirm_totp(user_id=staff.id, otp=totp.now())
     refused = admin_login(client)
     assert refused.status_code == 200
     assert b"one-time code" in refused.content.lower()
@@ -61,7 +61,7 @@ def test_the_admin_login_leaves_no_token_session_behind(client, staff):
 
 
 def test_a_plain_user_cannot_enter_the_admin(client):
-    user_service.create(email="root@example.com", password=PASSWORD)
+    user_service.create_user(email="root@example.com", password=PASSWORD)
     response = admin_login(client)
     assert response.status_code == 200
     assert client.get("/admin/").status_code == 302

@@ -20,7 +20,7 @@ NEW_PASSWORD = "another-Long-passphrase-77"
 
 @pytest.fixture
 def staff():
-    return user_service.create(
+    return user_service.create_user(
         email="root@example.com", password=PASSWORD, is_staff=True, is_superuser=True, is_verified=True
     )
 

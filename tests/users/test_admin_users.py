@@ -12,7 +12,7 @@ PASSWORD = "a-Long-unguessable-passphrase-42"
 
 @pytest.fixture
 def admin_client(client):
-    root = user_service.create(email="root@example.com", password=PASSWORD, is_staff=True)
+    root = user_service.create_user(email="root@example.com", password=PASSWORD, is_staff=True)
     grant_role(root.id)  # the admin role: is_superuser grants nothing
     assert client.login(username="root@example.com", password=PASSWORD)
     return client
@@ -24,7 +24,7 @@ def test_a_user_added_in_the_admin_is_created_by_the_service(admin_client):
         {"email": "Grace@Example.com", "password": PASSWORD, "display_name": "Grace"},
     )
     assert response.status_code == 302, response.content[:2000]
-    user = user_service.get_by_email(email="grace@example.com")
+    user = user_service.get_user_by_email(email="grace@example.com")
     assert user.display_name == "Grace"
     assert user_service.verify_password(email="grace@example.com", password=PASSWORD) == user
 
@@ -33,25 +33,25 @@ def test_a_weak_password_in_the_admin_shows_the_services_error_and_creates_nothi
     response = admin_client.post("/admin/users/user/add/", {"email": "grace@example.com", "password": "password"})
     assert response.status_code == 200
     assert b"too common" in response.content
-    assert user_service.list(search="grace").results == ()
+    assert user_service.list_users(search="grace").results == ()
 
 
 def test_a_user_edited_in_the_admin_is_updated_by_the_service(admin_client):
-    grace = user_service.create(email="grace@example.com")
+    grace = user_service.create_user(email="grace@example.com")
     response = admin_client.post(
         f"/admin/users/user/{grace.id}/change/",
         {"email": "grace@example.com", "display_name": "Grace H.", "is_verified": "on"},
     )
     assert response.status_code == 302, response.content[:2000]
-    updated = user_service.get(user_id=grace.id)
+    updated = user_service.get_user(user_id=grace.id)
     assert (updated.display_name, updated.is_verified) == ("Grace H.", True)
 
 
 def test_deactivating_in_the_admin_revokes_access(admin_client):
-    grace = user_service.create(email="grace@example.com")
+    grace = user_service.create_user(email="grace@example.com")
     response = admin_client.post("/admin/users/user/", {"action": "deactivate", "_selected_action": [str(grace.id)]})
     assert response.status_code == 302
-    assert user_service.get(user_id=grace.id).is_active is False
+    assert user_service.get_user(user_id=grace.id).is_active is False
 
 
 def test_a_users_page_shows_their_roles_groups_and_permissions_with_the_explain_tool_a_click_away(admin_client):
@@ -59,14 +59,14 @@ def test_a_users_page_shows_their_roles_groups_and_permissions_with_the_explain_
 
     from permissions.interface import permission_service
 
-    grace = user_service.create(email="grace@example.com")
+    grace = user_service.create_user(email="grace@example.com")
     reader = permission_service.create_role(actor_id=None, name="reader", permissions=["users.user.view"])
     permission_service.create_role(actor_id=None, name="auditor", permissions=["rbac.audit.view"])
     direct = grant_role(grace.id, "reader", scope="org:acme")
     grant_role(grace.id, "auditor")
     editors = permission_service.create_group(actor_id=None, name="editors")
     permission_service.add_group_member(actor_id=None, group_id=editors.id, user_id=grace.id)
-    permission_service.grant(actor_id=None, role_id=reader.id, group_id=editors.id)
+    permission_service.grant_role(actor_id=None, role_id=reader.id, group_id=editors.id)
 
     page = unescape(admin_client.get(f"/admin/users/user/{grace.id}/change/").content.decode())
     assert "Access (RBAC)" in page
@@ -90,10 +90,10 @@ def test_a_users_page_shows_only_the_access_its_viewer_may_see(client):
     from permissions.interface import permission_service
     from users.models import User
 
-    viewer = user_service.create(email="viewer@example.com", is_staff=True)
+    viewer = user_service.create_user(email="viewer@example.com", is_staff=True)
     role = permission_service.create_role(actor_id=None, name="user-viewer", permissions=["users.user.view"])
-    permission_service.grant(actor_id=None, role_id=role.id, user_id=viewer.id)
-    grace = user_service.create(email="grace@example.com")
+    permission_service.grant_role(actor_id=None, role_id=role.id, user_id=viewer.id)
+    grace = user_service.create_user(email="grace@example.com")
     grant_role(grace.id, "user-viewer")
     client.force_login(User.objects.get(id=viewer.id))
     page = client.get(f"/admin/users/user/{grace.id}/change/")

@@ -11,7 +11,7 @@ def test_createsuperuser_noinput_reads_the_environment_and_creates_an_active_ver
     monkeypatch.setenv("DJANGO_SUPERUSER_EMAIL", "Root@Example.com")
     monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-Long-unguessable-passphrase-42")
     call_command("createsuperuser", "--noinput")
-    user = user_service.get_by_email(email="root@example.com")
+    user = user_service.get_user_by_email(email="root@example.com")
     assert (user.is_active, user.is_verified, user.is_staff, user.is_superuser) == (True, True, True, True)
     assert user_service.verify_password(email="root@example.com", password="a-Long-unguessable-passphrase-42")
     assert permission_service.check(user_id=user.id, permission="rbac.role.manage")
@@ -23,7 +23,7 @@ def test_createsuperuser_refuses_a_weak_password_and_creates_nothing(monkeypatch
     monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "password")
     with pytest.raises(CommandError, match="password"):
         call_command("createsuperuser", "--noinput")
-    assert user_service.list().results == ()
+    assert user_service.list_users().results == ()
 
 
 def test_createsuperuser_noinput_without_the_environment_is_an_error(monkeypatch):

@@ -43,12 +43,12 @@ def drain():
 
 @pytest.fixture
 def world(live_server, in_process_tasks):
-    victim = user_service.create(email="victim@example.com", password=PASSWORD, is_verified=True)
-    manager = user_service.create(email="manager@example.com", password=PASSWORD, is_verified=True)
+    victim = user_service.create_user(email="victim@example.com", password=PASSWORD, is_verified=True)
+    manager = user_service.create_user(email="manager@example.com", password=PASSWORD, is_verified=True)
     role = permission_service.create_role(
         actor_id=None, name="user-manager", permissions=["users.user.manage", "users.user.view"]
     )
-    permission_service.grant(actor_id=None, role_id=role.id, user_id=manager.id)
+    permission_service.grant_role(actor_id=None, role_id=role.id, user_id=manager.id)
     base = live_server.url
     token = call("POST", f"{base}/api/v1/auth/token", {"email": manager.email, "password": PASSWORD})[1]["access_token"]
     victim_token = call("POST", f"{base}/api/v1/auth/token", {"email": victim.email, "password": PASSWORD})[1][
@@ -69,7 +69,7 @@ def test_a_changed_email_is_not_used_until_the_new_address_is_verified(world):
     assert call("POST", f"{base}/api/v1/auth/password/reset", {"email": ATTACKER_MAILBOX})[0] == 202
     drain()
     assert events(PASSWORD_RESET_REQUESTED) == []
-    assert user_service.get(user_id=victim.id).email == "victim@example.com"
+    assert user_service.get_user(user_id=victim.id).email == "victim@example.com"
     # The only mail to the new address is its verification link.
     assert [m.subject for m in mail.outbox if m.to == [ATTACKER_MAILBOX]] == ["Confirm your email address"]
     assert call("GET", f"{base}/api/v1/users/me", token=victim_token)[0] == 200  # nothing ended yet
@@ -85,7 +85,7 @@ def test_following_the_link_applies_the_change_tells_the_old_address_and_ends_se
     [link] = [p for p in events(EMAIL_VERIFICATION_REQUESTED) if p.get("address") == "victim.new@example.com"]
     assert call("POST", f"{base}/api/v1/auth/verify-email", {"token": sealed_token(link)})[0] == 200
     drain()
-    user = user_service.get(user_id=victim.id)
+    user = user_service.get_user(user_id=victim.id)
     assert (user.email, user.pending_email, user.is_verified) == ("victim.new@example.com", "", True)
     notices = [m for m in mail.outbox if m.subject == "The email address of your account was changed"]
     assert [m.to for m in notices] == [["victim@example.com"]]  # the old address is told

@@ -39,7 +39,7 @@ def pages(fetch) -> list:
 
 def world() -> dict:
     """Everything the seed touches, counted through the services."""
-    users = pages(lambda c: user_service.list(search="@example.com", limit=200, cursor=c))
+    users = pages(lambda c: user_service.list_users(search="@example.com", limit=200, cursor=c))
     demo_roles = [r for r in permission_service.list_roles() if r.name.startswith("demo-")]
     groups = [g for g in permission_service.list_groups() if g.name.startswith("demo-")]
     return {
@@ -52,7 +52,7 @@ def world() -> dict:
             for r in demo_roles
         ),
         "audit": len(pages(lambda c: permission_service.list_audit(limit=200, cursor=c))),
-        "inbox": sum(notification_service.unread_count(user_id=u.id) for u in users),
+        "inbox": sum(notification_service.count_unread(user_id=u.id) for u in users),
     }
 
 
@@ -63,7 +63,7 @@ def seeded(in_process_tasks):
 
 
 def user(n: int):
-    return user_service.get_by_email(email=f"demo{n}@example.com")
+    return user_service.get_user_by_email(email=f"demo{n}@example.com")
 
 
 def test_a_second_run_changes_nothing_and_says_so(seeded):
@@ -132,4 +132,4 @@ def test_a_bad_size_or_password_is_an_error():
         seed("--users", "0")
     with pytest.raises(CommandError, match="password"):
         seed("--users", "1", "--password", "short")
-    assert user_service.list(search="demo").results == ()
+    assert user_service.list_users(search="demo").results == ()

@@ -33,14 +33,14 @@ def call(method: str, url: str, body: dict | None = None, token: str | None = No
 
 @pytest.fixture
 def people():
-    root = user_service.create(email="root@example.com", password=PASSWORD, is_verified=True, is_staff=True)
+    root = user_service.create_user(email="root@example.com", password=PASSWORD, is_verified=True, is_staff=True)
     grant_role(root.id)
-    manager = user_service.create(email="mallory@example.com", password=PASSWORD, is_verified=True, is_staff=True)
+    manager = user_service.create_user(email="mallory@example.com", password=PASSWORD, is_verified=True, is_staff=True)
     role = permission_service.create_role(
         actor_id=None, name="user-managers", permissions=["users.user.view", "users.user.manage"]
     )
-    permission_service.grant(actor_id=None, role_id=role.id, user_id=manager.id)
-    ada = user_service.create(email="ada@example.com", password=PASSWORD, is_verified=True)
+    permission_service.grant_role(actor_id=None, role_id=role.id, user_id=manager.id)
+    ada = user_service.create_user(email="ada@example.com", password=PASSWORD, is_verified=True)
     return root, manager, ada
 
 

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from project.events.models import OutboxEvent
-from users.core.services import user_create, user_deactivate, user_update
+from users.core.services import create_user, deactivate_user, update_user
 from users.interface import USER_DEACTIVATED, USER_REGISTERED, USER_UPDATED, EmailTaken, InvalidUserInput, UserNotFound
 from users.models import User
 
@@ -21,14 +21,14 @@ def events(type_):
 
 
 def test_user_is_created_with_a_lower_cased_email_and_a_hashed_password():
-    user = user_create(email="  Ada@Example.COM ", password=STRONG, display_name="Ada")
+    user = create_user(email="  Ada@Example.COM ", password=STRONG, display_name="Ada")
     assert user.email == "ada@example.com"
     assert user.password != STRONG
     assert user.check_password(STRONG)
 
 
 def test_user_creation_records_user_registered_in_the_same_transaction():
-    user = user_create(email="ada@example.com", password=STRONG)
+    user = create_user(email="ada@example.com", password=STRONG)
     [event] = events(USER_REGISTERED)
     assert event.payload == {
         "user_id": str(user.id),
@@ -40,14 +40,14 @@ def test_user_creation_records_user_registered_in_the_same_transaction():
 
 
 def test_user_without_password_cannot_log_in_with_one():
-    user = user_create(email="ada@example.com")
+    user = create_user(email="ada@example.com")
     assert not user.has_usable_password()
 
 
 def test_user_with_a_taken_email_in_other_case_cannot_be_created_and_nothing_is_recorded():
-    user_create(email="ada@example.com")
+    create_user(email="ada@example.com")
     with pytest.raises(EmailTaken):
-        user_create(email="ADA@example.com")
+        create_user(email="ADA@example.com")
     assert User.objects.count() == 1
     assert len(events(USER_REGISTERED)) == 1
 
@@ -58,7 +58,7 @@ def test_user_with_a_taken_email_in_other_case_cannot_be_created_and_nothing_is_
 )
 def test_user_with_a_weak_password_cannot_be_created(password, fragment):
     with pytest.raises(InvalidUserInput) as caught:
-        user_create(email="ada@example.com", password=password)
+        create_user(email="ada@example.com", password=password)
     assert any(fragment in message for message in caught.value.details["password"])
     assert not User.objects.exists()
     assert not OutboxEvent.objects.exists()
@@ -67,35 +67,35 @@ def test_user_with_a_weak_password_cannot_be_created(password, fragment):
 @pytest.mark.parametrize("email", ["", "not-an-email", "a@", "@b.com", "a b@c.com", "x" * 250 + "@example.com"])
 def test_user_with_a_bad_email_cannot_be_created(email):
     with pytest.raises(InvalidUserInput) as caught:
-        user_create(email=email)
+        create_user(email=email)
     assert "email" in caught.value.details
     assert not User.objects.exists()
 
 
 def test_display_name_with_control_characters_is_rejected():
     with pytest.raises(InvalidUserInput) as caught:
-        user_create(email="ada@example.com", display_name="bad\x00name")
+        create_user(email="ada@example.com", display_name="bad\x00name")
     assert "display_name" in caught.value.details
 
 
 def test_update_records_only_the_fields_that_changed():
-    user = user_create(email="ada@example.com", display_name="Ada")
-    user_update(user_id=user.id, display_name="Ada L.", email="ada@example.com")
+    user = create_user(email="ada@example.com", display_name="Ada")
+    update_user(user_id=user.id, display_name="Ada L.", email="ada@example.com")
     [event] = events(USER_UPDATED)
     assert event.payload == {"user_id": str(user.id), "changed": ["display_name"]}
 
 
 def test_update_that_changes_nothing_records_nothing():
-    user = user_create(email="ada@example.com", display_name="Ada")
-    user_update(user_id=user.id, display_name="Ada")
+    user = create_user(email="ada@example.com", display_name="Ada")
+    update_user(user_id=user.id, display_name="Ada")
     assert events(USER_UPDATED) == []
 
 
 def test_update_to_a_taken_email_is_a_conflict_and_changes_nothing():
-    user_create(email="grace@example.com")
-    ada = user_create(email="ada@example.com")
+    create_user(email="grace@example.com")
+    ada = create_user(email="ada@example.com")
     with pytest.raises(EmailTaken):
-        user_update(user_id=ada.id, email="Grace@example.com", display_name="New")
+        update_user(user_id=ada.id, email="Grace@example.com", display_name="New")
     ada.refresh_from_db()
     assert (ada.email, ada.display_name) == ("ada@example.com", "")
     assert events(USER_UPDATED) == []
@@ -103,13 +103,13 @@ def test_update_to_a_taken_email_is_a_conflict_and_changes_nothing():
 
 def test_update_of_an_unknown_user_is_not_found():
     with pytest.raises(UserNotFound):
-        user_update(user_id=uuid.uuid4(), display_name="x")
+        update_user(user_id=uuid.uuid4(), display_name="x")
 
 
 def test_deactivation_is_idempotent_and_recorded_once():
-    user = user_create(email="ada@example.com")
-    user_deactivate(user_id=user.id)
-    user_deactivate(user_id=user.id)
+    user = create_user(email="ada@example.com")
+    deactivate_user(user_id=user.id)
+    deactivate_user(user_id=user.id)
     user.refresh_from_db()
     assert not user.is_active
     assert len(events(USER_DEACTIVATED)) == 1
@@ -121,7 +121,7 @@ def test_any_text_as_email_is_either_a_valid_user_or_a_validation_error(text):
     # Bad input gets a clear domain error, never a crash or a half-written row.
     before = User.objects.count()
     try:
-        user = user_create(email=text)
+        user = create_user(email=text)
     except (InvalidUserInput, EmailTaken):
         assert User.objects.count() == before
     else:

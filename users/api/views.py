@@ -42,12 +42,12 @@ class RegisterApi(APIView):
         password = StringField(max_length=4096, trim_whitespace=False)
         display_name = StringField(max_length=150, required=False, allow_blank=True, default="")
 
-    @extend_schema(request=InputSerializer, responses={201: UserOutput})
+    @extend_schema(operation_id="create_user", request=InputSerializer, responses={201: UserOutput})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         # The verification mail follows from the users.user_registered event (auth's handler).
-        user = user_service.create(**data.validated_data)
+        user = user_service.create_user(**data.validated_data)
         # A new account has no second factor: no further call that could fail after the commit
         # (a 503 there would answer a registration that happened, and the retry would get 409).
         return Response(user_body(user, mfa_enabled=False), status=status.HTTP_201_CREATED)
@@ -61,11 +61,11 @@ class MeApi(APIView):
         # re-verification and come with their own flow.
         display_name = StringField(max_length=150, allow_blank=True)
 
-    @extend_schema(responses={200: UserOutput})
+    @extend_schema(operation_id="get_me", responses={200: UserOutput})
     def get(self, request):
-        return Response(user_body(user_service.get(user_id=request.user.id)))
+        return Response(user_body(user_service.get_user(user_id=request.user.id)))
 
-    @extend_schema(request=InputSerializer, responses={200: UserOutput})
+    @extend_schema(operation_id="update_me", request=InputSerializer, responses={200: UserOutput})
     def patch(self, request):
         if isinstance(request.data, dict) and "email" in request.data:
             # Said, not silently ignored (issue 16, item 13).
@@ -79,7 +79,7 @@ class MeApi(APIView):
             )
         data = self.InputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        user = user_service.update(user_id=request.user.id, **data.validated_data)
+        user = user_service.update_user(user_id=request.user.id, **data.validated_data)
         return Response(user_body(user))
 
 
@@ -93,7 +93,7 @@ class UserListApi(APIView):
         cursor = serializers.CharField(required=False, max_length=512)
 
     @extend_schema(
-        operation_id="users_list",
+        operation_id="list_users",
         parameters=[FilterSerializer],
         responses={
             200: inline_serializer(
@@ -104,7 +104,7 @@ class UserListApi(APIView):
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        page = user_service.list(**{k: v for k, v in filters.validated_data.items() if v not in (None, "")})
+        page = user_service.list_users(**{k: v for k, v in filters.validated_data.items() if v not in (None, "")})
         return Response({"results": [user_body(u) for u in page.results], "next": page.next})
 
 
@@ -116,24 +116,24 @@ class UserDetailApi(APIView):
         display_name = StringField(max_length=150, allow_blank=True, required=False)
         is_verified = serializers.BooleanField(required=False)
 
-    @extend_schema(responses={200: UserOutput})
+    @extend_schema(operation_id="get_user", responses={200: UserOutput})
     def get(self, request, user_id: uuid.UUID):
-        return Response(user_body(user_service.get(user_id=user_id)))
+        return Response(user_body(user_service.get_user(user_id=user_id)))
 
-    @extend_schema(request=InputSerializer, responses={200: UserOutput})
+    @extend_schema(operation_id="update_user", request=InputSerializer, responses={200: UserOutput})
     def patch(self, request, user_id: uuid.UUID):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user_service.get(user_id=user_id)  # 404 before 403 for a user who does not exist
+        user_service.get_user(user_id=user_id)  # 404 before 403 for a user who does not exist
         user_escalation_check(actor_id=request.user.id, user_id=user_id)
-        return Response(user_body(user_service.update(user_id=user_id, **data.validated_data)))
+        return Response(user_body(user_service.update_user(user_id=user_id, **data.validated_data)))
 
-    @extend_schema(responses={204: None})
+    @extend_schema(operation_id="deactivate_user", responses={204: None})
     def delete(self, request, user_id: uuid.UUID):
         """Soft delete: deactivates the account and revokes its sessions."""
-        user_service.get(user_id=user_id)
+        user_service.get_user(user_id=user_id)
         user_escalation_check(actor_id=request.user.id, user_id=user_id)
-        user_service.deactivate(user_id=user_id)
+        user_service.deactivate_user(user_id=user_id)
         # At once, not only when the users.user_deactivated handler gets to it (with a broker,
         # in a worker, later): the answer to this call is the moment its tokens stop working.
         auth_service.revoke_all_sessions(user_id=user_id)

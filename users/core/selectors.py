@@ -12,21 +12,21 @@ from users.interface import MAX_PAGE_SIZE, InvalidUserInput, UserNotFound
 from users.models import User
 
 
-def user_get(*, user_id: uuid.UUID) -> User:
+def get_user(*, user_id: uuid.UUID) -> User:
     try:
         return User.objects.get(id=user_id)
     except User.DoesNotExist:
         raise UserNotFound() from None
 
 
-def user_get_by_email(*, email: str) -> User:
+def get_user_by_email(*, email: str) -> User:
     try:
         return User.objects.get(email=email.strip().lower())
     except User.DoesNotExist:
         raise UserNotFound() from None
 
 
-def user_get_many(*, user_ids: list[uuid.UUID]) -> list[User]:
+def get_users(*, user_ids: list[uuid.UUID]) -> list[User]:
     found = User.objects.in_bulk(user_ids)
     return [found[user_id] for user_id in user_ids if user_id in found]
 
@@ -42,7 +42,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise InvalidUserInput("The cursor is not valid.", details={"cursor": ["Invalid cursor."]}) from None
 
 
-def user_list(
+def list_users(
     *, search: str | None, is_active: bool | None, limit: int, cursor: str | None
 ) -> tuple[list[User], str | None]:
     """A keyset page, newest first: constant cost however deep the page."""

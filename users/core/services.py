@@ -68,7 +68,7 @@ def _locked(user_id: uuid.UUID) -> User:
 
 
 @transaction.atomic(durable=True)
-def user_create(
+def create_user(
     *,
     email: str,
     password: str | None = None,
@@ -114,7 +114,7 @@ def user_create(
 
 
 @transaction.atomic(durable=True)
-def user_update(
+def update_user(
     *,
     user_id: uuid.UUID,
     email: str | None = None,
@@ -162,7 +162,7 @@ def user_update(
     return user
 
 
-def email_change_confirm(*, user_id: uuid.UUID, email: str) -> User:
+def confirm_email_change(*, user_id: uuid.UUID, email: str) -> User:
     """Apply the pending address (its verification link was followed): it becomes the verified
     email; `users.email_changed` lets auth end the sessions and notifications tell the old address."""
     email = _normalise_email(email)
@@ -193,7 +193,7 @@ def email_change_confirm(*, user_id: uuid.UUID, email: str) -> User:
     return user
 
 
-def user_verify_password(*, email: str, password: str) -> User | None:
+def verify_password(*, email: str, password: str) -> User | None:
     user = User.objects.filter(email=(email or "").strip().lower()).first()
     if user is None:
         # Hash anyway, with the current hasher, so an unknown email takes as long as a wrong password.
@@ -203,7 +203,7 @@ def user_verify_password(*, email: str, password: str) -> User | None:
     return user if user.check_password(password) else None
 
 
-def user_check_password(*, user_id: uuid.UUID, password: str) -> bool:
+def check_password(*, user_id: uuid.UUID, password: str) -> bool:
     user = User.objects.filter(id=user_id).first()
     if user is None:
         User().set_password(password)
@@ -212,7 +212,7 @@ def user_check_password(*, user_id: uuid.UUID, password: str) -> bool:
 
 
 @transaction.atomic(durable=True)
-def user_set_password(*, user_id: uuid.UUID, password: str) -> User:
+def set_password(*, user_id: uuid.UUID, password: str) -> User:
     user = _locked(user_id)
     try:
         validate_password(password, user)
@@ -224,7 +224,7 @@ def user_set_password(*, user_id: uuid.UUID, password: str) -> User:
 
 
 @transaction.atomic(durable=True)
-def user_deactivate(*, user_id: uuid.UUID) -> User:
+def deactivate_user(*, user_id: uuid.UUID) -> User:
     user = _locked(user_id)
     if not user.is_active:
         return user

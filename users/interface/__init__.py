@@ -71,7 +71,7 @@ class InvalidUserInput(InvalidArgument):
 
 
 class UserService(Protocol):
-    def create(
+    def create_user(
         self,
         *,
         email: str,
@@ -90,19 +90,19 @@ class UserService(Protocol):
         """
         ...
 
-    def get(self, *, user_id: uuid.UUID) -> User:
+    def get_user(self, *, user_id: uuid.UUID) -> User:
         """The user with this id, active or not. Raises UserNotFound."""
         ...
 
-    def get_by_email(self, *, email: str) -> User:
+    def get_user_by_email(self, *, email: str) -> User:
         """The user with this email (case-insensitive). Raises UserNotFound."""
         ...
 
-    def get_many(self, *, user_ids: list[uuid.UUID]) -> list[User]:
+    def get_users(self, *, user_ids: list[uuid.UUID]) -> list[User]:
         """The users among `user_ids` that exist, in the order asked; unknown ids are left out."""
         ...
 
-    def list(
+    def list_users(
         self,
         *,
         search: str | None = None,
@@ -117,7 +117,7 @@ class UserService(Protocol):
         """
         ...
 
-    def update(
+    def update_user(
         self,
         *,
         user_id: uuid.UUID,
@@ -128,11 +128,11 @@ class UserService(Protocol):
         """Change the given fields (None leaves a field as it is); emit `users.user_updated`
         naming the fields that changed, if any did. A new email does not take effect here: it
         becomes `pending_email` and `users.email_change_requested` asks for its verification;
-        `email_change_confirm` applies it. Raises UserNotFound, InvalidUserInput, EmailTaken.
+        `confirm_email_change` applies it. Raises UserNotFound, InvalidUserInput, EmailTaken.
         """
         ...
 
-    def email_change_confirm(self, *, user_id: uuid.UUID, email: str) -> User:
+    def confirm_email_change(self, *, user_id: uuid.UUID, email: str) -> User:
         """Make the pending address `email` the user's (verified): its link was followed. Emits
         `users.user_updated` and `users.email_changed`. Raises UserNotFound, EmailTaken, and
         InvalidUserInput when `email` is not the pending address."""
@@ -154,7 +154,7 @@ class UserService(Protocol):
         Raises UserNotFound, InvalidUserInput with details["password"]."""
         ...
 
-    def deactivate(self, *, user_id: uuid.UUID) -> User:
+    def deactivate_user(self, *, user_id: uuid.UUID) -> User:
         """Mark the user inactive (soft delete) and emit `users.user_deactivated`.
 
         Idempotent: deactivating an inactive user changes nothing and emits nothing.

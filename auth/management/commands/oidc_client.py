@@ -41,7 +41,7 @@ class Command(BaseCommand):
     def handle(self, *args, action, **options):
         if action == "create":
             try:
-                created = oidc_provider.client_create(
+                created = oidc_provider.create_client(
                     name=options["name"],
                     redirect_uris=options["redirect_uris"],
                     public=options["public"],
@@ -62,7 +62,7 @@ class Command(BaseCommand):
                     self.stdout.write(f"client_secret: {created.client_secret}  (shown once: store it now)")
             return
         if action == "list":
-            clients = oidc_provider.client_list()
+            clients = oidc_provider.list_clients()
             if options["json"]:
                 rows = [
                     {
@@ -81,7 +81,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"{c.client_id}  {c.name}  ({kind}{', first-party' if c.first_party else ''})")
             return
         try:
-            oidc_provider.client_delete(client_id=options["client_id"])
+            oidc_provider.delete_client(client_id=options["client_id"])
         except OidcClientNotFound:
             raise CommandError(f"no client {options['client_id']!r}") from None
         self.stdout.write(f"deleted {options['client_id']} and ended its grants")

@@ -34,9 +34,9 @@ def _user_id(value: str) -> uuid.UUID:
     try:
         user_id = uuid.UUID(value)
     except ValueError:
-        find = functools.partial(user_service.get_by_email, email=value)
+        find = functools.partial(user_service.get_user_by_email, email=value)
     else:
-        find = functools.partial(user_service.get, user_id=user_id)
+        find = functools.partial(user_service.get_user, user_id=user_id)
     try:
         return find().id
     except UserNotFound:
@@ -137,7 +137,7 @@ class Command(BaseCommand):
                 expiry = datetime.fromisoformat(expires_at)
             except ValueError:
                 raise CommandError("--expires-at must be an RFC 3339 time") from None
-        assignment = permission_service.grant(
+        assignment = permission_service.grant_role(
             actor_id=None,
             role_id=_role_id(role),
             user_id=_user_id(user) if user else None,
@@ -148,7 +148,7 @@ class Command(BaseCommand):
         self.stdout.write(str(assignment.id))
 
     def _revoke(self, *, assignment_id, **_):
-        permission_service.revoke(actor_id=None, assignment_id=assignment_id)
+        permission_service.revoke_assignment(actor_id=None, assignment_id=assignment_id)
         self.stdout.write(f"revoked {assignment_id}")
 
     def _export(self, **_):
@@ -378,9 +378,9 @@ def _user_problem(value) -> str | None:
     try:
         user_id = uuid.UUID(value)
     except ValueError:
-        find = functools.partial(user_service.get_by_email, email=value)
+        find = functools.partial(user_service.get_user_by_email, email=value)
     else:
-        find = functools.partial(user_service.get, user_id=user_id)
+        find = functools.partial(user_service.get_user, user_id=user_id)
     try:
         find()
     except UserNotFound:
@@ -505,7 +505,7 @@ def plan(document: dict, *, prune: bool) -> list[tuple[str, object]]:
 
             def grant(key=key):
                 role, (kind, who), scope, expires_at = key
-                permission_service.grant(
+                permission_service.grant_role(
                     actor_id=None,
                     role_id=role_id(role),
                     user_id=uuid.UUID(who) if kind == "user" else None,
@@ -521,7 +521,7 @@ def plan(document: dict, *, prune: bool) -> list[tuple[str, object]]:
     # The services refuse a grant or a membership for a deactivated user; refusing the plan here
     # says so before anything changes (and lets the whole plan run in one transaction).
     added = sorted({user_id for user_id, _ in added_users}, key=str)
-    inactive = {user.id for user in user_service.get_many(user_ids=added) if not user.is_active}
+    inactive = {user.id for user in user_service.get_users(user_ids=added) if not user.is_active}
     refused = [f"{what} (the user is deactivated)" for user_id, what in added_users if user_id in inactive]
     if refused:
         raise CommandError("cannot add deactivated users; nothing changed:\n  " + "\n  ".join(refused))
@@ -532,7 +532,7 @@ def plan(document: dict, *, prune: bool) -> list[tuple[str, object]]:
                 steps.append(
                     (
                         f"- revoke {key[0]} from {key[1][0]} {key[1][1]} in {key[2] or 'global'}",
-                        lambda assignment_id=assignment_id: permission_service.revoke(
+                        lambda assignment_id=assignment_id: permission_service.revoke_assignment(
                             actor_id=None, assignment_id=assignment_id
                         ),
                     )

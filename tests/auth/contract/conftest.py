@@ -69,7 +69,7 @@ def both(transactional_db, _shared_settings, auth_grpc_server) -> tuple[AuthServ
 
 
 def make_user(email: str = "ada@example.com", **fields) -> User:
-    return user_service.create(email=email, password=PASSWORD, **({"is_verified": True} | fields))
+    return user_service.create_user(email=email, password=PASSWORD, **({"is_verified": True} | fields))
 
 
 @pytest.fixture
@@ -84,9 +84,9 @@ def login(auth: AuthService, email: str = "ada@example.com", password: str = PAS
 
 def totp_on(auth: AuthService, user: User) -> tuple[pyotp.TOTP, tuple[str, ...]]:
     """Turn TOTP on for `user`; its generator and recovery codes."""
-    enrollment = auth.totp_enroll(user_id=user.id, password=PASSWORD)
+    enrollment = auth.enroll_totp(user_id=user.id, password=PASSWORD)
     totp = pyotp.TOTP(enrollment.secret)
-    auth.totp_confirm(user_id=user.id, otp=totp.now())
+    auth.confirm_totp(user_id=user.id, otp=totp.now())
     return totp, enrollment.recovery_codes
 
 

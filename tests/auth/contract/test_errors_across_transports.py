@@ -48,14 +48,14 @@ FAILING_CALLS = {
     "bad reset token": lambda auth, p: auth.confirm_password_reset(token="garbage", new_password=PASSWORD),
     "bad verification token": lambda auth, p: auth.verify_email(token="garbage"),
     "verification for an unknown user": lambda auth, p: auth.request_email_verification(user_id=MISSING),
-    "enrol an unknown user": lambda auth, p: auth.totp_enroll(user_id=MISSING, password=PASSWORD),
-    "enrol while on": lambda auth, p: auth.totp_enroll(user_id=p["mfa"].id, password=PASSWORD),
-    "confirm without enrolment": lambda auth, p: auth.totp_confirm(user_id=p["ada"].id, otp="123456"),
-    "confirm while on": lambda auth, p: auth.totp_confirm(user_id=p["mfa"].id, otp="123456"),
-    "disable while off": lambda auth, p: auth.totp_disable(user_id=p["ada"].id, password=PASSWORD),
-    "disable with a wrong password": lambda auth, p: auth.totp_disable(user_id=p["mfa"].id, password="wrong"),
-    "disable with no password": lambda auth, p: auth.totp_disable(user_id=p["mfa"].id, password=""),
-    "enrol with a wrong password": lambda auth, p: auth.totp_enroll(user_id=p["ada"].id, password="wrong"),
+    "enrol an unknown user": lambda auth, p: auth.enroll_totp(user_id=MISSING, password=PASSWORD),
+    "enrol while on": lambda auth, p: auth.enroll_totp(user_id=p["mfa"].id, password=PASSWORD),
+    "confirm without enrolment": lambda auth, p: auth.confirm_totp(user_id=p["ada"].id, otp="123456"),
+    "confirm while on": lambda auth, p: auth.confirm_totp(user_id=p["mfa"].id, otp="123456"),
+    "disable while off": lambda auth, p: auth.disable_totp(user_id=p["ada"].id, password=PASSWORD),
+    "disable with a wrong password": lambda auth, p: auth.disable_totp(user_id=p["mfa"].id, password="wrong"),
+    "disable with no password": lambda auth, p: auth.disable_totp(user_id=p["mfa"].id, password=""),
+    "enrol with a wrong password": lambda auth, p: auth.enroll_totp(user_id=p["ada"].id, password="wrong"),
 }
 
 
@@ -81,7 +81,7 @@ def test_a_failing_call_raises_equal_errors_in_process_and_over_grpc(both, peopl
 def test_an_error_of_another_service_crosses_as_itself(both):
     _, remote = both
     with pytest.raises(UserNotFound):
-        remote.totp_enroll(user_id=MISSING, password=PASSWORD)
+        remote.enroll_totp(user_id=MISSING, password=PASSWORD)
 
 
 def test_the_lockout_is_the_same_error_over_both_with_its_retry_after(both, people):

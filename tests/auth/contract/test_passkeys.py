@@ -27,26 +27,26 @@ from .conftest import CLIENT, events, login, make_user, totp_on
 
 def register(auth, user, authenticator=None, name="") -> tuple[SoftAuthenticator, Passkey]:
     authenticator = authenticator or SoftAuthenticator()
-    options = auth.passkey_register_options(user_id=user.id)
-    return authenticator, auth.passkey_register(user_id=user.id, credential=authenticator.create(options), name=name)
+    options = auth.passkey_registration_options(user_id=user.id)
+    return authenticator, auth.register_passkey(user_id=user.id, credential=authenticator.create(options), name=name)
 
 
 def test_registration_options_ask_for_a_discoverable_verified_passkey_of_this_user(auth, ada):
-    options = auth.passkey_register_options(user_id=ada.id)
+    options = auth.passkey_registration_options(user_id=ada.id)
     assert options["rp"] == {"id": settings.GATEHOUSE_WEBAUTHN_RP_ID, "name": settings.GATEHOUSE_WEBAUTHN_RP_NAME}
     assert options["user"]["name"] == ada.email
     assert options["authenticatorSelection"]["residentKey"] == "required"
     assert options["authenticatorSelection"]["userVerification"] == "required"
     assert options["attestation"] == "none"
     assert len(options["challenge"]) >= 43  # 32 random bytes, base64url
-    assert options["challenge"] != auth.passkey_register_options(user_id=ada.id)["challenge"]
+    assert options["challenge"] != auth.passkey_registration_options(user_id=ada.id)["challenge"]
 
 
 def test_a_registered_passkey_is_listed_and_announced(auth, ada):
     _, passkey = register(auth, ada, name="  Laptop   Touch ID ")
     assert isinstance(passkey, Passkey)
     assert (passkey.name, passkey.last_used_at, passkey.flagged_at) == ("Laptop Touch ID", None, None)
-    assert auth.passkey_list(user_id=ada.id) == [passkey]
+    assert auth.list_passkeys(user_id=ada.id) == [passkey]
     [event] = events(PASSKEY_ADDED, user_id=ada.id)
     assert event.payload == {"user_id": str(ada.id), "passkey_id": str(passkey.id), "name": "Laptop Touch ID"}
 
@@ -54,74 +54,74 @@ def test_a_registered_passkey_is_listed_and_announced(auth, ada):
 def test_a_user_may_have_several_passkeys_and_the_options_exclude_them(auth, ada):
     first, _ = register(auth, ada)
     register(auth, ada)
-    assert [p.name for p in auth.passkey_list(user_id=ada.id)] == ["Passkey 1", "Passkey 2"]
-    excluded = auth.passkey_register_options(user_id=ada.id)["excludeCredentials"]
+    assert [p.name for p in auth.list_passkeys(user_id=ada.id)] == ["Passkey 1", "Passkey 2"]
+    excluded = auth.passkey_registration_options(user_id=ada.id)["excludeCredentials"]
     assert len(excluded) == 2
     assert {"id": websafe_encode(first.credential_id), "type": "public-key"} in excluded
 
 
 def test_a_registration_challenge_is_bound_to_its_user(auth, ada):
     bob = make_user("bob@example.com")
-    options = auth.passkey_register_options(user_id=ada.id)
+    options = auth.passkey_registration_options(user_id=ada.id)
     with pytest.raises(PasskeyRejected) as caught:
-        auth.passkey_register(user_id=bob.id, credential=SoftAuthenticator().create(options))
+        auth.register_passkey(user_id=bob.id, credential=SoftAuthenticator().create(options))
     assert (caught.value.code, caught.value.kind) == ("invalid_passkey", "invalid_argument")
-    assert auth.passkey_list(user_id=bob.id) == auth.passkey_list(user_id=ada.id) == []
+    assert auth.list_passkeys(user_id=bob.id) == auth.list_passkeys(user_id=ada.id) == []
 
 
 def test_a_registration_challenge_is_single_use(auth, ada):
-    options = auth.passkey_register_options(user_id=ada.id)
-    auth.passkey_register(user_id=ada.id, credential=SoftAuthenticator().create(options))
+    options = auth.passkey_registration_options(user_id=ada.id)
+    auth.register_passkey(user_id=ada.id, credential=SoftAuthenticator().create(options))
     with pytest.raises(PasskeyRejected):
-        auth.passkey_register(user_id=ada.id, credential=SoftAuthenticator().create(options))
-    assert len(auth.passkey_list(user_id=ada.id)) == 1
+        auth.register_passkey(user_id=ada.id, credential=SoftAuthenticator().create(options))
+    assert len(auth.list_passkeys(user_id=ada.id)) == 1
 
 
 def test_a_passkey_is_renamed(auth, ada):
     _, passkey = register(auth, ada)
-    renamed = auth.passkey_rename(user_id=ada.id, passkey_id=passkey.id, name="Phone")
+    renamed = auth.rename_passkey(user_id=ada.id, passkey_id=passkey.id, name="Phone")
     assert (renamed.id, renamed.name) == (passkey.id, "Phone")
-    assert auth.passkey_list(user_id=ada.id)[0].name == "Phone"
+    assert auth.list_passkeys(user_id=ada.id)[0].name == "Phone"
 
 
 def test_someone_elses_passkey_is_not_found(auth, ada):
     bob = make_user("bob@example.com")
     _, passkey = register(auth, ada)
     with pytest.raises(PasskeyNotFound):
-        auth.passkey_rename(user_id=bob.id, passkey_id=passkey.id, name="mine")
+        auth.rename_passkey(user_id=bob.id, passkey_id=passkey.id, name="mine")
     with pytest.raises(PasskeyNotFound):
-        auth.passkey_remove(user_id=bob.id, passkey_id=passkey.id)
+        auth.remove_passkey(user_id=bob.id, passkey_id=passkey.id)
     with pytest.raises(PasskeyNotFound):
-        auth.passkey_remove(user_id=ada.id, passkey_id=uuid.uuid4())
-    assert [p.name for p in auth.passkey_list(user_id=ada.id)] == ["Passkey 1"]
+        auth.remove_passkey(user_id=ada.id, passkey_id=uuid.uuid4())
+    assert [p.name for p in auth.list_passkeys(user_id=ada.id)] == ["Passkey 1"]
 
 
 def test_a_removed_passkey_is_gone_announced_and_signs_in_no_more(auth, ada):
     authenticator, passkey = register(auth, ada)
-    assert auth.passkey_remove(user_id=ada.id, passkey_id=passkey.id) is None
-    assert auth.passkey_list(user_id=ada.id) == []
+    assert auth.remove_passkey(user_id=ada.id, passkey_id=passkey.id) is None
+    assert auth.list_passkeys(user_id=ada.id) == []
     [event] = events(PASSKEY_REMOVED, user_id=ada.id)
     assert event.payload["passkey_id"] == str(passkey.id)
     with pytest.raises(InvalidCredentials):
-        auth.passkey_login(credential=authenticator.get(auth.passkey_login_options()), client=CLIENT)
+        auth.login_with_passkey(credential=authenticator.get(auth.passkey_login_options()), client=CLIENT)
 
 
 def test_the_last_passkey_of_an_account_without_a_password_stays(auth, transactional_db):
-    eve = user_service.create(email="eve@example.com", password=None, is_verified=True)
+    eve = user_service.create_user(email="eve@example.com", password=None, is_verified=True)
     _, first = register(auth, eve)
     _, second = register(auth, eve)
-    auth.passkey_remove(user_id=eve.id, passkey_id=first.id)
+    auth.remove_passkey(user_id=eve.id, passkey_id=first.id)
     with pytest.raises(LastSignInMethod) as caught:
-        auth.passkey_remove(user_id=eve.id, passkey_id=second.id)
+        auth.remove_passkey(user_id=eve.id, passkey_id=second.id)
     assert (caught.value.code, caught.value.kind) == ("last_sign_in_method", "conflict")
-    assert auth.passkey_list(user_id=eve.id) == [second]
+    assert auth.list_passkeys(user_id=eve.id) == [second]
     assert len(events(PASSKEY_REMOVED, user_id=eve.id)) == 1
 
 
 def test_the_last_passkey_of_an_account_with_a_password_may_go(auth, ada):
     _, passkey = register(auth, ada)
-    auth.passkey_remove(user_id=ada.id, passkey_id=passkey.id)
-    assert auth.passkey_list(user_id=ada.id) == []
+    auth.remove_passkey(user_id=ada.id, passkey_id=passkey.id)
+    assert auth.list_passkeys(user_id=ada.id) == []
 
 
 @pytest.mark.parametrize("with_email", [False, True], ids=["discoverable", "with-email"])
@@ -131,14 +131,14 @@ def test_a_passkey_signs_in_to_a_session_like_a_password(auth, ada, with_email):
     assert options["rpId"] == settings.GATEHOUSE_WEBAUTHN_RP_ID
     assert options["userVerification"] == "required"
     assert options["allowCredentials"] == []
-    pair = auth.passkey_login(credential=authenticator.get(options), client=CLIENT)
+    pair = auth.login_with_passkey(credential=authenticator.get(options), client=CLIENT)
     assert pair.token_type == "Bearer"
     claims = jwt.decode(pair.access_token, options={"verify_signature": False})
     assert (claims["sub"], claims["sid"]) == (str(ada.id), str(pair.session_id))
     assert auth.verify_access_token(token=pair.access_token).user_id == ada.id
     [session] = auth.list_sessions(user_id=ada.id)
     assert (session.id, session.ip) == (pair.session_id, CLIENT.ip)
-    [used] = auth.passkey_list(user_id=ada.id)
+    [used] = auth.list_passkeys(user_id=ada.id)
     assert used.id == passkey.id and used.last_used_at is not None
 
 
@@ -156,7 +156,7 @@ def test_a_challenge_asked_for_one_email_refuses_another_accounts_passkey(auth, 
     authenticator, _ = register(auth, ada)
     options = auth.passkey_login_options(email="bob@example.com")
     with pytest.raises(InvalidCredentials) as caught:
-        auth.passkey_login(credential=authenticator.get(options), client=CLIENT)
+        auth.login_with_passkey(credential=authenticator.get(options), client=CLIENT)
     assert caught.value.code == "invalid_credentials"
     assert auth.list_sessions(user_id=ada.id) == []
 
@@ -164,9 +164,9 @@ def test_a_challenge_asked_for_one_email_refuses_another_accounts_passkey(auth, 
 def test_a_sign_in_challenge_is_single_use(auth, ada):
     authenticator, _ = register(auth, ada)
     options = auth.passkey_login_options()
-    auth.passkey_login(credential=authenticator.get(options), client=CLIENT)
+    auth.login_with_passkey(credential=authenticator.get(options), client=CLIENT)
     with pytest.raises(InvalidCredentials):
-        auth.passkey_login(credential=authenticator.get(options), client=CLIENT)
+        auth.login_with_passkey(credential=authenticator.get(options), client=CLIENT)
     assert len(auth.list_sessions(user_id=ada.id)) == 1
 
 
@@ -178,7 +178,7 @@ def test_an_unknown_passkey_and_a_bad_signature_answer_the_same(auth, ada):
     errors = []
     for credential in (unknown.get(auth.passkey_login_options()), forged):
         with pytest.raises(InvalidCredentials) as caught:
-            auth.passkey_login(credential=credential, client=CLIENT)
+            auth.login_with_passkey(credential=credential, client=CLIENT)
         errors.append((caught.value.code, caught.value.message, caught.value.details))
     assert errors[0] == errors[1]
     assert auth.list_sessions(user_id=ada.id) == []

@@ -109,7 +109,7 @@ def test_a_bad_reset_token_is_refused(auth, ada, token):
 
 
 def test_a_verification_token_is_not_a_reset_token(auth):
-    user = user_service.create(email="new@example.com", password=PASSWORD)
+    user = user_service.create_user(email="new@example.com", password=PASSWORD)
     auth.request_email_verification(user_id=user.id)
     token = one_time_token(EMAIL_VERIFICATION_REQUESTED, user_id=user.id)
     with pytest.raises(InvalidOneTimeToken):

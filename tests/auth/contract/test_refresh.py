@@ -102,6 +102,6 @@ def test_the_refresh_token_of_a_logged_out_session_is_invalid(auth, ada):
 
 def test_the_refresh_token_of_a_deactivated_user_is_invalid(auth, ada):
     pair = login(auth)
-    user_service.deactivate(user_id=ada.id)
+    user_service.deactivate_user(user_id=ada.id)
     with pytest.raises(InvalidToken):
         auth.refresh(refresh_token=pair.refresh_token, client=CLIENT)

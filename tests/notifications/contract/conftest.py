@@ -8,7 +8,7 @@ roles are created in this process; the server reaches the users and permissions 
 own process, on the same database.
 
 Deliveries run where the notification is sent, in process and at once (no broker on either
-side), so a test sees them finished when `send` returns.
+side), so a test sees them finished when `send_notification` returns.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def both(transactional_db, in_process_tasks, notifications_grpc_server) -> tuple
 
 
 def make_user(email: str) -> User:
-    return user_service.create(email=email, display_name=email.split("@")[0].title())
+    return user_service.create_user(email=email, display_name=email.split("@")[0].title())
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ def people(both, ada):
 def send(**overrides):
     def call(service, people):
         request = {"type": "announcement", "user_ids": [people["ada"].id], "context": HELLO, **overrides}
-        return service.send(**request)
+        return service.send_notification(**request)
 
     return call
 
@@ -93,7 +93,7 @@ def test_a_refused_send_records_nothing_on_either_side(both, people):
 
 def test_ids_travel_as_uuids(both, people):
     local, remote = both
-    notification_id = remote.send(type="announcement", user_ids=[str(people["ada"].id)], context=HELLO)
+    notification_id = remote.send_notification(type="announcement", user_ids=[str(people["ada"].id)], context=HELLO)
     assert isinstance(notification_id, uuid.UUID)
     assert remote.get_deliveries(notification_id=notification_id) == local.get_deliveries(
         notification_id=notification_id

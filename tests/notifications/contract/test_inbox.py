@@ -12,7 +12,7 @@ from .conftest import HELLO, MISSING
 
 def announce(user, subject: str) -> None:
     """An in-app message for `user`, sent in this process."""
-    LocalNotificationService().send(
+    LocalNotificationService().send_notification(
         type="announcement", user_ids=[user.id], context={**HELLO, "subject": subject}, channels=["in_app"]
     )
 
@@ -29,7 +29,7 @@ def test_the_inbox_lists_newest_first_in_pages_and_counts_the_unread(notificatio
     # Counted first after the messages arrived: in embedded mode the two processes do not share
     # a cache, and these messages were delivered in this one.
     unread = notifications.list_inbox(user_id=ada.id, unread_only=True, limit=200).results
-    assert notifications.unread_count(user_id=ada.id) == len(unread) >= 3
+    assert notifications.count_unread(user_id=ada.id) == len(unread) >= 3
     assert [m.subject for m in unread if m.type == "announcement"] == ["three", "two", "one"]
     first = notifications.list_inbox(user_id=ada.id, limit=2)
     assert announcements(first) == ["three", "two"]
@@ -42,19 +42,19 @@ def test_the_inbox_lists_newest_first_in_pages_and_counts_the_unread(notificatio
 def test_marking_read_changes_the_count_and_the_unread_filter(notifications, ada):
     announce(ada, "one")
     announce(ada, "two")
-    start = notifications.unread_count(user_id=ada.id)
+    start = notifications.count_unread(user_id=ada.id)
     [two, one] = [m for m in notifications.list_inbox(user_id=ada.id).results if m.type == "announcement"]
 
     notifications.mark_read(user_id=ada.id, message_id=two.id)
     notifications.mark_read(user_id=ada.id, message_id=two.id)  # idempotent
 
-    assert notifications.unread_count(user_id=ada.id) == start - 1
+    assert notifications.count_unread(user_id=ada.id) == start - 1
     unread = notifications.list_inbox(user_id=ada.id, unread_only=True)
     assert two.id not in [m.id for m in unread.results] and one.id in [m.id for m in unread.results]
     read = next(m for m in notifications.list_inbox(user_id=ada.id).results if m.id == two.id)
     assert read.read_at is not None and read.is_read
     assert notifications.mark_all_read(user_id=ada.id) == start - 1
-    assert notifications.unread_count(user_id=ada.id) == 0
+    assert notifications.count_unread(user_id=ada.id) == 0
     assert notifications.mark_all_read(user_id=ada.id) == 0
 
 

@@ -18,7 +18,7 @@ from .conftest import HELLO, MISSING, make_user
 
 
 def test_a_send_to_user_ids_is_recorded_and_delivered_on_each_channel(notifications, ada, grace):
-    notification_id = notifications.send(
+    notification_id = notifications.send_notification(
         type="announcement", user_ids=[ada.id, grace.id, ada.id], context=HELLO, channels=["in_app", "email"]
     )
 
@@ -34,19 +34,23 @@ def test_a_send_to_user_ids_is_recorded_and_delivered_on_each_channel(notificati
 
 
 def test_the_type_default_channels_apply_when_none_are_given(notifications, ada):
-    notification_id = notifications.send(type="announcement", user_ids=[ada.id], context=HELLO)
+    notification_id = notifications.send_notification(type="announcement", user_ids=[ada.id], context=HELLO)
 
     assert {d.channel for d in notifications.get_deliveries(notification_id=notification_id)} == {"in_app", "email"}
 
 
 def test_the_same_idempotency_key_returns_the_first_id_and_sends_nothing_more(notifications, ada):
-    first = notifications.send(type="announcement", user_ids=[ada.id], context=HELLO, idempotency_key="k-1")
-    again = notifications.send(type="announcement", user_ids=[ada.id], context=HELLO, idempotency_key="k-1")
+    first = notifications.send_notification(
+        type="announcement", user_ids=[ada.id], context=HELLO, idempotency_key="k-1"
+    )
+    again = notifications.send_notification(
+        type="announcement", user_ids=[ada.id], context=HELLO, idempotency_key="k-1"
+    )
 
     assert again == first
     assert len(notifications.get_deliveries(notification_id=first)) == 2
     with pytest.raises(IdempotencyKeyReused):
-        notifications.send(
+        notifications.send_notification(
             type="announcement", user_ids=[ada.id], context={**HELLO, "body": "?"}, idempotency_key="k-1"
         )
 
@@ -55,17 +59,19 @@ def test_a_send_to_a_group_reaches_its_members(notifications, ada, grace):
     group = permission_service.create_group(actor_id=None, name=f"ops-{uuid.uuid4().hex[:6]}")
     permission_service.add_group_member(actor_id=None, group_id=group.id, user_id=ada.id)
 
-    notification_id = notifications.send(type="announcement", group_id=group.id, context=HELLO, channels=["in_app"])
+    notification_id = notifications.send_notification(
+        type="announcement", group_id=group.id, context=HELLO, channels=["in_app"]
+    )
 
     assert [d.user_id for d in notifications.get_deliveries(notification_id=notification_id)] == [ada.id]
 
 
 def test_a_send_to_a_role_in_a_scope_reaches_its_holders_there(notifications, ada, grace):
     role = permission_service.create_role(actor_id=None, name=f"editor-{uuid.uuid4().hex[:6]}", permissions=[])
-    permission_service.grant(actor_id=None, role_id=role.id, user_id=ada.id, scope="org:acme")
-    permission_service.grant(actor_id=None, role_id=role.id, user_id=grace.id, scope="org:other")
+    permission_service.grant_role(actor_id=None, role_id=role.id, user_id=ada.id, scope="org:acme")
+    permission_service.grant_role(actor_id=None, role_id=role.id, user_id=grace.id, scope="org:other")
 
-    notification_id = notifications.send(
+    notification_id = notifications.send_notification(
         type="announcement", role=role.name, scope="org:acme/project:7", context=HELLO, channels=["in_app"]
     )
 
@@ -79,7 +85,7 @@ def test_the_deliveries_of_an_unknown_notification_are_not_found(notifications):
 
 def test_an_unknown_type_is_refused(notifications, ada):
     with pytest.raises(UnknownNotificationType) as caught:
-        notifications.send(type="birthday", user_ids=[ada.id], context={})
+        notifications.send_notification(type="birthday", user_ids=[ada.id], context={})
     assert caught.value.details == {"type": ["Unknown notification type 'birthday'."]}
 
 
@@ -96,7 +102,7 @@ def test_the_types_are_the_same_on_both(both):
 def test_a_many_recipient_send_gives_one_delivery_per_recipient(notifications):
     users = [make_user(f"user{i}@example.com") for i in range(5)]
 
-    notification_id = notifications.send(
+    notification_id = notifications.send_notification(
         type="announcement", user_ids=[u.id for u in users], context=HELLO, channels=["in_app"]
     )
 
@@ -110,6 +116,6 @@ def test_send_refuses_the_types_gatehouse_sends_itself_on_both_transports(notifi
     from notifications.interface import ReservedNotificationType
 
     with pytest.raises(ReservedNotificationType) as caught:
-        notifications.send(type=type_, user_ids=[ada.id], context={})
+        notifications.send_notification(type=type_, user_ids=[ada.id], context={})
     assert caught.value.code == "reserved_notification_type"
     assert caught.value.details == {"type": [f"{type_!r} is sent by Gatehouse itself."]}

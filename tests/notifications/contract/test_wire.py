@@ -65,13 +65,13 @@ def test_a_call_without_the_service_credential_is_unauthenticated(channel):
     "method, request_",
     [
         ("GetDeliveries", pb.GetDeliveriesRequest(notification_id="not-a-uuid")),
-        ("UnreadCount", pb.UnreadCountRequest(user_id="")),
+        ("CountUnread", pb.CountUnreadRequest(user_id="")),
         ("ListInbox", pb.ListInboxRequest(user_id="42")),
         ("MarkRead", pb.MarkReadRequest(user_id="00000000-0000-4000-8000-000000000000", message_id="x")),
         ("MarkAllRead", pb.MarkAllReadRequest(user_id="x")),
         ("GetPreferences", pb.GetPreferencesRequest(user_id="x")),
         ("SetPreferences", pb.SetPreferencesRequest(user_id="x")),
-        ("Send", pb.SendRequest(type="announcement", context="{not json")),
+        ("SendNotification", pb.SendNotificationRequest(type="announcement", context="{not json")),
     ],
     ids=lambda value: value if isinstance(value, str) else "",
 )
@@ -82,8 +82,8 @@ def test_a_malformed_request_is_an_invalid_argument(channel, credential, transac
 
 
 def test_the_unread_count_answers_over_the_wire(channel, credential, transactional_db):
-    reply = stub(channel).UnreadCount(
-        pb.UnreadCountRequest(user_id="00000000-0000-4000-8000-000000000000"), timeout=5, metadata=credential
+    reply = stub(channel).CountUnread(
+        pb.CountUnreadRequest(user_id="00000000-0000-4000-8000-000000000000"), timeout=5, metadata=credential
     )
     assert reply.result == 0
 
@@ -91,8 +91,8 @@ def test_the_unread_count_answers_over_the_wire(channel, credential, transaction
 def test_with_notifications_grpc_target_set_the_service_is_the_grpc_client(notifications_grpc_server, ada):
     script = (
         "import uuid; from notifications.interface import notification_service as service; "
-        "print(type(service.send.__self__).__name__); "
-        f"print(service.send(type='announcement', user_ids=[uuid.UUID('{ada.id}')], "
+        "print(type(service.send_notification.__self__).__name__); "
+        f"print(service.send_notification(type='announcement', user_ids=[uuid.UUID('{ada.id}')], "
         "context={'subject': 'Hi', 'body': 'There'}, channels=['in_app']))"
     )
     result = subprocess.run(

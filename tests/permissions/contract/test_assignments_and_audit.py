@@ -17,7 +17,7 @@ def test_a_grant_is_read_back_and_a_revoke_takes_it_away(perms):
     staff = perms.create_group(actor_id=None, name="staff")
     user, actor = new_user(), None
     expires_at = datetime.now(UTC) + timedelta(days=7)
-    to_user = perms.grant(actor_id=actor, role_id=reader.id, user_id=user, scope="org:acme", expires_at=expires_at)
+    to_user = perms.grant_role(actor_id=actor, role_id=reader.id, user_id=user, scope="org:acme", expires_at=expires_at)
     assert isinstance(to_user, Assignment)
     assert (to_user.role_id, to_user.role_name, to_user.user_id, to_user.group_id, to_user.scope) == (
         reader.id,
@@ -27,32 +27,32 @@ def test_a_grant_is_read_back_and_a_revoke_takes_it_away(perms):
         "org:acme",
     )
     assert to_user.expires_at == expires_at and to_user.granted_by is None
-    to_group = perms.grant(actor_id=None, role_id=reader.id, group_id=staff.id)
+    to_group = perms.grant_role(actor_id=None, role_id=reader.id, group_id=staff.id)
     assert (to_group.user_id, to_group.group_id, to_group.scope, to_group.expires_at) == (None, staff.id, None, None)
     assert perms.get_assignment(assignment_id=to_user.id) == to_user
 
     assert perms.check(user_id=user, permission="docs.page.read", scope="org:acme")
-    perms.revoke(actor_id=None, assignment_id=to_user.id)
+    perms.revoke_assignment(actor_id=None, assignment_id=to_user.id)
     assert not perms.check(user_id=user, permission="docs.page.read", scope="org:acme")
     with pytest.raises(AssignmentNotFound):
         perms.get_assignment(assignment_id=to_user.id)
     with pytest.raises(AssignmentNotFound):
-        perms.revoke(actor_id=None, assignment_id=to_user.id)
+        perms.revoke_assignment(actor_id=None, assignment_id=to_user.id)
 
 
 def test_an_actor_holding_the_permissions_grants_and_is_recorded_as_granting(perms):
     reader = perms.create_role(actor_id=None, name="reader", permissions=["docs.page.read"])
     manager = new_user()
-    perms.grant(actor_id=None, role_id=reader.id, user_id=manager, scope="org:acme")
-    granted = perms.grant(actor_id=manager, role_id=reader.id, user_id=new_user(), scope="org:acme/p:1")
+    perms.grant_role(actor_id=None, role_id=reader.id, user_id=manager, scope="org:acme")
+    granted = perms.grant_role(actor_id=manager, role_id=reader.id, user_id=new_user(), scope="org:acme/p:1")
     assert granted.granted_by == manager
 
 
 def test_assignments_come_in_pages_newest_first(perms):
     reader = perms.create_role(actor_id=None, name="reader", permissions=["docs.page.read"])
     user = new_user()
-    mine = [perms.grant(actor_id=None, role_id=reader.id, user_id=user, scope=f"org:o{i}").id for i in range(5)]
-    perms.grant(actor_id=None, role_id=reader.id, user_id=new_user())
+    mine = [perms.grant_role(actor_id=None, role_id=reader.id, user_id=user, scope=f"org:o{i}").id for i in range(5)]
+    perms.grant_role(actor_id=None, role_id=reader.id, user_id=new_user())
 
     seen, cursor = [], None
     while True:
@@ -70,7 +70,7 @@ def test_assignments_come_in_pages_newest_first(perms):
 def test_every_change_is_in_the_audit_newest_first_with_who_and_before_after(perms):
     actor = new_user()
     reader = perms.create_role(actor_id=None, name="reader", permissions=["docs.page.read"])
-    perms.grant(actor_id=None, role_id=reader.id, user_id=actor)
+    perms.grant_role(actor_id=None, role_id=reader.id, user_id=actor)
     perms.update_role(actor_id=actor, role_id=reader.id, description="Reads.")
 
     first = perms.list_audit(limit=2)
@@ -94,6 +94,6 @@ def test_every_change_is_in_the_audit_newest_first_with_who_and_before_after(per
 def test_the_audit_keeps_the_callers_request_id(perms):
     reader = perms.create_role(actor_id=None, name="reader", permissions=["docs.page.read"])
     with request_id_scope("contract-request-42"):
-        perms.grant(actor_id=None, role_id=reader.id, user_id=new_user())
+        perms.grant_role(actor_id=None, role_id=reader.id, user_id=new_user())
     [entry] = perms.list_audit(limit=1).results
     assert (entry.action, entry.request_id) == ("assignment.granted", "contract-request-42")

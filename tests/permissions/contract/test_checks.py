@@ -19,8 +19,8 @@ def world(perms: PermissionService):
     ada, bob, eve = new_user(), new_user(), new_user()
     staff = perms.create_group(actor_id=None, name="staff")
     perms.add_group_member(actor_id=None, group_id=staff.id, user_id=bob)
-    ada_editor = perms.grant(actor_id=None, role_id=editor.id, user_id=ada, scope="org:acme")
-    staff_reader = perms.grant(actor_id=None, role_id=reader.id, group_id=staff.id)
+    ada_editor = perms.grant_role(actor_id=None, role_id=editor.id, user_id=ada, scope="org:acme")
+    staff_reader = perms.grant_role(actor_id=None, role_id=reader.id, group_id=staff.id)
     return {
         "reader": reader,
         "editor": editor,
@@ -82,7 +82,9 @@ def test_an_assignment_stops_granting_when_it_expires(perms):
     # Beyond a write's worst wait for a copy that restarted (ACK_TIMEOUT + LEASE, project.mirror):
     # a grant that returns after its assignment expired would leave nothing to check.
     expires_at = datetime.now(UTC) + timedelta(seconds=4)
-    assignment = perms.grant(actor_id=None, role_id=reader.id, user_id=user, scope="org:acme", expires_at=expires_at)
+    assignment = perms.grant_role(
+        actor_id=None, role_id=reader.id, user_id=user, scope="org:acme", expires_at=expires_at
+    )
     assert assignment.expires_at == expires_at
     assert perms.check(user_id=user, permission="docs.page.read", scope="org:acme")
     time.sleep(max(0.0, (expires_at - datetime.now(UTC)).total_seconds()) + 0.1)

@@ -32,7 +32,7 @@ NOBODY = uuid.UUID("00000000-0000-4000-8000-0000000000aa")  # an actor who holds
 def user(email: str) -> uuid.UUID:
     """A real user, made on first use: grants and memberships of anyone else are refused."""
     try:
-        return user_service.get_by_email(email=email).id
+        return user_service.get_user_by_email(email=email).id
     except UserNotFound:
         return new_user(email=email)
 
@@ -49,7 +49,7 @@ def setup(perms):
     role = perms.create_role(actor_id=None, name="reader", permissions=["docs.page.read"])
     perms.create_role(actor_id=None, name="editor", permissions=["docs.page.write"], parents=[role.id])
     perms.create_group(actor_id=None, name="staff")
-    perms.grant(actor_id=None, role_id=role.id, user_id=reader(), scope="org:acme")
+    perms.grant_role(actor_id=None, role_id=role.id, user_id=reader(), scope="org:acme")
     new_user(email="gone@example.com", active=False)
 
 
@@ -85,11 +85,11 @@ FAILING_CALLS = {
     ),
     "escalating grant": (
         EscalationDenied,
-        lambda p: p.grant(actor_id=reader(), role_id=role(p, "editor"), user_id=someone(), scope="org:acme"),
+        lambda p: p.grant_role(actor_id=reader(), role_id=role(p, "editor"), user_id=someone(), scope="org:acme"),
     ),
     "grant outside own scope": (
         EscalationDenied,
-        lambda p: p.grant(actor_id=reader(), role_id=role(p, "reader"), user_id=someone(), scope="org:other"),
+        lambda p: p.grant_role(actor_id=reader(), role_id=role(p, "reader"), user_id=someone(), scope="org:other"),
     ),
     "escalating membership": (
         EscalationDenied,
@@ -118,11 +118,11 @@ FAILING_CALLS = {
     ),
     "grant to unknown user": (
         UserNotFound,
-        lambda p: p.grant(actor_id=None, role_id=role(p, "reader"), user_id=MISSING),
+        lambda p: p.grant_role(actor_id=None, role_id=role(p, "reader"), user_id=MISSING),
     ),
     "grant to deactivated user": (
         UserNotFound,
-        lambda p: p.grant(actor_id=None, role_id=role(p, "reader"), user_id=user("gone@example.com")),
+        lambda p: p.grant_role(actor_id=None, role_id=role(p, "reader"), user_id=user("gone@example.com")),
     ),
     "unknown user joins": (
         UserNotFound,
@@ -132,23 +132,23 @@ FAILING_CALLS = {
         UserNotFound,
         lambda p: p.add_group_member(actor_id=None, group_id=group(p), user_id=user("gone@example.com")),
     ),
-    "grant unknown role": (RoleNotFound, lambda p: p.grant(actor_id=None, role_id=MISSING, user_id=someone())),
+    "grant unknown role": (RoleNotFound, lambda p: p.grant_role(actor_id=None, role_id=MISSING, user_id=someone())),
     "grant to unknown group": (
         GroupNotFound,
-        lambda p: p.grant(actor_id=None, role_id=role(p, "reader"), group_id=MISSING),
+        lambda p: p.grant_role(actor_id=None, role_id=role(p, "reader"), group_id=MISSING),
     ),
     "grant to both": (
         InvalidRbacInput,
-        lambda p: p.grant(actor_id=None, role_id=role(p, "reader"), user_id=someone(), group_id=group(p)),
+        lambda p: p.grant_role(actor_id=None, role_id=role(p, "reader"), user_id=someone(), group_id=group(p)),
     ),
-    "grant to nobody": (InvalidRbacInput, lambda p: p.grant(actor_id=None, role_id=role(p, "reader"))),
+    "grant to nobody": (InvalidRbacInput, lambda p: p.grant_role(actor_id=None, role_id=role(p, "reader"))),
     "grant in bad scope": (
         InvalidScope,
-        lambda p: p.grant(actor_id=None, role_id=role(p, "reader"), user_id=someone(), scope="acme"),
+        lambda p: p.grant_role(actor_id=None, role_id=role(p, "reader"), user_id=someone(), scope="acme"),
     ),
     "grant expired": (
         InvalidRbacInput,
-        lambda p: p.grant(
+        lambda p: p.grant_role(
             actor_id=None,
             role_id=role(p, "reader"),
             user_id=someone(),
@@ -157,9 +157,11 @@ FAILING_CALLS = {
     ),
     "grant with naive expiry": (
         InvalidRbacInput,
-        lambda p: p.grant(actor_id=None, role_id=role(p, "reader"), user_id=someone(), expires_at=datetime(2999, 1, 1)),
+        lambda p: p.grant_role(
+            actor_id=None, role_id=role(p, "reader"), user_id=someone(), expires_at=datetime(2999, 1, 1)
+        ),
     ),
-    "revoke unknown": (AssignmentNotFound, lambda p: p.revoke(actor_id=None, assignment_id=MISSING)),
+    "revoke unknown": (AssignmentNotFound, lambda p: p.revoke_assignment(actor_id=None, assignment_id=MISSING)),
     "get unknown assignment": (AssignmentNotFound, lambda p: p.get_assignment(assignment_id=MISSING)),
     "assignments bad limit": (InvalidRbacInput, lambda p: p.list_assignments(limit=0)),
     "assignments huge limit": (InvalidRbacInput, lambda p: p.list_assignments(limit=10**12)),
@@ -176,7 +178,7 @@ FAILING_CALLS = {
 def _group_with_grant(perms) -> uuid.UUID:
     staff = group(perms)
     if not perms.list_assignments(group_id=staff).results:
-        perms.grant(actor_id=None, role_id=role(perms, "reader"), group_id=staff)
+        perms.grant_role(actor_id=None, role_id=role(perms, "reader"), group_id=staff)
     return staff
 
 

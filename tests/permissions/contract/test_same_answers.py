@@ -26,10 +26,10 @@ def test_checks_explanations_and_listings_agree_across_transports(both):
     team = remote.create_group(actor_id=None, name="team")
     remote.add_group_member(actor_id=None, group_id=team.id, user_id=users[1])
     remote.add_group_member(actor_id=None, group_id=team.id, user_id=users[2])
-    remote.grant(actor_id=None, role_id=writer.id, user_id=users[0], scope="org:a")
-    remote.grant(actor_id=None, role_id=reader.id, group_id=team.id, scope="org:a/project:1")
-    remote.grant(actor_id=None, role_id=billing.id, user_id=users[2])
-    remote.grant(actor_id=None, role_id=remote.get_role_by_name(name="admin").id, user_id=users[3], scope="org:b")
+    remote.grant_role(actor_id=None, role_id=writer.id, user_id=users[0], scope="org:a")
+    remote.grant_role(actor_id=None, role_id=reader.id, group_id=team.id, scope="org:a/project:1")
+    remote.grant_role(actor_id=None, role_id=billing.id, user_id=users[2])
+    remote.grant_role(actor_id=None, role_id=remote.get_role_by_name(name="admin").id, user_id=users[3], scope="org:b")
 
     asked = list(itertools.product(PERMISSIONS, SCOPES))
     for user in users:
@@ -98,7 +98,7 @@ def test_on_random_worlds_every_answer_agrees_across_transports(both, world):
         for member in members:
             remote.add_group_member(actor_id=None, group_id=group.id, user_id=users[member])
         for role, (kind, index), scope in assignments:
-            remote.grant(
+            remote.grant_role(
                 actor_id=None,
                 role_id=roles[role].id,
                 user_id=users[index] if kind == "user" else None,

@@ -28,7 +28,7 @@ def remote_permissions(transactional_db, codes, permissions_grpc_server):
 
 
 def client_for(email: str):
-    user = user_service.create(email=email, password=PASSWORD, is_verified=True)
+    user = user_service.create_user(email=email, password=PASSWORD, is_verified=True)
     client = APIClient()
     response = client.post("/api/v1/auth/token", {"email": email, "password": PASSWORD}, format="json")
     assert response.status_code == 200, response.content
@@ -41,7 +41,7 @@ def test_the_rbac_api_works_the_same_with_the_core_service_behind_grpc(remote_pe
     admin, admin_id = client_for("root@example.com")
     client, ada_id = client_for("ada@example.com")
     assert client.get(f"{RBAC}/roles").status_code == 403
-    permission_service.grant(
+    permission_service.grant_role(
         actor_id=None, role_id=permission_service.get_role_by_name(name=ADMIN_ROLE).id, user_id=admin_id
     )
 

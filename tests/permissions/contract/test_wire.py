@@ -75,7 +75,7 @@ def test_a_call_without_the_service_credential_is_unauthenticated(channel):
         ("CheckMany", pb.CheckManyRequest(user_id="")),
         ("GetRole", pb.GetRoleRequest(role_id="42")),
         ("UpdateRole", pb.UpdateRoleRequest(role_id=str(uuid.uuid4()), parents=pb.StringList(values=["x"]))),
-        ("Grant", pb.GrantRequest(actor_id="me", role_id=str(uuid.uuid4()), user_id=str(uuid.uuid4()))),
+        ("GrantRole", pb.GrantRoleRequest(actor_id="me", role_id=str(uuid.uuid4()), user_id=str(uuid.uuid4()))),
         ("ListAssignments", pb.ListAssignmentsRequest(group_id="staff")),
         ("AddGroupMember", pb.AddGroupMemberRequest(group_id=str(uuid.uuid4()), user_id="ada")),
     ],
@@ -108,12 +108,12 @@ def test_a_grant_or_membership_for_an_unknown_user_is_not_found_user_not_found_o
     from permissions.core import services
     from permissions.models import Assignment
 
-    reader = services.role_create(actor_id=None, name="reader", permissions=["rbac.role.view"])
-    staff = services.group_create(actor_id=None, name="staff")
+    reader = services.create_role(actor_id=None, name="reader", permissions=["rbac.role.view"])
+    staff = services.create_group(actor_id=None, name="staff")
     stub = permissions_pb2_grpc.PermissionServiceStub(channel)
     for user_id in (uuid.uuid4(), new_user(active=False)):
         calls = [
-            (stub.Grant, pb.GrantRequest(role_id=str(reader.id), user_id=str(user_id))),
+            (stub.GrantRole, pb.GrantRoleRequest(role_id=str(reader.id), user_id=str(user_id))),
             (stub.AddGroupMember, pb.AddGroupMemberRequest(group_id=str(staff.id), user_id=str(user_id))),
         ]
         for rpc, request in calls:
@@ -131,7 +131,7 @@ def test_with_permissions_grpc_target_set_the_permission_service_is_the_grpc_cli
     service = GrpcPermissionService(target=permissions_grpc_server.target)  # set up where it is asked (conftest)
     reader = service.create_role(actor_id=None, name="reader", permissions=["rbac.role.view"])
     user = new_user()
-    service.grant(actor_id=None, role_id=reader.id, user_id=user)
+    service.grant_role(actor_id=None, role_id=reader.id, user_id=user)
     script = (
         "import uuid; from permissions.interface import permission_service as p; "
         "print(type(p.check.__self__).__name__); "

@@ -12,22 +12,22 @@ TAKEN = "taken@example.com"
 MISSING = uuid.UUID("00000000-0000-4000-8000-000000000000")
 
 FAILING_CALLS = {
-    "weak password": lambda users: users.create(email="new@example.com", password="password"),
-    "password like the email": lambda users: users.create(
+    "weak password": lambda users: users.create_user(email="new@example.com", password="password"),
+    "password like the email": lambda users: users.create_user(
         email="new.person@example.com", password="new.person@example.com"
     ),
-    "invalid email": lambda users: users.create(email="not an email"),
-    "email taken": lambda users: users.create(email=TAKEN.upper()),
-    "long display name": lambda users: users.create(email="new@example.com", display_name="x" * 151),
-    "unknown id": lambda users: users.get(user_id=MISSING),
-    "unknown email": lambda users: users.get_by_email(email="nobody@example.com"),
-    "bad cursor": lambda users: users.list(cursor="bad"),
-    "bad limit": lambda users: users.list(limit=0),
-    "update unknown": lambda users: users.update(user_id=MISSING, email="x@example.com"),
-    "update to taken email": lambda users: users.update(
-        user_id=users.get_by_email(email="other@example.com").id, email=TAKEN
+    "invalid email": lambda users: users.create_user(email="not an email"),
+    "email taken": lambda users: users.create_user(email=TAKEN.upper()),
+    "long display name": lambda users: users.create_user(email="new@example.com", display_name="x" * 151),
+    "unknown id": lambda users: users.get_user(user_id=MISSING),
+    "unknown email": lambda users: users.get_user_by_email(email="nobody@example.com"),
+    "bad cursor": lambda users: users.list_users(cursor="bad"),
+    "bad limit": lambda users: users.list_users(limit=0),
+    "update unknown": lambda users: users.update_user(user_id=MISSING, email="x@example.com"),
+    "update to taken email": lambda users: users.update_user(
+        user_id=users.get_user_by_email(email="other@example.com").id, email=TAKEN
     ),
-    "deactivate unknown": lambda users: users.deactivate(user_id=MISSING),
+    "deactivate unknown": lambda users: users.deactivate_user(user_id=MISSING),
 }
 
 
@@ -40,8 +40,8 @@ def _raised(call, users: UserService) -> Exception:
 @pytest.mark.parametrize("call", FAILING_CALLS.values(), ids=FAILING_CALLS.keys())
 def test_a_failing_call_raises_equal_errors_in_process_and_over_grpc(both, call):
     local, remote = both
-    local.create(email=TAKEN, password=STRONG)
-    local.create(email="other@example.com")
+    local.create_user(email=TAKEN, password=STRONG)
+    local.create_user(email="other@example.com")
     local_error, remote_error = _raised(call, local), _raised(call, remote)
     assert type(remote_error) is type(local_error)
     assert remote_error == local_error

@@ -29,7 +29,7 @@ class Command(BaseCommand):
                 "Set DJANGO_SUPERUSER_EMAIL and DJANGO_SUPERUSER_PASSWORD (or pass --email) with --noinput."
             )
         try:
-            user = user_service.create(
+            user = user_service.create_user(
                 email=email, password=password, is_verified=True, is_staff=True, is_superuser=True
             )
         except DomainError as exc:
@@ -37,5 +37,5 @@ class Command(BaseCommand):
             raise CommandError(f"{exc.message} {detail}".strip()) from exc
         # docs/operations.md (Commands): the superuser holds the `admin` role globally (actor None: the operator).
         admin_role = permission_service.get_role_by_name(name="admin")
-        permission_service.grant(actor_id=None, role_id=admin_role.id, user_id=user.id)
+        permission_service.grant_role(actor_id=None, role_id=admin_role.id, user_id=user.id)
         self.stdout.write(f"Superuser {user.email} created, holding the admin role globally.")

@@ -163,7 +163,7 @@ class Command(BaseCommand):
         found: dict[int, uuid.UUID] = {}
         cursor = None
         while True:  # one page of 200 per call, not one call per user
-            page = user_service.list(search="@example.com", limit=USERS_PAGE, cursor=cursor)
+            page = user_service.list_users(search="@example.com", limit=USERS_PAGE, cursor=cursor)
             for user in page.results:
                 match = EMAIL_PATTERN.fullmatch(user.email)
                 if match:
@@ -175,7 +175,7 @@ class Command(BaseCommand):
         bar = self._bar("users", count)
         for n in range(1, count + 1):
             if n not in found:
-                user = user_service.create(
+                user = user_service.create_user(
                     email=EMAIL.format(n), password=password, display_name=f"Demo User {n}", is_verified=True
                 )
                 found[n] = user.id
@@ -263,7 +263,7 @@ class Command(BaseCommand):
             if (role_id, user_id, group_id, scope) in have:
                 self.tally.add("assignments", existing=1)
             else:
-                permission_service.grant(
+                permission_service.grant_role(
                     actor_id=None,
                     role_id=role_id,
                     user_id=user_id,
@@ -282,7 +282,7 @@ class Command(BaseCommand):
         batches = [created_ids[i : i + MAX_RECIPIENTS] for i in range(0, len(created_ids), MAX_RECIPIENTS)]
         for batch in batches:
             digest = hashlib.sha256(b"".join(sorted(user_id.bytes for user_id in batch))).hexdigest()[:40]
-            notification_service.send(
+            notification_service.send_notification(
                 type=TYPE_ANNOUNCEMENT,
                 context={
                     "subject": "Welcome to the Gatehouse demo",

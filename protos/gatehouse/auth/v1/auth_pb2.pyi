@@ -247,7 +247,7 @@ class VerifyEmailResponse(_message.Message):
     result: str
     def __init__(self, result: _Optional[str] = ...) -> None: ...
 
-class TotpEnrollRequest(_message.Message):
+class EnrollTotpRequest(_message.Message):
     __slots__ = ("user_id", "password")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
@@ -255,13 +255,13 @@ class TotpEnrollRequest(_message.Message):
     password: str
     def __init__(self, user_id: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
 
-class TotpEnrollResponse(_message.Message):
+class EnrollTotpResponse(_message.Message):
     __slots__ = ("result",)
     RESULT_FIELD_NUMBER: _ClassVar[int]
     result: TotpEnrollment
     def __init__(self, result: _Optional[_Union[TotpEnrollment, _Mapping]] = ...) -> None: ...
 
-class TotpConfirmRequest(_message.Message):
+class ConfirmTotpRequest(_message.Message):
     __slots__ = ("user_id", "otp", "session_id")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     OTP_FIELD_NUMBER: _ClassVar[int]
@@ -271,11 +271,11 @@ class TotpConfirmRequest(_message.Message):
     session_id: str
     def __init__(self, user_id: _Optional[str] = ..., otp: _Optional[str] = ..., session_id: _Optional[str] = ...) -> None: ...
 
-class TotpConfirmResponse(_message.Message):
+class ConfirmTotpResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
-class TotpDisableRequest(_message.Message):
+class DisableTotpRequest(_message.Message):
     __slots__ = ("user_id", "password", "session_id")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
@@ -285,11 +285,11 @@ class TotpDisableRequest(_message.Message):
     session_id: str
     def __init__(self, user_id: _Optional[str] = ..., password: _Optional[str] = ..., session_id: _Optional[str] = ...) -> None: ...
 
-class TotpDisableResponse(_message.Message):
+class DisableTotpResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
-class MfaRecoveryRequestRequest(_message.Message):
+class RequestMfaRecoveryRequest(_message.Message):
     __slots__ = ("email", "password", "client")
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
@@ -299,7 +299,7 @@ class MfaRecoveryRequestRequest(_message.Message):
     client: ClientInfo
     def __init__(self, email: _Optional[str] = ..., password: _Optional[str] = ..., client: _Optional[_Union[ClientInfo, _Mapping]] = ...) -> None: ...
 
-class MfaRecoveryRequestResponse(_message.Message):
+class RequestMfaRecoveryResponse(_message.Message):
     __slots__ = ("result",)
     RESULT_FIELD_NUMBER: _ClassVar[int]
     result: _timestamp_pb2.Timestamp
@@ -341,19 +341,19 @@ class Passkey(_message.Message):
     flagged_at: _timestamp_pb2.Timestamp
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_used_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., flagged_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
-class PasskeyRegisterOptionsRequest(_message.Message):
+class PasskeyRegistrationOptionsRequest(_message.Message):
     __slots__ = ("user_id",)
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     def __init__(self, user_id: _Optional[str] = ...) -> None: ...
 
-class PasskeyRegisterOptionsResponse(_message.Message):
+class PasskeyRegistrationOptionsResponse(_message.Message):
     __slots__ = ("result",)
     RESULT_FIELD_NUMBER: _ClassVar[int]
     result: str
     def __init__(self, result: _Optional[str] = ...) -> None: ...
 
-class PasskeyRegisterRequest(_message.Message):
+class RegisterPasskeyRequest(_message.Message):
     __slots__ = ("user_id", "credential", "name")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
@@ -363,25 +363,25 @@ class PasskeyRegisterRequest(_message.Message):
     name: str
     def __init__(self, user_id: _Optional[str] = ..., credential: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
-class PasskeyRegisterResponse(_message.Message):
+class RegisterPasskeyResponse(_message.Message):
     __slots__ = ("result",)
     RESULT_FIELD_NUMBER: _ClassVar[int]
     result: Passkey
     def __init__(self, result: _Optional[_Union[Passkey, _Mapping]] = ...) -> None: ...
 
-class PasskeyListRequest(_message.Message):
+class ListPasskeysRequest(_message.Message):
     __slots__ = ("user_id",)
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     def __init__(self, user_id: _Optional[str] = ...) -> None: ...
 
-class PasskeyListResponse(_message.Message):
+class ListPasskeysResponse(_message.Message):
     __slots__ = ("result",)
     RESULT_FIELD_NUMBER: _ClassVar[int]
     result: _containers.RepeatedCompositeFieldContainer[Passkey]
     def __init__(self, result: _Optional[_Iterable[_Union[Passkey, _Mapping]]] = ...) -> None: ...
 
-class PasskeyRenameRequest(_message.Message):
+class RenamePasskeyRequest(_message.Message):
     __slots__ = ("user_id", "passkey_id", "name")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     PASSKEY_ID_FIELD_NUMBER: _ClassVar[int]
@@ -391,13 +391,13 @@ class PasskeyRenameRequest(_message.Message):
     name: str
     def __init__(self, user_id: _Optional[str] = ..., passkey_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
-class PasskeyRenameResponse(_message.Message):
+class RenamePasskeyResponse(_message.Message):
     __slots__ = ("result",)
     RESULT_FIELD_NUMBER: _ClassVar[int]
     result: Passkey
     def __init__(self, result: _Optional[_Union[Passkey, _Mapping]] = ...) -> None: ...
 
-class PasskeyRemoveRequest(_message.Message):
+class RemovePasskeyRequest(_message.Message):
     __slots__ = ("user_id", "passkey_id")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     PASSKEY_ID_FIELD_NUMBER: _ClassVar[int]
@@ -405,7 +405,7 @@ class PasskeyRemoveRequest(_message.Message):
     passkey_id: str
     def __init__(self, user_id: _Optional[str] = ..., passkey_id: _Optional[str] = ...) -> None: ...
 
-class PasskeyRemoveResponse(_message.Message):
+class RemovePasskeyResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
@@ -421,7 +421,7 @@ class PasskeyLoginOptionsResponse(_message.Message):
     result: str
     def __init__(self, result: _Optional[str] = ...) -> None: ...
 
-class PasskeyLoginRequest(_message.Message):
+class LoginWithPasskeyRequest(_message.Message):
     __slots__ = ("credential", "client")
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     CLIENT_FIELD_NUMBER: _ClassVar[int]
@@ -429,7 +429,7 @@ class PasskeyLoginRequest(_message.Message):
     client: ClientInfo
     def __init__(self, credential: _Optional[str] = ..., client: _Optional[_Union[ClientInfo, _Mapping]] = ...) -> None: ...
 
-class PasskeyLoginResponse(_message.Message):
+class LoginWithPasskeyResponse(_message.Message):
     __slots__ = ("result",)
     RESULT_FIELD_NUMBER: _ClassVar[int]
     result: TokenPair

@@ -99,70 +99,70 @@ class AuthServiceStub:
                 request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.VerifyEmailRequest.SerializeToString,
                 response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.VerifyEmailResponse.FromString,
                 _registered_method=True)
-        self.TotpEnroll = channel.unary_unary(
-                '/gatehouse.auth.v1.AuthService/TotpEnroll',
-                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpEnrollRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpEnrollResponse.FromString,
+        self.EnrollTotp = channel.unary_unary(
+                '/gatehouse.auth.v1.AuthService/EnrollTotp',
+                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.EnrollTotpRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.EnrollTotpResponse.FromString,
                 _registered_method=True)
-        self.TotpConfirm = channel.unary_unary(
-                '/gatehouse.auth.v1.AuthService/TotpConfirm',
-                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpConfirmRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpConfirmResponse.FromString,
+        self.ConfirmTotp = channel.unary_unary(
+                '/gatehouse.auth.v1.AuthService/ConfirmTotp',
+                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.ConfirmTotpRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.ConfirmTotpResponse.FromString,
                 _registered_method=True)
-        self.TotpDisable = channel.unary_unary(
-                '/gatehouse.auth.v1.AuthService/TotpDisable',
-                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpDisableRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpDisableResponse.FromString,
+        self.DisableTotp = channel.unary_unary(
+                '/gatehouse.auth.v1.AuthService/DisableTotp',
+                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.DisableTotpRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.DisableTotpResponse.FromString,
                 _registered_method=True)
         self.MfaEnabled = channel.unary_unary(
                 '/gatehouse.auth.v1.AuthService/MfaEnabled',
                 request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaEnabledRequest.SerializeToString,
                 response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaEnabledResponse.FromString,
                 _registered_method=True)
-        self.MfaRecoveryRequest = channel.unary_unary(
-                '/gatehouse.auth.v1.AuthService/MfaRecoveryRequest',
-                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaRecoveryRequestRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaRecoveryRequestResponse.FromString,
+        self.RequestMfaRecovery = channel.unary_unary(
+                '/gatehouse.auth.v1.AuthService/RequestMfaRecovery',
+                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RequestMfaRecoveryRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RequestMfaRecoveryResponse.FromString,
                 _registered_method=True)
         self.Jwks = channel.unary_unary(
                 '/gatehouse.auth.v1.AuthService/Jwks',
                 request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.JwksRequest.SerializeToString,
                 response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.JwksResponse.FromString,
                 _registered_method=True)
-        self.PasskeyRegisterOptions = channel.unary_unary(
-                '/gatehouse.auth.v1.AuthService/PasskeyRegisterOptions',
-                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegisterOptionsRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegisterOptionsResponse.FromString,
+        self.PasskeyRegistrationOptions = channel.unary_unary(
+                '/gatehouse.auth.v1.AuthService/PasskeyRegistrationOptions',
+                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegistrationOptionsRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegistrationOptionsResponse.FromString,
                 _registered_method=True)
-        self.PasskeyRegister = channel.unary_unary(
-                '/gatehouse.auth.v1.AuthService/PasskeyRegister',
-                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegisterRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegisterResponse.FromString,
+        self.RegisterPasskey = channel.unary_unary(
+                '/gatehouse.auth.v1.AuthService/RegisterPasskey',
+                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RegisterPasskeyRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RegisterPasskeyResponse.FromString,
                 _registered_method=True)
-        self.PasskeyList = channel.unary_unary(
-                '/gatehouse.auth.v1.AuthService/PasskeyList',
-                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyListRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyListResponse.FromString,
+        self.ListPasskeys = channel.unary_unary(
+                '/gatehouse.auth.v1.AuthService/ListPasskeys',
+                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.ListPasskeysRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.ListPasskeysResponse.FromString,
                 _registered_method=True)
-        self.PasskeyRename = channel.unary_unary(
-                '/gatehouse.auth.v1.AuthService/PasskeyRename',
-                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRenameRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRenameResponse.FromString,
+        self.RenamePasskey = channel.unary_unary(
+                '/gatehouse.auth.v1.AuthService/RenamePasskey',
+                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RenamePasskeyRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RenamePasskeyResponse.FromString,
                 _registered_method=True)
-        self.PasskeyRemove = channel.unary_unary(
-                '/gatehouse.auth.v1.AuthService/PasskeyRemove',
-                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRemoveRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRemoveResponse.FromString,
+        self.RemovePasskey = channel.unary_unary(
+                '/gatehouse.auth.v1.AuthService/RemovePasskey',
+                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RemovePasskeyRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RemovePasskeyResponse.FromString,
                 _registered_method=True)
         self.PasskeyLoginOptions = channel.unary_unary(
                 '/gatehouse.auth.v1.AuthService/PasskeyLoginOptions',
                 request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyLoginOptionsRequest.SerializeToString,
                 response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyLoginOptionsResponse.FromString,
                 _registered_method=True)
-        self.PasskeyLogin = channel.unary_unary(
-                '/gatehouse.auth.v1.AuthService/PasskeyLogin',
-                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyLoginRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyLoginResponse.FromString,
+        self.LoginWithPasskey = channel.unary_unary(
+                '/gatehouse.auth.v1.AuthService/LoginWithPasskey',
+                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.LoginWithPasskeyRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.LoginWithPasskeyResponse.FromString,
                 _registered_method=True)
 
 
@@ -263,7 +263,7 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def TotpEnroll(self, request, context):
+    def EnrollTotp(self, request, context):
         """Start (or restart) TOTP enrolment after re-authenticating with the password.
         INVALID_ARGUMENT (invalid_password, mfa_state), RESOURCE_EXHAUSTED while the account is locked.
         """
@@ -271,7 +271,7 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def TotpConfirm(self, request, context):
+    def ConfirmTotp(self, request, context):
         """Turn TOTP on with a first valid code; the user's other sessions end.
         INVALID_ARGUMENT (invalid_otp, mfa_state), RESOURCE_EXHAUSTED while the account is locked.
         """
@@ -279,7 +279,7 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def TotpDisable(self, request, context):
+    def DisableTotp(self, request, context):
         """Turn TOTP off after re-authenticating with the password; the user's other sessions end.
         INVALID_ARGUMENT (invalid_password, mfa_state), RESOURCE_EXHAUSTED while the account is locked.
         """
@@ -294,7 +294,7 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def MfaRecoveryRequest(self, request, context):
+    def RequestMfaRecovery(self, request, context):
         """Ask to remove a lost second factor after a delay (docs/auth.md).
         UNAUTHENTICATED (invalid_credentials), RESOURCE_EXHAUSTED, INVALID_ARGUMENT (mfa_state).
         """
@@ -309,32 +309,32 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def PasskeyRegisterOptions(self, request, context):
+    def PasskeyRegistrationOptions(self, request, context):
         """Passkeys (WebAuthn): options with a single-use challenge, registration, management, sign-in.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def PasskeyRegister(self, request, context):
+    def RegisterPasskey(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def PasskeyList(self, request, context):
+    def ListPasskeys(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def PasskeyRename(self, request, context):
+    def RenamePasskey(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def PasskeyRemove(self, request, context):
+    def RemovePasskey(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -346,7 +346,7 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def PasskeyLogin(self, request, context):
+    def LoginWithPasskey(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -420,70 +420,70 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.VerifyEmailRequest.FromString,
                     response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.VerifyEmailResponse.SerializeToString,
             ),
-            'TotpEnroll': grpc.unary_unary_rpc_method_handler(
-                    servicer.TotpEnroll,
-                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpEnrollRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpEnrollResponse.SerializeToString,
+            'EnrollTotp': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnrollTotp,
+                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.EnrollTotpRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.EnrollTotpResponse.SerializeToString,
             ),
-            'TotpConfirm': grpc.unary_unary_rpc_method_handler(
-                    servicer.TotpConfirm,
-                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpConfirmRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpConfirmResponse.SerializeToString,
+            'ConfirmTotp': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmTotp,
+                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.ConfirmTotpRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.ConfirmTotpResponse.SerializeToString,
             ),
-            'TotpDisable': grpc.unary_unary_rpc_method_handler(
-                    servicer.TotpDisable,
-                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpDisableRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpDisableResponse.SerializeToString,
+            'DisableTotp': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableTotp,
+                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.DisableTotpRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.DisableTotpResponse.SerializeToString,
             ),
             'MfaEnabled': grpc.unary_unary_rpc_method_handler(
                     servicer.MfaEnabled,
                     request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaEnabledRequest.FromString,
                     response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaEnabledResponse.SerializeToString,
             ),
-            'MfaRecoveryRequest': grpc.unary_unary_rpc_method_handler(
-                    servicer.MfaRecoveryRequest,
-                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaRecoveryRequestRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaRecoveryRequestResponse.SerializeToString,
+            'RequestMfaRecovery': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestMfaRecovery,
+                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RequestMfaRecoveryRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RequestMfaRecoveryResponse.SerializeToString,
             ),
             'Jwks': grpc.unary_unary_rpc_method_handler(
                     servicer.Jwks,
                     request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.JwksRequest.FromString,
                     response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.JwksResponse.SerializeToString,
             ),
-            'PasskeyRegisterOptions': grpc.unary_unary_rpc_method_handler(
-                    servicer.PasskeyRegisterOptions,
-                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegisterOptionsRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegisterOptionsResponse.SerializeToString,
+            'PasskeyRegistrationOptions': grpc.unary_unary_rpc_method_handler(
+                    servicer.PasskeyRegistrationOptions,
+                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegistrationOptionsRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegistrationOptionsResponse.SerializeToString,
             ),
-            'PasskeyRegister': grpc.unary_unary_rpc_method_handler(
-                    servicer.PasskeyRegister,
-                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegisterRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegisterResponse.SerializeToString,
+            'RegisterPasskey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterPasskey,
+                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RegisterPasskeyRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RegisterPasskeyResponse.SerializeToString,
             ),
-            'PasskeyList': grpc.unary_unary_rpc_method_handler(
-                    servicer.PasskeyList,
-                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyListRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyListResponse.SerializeToString,
+            'ListPasskeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPasskeys,
+                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.ListPasskeysRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.ListPasskeysResponse.SerializeToString,
             ),
-            'PasskeyRename': grpc.unary_unary_rpc_method_handler(
-                    servicer.PasskeyRename,
-                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRenameRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRenameResponse.SerializeToString,
+            'RenamePasskey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenamePasskey,
+                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RenamePasskeyRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RenamePasskeyResponse.SerializeToString,
             ),
-            'PasskeyRemove': grpc.unary_unary_rpc_method_handler(
-                    servicer.PasskeyRemove,
-                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRemoveRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRemoveResponse.SerializeToString,
+            'RemovePasskey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemovePasskey,
+                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RemovePasskeyRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RemovePasskeyResponse.SerializeToString,
             ),
             'PasskeyLoginOptions': grpc.unary_unary_rpc_method_handler(
                     servicer.PasskeyLoginOptions,
                     request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyLoginOptionsRequest.FromString,
                     response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyLoginOptionsResponse.SerializeToString,
             ),
-            'PasskeyLogin': grpc.unary_unary_rpc_method_handler(
-                    servicer.PasskeyLogin,
-                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyLoginRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyLoginResponse.SerializeToString,
+            'LoginWithPasskey': grpc.unary_unary_rpc_method_handler(
+                    servicer.LoginWithPasskey,
+                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.LoginWithPasskeyRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.LoginWithPasskeyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -848,7 +848,7 @@ class AuthService:
             _registered_method=True)
 
     @staticmethod
-    def TotpEnroll(request,
+    def EnrollTotp(request,
             target,
             options=(),
             channel_credentials=None,
@@ -861,9 +861,9 @@ class AuthService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.auth.v1.AuthService/TotpEnroll',
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpEnrollRequest.SerializeToString,
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpEnrollResponse.FromString,
+            '/gatehouse.auth.v1.AuthService/EnrollTotp',
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.EnrollTotpRequest.SerializeToString,
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.EnrollTotpResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -875,7 +875,7 @@ class AuthService:
             _registered_method=True)
 
     @staticmethod
-    def TotpConfirm(request,
+    def ConfirmTotp(request,
             target,
             options=(),
             channel_credentials=None,
@@ -888,9 +888,9 @@ class AuthService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.auth.v1.AuthService/TotpConfirm',
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpConfirmRequest.SerializeToString,
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpConfirmResponse.FromString,
+            '/gatehouse.auth.v1.AuthService/ConfirmTotp',
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.ConfirmTotpRequest.SerializeToString,
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.ConfirmTotpResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -902,7 +902,7 @@ class AuthService:
             _registered_method=True)
 
     @staticmethod
-    def TotpDisable(request,
+    def DisableTotp(request,
             target,
             options=(),
             channel_credentials=None,
@@ -915,9 +915,9 @@ class AuthService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.auth.v1.AuthService/TotpDisable',
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpDisableRequest.SerializeToString,
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.TotpDisableResponse.FromString,
+            '/gatehouse.auth.v1.AuthService/DisableTotp',
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.DisableTotpRequest.SerializeToString,
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.DisableTotpResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -956,7 +956,7 @@ class AuthService:
             _registered_method=True)
 
     @staticmethod
-    def MfaRecoveryRequest(request,
+    def RequestMfaRecovery(request,
             target,
             options=(),
             channel_credentials=None,
@@ -969,9 +969,9 @@ class AuthService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.auth.v1.AuthService/MfaRecoveryRequest',
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaRecoveryRequestRequest.SerializeToString,
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.MfaRecoveryRequestResponse.FromString,
+            '/gatehouse.auth.v1.AuthService/RequestMfaRecovery',
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RequestMfaRecoveryRequest.SerializeToString,
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RequestMfaRecoveryResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1010,7 +1010,7 @@ class AuthService:
             _registered_method=True)
 
     @staticmethod
-    def PasskeyRegisterOptions(request,
+    def PasskeyRegistrationOptions(request,
             target,
             options=(),
             channel_credentials=None,
@@ -1023,9 +1023,9 @@ class AuthService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.auth.v1.AuthService/PasskeyRegisterOptions',
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegisterOptionsRequest.SerializeToString,
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegisterOptionsResponse.FromString,
+            '/gatehouse.auth.v1.AuthService/PasskeyRegistrationOptions',
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegistrationOptionsRequest.SerializeToString,
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegistrationOptionsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1037,7 +1037,7 @@ class AuthService:
             _registered_method=True)
 
     @staticmethod
-    def PasskeyRegister(request,
+    def RegisterPasskey(request,
             target,
             options=(),
             channel_credentials=None,
@@ -1050,9 +1050,9 @@ class AuthService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.auth.v1.AuthService/PasskeyRegister',
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegisterRequest.SerializeToString,
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRegisterResponse.FromString,
+            '/gatehouse.auth.v1.AuthService/RegisterPasskey',
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RegisterPasskeyRequest.SerializeToString,
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RegisterPasskeyResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1064,7 +1064,7 @@ class AuthService:
             _registered_method=True)
 
     @staticmethod
-    def PasskeyList(request,
+    def ListPasskeys(request,
             target,
             options=(),
             channel_credentials=None,
@@ -1077,9 +1077,9 @@ class AuthService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.auth.v1.AuthService/PasskeyList',
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyListRequest.SerializeToString,
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyListResponse.FromString,
+            '/gatehouse.auth.v1.AuthService/ListPasskeys',
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.ListPasskeysRequest.SerializeToString,
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.ListPasskeysResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1091,7 +1091,7 @@ class AuthService:
             _registered_method=True)
 
     @staticmethod
-    def PasskeyRename(request,
+    def RenamePasskey(request,
             target,
             options=(),
             channel_credentials=None,
@@ -1104,9 +1104,9 @@ class AuthService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.auth.v1.AuthService/PasskeyRename',
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRenameRequest.SerializeToString,
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRenameResponse.FromString,
+            '/gatehouse.auth.v1.AuthService/RenamePasskey',
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RenamePasskeyRequest.SerializeToString,
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RenamePasskeyResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1118,7 +1118,7 @@ class AuthService:
             _registered_method=True)
 
     @staticmethod
-    def PasskeyRemove(request,
+    def RemovePasskey(request,
             target,
             options=(),
             channel_credentials=None,
@@ -1131,9 +1131,9 @@ class AuthService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.auth.v1.AuthService/PasskeyRemove',
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRemoveRequest.SerializeToString,
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyRemoveResponse.FromString,
+            '/gatehouse.auth.v1.AuthService/RemovePasskey',
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RemovePasskeyRequest.SerializeToString,
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.RemovePasskeyResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1172,7 +1172,7 @@ class AuthService:
             _registered_method=True)
 
     @staticmethod
-    def PasskeyLogin(request,
+    def LoginWithPasskey(request,
             target,
             options=(),
             channel_credentials=None,
@@ -1185,9 +1185,9 @@ class AuthService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.auth.v1.AuthService/PasskeyLogin',
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyLoginRequest.SerializeToString,
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.PasskeyLoginResponse.FromString,
+            '/gatehouse.auth.v1.AuthService/LoginWithPasskey',
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.LoginWithPasskeyRequest.SerializeToString,
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_auth__pb2.LoginWithPasskeyResponse.FromString,
             options,
             channel_credentials,
             insecure,

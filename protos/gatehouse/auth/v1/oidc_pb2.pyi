@@ -248,7 +248,7 @@ class UserinfoResponse(_message.Message):
     result: str
     def __init__(self, result: _Optional[str] = ...) -> None: ...
 
-class ClientCreateRequest(_message.Message):
+class CreateClientRequest(_message.Message):
     __slots__ = ("name", "redirect_uris", "public", "grant_types", "first_party", "post_logout_redirect_uris", "permissions_scope", "created_by")
     NAME_FIELD_NUMBER: _ClassVar[int]
     REDIRECT_URIS_FIELD_NUMBER: _ClassVar[int]
@@ -268,28 +268,28 @@ class ClientCreateRequest(_message.Message):
     created_by: str
     def __init__(self, name: _Optional[str] = ..., redirect_uris: _Optional[_Iterable[str]] = ..., public: _Optional[bool] = ..., grant_types: _Optional[_Iterable[str]] = ..., first_party: _Optional[bool] = ..., post_logout_redirect_uris: _Optional[_Iterable[str]] = ..., permissions_scope: _Optional[str] = ..., created_by: _Optional[str] = ...) -> None: ...
 
-class ClientCreateResponse(_message.Message):
+class CreateClientResponse(_message.Message):
     __slots__ = ("result",)
     RESULT_FIELD_NUMBER: _ClassVar[int]
     result: NewOidcClient
     def __init__(self, result: _Optional[_Union[NewOidcClient, _Mapping]] = ...) -> None: ...
 
-class ClientListRequest(_message.Message):
+class ListClientsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
-class ClientListResponse(_message.Message):
+class ListClientsResponse(_message.Message):
     __slots__ = ("result",)
     RESULT_FIELD_NUMBER: _ClassVar[int]
     result: _containers.RepeatedCompositeFieldContainer[OidcClient]
     def __init__(self, result: _Optional[_Iterable[_Union[OidcClient, _Mapping]]] = ...) -> None: ...
 
-class ClientDeleteRequest(_message.Message):
+class DeleteClientRequest(_message.Message):
     __slots__ = ("client_id",)
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     client_id: str
     def __init__(self, client_id: _Optional[str] = ...) -> None: ...
 
-class ClientDeleteResponse(_message.Message):
+class DeleteClientResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -84,20 +84,20 @@ class OidcProviderStub:
                 request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.UserinfoRequest.SerializeToString,
                 response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.UserinfoResponse.FromString,
                 _registered_method=True)
-        self.ClientCreate = channel.unary_unary(
-                '/gatehouse.auth.v1.OidcProvider/ClientCreate',
-                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.ClientCreateRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.ClientCreateResponse.FromString,
+        self.CreateClient = channel.unary_unary(
+                '/gatehouse.auth.v1.OidcProvider/CreateClient',
+                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.CreateClientRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.CreateClientResponse.FromString,
                 _registered_method=True)
-        self.ClientList = channel.unary_unary(
-                '/gatehouse.auth.v1.OidcProvider/ClientList',
-                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.ClientListRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.ClientListResponse.FromString,
+        self.ListClients = channel.unary_unary(
+                '/gatehouse.auth.v1.OidcProvider/ListClients',
+                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.ListClientsRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.ListClientsResponse.FromString,
                 _registered_method=True)
-        self.ClientDelete = channel.unary_unary(
-                '/gatehouse.auth.v1.OidcProvider/ClientDelete',
-                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.ClientDeleteRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.ClientDeleteResponse.FromString,
+        self.DeleteClient = channel.unary_unary(
+                '/gatehouse.auth.v1.OidcProvider/DeleteClient',
+                request_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.DeleteClientRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.DeleteClientResponse.FromString,
                 _registered_method=True)
 
 
@@ -176,21 +176,21 @@ class OidcProviderServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def ClientCreate(self, request, context):
+    def CreateClient(self, request, context):
         """Register a client; the secret is in the answer once. INVALID_ARGUMENT.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def ClientList(self, request, context):
+    def ListClients(self, request, context):
         """Every registered client, by name.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def ClientDelete(self, request, context):
+    def DeleteClient(self, request, context):
         """Remove a client and end its grants. NOT_FOUND (oidc_client_not_found).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -250,20 +250,20 @@ def add_OidcProviderServicer_to_server(servicer, server):
                     request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.UserinfoRequest.FromString,
                     response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.UserinfoResponse.SerializeToString,
             ),
-            'ClientCreate': grpc.unary_unary_rpc_method_handler(
-                    servicer.ClientCreate,
-                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.ClientCreateRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.ClientCreateResponse.SerializeToString,
+            'CreateClient': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateClient,
+                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.CreateClientRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.CreateClientResponse.SerializeToString,
             ),
-            'ClientList': grpc.unary_unary_rpc_method_handler(
-                    servicer.ClientList,
-                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.ClientListRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.ClientListResponse.SerializeToString,
+            'ListClients': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListClients,
+                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.ListClientsRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.ListClientsResponse.SerializeToString,
             ),
-            'ClientDelete': grpc.unary_unary_rpc_method_handler(
-                    servicer.ClientDelete,
-                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.ClientDeleteRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.ClientDeleteResponse.SerializeToString,
+            'DeleteClient': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteClient,
+                    request_deserializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.DeleteClientRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.DeleteClientResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -547,7 +547,7 @@ class OidcProvider:
             _registered_method=True)
 
     @staticmethod
-    def ClientCreate(request,
+    def CreateClient(request,
             target,
             options=(),
             channel_credentials=None,
@@ -560,9 +560,9 @@ class OidcProvider:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.auth.v1.OidcProvider/ClientCreate',
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.ClientCreateRequest.SerializeToString,
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.ClientCreateResponse.FromString,
+            '/gatehouse.auth.v1.OidcProvider/CreateClient',
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.CreateClientRequest.SerializeToString,
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.CreateClientResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -574,7 +574,7 @@ class OidcProvider:
             _registered_method=True)
 
     @staticmethod
-    def ClientList(request,
+    def ListClients(request,
             target,
             options=(),
             channel_credentials=None,
@@ -587,9 +587,9 @@ class OidcProvider:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.auth.v1.OidcProvider/ClientList',
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.ClientListRequest.SerializeToString,
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.ClientListResponse.FromString,
+            '/gatehouse.auth.v1.OidcProvider/ListClients',
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.ListClientsRequest.SerializeToString,
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.ListClientsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -601,7 +601,7 @@ class OidcProvider:
             _registered_method=True)
 
     @staticmethod
-    def ClientDelete(request,
+    def DeleteClient(request,
             target,
             options=(),
             channel_credentials=None,
@@ -614,9 +614,9 @@ class OidcProvider:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.auth.v1.OidcProvider/ClientDelete',
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.ClientDeleteRequest.SerializeToString,
-            protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.ClientDeleteResponse.FromString,
+            '/gatehouse.auth.v1.OidcProvider/DeleteClient',
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.DeleteClientRequest.SerializeToString,
+            protos_dot_gatehouse_dot_auth_dot_v1_dot_oidc__pb2.DeleteClientResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -15,7 +15,7 @@ class StringList(_message.Message):
     values: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, values: _Optional[_Iterable[str]] = ...) -> None: ...
 
-class SendRequest(_message.Message):
+class SendNotificationRequest(_message.Message):
     __slots__ = ("type", "context", "user_ids", "group_id", "role", "scope", "channels", "idempotency_key")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
@@ -35,7 +35,7 @@ class SendRequest(_message.Message):
     idempotency_key: str
     def __init__(self, type: _Optional[str] = ..., context: _Optional[str] = ..., user_ids: _Optional[_Union[StringList, _Mapping]] = ..., group_id: _Optional[str] = ..., role: _Optional[str] = ..., scope: _Optional[str] = ..., channels: _Optional[_Union[StringList, _Mapping]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
-class SendResponse(_message.Message):
+class SendNotificationResponse(_message.Message):
     __slots__ = ("result",)
     RESULT_FIELD_NUMBER: _ClassVar[int]
     result: str
@@ -141,13 +141,13 @@ class ListInboxResponse(_message.Message):
     next: str
     def __init__(self, results: _Optional[_Iterable[_Union[InboxMessage, _Mapping]]] = ..., next: _Optional[str] = ...) -> None: ...
 
-class UnreadCountRequest(_message.Message):
+class CountUnreadRequest(_message.Message):
     __slots__ = ("user_id",)
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     def __init__(self, user_id: _Optional[str] = ...) -> None: ...
 
-class UnreadCountResponse(_message.Message):
+class CountUnreadResponse(_message.Message):
     __slots__ = ("result",)
     RESULT_FIELD_NUMBER: _ClassVar[int]
     result: int

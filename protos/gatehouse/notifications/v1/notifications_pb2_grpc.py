@@ -34,10 +34,10 @@ class NotificationServiceStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.Send = channel.unary_unary(
-                '/gatehouse.notifications.v1.NotificationService/Send',
-                request_serializer=protos_dot_gatehouse_dot_notifications_dot_v1_dot_notifications__pb2.SendRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_notifications_dot_v1_dot_notifications__pb2.SendResponse.FromString,
+        self.SendNotification = channel.unary_unary(
+                '/gatehouse.notifications.v1.NotificationService/SendNotification',
+                request_serializer=protos_dot_gatehouse_dot_notifications_dot_v1_dot_notifications__pb2.SendNotificationRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_notifications_dot_v1_dot_notifications__pb2.SendNotificationResponse.FromString,
                 _registered_method=True)
         self.GetDeliveries = channel.unary_unary(
                 '/gatehouse.notifications.v1.NotificationService/GetDeliveries',
@@ -54,10 +54,10 @@ class NotificationServiceStub:
                 request_serializer=protos_dot_gatehouse_dot_notifications_dot_v1_dot_notifications__pb2.ListInboxRequest.SerializeToString,
                 response_deserializer=protos_dot_gatehouse_dot_notifications_dot_v1_dot_notifications__pb2.ListInboxResponse.FromString,
                 _registered_method=True)
-        self.UnreadCount = channel.unary_unary(
-                '/gatehouse.notifications.v1.NotificationService/UnreadCount',
-                request_serializer=protos_dot_gatehouse_dot_notifications_dot_v1_dot_notifications__pb2.UnreadCountRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_notifications_dot_v1_dot_notifications__pb2.UnreadCountResponse.FromString,
+        self.CountUnread = channel.unary_unary(
+                '/gatehouse.notifications.v1.NotificationService/CountUnread',
+                request_serializer=protos_dot_gatehouse_dot_notifications_dot_v1_dot_notifications__pb2.CountUnreadRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_notifications_dot_v1_dot_notifications__pb2.CountUnreadResponse.FromString,
                 _registered_method=True)
         self.MarkRead = channel.unary_unary(
                 '/gatehouse.notifications.v1.NotificationService/MarkRead',
@@ -84,7 +84,7 @@ class NotificationServiceStub:
 class NotificationServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
-    def Send(self, request, context):
+    def SendNotification(self, request, context):
         """Queue a notification of a type to some recipients on some channels; its id. Deliveries go
         out from the service's workers after the commit. INVALID_ARGUMENT (an unknown type, bad
         recipients, channels or context), ALREADY_EXISTS (the idempotency key was used for a
@@ -116,7 +116,7 @@ class NotificationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def UnreadCount(self, request, context):
+    def CountUnread(self, request, context):
         """How many of a user's in-app messages are unread.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -155,10 +155,10 @@ class NotificationServiceServicer:
 
 def add_NotificationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'Send': grpc.unary_unary_rpc_method_handler(
-                    servicer.Send,
-                    request_deserializer=protos_dot_gatehouse_dot_notifications_dot_v1_dot_notifications__pb2.SendRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_notifications_dot_v1_dot_notifications__pb2.SendResponse.SerializeToString,
+            'SendNotification': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendNotification,
+                    request_deserializer=protos_dot_gatehouse_dot_notifications_dot_v1_dot_notifications__pb2.SendNotificationRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_notifications_dot_v1_dot_notifications__pb2.SendNotificationResponse.SerializeToString,
             ),
             'GetDeliveries': grpc.unary_unary_rpc_method_handler(
                     servicer.GetDeliveries,
@@ -175,10 +175,10 @@ def add_NotificationServiceServicer_to_server(servicer, server):
                     request_deserializer=protos_dot_gatehouse_dot_notifications_dot_v1_dot_notifications__pb2.ListInboxRequest.FromString,
                     response_serializer=protos_dot_gatehouse_dot_notifications_dot_v1_dot_notifications__pb2.ListInboxResponse.SerializeToString,
             ),
-            'UnreadCount': grpc.unary_unary_rpc_method_handler(
-                    servicer.UnreadCount,
-                    request_deserializer=protos_dot_gatehouse_dot_notifications_dot_v1_dot_notifications__pb2.UnreadCountRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_notifications_dot_v1_dot_notifications__pb2.UnreadCountResponse.SerializeToString,
+            'CountUnread': grpc.unary_unary_rpc_method_handler(
+                    servicer.CountUnread,
+                    request_deserializer=protos_dot_gatehouse_dot_notifications_dot_v1_dot_notifications__pb2.CountUnreadRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_notifications_dot_v1_dot_notifications__pb2.CountUnreadResponse.SerializeToString,
             ),
             'MarkRead': grpc.unary_unary_rpc_method_handler(
                     servicer.MarkRead,
@@ -212,7 +212,7 @@ class NotificationService:
     """Missing associated documentation comment in .proto file."""
 
     @staticmethod
-    def Send(request,
+    def SendNotification(request,
             target,
             options=(),
             channel_credentials=None,
@@ -225,9 +225,9 @@ class NotificationService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.notifications.v1.NotificationService/Send',
-            protos_dot_gatehouse_dot_notifications_dot_v1_dot_notifications__pb2.SendRequest.SerializeToString,
-            protos_dot_gatehouse_dot_notifications_dot_v1_dot_notifications__pb2.SendResponse.FromString,
+            '/gatehouse.notifications.v1.NotificationService/SendNotification',
+            protos_dot_gatehouse_dot_notifications_dot_v1_dot_notifications__pb2.SendNotificationRequest.SerializeToString,
+            protos_dot_gatehouse_dot_notifications_dot_v1_dot_notifications__pb2.SendNotificationResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -320,7 +320,7 @@ class NotificationService:
             _registered_method=True)
 
     @staticmethod
-    def UnreadCount(request,
+    def CountUnread(request,
             target,
             options=(),
             channel_credentials=None,
@@ -333,9 +333,9 @@ class NotificationService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.notifications.v1.NotificationService/UnreadCount',
-            protos_dot_gatehouse_dot_notifications_dot_v1_dot_notifications__pb2.UnreadCountRequest.SerializeToString,
-            protos_dot_gatehouse_dot_notifications_dot_v1_dot_notifications__pb2.UnreadCountResponse.FromString,
+            '/gatehouse.notifications.v1.NotificationService/CountUnread',
+            protos_dot_gatehouse_dot_notifications_dot_v1_dot_notifications__pb2.CountUnreadRequest.SerializeToString,
+            protos_dot_gatehouse_dot_notifications_dot_v1_dot_notifications__pb2.CountUnreadResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -415,7 +415,7 @@ class RemoveGroupMemberResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
-class GrantRequest(_message.Message):
+class GrantRoleRequest(_message.Message):
     __slots__ = ("actor_id", "role_id", "user_id", "group_id", "scope", "expires_at")
     ACTOR_ID_FIELD_NUMBER: _ClassVar[int]
     ROLE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -431,13 +431,13 @@ class GrantRequest(_message.Message):
     expires_at: _timestamp_pb2.Timestamp
     def __init__(self, actor_id: _Optional[str] = ..., role_id: _Optional[str] = ..., user_id: _Optional[str] = ..., group_id: _Optional[str] = ..., scope: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
-class GrantResponse(_message.Message):
+class GrantRoleResponse(_message.Message):
     __slots__ = ("result",)
     RESULT_FIELD_NUMBER: _ClassVar[int]
     result: Assignment
     def __init__(self, result: _Optional[_Union[Assignment, _Mapping]] = ...) -> None: ...
 
-class RevokeRequest(_message.Message):
+class RevokeAssignmentRequest(_message.Message):
     __slots__ = ("actor_id", "assignment_id")
     ACTOR_ID_FIELD_NUMBER: _ClassVar[int]
     ASSIGNMENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -445,7 +445,7 @@ class RevokeRequest(_message.Message):
     assignment_id: str
     def __init__(self, actor_id: _Optional[str] = ..., assignment_id: _Optional[str] = ...) -> None: ...
 
-class RevokeResponse(_message.Message):
+class RevokeAssignmentResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 

@@ -140,15 +140,15 @@ class PermissionServiceStub:
                 request_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RemoveGroupMemberRequest.SerializeToString,
                 response_deserializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RemoveGroupMemberResponse.FromString,
                 _registered_method=True)
-        self.Grant = channel.unary_unary(
-                '/gatehouse.permissions.v1.PermissionService/Grant',
-                request_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.GrantRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.GrantResponse.FromString,
+        self.GrantRole = channel.unary_unary(
+                '/gatehouse.permissions.v1.PermissionService/GrantRole',
+                request_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.GrantRoleRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.GrantRoleResponse.FromString,
                 _registered_method=True)
-        self.Revoke = channel.unary_unary(
-                '/gatehouse.permissions.v1.PermissionService/Revoke',
-                request_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RevokeRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RevokeResponse.FromString,
+        self.RevokeAssignment = channel.unary_unary(
+                '/gatehouse.permissions.v1.PermissionService/RevokeAssignment',
+                request_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RevokeAssignmentRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RevokeAssignmentResponse.FromString,
                 _registered_method=True)
         self.GetAssignment = channel.unary_unary(
                 '/gatehouse.permissions.v1.PermissionService/GetAssignment',
@@ -327,7 +327,7 @@ class PermissionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def Grant(self, request, context):
+    def GrantRole(self, request, context):
         """--- Assignments.
 
         Assign a role to a user or a group (exactly one). NOT_FOUND, INVALID_ARGUMENT, PERMISSION_DENIED.
@@ -336,7 +336,7 @@ class PermissionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def Revoke(self, request, context):
+    def RevokeAssignment(self, request, context):
         """Once it returns, no check anywhere answers with what the assignment granted. NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -474,15 +474,15 @@ def add_PermissionServiceServicer_to_server(servicer, server):
                     request_deserializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RemoveGroupMemberRequest.FromString,
                     response_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RemoveGroupMemberResponse.SerializeToString,
             ),
-            'Grant': grpc.unary_unary_rpc_method_handler(
-                    servicer.Grant,
-                    request_deserializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.GrantRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.GrantResponse.SerializeToString,
+            'GrantRole': grpc.unary_unary_rpc_method_handler(
+                    servicer.GrantRole,
+                    request_deserializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.GrantRoleRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.GrantRoleResponse.SerializeToString,
             ),
-            'Revoke': grpc.unary_unary_rpc_method_handler(
-                    servicer.Revoke,
-                    request_deserializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RevokeRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RevokeResponse.SerializeToString,
+            'RevokeAssignment': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeAssignment,
+                    request_deserializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RevokeAssignmentRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RevokeAssignmentResponse.SerializeToString,
             ),
             'GetAssignment': grpc.unary_unary_rpc_method_handler(
                     servicer.GetAssignment,
@@ -1079,7 +1079,7 @@ class PermissionService:
             _registered_method=True)
 
     @staticmethod
-    def Grant(request,
+    def GrantRole(request,
             target,
             options=(),
             channel_credentials=None,
@@ -1092,9 +1092,9 @@ class PermissionService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.permissions.v1.PermissionService/Grant',
-            protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.GrantRequest.SerializeToString,
-            protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.GrantResponse.FromString,
+            '/gatehouse.permissions.v1.PermissionService/GrantRole',
+            protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.GrantRoleRequest.SerializeToString,
+            protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.GrantRoleResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1106,7 +1106,7 @@ class PermissionService:
             _registered_method=True)
 
     @staticmethod
-    def Revoke(request,
+    def RevokeAssignment(request,
             target,
             options=(),
             channel_credentials=None,
@@ -1119,9 +1119,9 @@ class PermissionService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.permissions.v1.PermissionService/Revoke',
-            protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RevokeRequest.SerializeToString,
-            protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RevokeResponse.FromString,
+            '/gatehouse.permissions.v1.PermissionService/RevokeAssignment',
+            protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RevokeAssignmentRequest.SerializeToString,
+            protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RevokeAssignmentResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -33,7 +33,7 @@ class User(_message.Message):
     has_password: bool
     def __init__(self, id: _Optional[str] = ..., email: _Optional[str] = ..., display_name: _Optional[str] = ..., is_active: _Optional[bool] = ..., is_verified: _Optional[bool] = ..., is_staff: _Optional[bool] = ..., is_superuser: _Optional[bool] = ..., date_joined: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pending_email: _Optional[str] = ..., has_password: _Optional[bool] = ...) -> None: ...
 
-class CreateRequest(_message.Message):
+class CreateUserRequest(_message.Message):
     __slots__ = ("email", "password", "display_name", "is_active", "is_verified", "is_staff", "is_superuser")
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
@@ -51,49 +51,49 @@ class CreateRequest(_message.Message):
     is_superuser: bool
     def __init__(self, email: _Optional[str] = ..., password: _Optional[str] = ..., display_name: _Optional[str] = ..., is_active: _Optional[bool] = ..., is_verified: _Optional[bool] = ..., is_staff: _Optional[bool] = ..., is_superuser: _Optional[bool] = ...) -> None: ...
 
-class CreateResponse(_message.Message):
+class CreateUserResponse(_message.Message):
     __slots__ = ("result",)
     RESULT_FIELD_NUMBER: _ClassVar[int]
     result: User
     def __init__(self, result: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
 
-class GetRequest(_message.Message):
+class GetUserRequest(_message.Message):
     __slots__ = ("user_id",)
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     def __init__(self, user_id: _Optional[str] = ...) -> None: ...
 
-class GetResponse(_message.Message):
+class GetUserResponse(_message.Message):
     __slots__ = ("result",)
     RESULT_FIELD_NUMBER: _ClassVar[int]
     result: User
     def __init__(self, result: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
 
-class GetByEmailRequest(_message.Message):
+class GetUserByEmailRequest(_message.Message):
     __slots__ = ("email",)
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     email: str
     def __init__(self, email: _Optional[str] = ...) -> None: ...
 
-class GetByEmailResponse(_message.Message):
+class GetUserByEmailResponse(_message.Message):
     __slots__ = ("result",)
     RESULT_FIELD_NUMBER: _ClassVar[int]
     result: User
     def __init__(self, result: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
 
-class GetManyRequest(_message.Message):
+class GetUsersRequest(_message.Message):
     __slots__ = ("user_ids",)
     USER_IDS_FIELD_NUMBER: _ClassVar[int]
     user_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, user_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
-class GetManyResponse(_message.Message):
+class GetUsersResponse(_message.Message):
     __slots__ = ("result",)
     RESULT_FIELD_NUMBER: _ClassVar[int]
     result: _containers.RepeatedCompositeFieldContainer[User]
     def __init__(self, result: _Optional[_Iterable[_Union[User, _Mapping]]] = ...) -> None: ...
 
-class ListRequest(_message.Message):
+class ListUsersRequest(_message.Message):
     __slots__ = ("search", "is_active", "limit", "cursor")
     SEARCH_FIELD_NUMBER: _ClassVar[int]
     IS_ACTIVE_FIELD_NUMBER: _ClassVar[int]
@@ -105,7 +105,7 @@ class ListRequest(_message.Message):
     cursor: str
     def __init__(self, search: _Optional[str] = ..., is_active: _Optional[bool] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ...) -> None: ...
 
-class ListResponse(_message.Message):
+class ListUsersResponse(_message.Message):
     __slots__ = ("results", "next")
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     NEXT_FIELD_NUMBER: _ClassVar[int]
@@ -113,7 +113,7 @@ class ListResponse(_message.Message):
     next: str
     def __init__(self, results: _Optional[_Iterable[_Union[User, _Mapping]]] = ..., next: _Optional[str] = ...) -> None: ...
 
-class UpdateRequest(_message.Message):
+class UpdateUserRequest(_message.Message):
     __slots__ = ("user_id", "email", "display_name", "is_verified")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FIELD_NUMBER: _ClassVar[int]
@@ -125,7 +125,7 @@ class UpdateRequest(_message.Message):
     is_verified: bool
     def __init__(self, user_id: _Optional[str] = ..., email: _Optional[str] = ..., display_name: _Optional[str] = ..., is_verified: _Optional[bool] = ...) -> None: ...
 
-class EmailChangeConfirmRequest(_message.Message):
+class ConfirmEmailChangeRequest(_message.Message):
     __slots__ = ("user_id", "email")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FIELD_NUMBER: _ClassVar[int]
@@ -133,25 +133,25 @@ class EmailChangeConfirmRequest(_message.Message):
     email: str
     def __init__(self, user_id: _Optional[str] = ..., email: _Optional[str] = ...) -> None: ...
 
-class EmailChangeConfirmResponse(_message.Message):
+class ConfirmEmailChangeResponse(_message.Message):
     __slots__ = ("result",)
     RESULT_FIELD_NUMBER: _ClassVar[int]
     result: User
     def __init__(self, result: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
 
-class UpdateResponse(_message.Message):
+class UpdateUserResponse(_message.Message):
     __slots__ = ("result",)
     RESULT_FIELD_NUMBER: _ClassVar[int]
     result: User
     def __init__(self, result: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
 
-class DeactivateRequest(_message.Message):
+class DeactivateUserRequest(_message.Message):
     __slots__ = ("user_id",)
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     def __init__(self, user_id: _Optional[str] = ...) -> None: ...
 
-class DeactivateResponse(_message.Message):
+class DeactivateUserResponse(_message.Message):
     __slots__ = ("result",)
     RESULT_FIELD_NUMBER: _ClassVar[int]
     result: User

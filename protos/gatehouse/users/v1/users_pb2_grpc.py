@@ -34,40 +34,40 @@ class UserServiceStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.Create = channel.unary_unary(
-                '/gatehouse.users.v1.UserService/Create',
-                request_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.CreateRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.CreateResponse.FromString,
+        self.CreateUser = channel.unary_unary(
+                '/gatehouse.users.v1.UserService/CreateUser',
+                request_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.CreateUserRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.CreateUserResponse.FromString,
                 _registered_method=True)
-        self.Get = channel.unary_unary(
-                '/gatehouse.users.v1.UserService/Get',
-                request_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetResponse.FromString,
+        self.GetUser = channel.unary_unary(
+                '/gatehouse.users.v1.UserService/GetUser',
+                request_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetUserRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetUserResponse.FromString,
                 _registered_method=True)
-        self.GetByEmail = channel.unary_unary(
-                '/gatehouse.users.v1.UserService/GetByEmail',
-                request_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetByEmailRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetByEmailResponse.FromString,
+        self.GetUserByEmail = channel.unary_unary(
+                '/gatehouse.users.v1.UserService/GetUserByEmail',
+                request_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetUserByEmailRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetUserByEmailResponse.FromString,
                 _registered_method=True)
-        self.GetMany = channel.unary_unary(
-                '/gatehouse.users.v1.UserService/GetMany',
-                request_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetManyRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetManyResponse.FromString,
+        self.GetUsers = channel.unary_unary(
+                '/gatehouse.users.v1.UserService/GetUsers',
+                request_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetUsersRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetUsersResponse.FromString,
                 _registered_method=True)
-        self.List = channel.unary_unary(
-                '/gatehouse.users.v1.UserService/List',
-                request_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.ListRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.ListResponse.FromString,
+        self.ListUsers = channel.unary_unary(
+                '/gatehouse.users.v1.UserService/ListUsers',
+                request_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.ListUsersRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.ListUsersResponse.FromString,
                 _registered_method=True)
-        self.Update = channel.unary_unary(
-                '/gatehouse.users.v1.UserService/Update',
-                request_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.UpdateRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.UpdateResponse.FromString,
+        self.UpdateUser = channel.unary_unary(
+                '/gatehouse.users.v1.UserService/UpdateUser',
+                request_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.UpdateUserRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.UpdateUserResponse.FromString,
                 _registered_method=True)
-        self.EmailChangeConfirm = channel.unary_unary(
-                '/gatehouse.users.v1.UserService/EmailChangeConfirm',
-                request_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.EmailChangeConfirmRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.EmailChangeConfirmResponse.FromString,
+        self.ConfirmEmailChange = channel.unary_unary(
+                '/gatehouse.users.v1.UserService/ConfirmEmailChange',
+                request_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.ConfirmEmailChangeRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.ConfirmEmailChangeResponse.FromString,
                 _registered_method=True)
         self.VerifyPassword = channel.unary_unary(
                 '/gatehouse.users.v1.UserService/VerifyPassword',
@@ -84,59 +84,59 @@ class UserServiceStub:
                 request_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.SetPasswordRequest.SerializeToString,
                 response_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.SetPasswordResponse.FromString,
                 _registered_method=True)
-        self.Deactivate = channel.unary_unary(
-                '/gatehouse.users.v1.UserService/Deactivate',
-                request_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.DeactivateRequest.SerializeToString,
-                response_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.DeactivateResponse.FromString,
+        self.DeactivateUser = channel.unary_unary(
+                '/gatehouse.users.v1.UserService/DeactivateUser',
+                request_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.DeactivateUserRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.DeactivateUserResponse.FromString,
                 _registered_method=True)
 
 
 class UserServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
-    def Create(self, request, context):
+    def CreateUser(self, request, context):
         """Create a user; the email is normalised to lower case. INVALID_ARGUMENT, ALREADY_EXISTS.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def Get(self, request, context):
+    def GetUser(self, request, context):
         """The user with this id, active or not. NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def GetByEmail(self, request, context):
+    def GetUserByEmail(self, request, context):
         """The user with this email (case-insensitive). NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def GetMany(self, request, context):
+    def GetUsers(self, request, context):
         """The users among `user_ids` that exist, in the order asked; unknown ids are left out.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def List(self, request, context):
+    def ListUsers(self, request, context):
         """Users newest first, filtered, one keyset page at a time. INVALID_ARGUMENT for a bad limit or cursor.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def Update(self, request, context):
+    def UpdateUser(self, request, context):
         """Change the fields that are set. NOT_FOUND, INVALID_ARGUMENT, ALREADY_EXISTS.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def EmailChangeConfirm(self, request, context):
+    def ConfirmEmailChange(self, request, context):
         """Make the pending address the user's (its link was followed). NOT_FOUND, INVALID_ARGUMENT, ALREADY_EXISTS.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -164,7 +164,7 @@ class UserServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def Deactivate(self, request, context):
+    def DeactivateUser(self, request, context):
         """Mark the user inactive; idempotent. NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -174,40 +174,40 @@ class UserServiceServicer:
 
 def add_UserServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'Create': grpc.unary_unary_rpc_method_handler(
-                    servicer.Create,
-                    request_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.CreateRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.CreateResponse.SerializeToString,
+            'CreateUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateUser,
+                    request_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.CreateUserRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.CreateUserResponse.SerializeToString,
             ),
-            'Get': grpc.unary_unary_rpc_method_handler(
-                    servicer.Get,
-                    request_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetResponse.SerializeToString,
+            'GetUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUser,
+                    request_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetUserRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetUserResponse.SerializeToString,
             ),
-            'GetByEmail': grpc.unary_unary_rpc_method_handler(
-                    servicer.GetByEmail,
-                    request_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetByEmailRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetByEmailResponse.SerializeToString,
+            'GetUserByEmail': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUserByEmail,
+                    request_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetUserByEmailRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetUserByEmailResponse.SerializeToString,
             ),
-            'GetMany': grpc.unary_unary_rpc_method_handler(
-                    servicer.GetMany,
-                    request_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetManyRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetManyResponse.SerializeToString,
+            'GetUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsers,
+                    request_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetUsersRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetUsersResponse.SerializeToString,
             ),
-            'List': grpc.unary_unary_rpc_method_handler(
-                    servicer.List,
-                    request_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.ListRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.ListResponse.SerializeToString,
+            'ListUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUsers,
+                    request_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.ListUsersRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.ListUsersResponse.SerializeToString,
             ),
-            'Update': grpc.unary_unary_rpc_method_handler(
-                    servicer.Update,
-                    request_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.UpdateRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.UpdateResponse.SerializeToString,
+            'UpdateUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateUser,
+                    request_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.UpdateUserRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.UpdateUserResponse.SerializeToString,
             ),
-            'EmailChangeConfirm': grpc.unary_unary_rpc_method_handler(
-                    servicer.EmailChangeConfirm,
-                    request_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.EmailChangeConfirmRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.EmailChangeConfirmResponse.SerializeToString,
+            'ConfirmEmailChange': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmEmailChange,
+                    request_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.ConfirmEmailChangeRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.ConfirmEmailChangeResponse.SerializeToString,
             ),
             'VerifyPassword': grpc.unary_unary_rpc_method_handler(
                     servicer.VerifyPassword,
@@ -224,10 +224,10 @@ def add_UserServiceServicer_to_server(servicer, server):
                     request_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.SetPasswordRequest.FromString,
                     response_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.SetPasswordResponse.SerializeToString,
             ),
-            'Deactivate': grpc.unary_unary_rpc_method_handler(
-                    servicer.Deactivate,
-                    request_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.DeactivateRequest.FromString,
-                    response_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.DeactivateResponse.SerializeToString,
+            'DeactivateUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeactivateUser,
+                    request_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.DeactivateUserRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.DeactivateUserResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -241,7 +241,7 @@ class UserService:
     """Missing associated documentation comment in .proto file."""
 
     @staticmethod
-    def Create(request,
+    def CreateUser(request,
             target,
             options=(),
             channel_credentials=None,
@@ -254,9 +254,9 @@ class UserService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.users.v1.UserService/Create',
-            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.CreateRequest.SerializeToString,
-            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.CreateResponse.FromString,
+            '/gatehouse.users.v1.UserService/CreateUser',
+            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.CreateUserRequest.SerializeToString,
+            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.CreateUserResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -268,7 +268,7 @@ class UserService:
             _registered_method=True)
 
     @staticmethod
-    def Get(request,
+    def GetUser(request,
             target,
             options=(),
             channel_credentials=None,
@@ -281,9 +281,9 @@ class UserService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.users.v1.UserService/Get',
-            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetRequest.SerializeToString,
-            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetResponse.FromString,
+            '/gatehouse.users.v1.UserService/GetUser',
+            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetUserRequest.SerializeToString,
+            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetUserResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -295,7 +295,7 @@ class UserService:
             _registered_method=True)
 
     @staticmethod
-    def GetByEmail(request,
+    def GetUserByEmail(request,
             target,
             options=(),
             channel_credentials=None,
@@ -308,9 +308,9 @@ class UserService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.users.v1.UserService/GetByEmail',
-            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetByEmailRequest.SerializeToString,
-            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetByEmailResponse.FromString,
+            '/gatehouse.users.v1.UserService/GetUserByEmail',
+            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetUserByEmailRequest.SerializeToString,
+            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetUserByEmailResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -322,7 +322,7 @@ class UserService:
             _registered_method=True)
 
     @staticmethod
-    def GetMany(request,
+    def GetUsers(request,
             target,
             options=(),
             channel_credentials=None,
@@ -335,9 +335,9 @@ class UserService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.users.v1.UserService/GetMany',
-            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetManyRequest.SerializeToString,
-            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetManyResponse.FromString,
+            '/gatehouse.users.v1.UserService/GetUsers',
+            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetUsersRequest.SerializeToString,
+            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.GetUsersResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -349,7 +349,7 @@ class UserService:
             _registered_method=True)
 
     @staticmethod
-    def List(request,
+    def ListUsers(request,
             target,
             options=(),
             channel_credentials=None,
@@ -362,9 +362,9 @@ class UserService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.users.v1.UserService/List',
-            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.ListRequest.SerializeToString,
-            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.ListResponse.FromString,
+            '/gatehouse.users.v1.UserService/ListUsers',
+            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.ListUsersRequest.SerializeToString,
+            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.ListUsersResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -376,7 +376,7 @@ class UserService:
             _registered_method=True)
 
     @staticmethod
-    def Update(request,
+    def UpdateUser(request,
             target,
             options=(),
             channel_credentials=None,
@@ -389,9 +389,9 @@ class UserService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.users.v1.UserService/Update',
-            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.UpdateRequest.SerializeToString,
-            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.UpdateResponse.FromString,
+            '/gatehouse.users.v1.UserService/UpdateUser',
+            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.UpdateUserRequest.SerializeToString,
+            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.UpdateUserResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -403,7 +403,7 @@ class UserService:
             _registered_method=True)
 
     @staticmethod
-    def EmailChangeConfirm(request,
+    def ConfirmEmailChange(request,
             target,
             options=(),
             channel_credentials=None,
@@ -416,9 +416,9 @@ class UserService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.users.v1.UserService/EmailChangeConfirm',
-            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.EmailChangeConfirmRequest.SerializeToString,
-            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.EmailChangeConfirmResponse.FromString,
+            '/gatehouse.users.v1.UserService/ConfirmEmailChange',
+            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.ConfirmEmailChangeRequest.SerializeToString,
+            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.ConfirmEmailChangeResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -511,7 +511,7 @@ class UserService:
             _registered_method=True)
 
     @staticmethod
-    def Deactivate(request,
+    def DeactivateUser(request,
             target,
             options=(),
             channel_credentials=None,
@@ -524,9 +524,9 @@ class UserService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gatehouse.users.v1.UserService/Deactivate',
-            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.DeactivateRequest.SerializeToString,
-            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.DeactivateResponse.FromString,
+            '/gatehouse.users.v1.UserService/DeactivateUser',
+            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.DeactivateUserRequest.SerializeToString,
+            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.DeactivateUserResponse.FromString,
             options,
             channel_credentials,
             insecure,
