@@ -5,13 +5,13 @@ import pytest
 from rest_framework.test import APIClient
 
 from auth.core import keys
+from permissions.interface import ADMIN_ROLE
 from project.crypto import unseal_for
 from project.events.models import OutboxEvent
 from project.events.relay import relay_all
-from tests.support.rbac import grant_role
-from users.interface import user_service
+from tests.support.factories import UserFactory
+from tests.support.http import bearer, tokens_of
 
-PASSWORD = "a-Long-unguessable-passphrase-42"
 ME = "/api/v1/users/me"
 
 
@@ -31,38 +31,18 @@ def api():
 
 @pytest.fixture
 def ada(db):
-    return user_service.create(email="ada@example.com", password=PASSWORD, display_name="Ada", is_verified=True)
+    return UserFactory(email="ada@example.com", display_name="Ada")
 
 
 @pytest.fixture
 def admin(db):
     """Holds the `admin` role globally: `is_superuser` alone grants nothing."""
-    user = user_service.create(
-        email="root@example.com", password=PASSWORD, display_name="Root", is_verified=True, is_superuser=True
-    )
-    grant_role(user.id)
-    return user
-
-
-def login(api, email="ada@example.com", password=PASSWORD, *, otp=None, **environ):
-    """POST /api/v1/auth/token; `environ` goes to the request (e.g. REMOTE_ADDR), not the body."""
-    body = {"email": email, "password": password} | ({"otp": otp} if otp is not None else {})
-    return api.post("/api/v1/auth/token", body, format="json", **environ)
-
-
-def tokens_of(api, email="ada@example.com", password=PASSWORD, **extra) -> dict:
-    response = login(api, email, password, **extra)
-    assert response.status_code == 200, response.content
-    return response.json()
+    return UserFactory(email="root@example.com", display_name="Root", is_superuser=True, roles=[ADMIN_ROLE])
 
 
 @pytest.fixture
 def tokens(api, ada):
     return tokens_of(api)
-
-
-def bearer(token: str) -> dict:
-    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
 
 def sid_of(access_token: str) -> str:
@@ -73,11 +53,6 @@ def sid_of(access_token: str) -> str:
 def status_of_me(api, access_token: str) -> int:
     """What a request with this access token gets: 200 while it works, 401 once it does not."""
     return api.get(ME, **bearer(access_token)).status_code
-
-
-def error_code(response) -> str:
-    assert response["Content-Type"] == "application/json", response.content
-    return response.json()["error"]["code"]
 
 
 def events(event_type: str) -> list[dict]:

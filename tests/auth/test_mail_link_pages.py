@@ -14,10 +14,12 @@ from django.utils import timezone
 
 from auth.interface import EMAIL_VERIFICATION_REQUESTED, PASSWORD_RESET_REQUESTED
 from auth.models import OneTimeToken
+from tests.support.factories import PASSWORD
+from tests.support.http import login
 from users.interface import user_service
 from users.models import User
 
-from .conftest import PASSWORD, events, login, sealed_token
+from .conftest import events, sealed_token
 
 pytestmark = pytest.mark.django_db
 

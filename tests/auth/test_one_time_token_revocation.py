@@ -9,8 +9,9 @@ import pytest
 
 from auth.interface import EMAIL_VERIFICATION_REQUESTED, PASSWORD_RESET_REQUESTED
 from project.events.relay import relay_all
+from tests.support.factories import PASSWORD
 
-from .conftest import PASSWORD, events, sealed_token
+from .conftest import events, sealed_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

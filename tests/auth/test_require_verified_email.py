@@ -18,9 +18,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.oidc.conftest import authorize_url, pkce, redirect_params, rp, sign_in  # noqa: F401 - rp: fixture
 from tests.support.browser import chromium
+from tests.support.factories import PASSWORD
+from tests.support.http import error_code, login
 from users.interface import user_service
-
-from .conftest import PASSWORD, error_code, login
 
 pytestmark = pytest.mark.django_db
 

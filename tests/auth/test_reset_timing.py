@@ -14,9 +14,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from project.events.relay import _off_request, wait_off_request
+from tests.support.factories import PASSWORD
 from users.interface import user_service
-
-from .conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
 RESET = "/api/v1/auth/password/reset"

@@ -7,9 +7,11 @@ from django.conf import settings as django_settings
 
 from auth.interface import SESSION_REVOKED
 from auth.models import Session
+from tests.support.factories import PASSWORD
+from tests.support.http import bearer, error_code, login, tokens_of
 from users.interface import user_service
 
-from .conftest import PASSWORD, bearer, error_code, events, login, sid_of, status_of_me, tokens_of
+from .conftest import events, sid_of, status_of_me
 
 pytestmark = pytest.mark.django_db
 

@@ -27,11 +27,12 @@ from auth.models import RefreshToken, Session
 from project.events.models import OutboxEvent
 from project.events.topology import all_queues, queue_name
 from tests.events.broker import Broker, wait_for
+from tests.support.factories import PASSWORD
 from tests.support.processes import Process, free_port, port_open, subprocess_env
 from tests.support.rbac import grant_role
 from users.interface import user_service
 
-from .conftest import PASSWORD, sealed_token
+from .conftest import sealed_token
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 

@@ -11,11 +11,13 @@ from django.test import override_settings
 from django.utils import timezone
 
 from auth.models import LoginFailure, Session
+from tests.support.factories import PASSWORD
+from tests.support.http import bearer, error_code, login
 from users.hashers import GatehouseArgon2Hasher
 from users.interface import user_service
 from users.models import User
 
-from .conftest import PASSWORD, bearer, error_code, login, status_of_me
+from .conftest import status_of_me
 
 pytestmark = pytest.mark.django_db
 

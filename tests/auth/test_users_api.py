@@ -10,10 +10,12 @@ from django.utils import timezone
 
 from auth.models import Session
 from permissions.interface import permission_service
+from tests.support.factories import PASSWORD
+from tests.support.http import bearer, error_code, tokens_of
 from users.interface import USER_DEACTIVATED, USER_UPDATED, user_service
 from users.models import User
 
-from .conftest import ME, PASSWORD, bearer, error_code, events, status_of_me, tokens_of
+from .conftest import ME, events, status_of_me
 
 pytestmark = pytest.mark.django_db
 

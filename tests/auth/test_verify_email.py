@@ -7,9 +7,11 @@ from django.utils import timezone
 
 from auth.interface import EMAIL_VERIFICATION_REQUESTED
 from auth.models import OneTimeToken
+from tests.support.factories import PASSWORD
+from tests.support.http import bearer, error_code
 from users.interface import user_service
 
-from .conftest import PASSWORD, bearer, error_code, events, sealed_token
+from .conftest import events, sealed_token
 
 pytestmark = pytest.mark.django_db
 

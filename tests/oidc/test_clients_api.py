@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from tests.auth.conftest import tokens_of
 from tests.oidc.conftest import PASSWORD
+from tests.support.http import tokens_of
 from tests.support.rbac import grant_role
 from users.interface import user_service
 

@@ -253,7 +253,7 @@ def test_revoking_the_sso_session_ends_the_grants_issued_under_it(ada, rp, brows
 
 
 def test_a_user_sees_which_applications_hold_access_and_takes_one_back(ada, rp, browser):
-    from tests.auth.conftest import tokens_of
+    from tests.support.http import tokens_of
 
     verifier, challenge = pkce()
     code = code_of(browser, rp.client.client_id, challenge)
