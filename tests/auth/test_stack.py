@@ -27,7 +27,7 @@ from auth.models import RefreshToken, Session
 from project.events.models import OutboxEvent
 from project.events.topology import all_queues, queue_name
 from tests.events.broker import Broker, wait_for
-from tests.support.factories import PASSWORD
+from tests.support.factories import PASSWORD, UserFactory
 from tests.support.processes import Process, free_port, port_open, subprocess_env
 from tests.support.rbac import grant_role
 from users.interface import user_service
@@ -103,7 +103,7 @@ def webs(broker, tmp_path):
 
 @pytest.fixture
 def ada_user(transactional_db):
-    return user_service.create(email="ada@example.com", password=PASSWORD, is_verified=True)
+    return UserFactory(email="ada@example.com")
 
 
 def test_logout_through_one_process_stops_the_token_on_the_next_request_to_another(webs, ada_user):
@@ -179,7 +179,7 @@ def test_two_processes_refreshing_the_same_token_at_once_both_succeed_and_leave_
 
 def test_deleting_a_user_through_one_process_stops_its_tokens_on_another(webs, ada_user):
     a, b = webs
-    grant_role(user_service.create(email="root@example.com", password=PASSWORD).id)  # the admin role
+    grant_role(UserFactory(email="root@example.com").id)  # the admin role
     root = a.login(email="root@example.com")
     tokens = b.login()
     assert b.me(tokens["access_token"]) == 200

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from auth.models import Session
 from permissions.interface import permission_service
-from tests.support.factories import PASSWORD
+from tests.support.factories import PASSWORD, UserFactory
 from tests.support.http import bearer, error_code, tokens_of
 from users.interface import USER_DEACTIVATED, USER_UPDATED, user_service
 from users.models import User
@@ -107,7 +107,7 @@ def test_me_needs_a_token(api, db):
 
 def make_users(n: int, prefix: str = "user") -> None:
     for i in range(n):
-        user_service.create(email=f"{prefix}{i:03d}@example.com", display_name=f"{prefix.title()} {i}")
+        UserFactory(email=f"{prefix}{i:03d}@example.com", display_name=f"{prefix.title()} {i}")
 
 
 def test_a_plain_user_may_not_list_users(api, as_ada):
@@ -298,7 +298,7 @@ def test_date_joined_is_rfc3339_utc(api, ada, as_ada):
 @pytest.fixture
 def manager(api, db):
     """Holds users.user.view and users.user.manage globally, nothing else: a help-desk account."""
-    user = user_service.create(email="desk@example.com", password=PASSWORD, is_verified=True)
+    user = UserFactory(email="desk@example.com")
     role = permission_service.create_role(
         actor_id=None, name="helpdesk", permissions=["users.user.view", "users.user.manage"]
     )
@@ -342,7 +342,7 @@ def test_a_manager_still_manages_users_who_hold_no_more_than_they_do(api, ada, m
 
 
 def test_an_admin_still_manages_an_admin(api, admin, root):
-    other = user_service.create(email="other-root@example.com", password=PASSWORD)
+    other = UserFactory(email="other-root@example.com")
     permission_service.grant(
         actor_id=None, role_id=permission_service.get_role_by_name(name="admin").id, user_id=other.id
     )

@@ -12,7 +12,8 @@ from auth.interface import ONE_TIME_TOKEN_SEAL
 from notifications.interface import TYPE_WELCOME
 from notifications.models import Notification
 from project.crypto import seal_for
-from users.interface import User, user_service
+from tests.support.factories import UserFactory
+from users.interface import User
 
 FRONTEND = "https://app.example.com"
 
@@ -24,7 +25,7 @@ def embedded(settings, in_process_tasks):
 
 
 def make_user(email: str, **kwargs) -> User:
-    user = user_service.create(email=email, display_name=email.split("@")[0].title(), **kwargs)
+    user = UserFactory(email=email, display_name=email.split("@")[0].title(), **kwargs)
     # Whatever registering a user sends (the verification mail, the welcome) is not under test here.
     mail.outbox.clear()
     Notification.objects.filter(type=TYPE_WELCOME, deliveries__user_id=user.id).delete()

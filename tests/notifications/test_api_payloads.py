@@ -12,7 +12,7 @@ from notifications.interface import CHANNELS
 from notifications.models import Preference as PreferenceModel
 from permissions.interface import permission_service
 
-from .test_api import BASE, PASSWORD, client_for, make_user
+from .test_api import BASE, client_for, make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("embedded")]
 
@@ -39,7 +39,7 @@ preference_bodies = st.one_of(st.fixed_dictionaries({"preferences": st.lists(ent
 
 @pytest.fixture
 def signed_in(embedded):
-    user = make_user("fuzz@example.com", password=PASSWORD, is_verified=True)
+    user = make_user("fuzz@example.com")
     return user, client_for(user)
 
 

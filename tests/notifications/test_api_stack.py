@@ -9,7 +9,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from rest_framework.test import APIClient
 
 from notifications.handlers import CONSUMER
 from notifications.models import Delivery, InAppMessage
@@ -19,15 +18,15 @@ from project.celery import app as celery_app
 from project.events.relay import resume_fast_path
 from project.events.topology import all_queues, queue_name
 from tests.events.broker import Broker, wait_for
+from tests.support.factories import UserFactory
+from tests.support.http import client_for
 from tests.support.processes import Process, subprocess_env
-from users.interface import user_service
 
 from .conftest import FRONTEND
 from .test_stack import Sink, smtp  # noqa: F401 - the SMTP sink fixture
 
 pytestmark = pytest.mark.stack
 
-PASSWORD = "a-Long-unguessable-passphrase-42"
 BASE = "/api/v1/notifications"
 HELLO = {"subject": "Maintenance tonight", "body": "Down from 22:00 to 23:00."}
 
@@ -81,16 +80,8 @@ def worker(broker, smtp, tmp_path: Path):  # noqa: F811
         process.stop(timeout=10)
 
 
-def client_for(user) -> APIClient:
-    api = APIClient()
-    response = api.post("/api/v1/auth/token", {"email": user.email, "password": PASSWORD}, format="json")
-    assert response.status_code == 200, response.content
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access_token']}")
-    return api
-
-
 def a_user(email: str):
-    return user_service.create(email=email, password=PASSWORD, display_name=email.split("@")[0], is_verified=True)
+    return UserFactory(email=email, display_name=email.split("@")[0])
 
 
 def all_sent(notification_id: str, expected: int) -> bool:

@@ -28,8 +28,8 @@ from project.celery import app as celery_app
 from project.events.relay import resume_fast_path
 from project.events.topology import all_queues, queue_name
 from tests.events.broker import Broker, wait_for
+from tests.support.factories import UserFactory
 from tests.support.processes import Process, free_port, subprocess_env
-from users.interface import user_service
 
 from .conftest import FRONTEND
 from .webhook_receiver import SECRET, Receiver, ReceiverServer
@@ -156,7 +156,7 @@ def sent(notification_id: uuid.UUID, channel: str) -> Delivery | None:
 
 def test_a_webhook_receiver_failing_twice_gets_one_delivery_after_the_workers_retries(receiver, start_worker):
     start_worker()
-    ada = user_service.create(email="ada@example.com", display_name="Ada")
+    ada = UserFactory(email="ada@example.com", display_name="Ada")
     receiver.answer(500, 500)
 
     notification_id = notification_service.send(
@@ -178,7 +178,7 @@ def test_a_webhook_receiver_failing_twice_gets_one_delivery_after_the_workers_re
 
 def test_a_mail_server_that_says_later_twice_gets_the_mail_once_through_smtp(smtp, start_worker):
     start_worker()
-    ada = user_service.create(email="ada@example.com", display_name="Ada")
+    ada = UserFactory(email="ada@example.com", display_name="Ada")
     smtp.subject, smtp.refusals = HELLO["subject"], 2
 
     notification_id = notification_service.send(
@@ -198,7 +198,7 @@ def test_a_mail_server_that_says_later_twice_gets_the_mail_once_through_smtp(smt
 
 def test_a_worker_killed_while_posting_a_webhook_loses_nothing_and_the_delivery_is_sent_once(receiver, start_worker):
     first = start_worker(webhook_timeout=60.0)  # it would wait for the receiver for a minute
-    ada = user_service.create(email="ada@example.com", display_name="Ada")
+    ada = UserFactory(email="ada@example.com", display_name="Ada")
     receiver.answer(None)  # the first request is held open: the delivery is in flight
 
     notification_id = notification_service.send(
@@ -228,7 +228,7 @@ def test_a_delivery_whose_task_was_lost_with_the_worker_is_sent_once_by_the_swee
     broker, receiver, start_worker, settings
 ):
     first = start_worker(webhook_timeout=60.0)
-    ada = user_service.create(email="ada@example.com", display_name="Ada")
+    ada = UserFactory(email="ada@example.com", display_name="Ada")
     receiver.answer(None)
     notification_id = notification_service.send(
         type="announcement", user_ids=[ada.id], context=HELLO, channels=["webhook"]

@@ -24,8 +24,8 @@ from project.events.relay import resume_fast_path
 from project.events.topology import all_queues, queue_name
 from project.kernel.events import Envelope
 from tests.events.broker import Broker, wait_for
+from tests.support.factories import UserFactory
 from tests.support.processes import Process, free_port, subprocess_env
-from users.interface import user_service
 
 from .conftest import FRONTEND, one_time_token
 
@@ -120,7 +120,7 @@ def settle(seconds: float = 1.5) -> None:
 
 
 def test_an_auth_event_recorded_through_the_outbox_ends_as_exactly_one_mail_with_the_token_link(smtp, worker):
-    ada = user_service.create(email="ada@example.com", display_name="Ada")
+    ada = UserFactory(email="ada@example.com", display_name="Ada")
     token, sealed = one_time_token(ada.id)
 
     with transaction.atomic():
@@ -147,7 +147,7 @@ def test_an_auth_event_recorded_through_the_outbox_ends_as_exactly_one_mail_with
 
 
 def test_an_event_the_broker_delivers_twice_sends_one_mail(broker, smtp, worker):
-    ada = user_service.create(email="ada@example.com", display_name="Ada")
+    ada = UserFactory(email="ada@example.com", display_name="Ada")
     token, sealed = one_time_token(ada.id)
     twice = Envelope(
         type=PASSWORD_RESET_REQUESTED,

@@ -6,27 +6,25 @@ import pytest
 from rest_framework.test import APIClient
 
 from permissions.interface import ADMIN_ROLE, permission_service
+from tests.support.factories import UserFactory
+from tests.support.http import client_for
 from tests.support.rbac import new_user
 from users.interface import user_service
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.permissions.urls")]
 
-PASSWORD = "a-Long-unguessable-passphrase-42"
 RBAC = "/api/v1/rbac"
 
 
-def client_for(email: str) -> tuple[APIClient, uuid.UUID]:
-    user = user_service.create(email=email, password=PASSWORD, is_verified=True)
-    client = APIClient()
-    response = client.post("/api/v1/auth/token", {"email": email, "password": PASSWORD}, format="json")
-    assert response.status_code == 200, response.content
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access_token']}")
-    return client, user.id
+def account(email: str) -> tuple[APIClient, uuid.UUID]:
+    """A new user's signed-in client, and the user's id."""
+    user = UserFactory(email=email)
+    return client_for(user), user.id
 
 
 @pytest.fixture
 def root():
-    client, user_id = client_for("root@example.com")
+    client, user_id = account("root@example.com")
     admin = permission_service.get_role_by_name(name=ADMIN_ROLE)
     permission_service.grant(actor_id=None, role_id=admin.id, user_id=user_id)
     return client, user_id
@@ -34,7 +32,7 @@ def root():
 
 @pytest.fixture
 def ada():
-    return client_for("ada@example.com")
+    return account("ada@example.com")
 
 
 def code(response):

@@ -13,8 +13,8 @@ import urllib.request
 import pytest
 
 from permissions.interface import permission_service
+from tests.support.factories import UserFactory
 from tests.support.processes import Process, free_port, manage, port_open, subprocess_env
-from users.interface import user_service
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,7 +45,7 @@ def server(transactional_db, tmp_path):
 
 
 def test_a_revoke_by_another_process_is_seen_by_the_server_at_once(server):
-    bob = user_service.create(email="bob@example.com", password=PASSWORD, is_verified=True)
+    bob = UserFactory(email="bob@example.com", password=PASSWORD)
     role = permission_service.create_role(actor_id=None, name="viewer", permissions=[PERMISSION])
     assignment = permission_service.grant(actor_id=None, role_id=role.id, user_id=bob.id)
     status, tokens = post(server, "/api/v1/auth/token", {"email": bob.email, "password": PASSWORD})

@@ -9,6 +9,7 @@ import pytest
 from permissions.core import selectors, services
 from permissions.models import Assignment
 from tests.support.children import LineChild
+from tests.support.factories import UserFactory
 from tests.support.processes import subprocess_env
 from tests.support.rbac import new_user
 
@@ -121,7 +122,7 @@ def test_a_deactivation_reaches_the_worker_and_every_process_denies(codes, check
     from tests.events.broker import wait_for
     from users.interface import user_service
 
-    ada = user_service.create(email="ada@example.com")
+    ada = UserFactory(email="ada@example.com")
     grant(role("reader", ["docs.page.read"]), user_id=ada.id)
     assert checker.check(ada.id, "docs.page.read")
 

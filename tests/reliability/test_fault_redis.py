@@ -27,12 +27,11 @@ import redis
 
 from auth.core import keys
 from permissions.interface import ADMIN_ROLE, permission_service
+from tests.support.factories import PASSWORD, UserFactory
 from tests.support.processes import Process, free_port, port_open, subprocess_env
-from users.interface import user_service
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "a-Long-unguessable-passphrase-42"
 # How long Redis stays down under load (issue 8 asks for 60 s; CI may shorten it).
 OUTAGE_SECONDS = float(os.environ.get("GATEHOUSE_FAULT_OUTAGE_SECONDS", "8"))
 
@@ -96,12 +95,12 @@ def world(tmp_path):
         log_dir=tmp_path,
     )
     web.wait_until(lambda: port_open(port) and call(port, "GET", "/healthz")[0] == 200, timeout=60)
-    admin = user_service.create(email="admin@example.com", password=PASSWORD, is_verified=True)
+    admin = UserFactory(email="admin@example.com")
     permission_service.grant(
         actor_id=None, role_id=permission_service.get_role_by_name(name=ADMIN_ROLE).id, user_id=admin.id
     )
-    bob = user_service.create(email="bob@example.com", password=PASSWORD, is_verified=True)
-    carol = user_service.create(email="carol@example.com", password=PASSWORD, is_verified=True)
+    bob = UserFactory(email="bob@example.com")
+    carol = UserFactory(email="carol@example.com")
     yield {"store": store, "port": port, "bob": bob, "carol": carol}
     web.stop()
     if store.process.popen.poll() is None:

@@ -2,17 +2,16 @@
 
 import pytest
 
+from tests.support.factories import PASSWORD, UserFactory
 from tests.support.rbac import grant_role
 from users.interface import user_service
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "a-Long-unguessable-passphrase-42"
-
 
 @pytest.fixture
 def admin_client(client):
-    root = user_service.create(email="root@example.com", password=PASSWORD, is_staff=True)
+    root = UserFactory(email="root@example.com", is_staff=True)
     grant_role(root.id)  # the admin role: is_superuser grants nothing
     assert client.login(username="root@example.com", password=PASSWORD)
     return client
@@ -37,7 +36,7 @@ def test_a_weak_password_in_the_admin_shows_the_services_error_and_creates_nothi
 
 
 def test_a_user_edited_in_the_admin_is_updated_by_the_service(admin_client):
-    grace = user_service.create(email="grace@example.com")
+    grace = UserFactory(email="grace@example.com")
     response = admin_client.post(
         f"/admin/users/user/{grace.id}/change/",
         {"email": "grace@example.com", "display_name": "Grace H.", "is_verified": "on"},
@@ -48,7 +47,7 @@ def test_a_user_edited_in_the_admin_is_updated_by_the_service(admin_client):
 
 
 def test_deactivating_in_the_admin_revokes_access(admin_client):
-    grace = user_service.create(email="grace@example.com")
+    grace = UserFactory(email="grace@example.com")
     response = admin_client.post("/admin/users/user/", {"action": "deactivate", "_selected_action": [str(grace.id)]})
     assert response.status_code == 302
     assert user_service.get(user_id=grace.id).is_active is False
@@ -59,7 +58,7 @@ def test_a_users_page_shows_their_roles_groups_and_permissions_with_the_explain_
 
     from permissions.interface import permission_service
 
-    grace = user_service.create(email="grace@example.com")
+    grace = UserFactory(email="grace@example.com")
     reader = permission_service.create_role(actor_id=None, name="reader", permissions=["users.user.view"])
     permission_service.create_role(actor_id=None, name="auditor", permissions=["rbac.audit.view"])
     direct = grant_role(grace.id, "reader", scope="org:acme")
@@ -90,10 +89,10 @@ def test_a_users_page_shows_only_the_access_its_viewer_may_see(client):
     from permissions.interface import permission_service
     from users.models import User
 
-    viewer = user_service.create(email="viewer@example.com", is_staff=True)
+    viewer = UserFactory(email="viewer@example.com", is_staff=True)
     role = permission_service.create_role(actor_id=None, name="user-viewer", permissions=["users.user.view"])
     permission_service.grant(actor_id=None, role_id=role.id, user_id=viewer.id)
-    grace = user_service.create(email="grace@example.com")
+    grace = UserFactory(email="grace@example.com")
     grant_role(grace.id, "user-viewer")
     client.force_login(User.objects.get(id=viewer.id))
     page = client.get(f"/admin/users/user/{grace.id}/change/")

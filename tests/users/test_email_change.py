@@ -16,11 +16,11 @@ from auth.interface import EMAIL_VERIFICATION_REQUESTED, PASSWORD_RESET_REQUESTE
 from permissions.interface import permission_service
 from project.events.relay import relay_all
 from tests.auth.conftest import events, sealed_token
+from tests.support.factories import PASSWORD, UserFactory
 from users.interface import user_service
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PASSWORD = "a-Long-unguessable-passphrase-42"
 ATTACKER_MAILBOX = "mallory@evil.example.com"
 
 
@@ -43,8 +43,8 @@ def drain():
 
 @pytest.fixture
 def world(live_server, in_process_tasks):
-    victim = user_service.create(email="victim@example.com", password=PASSWORD, is_verified=True)
-    manager = user_service.create(email="manager@example.com", password=PASSWORD, is_verified=True)
+    victim = UserFactory(email="victim@example.com")
+    manager = UserFactory(email="manager@example.com")
     role = permission_service.create_role(
         actor_id=None, name="user-manager", permissions=["users.user.manage", "users.user.view"]
     )

@@ -11,13 +11,11 @@ import pytest
 from auth.interface import PASSWORD_RESET_REQUESTED
 from permissions.interface import permission_service
 from project.events.models import OutboxEvent
+from tests.support.factories import PASSWORD, UserFactory
 from tests.support.rbac import grant_role
-from users.interface import user_service
 from users.models import User
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-PASSWORD = "a-Long-unguessable-passphrase-42"
 
 
 def call(method: str, url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
@@ -33,14 +31,14 @@ def call(method: str, url: str, body: dict | None = None, token: str | None = No
 
 @pytest.fixture
 def people():
-    root = user_service.create(email="root@example.com", password=PASSWORD, is_verified=True, is_staff=True)
+    root = UserFactory(email="root@example.com", is_staff=True)
     grant_role(root.id)
-    manager = user_service.create(email="mallory@example.com", password=PASSWORD, is_verified=True, is_staff=True)
+    manager = UserFactory(email="mallory@example.com", is_staff=True)
     role = permission_service.create_role(
         actor_id=None, name="user-managers", permissions=["users.user.view", "users.user.manage"]
     )
     permission_service.grant(actor_id=None, role_id=role.id, user_id=manager.id)
-    ada = user_service.create(email="ada@example.com", password=PASSWORD, is_verified=True)
+    ada = UserFactory(email="ada@example.com")
     return root, manager, ada
 
 
