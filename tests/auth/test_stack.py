@@ -25,8 +25,8 @@ from django.utils import timezone
 from auth.interface import EMAIL_VERIFICATION_REQUESTED
 from auth.models import RefreshToken, Session
 from project.events.models import OutboxEvent
-from project.events.topology import all_queues, queue_name
-from tests.events.broker import Broker, wait_for
+from project.events.topology import queue_name
+from tests.support.broker import Broker, wait_for
 from tests.support.factories import PASSWORD, UserFactory
 from tests.support.processes import Process, free_port, port_open, subprocess_env
 from tests.support.rbac import grant_role
@@ -37,21 +37,6 @@ from .conftest import sealed_token
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
 NEW_PASSWORD = "another-Long-passphrase-77"
-
-
-@pytest.fixture
-def broker(transactional_db, settings):
-    """A private events exchange, so that nothing is published to (or taken from) the shared one."""
-    namespace = f"test-auth-{uuid.uuid4().hex[:10]}"
-    settings.GATEHOUSE_EVENTS_EXCHANGE = f"{namespace}.events"
-    broker = Broker(settings.CELERY_BROKER_URL, settings.GATEHOUSE_EVENTS_EXCHANGE)
-    broker.namespace = namespace
-    broker.task_queue = f"{namespace}.tasks"
-    yield broker
-    broker.delete(
-        queues=[queue.name for queue in all_queues()] + [broker.task_queue],
-        exchanges=[settings.GATEHOUSE_EVENTS_EXCHANGE, broker.task_queue],
-    )
 
 
 class Web:

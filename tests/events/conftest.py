@@ -8,16 +8,13 @@ the broker. Workers are real `celery worker` subprocesses on the test database.
 from __future__ import annotations
 
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 
 from project.events.relay import resume_fast_path
-from project.events.topology import all_queues, queue_name
+from project.events.topology import queue_name
 from tests.support.processes import Process, subprocess_env
-
-from .broker import Broker
 
 
 @pytest.fixture(autouse=True)
@@ -25,21 +22,6 @@ def _fast_path_not_paused():
     resume_fast_path()
     yield
     resume_fast_path()
-
-
-@pytest.fixture
-def broker(transactional_db, settings) -> Broker:
-    """A private events exchange on the real RabbitMQ (stack tests)."""
-    namespace = f"test-{uuid.uuid4().hex[:10]}"
-    settings.GATEHOUSE_EVENTS_EXCHANGE = f"{namespace}.events"
-    broker = Broker(settings.CELERY_BROKER_URL, settings.GATEHOUSE_EVENTS_EXCHANGE)
-    broker.namespace = namespace
-    broker.task_queue = f"{namespace}.tasks"
-    yield broker
-    broker.delete(
-        queues=[queue.name for queue in all_queues()] + [broker.task_queue],
-        exchanges=[settings.GATEHOUSE_EVENTS_EXCHANGE, broker.task_queue],
-    )
 
 
 @pytest.fixture

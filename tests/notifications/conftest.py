@@ -54,3 +54,17 @@ def send_as_gatehouse(**request) -> uuid.UUID:
     from notifications.core.sending import notification_send
 
     return notification_send(**request).id
+
+
+@pytest.fixture
+def broker(broker, monkeypatch):
+    """The stack tests' private exchange and task queue (tests/conftest.py), with the delivery tasks
+    this process queues sent to that queue too, where only this test's workers take them."""
+    from notifications.tasks import DELIVER_BATCH_TASK, DELIVER_TASK
+    from project.celery import app as celery_app
+
+    for name in (DELIVER_TASK, DELIVER_BATCH_TASK):
+        task = celery_app.tasks[name]
+        monkeypatch.setattr(task, "queue", broker.task_queue, raising=False)
+        monkeypatch.setattr(task, "_exec_options", None)  # Celery caches the options read from the task
+    return broker

@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 from notifications.handlers import CONSUMER
 from notifications.models import Delivery, InAppMessage
-from notifications.tasks import DELIVER_BATCH_TASK, DELIVER_TASK
 from permissions.interface import permission_service
-from project.celery import app as celery_app
-from project.events.relay import resume_fast_path
-from project.events.topology import all_queues, queue_name
-from tests.events.broker import Broker, wait_for
+from project.events.topology import queue_name
+from tests.support.broker import wait_for
 from tests.support.factories import UserFactory
 from tests.support.http import client_for
 from tests.support.processes import Process, subprocess_env
@@ -29,28 +25,6 @@ pytestmark = pytest.mark.stack
 
 BASE = "/api/v1/notifications"
 HELLO = {"subject": "Maintenance tonight", "body": "Down from 22:00 to 23:00."}
-
-
-@pytest.fixture
-def broker(transactional_db, settings, monkeypatch):
-    """A private events exchange and task queue on the real RabbitMQ, deleted afterwards; the
-    delivery tasks this process queues go to the private queue."""
-    namespace = f"test-{uuid.uuid4().hex[:10]}"
-    settings.GATEHOUSE_EVENTS_EXCHANGE = f"{namespace}.events"
-    broker = Broker(settings.CELERY_BROKER_URL, settings.GATEHOUSE_EVENTS_EXCHANGE)
-    broker.namespace = namespace
-    broker.task_queue = f"{namespace}.tasks"
-    for name in (DELIVER_TASK, DELIVER_BATCH_TASK):
-        task = celery_app.tasks[name]
-        monkeypatch.setattr(task, "queue", broker.task_queue, raising=False)
-        monkeypatch.setattr(task, "_exec_options", None)  # Celery caches the options read from the task
-    resume_fast_path()
-    yield broker
-    resume_fast_path()
-    broker.delete(
-        queues=[queue.name for queue in all_queues()] + [broker.task_queue],
-        exchanges=[settings.GATEHOUSE_EVENTS_EXCHANGE, broker.task_queue],
-    )
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import email.policy
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,10 +19,9 @@ from auth.interface import EMAIL_VERIFICATION_REQUESTED, PASSWORD_RESET_REQUESTE
 from notifications.handlers import CONSUMER
 from notifications.models import Delivery
 from project.events.outbox import outbox_record
-from project.events.relay import resume_fast_path
-from project.events.topology import all_queues, queue_name
+from project.events.topology import queue_name
 from project.kernel.events import Envelope
-from tests.events.broker import Broker, wait_for
+from tests.support.broker import wait_for
 from tests.support.factories import UserFactory
 from tests.support.processes import Process, free_port, subprocess_env
 
@@ -58,23 +56,6 @@ def smtp():
     sink.port = controller.port
     yield sink
     controller.stop()
-
-
-@pytest.fixture
-def broker(transactional_db, settings):
-    """A private events exchange and task queue on the real RabbitMQ, deleted afterwards."""
-    namespace = f"test-{uuid.uuid4().hex[:10]}"
-    settings.GATEHOUSE_EVENTS_EXCHANGE = f"{namespace}.events"
-    broker = Broker(settings.CELERY_BROKER_URL, settings.GATEHOUSE_EVENTS_EXCHANGE)
-    broker.namespace = namespace
-    broker.task_queue = f"{namespace}.tasks"
-    resume_fast_path()
-    yield broker
-    resume_fast_path()
-    broker.delete(
-        queues=[queue.name for queue in all_queues()] + [broker.task_queue],
-        exchanges=[settings.GATEHOUSE_EVENTS_EXCHANGE, broker.task_queue],
-    )
 
 
 @pytest.fixture

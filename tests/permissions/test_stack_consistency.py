@@ -80,24 +80,6 @@ def test_after_each_revoke_the_other_process_denies_at_once(codes, checker):
 
 
 @pytest.fixture
-def broker(settings):
-    """A private events exchange, so that nothing is published to (or taken from) the shared one."""
-    from project.events.topology import all_queues
-    from tests.events.broker import Broker
-
-    namespace = f"test-rbac-{uuid.uuid4().hex[:10]}"
-    settings.GATEHOUSE_EVENTS_EXCHANGE = f"{namespace}.events"
-    broker = Broker(settings.CELERY_BROKER_URL, settings.GATEHOUSE_EVENTS_EXCHANGE)
-    broker.namespace = namespace
-    broker.task_queue = f"{namespace}.tasks"
-    yield broker
-    broker.delete(
-        queues=[queue.name for queue in all_queues()] + [broker.task_queue],
-        exchanges=[settings.GATEHOUSE_EVENTS_EXCHANGE, broker.task_queue],
-    )
-
-
-@pytest.fixture
 def permissions_worker(broker, tmp_path):
     from project.events.topology import queue_name
     from tests.support.processes import Process
@@ -119,7 +101,7 @@ def permissions_worker(broker, tmp_path):
 
 def test_a_deactivation_reaches_the_worker_and_every_process_denies(codes, checker, permissions_worker):
     from permissions.models import DeactivatedUser
-    from tests.events.broker import wait_for
+    from tests.support.broker import wait_for
     from users.interface import user_service
 
     ada = UserFactory(email="ada@example.com")

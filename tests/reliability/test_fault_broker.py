@@ -35,9 +35,9 @@ from project.events.outbox import outbox_record
 from project.events.relay import resume_fast_path
 from project.events.topology import queue_name
 from project.kernel.events import Envelope
-from tests.events.broker import wait_for
 from tests.probe.handlers import CONSUMER as PROBE
 from tests.probe.handlers import CRASH_AFTER_COMMIT_EXIT_CODE, PROBE_EVENT
+from tests.support.broker import wait_for
 from tests.support.processes import Process, manage, subprocess_env
 from users.interface import USER_REGISTERED
 

@@ -32,8 +32,8 @@ from django.db import InterfaceError, OperationalError
 
 from gateway.errors import ApiErrorMiddleware, exception_handler, handler500
 from project.events.topology import all_queues, queue_name
-from tests.events.broker import Broker
 from tests.probe.handlers import CONSUMER as PROBE
+from tests.support.broker import Broker
 from tests.support.processes import Process, manage, subprocess_env
 
 from .conftest import PASSWORD, Web

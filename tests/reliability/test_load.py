@@ -38,8 +38,8 @@ from project.events.models import OutboxEvent
 from project.events.relay import resume_fast_path
 from project.events.topology import all_queues, queue_name
 from project.settings import PASSWORD_HASHERS as PRODUCTION_HASHERS
-from tests.events.broker import Broker, wait_for
 from tests.probe.handlers import CONSUMER as PROBE
+from tests.support.broker import Broker, wait_for
 from tests.support.factories import UserFactory
 from tests.support.processes import ROOT, Process, manage, subprocess_env
 from users.interface import USER_REGISTERED
