@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from auth.models import Session
-from permissions.interface import permission_service
+from permissions.interface import ADMIN_ROLE, permission_service
 from tests.support.factories import PASSWORD, UserFactory
 from tests.support.http import bearer, error_code, tokens_of
 from users.interface import USER_DEACTIVATED, USER_UPDATED, user_service
@@ -342,10 +342,7 @@ def test_a_manager_still_manages_users_who_hold_no_more_than_they_do(api, ada, m
 
 
 def test_an_admin_still_manages_an_admin(api, admin, root):
-    other = UserFactory(email="other-root@example.com")
-    permission_service.grant(
-        actor_id=None, role_id=permission_service.get_role_by_name(name="admin").id, user_id=other.id
-    )
+    other = UserFactory(email="other-root@example.com", roles=[ADMIN_ROLE])
     assert api.patch(f"{USERS}/{other.id}", {"display_name": "Other"}, format="json", **root).status_code == 200
 
 

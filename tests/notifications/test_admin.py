@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 
 from notifications.interface import Preference, notification_service
+from permissions.interface import ADMIN_ROLE
 from tests.support.factories import UserFactory
-from tests.support.rbac import grant_role
 from users.models import User
 
 from .conftest import make_user
@@ -17,8 +17,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 @pytest.fixture
 def operator(client):
-    admin = UserFactory(email="ops@example.com", password="a-long-admin-password", is_staff=True)
-    grant_role(admin.id)  # the admin role: is_superuser grants nothing
+    # The admin role: is_superuser grants nothing.
+    admin = UserFactory(email="ops@example.com", password="a-long-admin-password", is_staff=True, roles=[ADMIN_ROLE])
     client.force_login(User.objects.get(id=admin.id))
     return client
 

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from auth.interface.oidc import oidc_provider
+from permissions.interface import ADMIN_ROLE
 from tests.support.factories import UserFactory
-from tests.support.rbac import grant_role
 
 pytestmark = pytest.mark.django_db
 ADD = "/admin/gatehouse_auth/oidcclient/add/"
@@ -18,8 +18,7 @@ ADD = "/admin/gatehouse_auth/oidcclient/add/"
 def operator(client):
     from users.models import User
 
-    user = UserFactory(email="op@example.com", display_name="Op", is_staff=True)
-    grant_role(user.id)
+    user = UserFactory(email="op@example.com", display_name="Op", is_staff=True, roles=[ADMIN_ROLE])
     client.force_login(User.objects.get(id=user.id))
     return client
 

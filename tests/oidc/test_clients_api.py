@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from permissions.interface import ADMIN_ROLE
 from tests.oidc.conftest import PASSWORD
 from tests.support.factories import UserFactory
 from tests.support.http import tokens_of
-from tests.support.rbac import grant_role
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("oidc_transport")]
 CLIENTS = "/api/v1/oidc/clients"
@@ -16,8 +16,7 @@ CLIENTS = "/api/v1/oidc/clients"
 
 @pytest.fixture
 def admin_api(db):
-    user = UserFactory(email="root@example.com", display_name="Root")
-    grant_role(user.id)
+    UserFactory(email="root@example.com", display_name="Root", roles=[ADMIN_ROLE])
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_of(api, 'root@example.com', PASSWORD)['access_token']}")
     return api

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from gateway.permissions import OBJECT, RequiresPermission, permission_required
 from permissions.backends import DJANGO_PERMISSIONS, RbacBackend
-from permissions.interface import declared_permissions, permission_service
+from permissions.interface import ADMIN_ROLE, declared_permissions, permission_service
 from tests.support.factories import PASSWORD, UserFactory
 from tests.support.http import client_for, error_code
 from tests.support.rbac import grant_role
@@ -350,8 +350,7 @@ def test_staff_without_any_role_sees_nothing_in_the_admin(client):
 
 
 def test_the_admin_role_sees_every_model(client):
-    staff = UserFactory(email="staff@example.com", is_staff=True)
-    grant_role(staff.id)
+    staff = UserFactory(email="staff@example.com", is_staff=True, roles=[ADMIN_ROLE])
     signed_in(client, staff)
     index = client.get("/admin/").content.decode()
     for model in django_admin.site._registry:

@@ -26,7 +26,7 @@ import pytest
 import redis
 
 from auth.core import keys
-from permissions.interface import ADMIN_ROLE, permission_service
+from permissions.interface import ADMIN_ROLE
 from tests.support.factories import PASSWORD, UserFactory
 from tests.support.processes import Process, free_port, port_open, subprocess_env
 
@@ -95,10 +95,7 @@ def world(tmp_path):
         log_dir=tmp_path,
     )
     web.wait_until(lambda: port_open(port) and call(port, "GET", "/healthz")[0] == 200, timeout=60)
-    admin = UserFactory(email="admin@example.com")
-    permission_service.grant(
-        actor_id=None, role_id=permission_service.get_role_by_name(name=ADMIN_ROLE).id, user_id=admin.id
-    )
+    UserFactory(email="admin@example.com", roles=[ADMIN_ROLE])
     bob = UserFactory(email="bob@example.com")
     carol = UserFactory(email="carol@example.com")
     yield {"store": store, "port": port, "bob": bob, "carol": carol}

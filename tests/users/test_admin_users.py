@@ -2,6 +2,7 @@
 
 import pytest
 
+from permissions.interface import ADMIN_ROLE
 from tests.support.factories import PASSWORD, UserFactory
 from tests.support.rbac import grant_role
 from users.interface import user_service
@@ -11,8 +12,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def admin_client(client):
-    root = UserFactory(email="root@example.com", is_staff=True)
-    grant_role(root.id)  # the admin role: is_superuser grants nothing
+    # The admin role: is_superuser grants nothing.
+    UserFactory(email="root@example.com", is_staff=True, roles=[ADMIN_ROLE])
     assert client.login(username="root@example.com", password=PASSWORD)
     return client
 

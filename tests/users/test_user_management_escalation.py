@@ -9,10 +9,9 @@ import urllib.request
 import pytest
 
 from auth.interface import PASSWORD_RESET_REQUESTED
-from permissions.interface import permission_service
+from permissions.interface import ADMIN_ROLE, permission_service
 from project.events.models import OutboxEvent
 from tests.support.factories import PASSWORD, UserFactory
-from tests.support.rbac import grant_role
 from users.models import User
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,8 +30,7 @@ def call(method: str, url: str, body: dict | None = None, token: str | None = No
 
 @pytest.fixture
 def people():
-    root = UserFactory(email="root@example.com", is_staff=True)
-    grant_role(root.id)
+    root = UserFactory(email="root@example.com", is_staff=True, roles=[ADMIN_ROLE])
     manager = UserFactory(email="mallory@example.com", is_staff=True)
     role = permission_service.create_role(
         actor_id=None, name="user-managers", permissions=["users.user.view", "users.user.manage"]
