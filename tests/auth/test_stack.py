@@ -7,11 +7,8 @@ next request, with nothing shared between them but the database and the cache.
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
-import urllib.error
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -28,6 +25,7 @@ from project.events.models import OutboxEvent
 from project.events.topology import queue_name
 from tests.support.broker import Broker, wait_for
 from tests.support.factories import PASSWORD, UserFactory
+from tests.support.http import call
 from tests.support.processes import Process, free_port, port_open, subprocess_env
 from tests.support.rbac import grant_role
 from users.interface import user_service
@@ -56,18 +54,7 @@ class Web:
         self.process.wait_until(lambda: port_open(self.port) and self.call("GET", "/healthz")[0] == 200)
 
     def call(self, method: str, path: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data, headers=headers, method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=15) as response:
-                raw = response.read()
-                return response.status, json.loads(raw) if raw else {}
-        except urllib.error.HTTPError as error:
-            raw = error.read()
-            return error.code, json.loads(raw) if raw else {}
+        return call(method, f"http://127.0.0.1:{self.port}{path}", body, token)
 
     def login(self, email="ada@example.com", password=PASSWORD) -> dict:
         status, body = self.call("POST", "/api/v1/auth/token", {"email": email, "password": password})

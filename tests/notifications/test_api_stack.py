@@ -3,55 +3,20 @@ deliveries queued on RabbitMQ and sent by a `celery worker` process (stack mode 
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from notifications.handlers import CONSUMER
 from notifications.models import Delivery, InAppMessage
 from permissions.interface import permission_service
-from project.events.topology import queue_name
 from tests.support.broker import wait_for
 from tests.support.factories import UserFactory
 from tests.support.http import client_for
-from tests.support.processes import Process, subprocess_env
-
-from .conftest import FRONTEND
-from .test_stack import Sink, smtp  # noqa: F401 - the SMTP sink fixture
 
 pytestmark = pytest.mark.stack
 
 BASE = "/api/v1/notifications"
 HELLO = {"subject": "Maintenance tonight", "body": "Down from 22:00 to 23:00."}
-
-
-@pytest.fixture
-def worker(broker, smtp, tmp_path: Path):  # noqa: F811
-    args = [
-        *(sys.executable, "-m", "celery", "-A", "project", "worker", "-l", "info", "-P", "solo"),
-        *("-Q", broker.task_queue, "-n", f"{broker.namespace}-api@%h", "--without-mingle", "--without-gossip"),
-    ]
-    env = subprocess_env(
-        DJANGO_SETTINGS_MODULE="tests.notifications.worker_settings",
-        GATEHOUSE_TEST_TASK_QUEUE=broker.task_queue,
-        GATEHOUSE_EVENTS_EXCHANGE=broker.exchange_name,
-        GATEHOUSE_EVENT_CONSUMERS=CONSUMER,
-        GATEHOUSE_FRONTEND_URL=FRONTEND,
-        EMAIL_URL=f"smtp://127.0.0.1:{smtp.port}",
-        CELERY_SKIP_CHECKS="1",
-    )
-    process = Process("notifications-worker", args, env=env, log_dir=tmp_path)
-    try:
-        process.wait_until(
-            lambda: broker.consumer_count(queue_name(CONSUMER)) >= 1 and broker.consumer_count(broker.task_queue) >= 1,
-            timeout=30,
-            what="consuming",
-        )
-        yield process
-    finally:
-        process.stop(timeout=10)
 
 
 def a_user(email: str):
@@ -64,7 +29,7 @@ def all_sent(notification_id: str, expected: int) -> bool:
 
 
 def test_a_send_to_a_group_over_http_is_delivered_by_the_worker_once_and_the_unread_count_follows(
-    smtp,  # noqa: F811
+    smtp,
     worker,
 ):
     ada, grace, ops = a_user("ada@example.com"), a_user("grace@example.com"), a_user("ops@example.com")

@@ -16,8 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -27,6 +25,7 @@ import redis
 
 from auth.core import keys
 from permissions.interface import ADMIN_ROLE
+from tests.support import http
 from tests.support.factories import PASSWORD, UserFactory
 from tests.support.processes import Process, free_port, port_open, subprocess_env
 
@@ -54,18 +53,7 @@ class RedisServer:
 
 
 def call(port, method, path, body=None, token=None):
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else {}
-    except urllib.error.HTTPError as error:
-        raw = error.read()
-        return error.code, json.loads(raw) if raw else {}
+    return http.call(method, f"http://127.0.0.1:{port}{path}", body, token)
 
 
 def login(port, email):

@@ -1,7 +1,11 @@
-"""The HTTP side of tests: signing in through the real token endpoint, bearer headers, and the
-error envelope every JSON error answers with (docs/api.md)."""
+"""The HTTP side of tests: signing in through the real token endpoint, bearer headers, the error
+envelope every JSON error answers with (docs/api.md), and JSON requests to real servers."""
 
 from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
 
 from rest_framework.test import APIClient
 
@@ -23,7 +27,12 @@ def tokens_of(api, email="ada@example.com", password=PASSWORD, **extra) -> dict:
     return response.json()
 
 
+def bearer_header(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
 def bearer(token: str) -> dict:
+    """The header as the Django test client takes it."""
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
 
@@ -42,3 +51,16 @@ def error_of(response) -> dict:
 
 def error_code(response) -> str:
     return error_of(response)["code"]
+
+
+def call(method: str, url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
+    """A JSON request to a real server (`live_server`, or a process the test started): the status
+    and the JSON answer ({} when empty)."""
+    headers = {"Content-Type": "application/json"} | (bearer_header(token) if token else {})
+    data = None if body is None else json.dumps(body).encode()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data, headers, method=method), timeout=15) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else {}
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")

@@ -5,10 +5,6 @@ for a password reset there."""
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
-
 import pytest
 from django.core import mail
 
@@ -17,23 +13,12 @@ from permissions.interface import permission_service
 from project.events.relay import relay_all
 from tests.auth.conftest import events, sealed_token
 from tests.support.factories import PASSWORD, UserFactory
+from tests.support.http import call
 from users.interface import user_service
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ATTACKER_MAILBOX = "mallory@evil.example.com"
-
-
-def call(method: str, url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
-    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else {}
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
 
 
 def drain():

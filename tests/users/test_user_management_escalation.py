@@ -2,30 +2,16 @@
 over HTTP against a live server (the reviewers' takeover: new email on the admin, then a reset),
 and through the admin's user form and deactivate action."""
 
-import json
-import urllib.error
-import urllib.request
-
 import pytest
 
 from auth.interface import PASSWORD_RESET_REQUESTED
 from permissions.interface import ADMIN_ROLE, permission_service
 from project.events.models import OutboxEvent
 from tests.support.factories import PASSWORD, UserFactory
+from tests.support.http import call
 from users.models import User
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def call(method: str, url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
-    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
-    data = json.dumps(body).encode() if body is not None else None
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, data, headers=headers, method=method), timeout=10) as r:
-            raw = r.read()
-            return r.status, json.loads(raw) if raw else {}
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
 
 
 @pytest.fixture
