@@ -22,11 +22,10 @@ from django.utils import timezone
 from auth.interface import EMAIL_VERIFICATION_REQUESTED
 from auth.models import RefreshToken, Session
 from project.events.models import OutboxEvent
-from project.events.topology import queue_name
 from tests.support.broker import Broker, wait_for
 from tests.support.factories import PASSWORD, UserFactory
 from tests.support.http import call
-from tests.support.processes import Process, free_port, port_open, subprocess_env
+from tests.support.processes import Process, celery_worker, free_port, port_open, subprocess_env
 from tests.support.rbac import grant_role
 from users.interface import user_service
 
@@ -202,34 +201,7 @@ def test_processes_making_the_first_key_at_once_make_one_and_all_sign_with_it():
 
 @pytest.fixture
 def auth_worker(broker, tmp_path):
-    args = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "project",
-        "worker",
-        "-l",
-        "info",
-        "-P",
-        "solo",
-        "--concurrency",
-        "1",
-        "-Q",
-        broker.task_queue,
-        "-n",
-        f"{broker.namespace}-auth@%h",
-        "--without-mingle",
-        "--without-gossip",
-    ]
-    env = subprocess_env(
-        GATEHOUSE_EVENTS_EXCHANGE=broker.exchange_name,
-        GATEHOUSE_EVENT_CONSUMERS="auth",
-        GATEHOUSE_OUTBOX_SWEEP_AGE="0",
-        CELERY_SKIP_CHECKS="1",
-    )
-    worker = Process("auth-worker", args, env=env, log_dir=tmp_path)
-    worker.wait_until(lambda: broker.consumer_count(queue_name("auth")) >= 1, timeout=30, what="consuming")
+    worker = celery_worker(broker, "auth", log_dir=tmp_path, GATEHOUSE_OUTBOX_SWEEP_AGE="0")
     yield worker
     worker.stop(timeout=10)
 

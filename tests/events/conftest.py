@@ -7,14 +7,12 @@ the broker. Workers are real `celery worker` subprocesses on the test database.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 from project.events.relay import resume_fast_path
-from project.events.topology import queue_name
-from tests.support.processes import Process, subprocess_env
+from tests.support.processes import Process, celery_worker
 
 
 @pytest.fixture(autouse=True)
@@ -31,40 +29,10 @@ def start_worker(broker, tmp_path: Path):
     started: list[Process] = []
 
     def start(name: str = "worker", *, pool: str = "solo", **env: str) -> Process:
-        args = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "project",
-            "worker",
-            "-l",
-            "info",
-            "-P",
-            pool,
-            "--concurrency",
-            "1",
-            "-Q",
-            broker.task_queue,
-            "-n",
-            f"{broker.namespace}-{name}@%h",
-            "--without-mingle",
-            "--without-gossip",
-        ]
-        worker_env = subprocess_env(
-            GATEHOUSE_EVENTS_EXCHANGE=broker.exchange_name,
-            GATEHOUSE_EVENT_CONSUMERS="probe",
-            GATEHOUSE_OUTBOX_SWEEP_AGE="0",
-            CELERY_SKIP_CHECKS="1",
-            **env,
+        process = celery_worker(
+            broker, "probe", log_dir=tmp_path, name=name, pool=pool, GATEHOUSE_OUTBOX_SWEEP_AGE="0", **env
         )
-        process = Process(f"{name}-{len(started)}", args, env=worker_env, log_dir=tmp_path)
         started.append(process)
-        process.wait_until(
-            lambda: broker.consumer_count(queue_name("probe")) >= 1 and broker.consumer_count(broker.task_queue) >= 1,
-            timeout=30,
-            what="consuming",
-        )
         return process
 
     yield start

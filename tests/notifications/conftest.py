@@ -6,7 +6,6 @@ from __future__ import annotations
 import email
 import email.policy
 import secrets
-import sys
 import threading
 import uuid
 from pathlib import Path
@@ -20,9 +19,8 @@ from notifications.handlers import CONSUMER
 from notifications.interface import TYPE_WELCOME
 from notifications.models import Notification
 from project.crypto import seal_for
-from project.events.topology import queue_name
 from tests.support.factories import UserFactory
-from tests.support.processes import Process, free_port, subprocess_env
+from tests.support.processes import celery_worker, free_port
 from users.interface import User
 
 FRONTEND = "https://app.example.com"
@@ -112,27 +110,18 @@ def smtp():
 def worker(broker, smtp, tmp_path: Path):
     """A `celery worker` hosting the notifications consumer and running the delivery tasks it
     queues, mailing through the SMTP sink."""
-    args = [
-        *(sys.executable, "-m", "celery", "-A", "project", "worker", "-l", "info", "-P", "solo"),
-        *("-Q", broker.task_queue, "-n", f"{broker.namespace}-notifications@%h", "--without-mingle"),
-        "--without-gossip",
-    ]
-    env = subprocess_env(
-        DJANGO_SETTINGS_MODULE="tests.notifications.worker_settings",
-        GATEHOUSE_TEST_TASK_QUEUE=broker.task_queue,
-        GATEHOUSE_EVENTS_EXCHANGE=broker.exchange_name,
-        GATEHOUSE_EVENT_CONSUMERS=CONSUMER,
-        GATEHOUSE_FRONTEND_URL=FRONTEND,
-        EMAIL_URL=f"smtp://127.0.0.1:{smtp.port}",
-        CELERY_SKIP_CHECKS="1",
-    )
-    process = Process("notifications-worker", args, env=env, log_dir=tmp_path)
-    try:
-        process.wait_until(
-            lambda: broker.consumer_count(queue_name(CONSUMER)) >= 1 and broker.consumer_count(broker.task_queue) >= 1,
-            timeout=30,
-            what="consuming",
-        )
-        yield process
-    finally:
-        process.stop(timeout=10)
+    process = celery_worker(broker, CONSUMER, log_dir=tmp_path, **worker_env(broker, smtp))
+    yield process
+    process.stop(timeout=10)
+
+
+def worker_env(broker, smtp, **env: str) -> dict[str, str]:
+    """The environment of a notifications worker: the tasks it queues go to the private task queue,
+    its mail to `smtp`."""
+    return {
+        "DJANGO_SETTINGS_MODULE": "tests.notifications.worker_settings",
+        "GATEHOUSE_TEST_TASK_QUEUE": broker.task_queue,
+        "GATEHOUSE_FRONTEND_URL": FRONTEND,
+        "EMAIL_URL": f"smtp://127.0.0.1:{smtp.port}",
+        **env,
+    }

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import sys
 import threading
 import time
 import uuid
@@ -23,12 +22,11 @@ from notifications.core.delivery import deliveries_requeue_stale
 from notifications.handlers import CONSUMER
 from notifications.interface import STATUS_PENDING, STATUS_SENT, notification_service
 from notifications.models import Delivery
-from project.events.topology import queue_name
 from tests.support.broker import wait_for
 from tests.support.factories import UserFactory
-from tests.support.processes import Process, free_port, subprocess_env
+from tests.support.processes import Process, celery_worker, free_port
 
-from .conftest import FRONTEND
+from .conftest import worker_env
 from .webhook_receiver import SECRET, Receiver, ReceiverServer
 
 pytestmark = pytest.mark.stack
@@ -88,30 +86,15 @@ def start_worker(broker, smtp, receiver, tmp_path: Path):
     started: list[Process] = []
 
     def start(*, webhook_timeout: float = 5.0) -> Process:
-        args = [
-            *(sys.executable, "-m", "celery", "-A", "project", "worker", "-l", "info", "-P", "solo"),
-            *("-Q", broker.task_queue, "-n", f"{broker.namespace}-{len(started)}@%h"),
-            *("--without-mingle", "--without-gossip"),
-        ]
-        env = subprocess_env(
-            DJANGO_SETTINGS_MODULE="tests.notifications.worker_settings",
-            GATEHOUSE_TEST_TASK_QUEUE=broker.task_queue,
-            GATEHOUSE_EVENTS_EXCHANGE=broker.exchange_name,
-            GATEHOUSE_EVENT_CONSUMERS=CONSUMER,
-            GATEHOUSE_FRONTEND_URL=FRONTEND,
-            EMAIL_URL=f"smtp://127.0.0.1:{smtp.port}",
+        env = worker_env(
+            broker,
+            smtp,
             NOTIFICATIONS_WEBHOOK_URL=receiver.url,
             NOTIFICATIONS_WEBHOOK_SECRET=SECRET,
             NOTIFICATIONS_WEBHOOK_TIMEOUT=str(webhook_timeout),
-            CELERY_SKIP_CHECKS="1",
         )
-        process = Process(f"worker-{len(started)}", args, env=env, log_dir=tmp_path)
+        process = celery_worker(broker, CONSUMER, log_dir=tmp_path, name=f"worker-{len(started)}", **env)
         started.append(process)
-        process.wait_until(
-            lambda: broker.consumer_count(queue_name(CONSUMER)) >= 1 and broker.consumer_count(broker.task_queue) >= 1,
-            timeout=30,
-            what="consuming",
-        )
         return process
 
     yield start
