@@ -5,11 +5,12 @@ import pytest
 from rest_framework.test import APIClient
 
 from auth.core import keys
+from auth.interface import EMAIL_VERIFICATION_REQUESTED
 from permissions.interface import ADMIN_ROLE
 from project.crypto import unseal_for
 from project.events.models import OutboxEvent
 from project.events.relay import relay_all
-from tests.support.factories import UserFactory
+from tests.support.factories import PASSWORD, UserFactory
 from tests.support.http import bearer, tokens_of
 
 ME = "/api/v1/users/me"
@@ -73,6 +74,16 @@ def deliver_events(settings):
         return total
 
     return deliver
+
+
+@pytest.fixture
+def registered(api, deliver_events):
+    """A user registered over HTTP, and the token of the mail that followed."""
+    response = api.post("/api/v1/auth/register", {"email": "grace@example.com", "password": PASSWORD}, format="json")
+    assert response.status_code == 201
+    deliver_events()
+    [payload] = events(EMAIL_VERIFICATION_REQUESTED)
+    return response.json()["id"], sealed_token(payload)
 
 
 def sealed_token(payload: dict) -> str:

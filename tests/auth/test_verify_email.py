@@ -18,16 +18,6 @@ pytestmark = pytest.mark.django_db
 VERIFY = "/api/v1/auth/verify-email"
 
 
-@pytest.fixture
-def registered(api, deliver_events):
-    """A user registered over HTTP, and the token of the mail that followed."""
-    response = api.post("/api/v1/auth/register", {"email": "grace@example.com", "password": PASSWORD}, format="json")
-    assert response.status_code == 201
-    deliver_events()
-    [payload] = events(EMAIL_VERIFICATION_REQUESTED)
-    return response.json()["id"], sealed_token(payload)
-
-
 def verified(user_id) -> bool:
     return user_service.get(user_id=user_id).is_verified
 
