@@ -6,8 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from permissions.interface import ADMIN_ROLE
-from tests.oidc.conftest import PASSWORD
-from tests.support.factories import UserFactory
+from tests.support.factories import PASSWORD, UserFactory
 from tests.support.http import tokens_of
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("oidc_transport")]

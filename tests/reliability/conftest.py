@@ -16,7 +16,7 @@ from django.conf import settings as django_settings
 
 from auth.core import keys
 from permissions.interface import ADMIN_ROLE
-from tests.support.factories import PASSWORD, SessionFactory, UserFactory  # noqa: F401 - PASSWORD: for the tests
+from tests.support.factories import SessionFactory, UserFactory
 from tests.support.processes import Process, free_port, port_open, subprocess_env
 
 

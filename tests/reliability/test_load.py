@@ -40,12 +40,12 @@ from project.events.topology import all_queues, queue_name
 from project.settings import PASSWORD_HASHERS as PRODUCTION_HASHERS
 from tests.probe.handlers import CONSUMER as PROBE
 from tests.support.broker import Broker, wait_for
-from tests.support.factories import UserFactory
+from tests.support.factories import PASSWORD, UserFactory
 from tests.support.processes import ROOT, Process, manage, subprocess_env
 from users.interface import USER_REGISTERED
 from users.models import User
 
-from .conftest import PASSWORD, Web
+from .conftest import Web
 from .faults import call, consumption
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]

@@ -11,9 +11,10 @@ from auth.interface import PASSWORD_RESET_REQUESTED, auth_service
 from project.events.models import OutboxEvent
 from project.events.relay import relay_all
 from tests.auth.conftest import sealed_token
+from tests.support.factories import PASSWORD
 from tests.support.http import login
 
-from .conftest import PASSWORD, new_user
+from .conftest import new_user
 
 pytestmark = pytest.mark.django_db
 

@@ -36,10 +36,10 @@ from project.events.relay import relay_all
 from tests.auth.conftest import sealed_token
 from tests.auth.test_access_tokens import b64, hs256, public_key_forms, rs256, signed, unsigned
 from tests.rpc.servers import start_grpcserve
-from tests.support.factories import SessionFactory
+from tests.support.factories import PASSWORD, SessionFactory
 from users.interface import user_service
 
-from .conftest import PASSWORD, Web, new_user
+from .conftest import Web, new_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
