@@ -24,7 +24,7 @@ from auth.models import RefreshToken, Session
 from project.events.models import OutboxEvent
 from tests.support.broker import Broker, wait_for
 from tests.support.factories import PASSWORD, UserFactory
-from tests.support.http import call
+from tests.support.http import call, tokens_from
 from tests.support.processes import Process, celery_worker, free_port, port_open, subprocess_env
 from tests.support.rbac import grant_role
 from users.interface import user_service
@@ -56,9 +56,7 @@ class Web:
         return call(method, f"http://127.0.0.1:{self.port}{path}", body, token)
 
     def login(self, email="ada@example.com", password=PASSWORD) -> dict:
-        status, body = self.call("POST", "/api/v1/auth/token", {"email": email, "password": password})
-        assert status == 200, body
-        return body
+        return tokens_from(f"http://127.0.0.1:{self.port}", email, password)
 
     def me(self, token: str) -> int:
         return self.call("GET", "/api/v1/users/me", token=token)[0]

@@ -56,12 +56,6 @@ def call(port, method, path, body=None, token=None):
     return http.call(method, f"http://127.0.0.1:{port}{path}", body, token)
 
 
-def login(port, email):
-    status, body = call(port, "POST", "/api/v1/auth/token", {"email": email, "password": PASSWORD})
-    assert status == 200, body
-    return body["access_token"]
-
-
 @pytest.fixture
 def world(tmp_path):
     keys._cache.invalidate()
@@ -95,8 +89,8 @@ def world(tmp_path):
 
 def test_redis_down_under_load_then_back_no_5xx_no_stale_grant(world):
     port, store, bob = world["port"], world["store"], world["bob"]
-    admin_token = login(port, "admin@example.com")
-    bob_token = login(port, "bob@example.com")
+    admin_token = http.tokens_from(f"http://127.0.0.1:{port}", "admin@example.com")["access_token"]
+    bob_token = http.tokens_from(f"http://127.0.0.1:{port}", "bob@example.com")["access_token"]
 
     status, viewer = call(port, "POST", "/api/v1/rbac/roles",
                           {"name": "viewer", "permissions": ["users.user.view"]}, admin_token)  # fmt: skip

@@ -64,3 +64,10 @@ def call(method: str, url: str, body: dict | None = None, token: str | None = No
             return response.status, json.loads(raw) if raw else {}
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"{}")
+
+
+def tokens_from(base_url: str, email: str, password: str = PASSWORD) -> dict:
+    """The token pair of a sign-in at a real server that must succeed."""
+    status, body = call("POST", base_url + TOKEN, {"email": email, "password": password})
+    assert status == 200, body
+    return body
