@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from auth.models import Session
 from permissions.interface import ADMIN_ROLE, permission_service
-from tests.support.factories import PASSWORD, UserFactory
+from tests.support.factories import PASSWORD, AssignmentFactory, RoleFactory, UserFactory
 from tests.support.http import bearer, error_code, tokens_of
 from users.interface import USER_DEACTIVATED, USER_UPDATED, user_service
 from users.models import User
@@ -299,10 +299,9 @@ def test_date_joined_is_rfc3339_utc(api, ada, as_ada):
 def manager(api, db):
     """Holds users.user.view and users.user.manage globally, nothing else: a help-desk account."""
     user = UserFactory(email="desk@example.com")
-    role = permission_service.create_role(
-        actor_id=None, name="helpdesk", permissions=["users.user.view", "users.user.manage"]
+    AssignmentFactory(
+        role=RoleFactory(name="helpdesk", permissions=["users.user.view", "users.user.manage"]), user_id=user.id
     )
-    permission_service.grant(actor_id=None, role_id=role.id, user_id=user.id)
     return bearer(tokens_of(api, email="desk@example.com")["access_token"])
 
 
@@ -328,8 +327,9 @@ def test_a_manager_cannot_deactivate_an_admin(api, admin, manager):
 
 
 def test_a_permission_held_only_in_a_scope_counts_too(api, ada, manager):
-    auditor = permission_service.create_role(actor_id=None, name="auditor", permissions=["rbac.audit.view"])
-    permission_service.grant(actor_id=None, role_id=auditor.id, user_id=ada.id, scope="org:acme")
+    AssignmentFactory(
+        role=RoleFactory(name="auditor", permissions=["rbac.audit.view"]), user_id=ada.id, scope="org:acme"
+    )
     response = api.patch(f"{USERS}/{ada.id}", {"display_name": "Eve"}, format="json", **manager)
     assert response.status_code == 403
     assert response.json()["error"]["details"] == {"missing_permissions": ["rbac.audit.view"], "scope": "org:acme"}

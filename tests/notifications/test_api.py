@@ -14,7 +14,7 @@ from notifications.interface import STATUS_SENT, STATUS_SKIPPED, notification_se
 from notifications.models import Delivery, InAppMessage, Notification
 from notifications.models import Preference as PreferenceModel
 from permissions.interface import permission_service
-from tests.support.factories import AssignmentFactory, RoleFactory
+from tests.support.factories import AssignmentFactory, GroupFactory, RoleFactory
 from tests.support.http import client_for, error_of
 
 from .conftest import make_user
@@ -329,8 +329,7 @@ def test_the_same_idempotency_key_answers_the_same_and_sends_once(sender, ada):
 
 
 def test_send_to_a_group_reaches_its_members(sender, ada, grace):
-    group = permission_service.create_group(actor_id=None, name="staff")
-    permission_service.add_group_member(actor_id=None, group_id=group.id, user_id=ada.id)
+    group = GroupFactory(name="staff", members=[ada.id])
 
     response = send(
         client_for(sender),

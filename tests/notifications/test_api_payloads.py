@@ -11,6 +11,7 @@ from notifications.core.types import TYPES
 from notifications.interface import CHANNELS
 from notifications.models import Preference as PreferenceModel
 from permissions.interface import permission_service
+from tests.support.factories import AssignmentFactory, RoleFactory
 
 from .test_api import BASE, client_for, make_user
 
@@ -82,10 +83,9 @@ send_bodies = st.one_of(
 def test_any_send_payload_is_accepted_or_refused_with_the_envelope(signed_in, body):
     user, api = signed_in
     if not permission_service.check(user_id=user.id, permission="notifications.notification.send"):
-        role = permission_service.create_role(
-            actor_id=None, name="fuzz-notifier", permissions=["notifications.notification.send"]
+        AssignmentFactory(
+            role=RoleFactory(name="fuzz-notifier", permissions=["notifications.notification.send"]), user_id=user.id
         )
-        permission_service.grant(actor_id=None, role_id=role.id, user_id=user.id)
 
     response = api.post(f"{BASE}/send", body, format="json")
 

@@ -10,7 +10,7 @@ import pytest
 from notifications.models import Delivery, InAppMessage
 from permissions.interface import permission_service
 from tests.support.broker import wait_for
-from tests.support.factories import UserFactory
+from tests.support.factories import GroupFactory, UserFactory
 from tests.support.http import client_for
 
 pytestmark = pytest.mark.stack
@@ -37,9 +37,7 @@ def test_a_send_to_a_group_over_http_is_delivered_by_the_worker_once_and_the_unr
         actor_id=None, name="notifier", permissions=["notifications.notification.send"]
     )
     permission_service.grant(actor_id=None, role_id=notifier.id, user_id=ops.id)
-    staff = permission_service.create_group(actor_id=None, name="staff")
-    for user in (ada, grace):
-        permission_service.add_group_member(actor_id=None, group_id=staff.id, user_id=user.id)
+    staff = GroupFactory(name="staff", members=[user.id for user in (ada, grace)])
     sender, reader = client_for(ops), client_for(ada)
     # The welcome (in-app, sent by the worker from users.user_registered) lands first.
     wait_for(lambda: InAppMessage.objects.filter(user_id=ada.id).exists(), timeout=30, what="the welcome")
@@ -75,9 +73,7 @@ def test_a_send_to_a_group_over_http_is_delivered_by_the_worker_once_and_the_unr
 
 def test_a_role_granted_to_a_group_reaches_each_member_once_through_the_worker(worker):
     ada, grace = a_user("ada@example.com"), a_user("grace@example.com")
-    staff = permission_service.create_group(actor_id=None, name="staff")
-    for user in (ada, grace):
-        permission_service.add_group_member(actor_id=None, group_id=staff.id, user_id=user.id)
+    staff = GroupFactory(name="staff", members=[user.id for user in (ada, grace)])
     viewer = permission_service.create_role(actor_id=None, name="viewer", permissions=[])
 
     # rbac.assignment_granted → the worker's consumer → the notifications.send task → deliveries.

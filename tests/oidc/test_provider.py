@@ -19,6 +19,7 @@ from tests.oidc.conftest import (
     redirect_params,
     sign_in,
 )
+from tests.support.factories import AssignmentFactory, RoleFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("oidc_transport")]
 
@@ -323,12 +324,12 @@ def test_sub_is_stable_and_auth_time_moves_only_with_a_new_sign_in(ada, rp, sett
 
 
 def test_a_permissions_claim_only_for_a_client_that_asks_for_its_scope(ada, browser, db):
-    from permissions.interface import permission_service
 
-    role = permission_service.create_role(
-        actor_id=None, name="acme-viewer", permissions=["users.user.view"], description=""
+    AssignmentFactory(
+        role=RoleFactory(name="acme-viewer", permissions=["users.user.view"], description=""),
+        user_id=ada.id,
+        scope="org:acme",
     )
-    permission_service.grant(actor_id=None, role_id=role.id, user_id=ada.id, scope="org:acme")
     with_claim = oidc_provider.client_create(
         name="Acme app", redirect_uris=[RP], first_party=True, permissions_scope="org:acme"
     )

@@ -3,7 +3,7 @@
 import pytest
 
 from permissions.interface import ADMIN_ROLE
-from tests.support.factories import PASSWORD, UserFactory
+from tests.support.factories import PASSWORD, AssignmentFactory, GroupFactory, RoleFactory, UserFactory
 from tests.support.rbac import grant_role
 from users.interface import user_service
 
@@ -64,8 +64,7 @@ def test_a_users_page_shows_their_roles_groups_and_permissions_with_the_explain_
     permission_service.create_role(actor_id=None, name="auditor", permissions=["rbac.audit.view"])
     direct = grant_role(grace.id, "reader", scope="org:acme")
     grant_role(grace.id, "auditor")
-    editors = permission_service.create_group(actor_id=None, name="editors")
-    permission_service.add_group_member(actor_id=None, group_id=editors.id, user_id=grace.id)
+    editors = GroupFactory(name="editors", members=[grace.id])
     permission_service.grant(actor_id=None, role_id=reader.id, group_id=editors.id)
 
     page = unescape(admin_client.get(f"/admin/users/user/{grace.id}/change/").content.decode())
@@ -87,12 +86,10 @@ def test_a_users_page_shows_their_roles_groups_and_permissions_with_the_explain_
 
 
 def test_a_users_page_shows_only_the_access_its_viewer_may_see(client):
-    from permissions.interface import permission_service
     from users.models import User
 
     viewer = UserFactory(email="viewer@example.com", is_staff=True)
-    role = permission_service.create_role(actor_id=None, name="user-viewer", permissions=["users.user.view"])
-    permission_service.grant(actor_id=None, role_id=role.id, user_id=viewer.id)
+    AssignmentFactory(role=RoleFactory(name="user-viewer", permissions=["users.user.view"]), user_id=viewer.id)
     grace = UserFactory(email="grace@example.com")
     grant_role(grace.id, "user-viewer")
     client.force_login(User.objects.get(id=viewer.id))

@@ -9,10 +9,9 @@ import pytest
 from django.core import mail
 
 from auth.interface import EMAIL_VERIFICATION_REQUESTED, PASSWORD_RESET_REQUESTED
-from permissions.interface import permission_service
 from project.events.relay import relay_all
 from tests.auth.conftest import events, sealed_token
-from tests.support.factories import PASSWORD, UserFactory
+from tests.support.factories import PASSWORD, AssignmentFactory, RoleFactory, UserFactory
 from tests.support.http import call
 from users.interface import user_service
 
@@ -30,10 +29,9 @@ def drain():
 def world(live_server, in_process_tasks):
     victim = UserFactory(email="victim@example.com")
     manager = UserFactory(email="manager@example.com")
-    role = permission_service.create_role(
-        actor_id=None, name="user-manager", permissions=["users.user.manage", "users.user.view"]
+    AssignmentFactory(
+        role=RoleFactory(name="user-manager", permissions=["users.user.manage", "users.user.view"]), user_id=manager.id
     )
-    permission_service.grant(actor_id=None, role_id=role.id, user_id=manager.id)
     base = live_server.url
     token = call("POST", f"{base}/api/v1/auth/token", {"email": manager.email, "password": PASSWORD})[1]["access_token"]
     victim_token = call("POST", f"{base}/api/v1/auth/token", {"email": victim.email, "password": PASSWORD})[1][

@@ -5,9 +5,9 @@ and through the admin's user form and deactivate action."""
 import pytest
 
 from auth.interface import PASSWORD_RESET_REQUESTED
-from permissions.interface import ADMIN_ROLE, permission_service
+from permissions.interface import ADMIN_ROLE
 from project.events.models import OutboxEvent
-from tests.support.factories import PASSWORD, UserFactory
+from tests.support.factories import PASSWORD, AssignmentFactory, RoleFactory, UserFactory
 from tests.support.http import call
 from users.models import User
 
@@ -18,10 +18,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def people():
     root = UserFactory(email="root@example.com", is_staff=True, roles=[ADMIN_ROLE])
     manager = UserFactory(email="mallory@example.com", is_staff=True)
-    role = permission_service.create_role(
-        actor_id=None, name="user-managers", permissions=["users.user.view", "users.user.manage"]
+    AssignmentFactory(
+        role=RoleFactory(name="user-managers", permissions=["users.user.view", "users.user.manage"]), user_id=manager.id
     )
-    permission_service.grant(actor_id=None, role_id=role.id, user_id=manager.id)
     ada = UserFactory(email="ada@example.com")
     return root, manager, ada
 
