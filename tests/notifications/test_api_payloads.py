@@ -12,8 +12,10 @@ from notifications.interface import CHANNELS
 from notifications.models import Preference as PreferenceModel
 from permissions.interface import permission_service
 from tests.support.factories import AssignmentFactory, RoleFactory
+from tests.support.http import client_for
 
-from .test_api import BASE, client_for, make_user
+from .conftest import make_user
+from .test_api import BASE
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("embedded")]
 
