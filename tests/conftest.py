@@ -9,6 +9,7 @@ stack mode a missing service fails the run at start, it never skips.
 from __future__ import annotations
 
 import os
+import uuid
 
 import pytest
 from django.conf import settings
@@ -108,3 +109,25 @@ def in_process_tasks(settings):
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = eager
+
+
+@pytest.fixture
+def broker(transactional_db, settings):
+    """A private events exchange and task queue on the real RabbitMQ (stack tests), deleted
+    afterwards: nothing is published to, or taken from, the ones other processes share."""
+    from project.events.relay import resume_fast_path
+    from project.events.topology import all_queues
+    from tests.support.broker import Broker
+
+    namespace = f"test-{uuid.uuid4().hex[:10]}"
+    settings.GATEHOUSE_EVENTS_EXCHANGE = f"{namespace}.events"
+    broker = Broker(settings.CELERY_BROKER_URL, settings.GATEHOUSE_EVENTS_EXCHANGE)
+    broker.namespace = namespace
+    broker.task_queue = f"{namespace}.tasks"
+    resume_fast_path()
+    yield broker
+    resume_fast_path()
+    broker.delete(
+        queues=[queue.name for queue in all_queues()] + [broker.task_queue],
+        exchanges=[settings.GATEHOUSE_EVENTS_EXCHANGE, broker.task_queue],
+    )

@@ -5,13 +5,14 @@ import pytest
 from rest_framework.test import APIClient
 
 from auth.core import keys
+from auth.interface import EMAIL_VERIFICATION_REQUESTED
+from permissions.interface import ADMIN_ROLE
 from project.crypto import unseal_for
 from project.events.models import OutboxEvent
 from project.events.relay import relay_all
-from tests.support.rbac import grant_role
-from users.interface import user_service
+from tests.support.factories import PASSWORD, UserFactory
+from tests.support.http import bearer, tokens_of
 
-PASSWORD = "a-Long-unguessable-passphrase-42"
 ME = "/api/v1/users/me"
 
 
@@ -31,38 +32,18 @@ def api():
 
 @pytest.fixture
 def ada(db):
-    return user_service.create_user(email="ada@example.com", password=PASSWORD, display_name="Ada", is_verified=True)
+    return UserFactory(email="ada@example.com", display_name="Ada")
 
 
 @pytest.fixture
 def admin(db):
     """Holds the `admin` role globally: `is_superuser` alone grants nothing."""
-    user = user_service.create_user(
-        email="root@example.com", password=PASSWORD, display_name="Root", is_verified=True, is_superuser=True
-    )
-    grant_role(user.id)
-    return user
-
-
-def login(api, email="ada@example.com", password=PASSWORD, *, otp=None, **environ):
-    """POST /api/v1/auth/token; `environ` goes to the request (e.g. REMOTE_ADDR), not the body."""
-    body = {"email": email, "password": password} | ({"otp": otp} if otp is not None else {})
-    return api.post("/api/v1/auth/token", body, format="json", **environ)
-
-
-def tokens_of(api, email="ada@example.com", password=PASSWORD, **extra) -> dict:
-    response = login(api, email, password, **extra)
-    assert response.status_code == 200, response.content
-    return response.json()
+    return UserFactory(email="root@example.com", display_name="Root", is_superuser=True, roles=[ADMIN_ROLE])
 
 
 @pytest.fixture
 def tokens(api, ada):
     return tokens_of(api)
-
-
-def bearer(token: str) -> dict:
-    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
 
 def sid_of(access_token: str) -> str:
@@ -73,11 +54,6 @@ def sid_of(access_token: str) -> str:
 def status_of_me(api, access_token: str) -> int:
     """What a request with this access token gets: 200 while it works, 401 once it does not."""
     return api.get(ME, **bearer(access_token)).status_code
-
-
-def error_code(response) -> str:
-    assert response["Content-Type"] == "application/json", response.content
-    return response.json()["error"]["code"]
 
 
 def events(event_type: str) -> list[dict]:
@@ -98,6 +74,16 @@ def deliver_events(settings):
         return total
 
     return deliver
+
+
+@pytest.fixture
+def registered(api, deliver_events):
+    """A user registered over HTTP, and the token of the mail that followed."""
+    response = api.post("/api/v1/auth/register", {"email": "grace@example.com", "password": PASSWORD}, format="json")
+    assert response.status_code == 201
+    deliver_events()
+    [payload] = events(EMAIL_VERIFICATION_REQUESTED)
+    return response.json()["id"], sealed_token(payload)
 
 
 def sealed_token(payload: dict) -> str:

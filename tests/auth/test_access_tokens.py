@@ -27,8 +27,10 @@ from auth.core import keys
 from auth.core import tokens as tokens_core
 from auth.interface import InvalidToken
 from auth.models import SigningKey
+from tests.support.factories import PASSWORD
+from tests.support.http import bearer, error_code
 
-from .conftest import ME, PASSWORD, bearer, error_code, status_of_me
+from .conftest import ME, status_of_me
 
 pytestmark = pytest.mark.django_db
 

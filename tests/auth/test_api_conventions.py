@@ -3,9 +3,11 @@
 import pyotp
 import pytest
 
+from tests.support.factories import PASSWORD
+from tests.support.http import bearer, error_code
 from users.models import User
 
-from .conftest import ME, PASSWORD, bearer, error_code
+from .conftest import ME
 
 pytestmark = pytest.mark.django_db
 

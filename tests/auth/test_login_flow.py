@@ -2,7 +2,8 @@
 
 import pytest
 
-from .conftest import PASSWORD, bearer, login
+from tests.support.factories import PASSWORD
+from tests.support.http import bearer, login
 
 pytestmark = pytest.mark.django_db
 

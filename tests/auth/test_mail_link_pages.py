@@ -12,12 +12,14 @@ from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
-from auth.interface import EMAIL_VERIFICATION_REQUESTED, PASSWORD_RESET_REQUESTED
+from auth.interface import PASSWORD_RESET_REQUESTED
 from auth.models import OneTimeToken
+from tests.support.factories import PASSWORD
+from tests.support.http import login
 from users.interface import user_service
 from users.models import User
 
-from .conftest import PASSWORD, events, login, sealed_token
+from .conftest import events, sealed_token
 
 pytestmark = pytest.mark.django_db
 
@@ -27,15 +29,6 @@ NEW_PASSWORD = "another-Long-passphrase-77"
 @pytest.fixture
 def page():
     return Client()
-
-
-@pytest.fixture
-def registered(api, deliver_events):
-    response = api.post("/api/v1/auth/register", {"email": "grace@example.com", "password": PASSWORD}, format="json")
-    assert response.status_code == 201
-    deliver_events()
-    [payload] = events(EMAIL_VERIFICATION_REQUESTED)
-    return response.json()["id"], sealed_token(payload)
 
 
 @pytest.fixture

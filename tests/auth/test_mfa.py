@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from auth.core import mfa
 from auth.models import LoginFailure, RecoveryCode, Session, TotpDevice
-
-from .conftest import PASSWORD, bearer, error_code, login
+from tests.support.factories import PASSWORD
+from tests.support.http import bearer, error_code, login
 
 pytestmark = pytest.mark.django_db
 

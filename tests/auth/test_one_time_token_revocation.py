@@ -9,28 +9,17 @@ import pytest
 
 from auth.interface import EMAIL_VERIFICATION_REQUESTED, PASSWORD_RESET_REQUESTED
 from project.events.relay import relay_all
+from tests.support.factories import PASSWORD
+from tests.support.http import call
 
-from .conftest import PASSWORD, events, sealed_token
+from .conftest import events, sealed_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def post(url: str, body: dict, token: str | None = None) -> tuple[int, dict]:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url, json.dumps(body).encode(), headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else {}
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
-
-
 def reset_links(base: str, count: int) -> list[str]:
     for _ in range(count):
-        assert post(f"{base}/api/v1/auth/password/reset", {"email": "ada@example.com"})[0] == 202
+        assert call("POST", f"{base}/api/v1/auth/password/reset", {"email": "ada@example.com"})[0] == 202
     return [sealed_token(payload) for payload in events(PASSWORD_RESET_REQUESTED)]
 
 
@@ -39,33 +28,40 @@ def test_after_one_reset_every_other_reset_link_is_invalid(live_server, ada):
     first, *others = reset_links(base, 4)
 
     assert (
-        post(f"{base}/api/v1/auth/password/reset/confirm", {"token": first, "new_password": "new-Passphrase-1"})[0]
+        call(
+            "POST", f"{base}/api/v1/auth/password/reset/confirm", {"token": first, "new_password": "new-Passphrase-1"}
+        )[0]
         == 204
     )
     for token in others:
-        status, body = post(
-            f"{base}/api/v1/auth/password/reset/confirm", {"token": token, "new_password": "attacker-Passphrase-2"}
+        status, body = call(
+            "POST",
+            f"{base}/api/v1/auth/password/reset/confirm",
+            {"token": token, "new_password": "attacker-Passphrase-2"},
         )
         assert (status, body["error"]["code"]) == (400, "invalid_token")
-    status, _ = post(f"{base}/api/v1/auth/token", {"email": "ada@example.com", "password": "new-Passphrase-1"})
+    status, _ = call("POST", f"{base}/api/v1/auth/token", {"email": "ada@example.com", "password": "new-Passphrase-1"})
     assert status == 200
 
 
 def test_a_password_change_makes_every_pending_reset_link_invalid(live_server, ada):
     base = live_server.url
     links = reset_links(base, 3)
-    status, pair = post(f"{base}/api/v1/auth/token", {"email": "ada@example.com", "password": PASSWORD})
+    status, pair = call("POST", f"{base}/api/v1/auth/token", {"email": "ada@example.com", "password": PASSWORD})
     assert status == 200
 
-    status, _ = post(
+    status, _ = call(
+        "POST",
         f"{base}/api/v1/auth/password/change",
         {"old_password": PASSWORD, "new_password": "changed-Passphrase-3"},
         pair["access_token"],
     )
     assert status == 204
     for token in links:
-        status, body = post(
-            f"{base}/api/v1/auth/password/reset/confirm", {"token": token, "new_password": "attacker-Passphrase-2"}
+        status, body = call(
+            "POST",
+            f"{base}/api/v1/auth/password/reset/confirm",
+            {"token": token, "new_password": "attacker-Passphrase-2"},
         )
         assert (status, body["error"]["code"]) == (400, "invalid_token")
 
@@ -74,7 +70,7 @@ def test_an_email_change_makes_every_pending_reset_link_invalid(live_server, ada
     settings.CELERY_BROKER_URL = ""  # the users.user_updated event is consumed in-process
     base = live_server.url
     links = reset_links(base, 2)
-    status, pair = post(f"{base}/api/v1/auth/token", {"email": "root@example.com", "password": PASSWORD})
+    status, pair = call("POST", f"{base}/api/v1/auth/token", {"email": "root@example.com", "password": PASSWORD})
     assert status == 200
     request = urllib.request.Request(
         f"{base}/api/v1/users/{ada.id}",
@@ -87,12 +83,14 @@ def test_an_email_change_makes_every_pending_reset_link_invalid(live_server, ada
         pass
     # The change takes effect when the link mailed to the new address is followed (item 1).
     [verification] = [p for p in events(EMAIL_VERIFICATION_REQUESTED) if p.get("address") == "ada.new@example.com"]
-    assert post(f"{base}/api/v1/auth/verify-email", {"token": sealed_token(verification)})[0] == 200
+    assert call("POST", f"{base}/api/v1/auth/verify-email", {"token": sealed_token(verification)})[0] == 200
     while relay_all():
         pass
 
     for token in links:
-        status, body = post(
-            f"{base}/api/v1/auth/password/reset/confirm", {"token": token, "new_password": "attacker-Passphrase-2"}
+        status, body = call(
+            "POST",
+            f"{base}/api/v1/auth/password/reset/confirm",
+            {"token": token, "new_password": "attacker-Passphrase-2"},
         )
         assert (status, body["error"]["code"]) == (400, "invalid_token")

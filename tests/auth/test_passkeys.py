@@ -18,9 +18,11 @@ from hypothesis import strategies as st
 from auth.apps import webauthn_configuration
 from auth.models import Passkey, Session, WebauthnChallenge
 from tests.auth.authenticator import SoftAuthenticator
+from tests.support.factories import PASSWORD, UserFactory
+from tests.support.http import bearer, error_code, tokens_of
 from users.interface import user_service
 
-from .conftest import ME, PASSWORD, bearer, error_code, events, tokens_of
+from .conftest import ME, events
 
 pytestmark = pytest.mark.django_db
 
@@ -110,7 +112,7 @@ def test_passkey_endpoints_need_a_signed_in_user(api, ada):
 
 
 def test_another_users_passkey_is_404_and_stays(api, tokens, passkey):
-    user_service.create_user(email="bob@example.com", password=PASSWORD, is_verified=True)
+    UserFactory(email="bob@example.com")
     bob = bearer(tokens_of(api, "bob@example.com")["access_token"])
     [row] = Passkey.objects.all()
     for response in (
@@ -191,7 +193,7 @@ def test_an_expired_challenge_is_refused(api, passkey):
 
 
 def test_another_users_credential_is_refused_for_an_email(api, passkey):
-    user_service.create_user(email="bob@example.com", password=PASSWORD, is_verified=True)
+    UserFactory(email="bob@example.com")
     before = sessions()
     assert refused(sign_in(api, passkey.get(login_options(api, "bob@example.com"))))
     assert refused(sign_in(api, passkey.get(login_options(api, "nobody@example.com"))))
@@ -339,7 +341,7 @@ def test_a_passkey_answers_mfa_required_at_the_token_endpoint(api, ada, passkey)
 def staff_with(*permissions):
     from permissions.interface import permission_service
 
-    staff = user_service.create_user(email="staff@example.com", password=PASSWORD, is_verified=True, is_staff=True)
+    staff = UserFactory(email="staff@example.com", is_staff=True)
     role = permission_service.create_role(actor_id=None, name="passkey-staff", permissions=list(permissions))
     permission_service.grant_role(actor_id=None, role_id=role.id, user_id=staff.id)
     from users.models import User

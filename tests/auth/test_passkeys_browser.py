@@ -9,9 +9,7 @@ from selenium.webdriver.common.virtual_authenticator import Protocol, Transport,
 
 from auth.models import Passkey, Session
 from tests.support.browser import chromium
-from users.interface import user_service
-
-from .conftest import PASSWORD
+from tests.support.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,7 +58,7 @@ def browser(live_server, settings):
 
 @pytest.fixture
 def signed_in(live_server):
-    user_service.create_user(email="ada@example.com", password=PASSWORD, is_verified=True)
+    UserFactory(email="ada@example.com")
     from rest_framework.test import RequestsClient
 
     client = RequestsClient()

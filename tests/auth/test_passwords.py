@@ -12,10 +12,12 @@ from auth.core.services import email_verification_issue
 from auth.interface import PASSWORD_CHANGED, PASSWORD_RESET_REQUESTED
 from auth.models import OneTimeToken
 from project.kernel.delegation import provided
+from tests.support.factories import PASSWORD
+from tests.support.http import bearer, error_code, login, tokens_of
 from users.interface import user_service
 from users.models import User
 
-from .conftest import PASSWORD, bearer, error_code, events, login, sealed_token, status_of_me, tokens_of
+from .conftest import events, sealed_token, status_of_me
 
 pytestmark = pytest.mark.django_db
 

@@ -9,10 +9,11 @@ from django.utils import timezone
 from auth.core.crypto import token_hash
 from auth.interface import REFRESH_TOKEN_REUSED, SESSION_REVOKED
 from auth.models import RefreshToken, Session
+from tests.support.http import error_code
 from users.interface import user_service
 from users.models import User
 
-from .conftest import error_code, events, status_of_me
+from .conftest import events, status_of_me
 
 pytestmark = pytest.mark.django_db
 
@@ -73,7 +74,7 @@ def test_reuse_of_a_rotated_token_revokes_the_whole_session(api, tokens, ada, se
 
 
 def test_reuse_revokes_only_that_session(api, ada, settings):
-    from .conftest import tokens_of
+    from tests.support.http import tokens_of
 
     stolen, other = tokens_of(api), tokens_of(api)
     refresh(api, stolen["refresh_token"])

@@ -4,10 +4,12 @@ import pytest
 
 from auth.interface import EMAIL_VERIFICATION_REQUESTED
 from project.events.models import OutboxEvent
+from tests.support.factories import PASSWORD
+from tests.support.http import error_code
 from users.interface import USER_REGISTERED
 from users.models import User
 
-from .conftest import PASSWORD, error_code, events
+from .conftest import events
 
 pytestmark = pytest.mark.django_db
 

@@ -18,9 +18,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.oidc.conftest import authorize_url, pkce, redirect_params, rp, sign_in  # noqa: F401 - rp: fixture
 from tests.support.browser import chromium
+from tests.support.factories import PASSWORD, UserFactory
+from tests.support.http import error_code, login
 from users.interface import user_service
-
-from .conftest import PASSWORD, error_code, login
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ def required(settings):
 
 @pytest.fixture
 def grace(db):
-    return user_service.create_user(email="grace@example.com", password=PASSWORD)
+    return UserFactory(email="grace@example.com", is_verified=False)
 
 
 def test_deployed_settings_require_a_verified_email_and_link_mails_to_this_server():

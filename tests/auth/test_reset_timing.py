@@ -14,9 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from project.events.relay import _off_request, wait_off_request
-from users.interface import user_service
-
-from .conftest import PASSWORD
+from tests.support.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 RESET = "/api/v1/auth/password/reset"
@@ -26,7 +24,7 @@ def test_a_reset_answers_before_its_mail_with_the_same_work_for_a_known_and_an_u
     client, settings, in_process_tasks
 ):
     settings.GATEHOUSE_EVENTS_OFF_REQUEST = True  # as deployed (the suite turns it off)
-    user_service.create_user(email="ada@example.com", password=PASSWORD, is_verified=True)
+    UserFactory(email="ada@example.com")
     wait_off_request()
     mail.outbox.clear()
     hold = threading.Event()

@@ -12,9 +12,10 @@ from django.test import override_settings
 from auth.core import sessions
 from auth.core.sessions import REVOKED, session_is_alive
 from auth.interface import SESSION_REVOKED
+from tests.support.http import bearer, tokens_of
 from tests.support.processes import free_port
 
-from .conftest import bearer, events, sid_of, status_of_me, tokens_of
+from .conftest import events, sid_of, status_of_me
 
 pytestmark = pytest.mark.django_db
 

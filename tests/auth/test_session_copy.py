@@ -14,9 +14,10 @@ from django.test import override_settings
 from auth.core import sessions
 from project import mirror as mirrors
 from tests.support.children import COUNTING_REDIS_COMMANDS, LineChild
+from tests.support.http import bearer, tokens_of
 from tests.support.processes import free_port
 
-from .conftest import bearer, sid_of, tokens_of
+from .conftest import sid_of
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 

@@ -7,9 +7,10 @@ from django.conf import settings as django_settings
 
 from auth.interface import SESSION_REVOKED
 from auth.models import Session
-from users.interface import user_service
+from tests.support.factories import UserFactory
+from tests.support.http import bearer, error_code, login, tokens_of
 
-from .conftest import PASSWORD, bearer, error_code, events, login, sid_of, status_of_me, tokens_of
+from .conftest import events, sid_of, status_of_me
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +77,7 @@ def test_the_list_shows_own_active_sessions_with_the_current_one_flagged(api, ad
     current = tokens_of(api, HTTP_USER_AGENT="curl/8", REMOTE_ADDR="198.51.100.2")
     ended = tokens_of(api)
     api.post(LOGOUT, **bearer(ended["access_token"]))
-    user_service.create_user(email="bob@example.com", password=PASSWORD)
+    UserFactory(email="bob@example.com")
     tokens_of(api, email="bob@example.com")
 
     response = api.get(SESSIONS, **bearer(current["access_token"]))
@@ -131,7 +132,7 @@ def test_deleting_the_current_session_logs_out(api, tokens):
 
 
 def test_another_users_session_is_404_and_stays_alive(api, ada):
-    user_service.create_user(email="bob@example.com", password=PASSWORD)
+    UserFactory(email="bob@example.com")
     bob = tokens_of(api, email="bob@example.com")
     mine = tokens_of(api)
 
@@ -160,7 +161,7 @@ def test_a_malformed_session_id_is_a_json_404(api, tokens):
 def test_deleting_all_sessions_revokes_every_other_one_but_keeps_the_current(api, ada):
     others = [tokens_of(api) for _ in range(2)]
     current = tokens_of(api)
-    user_service.create_user(email="bob@example.com", password=PASSWORD)
+    UserFactory(email="bob@example.com")
     bob = tokens_of(api, email="bob@example.com")
 
     response = api.delete(SESSIONS, **bearer(current["access_token"]))

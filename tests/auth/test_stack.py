@@ -7,11 +7,8 @@ next request, with nothing shared between them but the database and the cache.
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
-import urllib.error
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -25,32 +22,18 @@ from django.utils import timezone
 from auth.interface import EMAIL_VERIFICATION_REQUESTED
 from auth.models import RefreshToken, Session
 from project.events.models import OutboxEvent
-from project.events.topology import all_queues, queue_name
-from tests.events.broker import Broker, wait_for
-from tests.support.processes import Process, free_port, port_open, subprocess_env
+from tests.support.broker import Broker, wait_for
+from tests.support.factories import PASSWORD, UserFactory
+from tests.support.http import call, tokens_from
+from tests.support.processes import Process, celery_worker, free_port, port_open, subprocess_env
 from tests.support.rbac import grant_role
 from users.interface import user_service
 
-from .conftest import PASSWORD, sealed_token
+from .conftest import sealed_token
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
 NEW_PASSWORD = "another-Long-passphrase-77"
-
-
-@pytest.fixture
-def broker(transactional_db, settings):
-    """A private events exchange, so that nothing is published to (or taken from) the shared one."""
-    namespace = f"test-auth-{uuid.uuid4().hex[:10]}"
-    settings.GATEHOUSE_EVENTS_EXCHANGE = f"{namespace}.events"
-    broker = Broker(settings.CELERY_BROKER_URL, settings.GATEHOUSE_EVENTS_EXCHANGE)
-    broker.namespace = namespace
-    broker.task_queue = f"{namespace}.tasks"
-    yield broker
-    broker.delete(
-        queues=[queue.name for queue in all_queues()] + [broker.task_queue],
-        exchanges=[settings.GATEHOUSE_EVENTS_EXCHANGE, broker.task_queue],
-    )
 
 
 class Web:
@@ -70,23 +53,10 @@ class Web:
         self.process.wait_until(lambda: port_open(self.port) and self.call("GET", "/healthz")[0] == 200)
 
     def call(self, method: str, path: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data, headers=headers, method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=15) as response:
-                raw = response.read()
-                return response.status, json.loads(raw) if raw else {}
-        except urllib.error.HTTPError as error:
-            raw = error.read()
-            return error.code, json.loads(raw) if raw else {}
+        return call(method, f"http://127.0.0.1:{self.port}{path}", body, token)
 
     def login(self, email="ada@example.com", password=PASSWORD) -> dict:
-        status, body = self.call("POST", "/api/v1/auth/token", {"email": email, "password": password})
-        assert status == 200, body
-        return body
+        return tokens_from(f"http://127.0.0.1:{self.port}", email, password)
 
     def me(self, token: str) -> int:
         return self.call("GET", "/api/v1/users/me", token=token)[0]
@@ -102,7 +72,7 @@ def webs(broker, tmp_path):
 
 @pytest.fixture
 def ada_user(transactional_db):
-    return user_service.create_user(email="ada@example.com", password=PASSWORD, is_verified=True)
+    return UserFactory(email="ada@example.com")
 
 
 def test_logout_through_one_process_stops_the_token_on_the_next_request_to_another(webs, ada_user):
@@ -178,7 +148,7 @@ def test_two_processes_refreshing_the_same_token_at_once_both_succeed_and_leave_
 
 def test_deleting_a_user_through_one_process_stops_its_tokens_on_another(webs, ada_user):
     a, b = webs
-    grant_role(user_service.create_user(email="root@example.com", password=PASSWORD).id)  # the admin role
+    grant_role(UserFactory(email="root@example.com").id)  # the admin role
     root = a.login(email="root@example.com")
     tokens = b.login()
     assert b.me(tokens["access_token"]) == 200
@@ -229,34 +199,7 @@ def test_processes_making_the_first_key_at_once_make_one_and_all_sign_with_it():
 
 @pytest.fixture
 def auth_worker(broker, tmp_path):
-    args = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "project",
-        "worker",
-        "-l",
-        "info",
-        "-P",
-        "solo",
-        "--concurrency",
-        "1",
-        "-Q",
-        broker.task_queue,
-        "-n",
-        f"{broker.namespace}-auth@%h",
-        "--without-mingle",
-        "--without-gossip",
-    ]
-    env = subprocess_env(
-        GATEHOUSE_EVENTS_EXCHANGE=broker.exchange_name,
-        GATEHOUSE_EVENT_CONSUMERS="auth",
-        GATEHOUSE_OUTBOX_SWEEP_AGE="0",
-        CELERY_SKIP_CHECKS="1",
-    )
-    worker = Process("auth-worker", args, env=env, log_dir=tmp_path)
-    worker.wait_until(lambda: broker.consumer_count(queue_name("auth")) >= 1, timeout=30, what="consuming")
+    worker = celery_worker(broker, "auth", log_dir=tmp_path, GATEHOUSE_OUTBOX_SWEEP_AGE="0")
     yield worker
     worker.stop(timeout=10)
 

@@ -11,11 +11,13 @@ from django.test import override_settings
 from django.utils import timezone
 
 from auth.models import LoginFailure, Session
+from tests.support.factories import UserFactory
+from tests.support.http import bearer, error_code, login
 from users.hashers import GatehouseArgon2Hasher
 from users.interface import user_service
 from users.models import User
 
-from .conftest import PASSWORD, bearer, error_code, login, status_of_me
+from .conftest import status_of_me
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +72,7 @@ def test_unknown_email_and_wrong_password_get_the_same_401(api, ada):
 
 
 def test_a_user_without_a_usable_password_cannot_log_in(api, db):
-    user_service.create_user(email="sso@example.com")
+    UserFactory(email="sso@example.com", password=None)
     response = login(api, email="sso@example.com", password="")
     assert response.status_code == 400  # blank password: a validation error, not a guess
     response = login(api, email="sso@example.com", password="anything-at-all")
@@ -120,7 +122,7 @@ def test_unknown_email_and_wrong_password_cost_one_argon2_hash_each(api, db):
     """Similar timing is proved by equal work, not by a stopwatch: each path runs the real Argon2id
     hasher exactly once, with the same parameters (the stored hash was made by the current hasher,
     the dummy one is made by it)."""
-    user_service.create_user(email="ada@example.com", password=PASSWORD)
+    UserFactory(email="ada@example.com")
     assert User.objects.get().password.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
 
     with HasherCalls() as wrong:

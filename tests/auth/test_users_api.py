@@ -9,11 +9,13 @@ import pytest
 from django.utils import timezone
 
 from auth.models import Session
-from permissions.interface import permission_service
+from permissions.interface import ADMIN_ROLE, permission_service
+from tests.support.factories import PASSWORD, AssignmentFactory, RoleFactory, UserFactory
+from tests.support.http import bearer, error_code, tokens_of
 from users.interface import USER_DEACTIVATED, USER_UPDATED, user_service
 from users.models import User
 
-from .conftest import ME, PASSWORD, bearer, error_code, events, status_of_me, tokens_of
+from .conftest import ME, events, status_of_me
 
 pytestmark = pytest.mark.django_db
 
@@ -105,7 +107,7 @@ def test_me_needs_a_token(api, db):
 
 def make_users(n: int, prefix: str = "user") -> None:
     for i in range(n):
-        user_service.create_user(email=f"{prefix}{i:03d}@example.com", display_name=f"{prefix.title()} {i}")
+        UserFactory(email=f"{prefix}{i:03d}@example.com", display_name=f"{prefix.title()} {i}")
 
 
 def test_a_plain_user_may_not_list_users(api, as_ada):
@@ -296,11 +298,10 @@ def test_date_joined_is_rfc3339_utc(api, ada, as_ada):
 @pytest.fixture
 def manager(api, db):
     """Holds users.user.view and users.user.manage globally, nothing else: a help-desk account."""
-    user = user_service.create_user(email="desk@example.com", password=PASSWORD, is_verified=True)
-    role = permission_service.create_role(
-        actor_id=None, name="helpdesk", permissions=["users.user.view", "users.user.manage"]
+    user = UserFactory(email="desk@example.com")
+    AssignmentFactory(
+        role=RoleFactory(name="helpdesk", permissions=["users.user.view", "users.user.manage"]), user_id=user.id
     )
-    permission_service.grant_role(actor_id=None, role_id=role.id, user_id=user.id)
     return bearer(tokens_of(api, email="desk@example.com")["access_token"])
 
 
@@ -326,8 +327,9 @@ def test_a_manager_cannot_deactivate_an_admin(api, admin, manager):
 
 
 def test_a_permission_held_only_in_a_scope_counts_too(api, ada, manager):
-    auditor = permission_service.create_role(actor_id=None, name="auditor", permissions=["rbac.audit.view"])
-    permission_service.grant_role(actor_id=None, role_id=auditor.id, user_id=ada.id, scope="org:acme")
+    AssignmentFactory(
+        role=RoleFactory(name="auditor", permissions=["rbac.audit.view"]), user_id=ada.id, scope="org:acme"
+    )
     response = api.patch(f"{USERS}/{ada.id}", {"display_name": "Eve"}, format="json", **manager)
     assert response.status_code == 403
     assert response.json()["error"]["details"] == {"missing_permissions": ["rbac.audit.view"], "scope": "org:acme"}
@@ -340,10 +342,7 @@ def test_a_manager_still_manages_users_who_hold_no_more_than_they_do(api, ada, m
 
 
 def test_an_admin_still_manages_an_admin(api, admin, root):
-    other = user_service.create_user(email="other-root@example.com", password=PASSWORD)
-    permission_service.grant_role(
-        actor_id=None, role_id=permission_service.get_role_by_name(name="admin").id, user_id=other.id
-    )
+    other = UserFactory(email="other-root@example.com", roles=[ADMIN_ROLE])
     assert api.patch(f"{USERS}/{other.id}", {"display_name": "Other"}, format="json", **root).status_code == 200
 
 

@@ -7,23 +7,15 @@ from django.utils import timezone
 
 from auth.interface import EMAIL_VERIFICATION_REQUESTED
 from auth.models import OneTimeToken
+from tests.support.factories import PASSWORD
+from tests.support.http import bearer, error_code
 from users.interface import user_service
 
-from .conftest import PASSWORD, bearer, error_code, events, sealed_token
+from .conftest import events, sealed_token
 
 pytestmark = pytest.mark.django_db
 
 VERIFY = "/api/v1/auth/verify-email"
-
-
-@pytest.fixture
-def registered(api, deliver_events):
-    """A user registered over HTTP, and the token of the mail that followed."""
-    response = api.post("/api/v1/auth/register", {"email": "grace@example.com", "password": PASSWORD}, format="json")
-    assert response.status_code == 201
-    deliver_events()
-    [payload] = events(EMAIL_VERIFICATION_REQUESTED)
-    return response.json()["id"], sealed_token(payload)
 
 
 def verified(user_id) -> bool:

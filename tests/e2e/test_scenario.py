@@ -38,12 +38,13 @@ from kombu import Connection
 
 from permissions.interface import ADMIN_ROLE, permission_service
 from tests.oidc.conftest import hosted_sign_in
+from tests.support.factories import PASSWORD
+from tests.support.http import tokens_from
 from tests.support.processes import ROOT, Process, free_port, subprocess_env
 from users.interface import user_service
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "a-Long-unguessable-passphrase-42"
 STARTED = re.compile(r"^\S+ system\s+\| ([\w-]+)\.1 started \(pid=(\d+)\)", re.MULTILINE)
 
 
@@ -214,12 +215,6 @@ def psycopg_connect(stack, service):
     return psycopg.connect(host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname=f"{db['NAME']}_{service}")
 
 
-def login(stack, email_address):
-    status, body = stack.call("POST", "/api/v1/auth/token", {"email": email_address, "password": PASSWORD})
-    assert status == 200, body
-    return body
-
-
 def test_a_users_story_end_to_end(stack, smtp):
     stack.eventually(lambda: stack.call("GET", "/readyz")[0] == 200, timeout=180, what="/readyz 200")
     status, ready = stack.call("GET", "/readyz")
@@ -250,12 +245,12 @@ def test_a_users_story_end_to_end(stack, smtp):
     assert stack.call("POST", "/api/v1/auth/verify-email", {"token": token})[0] == 200
     assert stack.call("POST", "/api/v1/auth/verify-email", {"token": token})[0] != 200  # single use
 
-    ada = login(stack, address)
+    ada = tokens_from(stack.base, address)
     me = stack.call("GET", "/api/v1/users/me", token=ada["access_token"])[1]
     assert me["is_verified"] is True and me["email"] == address
 
     # An admin gives her a role; the check and the endpoint it guards agree.
-    boss = login(stack, "admin@example.com")["access_token"]
+    boss = tokens_from(stack.base, "admin@example.com")["access_token"]
     assert stack.call("POST", "/api/v1/rbac/check", {"permission": "users.user.view"}, ada["access_token"]) == (
         200,
         {"allowed": False},
@@ -385,7 +380,7 @@ def test_a_hung_grpc_service_is_named_by_readyz_and_its_endpoints_answer_503_in_
     GrpcUserService(target=f"127.0.0.1:{stack.ports['USERS']}").create_user(
         email="ada@example.com", password=PASSWORD, is_verified=True
     )
-    token = login(stack, "ada@example.com")["access_token"]
+    token = tokens_from(stack.base, "ada@example.com")["access_token"]
     assert stack.call("POST", "/api/v1/rbac/check", {"permission": "users.user.view"}, token)[0] == 200
 
     victim = stack.children()["permissions"]

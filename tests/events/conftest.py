@@ -7,17 +7,12 @@ the broker. Workers are real `celery worker` subprocesses on the test database.
 
 from __future__ import annotations
 
-import sys
-import uuid
 from pathlib import Path
 
 import pytest
 
 from project.events.relay import resume_fast_path
-from project.events.topology import all_queues, queue_name
-from tests.support.processes import Process, subprocess_env
-
-from .broker import Broker
+from tests.support.processes import Process, celery_worker
 
 
 @pytest.fixture(autouse=True)
@@ -28,61 +23,16 @@ def _fast_path_not_paused():
 
 
 @pytest.fixture
-def broker(transactional_db, settings) -> Broker:
-    """A private events exchange on the real RabbitMQ (stack tests)."""
-    namespace = f"test-{uuid.uuid4().hex[:10]}"
-    settings.GATEHOUSE_EVENTS_EXCHANGE = f"{namespace}.events"
-    broker = Broker(settings.CELERY_BROKER_URL, settings.GATEHOUSE_EVENTS_EXCHANGE)
-    broker.namespace = namespace
-    broker.task_queue = f"{namespace}.tasks"
-    yield broker
-    broker.delete(
-        queues=[queue.name for queue in all_queues()] + [broker.task_queue],
-        exchanges=[settings.GATEHOUSE_EVENTS_EXCHANGE, broker.task_queue],
-    )
-
-
-@pytest.fixture
 def start_worker(broker, tmp_path: Path):
     """Start a `celery worker` hosting the probe consumer (and tasks sent to `broker.task_queue`);
     returns once it consumes the probe queue. Workers still running at the end are stopped."""
     started: list[Process] = []
 
     def start(name: str = "worker", *, pool: str = "solo", **env: str) -> Process:
-        args = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "project",
-            "worker",
-            "-l",
-            "info",
-            "-P",
-            pool,
-            "--concurrency",
-            "1",
-            "-Q",
-            broker.task_queue,
-            "-n",
-            f"{broker.namespace}-{name}@%h",
-            "--without-mingle",
-            "--without-gossip",
-        ]
-        worker_env = subprocess_env(
-            GATEHOUSE_EVENTS_EXCHANGE=broker.exchange_name,
-            GATEHOUSE_EVENT_CONSUMERS="probe",
-            GATEHOUSE_OUTBOX_SWEEP_AGE="0",
-            CELERY_SKIP_CHECKS="1",
-            **env,
+        process = celery_worker(
+            broker, "probe", log_dir=tmp_path, name=name, pool=pool, GATEHOUSE_OUTBOX_SWEEP_AGE="0", **env
         )
-        process = Process(f"{name}-{len(started)}", args, env=worker_env, log_dir=tmp_path)
         started.append(process)
-        process.wait_until(
-            lambda: broker.consumer_count(queue_name("probe")) >= 1 and broker.consumer_count(broker.task_queue) >= 1,
-            timeout=30,
-            what="consuming",
-        )
         return process
 
     yield start

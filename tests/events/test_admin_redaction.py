@@ -4,20 +4,17 @@ read the outbox must not be handed the reset link of someone else's account."""
 import pytest
 
 from auth.interface import PASSWORD_RESET_REQUESTED, ClientInfo, auth_service
+from permissions.interface import ADMIN_ROLE
 from project.events.models import OutboxEvent
-from tests.support.rbac import grant_role
-from users.interface import user_service
+from tests.support.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "a-Long-unguessable-passphrase-42"
-
 
 def test_the_outbox_admin_shows_an_event_with_its_sealed_token_redacted(client):
-    root = user_service.create_user(email="root@example.com", password=PASSWORD, is_staff=True)
-    grant_role(root.id)
+    UserFactory(email="root@example.com", is_staff=True, roles=[ADMIN_ROLE])
     assert client.login(username="root@example.com", password=PASSWORD)
-    user_service.create_user(email="ada@example.com", password=PASSWORD)
+    UserFactory(email="ada@example.com")
     auth_service.request_password_reset(email="ada@example.com", client=ClientInfo(ip="127.0.0.1"))
     event = OutboxEvent.objects.get(type=PASSWORD_RESET_REQUESTED)
     sealed = event.payload["sealed_token"]

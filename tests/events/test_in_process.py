@@ -23,11 +23,10 @@ from project.kernel.context import request_id_scope
 from tests.probe.handlers import PROBE_EVENT
 from tests.probe.models import Effect
 from tests.probe.tasks import remember_request_id
+from tests.support.broker import envelope
 from tests.support.rbac import grant_role
 from users.core.services import create_user, deactivate_user, update_user
 from users.interface import USER_DEACTIVATED, USER_REGISTERED, USER_UPDATED
-
-from .broker import envelope
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

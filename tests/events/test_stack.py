@@ -30,12 +30,12 @@ from project.kernel.events import parse_rfc3339
 from tests.probe.handlers import PROBE_EVENT
 from tests.probe.models import Effect
 from tests.probe.tasks import remember_request_id
+from tests.support.broker import envelope, wait_for
 from tests.support.processes import ROOT, free_port, subprocess_env
 from users.core.services import create_user
 from users.interface import USER_REGISTERED
 from users.models import User
 
-from .broker import envelope, wait_for
 from .crash_after_commit import CRASH_EXIT_CODE
 
 pytestmark = pytest.mark.stack

@@ -17,6 +17,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from gateway import edge
+from tests.support.factories import UserFactory
 from tests.support.processes import Process, free_port, port_open, subprocess_env
 from users.interface import user_service
 
@@ -153,8 +154,8 @@ def test_a_refused_call_does_nothing(client, settings):
 def test_authenticated_calls_are_limited_per_user_not_per_ip(client, settings):
     settings.GATEHOUSE_RATELIMIT_USER = "4/min"
     settings.GATEHOUSE_RATELIMIT_ANON = "1000/min"
-    ada = user_service.create_user(email="ada@example.com", password=PASSWORD, is_verified=True)
-    user_service.create_user(email="bob@example.com", password=PASSWORD, is_verified=True)
+    ada = UserFactory(email="ada@example.com", password=PASSWORD)
+    UserFactory(email="bob@example.com", password=PASSWORD)
     tokens = {}
     for email in ("ada@example.com", "bob@example.com"):
         response = client.post(
@@ -177,7 +178,7 @@ def test_a_bearer_token_does_not_move_anonymous_routes_into_the_user_bucket(clie
     weights) whatever token the request carries: one free account buys no bigger flood."""
     settings.GATEHOUSE_RATELIMIT_USER = "1000/min"
     settings.GATEHOUSE_RATELIMIT_ANON = "10/min"
-    user_service.create_user(email="ada@example.com", password=PASSWORD, is_verified=True)
+    UserFactory(email="ada@example.com", password=PASSWORD)
     ip = unique_ip()
     token = client.post(
         "/api/v1/auth/token",

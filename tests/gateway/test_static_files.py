@@ -20,8 +20,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from permissions.interface import ADMIN_ROLE, permission_service
 from tests.support.browser import chromium
+from tests.support.factories import UserFactory
 from tests.support.processes import ROOT, Process, free_port, manage, port_open, subprocess_env
-from users.interface import user_service
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -117,7 +117,7 @@ def test_without_debug_gunicorn_serves_the_admin_stylesheet_hashed_compressed_an
 
 
 def test_without_debug_the_admin_is_styled_in_a_real_browser(web, browser):
-    staff = user_service.create_user(email="staff@example.com", password=PASSWORD, is_staff=True, is_verified=True)
+    staff = UserFactory(email="staff@example.com", password=PASSWORD, is_staff=True)
     admin = permission_service.get_role_by_name(name=ADMIN_ROLE)
     permission_service.grant_role(actor_id=None, role_id=admin.id, user_id=staff.id)
 

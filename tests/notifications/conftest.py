@@ -1,18 +1,27 @@
-"""Fixtures of the notifications tests: users to notify, embedded mode, sealed tokens."""
+"""Fixtures of the notifications tests: users to notify, embedded mode, sealed tokens; and for the
+stack tests, the broker with the delivery tasks routed to it, an SMTP sink and a worker."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import secrets
+import threading
 import uuid
+from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 from django.core import mail
 
 from auth.interface import ONE_TIME_TOKEN_SEAL
+from notifications.handlers import CONSUMER
 from notifications.interface import TYPE_WELCOME
 from notifications.models import Notification
 from project.crypto import seal_for
-from users.interface import User, user_service
+from tests.support.factories import UserFactory
+from tests.support.processes import celery_worker, free_port
+from users.interface import User
 
 FRONTEND = "https://app.example.com"
 
@@ -24,7 +33,7 @@ def embedded(settings, in_process_tasks):
 
 
 def make_user(email: str, **kwargs) -> User:
-    user = user_service.create_user(email=email, display_name=email.split("@")[0].title(), **kwargs)
+    user = UserFactory(email=email, display_name=email.split("@")[0].title(), **kwargs)
     # Whatever registering a user sends (the verification mail, the welcome) is not under test here.
     mail.outbox.clear()
     Notification.objects.filter(type=TYPE_WELCOME, deliveries__user_id=user.id).delete()
@@ -49,7 +58,70 @@ def one_time_token(user_id) -> tuple[str, str]:
 
 def send_as_gatehouse(**request) -> uuid.UUID:
     """Send a type that only Gatehouse sends (a security notice, a mail with a one-time link): its
-    event handlers call the core service directly; `notification_service.send_notification` refuses the type."""
+    event handlers call the core service directly; `notification_service.send` refuses the type."""
     from notifications.core.sending import send_notification
 
     return send_notification(**request).id
+
+
+@pytest.fixture
+def broker(broker, monkeypatch):
+    """The stack tests' private exchange and task queue (tests/conftest.py), with the delivery tasks
+    this process queues sent to that queue too, where only this test's workers take them."""
+    from notifications.tasks import DELIVER_BATCH_TASK, DELIVER_TASK
+    from project.celery import app as celery_app
+
+    for name in (DELIVER_TASK, DELIVER_BATCH_TASK):
+        task = celery_app.tasks[name]
+        monkeypatch.setattr(task, "queue", broker.task_queue, raising=False)
+        monkeypatch.setattr(task, "_exec_options", None)  # Celery caches the options read from the task
+    return broker
+
+
+class Sink:
+    """An SMTP server's handler that keeps every message it is given."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.received: list[tuple[list[str], email.message.EmailMessage]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.received.append((list(envelope.rcpt_tos), message))
+        return "250 Message accepted for delivery"
+
+    def messages(self):
+        with self.lock:
+            return list(self.received)
+
+
+@pytest.fixture
+def smtp():
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    sink.port = controller.port
+    yield sink
+    controller.stop()
+
+
+@pytest.fixture
+def worker(broker, smtp, tmp_path: Path):
+    """A `celery worker` hosting the notifications consumer and running the delivery tasks it
+    queues, mailing through the SMTP sink."""
+    process = celery_worker(broker, CONSUMER, log_dir=tmp_path, **worker_env(broker, smtp))
+    yield process
+    process.stop(timeout=10)
+
+
+def worker_env(broker, smtp, **env: str) -> dict[str, str]:
+    """The environment of a notifications worker: the tasks it queues go to the private task queue,
+    its mail to `smtp`."""
+    return {
+        "DJANGO_SETTINGS_MODULE": "tests.notifications.worker_settings",
+        "GATEHOUSE_TEST_TASK_QUEUE": broker.task_queue,
+        "GATEHOUSE_FRONTEND_URL": FRONTEND,
+        "EMAIL_URL": f"smtp://127.0.0.1:{smtp.port}",
+        **env,
+    }

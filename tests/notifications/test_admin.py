@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 
 from notifications.interface import Preference, notification_service
-from tests.support.rbac import grant_role
-from users.interface import user_service
+from permissions.interface import ADMIN_ROLE
+from tests.support.factories import UserFactory
 from users.models import User
 
 from .conftest import make_user
@@ -17,8 +17,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 @pytest.fixture
 def operator(client):
-    admin = user_service.create_user(email="ops@example.com", password="a-long-admin-password", is_staff=True)
-    grant_role(admin.id)  # the admin role: is_superuser grants nothing
+    # The admin role: is_superuser grants nothing.
+    admin = UserFactory(email="ops@example.com", password="a-long-admin-password", is_staff=True, roles=[ADMIN_ROLE])
     client.force_login(User.objects.get(id=admin.id))
     return client
 
@@ -36,7 +36,7 @@ def test_the_types_page_lists_every_declared_type_with_its_channels_and_whether_
 
 
 def test_staff_without_the_right_permissions_do_not_see_the_types(client):
-    staff = user_service.create_user(email="staff@example.com", password="a-long-staff-password", is_staff=True)
+    staff = UserFactory(email="staff@example.com", password="a-long-staff-password", is_staff=True)
     client.force_login(User.objects.get(id=staff.id))
 
     assert client.get(reverse("admin:notifications_notification_types")).status_code == 403

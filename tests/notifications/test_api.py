@@ -14,49 +14,25 @@ from notifications.interface import STATUS_SENT, STATUS_SKIPPED, notification_se
 from notifications.models import Delivery, InAppMessage, Notification
 from notifications.models import Preference as PreferenceModel
 from permissions.interface import permission_service
+from tests.support.factories import AssignmentFactory, GroupFactory, RoleFactory
+from tests.support.http import client_for, error_of
 
 from .conftest import make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("embedded")]
 
-PASSWORD = "a-Long-unguessable-passphrase-42"
 BASE = "/api/v1/notifications"
 N_RECIPIENTS = 10_000
 HELLO = {"subject": "Maintenance tonight", "body": "Down from 22:00 to 23:00."}
 
 
-def client_for(user) -> APIClient:
-    """A client signed in as `user` through the real token endpoint."""
-    api = APIClient()
-    response = api.post("/api/v1/auth/token", {"email": user.email, "password": PASSWORD}, format="json")
-    assert response.status_code == 200, response.content
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access_token']}")
-    return api
-
-
-def error_of(response) -> dict:
-    assert response["Content-Type"] == "application/json", response.content
-    return response.json()["error"]
-
-
-@pytest.fixture
-def ada(embedded):
-    return make_user("ada@example.com", password=PASSWORD, is_verified=True)
-
-
-@pytest.fixture
-def grace(embedded):
-    return make_user("grace@example.com", password=PASSWORD, is_verified=True)
-
-
 @pytest.fixture
 def sender(embedded):
     """Holds notifications.notification.send globally, through a role."""
-    user = make_user("ops@example.com", password=PASSWORD, is_verified=True)
-    role = permission_service.create_role(
-        actor_id=None, name="notifier", permissions=["notifications.notification.send"]
+    user = make_user("ops@example.com")
+    AssignmentFactory(
+        role=RoleFactory(name="notifier", permissions=["notifications.notification.send"]), user_id=user.id
     )
-    permission_service.grant_role(actor_id=None, role_id=role.id, user_id=user.id)
     return user
 
 
@@ -344,7 +320,7 @@ def test_the_same_idempotency_key_answers_the_same_and_sends_once(sender, ada):
     assert len(mail.outbox) == 1
 
     # Keys are the sender's own: another sender's same key is another notification.
-    other = make_user("ops2@example.com", password=PASSWORD, is_verified=True)
+    other = make_user("ops2@example.com")
     permission_service.grant_role(
         actor_id=None, role_id=permission_service.get_role_by_name(name="notifier").id, user_id=other.id
     )
@@ -353,8 +329,7 @@ def test_the_same_idempotency_key_answers_the_same_and_sends_once(sender, ada):
 
 
 def test_send_to_a_group_reaches_its_members(sender, ada, grace):
-    group = permission_service.create_group(actor_id=None, name="staff")
-    permission_service.add_group_member(actor_id=None, group_id=group.id, user_id=ada.id)
+    group = GroupFactory(name="staff", members=[ada.id])
 
     response = send(
         client_for(sender),

@@ -11,8 +11,11 @@ from notifications.core.types import TYPES
 from notifications.interface import CHANNELS
 from notifications.models import Preference as PreferenceModel
 from permissions.interface import permission_service
+from tests.support.factories import AssignmentFactory, RoleFactory
+from tests.support.http import client_for
 
-from .test_api import BASE, PASSWORD, client_for, make_user
+from .conftest import make_user
+from .test_api import BASE
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("embedded")]
 
@@ -39,7 +42,7 @@ preference_bodies = st.one_of(st.fixed_dictionaries({"preferences": st.lists(ent
 
 @pytest.fixture
 def signed_in(embedded):
-    user = make_user("fuzz@example.com", password=PASSWORD, is_verified=True)
+    user = make_user("fuzz@example.com")
     return user, client_for(user)
 
 
@@ -82,10 +85,9 @@ send_bodies = st.one_of(
 def test_any_send_payload_is_accepted_or_refused_with_the_envelope(signed_in, body):
     user, api = signed_in
     if not permission_service.check(user_id=user.id, permission="notifications.notification.send"):
-        role = permission_service.create_role(
-            actor_id=None, name="fuzz-notifier", permissions=["notifications.notification.send"]
+        AssignmentFactory(
+            role=RoleFactory(name="fuzz-notifier", permissions=["notifications.notification.send"]), user_id=user.id
         )
-        permission_service.grant_role(actor_id=None, role_id=role.id, user_id=user.id)
 
     response = api.post(f"{BASE}/send", body, format="json")
 

@@ -3,94 +3,24 @@ deliveries queued on RabbitMQ and sent by a `celery worker` process (stack mode 
 
 from __future__ import annotations
 
-import sys
 import time
-import uuid
-from pathlib import Path
 
 import pytest
-from rest_framework.test import APIClient
 
-from notifications.handlers import CONSUMER
 from notifications.models import Delivery, InAppMessage
-from notifications.tasks import DELIVER_BATCH_TASK, DELIVER_TASK
 from permissions.interface import permission_service
-from project.celery import app as celery_app
-from project.events.relay import resume_fast_path
-from project.events.topology import all_queues, queue_name
-from tests.events.broker import Broker, wait_for
-from tests.support.processes import Process, subprocess_env
-from users.interface import user_service
-
-from .conftest import FRONTEND
-from .test_stack import Sink, smtp  # noqa: F401 - the SMTP sink fixture
+from tests.support.broker import wait_for
+from tests.support.factories import GroupFactory, UserFactory
+from tests.support.http import client_for
 
 pytestmark = pytest.mark.stack
 
-PASSWORD = "a-Long-unguessable-passphrase-42"
 BASE = "/api/v1/notifications"
 HELLO = {"subject": "Maintenance tonight", "body": "Down from 22:00 to 23:00."}
 
 
-@pytest.fixture
-def broker(transactional_db, settings, monkeypatch):
-    """A private events exchange and task queue on the real RabbitMQ, deleted afterwards; the
-    delivery tasks this process queues go to the private queue."""
-    namespace = f"test-{uuid.uuid4().hex[:10]}"
-    settings.GATEHOUSE_EVENTS_EXCHANGE = f"{namespace}.events"
-    broker = Broker(settings.CELERY_BROKER_URL, settings.GATEHOUSE_EVENTS_EXCHANGE)
-    broker.namespace = namespace
-    broker.task_queue = f"{namespace}.tasks"
-    for name in (DELIVER_TASK, DELIVER_BATCH_TASK):
-        task = celery_app.tasks[name]
-        monkeypatch.setattr(task, "queue", broker.task_queue, raising=False)
-        monkeypatch.setattr(task, "_exec_options", None)  # Celery caches the options read from the task
-    resume_fast_path()
-    yield broker
-    resume_fast_path()
-    broker.delete(
-        queues=[queue.name for queue in all_queues()] + [broker.task_queue],
-        exchanges=[settings.GATEHOUSE_EVENTS_EXCHANGE, broker.task_queue],
-    )
-
-
-@pytest.fixture
-def worker(broker, smtp, tmp_path: Path):  # noqa: F811
-    args = [
-        *(sys.executable, "-m", "celery", "-A", "project", "worker", "-l", "info", "-P", "solo"),
-        *("-Q", broker.task_queue, "-n", f"{broker.namespace}-api@%h", "--without-mingle", "--without-gossip"),
-    ]
-    env = subprocess_env(
-        DJANGO_SETTINGS_MODULE="tests.notifications.worker_settings",
-        GATEHOUSE_TEST_TASK_QUEUE=broker.task_queue,
-        GATEHOUSE_EVENTS_EXCHANGE=broker.exchange_name,
-        GATEHOUSE_EVENT_CONSUMERS=CONSUMER,
-        GATEHOUSE_FRONTEND_URL=FRONTEND,
-        EMAIL_URL=f"smtp://127.0.0.1:{smtp.port}",
-        CELERY_SKIP_CHECKS="1",
-    )
-    process = Process("notifications-worker", args, env=env, log_dir=tmp_path)
-    try:
-        process.wait_until(
-            lambda: broker.consumer_count(queue_name(CONSUMER)) >= 1 and broker.consumer_count(broker.task_queue) >= 1,
-            timeout=30,
-            what="consuming",
-        )
-        yield process
-    finally:
-        process.stop(timeout=10)
-
-
-def client_for(user) -> APIClient:
-    api = APIClient()
-    response = api.post("/api/v1/auth/token", {"email": user.email, "password": PASSWORD}, format="json")
-    assert response.status_code == 200, response.content
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access_token']}")
-    return api
-
-
 def a_user(email: str):
-    return user_service.create_user(email=email, password=PASSWORD, display_name=email.split("@")[0], is_verified=True)
+    return UserFactory(email=email, display_name=email.split("@")[0])
 
 
 def all_sent(notification_id: str, expected: int) -> bool:
@@ -99,7 +29,7 @@ def all_sent(notification_id: str, expected: int) -> bool:
 
 
 def test_a_send_to_a_group_over_http_is_delivered_by_the_worker_once_and_the_unread_count_follows(
-    smtp,  # noqa: F811
+    smtp,
     worker,
 ):
     ada, grace, ops = a_user("ada@example.com"), a_user("grace@example.com"), a_user("ops@example.com")
@@ -107,9 +37,7 @@ def test_a_send_to_a_group_over_http_is_delivered_by_the_worker_once_and_the_unr
         actor_id=None, name="notifier", permissions=["notifications.notification.send"]
     )
     permission_service.grant_role(actor_id=None, role_id=notifier.id, user_id=ops.id)
-    staff = permission_service.create_group(actor_id=None, name="staff")
-    for user in (ada, grace):
-        permission_service.add_group_member(actor_id=None, group_id=staff.id, user_id=user.id)
+    staff = GroupFactory(name="staff", members=[user.id for user in (ada, grace)])
     sender, reader = client_for(ops), client_for(ada)
     # The welcome (in-app, sent by the worker from users.user_registered) lands first.
     wait_for(lambda: InAppMessage.objects.filter(user_id=ada.id).exists(), timeout=30, what="the welcome")
@@ -145,9 +73,7 @@ def test_a_send_to_a_group_over_http_is_delivered_by_the_worker_once_and_the_unr
 
 def test_a_role_granted_to_a_group_reaches_each_member_once_through_the_worker(worker):
     ada, grace = a_user("ada@example.com"), a_user("grace@example.com")
-    staff = permission_service.create_group(actor_id=None, name="staff")
-    for user in (ada, grace):
-        permission_service.add_group_member(actor_id=None, group_id=staff.id, user_id=user.id)
+    staff = GroupFactory(name="staff", members=[user.id for user in (ada, grace)])
     viewer = permission_service.create_role(actor_id=None, name="viewer", permissions=[])
 
     # rbac.assignment_granted → the worker's consumer → the notifications.send task → deliveries.

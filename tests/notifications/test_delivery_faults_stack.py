@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import sys
 import threading
 import time
 import uuid
@@ -23,15 +22,11 @@ from notifications.core.delivery import deliveries_requeue_stale
 from notifications.handlers import CONSUMER
 from notifications.interface import STATUS_PENDING, STATUS_SENT, notification_service
 from notifications.models import Delivery
-from notifications.tasks import DELIVER_BATCH_TASK, DELIVER_TASK
-from project.celery import app as celery_app
-from project.events.relay import resume_fast_path
-from project.events.topology import all_queues, queue_name
-from tests.events.broker import Broker, wait_for
-from tests.support.processes import Process, free_port, subprocess_env
-from users.interface import user_service
+from tests.support.broker import wait_for
+from tests.support.factories import UserFactory
+from tests.support.processes import Process, celery_worker, free_port
 
-from .conftest import FRONTEND
+from .conftest import worker_env
 from .webhook_receiver import SECRET, Receiver, ReceiverServer
 
 pytestmark = pytest.mark.stack
@@ -85,59 +80,21 @@ def receiver(settings):
 
 
 @pytest.fixture
-def broker(transactional_db, settings, monkeypatch):
-    """A private events exchange and task queue on the real RabbitMQ, deleted afterwards. The
-    delivery tasks this process queues go to the private queue, where only this test's workers
-    take them."""
-    namespace = f"test-{uuid.uuid4().hex[:10]}"
-    settings.GATEHOUSE_EVENTS_EXCHANGE = f"{namespace}.events"
-    broker = Broker(settings.CELERY_BROKER_URL, settings.GATEHOUSE_EVENTS_EXCHANGE)
-    broker.namespace = namespace
-    broker.task_queue = f"{namespace}.tasks"
-    for name in (DELIVER_TASK, DELIVER_BATCH_TASK):
-        task = celery_app.tasks[name]
-        monkeypatch.setattr(task, "queue", broker.task_queue, raising=False)
-        monkeypatch.setattr(task, "_exec_options", None)  # Celery caches the options read from the task
-    resume_fast_path()
-    yield broker
-    resume_fast_path()
-    broker.delete(
-        queues=[queue.name for queue in all_queues()] + [broker.task_queue],
-        exchanges=[settings.GATEHOUSE_EVENTS_EXCHANGE, broker.task_queue],
-    )
-
-
-@pytest.fixture
 def start_worker(broker, smtp, receiver, tmp_path: Path):
     """Starts `celery worker` processes (solo pool: the task runs in the process that holds the
     broker connection) that mail through the SMTP server and post to the receiver."""
     started: list[Process] = []
 
     def start(*, webhook_timeout: float = 5.0) -> Process:
-        args = [
-            *(sys.executable, "-m", "celery", "-A", "project", "worker", "-l", "info", "-P", "solo"),
-            *("-Q", broker.task_queue, "-n", f"{broker.namespace}-{len(started)}@%h"),
-            *("--without-mingle", "--without-gossip"),
-        ]
-        env = subprocess_env(
-            DJANGO_SETTINGS_MODULE="tests.notifications.worker_settings",
-            GATEHOUSE_TEST_TASK_QUEUE=broker.task_queue,
-            GATEHOUSE_EVENTS_EXCHANGE=broker.exchange_name,
-            GATEHOUSE_EVENT_CONSUMERS=CONSUMER,
-            GATEHOUSE_FRONTEND_URL=FRONTEND,
-            EMAIL_URL=f"smtp://127.0.0.1:{smtp.port}",
+        env = worker_env(
+            broker,
+            smtp,
             NOTIFICATIONS_WEBHOOK_URL=receiver.url,
             NOTIFICATIONS_WEBHOOK_SECRET=SECRET,
             NOTIFICATIONS_WEBHOOK_TIMEOUT=str(webhook_timeout),
-            CELERY_SKIP_CHECKS="1",
         )
-        process = Process(f"worker-{len(started)}", args, env=env, log_dir=tmp_path)
+        process = celery_worker(broker, CONSUMER, log_dir=tmp_path, name=f"worker-{len(started)}", **env)
         started.append(process)
-        process.wait_until(
-            lambda: broker.consumer_count(queue_name(CONSUMER)) >= 1 and broker.consumer_count(broker.task_queue) >= 1,
-            timeout=30,
-            what="consuming",
-        )
         return process
 
     yield start
@@ -156,7 +113,7 @@ def sent(notification_id: uuid.UUID, channel: str) -> Delivery | None:
 
 def test_a_webhook_receiver_failing_twice_gets_one_delivery_after_the_workers_retries(receiver, start_worker):
     start_worker()
-    ada = user_service.create_user(email="ada@example.com", display_name="Ada")
+    ada = UserFactory(email="ada@example.com", display_name="Ada")
     receiver.answer(500, 500)
 
     notification_id = notification_service.send_notification(
@@ -178,7 +135,7 @@ def test_a_webhook_receiver_failing_twice_gets_one_delivery_after_the_workers_re
 
 def test_a_mail_server_that_says_later_twice_gets_the_mail_once_through_smtp(smtp, start_worker):
     start_worker()
-    ada = user_service.create_user(email="ada@example.com", display_name="Ada")
+    ada = UserFactory(email="ada@example.com", display_name="Ada")
     smtp.subject, smtp.refusals = HELLO["subject"], 2
 
     notification_id = notification_service.send_notification(
@@ -198,7 +155,7 @@ def test_a_mail_server_that_says_later_twice_gets_the_mail_once_through_smtp(smt
 
 def test_a_worker_killed_while_posting_a_webhook_loses_nothing_and_the_delivery_is_sent_once(receiver, start_worker):
     first = start_worker(webhook_timeout=60.0)  # it would wait for the receiver for a minute
-    ada = user_service.create_user(email="ada@example.com", display_name="Ada")
+    ada = UserFactory(email="ada@example.com", display_name="Ada")
     receiver.answer(None)  # the first request is held open: the delivery is in flight
 
     notification_id = notification_service.send_notification(
@@ -228,7 +185,7 @@ def test_a_delivery_whose_task_was_lost_with_the_worker_is_sent_once_by_the_swee
     broker, receiver, start_worker, settings
 ):
     first = start_worker(webhook_timeout=60.0)
-    ada = user_service.create_user(email="ada@example.com", display_name="Ada")
+    ada = UserFactory(email="ada@example.com", display_name="Ada")
     receiver.answer(None)
     notification_id = notification_service.send_notification(
         type="announcement", user_ids=[ada.id], context=HELLO, channels=["webhook"]

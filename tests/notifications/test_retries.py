@@ -13,8 +13,8 @@ from django.utils import timezone
 from notifications.interface import STATUS_FAILED, STATUS_PENDING, STATUS_SENT, notification_service
 from notifications.models import Delivery
 from notifications.tasks import MAX_RETRIES, deliver, sweep_deliveries
-from tests.support.rbac import grant_role
-from users.interface import user_service
+from permissions.interface import ADMIN_ROLE
+from tests.support.factories import UserFactory
 from users.models import User
 
 from .conftest import send_as_gatehouse
@@ -70,8 +70,8 @@ def test_the_admin_retry_action_gives_a_failed_delivery_a_new_chance_and_it_is_d
     delivery.refresh_from_db()
     assert delivery.status == STATUS_FAILED
     mail_server.failures = 0  # the mail server is back
-    admin = user_service.create_user(email="ops@example.com", password="a-long-admin-password", is_staff=True)
-    grant_role(admin.id)  # the admin role: is_superuser grants nothing
+    # The admin role: is_superuser grants nothing.
+    admin = UserFactory(email="ops@example.com", password="a-long-admin-password", is_staff=True, roles=[ADMIN_ROLE])
     client.force_login(User.objects.get(id=admin.id))
     mail.outbox.clear()
 
@@ -89,8 +89,8 @@ def test_the_admin_retry_action_gives_a_failed_delivery_a_new_chance_and_it_is_d
 
 def test_the_admin_lists_deliveries_by_status_and_channel(ada, client):
     notify(ada)
-    admin = user_service.create_user(email="ops@example.com", password="a-long-admin-password", is_staff=True)
-    grant_role(admin.id)  # the admin role: is_superuser grants nothing
+    # The admin role: is_superuser grants nothing.
+    admin = UserFactory(email="ops@example.com", password="a-long-admin-password", is_staff=True, roles=[ADMIN_ROLE])
     client.force_login(User.objects.get(id=admin.id))
 
     listing = client.get(reverse("admin:notifications_delivery_changelist"), {"status": "sent", "channel": "email"})

@@ -5,106 +5,22 @@ from __future__ import annotations
 
 import email
 import email.policy
-import sys
-import threading
 import time
-import uuid
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.db import transaction
 
 from auth.interface import EMAIL_VERIFICATION_REQUESTED, PASSWORD_RESET_REQUESTED
-from notifications.handlers import CONSUMER
 from notifications.models import Delivery
 from project.events.outbox import outbox_record
-from project.events.relay import resume_fast_path
-from project.events.topology import all_queues, queue_name
 from project.kernel.events import Envelope
-from tests.events.broker import Broker, wait_for
-from tests.support.processes import Process, free_port, subprocess_env
-from users.interface import user_service
+from tests.support.broker import wait_for
+from tests.support.factories import UserFactory
 
 from .conftest import FRONTEND, one_time_token
 
 pytestmark = pytest.mark.stack
-
-
-class Sink:
-    """An SMTP server's handler that keeps every message it is given."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.received: list[tuple[list[str], email.message.EmailMessage]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
-        with self.lock:
-            self.received.append((list(envelope.rcpt_tos), message))
-        return "250 Message accepted for delivery"
-
-    def messages(self):
-        with self.lock:
-            return list(self.received)
-
-
-@pytest.fixture
-def smtp():
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    sink.port = controller.port
-    yield sink
-    controller.stop()
-
-
-@pytest.fixture
-def broker(transactional_db, settings):
-    """A private events exchange and task queue on the real RabbitMQ, deleted afterwards."""
-    namespace = f"test-{uuid.uuid4().hex[:10]}"
-    settings.GATEHOUSE_EVENTS_EXCHANGE = f"{namespace}.events"
-    broker = Broker(settings.CELERY_BROKER_URL, settings.GATEHOUSE_EVENTS_EXCHANGE)
-    broker.namespace = namespace
-    broker.task_queue = f"{namespace}.tasks"
-    resume_fast_path()
-    yield broker
-    resume_fast_path()
-    broker.delete(
-        queues=[queue.name for queue in all_queues()] + [broker.task_queue],
-        exchanges=[settings.GATEHOUSE_EVENTS_EXCHANGE, broker.task_queue],
-    )
-
-
-@pytest.fixture
-def worker(broker, smtp, tmp_path: Path):
-    """A `celery worker` hosting the notifications consumer and running the delivery tasks it
-    queues, mailing through the SMTP sink."""
-    args = [
-        *(sys.executable, "-m", "celery", "-A", "project", "worker", "-l", "info", "-P", "solo"),
-        *("-Q", broker.task_queue, "-n", f"{broker.namespace}-notifications@%h", "--without-mingle"),
-        "--without-gossip",
-    ]
-    env = subprocess_env(
-        DJANGO_SETTINGS_MODULE="tests.notifications.worker_settings",
-        GATEHOUSE_TEST_TASK_QUEUE=broker.task_queue,
-        GATEHOUSE_EVENTS_EXCHANGE=broker.exchange_name,
-        GATEHOUSE_EVENT_CONSUMERS=CONSUMER,
-        GATEHOUSE_FRONTEND_URL=FRONTEND,
-        EMAIL_URL=f"smtp://127.0.0.1:{smtp.port}",
-        CELERY_SKIP_CHECKS="1",
-    )
-    process = Process("notifications-worker", args, env=env, log_dir=tmp_path)
-    try:
-        process.wait_until(
-            lambda: broker.consumer_count(queue_name(CONSUMER)) >= 1 and broker.consumer_count(broker.task_queue) >= 1,
-            timeout=30,
-            what="consuming",
-        )
-        yield process
-    finally:
-        process.stop(timeout=10)
 
 
 def token_in(message: email.message.EmailMessage) -> tuple[str, str]:
@@ -120,7 +36,7 @@ def settle(seconds: float = 1.5) -> None:
 
 
 def test_an_auth_event_recorded_through_the_outbox_ends_as_exactly_one_mail_with_the_token_link(smtp, worker):
-    ada = user_service.create_user(email="ada@example.com", display_name="Ada")
+    ada = UserFactory(email="ada@example.com", display_name="Ada")
     token, sealed = one_time_token(ada.id)
 
     with transaction.atomic():
@@ -147,7 +63,7 @@ def test_an_auth_event_recorded_through_the_outbox_ends_as_exactly_one_mail_with
 
 
 def test_an_event_the_broker_delivers_twice_sends_one_mail(broker, smtp, worker):
-    ada = user_service.create_user(email="ada@example.com", display_name="Ada")
+    ada = UserFactory(email="ada@example.com", display_name="Ada")
     token, sealed = one_time_token(ada.id)
     twice = Envelope(
         type=PASSWORD_RESET_REQUESTED,

@@ -13,6 +13,7 @@ from notifications.models import InAppMessage, Notification
 from permissions.interface import ASSIGNMENT_GRANTED, permission_service
 from project.events.consumers import process
 from project.kernel.events import Envelope
+from tests.support.factories import GroupFactory
 from users.interface import user_service
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("embedded")]
@@ -58,8 +59,7 @@ def test_a_role_granted_to_a_user_is_an_in_app_notice_sent_once_per_event(ada):
 
 
 def test_a_role_granted_to_a_group_tells_its_members(ada, grace):
-    group = permission_service.create_group(actor_id=None, name="staff")
-    permission_service.add_group_member(actor_id=None, group_id=group.id, user_id=ada.id)
+    group = GroupFactory(name="staff", members=[ada.id])
     permission_service.add_group_member(actor_id=None, group_id=group.id, user_id=grace.id)
     role = permission_service.create_role(actor_id=None, name="viewer", permissions=[])
     InAppMessage.objects.all().delete()
@@ -89,9 +89,7 @@ def test_a_role_granted_to_a_group_that_is_gone_or_empty_notifies_nobody_and_doe
 
 
 def test_a_group_grant_handled_twice_past_the_inbox_notifies_each_member_once(ada, grace):
-    group = permission_service.create_group(actor_id=None, name="staff")
-    for user in (ada, grace):
-        permission_service.add_group_member(actor_id=None, group_id=group.id, user_id=user.id)
+    group = GroupFactory(name="staff", members=[user.id for user in (ada, grace)])
     event = granted(
         assignment_id="a1",
         role_id="r1",

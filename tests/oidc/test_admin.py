@@ -7,9 +7,8 @@ import re
 import pytest
 
 from auth.interface.oidc import oidc_provider
-from tests.oidc.conftest import PASSWORD
-from tests.support.rbac import grant_role
-from users.interface import user_service
+from permissions.interface import ADMIN_ROLE
+from tests.support.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 ADD = "/admin/gatehouse_auth/oidcclient/add/"
@@ -19,10 +18,7 @@ ADD = "/admin/gatehouse_auth/oidcclient/add/"
 def operator(client):
     from users.models import User
 
-    user = user_service.create_user(
-        email="op@example.com", password=PASSWORD, display_name="Op", is_verified=True, is_staff=True
-    )
-    grant_role(user.id)
+    user = UserFactory(email="op@example.com", display_name="Op", is_staff=True, roles=[ADMIN_ROLE])
     client.force_login(User.objects.get(id=user.id))
     return client
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from tests.auth.conftest import tokens_of
-from tests.oidc.conftest import PASSWORD
-from tests.support.rbac import grant_role
-from users.interface import user_service
+from permissions.interface import ADMIN_ROLE
+from tests.support.factories import PASSWORD, UserFactory
+from tests.support.http import tokens_of
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("oidc_transport")]
 CLIENTS = "/api/v1/oidc/clients"
@@ -16,8 +15,7 @@ CLIENTS = "/api/v1/oidc/clients"
 
 @pytest.fixture
 def admin_api(db):
-    user = user_service.create_user(email="root@example.com", password=PASSWORD, display_name="Root", is_verified=True)
-    grant_role(user.id)
+    UserFactory(email="root@example.com", display_name="Root", roles=[ADMIN_ROLE])
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_of(api, 'root@example.com', PASSWORD)['access_token']}")
     return api
@@ -50,7 +48,7 @@ def test_a_bad_registration_is_a_validation_error_in_the_envelope(admin_api):
 
 
 def test_users_without_the_permission_get_403_and_anonymous_401(db):
-    user_service.create_user(email="ada@example.com", password=PASSWORD, display_name="Ada", is_verified=True)
+    UserFactory(email="ada@example.com", display_name="Ada")
     api = APIClient()
     assert api.get(CLIENTS).status_code == 401
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_of(api, 'ada@example.com', PASSWORD)['access_token']}")

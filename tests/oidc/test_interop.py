@@ -16,8 +16,8 @@ from auth.interface.oidc import oidc_provider
 from tests.oidc.conftest import hosted_sign_in
 from tests.rpc.servers import start_grpcserve
 from tests.support.browser import chromium as headless_chromium
+from tests.support.factories import UserFactory
 from tests.support.processes import Process, free_port, manage, port_open, subprocess_env
-from users.interface import user_service
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,7 +51,7 @@ def gatehouse(request, transactional_db, tmp_path):
 
 @pytest.fixture
 def ada(transactional_db):
-    return user_service.create_user(email="ada@example.com", password=PASSWORD, display_name="Ada", is_verified=True)
+    return UserFactory(email="ada@example.com", password=PASSWORD, display_name="Ada")
 
 
 def test_authlib_client_code_flow_with_pkce_refresh_introspection_revocation_and_client_credentials(gatehouse, ada):

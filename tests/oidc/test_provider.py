@@ -19,6 +19,7 @@ from tests.oidc.conftest import (
     redirect_params,
     sign_in,
 )
+from tests.support.factories import AssignmentFactory, RoleFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("oidc_transport")]
 
@@ -253,7 +254,7 @@ def test_revoking_the_sso_session_ends_the_grants_issued_under_it(ada, rp, brows
 
 
 def test_a_user_sees_which_applications_hold_access_and_takes_one_back(ada, rp, browser):
-    from tests.auth.conftest import tokens_of
+    from tests.support.http import tokens_of
 
     verifier, challenge = pkce()
     code = code_of(browser, rp.client.client_id, challenge)
@@ -323,12 +324,12 @@ def test_sub_is_stable_and_auth_time_moves_only_with_a_new_sign_in(ada, rp, sett
 
 
 def test_a_permissions_claim_only_for_a_client_that_asks_for_its_scope(ada, browser, db):
-    from permissions.interface import permission_service
 
-    role = permission_service.create_role(
-        actor_id=None, name="acme-viewer", permissions=["users.user.view"], description=""
+    AssignmentFactory(
+        role=RoleFactory(name="acme-viewer", permissions=["users.user.view"], description=""),
+        user_id=ada.id,
+        scope="org:acme",
     )
-    permission_service.grant_role(actor_id=None, role_id=role.id, user_id=ada.id, scope="org:acme")
     with_claim = oidc_provider.create_client(
         name="Acme app", redirect_uris=[RP], first_party=True, permissions_scope="org:acme"
     )

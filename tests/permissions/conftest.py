@@ -6,7 +6,7 @@ import pytest
 
 from permissions.core import cache as rbac_cache
 from permissions.core import services
-from permissions.models import Permission
+from tests.support.factories import PermissionFactory
 
 CODES = ["docs.page.read", "docs.page.write", "docs.page.delete", "billing.invoice.read", "billing.invoice.pay"]
 
@@ -21,7 +21,8 @@ def _clear_local_layer():
 @pytest.fixture
 def codes(db):
     """A few permissions besides the contract's, straight into the synced table."""
-    Permission.objects.bulk_create([Permission(code=code, description=code) for code in CODES])
+    for code in CODES:
+        PermissionFactory(code=code)
     rbac_cache.invalidate(everyone=True)
     return CODES
 

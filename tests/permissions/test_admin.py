@@ -5,8 +5,8 @@ import pytest
 from permissions.core import selectors
 from permissions.interface import ADMIN_ROLE
 from permissions.models import Assignment, AuditEntry, Role
+from tests.support.factories import UserFactory
 from tests.support.rbac import new_user
-from users.interface import user_service
 
 from .conftest import grant, role
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def staff(client):
-    user = user_service.create_user(email="root@example.com", is_staff=True, is_superuser=True, is_verified=True)
+    user = UserFactory(email="root@example.com", is_staff=True, is_superuser=True)
     from users.models import User
 
     client.force_login(User.objects.get(id=user.id))
@@ -84,7 +84,7 @@ def _assignment_form(role_, **fields):
 
 def test_an_assignment_added_in_the_admin_picks_the_user_by_email(client, admin_staff, codes):
     reader = role("reader", ["docs.page.read"])
-    bob = user_service.create_user(email="bob@example.com")
+    bob = UserFactory(email="bob@example.com")
     response = client.post(
         "/admin/permissions/assignment/add/",
         _assignment_form(reader, user_email="BOB@example.com", scope="/org:acme/"),
@@ -100,7 +100,7 @@ def test_an_assignment_added_in_the_admin_picks_the_user_by_email(client, admin_
 
 def test_an_assignment_can_be_given_an_expiry(client, admin_staff, codes):
     reader = role("reader", ["docs.page.read"])
-    bob = user_service.create_user(email="bob@example.com")
+    bob = UserFactory(email="bob@example.com")
     response = client.post(
         "/admin/permissions/assignment/add/",
         _assignment_form(reader, user_email="bob@example.com", expires_at_0="2999-01-01", expires_at_1="12:00:00"),
@@ -127,7 +127,7 @@ def test_an_assignment_can_be_given_an_expiry(client, admin_staff, codes):
 )
 def test_a_bad_assignment_is_a_form_error_and_grants_nothing(client, admin_staff, codes, fields, field, message):
     reader = role("reader", ["docs.page.read"])
-    user_service.create_user(email="bob@example.com")
+    UserFactory(email="bob@example.com")
     audit_before = AuditEntry.objects.count()
     response = client.post("/admin/permissions/assignment/add/", _assignment_form(reader, **fields))
     assert response.status_code == 200
@@ -144,7 +144,7 @@ def test_the_assignment_form_refuses_escalation_with_the_missing_permissions(cli
     grant(role("manager", ["rbac.assignment.manage", "rbac.role.view"]), user_id=staff.id)
     grant(role("reader", ["docs.page.read"]), user_id=staff.id, scope="org:acme")
     writer = role("writer", ["docs.page.write"])
-    user_service.create_user(email="bob@example.com")
+    UserFactory(email="bob@example.com")
     response = client.post(
         "/admin/permissions/assignment/add/", _assignment_form(writer, user_email="bob@example.com", scope="org:acme")
     )
@@ -166,8 +166,8 @@ def _rows(listing) -> list[list[str]]:
 
 def test_the_assignment_list_shows_people_and_finds_them_by_email_or_name(client, admin_staff, codes):
     reader = role("reader", ["docs.page.read"])
-    bob = user_service.create_user(email="bob@example.com", display_name="Bob Stone")
-    carol = user_service.create_user(email="carol@example.com")
+    bob = UserFactory(email="bob@example.com", display_name="Bob Stone")
+    carol = UserFactory(email="carol@example.com")
     grant(reader, user_id=bob.id)
     grant(reader, user_id=carol.id, scope="org:acme")
     grant(reader, user_id=bob.id, scope="org:beta", actor_id=admin_staff.id)
@@ -194,7 +194,7 @@ def test_the_assignment_list_shows_people_and_finds_them_by_email_or_name(client
 
 def test_an_assignment_added_in_the_admin_is_announced_with_the_users_email(client, admin_staff, codes):
     reader = role("reader", ["docs.page.read"])
-    user_service.create_user(email="bob@example.com")
+    UserFactory(email="bob@example.com")
     response = client.post(
         "/admin/permissions/assignment/add/", _assignment_form(reader, user_email="bob@example.com"), follow=True
     )
@@ -204,7 +204,7 @@ def test_an_assignment_added_in_the_admin_is_announced_with_the_users_email(clie
 
 
 def test_an_assignment_is_shown_read_only_with_the_users_email(client, admin_staff, codes):
-    bob = user_service.create_user(email="bob@example.com")
+    bob = UserFactory(email="bob@example.com")
     assignment = grant(role("reader", ["docs.page.read"]), user_id=bob.id, scope="org:acme", actor_id=admin_staff.id)
     page = client.get(f"/admin/permissions/assignment/{assignment.id}/change/")
     assert page.status_code == 200
@@ -216,7 +216,7 @@ def test_an_assignment_is_shown_read_only_with_the_users_email(client, admin_sta
 
 
 def test_deleting_an_assignment_in_the_admin_revokes_it_through_the_service(client, admin_staff, codes):
-    bob = user_service.create_user(email="bob@example.com")
+    bob = UserFactory(email="bob@example.com")
     assignment = grant(role("reader", ["docs.page.read"]), user_id=bob.id)
     response = client.post(f"/admin/permissions/assignment/{assignment.id}/delete/", {"post": "yes"})
     assert response.status_code == 302
@@ -232,7 +232,7 @@ def test_group_members_are_added_by_email_and_removed_through_the_service(client
 
     editors = services.create_group(actor_id=None, name="editors")
     grant(role("reader", ["docs.page.read"]), group=editors, scope="org:acme")
-    bob = user_service.create_user(email="bob@example.com")
+    bob = UserFactory(email="bob@example.com")
     url = f"/admin/permissions/group/{editors.id}/change/"
 
     response = client.post(url, {"add_member": "bob@example.com"})
@@ -283,7 +283,7 @@ def test_adding_a_member_is_refused_when_the_group_carries_what_the_actor_lacks(
     grant(role("manager", ["rbac.group.manage", "rbac.role.view"]), user_id=staff.id)
     editors = services.create_group(actor_id=None, name="editors")
     grant(role("writer", ["docs.page.write"]), group=editors)
-    bob = user_service.create_user(email="bob@example.com")
+    bob = UserFactory(email="bob@example.com")
     response = client.post(f"/admin/permissions/group/{editors.id}/change/", {"add_member": "bob@example.com"})
     assert response.status_code == 200
     assert b"docs.page.write" in response.content
@@ -309,7 +309,7 @@ def test_a_role_changed_in_the_admin_gets_permissions_and_a_parent(client, admin
         },
     )
     assert response.status_code == 302, response.content[:3000]
-    bob = user_service.create_user(email="bob@example.com")
+    bob = UserFactory(email="bob@example.com")
     grant(writer, user_id=bob.id)
     assert selectors.check(user_id=bob.id, permission="docs.page.read")  # inherited from base
     assert selectors.check(user_id=bob.id, permission="docs.page.delete")
@@ -336,7 +336,7 @@ EXPLAIN = "/admin/permissions/assignment/explain/"
 def test_the_explain_page_shows_the_grant_chain(client, admin_staff, codes):
     base = role("base", ["docs.page.read"])
     reader = role("reader", [], parents=[base])
-    bob = user_service.create_user(email="bob@example.com")
+    bob = UserFactory(email="bob@example.com")
     assignment = grant(reader, user_id=bob.id, scope="org:acme")
     response = client.get(
         EXPLAIN, {"email": "bob@example.com", "permission": "docs.page.read", "scope": "org:acme/p:1"}
@@ -350,7 +350,7 @@ def test_the_explain_page_shows_the_grant_chain(client, admin_staff, codes):
 
 
 def test_the_explain_page_shows_why_not(client, admin_staff, codes):
-    bob = user_service.create_user(email="bob@example.com")
+    bob = UserFactory(email="bob@example.com")
     grant(role("reader", ["docs.page.read"]), user_id=bob.id, scope="org:acme")
     response = client.get(EXPLAIN, {"email": "bob@example.com", "permission": "docs.page.read", "scope": "org:other"})
     explanation = response.context["explanation"]
@@ -367,7 +367,7 @@ def test_the_explain_page_shows_why_not(client, admin_staff, codes):
     ],
 )
 def test_bad_explain_input_is_a_form_error(client, admin_staff, codes, query, field):
-    user_service.create_user(email="bob@example.com")
+    UserFactory(email="bob@example.com")
     response = client.get(EXPLAIN, query)
     assert response.status_code == 200
     assert response.context["explanation"] is None
@@ -377,7 +377,7 @@ def test_bad_explain_input_is_a_form_error(client, admin_staff, codes, query, fi
 def test_the_explain_page_and_its_links_need_rbac_check_any(client, codes):
     from users.models import User
 
-    plain = user_service.create_user(email="plain@example.com", is_staff=True, is_verified=True)
+    plain = UserFactory(email="plain@example.com", is_staff=True)
     client.force_login(User.objects.get(id=plain.id))
     assert client.get(EXPLAIN).status_code == 403
     assert b"explain-link" not in client.get("/admin/permissions/").content
@@ -406,7 +406,7 @@ def test_the_only_groups_in_the_admin_are_rbac_groups(client, admin_staff):
 def test_an_audit_entry_names_its_actor_and_a_user_target_by_email(client, admin_staff, codes):
     from permissions.core import services
 
-    bob = user_service.create_user(email="bob@example.com")
+    bob = UserFactory(email="bob@example.com")
     client.post("/admin/permissions/role/add/", {"name": "reader", "permissions": ["docs.page.read"]})
     services.user_deactivation_record(user_id=bob.id)
     created = AuditEntry.objects.get(action="role.created")
@@ -438,7 +438,7 @@ def test_deleting_a_system_role_is_refused_with_a_message_on_the_roles_page(clie
 def test_a_page_an_operator_may_not_open_is_the_admins_own_403_saying_why(client, codes):
     from users.models import User
 
-    plain = user_service.create_user(email="plain@example.com", is_staff=True, is_verified=True)
+    plain = UserFactory(email="plain@example.com", is_staff=True)
     client.force_login(User.objects.get(id=plain.id))
     response = client.get("/admin/permissions/role/")
     assert response.status_code == 403

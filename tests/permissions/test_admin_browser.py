@@ -18,8 +18,8 @@ from permissions.interface import ADMIN_ROLE, permission_service
 from permissions.models import Assignment
 from tests.conftest import STACK
 from tests.support.browser import chromium
+from tests.support.factories import UserFactory
 from tests.support.processes import Process, free_port, manage, port_open, subprocess_env
-from users.interface import user_service
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,7 +49,7 @@ def browser():
 
 
 def _user(email, *, staff=False):
-    return user_service.create_user(email=email, password=PASSWORD, is_staff=staff, is_verified=True)
+    return UserFactory(email=email, password=PASSWORD, is_staff=staff)
 
 
 def _wait(driver, css):
@@ -177,8 +177,8 @@ def test_an_admin_sees_people_in_the_assignments_finds_them_by_email_and_is_told
     admin_role = permission_service.get_role_by_name(name=ADMIN_ROLE)
     permission_service.grant_role(actor_id=None, role_id=admin_role.id, user_id=staff.id)
     reader = permission_service.create_role(actor_id=None, name="reader", permissions=[PERMISSION])
-    bob = user_service.create_user(email="bob@example.com", display_name="Bob Stone")
-    carol = user_service.create_user(email="carol@example.com")
+    bob = UserFactory(email="bob@example.com", display_name="Bob Stone")
+    carol = UserFactory(email="carol@example.com")
     permission_service.grant_role(actor_id=staff.id, role_id=reader.id, user_id=bob.id, scope=SCOPE)
     permission_service.grant_role(actor_id=None, role_id=reader.id, user_id=carol.id)
     _log_in(browser, server, staff.email)

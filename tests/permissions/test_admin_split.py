@@ -12,11 +12,12 @@ import urllib.request
 
 import pytest
 
+from permissions.interface import ADMIN_ROLE
 from permissions.models import Role
 from project.kernel.delegation import provide, provided
 from tests.rpc.servers import start_grpcserve
-from tests.support.rbac import grant_role
-from users.interface import SERVICE_NAME, UserService, user_service
+from tests.support.factories import UserFactory
+from users.interface import SERVICE_NAME, UserService
 from users.rpc.client import GrpcUserService
 
 from .conftest import grant, role
@@ -56,10 +57,9 @@ def test_the_assignment_list_of_50_people_asks_the_users_service_once(client, re
     from users.models import User
 
     assert isinstance(provided(SERVICE_NAME), GrpcUserService)
-    staff = user_service.create_user(email="root@example.com", is_staff=True, is_verified=True)
-    grant_role(staff.id)
+    staff = UserFactory(email="root@example.com", is_staff=True, roles=[ADMIN_ROLE])
     reader = role("reader", ["docs.page.read"])
-    people = [user_service.create_user(email=f"user{n:02}@example.com") for n in range(50)]
+    people = [UserFactory(email=f"user{n:02}@example.com") for n in range(50)]
     for person in people:
         grant(reader, user_id=person.id, actor_id=staff.id)
     client.force_login(User.objects.get(id=staff.id))
@@ -80,9 +80,8 @@ def test_the_assignment_list_of_50_people_asks_the_users_service_once(client, re
 def test_the_audit_log_of_many_actors_asks_the_users_service_once(client, remote_users, codes):
     from users.models import User
 
-    staff = user_service.create_user(email="root@example.com", is_staff=True, is_verified=True)
-    grant_role(staff.id)
-    actors = [user_service.create_user(email=f"actor{n:02}@example.com") for n in range(20)]
+    staff = UserFactory(email="root@example.com", is_staff=True, roles=[ADMIN_ROLE])
+    actors = [UserFactory(email=f"actor{n:02}@example.com") for n in range(20)]
     for n, actor in enumerate(actors):
         grant(Role.objects.get(name="admin"), user_id=actor.id)  # each actor may grant
         grant(role(f"role{n}", ["docs.page.read"]), user_id=staff.id, actor_id=actor.id)

@@ -6,27 +6,25 @@ import pytest
 from rest_framework.test import APIClient
 
 from permissions.interface import ADMIN_ROLE, permission_service
+from tests.support.factories import UserFactory
+from tests.support.http import client_for, error_code
 from tests.support.rbac import new_user
 from users.interface import user_service
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.permissions.urls")]
 
-PASSWORD = "a-Long-unguessable-passphrase-42"
 RBAC = "/api/v1/rbac"
 
 
-def client_for(email: str) -> tuple[APIClient, uuid.UUID]:
-    user = user_service.create_user(email=email, password=PASSWORD, is_verified=True)
-    client = APIClient()
-    response = client.post("/api/v1/auth/token", {"email": email, "password": PASSWORD}, format="json")
-    assert response.status_code == 200, response.content
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access_token']}")
-    return client, user.id
+def account(email: str) -> tuple[APIClient, uuid.UUID]:
+    """A new user's signed-in client, and the user's id."""
+    user = UserFactory(email=email)
+    return client_for(user), user.id
 
 
 @pytest.fixture
 def root():
-    client, user_id = client_for("root@example.com")
+    client, user_id = account("root@example.com")
     admin = permission_service.get_role_by_name(name=ADMIN_ROLE)
     permission_service.grant_role(actor_id=None, role_id=admin.id, user_id=user_id)
     return client, user_id
@@ -34,12 +32,7 @@ def root():
 
 @pytest.fixture
 def ada():
-    return client_for("ada@example.com")
-
-
-def code(response):
-    assert response["Content-Type"] == "application/json", response.content
-    return response.json()["error"]["code"]
+    return account("ada@example.com")
 
 
 def test_without_a_token_every_endpoint_is_401():
@@ -52,7 +45,7 @@ def test_without_the_permission_it_is_403(ada):
     client, _ = ada
     for method, path in [("get", "permissions"), ("get", "roles"), ("get", "groups"), ("get", "assignments")]:
         response = getattr(client, method)(f"{RBAC}/{path}")
-        assert (response.status_code, code(response)) == (403, "permission_denied"), path
+        assert (response.status_code, error_code(response)) == (403, "permission_denied"), path
 
 
 def test_an_admin_builds_roles_groups_and_assignments_and_the_user_sees_the_effect(root, ada):
@@ -105,7 +98,7 @@ def test_checking_someone_elses_permissions_needs_rbac_check_any(root, ada):
     admin, admin_id = root
     client, _ = ada
     body = {"permission": "rbac.role.view", "user_id": str(admin_id)}
-    assert code(client.post(f"{RBAC}/check", body, format="json")) == "permission_denied"
+    assert error_code(client.post(f"{RBAC}/check", body, format="json")) == "permission_denied"
     assert client.get(f"{RBAC}/users/{admin_id}/permissions").status_code == 403
     assert admin.post(f"{RBAC}/check", body, format="json").json() == {"allowed": True}
 
@@ -116,25 +109,25 @@ def test_granting_what_one_does_not_hold_is_403_escalation_denied(root, ada):
     manager = admin.post(f"{RBAC}/roles", {"name": "manager", "permissions": ["rbac.assignment.manage"]}, format="json")
     admin.post(f"{RBAC}/assignments", {"role": manager.json()["id"], "user_id": str(ada_id)}, format="json")
     response = client.post(f"{RBAC}/assignments", {"role": ADMIN_ROLE, "user_id": str(ada_id)}, format="json")
-    assert (response.status_code, code(response)) == (403, "escalation_denied")
+    assert (response.status_code, error_code(response)) == (403, "escalation_denied")
 
 
 def test_conflicts_and_bad_input_have_the_contracts_codes(root):
     admin, _ = root
     admin_role = permission_service.get_role_by_name(name=ADMIN_ROLE)
     response = admin.delete(f"{RBAC}/roles/{admin_role.id}")
-    assert (response.status_code, code(response)) == (409, "system_role_protected")
+    assert (response.status_code, error_code(response)) == (409, "system_role_protected")
     a = admin.post(f"{RBAC}/roles", {"name": "a"}, format="json").json()
     b = admin.post(f"{RBAC}/roles", {"name": "b", "parents": [a["id"]]}, format="json").json()
     response = admin.patch(f"{RBAC}/roles/{a['id']}", {"parents": [b["id"]]}, format="json")
-    assert (response.status_code, code(response)) == (409, "role_cycle")
+    assert (response.status_code, error_code(response)) == (409, "role_cycle")
     response = admin.post(f"{RBAC}/roles", {"name": "c", "permissions": ["no.such.thing"]}, format="json")
-    assert (response.status_code, code(response)) == (400, "unknown_permission")
+    assert (response.status_code, error_code(response)) == (400, "unknown_permission")
     assert "permissions" in response.json()["error"]["details"]
     response = admin.post(f"{RBAC}/check", {"permission": "x.y.z", "scope": "not a scope"}, format="json")
-    assert (response.status_code, code(response)) == (400, "validation_error")
+    assert (response.status_code, error_code(response)) == (400, "validation_error")
     response = admin.get(f"{RBAC}/roles/{uuid.uuid4()}")
-    assert (response.status_code, code(response)) == (404, "role_not_found")
+    assert (response.status_code, error_code(response)) == (404, "role_not_found")
 
 
 def test_a_scoped_manager_grants_and_revokes_in_their_scope_only(root, ada):
@@ -159,7 +152,7 @@ def test_a_scoped_manager_grants_and_revokes_in_their_scope_only(root, ada):
         response = client.post(
             f"{RBAC}/assignments", {"role": "viewer", "user_id": other, "scope": scope}, format="json"
         )
-        assert (response.status_code, code(response)) == (403, "permission_denied"), scope
+        assert (response.status_code, error_code(response)) == (403, "permission_denied"), scope
     outside = admin.post(
         f"{RBAC}/assignments", {"role": viewer["id"], "user_id": other, "scope": "org:other"}, format="json"
     ).json()
@@ -180,7 +173,7 @@ def test_a_grant_or_a_membership_for_an_unknown_or_deactivated_user_is_404_user_
         granted = admin.post(f"{RBAC}/assignments", {"role": "viewer", "user_id": str(user_id)}, format="json")
         joined = admin.post(f"{RBAC}/groups/{group['id']}/members", {"user_id": str(user_id)}, format="json")
         for response in (granted, joined):
-            assert (response.status_code, code(response)) == (404, "user_not_found"), user_id
+            assert (response.status_code, error_code(response)) == (404, "user_not_found"), user_id
             assert response.json()["error"]["details"] == {"user_id": ["The user does not exist or is deactivated."]}
     assert permission_service.list_assignments(role_id=_role_id("viewer")).results == ()
     assert admin.get(f"{RBAC}/groups/{group['id']}/members").json() == {"user_ids": []}
@@ -224,7 +217,7 @@ def test_role_parents_are_given_by_name_or_by_id(root):
         admin.post(f"{RBAC}/roles", {"name": "x", "parents": ["ghost"]}, format="json"),
         admin.patch(f"{RBAC}/roles/{editor.json()['id']}", {"parents": ["ghost"]}, format="json"),
     ):
-        assert (response.status_code, code(response)) == (400, "validation_error")
+        assert (response.status_code, error_code(response)) == (400, "validation_error")
         assert response.json()["error"]["details"] == {"parents": ["No role named 'ghost'."]}
     assert permission_service.list_audit(limit=200).results == audit_before
     assert admin.get(f"{RBAC}/roles/{editor.json()['id']}").json()["parents"] == changed.json()["parents"]
@@ -234,11 +227,11 @@ def test_checking_a_permission_nobody_declared_is_400_unknown_permission(root, a
     admin, _ = root
     client, _ = ada
     response = client.post(f"{RBAC}/check", {"permission": "users.user.fly"}, format="json")
-    assert (response.status_code, code(response)) == (400, "unknown_permission")
+    assert (response.status_code, error_code(response)) == (400, "unknown_permission")
     assert response.json()["error"]["details"] == {"permission": ["Unknown permission: users.user.fly"]}
     checks = [{"permission": "users.user.view"}, {"permission": "users.user.fly"}, {"permission": "rbac.role.view"}]
     response = admin.post(f"{RBAC}/check", {"checks": checks}, format="json")
-    assert (response.status_code, code(response)) == (400, "unknown_permission")
+    assert (response.status_code, error_code(response)) == (400, "unknown_permission")
     assert response.json()["error"]["details"] == {
         "checks": {"1": {"permission": ["Unknown permission: users.user.fly"]}}
     }

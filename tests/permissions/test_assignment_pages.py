@@ -15,7 +15,7 @@ from permissions.models import Assignment, Role
 from tests.support.rbac import new_user
 
 from .conftest import grant, role
-from .test_api import RBAC, client_for
+from .test_api import RBAC, account
 
 pytestmark = pytest.mark.django_db
 
@@ -93,7 +93,7 @@ def test_a_cursor_that_is_not_ours_is_invalid_input(cursor):
 
 @pytest.mark.urls("tests.permissions.urls")
 def test_the_rest_list_pages_with_the_cursor_and_answers_400_with_details_for_bad_input(codes):
-    client, user_id = client_for("pager@example.com")
+    client, user_id = account("pager@example.com")
     admin = permission_service.get_role_by_name(name="admin")
     permission_service.grant_role(actor_id=None, role_id=admin.id, user_id=user_id)
     reader = role("reader", ["docs.page.read"])

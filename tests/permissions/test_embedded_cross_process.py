@@ -6,30 +6,19 @@ memory with no expiry, and it kept answering with the old grant for minutes."""
 
 from __future__ import annotations
 
-import json
 import subprocess
-import urllib.request
 
 import pytest
 
 from permissions.interface import permission_service
+from tests.support.factories import UserFactory
+from tests.support.http import call
 from tests.support.processes import Process, free_port, manage, port_open, subprocess_env
-from users.interface import user_service
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PASSWORD = "correct horse battery staple 42"
 PERMISSION = "users.user.view"
-
-
-def post(base: str, path: str, body: dict, token: str | None = None) -> tuple[int, dict]:
-    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
-    request = urllib.request.Request(base + path, json.dumps(body).encode(), headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
 
 
 @pytest.fixture
@@ -45,13 +34,13 @@ def server(transactional_db, tmp_path):
 
 
 def test_a_revoke_by_another_process_is_seen_by_the_server_at_once(server):
-    bob = user_service.create_user(email="bob@example.com", password=PASSWORD, is_verified=True)
+    bob = UserFactory(email="bob@example.com", password=PASSWORD)
     role = permission_service.create_role(actor_id=None, name="viewer", permissions=[PERMISSION])
     assignment = permission_service.grant_role(actor_id=None, role_id=role.id, user_id=bob.id)
-    status, tokens = post(server, "/api/v1/auth/token", {"email": bob.email, "password": PASSWORD})
+    status, tokens = call("POST", server + "/api/v1/auth/token", {"email": bob.email, "password": PASSWORD})
     assert status == 200, tokens
     for _ in range(3):  # warm whatever the server keeps
-        assert post(server, "/api/v1/rbac/check", {"permission": PERMISSION}, tokens["access_token"]) == (
+        assert call("POST", server + "/api/v1/rbac/check", {"permission": PERMISSION}, tokens["access_token"]) == (
             200,
             {"allowed": True},
         )
@@ -59,7 +48,7 @@ def test_a_revoke_by_another_process_is_seen_by_the_server_at_once(server):
         manage("rbac", "revoke", str(assignment.id)), env=subprocess_env(), capture_output=True, text=True, timeout=120
     )
     assert revoke.returncode == 0, revoke.stderr
-    assert post(server, "/api/v1/rbac/check", {"permission": PERMISSION}, tokens["access_token"]) == (
+    assert call("POST", server + "/api/v1/rbac/check", {"permission": PERMISSION}, tokens["access_token"]) == (
         200,
         {"allowed": False},
     )

@@ -14,7 +14,9 @@ from rest_framework.test import APIClient
 
 from gateway.permissions import OBJECT, RequiresPermission, permission_required
 from permissions.backends import DJANGO_PERMISSIONS, RbacBackend
-from permissions.interface import declared_permissions, permission_service
+from permissions.interface import ADMIN_ROLE, declared_permissions, permission_service
+from tests.support.factories import PASSWORD, UserFactory
+from tests.support.http import client_for, error_code
 from tests.support.rbac import grant_role
 from users.interface import user_service
 from users.models import User
@@ -23,20 +25,7 @@ from .conftest import grant, role
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.probe.urls")]
 
-PASSWORD = "a-Long-unguessable-passphrase-42"
 USERS = "/api/v1/users"
-
-
-def api_client(user) -> APIClient:
-    client = APIClient()
-    response = client.post("/api/v1/auth/token", {"email": user.email, "password": PASSWORD}, format="json")
-    assert response.status_code == 200, response.content
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access_token']}")
-    return client
-
-
-def new_account(email: str, **fields):
-    return user_service.create_user(email=email, password=PASSWORD, is_verified=True, **fields)
 
 
 def fresh(user) -> User:
@@ -45,8 +34,7 @@ def fresh(user) -> User:
 
 
 def error(response) -> tuple[int, str]:
-    assert response["Content-Type"] == "application/json", response.content
-    return response.status_code, response.json()["error"]["code"]
+    return response.status_code, error_code(response)
 
 
 @dataclass(frozen=True)
@@ -64,12 +52,12 @@ class Project:
 
 @pytest.fixture
 def ada():
-    return new_account("ada@example.com")
+    return UserFactory(email="ada@example.com")
 
 
 @pytest.fixture
 def grace():
-    return new_account("grace@example.com")
+    return UserFactory(email="grace@example.com")
 
 
 # --- DRF: RequiresPermission on the users API ------------------------------------------------------
@@ -77,7 +65,7 @@ def grace():
 
 def test_a_user_holding_users_user_view_reads_users_but_cannot_change_them(ada, grace):
     grant(role("user-viewer", ["users.user.view"]), user_id=ada.id)
-    client = api_client(ada)
+    client = client_for(ada)
 
     assert client.get(USERS).status_code == 200
     assert client.get(f"{USERS}/{grace.id}").json()["email"] == "grace@example.com"
@@ -91,14 +79,14 @@ def test_a_user_holding_users_user_view_reads_users_but_cannot_change_them(ada, 
 def test_with_users_user_manage_the_same_user_may_change_them(ada, grace):
     grant(role("user-viewer", ["users.user.view"]), user_id=ada.id)
     grant(role("user-manager", ["users.user.manage"]), user_id=ada.id)
-    response = api_client(ada).patch(f"{USERS}/{grace.id}", {"display_name": "Countess"}, format="json")
+    response = client_for(ada).patch(f"{USERS}/{grace.id}", {"display_name": "Countess"}, format="json")
     assert response.status_code == 200
     assert user_service.get_user(user_id=grace.id).display_name == "Countess"
 
 
 def test_is_superuser_alone_grants_nothing_the_admin_role_does(grace):
-    root = new_account("root@example.com", is_superuser=True, is_staff=True)
-    client = api_client(root)
+    root = UserFactory(email="root@example.com", is_superuser=True, is_staff=True)
+    client = client_for(root)
     assert error(client.get(USERS)) == (403, "permission_denied")
     grant_role(root.id)
     assert client.get(USERS).status_code == 200
@@ -107,17 +95,17 @@ def test_is_superuser_alone_grants_nothing_the_admin_role_does(grace):
 
 def test_without_a_token_it_is_401_and_without_any_role_403(ada):
     assert error(APIClient().get(USERS)) == (401, "not_authenticated")
-    assert error(api_client(ada).get(USERS)) == (403, "permission_denied")
+    assert error(client_for(ada).get(USERS)) == (403, "permission_denied")
 
 
 def test_a_scoped_users_user_view_does_not_open_the_global_user_list(ada):
     grant(role("user-viewer", ["users.user.view"]), user_id=ada.id, scope="org:acme")
-    assert error(api_client(ada).get(USERS)) == (403, "permission_denied")
+    assert error(client_for(ada).get(USERS)) == (403, "permission_denied")
 
 
 def test_a_revoke_takes_effect_at_once(ada):
     assignment = grant(role("user-viewer", ["users.user.view"]), user_id=ada.id)
-    client = api_client(ada)
+    client = client_for(ada)
     assert client.get(USERS).status_code == 200
     permission_service.revoke_assignment(actor_id=None, assignment_id=assignment.id)
     assert error(client.get(USERS)) == (403, "permission_denied")
@@ -128,7 +116,7 @@ def test_a_revoke_takes_effect_at_once(ada):
 
 def test_the_scope_comes_from_the_url_and_holds_in_and_under_the_assignment(ada, codes):
     grant(role("reader", ["docs.page.read"]), user_id=ada.id, scope="org:acme")
-    client = api_client(ada)
+    client = client_for(ada)
     assert client.get("/api/v1/probe/drf/orgs/acme/docs").json() == {"org": "acme"}
     assert error(client.get("/api/v1/probe/drf/orgs/acmex/docs")) == (403, "permission_denied")
     # The mapping by method: writing needs docs.page.write, which ada does not hold.
@@ -137,14 +125,14 @@ def test_the_scope_comes_from_the_url_and_holds_in_and_under_the_assignment(ada,
 
 def test_a_bad_scope_from_the_request_is_a_400_envelope_not_a_500(ada, codes):
     grant(role("reader", ["docs.page.read"]), user_id=ada.id)
-    response = api_client(ada).get("/api/v1/probe/drf/orgs/acme!/docs")
+    response = client_for(ada).get("/api/v1/probe/drf/orgs/acme!/docs")
     assert error(response) == (400, "validation_error")
     assert "scope" in response.json()["error"]["details"]
 
 
 def test_object_level_checks_use_the_objects_scope(ada, codes):
     grant(role("reader", ["docs.page.read"]), user_id=ada.id, scope="org:acme")
-    client = api_client(ada)
+    client = client_for(ada)
     assert client.get("/api/v1/probe/drf/docs/a").status_code == 200  # org:acme/project:1
     assert error(client.get("/api/v1/probe/drf/docs/b")) == (403, "permission_denied")  # org:beta
     assert error(client.get("/api/v1/probe/drf/docs/g")) == (403, "permission_denied")  # global
@@ -188,7 +176,7 @@ def test_the_decorator_refuses_what_it_cannot_check():
 
 def test_the_decorator_answers_api_views_with_the_envelope(ada, codes):
     assert error(APIClient().get("/api/v1/probe/docs")) == (401, "not_authenticated")
-    client = api_client(ada)
+    client = client_for(ada)
     assert error(client.get("/api/v1/probe/docs")) == (403, "permission_denied")
     grant(role("reader", ["docs.page.read"]), user_id=ada.id, scope="org:acme")
     assert error(client.get("/api/v1/probe/docs")) == (403, "permission_denied")  # global: not held
@@ -201,7 +189,7 @@ def test_the_decorator_answers_api_views_with_the_envelope(ada, codes):
 
 def test_the_decorator_takes_the_scope_from_the_url(ada, codes):
     grant(role("reader", ["docs.page.read"]), user_id=ada.id, scope="org:acme")
-    client = api_client(ada)
+    client = client_for(ada)
     assert client.get("/api/v1/probe/orgs/acme/docs").json() == {"org": "acme"}
     assert error(client.get("/api/v1/probe/orgs/beta/docs")) == (403, "permission_denied")
 
@@ -329,7 +317,7 @@ def signed_in(client, user):
 
 
 def test_staff_with_only_rbac_role_view_sees_roles_read_only_and_not_users(client, codes):
-    staff = new_account("staff@example.com", is_staff=True)
+    staff = UserFactory(email="staff@example.com", is_staff=True)
     grant(role("role-viewer", ["rbac.role.view"]), user_id=staff.id)
     reader = role("reader", ["docs.page.read"])
     signed_in(client, staff)
@@ -350,7 +338,7 @@ def test_staff_with_only_rbac_role_view_sees_roles_read_only_and_not_users(clien
 
 
 def test_staff_without_any_role_sees_nothing_in_the_admin(client):
-    staff = new_account("staff@example.com", is_staff=True, is_superuser=True)
+    staff = UserFactory(email="staff@example.com", is_staff=True, is_superuser=True)
     signed_in(client, staff)
     index = client.get("/admin/")
     assert index.status_code == 200
@@ -362,8 +350,7 @@ def test_staff_without_any_role_sees_nothing_in_the_admin(client):
 
 
 def test_the_admin_role_sees_every_model(client):
-    staff = new_account("staff@example.com", is_staff=True)
-    grant_role(staff.id)
+    staff = UserFactory(email="staff@example.com", is_staff=True, roles=[ADMIN_ROLE])
     signed_in(client, staff)
     index = client.get("/admin/").content.decode()
     for model in django_admin.site._registry:
@@ -379,9 +366,9 @@ def test_the_admin_role_without_the_staff_flag_does_not_open_the_admin(client, a
 
 
 def test_a_session_viewer_cannot_revoke_sessions_from_the_admin(client, ada):
-    staff = new_account("staff@example.com", is_staff=True)
+    staff = UserFactory(email="staff@example.com", is_staff=True)
     grant(role("session-viewer", ["auth.session.view"]), user_id=staff.id)
-    api_client(ada)  # a session to look at
+    client_for(ada)  # a session to look at
     signed_in(client, staff)
     listing = client.get("/admin/gatehouse_auth/session/")
     assert listing.status_code == 200

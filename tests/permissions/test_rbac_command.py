@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from permissions.interface import permission_service
 from permissions.models import Assignment
+from tests.support.factories import UserFactory
 from tests.support.processes import ROOT, manage, subprocess_env
 from tests.support.rbac import grant_role, new_user
 from users.interface import user_service
@@ -40,7 +41,7 @@ def denied(*args) -> str:
 
 
 def test_an_operator_grants_checks_explains_exports_and_revokes(codes):
-    ada = user_service.create_user(email="ada@example.com")
+    ada = UserFactory(email="ada@example.com")
     role("reader", ["docs.page.read"])
     assignment_id = rbac("grant", "reader", "--user", "ada@example.com", "--scope", "org:acme")
     assert rbac("check", "ada@example.com", "docs.page.read", "--scope", "org:acme/p:1") == "allowed"
@@ -76,7 +77,7 @@ def test_grant_refuses_a_user_who_does_not_exist_or_is_deactivated(codes):
 
 
 def test_sync_makes_the_state_what_the_file_says_and_a_second_run_changes_nothing(codes, tmp_path):
-    ada = user_service.create_user(email="ada@example.com")
+    ada = UserFactory(email="ada@example.com")
     role("old", ["docs.page.read"])
     document = {
         "roles": [
@@ -113,8 +114,8 @@ def test_sync_makes_the_state_what_the_file_says_and_a_second_run_changes_nothin
 
 def _world():
     """A superuser holding admin, a reader role held by ada: what a bad sync must leave alone."""
-    root = user_service.create_user(email="root@example.com", is_superuser=True)
-    ada = user_service.create_user(email="ada@example.com")
+    root = UserFactory(email="root@example.com", is_superuser=True)
+    ada = UserFactory(email="ada@example.com")
     grant_role(root.id)
     reader = role("reader", ["docs.page.read"])
     permission_service.grant_role(actor_id=None, role_id=reader.id, user_id=ada.id, scope="org:acme")
@@ -373,7 +374,7 @@ def test_an_exported_file_still_syncs_once_a_holder_is_deactivated(codes, tmp_pa
 def test_check_answers_with_its_exit_status_as_a_script_sees_it(transactional_db, codes):
     """Issue 16 item 13: 0 allowed, 1 denied, 2 a usage error; an unknown id is as unknown as an
     unknown email. The real `manage.py`, so the status is the process's."""
-    ada = user_service.create_user(email="ada@example.com")
+    ada = UserFactory(email="ada@example.com")
     reader = role("reader", ["docs.page.read"])
     permission_service.grant_role(actor_id=None, role_id=reader.id, user_id=ada.id, scope="org:acme")
     unknown = str(uuid.uuid4())

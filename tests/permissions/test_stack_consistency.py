@@ -1,7 +1,6 @@
 """Two processes, one Redis: once a revoke has returned here, the other process denies at once,
 though it had the grant warm in its own memory and in the shared cache."""
 
-import sys
 import uuid
 
 import pytest
@@ -9,7 +8,7 @@ import pytest
 from permissions.core import selectors, services
 from permissions.models import Assignment
 from tests.support.children import LineChild
-from tests.support.processes import subprocess_env
+from tests.support.factories import UserFactory
 from tests.support.rbac import new_user
 
 from .conftest import grant, role
@@ -79,49 +78,20 @@ def test_after_each_revoke_the_other_process_denies_at_once(codes, checker):
 
 
 @pytest.fixture
-def broker(settings):
-    """A private events exchange, so that nothing is published to (or taken from) the shared one."""
-    from project.events.topology import all_queues
-    from tests.events.broker import Broker
-
-    namespace = f"test-rbac-{uuid.uuid4().hex[:10]}"
-    settings.GATEHOUSE_EVENTS_EXCHANGE = f"{namespace}.events"
-    broker = Broker(settings.CELERY_BROKER_URL, settings.GATEHOUSE_EVENTS_EXCHANGE)
-    broker.namespace = namespace
-    broker.task_queue = f"{namespace}.tasks"
-    yield broker
-    broker.delete(
-        queues=[queue.name for queue in all_queues()] + [broker.task_queue],
-        exchanges=[settings.GATEHOUSE_EVENTS_EXCHANGE, broker.task_queue],
-    )
-
-
-@pytest.fixture
 def permissions_worker(broker, tmp_path):
-    from project.events.topology import queue_name
-    from tests.support.processes import Process
+    from tests.support.processes import celery_worker
 
-    args = [sys.executable, "-m", "celery", "-A", "project", "worker", "-l", "info", "-P", "solo"]
-    args += ["--concurrency", "1", "-Q", broker.task_queue, "-n", f"{broker.namespace}-rbac@%h"]
-    args += ["--without-mingle", "--without-gossip"]
-    env = subprocess_env(
-        GATEHOUSE_EVENTS_EXCHANGE=broker.exchange_name,
-        GATEHOUSE_EVENT_CONSUMERS="permissions",
-        GATEHOUSE_OUTBOX_SWEEP_AGE="0",
-        CELERY_SKIP_CHECKS="1",
-    )
-    worker = Process("permissions-worker", args, env=env, log_dir=tmp_path)
-    worker.wait_until(lambda: broker.consumer_count(queue_name("permissions")) >= 1, timeout=30, what="consuming")
+    worker = celery_worker(broker, "permissions", log_dir=tmp_path, name="rbac", GATEHOUSE_OUTBOX_SWEEP_AGE="0")
     yield worker
     worker.stop(timeout=10)
 
 
 def test_a_deactivation_reaches_the_worker_and_every_process_denies(codes, checker, permissions_worker):
     from permissions.models import DeactivatedUser
-    from tests.events.broker import wait_for
+    from tests.support.broker import wait_for
     from users.interface import user_service
 
-    ada = user_service.create_user(email="ada@example.com")
+    ada = UserFactory(email="ada@example.com")
     grant(role("reader", ["docs.page.read"]), user_id=ada.id)
     assert checker.check(ada.id, "docs.page.read")
 

@@ -7,7 +7,6 @@ import json
 import sys
 import urllib.error
 import urllib.request
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,12 +15,9 @@ import pytest
 from django.conf import settings as django_settings
 
 from auth.core import keys
-from auth.interface import ClientInfo, auth_service
+from permissions.interface import ADMIN_ROLE
+from tests.support.factories import SessionFactory, UserFactory
 from tests.support.processes import Process, free_port, port_open, subprocess_env
-from tests.support.rbac import grant_role
-from users.interface import user_service
-
-PASSWORD = "a-Long-unguessable-passphrase-42"
 
 
 @pytest.fixture(autouse=True)
@@ -66,21 +62,12 @@ def tally(request):
 
 
 def new_user(*, admin: bool = False, email: str | None = None):
-    user = user_service.create_user(
-        email=email or f"{'admin' if admin else 'user'}-{uuid.uuid4().hex[:10]}@example.com",
-        password=PASSWORD,
-        display_name="Reliability",
-        is_verified=True,
-    )
-    if admin:
-        grant_role(user.id)
-    return user
+    return UserFactory(**({"email": email} if email else {}), roles=[ADMIN_ROLE] if admin else [])
 
 
 def access_token_for(user) -> str:
     """A fresh session for the user, opened through the auth service (as POST /auth/token does)."""
-    pair = auth_service.login(email=user.email, password=PASSWORD, client=ClientInfo(ip="127.0.0.1"))
-    return pair.access_token
+    return SessionFactory(user=user).access_token
 
 
 class Web:

@@ -19,6 +19,7 @@ from permissions.rpc.client import GrpcPermissionService
 from project.celery import app as celery_app
 from project.events.relay import relay_all
 from tests.rpc.servers import start_grpcserve
+from tests.support.factories import GroupFactory
 from tests.support.rbac import grant_role
 from users.interface import user_service
 
@@ -210,8 +211,7 @@ def _try_another_users_objects(tally):
     # The victim's RBAC objects: a role granted to them, a group they are in.
     role = permission_service.create_role(actor_id=None, name="victims-role", permissions=["users.user.view"])
     assignment = permission_service.grant_role(actor_id=None, role_id=role.id, user_id=victim.id)
-    group = permission_service.create_group(actor_id=None, name="victims-group")
-    permission_service.add_group_member(actor_id=None, group_id=group.id, user_id=victim.id)
+    group = GroupFactory(name="victims-group", members=[victim.id])
     while relay_all():  # the notices those send
         pass
     unread_before = notification_service.count_unread(user_id=victim.id)

@@ -13,9 +13,10 @@ from rest_framework.test import APIClient
 
 from gateway import edge
 from permissions.interface import ADMIN_ROLE, permission_service
+from tests.support.factories import PASSWORD
 from users.interface import user_service
 
-from .conftest import PASSWORD, access_token_for, new_user
+from .conftest import access_token_for, new_user
 
 pytestmark = pytest.mark.django_db
 

@@ -35,13 +35,14 @@ from project.events.outbox import outbox_record
 from project.events.relay import resume_fast_path
 from project.events.topology import queue_name
 from project.kernel.events import Envelope
-from tests.events.broker import wait_for
 from tests.probe.handlers import CONSUMER as PROBE
 from tests.probe.handlers import CRASH_AFTER_COMMIT_EXIT_CODE, PROBE_EVENT
+from tests.support.broker import wait_for
+from tests.support.factories import PASSWORD
 from tests.support.processes import Process, manage, subprocess_env
 from users.interface import USER_REGISTERED
 
-from .conftest import PASSWORD, Web
+from .conftest import Web
 from .faults import RabbitNode, call, consumption, machine_services_answer
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]

@@ -32,11 +32,12 @@ from django.db import InterfaceError, OperationalError
 
 from gateway.errors import ApiErrorMiddleware, exception_handler, handler500
 from project.events.topology import all_queues, queue_name
-from tests.events.broker import Broker
 from tests.probe.handlers import CONSUMER as PROBE
+from tests.support.broker import Broker
+from tests.support.factories import PASSWORD
 from tests.support.processes import Process, manage, subprocess_env
 
-from .conftest import PASSWORD, Web
+from .conftest import Web
 from .faults import PostgresCluster, call, machine_services_answer
 
 # How long PostgreSQL stays down (CI keeps it short; set it longer to soak).

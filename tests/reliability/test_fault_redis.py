@@ -16,8 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -26,13 +24,13 @@ import pytest
 import redis
 
 from auth.core import keys
-from permissions.interface import ADMIN_ROLE, permission_service
+from permissions.interface import ADMIN_ROLE
+from tests.support import http
+from tests.support.factories import PASSWORD, UserFactory
 from tests.support.processes import Process, free_port, port_open, subprocess_env
-from users.interface import user_service
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "a-Long-unguessable-passphrase-42"
 # How long Redis stays down under load (issue 8 asks for 60 s; CI may shorten it).
 OUTAGE_SECONDS = float(os.environ.get("GATEHOUSE_FAULT_OUTAGE_SECONDS", "8"))
 
@@ -55,24 +53,7 @@ class RedisServer:
 
 
 def call(port, method, path, body=None, token=None):
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else {}
-    except urllib.error.HTTPError as error:
-        raw = error.read()
-        return error.code, json.loads(raw) if raw else {}
-
-
-def login(port, email):
-    status, body = call(port, "POST", "/api/v1/auth/token", {"email": email, "password": PASSWORD})
-    assert status == 200, body
-    return body["access_token"]
+    return http.call(method, f"http://127.0.0.1:{port}{path}", body, token)
 
 
 @pytest.fixture
@@ -96,12 +77,9 @@ def world(tmp_path):
         log_dir=tmp_path,
     )
     web.wait_until(lambda: port_open(port) and call(port, "GET", "/healthz")[0] == 200, timeout=60)
-    admin = user_service.create_user(email="admin@example.com", password=PASSWORD, is_verified=True)
-    permission_service.grant_role(
-        actor_id=None, role_id=permission_service.get_role_by_name(name=ADMIN_ROLE).id, user_id=admin.id
-    )
-    bob = user_service.create_user(email="bob@example.com", password=PASSWORD, is_verified=True)
-    carol = user_service.create_user(email="carol@example.com", password=PASSWORD, is_verified=True)
+    UserFactory(email="admin@example.com", roles=[ADMIN_ROLE])
+    bob = UserFactory(email="bob@example.com")
+    carol = UserFactory(email="carol@example.com")
     yield {"store": store, "port": port, "bob": bob, "carol": carol}
     web.stop()
     if store.process.popen.poll() is None:
@@ -111,8 +89,8 @@ def world(tmp_path):
 
 def test_redis_down_under_load_then_back_no_5xx_no_stale_grant(world):
     port, store, bob = world["port"], world["store"], world["bob"]
-    admin_token = login(port, "admin@example.com")
-    bob_token = login(port, "bob@example.com")
+    admin_token = http.tokens_from(f"http://127.0.0.1:{port}", "admin@example.com")["access_token"]
+    bob_token = http.tokens_from(f"http://127.0.0.1:{port}", "bob@example.com")["access_token"]
 
     status, viewer = call(port, "POST", "/api/v1/rbac/roles",
                           {"name": "viewer", "permissions": ["users.user.view"]}, admin_token)  # fmt: skip

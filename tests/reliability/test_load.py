@@ -38,13 +38,14 @@ from project.events.models import OutboxEvent
 from project.events.relay import resume_fast_path
 from project.events.topology import all_queues, queue_name
 from project.settings import PASSWORD_HASHERS as PRODUCTION_HASHERS
-from tests.events.broker import Broker, wait_for
 from tests.probe.handlers import CONSUMER as PROBE
+from tests.support.broker import Broker, wait_for
+from tests.support.factories import PASSWORD, UserFactory
 from tests.support.processes import ROOT, Process, manage, subprocess_env
-from users.interface import USER_REGISTERED, user_service
+from users.interface import USER_REGISTERED
 from users.models import User
 
-from .conftest import PASSWORD, Web
+from .conftest import Web
 from .faults import call, consumption
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -122,9 +123,7 @@ def test_a_mixed_auth_workload_from_another_process_has_no_error_and_no_memory_g
     events, processes, tmp_path, settings
 ):
     settings.PASSWORD_HASHERS = PRODUCTION_HASHERS  # the users' hashes are Argon2id, as deployed
-    users = [
-        user_service.create_user(email=f"load-{n}@example.com", password=PASSWORD, is_verified=True) for n in range(4)
-    ]
+    users = [UserFactory(email=f"load-{n}@example.com") for n in range(4)]
     server = web(processes, tmp_path, events, GATEHOUSE_TEST_REAL_HASHER="1")
     workers = worker_pids(server.process.popen.pid)
     assert len(workers) == 2
@@ -226,7 +225,7 @@ def test_one_refresh_token_sent_by_many_callers_at_once_leaves_one_usable_token_
     the grace, the old token sent again is still 401 and reports nothing new."""
     server = web(processes, tmp_path, events, "--threads", str(RACERS // 2),
                  GATEHOUSE_REFRESH_REUSE_GRACE=str(GRACE_SECONDS))  # fmt: skip
-    user = user_service.create_user(email="racer@example.com", password=PASSWORD, is_verified=True)
+    user = UserFactory(email="racer@example.com")
     made = succeeded = 0
     statuses: Counter = Counter()
     raced = []

@@ -10,8 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from auth.models import LoginFailure
+from tests.support.factories import PASSWORD
 
-from .conftest import PASSWORD, Web, new_user
+from .conftest import Web, new_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

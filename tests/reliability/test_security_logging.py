@@ -8,7 +8,9 @@ import logging
 import pytest
 from rest_framework.test import APIClient
 
-from .conftest import PASSWORD, access_token_for, new_user
+from tests.support.factories import PASSWORD
+
+from .conftest import access_token_for, new_user
 
 pytestmark = pytest.mark.django_db
 

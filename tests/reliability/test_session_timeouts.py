@@ -12,16 +12,11 @@ from rest_framework.test import APIClient
 
 from auth.models import Session
 from tests.auth.conftest import sid_of
+from tests.support.http import tokens_of
 
-from .conftest import PASSWORD, new_user
+from .conftest import new_user
 
 pytestmark = pytest.mark.django_db
-
-
-def login(client, user) -> dict:
-    response = client.post("/api/v1/auth/token", {"email": user.email, "password": PASSWORD}, format="json")
-    assert response.status_code == 200
-    return response.json()
 
 
 def refresh(client, token: str):
@@ -35,7 +30,7 @@ def idle_for(session_id: str, seconds: int) -> None:
 def test_a_session_idle_past_the_timeout_ends_at_its_next_refresh(settings, tally):
     settings.GATEHOUSE_SESSION_IDLE_TIMEOUT = 3600
     client, user = APIClient(), new_user()
-    pair = login(client, user)
+    pair = tokens_of(client, user.email)
     idle_for(sid_of(pair["access_token"]), 3601)
     response = refresh(client, pair["refresh_token"])
     tally.record(response.status_code == 401, response.status_code)
@@ -46,13 +41,13 @@ def test_a_session_idle_past_the_timeout_ends_at_its_next_refresh(settings, tall
     tally.record(me.status_code == 401, me.status_code)
     assert me.status_code == 401
     # Signing in again opens a fresh session.
-    assert refresh(client, login(client, user)["refresh_token"]).status_code == 200
+    assert refresh(client, tokens_of(client, user.email)["refresh_token"]).status_code == 200
 
 
 def test_a_session_in_use_never_idles_out(settings, tally):
     settings.GATEHOUSE_SESSION_IDLE_TIMEOUT = 3600
     client, user = APIClient(), new_user()
-    pair = login(client, user)
+    pair = tokens_of(client, user.email)
     for _ in range(3):
         idle_for(sid_of(pair["access_token"]), 3500)  # each refresh within the timeout
         response = refresh(client, pair["refresh_token"])
@@ -64,7 +59,7 @@ def test_a_session_in_use_never_idles_out(settings, tally):
 def test_no_idle_timeout_when_it_is_zero(settings, tally):
     settings.GATEHOUSE_SESSION_IDLE_TIMEOUT = 0
     client, user = APIClient(), new_user()
-    pair = login(client, user)
+    pair = tokens_of(client, user.email)
     idle_for(sid_of(pair["access_token"]), 86400 * 29)
     response = refresh(client, pair["refresh_token"])
     tally.record(response.status_code == 200, response.status_code)

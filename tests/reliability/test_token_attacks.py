@@ -27,9 +27,7 @@ from auth.core import keys
 from auth.interface import (
     EMAIL_VERIFICATION_REQUESTED,
     PASSWORD_RESET_REQUESTED,
-    ClientInfo,
     InvalidToken,
-    auth_service,
 )
 from auth.models import OneTimeToken, SigningKey
 from auth.rpc.client import GrpcAuthService
@@ -38,9 +36,10 @@ from project.events.relay import relay_all
 from tests.auth.conftest import sealed_token
 from tests.auth.test_access_tokens import b64, hs256, public_key_forms, rs256, signed, unsigned
 from tests.rpc.servers import start_grpcserve
+from tests.support.factories import PASSWORD, SessionFactory
 from users.interface import user_service
 
-from .conftest import PASSWORD, Web, new_user
+from .conftest import Web, new_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -167,14 +166,10 @@ def web(transactional_db, tmp_path):
     server.stop()
 
 
-def login(user) -> tuple[str, str]:
-    pair = auth_service.login(email=user.email, password=PASSWORD, client=ClientInfo(ip="127.0.0.1"))
-    return pair.access_token, pair.refresh_token
-
-
 def test_every_verifier_refuses_every_forgery_and_accepts_the_genuine_token(auth_grpc, web, tally):
     user = new_user()
-    access, refresh = login(user)
+    pair = SessionFactory(user=user)
+    access, refresh = pair.access_token, pair.refresh_token
     verifiers = {"web (in-process)": rest_verifier(), "gRPC AuthService": grpc_verifier(auth_grpc.target)}
     verifiers["web (gunicorn)"] = web_verifier(web)
     made = forgeries(access, refresh)
@@ -197,12 +192,12 @@ def test_a_rotated_key_verifies_everywhere_until_its_publication_ends_then_nowhe
     user = new_user()
     remote = grpc_verifier(auth_grpc.target)
     local = rest_verifier()
-    old_access, _ = login(user)
+    old_access = SessionFactory(user=user).access_token
     old_kid = jwt.get_unverified_header(old_access)["kid"]
     assert remote(old_access) and local(old_access)  # the gRPC process now holds the old key set
 
     new_key = keys.signing_key_create()
-    new_access, _ = login(user)
+    new_access = SessionFactory(user=user).access_token
     assert jwt.get_unverified_header(new_access)["kid"] == new_key.kid
     time.sleep(1.1)  # a process looks for a key it does not know at most once a second
     for verifier in (remote, local):
@@ -227,7 +222,7 @@ def test_a_rotated_key_verifies_everywhere_until_its_publication_ends_then_nowhe
 
 def test_a_cached_key_stops_verifying_the_moment_its_publication_ends(tally):
     user = new_user()
-    access, _ = login(user)
+    access = SessionFactory(user=user).access_token
     kid = jwt.get_unverified_header(access)["kid"]
     keys.signing_key_create()
     SigningKey.objects.filter(kid=kid).update(publish_until=timezone.now() + timedelta(seconds=1))
@@ -241,7 +236,8 @@ def test_a_cached_key_stops_verifying_the_moment_its_publication_ends(tally):
 
 def test_refresh_reuse_seen_by_one_process_revokes_the_family_for_every_verifier(auth_grpc, web, tally):
     user = new_user()
-    access, refresh = login(user)
+    pair = SessionFactory(user=user)
+    access, refresh = pair.access_token, pair.refresh_token
     status, rotated = web.call("POST", "/api/v1/auth/token/refresh", {"refresh_token": refresh})
     assert status == 200
     time.sleep(0.1)

@@ -7,6 +7,7 @@ from django.test import override_settings
 from project.kernel.errors import Unauthenticated
 from protos.gatehouse.users.v1 import users_pb2 as pb
 from protos.gatehouse.users.v1 import users_pb2_grpc
+from tests.support.factories import UserFactory
 
 TOKEN = "test-only-grpc-token"
 
@@ -64,9 +65,9 @@ def test_verify_password_over_grpc_is_bounded_per_account(start_server, transact
     """Issue 15 item 5: gRPC UserService.VerifyPassword answered every guess. It now refuses
     (RESOURCE_EXHAUSTED, too_many_attempts) after GATEHOUSE_VERIFY_PASSWORD_MAX_FAILURES wrong
     passwords for one account, the right one included."""
-    from users.interface import PasswordChecksExhausted, user_service
+    from users.interface import PasswordChecksExhausted
 
-    user_service.create_user(email="ada@example.com", password="a-Long-unguessable-passphrase-42")
+    UserFactory(email="ada@example.com")
     server = start_server("users", GATEHOUSE_VERIFY_PASSWORD_MAX_FAILURES="3")
     from users.rpc.client import GrpcUserService
 

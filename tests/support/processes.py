@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -84,3 +85,30 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.2)
         return sock.connect_ex((host, port)) == 0
+
+
+def celery_worker(broker, consumer: str, *, log_dir: Path, name: str = "", pool: str = "solo", **env: str) -> Process:
+    """A `celery worker` hosting the event consumer `consumer` and the tasks sent to the private task
+    queue of `broker` (the fixture), on its private exchange; returned once it consumes both."""
+    from project.events.topology import queue_name
+
+    name = name or consumer
+    args = [sys.executable, "-m", "celery", "-A", "project", "worker", "-l", "info", "-P", pool, "--concurrency", "1"]
+    args += ["-Q", broker.task_queue, "-n", f"{broker.namespace}-{name}@%h", "--without-mingle", "--without-gossip"]
+    env = subprocess_env(
+        GATEHOUSE_EVENTS_EXCHANGE=broker.exchange_name,
+        GATEHOUSE_EVENT_CONSUMERS=consumer,
+        CELERY_SKIP_CHECKS="1",
+        **env,
+    )
+    process = Process(f"{name}-{uuid.uuid4().hex[:6]}", args, env=env, log_dir=log_dir)
+    try:
+        process.wait_until(
+            lambda: broker.consumer_count(queue_name(consumer)) >= 1 and broker.consumer_count(broker.task_queue) >= 1,
+            timeout=30,
+            what="consuming",
+        )
+    except BaseException:
+        process.stop()
+        raise
+    return process

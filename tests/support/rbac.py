@@ -1,7 +1,7 @@
 """RBAC for tests: `is_superuser` grants nothing, the `admin` role does (docs/rbac.md).
 
-Grants and memberships are refused for users that do not exist (issue 16 item 3): tests give
-roles to real users, made by `new_user()`.
+Grants and memberships are refused for users that do not exist: tests give roles to real users,
+made by `new_user()` (or `tests.support.factories.UserFactory`).
 """
 
 from __future__ import annotations
@@ -9,13 +9,14 @@ from __future__ import annotations
 import uuid
 
 from permissions.interface import ADMIN_ROLE, Assignment, permission_service
+from tests.support.factories import UserFactory
 from users.interface import user_service
 
 
 def new_user(*, email: str | None = None, active: bool = True) -> uuid.UUID:
-    """The id of a new user, made through the users interface (no password: it cannot sign in);
-    deactivated when `active` is False."""
-    user = user_service.create_user(email=email or f"user-{uuid.uuid4().hex[:12]}@example.com")
+    """The id of a new user (UserFactory's), deactivated through the users interface when `active`
+    is False."""
+    user = UserFactory(**({"email": email} if email else {}))
     if not active:
         user_service.deactivate_user(user_id=user.id)
     return user.id

@@ -5,16 +5,14 @@ import pytest
 from django.test import override_settings
 
 from auth.interface import auth_service
-from users.interface import user_service
+from tests.support.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-PASSWORD = "a-Long-unguessable-passphrase-42"
 
 
 @pytest.fixture
 def staff():
-    return user_service.create_user(email="root@example.com", password=PASSWORD, is_staff=True, is_superuser=True)
+    return UserFactory(email="root@example.com", is_staff=True, is_superuser=True)
 
 
 def admin_login(client, password=PASSWORD, otp=""):
@@ -61,7 +59,7 @@ def test_the_admin_login_leaves_no_token_session_behind(client, staff):
 
 
 def test_a_plain_user_cannot_enter_the_admin(client):
-    user_service.create_user(email="root@example.com", password=PASSWORD)
+    UserFactory(email="root@example.com")
     response = admin_login(client)
     assert response.status_code == 200
     assert client.get("/admin/").status_code == 302

@@ -9,20 +9,17 @@ from notifications.interface import TYPE_PASSWORD_CHANGED
 from notifications.models import Notification
 from project.events.models import OutboxEvent
 from project.events.relay import relay_all
-from users.interface import user_service
+from tests.support.factories import PASSWORD, UserFactory
 from users.models import User
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "a-Long-unguessable-passphrase-42"
 NEW_PASSWORD = "another-Long-passphrase-77"
 
 
 @pytest.fixture
 def staff():
-    return user_service.create_user(
-        email="root@example.com", password=PASSWORD, is_staff=True, is_superuser=True, is_verified=True
-    )
+    return UserFactory(email="root@example.com", is_staff=True, is_superuser=True)
 
 
 def api_access_token(password=PASSWORD) -> tuple[int, str]:

@@ -2,18 +2,18 @@
 
 import pytest
 
+from permissions.interface import ADMIN_ROLE
+from tests.support.factories import PASSWORD, AssignmentFactory, GroupFactory, RoleFactory, UserFactory
 from tests.support.rbac import grant_role
 from users.interface import user_service
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "a-Long-unguessable-passphrase-42"
-
 
 @pytest.fixture
 def admin_client(client):
-    root = user_service.create_user(email="root@example.com", password=PASSWORD, is_staff=True)
-    grant_role(root.id)  # the admin role: is_superuser grants nothing
+    # The admin role: is_superuser grants nothing.
+    UserFactory(email="root@example.com", is_staff=True, roles=[ADMIN_ROLE])
     assert client.login(username="root@example.com", password=PASSWORD)
     return client
 
@@ -37,7 +37,7 @@ def test_a_weak_password_in_the_admin_shows_the_services_error_and_creates_nothi
 
 
 def test_a_user_edited_in_the_admin_is_updated_by_the_service(admin_client):
-    grace = user_service.create_user(email="grace@example.com")
+    grace = UserFactory(email="grace@example.com")
     response = admin_client.post(
         f"/admin/users/user/{grace.id}/change/",
         {"email": "grace@example.com", "display_name": "Grace H.", "is_verified": "on"},
@@ -48,7 +48,7 @@ def test_a_user_edited_in_the_admin_is_updated_by_the_service(admin_client):
 
 
 def test_deactivating_in_the_admin_revokes_access(admin_client):
-    grace = user_service.create_user(email="grace@example.com")
+    grace = UserFactory(email="grace@example.com")
     response = admin_client.post("/admin/users/user/", {"action": "deactivate", "_selected_action": [str(grace.id)]})
     assert response.status_code == 302
     assert user_service.get_user(user_id=grace.id).is_active is False
@@ -59,13 +59,12 @@ def test_a_users_page_shows_their_roles_groups_and_permissions_with_the_explain_
 
     from permissions.interface import permission_service
 
-    grace = user_service.create_user(email="grace@example.com")
+    grace = UserFactory(email="grace@example.com")
     reader = permission_service.create_role(actor_id=None, name="reader", permissions=["users.user.view"])
     permission_service.create_role(actor_id=None, name="auditor", permissions=["rbac.audit.view"])
     direct = grant_role(grace.id, "reader", scope="org:acme")
     grant_role(grace.id, "auditor")
-    editors = permission_service.create_group(actor_id=None, name="editors")
-    permission_service.add_group_member(actor_id=None, group_id=editors.id, user_id=grace.id)
+    editors = GroupFactory(name="editors", members=[grace.id])
     permission_service.grant_role(actor_id=None, role_id=reader.id, group_id=editors.id)
 
     page = unescape(admin_client.get(f"/admin/users/user/{grace.id}/change/").content.decode())
@@ -87,13 +86,11 @@ def test_a_users_page_shows_their_roles_groups_and_permissions_with_the_explain_
 
 
 def test_a_users_page_shows_only_the_access_its_viewer_may_see(client):
-    from permissions.interface import permission_service
     from users.models import User
 
-    viewer = user_service.create_user(email="viewer@example.com", is_staff=True)
-    role = permission_service.create_role(actor_id=None, name="user-viewer", permissions=["users.user.view"])
-    permission_service.grant_role(actor_id=None, role_id=role.id, user_id=viewer.id)
-    grace = user_service.create_user(email="grace@example.com")
+    viewer = UserFactory(email="viewer@example.com", is_staff=True)
+    AssignmentFactory(role=RoleFactory(name="user-viewer", permissions=["users.user.view"]), user_id=viewer.id)
+    grace = UserFactory(email="grace@example.com")
     grant_role(grace.id, "user-viewer")
     client.force_login(User.objects.get(id=viewer.id))
     page = client.get(f"/admin/users/user/{grace.id}/change/")

@@ -5,35 +5,19 @@ for a password reset there."""
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
-
 import pytest
 from django.core import mail
 
 from auth.interface import EMAIL_VERIFICATION_REQUESTED, PASSWORD_RESET_REQUESTED
-from permissions.interface import permission_service
 from project.events.relay import relay_all
 from tests.auth.conftest import events, sealed_token
+from tests.support.factories import PASSWORD, AssignmentFactory, RoleFactory, UserFactory
+from tests.support.http import call
 from users.interface import user_service
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PASSWORD = "a-Long-unguessable-passphrase-42"
 ATTACKER_MAILBOX = "mallory@evil.example.com"
-
-
-def call(method: str, url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
-    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else {}
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
 
 
 def drain():
@@ -43,12 +27,11 @@ def drain():
 
 @pytest.fixture
 def world(live_server, in_process_tasks):
-    victim = user_service.create_user(email="victim@example.com", password=PASSWORD, is_verified=True)
-    manager = user_service.create_user(email="manager@example.com", password=PASSWORD, is_verified=True)
-    role = permission_service.create_role(
-        actor_id=None, name="user-manager", permissions=["users.user.manage", "users.user.view"]
+    victim = UserFactory(email="victim@example.com")
+    manager = UserFactory(email="manager@example.com")
+    AssignmentFactory(
+        role=RoleFactory(name="user-manager", permissions=["users.user.manage", "users.user.view"]), user_id=manager.id
     )
-    permission_service.grant_role(actor_id=None, role_id=role.id, user_id=manager.id)
     base = live_server.url
     token = call("POST", f"{base}/api/v1/auth/token", {"email": manager.email, "password": PASSWORD})[1]["access_token"]
     victim_token = call("POST", f"{base}/api/v1/auth/token", {"email": victim.email, "password": PASSWORD})[1][

@@ -12,7 +12,8 @@ from django.core.management import CommandError, call_command
 
 from notifications.interface import notification_service
 from permissions.interface import permission_service
-from tests.auth.conftest import api, login  # noqa: F401 - api: fixture
+from tests.auth.conftest import api  # noqa: F401 - api: fixture
+from tests.support.http import login
 from users.interface import user_service
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -2,45 +2,26 @@
 over HTTP against a live server (the reviewers' takeover: new email on the admin, then a reset),
 and through the admin's user form and deactivate action."""
 
-import json
-import urllib.error
-import urllib.request
-
 import pytest
 
 from auth.interface import PASSWORD_RESET_REQUESTED
-from permissions.interface import permission_service
+from permissions.interface import ADMIN_ROLE
 from project.events.models import OutboxEvent
-from tests.support.rbac import grant_role
-from users.interface import user_service
+from tests.support.factories import PASSWORD, AssignmentFactory, RoleFactory, UserFactory
+from tests.support.http import call
 from users.models import User
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PASSWORD = "a-Long-unguessable-passphrase-42"
-
-
-def call(method: str, url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
-    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
-    data = json.dumps(body).encode() if body is not None else None
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, data, headers=headers, method=method), timeout=10) as r:
-            raw = r.read()
-            return r.status, json.loads(raw) if raw else {}
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
-
 
 @pytest.fixture
 def people():
-    root = user_service.create_user(email="root@example.com", password=PASSWORD, is_verified=True, is_staff=True)
-    grant_role(root.id)
-    manager = user_service.create_user(email="mallory@example.com", password=PASSWORD, is_verified=True, is_staff=True)
-    role = permission_service.create_role(
-        actor_id=None, name="user-managers", permissions=["users.user.view", "users.user.manage"]
+    root = UserFactory(email="root@example.com", is_staff=True, roles=[ADMIN_ROLE])
+    manager = UserFactory(email="mallory@example.com", is_staff=True)
+    AssignmentFactory(
+        role=RoleFactory(name="user-managers", permissions=["users.user.view", "users.user.manage"]), user_id=manager.id
     )
-    permission_service.grant_role(actor_id=None, role_id=role.id, user_id=manager.id)
-    ada = user_service.create_user(email="ada@example.com", password=PASSWORD, is_verified=True)
+    ada = UserFactory(email="ada@example.com")
     return root, manager, ada
 
 

@@ -24,9 +24,9 @@ from auth.rpc.client import GrpcAuthService
 from project.crypto import unseal_for
 from project.events.models import OutboxEvent
 from tests.rpc.servers import start_grpcserve
-from users.interface import User, user_service
+from tests.support.factories import PASSWORD, UserFactory
+from users.interface import User
 
-PASSWORD = "a-Long-unguessable-passphrase-42"
 NEW_PASSWORD = "another-Long-passphrase-7-of-ours"
 CLIENT = ClientInfo(ip="203.0.113.7", user_agent="contract-tests/1.0")
 
@@ -68,13 +68,9 @@ def both(transactional_db, _shared_settings, auth_grpc_server) -> tuple[AuthServ
     return LocalAuthService(), GrpcAuthService(target=auth_grpc_server.target)
 
 
-def make_user(email: str = "ada@example.com", **fields) -> User:
-    return user_service.create_user(email=email, password=PASSWORD, **({"is_verified": True} | fields))
-
-
 @pytest.fixture
 def ada(transactional_db) -> User:
-    return make_user()
+    return UserFactory(email="ada@example.com")
 
 
 def login(auth: AuthService, email: str = "ada@example.com", password: str = PASSWORD, **kwargs) -> TokenPair:

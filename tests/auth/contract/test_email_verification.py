@@ -3,14 +3,15 @@
 import pytest
 
 from auth.interface import EMAIL_VERIFICATION_REQUESTED, InvalidOneTimeToken
+from tests.support.factories import UserFactory
 from users.interface import user_service
 
-from .conftest import PASSWORD, events, one_time_token
+from .conftest import events, one_time_token
 
 
 @pytest.fixture
 def unverified(transactional_db):
-    return user_service.create_user(email="new@example.com", password=PASSWORD)
+    return UserFactory(email="new@example.com", is_verified=False)
 
 
 def test_a_verification_token_verifies_the_email_once(auth, unverified):

@@ -7,9 +7,10 @@ import pytest
 from django.conf import settings
 
 from auth.interface import TooManyAttempts
+from tests.support.factories import PASSWORD, UserFactory
 from users.interface import UserNotFound
 
-from .conftest import CLIENT, PASSWORD, login, make_user, totp_on, wrong_code
+from .conftest import CLIENT, login, totp_on, wrong_code
 
 MISSING = uuid.UUID("00000000-0000-4000-8000-000000000000")
 
@@ -18,9 +19,9 @@ MISSING = uuid.UUID("00000000-0000-4000-8000-000000000000")
 def people(both):
     """ada (plain), mfa (TOTP on), off (inactive), unverified, set up through the local implementation."""
     local, _ = both
-    ada, mfa = make_user("ada@example.com"), make_user("mfa@example.com")
-    make_user("off@example.com", is_active=False)
-    make_user("unverified@example.com", is_verified=False)
+    ada, mfa = UserFactory(email="ada@example.com"), UserFactory(email="mfa@example.com")
+    UserFactory(email="off@example.com", is_active=False)
+    UserFactory(email="unverified@example.com", is_verified=False)
     totp, _ = totp_on(local, mfa)
     return {"ada": ada, "mfa": mfa, "totp": totp}
 

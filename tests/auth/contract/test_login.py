@@ -16,8 +16,9 @@ from auth.interface import (
     MfaRequired,
     TooManyAttempts,
 )
+from tests.support.factories import PASSWORD, UserFactory
 
-from .conftest import CLIENT, PASSWORD, login, make_user, next_code, totp_on, wrong_code
+from .conftest import CLIENT, login, next_code, totp_on, wrong_code
 
 
 def test_login_issues_a_bearer_token_pair_for_a_new_session(auth, ada):
@@ -58,20 +59,20 @@ def test_an_unknown_email_and_a_wrong_password_raise_the_same_error(auth, ada):
 
 
 def test_an_inactive_account_cannot_log_in(auth):
-    user = make_user(is_active=False)
+    user = UserFactory(email="ada@example.com", is_active=False)
     with pytest.raises(AccountInactive):
         login(auth)
     assert auth.list_sessions(user_id=user.id) == []
 
 
 def test_an_inactive_account_with_a_wrong_password_gets_invalid_credentials(auth):
-    make_user(is_active=False)
+    UserFactory(email="ada@example.com", is_active=False)
     with pytest.raises(InvalidCredentials):
         login(auth, password="wrong")
 
 
 def test_an_unverified_user_is_told_to_verify_only_after_the_right_password(auth):
-    user = make_user(is_verified=False)
+    user = UserFactory(email="ada@example.com", is_verified=False)
     with pytest.raises(InvalidCredentials):
         login(auth, password="wrong")
     with pytest.raises(EmailNotVerified) as caught:

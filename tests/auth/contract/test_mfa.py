@@ -14,8 +14,9 @@ from auth.interface import (
     TooManyAttempts,
     TotpEnrollment,
 )
+from tests.support.factories import PASSWORD
 
-from .conftest import PASSWORD, next_code, totp_on, wrong_code
+from .conftest import next_code, totp_on, wrong_code
 
 
 def test_enrolment_returns_a_secret_its_uri_and_ten_recovery_codes_and_is_not_yet_on(auth, ada):

@@ -20,9 +20,9 @@ from auth.interface import (
     PasskeyRejected,
 )
 from tests.auth.authenticator import SoftAuthenticator
-from users.interface import user_service
+from tests.support.factories import UserFactory
 
-from .conftest import CLIENT, events, login, make_user, totp_on
+from .conftest import CLIENT, events, login, totp_on
 
 
 def register(auth, user, authenticator=None, name="") -> tuple[SoftAuthenticator, Passkey]:
@@ -61,7 +61,7 @@ def test_a_user_may_have_several_passkeys_and_the_options_exclude_them(auth, ada
 
 
 def test_a_registration_challenge_is_bound_to_its_user(auth, ada):
-    bob = make_user("bob@example.com")
+    bob = UserFactory(email="bob@example.com")
     options = auth.passkey_registration_options(user_id=ada.id)
     with pytest.raises(PasskeyRejected) as caught:
         auth.register_passkey(user_id=bob.id, credential=SoftAuthenticator().create(options))
@@ -85,7 +85,7 @@ def test_a_passkey_is_renamed(auth, ada):
 
 
 def test_someone_elses_passkey_is_not_found(auth, ada):
-    bob = make_user("bob@example.com")
+    bob = UserFactory(email="bob@example.com")
     _, passkey = register(auth, ada)
     with pytest.raises(PasskeyNotFound):
         auth.rename_passkey(user_id=bob.id, passkey_id=passkey.id, name="mine")
@@ -107,7 +107,7 @@ def test_a_removed_passkey_is_gone_announced_and_signs_in_no_more(auth, ada):
 
 
 def test_the_last_passkey_of_an_account_without_a_password_stays(auth, transactional_db):
-    eve = user_service.create_user(email="eve@example.com", password=None, is_verified=True)
+    eve = UserFactory(email="eve@example.com", password=None)
     _, first = register(auth, eve)
     _, second = register(auth, eve)
     auth.remove_passkey(user_id=eve.id, passkey_id=first.id)
@@ -152,7 +152,7 @@ def test_options_for_an_unknown_email_look_like_any_others(auth, ada):
 
 
 def test_a_challenge_asked_for_one_email_refuses_another_accounts_passkey(auth, ada):
-    make_user("bob@example.com")
+    UserFactory(email="bob@example.com")
     authenticator, _ = register(auth, ada)
     options = auth.passkey_login_options(email="bob@example.com")
     with pytest.raises(InvalidCredentials) as caught:
@@ -195,7 +195,7 @@ def test_a_passkey_is_the_second_factor_where_totp_is_required(auth, ada):
 
 def test_another_accounts_passkey_is_no_second_factor(auth, ada):
     totp_on(auth, ada)
-    bob = make_user("bob@example.com")
+    bob = UserFactory(email="bob@example.com")
     bobs, _ = register(auth, bob)
     with pytest.raises(InvalidCredentials):  # a challenge asked without an email binds nobody
         login(auth, passkey=bobs.get(auth.passkey_login_options()))

@@ -13,9 +13,9 @@ from auth.interface import (
     ReauthenticationFailed,
     WeakPassword,
 )
-from users.interface import user_service
+from tests.support.factories import PASSWORD, UserFactory
 
-from .conftest import CLIENT, NEW_PASSWORD, PASSWORD, events, login, make_user, one_time_token
+from .conftest import CLIENT, NEW_PASSWORD, events, login, one_time_token
 
 
 def _dead(auth, *pairs):
@@ -74,7 +74,7 @@ def test_a_reset_for_an_unknown_email_is_silent(auth, ada):
 
 
 def test_a_reset_for_an_inactive_account_is_silent(auth):
-    user = make_user(is_active=False)
+    user = UserFactory(email="ada@example.com", is_active=False)
     assert auth.request_password_reset(email=user.email, client=CLIENT) is None
     assert events(PASSWORD_RESET_REQUESTED, user_id=user.id) == []
 
@@ -109,7 +109,7 @@ def test_a_bad_reset_token_is_refused(auth, ada, token):
 
 
 def test_a_verification_token_is_not_a_reset_token(auth):
-    user = user_service.create_user(email="new@example.com", password=PASSWORD)
+    user = UserFactory(email="new@example.com", is_verified=False)
     auth.request_email_verification(user_id=user.id)
     token = one_time_token(EMAIL_VERIFICATION_REQUESTED, user_id=user.id)
     with pytest.raises(InvalidOneTimeToken):
@@ -128,7 +128,7 @@ def test_a_weak_password_leaves_the_reset_token_usable(auth, ada):
 
 
 def test_a_reset_leaves_other_users_sessions_alone(auth, ada):
-    grace = make_user("grace@example.com")
+    grace = UserFactory(email="grace@example.com")
     theirs = login(auth, email="grace@example.com")
     auth.request_password_reset(email=ada.email, client=CLIENT)
     auth.confirm_password_reset(

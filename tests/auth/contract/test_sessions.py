@@ -5,8 +5,9 @@ import uuid
 import pytest
 
 from auth.interface import SESSION_REVOKED, InvalidToken, SessionNotFound
+from tests.support.factories import UserFactory
 
-from .conftest import CLIENT, events, login, make_user
+from .conftest import CLIENT, events, login
 
 
 def test_logout_stops_the_sessions_tokens_at_once(auth, ada):
@@ -58,7 +59,7 @@ def test_session_for_the_refresh_token_of_a_revoked_session_is_invalid(auth, ada
 
 def test_list_sessions_shows_the_users_active_sessions_most_recently_used_first(auth, ada):
     older, revoked, newer = login(auth), login(auth), login(auth)
-    make_user("grace@example.com")
+    UserFactory(email="grace@example.com")
     login(auth, email="grace@example.com")
     auth.logout(session_id=revoked.session_id)
     assert [s.id for s in auth.list_sessions(user_id=ada.id)] == [newer.session_id, older.session_id]
@@ -81,7 +82,7 @@ def test_revoke_session_revokes_one_of_the_users_sessions(auth, ada):
 
 
 def test_another_users_session_is_not_found_and_stays_alive(auth, ada):
-    grace = make_user("grace@example.com")
+    grace = UserFactory(email="grace@example.com")
     theirs = login(auth, email="grace@example.com")
     with pytest.raises(SessionNotFound) as caught:
         auth.revoke_session(user_id=ada.id, session_id=theirs.session_id)
@@ -99,7 +100,7 @@ def test_an_unknown_or_revoked_session_is_not_found(auth, ada):
 
 def test_revoke_all_sessions_keeps_the_one_named_and_counts_the_rest(auth, ada):
     current, a, b = login(auth), login(auth), login(auth)
-    make_user("grace@example.com")
+    UserFactory(email="grace@example.com")
     theirs = login(auth, email="grace@example.com")
     assert auth.revoke_all_sessions(user_id=ada.id, except_session_id=current.session_id) == 2
     for pair in (a, b):

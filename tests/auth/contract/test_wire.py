@@ -14,8 +14,7 @@ from auth.rpc.client import GrpcAuthService
 from project.kernel.delegation import check_implements
 from protos.gatehouse.auth.v1 import auth_pb2 as pb
 from protos.gatehouse.auth.v1 import auth_pb2_grpc
-
-from .conftest import PASSWORD
+from tests.support.factories import PASSWORD
 
 SERVICE = "gatehouse.auth.v1.AuthService"
 

@@ -8,7 +8,7 @@ roles are created in this process; the server reaches the users and permissions 
 own process, on the same database.
 
 Deliveries run where the notification is sent, in process and at once (no broker on either
-side), so a test sees them finished when `send_notification` returns.
+side), so a test sees them finished when `send` returns.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from notifications.interface import NotificationService
 from notifications.local import LocalNotificationService
 from notifications.rpc.client import GrpcNotificationService
 from tests.rpc.servers import start_grpcserve
-from users.interface import User, user_service
+from tests.support.factories import UserFactory
+from users.interface import User
 
 HELLO = {"subject": "Maintenance tonight", "body": "Down from 22:00 to 23:00."}
 MISSING = uuid.UUID("00000000-0000-4000-8000-000000000000")
@@ -55,7 +56,7 @@ def both(transactional_db, in_process_tasks, notifications_grpc_server) -> tuple
 
 
 def make_user(email: str) -> User:
-    return user_service.create_user(email=email, display_name=email.split("@")[0].title())
+    return UserFactory(email=email, display_name=email.split("@")[0].title())
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from notifications.interface import (
     UnknownNotificationType,
 )
 from permissions.interface import permission_service
+from tests.support.factories import GroupFactory
 
 from .conftest import HELLO, MISSING, make_user
 
@@ -56,8 +57,7 @@ def test_the_same_idempotency_key_returns_the_first_id_and_sends_nothing_more(no
 
 
 def test_a_send_to_a_group_reaches_its_members(notifications, ada, grace):
-    group = permission_service.create_group(actor_id=None, name=f"ops-{uuid.uuid4().hex[:6]}")
-    permission_service.add_group_member(actor_id=None, group_id=group.id, user_id=ada.id)
+    group = GroupFactory(name=f"ops-{uuid.uuid4().hex[:6]}", members=[ada.id])
 
     notification_id = notifications.send_notification(
         type="announcement", group_id=group.id, context=HELLO, channels=["in_app"]

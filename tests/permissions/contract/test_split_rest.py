@@ -4,17 +4,16 @@ the permissions core service behind gRPC. The API behaves as it does in one proc
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
 
 from permissions.interface import ADMIN_ROLE, SERVICE_NAME, PermissionService, permission_service
 from permissions.local import LocalPermissionService
 from permissions.rpc.client import GrpcPermissionService
 from project.kernel.delegation import provide, provided
-from users.interface import user_service
+from tests.support.factories import UserFactory
+from tests.support.http import client_for
 
 pytestmark = pytest.mark.urls("tests.permissions.urls")
 
-PASSWORD = "a-Long-unguessable-passphrase-42"
 RBAC = "/api/v1/rbac"
 
 
@@ -27,19 +26,16 @@ def remote_permissions(transactional_db, codes, permissions_grpc_server):
     provide(SERVICE_NAME, installed, interface=PermissionService)
 
 
-def client_for(email: str):
-    user = user_service.create_user(email=email, password=PASSWORD, is_verified=True)
-    client = APIClient()
-    response = client.post("/api/v1/auth/token", {"email": email, "password": PASSWORD}, format="json")
-    assert response.status_code == 200, response.content
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access_token']}")
-    return client, user.id
+def account(email: str):
+    """A new user's signed-in client, and the user's id."""
+    user = UserFactory(email=email)
+    return client_for(user), user.id
 
 
 def test_the_rbac_api_works_the_same_with_the_core_service_behind_grpc(remote_permissions):
     assert isinstance(provided(SERVICE_NAME), GrpcPermissionService)
-    admin, admin_id = client_for("root@example.com")
-    client, ada_id = client_for("ada@example.com")
+    admin, admin_id = account("root@example.com")
+    client, ada_id = account("ada@example.com")
     assert client.get(f"{RBAC}/roles").status_code == 403
     permission_service.grant_role(
         actor_id=None, role_id=permission_service.get_role_by_name(name=ADMIN_ROLE).id, user_id=admin_id
