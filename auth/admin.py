@@ -5,11 +5,11 @@ from auth.core import oidc, services
 from auth.interface.oidc import OidcClientInvalid
 from auth.models import OidcClient, Session, SigningKey
 from gateway.people_admin import PeopleAdmin, person
-from project.service_admin import ServiceBackedAdmin
+from project.service_admin import ReadOnlyAdmin, ServiceBackedAdmin
 
 
 @admin.register(Session)
-class SessionAdmin(PeopleAdmin):
+class SessionAdmin(PeopleAdmin, ReadOnlyAdmin):  # revoke instead: the row is the audit trail of the login
     list_display = ["id", "user", "created_at", "last_used_at", "ip", "revoked_at", "revoke_reason"]
     list_filter = ["revoke_reason", ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["=id", "=user_id", "ip"]  # and the user by email or name (PeopleAdmin)
@@ -22,15 +22,6 @@ class SessionAdmin(PeopleAdmin):
         return ["user", *(name for name in super().get_fields(request, obj) if name != "user")]
 
     actions = ["revoke"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # revoke instead: the row is the audit trail of the login
 
     @admin.action(description="Revoke selected sessions (their access tokens stop at once)", permissions=["revoke"])
     def revoke(self, request, queryset):
@@ -45,21 +36,12 @@ class SessionAdmin(PeopleAdmin):
 
 
 @admin.register(SigningKey)
-class SigningKeyAdmin(admin.ModelAdmin):
+class SigningKeyAdmin(ReadOnlyAdmin):
     """Metadata only: the private key is neither shown nor editable here."""
 
     list_display = ["kid", "algorithm", "created_at", "retired_at", "publish_until"]
     fields = ["kid", "algorithm", "public_jwk", "created_at", "retired_at", "publish_until"]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class OidcClientForm(forms.ModelForm):
