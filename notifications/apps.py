@@ -14,9 +14,8 @@ class NotificationsConfig(AppConfig):
     def ready(self):
         from notifications import handlers, tasks  # noqa: F401 - the consumer's handlers; the delivery tasks
         from notifications.interface import SERVICE_NAME, NotificationService
-        from notifications.local import LocalNotificationService
         from permissions.interface import declare_permissions
-        from project.kernel.delegation import provide
+        from project.kernel.delegation import provide_configured
 
         # What the Django admin asks (permissions.backends maps its codenames to these).
         declare_permissions(
@@ -27,12 +26,10 @@ class NotificationsConfig(AppConfig):
             },
         )
 
-        target = settings.GATEHOUSE_GRPC_TARGETS[SERVICE_NAME]
-        if target:
-            # Callers in this process reach the service in another one (`grpcserve notifications`).
-            from notifications.rpc.client import GrpcNotificationService
-
-            impl = GrpcNotificationService(target=target)
-        else:
-            impl = LocalNotificationService()
-        provide(SERVICE_NAME, impl, interface=NotificationService)
+        provide_configured(
+            SERVICE_NAME,
+            interface=NotificationService,
+            target=settings.GATEHOUSE_GRPC_TARGETS[SERVICE_NAME],
+            local="notifications.local.LocalNotificationService",
+            remote="notifications.rpc.client.GrpcNotificationService",
+        )

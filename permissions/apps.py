@@ -24,18 +24,15 @@ class PermissionsConfig(AppConfig):
         from permissions import handlers  # noqa: F401 - the consumer's handlers
         from permissions.core.registry import declare_contract_permissions
         from permissions.interface import SERVICE_NAME, PermissionService
-        from project.kernel.delegation import provide
+        from project.kernel.delegation import provide_configured
 
         declare_contract_permissions()
         # After every app's migrations (sender=self runs once per migrate, after all of them).
         post_migrate.connect(_sync_registry, sender=self, dispatch_uid="permissions.sync_registry")
-        target = settings.GATEHOUSE_GRPC_TARGETS[SERVICE_NAME]
-        if target:
-            from permissions.rpc.client import GrpcPermissionService
-
-            impl = GrpcPermissionService(target=target)
-        else:
-            from permissions.local import LocalPermissionService
-
-            impl = LocalPermissionService()
-        provide(SERVICE_NAME, impl, interface=PermissionService)
+        provide_configured(
+            SERVICE_NAME,
+            interface=PermissionService,
+            target=settings.GATEHOUSE_GRPC_TARGETS[SERVICE_NAME],
+            local="permissions.local.LocalPermissionService",
+            remote="permissions.rpc.client.GrpcPermissionService",
+        )

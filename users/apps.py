@@ -8,16 +8,13 @@ class UsersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from project.kernel.delegation import provide
+        from project.kernel.delegation import provide_configured
         from users.interface import SERVICE_NAME, UserService
 
-        target = settings.GATEHOUSE_GRPC_TARGETS[SERVICE_NAME]
-        if target:
-            from users.rpc.client import GrpcUserService
-
-            impl = GrpcUserService(target=target)
-        else:
-            from users.local import LocalUserService
-
-            impl = LocalUserService()
-        provide(SERVICE_NAME, impl, interface=UserService)
+        provide_configured(
+            SERVICE_NAME,
+            interface=UserService,
+            target=settings.GATEHOUSE_GRPC_TARGETS[SERVICE_NAME],
+            local="users.local.LocalUserService",
+            remote="users.rpc.client.GrpcUserService",
+        )

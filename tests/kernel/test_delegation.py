@@ -2,7 +2,7 @@ from typing import Protocol
 
 import pytest
 
-from project.kernel.delegation import SignatureMismatch, check_implements, delegate, provide
+from project.kernel.delegation import SignatureMismatch, check_implements, delegate, provide, provide_configured
 
 
 class Greeter(Protocol):
@@ -28,6 +28,14 @@ class MissingGreeter:
     pass
 
 
+class RemoteGreeter:
+    def __init__(self, *, target: str):
+        self.target = target
+
+    def greet(self, *, name: str, loud: bool = False) -> str:
+        return f"{name} via {self.target}"
+
+
 def test_an_implementation_with_the_same_signatures_is_accepted():
     check_implements(Greeter, GoodGreeter())
 
@@ -42,6 +50,30 @@ def test_a_delegate_forwards_to_whatever_was_provided_last():
     greeter = delegate("test-greeter", Greeter)
     provide("test-greeter", GoodGreeter(), interface=Greeter)
     assert greeter.greet(name="ada", loud=True) == "ADA"
+
+
+@pytest.mark.parametrize(("target", "answer"), [(None, "ada"), ("", "ada"), ("greeter:50051", "ada via greeter:50051")])
+def test_the_configured_target_picks_the_grpc_client_and_none_the_local_implementation(target, answer):
+    greeter = delegate("test-configured-greeter", Greeter)
+    provide_configured(
+        "test-configured-greeter",
+        interface=Greeter,
+        target=target,
+        local=f"{__name__}.GoodGreeter",
+        remote=f"{__name__}.RemoteGreeter",
+    )
+    assert greeter.greet(name="ada") == answer
+
+
+def test_a_configured_implementation_whose_signatures_drift_is_refused_too():
+    with pytest.raises(SignatureMismatch):
+        provide_configured(
+            "test-drifting-greeter",
+            interface=Greeter,
+            target=None,
+            local=f"{__name__}.PositionalGreeter",
+            remote=f"{__name__}.RemoteGreeter",
+        )
 
 
 def test_the_users_service_installed_in_process_satisfies_its_interface():
