@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.conf import settings
 
 
 class AuthConfig(AppConfig):
@@ -15,7 +14,7 @@ class AuthConfig(AppConfig):
         from auth.interface.oidc import SERVICE_NAME as OIDC
         from auth.interface.oidc import OidcProvider
         from permissions.interface import declare_permissions
-        from project.kernel.delegation import provide_configured
+        from project.rpc.delegation import provide_local_or_grpc
 
         # What the Django admin's sessions and signing keys ask (permissions.backends maps them).
         declare_permissions(
@@ -32,20 +31,15 @@ class AuthConfig(AppConfig):
             "oidc", {"oidc.client.manage": "Register, list and remove OpenID Connect clients (API, admin)."}
         )
 
-        target = settings.GATEHOUSE_GRPC_TARGETS[SERVICE_NAME]
-        provide_configured(
-            SERVICE_NAME,
-            interface=AuthService,
-            target=target,
-            local="auth.local.LocalAuthService",
-            remote="auth.rpc.client.GrpcAuthService",
+        provide_local_or_grpc(
+            SERVICE_NAME, AuthService, local="auth.local.LocalAuthService", grpc="auth.rpc.client.GrpcAuthService"
         )
         # The OpenID Provider runs where the auth core service's tables are (docs/oidc.md): in
         # this process, or behind the auth service's gRPC target.
-        provide_configured(
+        provide_local_or_grpc(
             OIDC,
-            interface=OidcProvider,
-            target=target,
+            OidcProvider,
             local="auth.local.LocalOidcProvider",
-            remote="auth.rpc.oidc.GrpcOidcProvider",
+            grpc="auth.rpc.oidc.GrpcOidcProvider",
+            served_by=SERVICE_NAME,
         )

@@ -1,7 +1,6 @@
 import logging
 
 from django.apps import AppConfig
-from django.conf import settings
 
 log = logging.getLogger(__name__)
 
@@ -15,7 +14,7 @@ class NotificationsConfig(AppConfig):
         from notifications import handlers, tasks  # noqa: F401 - the consumer's handlers; the delivery tasks
         from notifications.interface import SERVICE_NAME, NotificationService
         from permissions.interface import declare_permissions
-        from project.kernel.delegation import provide_configured
+        from project.rpc.delegation import provide_local_or_grpc
 
         # What the Django admin asks (permissions.backends maps its codenames to these).
         declare_permissions(
@@ -26,10 +25,9 @@ class NotificationsConfig(AppConfig):
             },
         )
 
-        provide_configured(
+        provide_local_or_grpc(
             SERVICE_NAME,
-            interface=NotificationService,
-            target=settings.GATEHOUSE_GRPC_TARGETS[SERVICE_NAME],
+            NotificationService,
             local="notifications.local.LocalNotificationService",
-            remote="notifications.rpc.client.GrpcNotificationService",
+            grpc="notifications.rpc.client.GrpcNotificationService",
         )

@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.conf import settings
 
 
 class UsersConfig(AppConfig):
@@ -8,13 +7,9 @@ class UsersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from project.kernel.delegation import provide_configured
+        from project.rpc.delegation import provide_local_or_grpc
         from users.interface import SERVICE_NAME, UserService
 
-        provide_configured(
-            SERVICE_NAME,
-            interface=UserService,
-            target=settings.GATEHOUSE_GRPC_TARGETS[SERVICE_NAME],
-            local="users.local.LocalUserService",
-            remote="users.rpc.client.GrpcUserService",
+        provide_local_or_grpc(
+            SERVICE_NAME, UserService, local="users.local.LocalUserService", grpc="users.rpc.client.GrpcUserService"
         )

@@ -1,15 +1,14 @@
 """Which implementation of a service interface a caller gets: local or remote, by configuration.
 
 An interface module declares `user_service = delegate("users", UserService)`. The app's
-`AppConfig.ready()` later calls `provide_configured("users", …)`, which installs the local
-implementation or the gRPC client, chosen from settings (`USERS_GRPC_TARGET`), the way
+`AppConfig.ready()` later installs the local implementation or the gRPC client, chosen from
+settings (`USERS_GRPC_TARGET`) by `project.rpc.delegation.provide_local_or_grpc`, the way
 `EMAIL_BACKEND` picks a mail backend. `provide` checks at start-up that the implementation's method
 signatures match the Protocol.
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import typing
 from typing import Any, TypeVar
@@ -75,15 +74,6 @@ def provide(name: str, impl: object, *, interface: type) -> None:
     """Install `impl` as the implementation behind the `name` service (called from AppConfig.ready)."""
     check_implements(interface, impl)
     _providers[name] = impl
-
-
-def provide_configured(name: str, *, interface: type, target: str | None, local: str, remote: str) -> None:
-    """Install the gRPC client `remote`, made with `target`, when the service has a gRPC target;
-    else the in-process implementation `local`. Both are dotted paths to a class, imported only
-    when chosen: a process that reaches the service remotely never loads its models."""
-    module, _, cls = (remote if target else local).rpartition(".")
-    implementation = getattr(importlib.import_module(module), cls)
-    provide(name, implementation(target=target) if target else implementation(), interface=interface)
 
 
 def provided(name: str) -> Any:

@@ -2,7 +2,8 @@ from typing import Protocol
 
 import pytest
 
-from project.kernel.delegation import SignatureMismatch, check_implements, delegate, provide, provide_configured
+from project.kernel.delegation import SignatureMismatch, check_implements, delegate, provide
+from project.rpc.delegation import provide_local_or_grpc
 
 
 class Greeter(Protocol):
@@ -53,26 +54,24 @@ def test_a_delegate_forwards_to_whatever_was_provided_last():
 
 
 @pytest.mark.parametrize(("target", "answer"), [(None, "ada"), ("", "ada"), ("greeter:50051", "ada via greeter:50051")])
-def test_the_configured_target_picks_the_grpc_client_and_none_the_local_implementation(target, answer):
+def test_the_configured_target_picks_the_grpc_client_and_none_the_local_implementation(settings, target, answer):
+    settings.GATEHOUSE_GRPC_TARGETS = {**settings.GATEHOUSE_GRPC_TARGETS, "test-greeter-service": target}
     greeter = delegate("test-configured-greeter", Greeter)
-    provide_configured(
+    provide_local_or_grpc(
         "test-configured-greeter",
-        interface=Greeter,
-        target=target,
+        Greeter,
         local=f"{__name__}.GoodGreeter",
-        remote=f"{__name__}.RemoteGreeter",
+        grpc=f"{__name__}.RemoteGreeter",
+        served_by="test-greeter-service",
     )
     assert greeter.greet(name="ada") == answer
 
 
-def test_a_configured_implementation_whose_signatures_drift_is_refused_too():
+def test_a_configured_implementation_whose_signatures_drift_is_refused_too(settings):
+    settings.GATEHOUSE_GRPC_TARGETS = {**settings.GATEHOUSE_GRPC_TARGETS, "test-drifting-greeter": None}
     with pytest.raises(SignatureMismatch):
-        provide_configured(
-            "test-drifting-greeter",
-            interface=Greeter,
-            target=None,
-            local=f"{__name__}.PositionalGreeter",
-            remote=f"{__name__}.RemoteGreeter",
+        provide_local_or_grpc(
+            "test-drifting-greeter", Greeter, local=f"{__name__}.PositionalGreeter", grpc=f"{__name__}.RemoteGreeter"
         )
 
 
