@@ -36,23 +36,6 @@ def _decode(cursor: str) -> object:
     return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
 
 
-def encode_keyset_cursor(at: datetime, row_id: uuid.UUID) -> str:
-    return _encode([at.isoformat(), str(row_id)])
-
-
-def decode_keyset_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """The (timestamp, id) a cursor carries. Raises ValueError for anything that is not one of ours
-    (including a timestamp without a time zone)."""
-    try:
-        at, row_id = _decode(cursor)
-        at = datetime.fromisoformat(at)
-        if at.tzinfo is None:
-            raise ValueError("naive")
-        return at, uuid.UUID(row_id)
-    except (ValueError, TypeError, AttributeError):  # binascii, JSON and Unicode errors are ValueErrors
-        raise ValueError("invalid cursor") from None
-
-
 def keyset_page(
     rows: QuerySet, *, by: str, limit: int, cursor: str | None, invalid: type[DomainError]
 ) -> tuple[list, str | None]:
@@ -65,13 +48,16 @@ def keyset_page(
         )
     if cursor:
         try:
-            at, row_id = decode_keyset_cursor(cursor)
-        except ValueError:
+            at, row_id = _decode(cursor)
+            at, row_id = datetime.fromisoformat(at), uuid.UUID(row_id)
+            if at.tzinfo is None:
+                raise ValueError("a timestamp without a time zone")
+        except (ValueError, TypeError, AttributeError):  # binascii, JSON and Unicode errors are ValueErrors
             raise invalid("The cursor is not valid.", details=INVALID_CURSOR) from None
         rows = rows.filter(Q(**{f"{by}__lt": at}) | Q(**{by: at, "id__lt": row_id}))
     page = list(rows.order_by(f"-{by}", "-id")[: limit + 1])
     last = page[limit - 1] if len(page) > limit else None
-    return page[:limit], None if last is None else encode_keyset_cursor(getattr(last, by), last.id)
+    return page[:limit], None if last is None else _encode([getattr(last, by).isoformat(), str(last.id)])
 
 
 def offset_page(items: list, *, limit: int, cursor: str | None) -> tuple[list, str | None]:
