@@ -7,11 +7,11 @@ from auth.interface.oidc import OidcClientInvalid
 from auth.models import OidcClient, Passkey, Session, SigningKey
 from gateway.people_admin import PeopleAdmin, person
 from project.kernel.errors import DomainError
-from project.service_admin import ServiceBackedAdmin
+from project.service_admin import ReadOnlyAdmin, ServiceBackedAdmin
 
 
 @admin.register(Session)
-class SessionAdmin(PeopleAdmin):
+class SessionAdmin(PeopleAdmin, ReadOnlyAdmin):  # revoke instead: the row is the audit trail of the login
     list_display = ["id", "user", "created_at", "last_used_at", "ip", "revoked_at", "revoke_reason"]
     list_filter = ["revoke_reason", ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["=id", "=user_id", "ip"]  # and the user by email or name (PeopleAdmin)
@@ -24,15 +24,6 @@ class SessionAdmin(PeopleAdmin):
         return ["user", *(name for name in super().get_fields(request, obj) if name != "user")]
 
     actions = ["revoke"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # revoke instead: the row is the audit trail of the login
 
     @admin.action(description="Revoke selected sessions (their access tokens stop at once)", permissions=["revoke"])
     def revoke(self, request, queryset):
@@ -89,21 +80,12 @@ class PasskeyAdmin(PeopleAdmin, ServiceBackedAdmin):
 
 
 @admin.register(SigningKey)
-class SigningKeyAdmin(admin.ModelAdmin):
+class SigningKeyAdmin(ReadOnlyAdmin):
     """Metadata only: the private key is neither shown nor editable here."""
 
     list_display = ["kid", "algorithm", "created_at", "retired_at", "publish_until"]
     fields = ["kid", "algorithm", "public_jwk", "created_at", "retired_at", "publish_until"]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class OidcClientForm(forms.ModelForm):

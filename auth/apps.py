@@ -29,8 +29,10 @@ class AuthConfig(AppConfig):
     def ready(self):
         from auth import handlers  # noqa: F401 - subscribes the auth consumer's handlers
         from auth.interface import SERVICE_NAME, AuthService
+        from auth.interface.oidc import SERVICE_NAME as OIDC
+        from auth.interface.oidc import OidcProvider
         from permissions.interface import declare_permissions
-        from project.kernel.delegation import provide
+        from project.rpc.delegation import provide_local_or_grpc
 
         # What the Django admin's sessions and signing keys ask (permissions.backends maps them).
         declare_permissions(
@@ -49,28 +51,15 @@ class AuthConfig(AppConfig):
             "oidc", {"oidc.client.manage": "Register, list and remove OpenID Connect clients (API, admin)."}
         )
 
-        target = settings.GATEHOUSE_GRPC_TARGETS[SERVICE_NAME]
-        if target:
-            from auth.rpc.client import GrpcAuthService
-
-            impl = GrpcAuthService(target=target)
-        else:
-            from auth.local import LocalAuthService
-
-            impl = LocalAuthService()
-        provide(SERVICE_NAME, impl, interface=AuthService)
-
+        provide_local_or_grpc(
+            SERVICE_NAME, AuthService, local="auth.local.LocalAuthService", grpc="auth.rpc.client.GrpcAuthService"
+        )
         # The OpenID Provider runs where the auth core service's tables are (docs/oidc.md): in
         # this process, or behind the auth service's gRPC target.
-        from auth.interface.oidc import SERVICE_NAME as OIDC
-        from auth.interface.oidc import OidcProvider
-
-        if target:
-            from auth.rpc.oidc import GrpcOidcProvider
-
-            provider = GrpcOidcProvider(target=target)
-        else:
-            from auth.local import LocalOidcProvider
-
-            provider = LocalOidcProvider()
-        provide(OIDC, provider, interface=OidcProvider)
+        provide_local_or_grpc(
+            OIDC,
+            OidcProvider,
+            local="auth.local.LocalOidcProvider",
+            grpc="auth.rpc.oidc.GrpcOidcProvider",
+            served_by=SERVICE_NAME,
+        )

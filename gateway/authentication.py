@@ -33,26 +33,42 @@ class AuthenticatedUser:
         return self.principal.session_id
 
 
+@dataclass(frozen=True, slots=True)
+class EdgePrincipal:
+    """What the edge learnt from the Authorization header; the DRF authentication reuses it."""
+
+    principal: Principal | None  # when the token verified
+    error: bool  # a bearer token was sent and did not verify
+
+
+def verify_bearer(request) -> EdgePrincipal | None:
+    """The one reading of `Authorization: Bearer <access JWT>`: None without a bearer header (no
+    header, another scheme); an error for a malformed one or a token that does not verify."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    parts = header.split()
+    if not parts or parts[0].lower() != "bearer":
+        return None
+    if len(parts) != 2:
+        return EdgePrincipal(principal=None, error=True)
+    try:
+        return EdgePrincipal(principal=auth_service.verify_access_token(token=parts[1]), error=False)
+    except InvalidToken:
+        return EdgePrincipal(principal=None, error=True)
+
+
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request):
-        edge = getattr(request._request, "edge_principal", None)
-        if edge is not None:  # the edge (gateway.edge.RateLimitMiddleware) verified it already
-            if edge.error:
-                raise exceptions.AuthenticationFailed("The access token is invalid, expired or revoked.")
-            return AuthenticatedUser(principal=edge.principal), None
-        header = authentication.get_authorization_header(request).split()
-        if not header or header[0].lower() != self.keyword.lower().encode():
-            return None
-        if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Malformed Authorization header.")
         try:
-            token = header[1].decode("ascii")
-            principal = auth_service.verify_access_token(token=token)
-        except (UnicodeDecodeError, InvalidToken):
-            raise exceptions.AuthenticationFailed("The access token is invalid, expired or revoked.") from None
-        return AuthenticatedUser(principal=principal), token
+            edge = request._request.edge_principal  # the edge (gateway.edge.RateLimitMiddleware) read it
+        except AttributeError:  # a path or method the edge does not limit: the same verification
+            edge = verify_bearer(request._request)
+        if edge is None:
+            return None
+        if edge.error:
+            raise exceptions.AuthenticationFailed("The access token is invalid, expired or revoked.")
+        return AuthenticatedUser(principal=edge.principal), None
 
     def authenticate_header(self, request):
         return f'{self.keyword} realm="api"'

@@ -29,8 +29,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import JsonResponse
 from prometheus_client import Counter
 
-from auth.interface import InvalidToken, auth_service
-
+from .authentication import verify_bearer
 from .errors import error_body, too_large
 from .routes import ANONYMOUS_ROUTES, ROUTE_WEIGHTS
 
@@ -244,27 +243,6 @@ class BodySizeLimitMiddleware:
                 status=411,
             )
         return self.get_response(request)
-
-
-@dataclass(frozen=True, slots=True)
-class EdgePrincipal:
-    """What the edge learnt from the Authorization header; the DRF authentication reuses it."""
-
-    principal: object | None  # auth.interface.Principal when the token verified
-    error: bool  # a bearer token was sent and did not verify
-
-
-def verify_bearer(request) -> EdgePrincipal | None:
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    parts = header.split()
-    if not parts or parts[0].lower() != "bearer":
-        return None
-    if len(parts) != 2:
-        return EdgePrincipal(principal=None, error=True)
-    try:
-        return EdgePrincipal(principal=auth_service.verify_access_token(token=parts[1]), error=False)
-    except InvalidToken:
-        return EdgePrincipal(principal=None, error=True)
 
 
 def _reset_address(request) -> str:

@@ -13,17 +13,3 @@ class StringField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
-
-
-class PageLimitField(serializers.IntegerField):
-    """`?limit=`: at least 1; above the page maximum it is clamped to it, not refused (the
-    pagination of docs/api.md: a client asking for more gets a full page and a cursor)."""
-
-    def __init__(self, *, maximum: int, **kwargs):
-        self.maximum = maximum
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("help_text", f"Page size, at most {maximum} (larger values are clamped).")
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data):
-        return min(super().to_internal_value(data), self.maximum)

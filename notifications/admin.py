@@ -7,19 +7,7 @@ from gateway.people_admin import PeopleAdmin, PeopleInline, person
 from notifications.core.delivery import deliveries_retry
 from notifications.core.types import TYPES, list_types
 from notifications.models import Delivery, InAppMessage, Notification, Preference
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Written by the service only; the admin shows them."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from project.service_admin import ReadOnlyAdmin
 
 
 class DeliveryInline(PeopleInline):

@@ -1,7 +1,6 @@
 import logging
 
 from django.apps import AppConfig
-from django.conf import settings
 
 log = logging.getLogger(__name__)
 
@@ -14,9 +13,8 @@ class NotificationsConfig(AppConfig):
     def ready(self):
         from notifications import handlers, tasks  # noqa: F401 - the consumer's handlers; the delivery tasks
         from notifications.interface import SERVICE_NAME, NotificationService
-        from notifications.local import LocalNotificationService
         from permissions.interface import declare_permissions
-        from project.kernel.delegation import provide
+        from project.rpc.delegation import provide_local_or_grpc
 
         # What the Django admin asks (permissions.backends maps its codenames to these).
         declare_permissions(
@@ -27,12 +25,9 @@ class NotificationsConfig(AppConfig):
             },
         )
 
-        target = settings.GATEHOUSE_GRPC_TARGETS[SERVICE_NAME]
-        if target:
-            # Callers in this process reach the service in another one (`grpcserve notifications`).
-            from notifications.rpc.client import GrpcNotificationService
-
-            impl = GrpcNotificationService(target=target)
-        else:
-            impl = LocalNotificationService()
-        provide(SERVICE_NAME, impl, interface=NotificationService)
+        provide_local_or_grpc(
+            SERVICE_NAME,
+            NotificationService,
+            local="notifications.local.LocalNotificationService",
+            grpc="notifications.rpc.client.GrpcNotificationService",
+        )

@@ -26,7 +26,7 @@ from permissions.interface import (
 from permissions.models import Assignment, AuditEntry, Group, Permission, Role
 from project import service_admin
 from project.kernel.errors import DomainError
-from project.service_admin import ServiceBackedAdmin
+from project.service_admin import ReadOnlyAdmin, ServiceBackedAdmin
 from users.interface import UserNotFound, user_service
 
 EXPLAIN_PERMISSION = "rbac.check.any"
@@ -364,17 +364,6 @@ if admin.site.is_registered(DjangoGroup):
 
 
 # --- Read-only: the registry and the audit log ---------------------------------------------------
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Permission)

@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.conf import settings
 from django.db.models.signals import post_migrate
 
 
@@ -24,18 +23,14 @@ class PermissionsConfig(AppConfig):
         from permissions import handlers  # noqa: F401 - the consumer's handlers
         from permissions.core.registry import declare_contract_permissions
         from permissions.interface import SERVICE_NAME, PermissionService
-        from project.kernel.delegation import provide
+        from project.rpc.delegation import provide_local_or_grpc
 
         declare_contract_permissions()
         # After every app's migrations (sender=self runs once per migrate, after all of them).
         post_migrate.connect(_sync_registry, sender=self, dispatch_uid="permissions.sync_registry")
-        target = settings.GATEHOUSE_GRPC_TARGETS[SERVICE_NAME]
-        if target:
-            from permissions.rpc.client import GrpcPermissionService
-
-            impl = GrpcPermissionService(target=target)
-        else:
-            from permissions.local import LocalPermissionService
-
-            impl = LocalPermissionService()
-        provide(SERVICE_NAME, impl, interface=PermissionService)
+        provide_local_or_grpc(
+            SERVICE_NAME,
+            PermissionService,
+            local="permissions.local.LocalPermissionService",
+            grpc="permissions.rpc.client.GrpcPermissionService",
+        )

@@ -22,7 +22,7 @@ promise with leases and acknowledged invalidations:
   writer cannot name (the member set was flushed) are waited out with a whole LEASE. When the
   writer returns, no copy anywhere holds a replaced value, or its owner has stopped using it.
 - **Readers.** A value read from Redis is kept only if no invalidation arrived while it was being
-  read (a generation counter), and only while the lease holds.
+  read (a generation counter), and only while the lease holds. `read_through` is that reader.
 
 The assumption, stated plainly: clocks on the members' and Redis's hosts advance at the same rate
 within MARGIN over a LEASE (true of NTP-slewed clocks; a clock stepped forward on the Redis host
@@ -45,7 +45,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import redis
@@ -306,6 +306,28 @@ class Mirror:
         self._drop()
         with contextlib.suppress(Exception):
             self._client.zrem(self._members_key, self.member_id)
+
+
+def read_through(
+    copy: Mirror | None,
+    keys: Sequence[str],
+    load: Callable[[int | None], dict[str, Any]],
+    *,
+    fresh: Callable[[Any], bool] = lambda kept: True,
+) -> dict[str, Any]:
+    """The values of `keys`: from `copy` when it is served and holds them all (and `fresh` says
+    each kept value still may be used); else what `load(generation)` reads from Redis (leaving out
+    what Redis does not hold; `generation` is None while the copy is not served), which is then
+    kept unless an invalidation arrived meanwhile. What `load` raises is raised, nothing kept."""
+    generation = None if copy is None else copy.generation()
+    if generation is not None:
+        kept = {key: copy.get(key) for key in keys}
+        if all(value is not None and fresh(value) for value in kept.values()):
+            return kept
+    loaded = load(generation)
+    if generation is not None and loaded:
+        copy.keep(generation, loaded)
+    return loaded
 
 
 _mirrors: dict[tuple[int, str], Mirror] = {}

@@ -1,4 +1,5 @@
-"""Django admin pages that write through a core service instead of saving models themselves.
+"""Django admin pages that write through a core service instead of saving models themselves, and
+the read-only pages of what only a service or the event pipeline writes.
 
 The form calls the service in `clean()`, so the service's validation and domain errors land on
 the form (a field's error on that field, the rest above the form), and the service's events and
@@ -87,3 +88,17 @@ class ServiceBackedAdmin(admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         pass  # the service wrote the relations too
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by their service or the event pipeline: the admin shows them, never adds,
+    changes or deletes one (a subclass allows what it must, e.g. discarding a dead letter)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.conf import settings
 
 
 class UsersConfig(AppConfig):
@@ -8,16 +7,9 @@ class UsersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from project.kernel.delegation import provide
+        from project.rpc.delegation import provide_local_or_grpc
         from users.interface import SERVICE_NAME, UserService
 
-        target = settings.GATEHOUSE_GRPC_TARGETS[SERVICE_NAME]
-        if target:
-            from users.rpc.client import GrpcUserService
-
-            impl = GrpcUserService(target=target)
-        else:
-            from users.local import LocalUserService
-
-            impl = LocalUserService()
-        provide(SERVICE_NAME, impl, interface=UserService)
+        provide_local_or_grpc(
+            SERVICE_NAME, UserService, local="users.local.LocalUserService", grpc="users.rpc.client.GrpcUserService"
+        )

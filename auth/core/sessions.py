@@ -57,22 +57,14 @@ def session_is_alive(session_id: uuid.UUID) -> bool:
     if not _shared_cache():
         return _alive_in_database(session_id)
     key = _key(session_id)
-    copy = mirrors.shared_mirror()
-    generation = None if copy is None else copy.generation()
-    if generation is not None:
-        kept = copy.get(key)
-        if kept is not None and (kept[1] is None or time.monotonic() < kept[1]):
-            return kept[0] == ALIVE
     try:
-        marker = cache.get(key)
+        # Only what Redis holds is copied, never a database answer.
+        found = mirrors.read_through(mirrors.shared_mirror(), [key], lambda _: _copied_marker(key), fresh=_fresh)
     except Exception:  # the cache is down: the database answers, slower but right
         log.warning("session cache unavailable; checking the database", exc_info=True)
         return _alive_in_database(session_id)
-    if marker is not None:
-        if generation is not None:  # only what Redis holds is copied, never a database answer
-            until = time.monotonic() + ALIVE_MARKER_SECONDS if marker == ALIVE else None
-            copy.keep(generation, {key: (marker, until)})
-        return marker == ALIVE
+    if found:
+        return found[key][0] == ALIVE
     alive = _alive_in_database(session_id)
     try:
         if alive:
@@ -84,6 +76,19 @@ def session_is_alive(session_id: uuid.UUID) -> bool:
     except Exception:
         log.warning("session cache unavailable; marker not written", exc_info=True)
     return alive
+
+
+def _copied_marker(key: str) -> dict[str, tuple[str, float | None]]:
+    """The marker Redis holds, as the process's copy keeps it: with the time an "alive" one
+    expires from the copy (a "revoked" one never changes back)."""
+    marker = cache.get(key)
+    if marker is None:
+        return {}
+    return {key: (marker, time.monotonic() + ALIVE_MARKER_SECONDS if marker == ALIVE else None)}
+
+
+def _fresh(kept: tuple[str, float | None]) -> bool:
+    return kept[1] is None or time.monotonic() < kept[1]
 
 
 def _alive_in_database(session_id: uuid.UUID) -> bool:

@@ -6,8 +6,6 @@ the preferences are the caller's own; a message of another user answers 404, as 
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections import Counter
 
 from drf_spectacular.types import OpenApiTypes
@@ -18,18 +16,16 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gateway.fields import PageLimitField
 from gateway.permissions import RequiresPermission
 from notifications.interface import (
-    DEFAULT_PAGE_SIZE,
     DELIVERY_STATUSES,
     MAX_IDEMPOTENCY_KEY_LENGTH,
-    MAX_PAGE_SIZE,
     MAX_RECIPIENTS,
     InvalidNotification,
     Preference,
     notification_service,
 )
+from project.pagination import PageInput, offset_page, paged
 
 SEND = "notifications.notification.send"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -37,17 +33,6 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 RECIPIENT_FIELDS = ("user_ids", "group_id", "role", "scope")
 MAX_PREFERENCES = 200
 MAX_CLIENT_KEY_LENGTH = MAX_IDEMPOTENCY_KEY_LENGTH - len("api::") - 36  # a key is stored with its sender
-
-
-def _paged(name: str, output: type[serializers.Serializer], **extra):
-    return inline_serializer(
-        name, {"results": output(many=True), "next": serializers.CharField(allow_null=True), **extra}
-    )
-
-
-class PageInput(serializers.Serializer):
-    limit = PageLimitField(maximum=MAX_PAGE_SIZE, required=False, default=DEFAULT_PAGE_SIZE)
-    cursor = serializers.CharField(required=False, max_length=512)
 
 
 # --- The inbox -------------------------------------------------------------------------------------
@@ -73,7 +58,7 @@ class InboxApi(APIView):
     @extend_schema(
         operation_id="list_inbox",
         parameters=[FilterInput],
-        responses={200: _paged("InboxPage", InboxMessageOutput)},
+        responses={200: paged("InboxPage", InboxMessageOutput)},
     )
     def get(self, request):
         params = self.FilterInput(data=request.query_params)
@@ -276,7 +261,7 @@ class DeliveriesApi(APIView):
         operation_id="get_deliveries",
         parameters=[FilterInput],
         responses={
-            200: _paged(
+            200: paged(
                 "DeliveryPage",
                 DeliveryOutput,
                 notification_id=serializers.UUIDField(),
@@ -297,26 +282,12 @@ class DeliveriesApi(APIView):
             for delivery in deliveries
             if all(filters.get(f) in (None, getattr(delivery, f)) for f in ("status", "user_id", "channel"))
         ]
-        start = _decode_offset(filters.get("cursor"))
-        end = start + filters["limit"]
-        next_cursor = base64.urlsafe_b64encode(str(end).encode()).decode().rstrip("=") if end < len(selected) else None
+        page, next_cursor = offset_page(selected, limit=filters["limit"], cursor=filters.get("cursor"))
         return Response(
             {
                 "notification_id": notification_id,
                 "counts": {status_: counts.get(status_, 0) for status_ in DELIVERY_STATUSES},
-                "results": DeliveryOutput(selected[start:end], many=True).data,
+                "results": DeliveryOutput(page, many=True).data,
                 "next": next_cursor,
             }
         )
-
-
-def _decode_offset(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    try:
-        start = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise ValidationError({"cursor": ["Invalid cursor."]}) from None
-    if start < 0:
-        raise ValidationError({"cursor": ["Invalid cursor."]})
-    return start

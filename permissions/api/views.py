@@ -6,8 +6,6 @@ caller holds the endpoint's permission; the service itself refuses escalation.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -17,45 +15,25 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gateway.fields import PageLimitField, StringField
+from gateway.fields import StringField
 from gateway.permissions import RequiresPermission
 from permissions.interface import (
-    DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     RoleNotFound,
     UnknownPermission,
     permission_service,
 )
+from project.pagination import PageInput, offset_page, paged
 
 CHECK_ANY = "rbac.check.any"
 MANAGE_ASSIGNMENTS = "rbac.assignment.manage"
 
 
-class PageInput(serializers.Serializer):
-    limit = PageLimitField(maximum=MAX_PAGE_SIZE, required=False, default=DEFAULT_PAGE_SIZE)
-    cursor = serializers.CharField(required=False, max_length=512)
-
-
 def _page(request, items: list) -> tuple[list, str | None]:
-    """A page of a short, fully loaded list (the registry, roles, groups, assignments)."""
+    """A page of a short, fully loaded list (the registry, roles, groups)."""
     params = PageInput(data=request.query_params)
     params.is_valid(raise_exception=True)
-    limit, cursor = params.validated_data["limit"], params.validated_data.get("cursor")
-    start = 0
-    if cursor:
-        try:
-            start = int(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
-        except (binascii.Error, ValueError, UnicodeDecodeError):
-            raise ValidationError({"cursor": ["Invalid cursor."]}) from None
-        if start < 0:
-            raise ValidationError({"cursor": ["Invalid cursor."]})
-    end = start + limit
-    next_cursor = base64.urlsafe_b64encode(str(end).encode()).decode().rstrip("=") if end < len(items) else None
-    return items[start:end], next_cursor
-
-
-def _paged(name: str, output: type[serializers.Serializer]):
-    return inline_serializer(name, {"results": output(many=True), "next": serializers.CharField(allow_null=True)})
+    return offset_page(items, limit=params.validated_data["limit"], cursor=params.validated_data.get("cursor"))
 
 
 # --- The registry --------------------------------------------------------------------------------
@@ -72,7 +50,7 @@ class PermissionListApi(APIView):
     @extend_schema(
         operation_id="list_permissions",
         parameters=[PageInput],
-        responses={200: _paged("PermissionPage", PermissionOutput)},
+        responses={200: paged("PermissionPage", PermissionOutput)},
     )
     def get(self, request):
         page, next_cursor = _page(request, permission_service.list_permissions())
@@ -119,7 +97,7 @@ class RoleListApi(APIView):
             child=serializers.CharField(max_length=100), required=False, default=list, help_text="Role ids or names."
         )
 
-    @extend_schema(operation_id="list_roles", parameters=[PageInput], responses={200: _paged("RolePage", RoleOutput)})
+    @extend_schema(operation_id="list_roles", parameters=[PageInput], responses={200: paged("RolePage", RoleOutput)})
     def get(self, request):
         page, next_cursor = _page(request, permission_service.list_roles())
         return Response({"results": RoleOutput(page, many=True).data, "next": next_cursor})
@@ -180,9 +158,7 @@ class GroupListApi(APIView):
         name = serializers.CharField(max_length=100)
         description = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
-    @extend_schema(
-        operation_id="list_groups", parameters=[PageInput], responses={200: _paged("GroupPage", GroupOutput)}
-    )
+    @extend_schema(operation_id="list_groups", parameters=[PageInput], responses={200: paged("GroupPage", GroupOutput)})
     def get(self, request):
         page, next_cursor = _page(request, permission_service.list_groups())
         return Response({"results": GroupOutput(page, many=True).data, "next": next_cursor})
@@ -271,7 +247,7 @@ class AssignmentListApi(APIView):
     @extend_schema(
         operation_id="list_assignments",
         parameters=[AssignmentFilter],
-        responses={200: _paged("AssignmentPage", AssignmentOutput)},
+        responses={200: paged("AssignmentPage", AssignmentOutput)},
     )
     def get(self, request):
         filters = self.AssignmentFilter(data=request.query_params)
@@ -477,7 +453,7 @@ class AuditOutput(serializers.Serializer):
 class AuditListApi(APIView):
     permission_classes = [RequiresPermission("rbac.audit.view")]
 
-    @extend_schema(operation_id="list_audit", parameters=[PageInput], responses={200: _paged("AuditPage", AuditOutput)})
+    @extend_schema(operation_id="list_audit", parameters=[PageInput], responses={200: paged("AuditPage", AuditOutput)})
     def get(self, request):
         params = PageInput(data=request.query_params)
         params.is_valid(raise_exception=True)

@@ -84,28 +84,23 @@ def versions(user_id: uuid.UUID | None = None) -> tuple[str, str] | None:
         # sessions in this mode: slower, and right across runserver, manage.py and grpcserve.
         return None
     user_key = None if user_id is None else _user_version_key(user_id)
-    copy = mirror()
-    generation = None if copy is None else copy.generation()
-    if generation is not None:
-        global_version = copy.get(GLOBAL_VERSION_KEY)
-        user_version = "" if user_key is None else copy.get(user_key)
-        if global_version is not None and user_version is not None:
-            return global_version, user_version
     keys = [GLOBAL_VERSION_KEY] if user_key is None else [GLOBAL_VERSION_KEY, user_key]
-    try:
+    copy = mirror()
+
+    def load(generation: int | None) -> dict[str, str]:
         # Without a current copy: first apply what a revoke during an outage could not (the cache
         # may be back with the old tokens in it). One indexed query on this path only.
         if copy is not None and _may_have_missed_a_revoke(copy, generation):
             apply_pending()
         found = cache.get_many(keys)
-        global_version = _ensure(GLOBAL_VERSION_KEY, found)
-        user_version = "" if user_key is None else _ensure(user_key, found)
+        return {key: _ensure(key, found) for key in keys}
+
+    try:
+        found = mirrors.read_through(copy, keys, load)
     except Exception:
         logger.warning("permission cache unavailable: answering from the database", exc_info=True)
         return None
-    if generation is not None:
-        copy.keep(generation, {GLOBAL_VERSION_KEY: global_version, **({user_key: user_version} if user_key else {})})
-    return global_version, user_version
+    return found[GLOBAL_VERSION_KEY], "" if user_key is None else found[user_key]
 
 
 def _bump(user_ids: tuple[uuid.UUID, ...], everyone: bool, *, wait: bool = True) -> None:

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-
-from django.db.models import Q
 
 from permissions.core import engine
 from permissions.core.data import assignment_data
 from permissions.interface import (
-    MAX_PAGE_SIZE,
     AssignmentNotFound,
     Explanation,
     GroupNotFound,
@@ -20,7 +16,7 @@ from permissions.interface import (
     scope_prefixes,
 )
 from permissions.models import Assignment, AuditEntry, DeactivatedUser, Group, GroupMembership, Permission, Role
-from project.kernel.cursors import decode_keyset_cursor, encode_keyset_cursor
+from project.pagination import keyset_page
 
 # --- Checks ----------------------------------------------------------------------------------------
 
@@ -200,24 +196,6 @@ def get_assignment(*, assignment_id: uuid.UUID) -> Assignment:
         raise AssignmentNotFound() from None
 
 
-def _page_limit(limit: int) -> None:
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
-        raise InvalidRbacInput(
-            f"limit must be between 1 and {MAX_PAGE_SIZE}.", details={"limit": [f"Must be 1..{MAX_PAGE_SIZE}."]}
-        )
-
-
-def _encode_cursor(at: datetime, row_id: uuid.UUID) -> str:
-    return encode_keyset_cursor(at, row_id)
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        return decode_keyset_cursor(cursor)
-    except ValueError:
-        raise InvalidRbacInput("The cursor is not valid.", details={"cursor": ["Invalid cursor."]}) from None
-
-
 def list_assignments(
     *,
     user_id: uuid.UUID | None = None,
@@ -227,7 +205,6 @@ def list_assignments(
     cursor: str | None,
 ) -> tuple[list[Assignment], str | None]:
     """A page of assignments, newest first, keyset on (created_at, id)."""
-    _page_limit(limit)
     assignments = Assignment.objects.select_related("role")
     if user_id is not None:
         assignments = assignments.filter(user_id=user_id)
@@ -235,20 +212,8 @@ def list_assignments(
         assignments = assignments.filter(group_id=group_id)
     if role_id is not None:
         assignments = assignments.filter(role_id=role_id)
-    if cursor:
-        created_at, assignment_id = _decode_cursor(cursor)
-        assignments = assignments.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=assignment_id))
-    page = list(assignments.order_by("-created_at", "-id")[: limit + 1])
-    next_cursor = _encode_cursor(page[limit - 1].created_at, page[limit - 1].id) if len(page) > limit else None
-    return page[:limit], next_cursor
+    return keyset_page(assignments, by="created_at", limit=limit, cursor=cursor, invalid=InvalidRbacInput)
 
 
 def list_audit(*, limit: int, cursor: str | None) -> tuple[list[AuditEntry], str | None]:
-    _page_limit(limit)
-    entries = AuditEntry.objects.all()
-    if cursor:
-        occurred_at, entry_id = _decode_cursor(cursor)
-        entries = entries.filter(Q(occurred_at__lt=occurred_at) | Q(occurred_at=occurred_at, id__lt=entry_id))
-    page = list(entries.order_by("-occurred_at", "-id")[: limit + 1])
-    next_cursor = _encode_cursor(page[limit - 1].occurred_at, page[limit - 1].id) if len(page) > limit else None
-    return page[:limit], next_cursor
+    return keyset_page(AuditEntry.objects.all(), by="occurred_at", limit=limit, cursor=cursor, invalid=InvalidRbacInput)

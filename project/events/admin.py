@@ -1,5 +1,7 @@
 from django.contrib import admin, messages
 
+from project.service_admin import ReadOnlyAdmin
+
 from .deadletters import replay_all
 from .models import DeadLetter, InboxRecord, OutboxEvent
 
@@ -14,20 +16,7 @@ def redacted(value):
     return value
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Event records are written by the pipeline only; the admin shows them."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        # A deleted outbox row would never be published, a deleted inbox record processed again.
-        return False
-
-
+# Read-only: a deleted outbox row would never be published, a deleted inbox record processed again.
 @admin.register(OutboxEvent)
 class OutboxEventAdmin(ReadOnlyAdmin):
     list_display = ["type", "id", "occurred_at", "published_at", "attempts", "request_id"]

@@ -1,9 +1,10 @@
 """Which implementation of a service interface a caller gets: local or remote, by configuration.
 
 An interface module declares `user_service = delegate("users", UserService)`. The app's
-`AppConfig.ready()` later calls `provide("users", impl)` with the local implementation or the gRPC
-client, chosen from settings (`USERS_GRPC_TARGET`), the way `EMAIL_BACKEND` picks a mail backend.
-`provide` checks at start-up that the implementation's method signatures match the Protocol.
+`AppConfig.ready()` later installs the local implementation or the gRPC client, chosen from
+settings (`USERS_GRPC_TARGET`) by `project.rpc.delegation.provide_local_or_grpc`, the way
+`EMAIL_BACKEND` picks a mail backend. `provide` checks at start-up that the implementation's method
+signatures match the Protocol.
 """
 
 from __future__ import annotations

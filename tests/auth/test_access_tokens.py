@@ -282,16 +282,23 @@ def test_a_refresh_token_is_not_an_access_token(api, tokens):
     "authorization",
     ["Bearer", "Bearer a b", "Bearer ....", "Bearer eyJ", "Bearer ünïcode", "Bearer " + "A" * 5000],
 )
-def test_malformed_authorization_headers_are_401_not_500(api, db, authorization):
-    response = api.get(ME, HTTP_AUTHORIZATION=authorization)
+@pytest.mark.parametrize("method", ["get", "options"])  # OPTIONS: read by the DRF authentication, not the edge
+def test_malformed_authorization_headers_are_401_not_500(api, db, authorization, method):
+    response = getattr(api, method)(ME, HTTP_AUTHORIZATION=authorization)
     assert response.status_code == 401
     assert error_code(response) == "authentication_failed"
+    assert response.json()["error"]["message"] == "The access token is invalid, expired or revoked."
 
 
-def test_another_scheme_is_not_authenticated(api, tokens):
-    response = api.get(ME, HTTP_AUTHORIZATION=f"Token {tokens['access_token']}")
+@pytest.mark.parametrize("method", ["get", "options"])
+def test_another_scheme_is_not_authenticated(api, tokens, method):
+    response = getattr(api, method)(ME, HTTP_AUTHORIZATION=f"Token {tokens['access_token']}")
     assert response.status_code == 401
     assert error_code(response) == "not_authenticated"
+
+
+def test_a_valid_token_authenticates_a_request_the_edge_does_not_read(api, tokens):
+    assert api.options(ME, HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}").status_code == 200
 
 
 # --- signing key rotation -------------------------------------------------------------------------

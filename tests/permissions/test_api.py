@@ -240,3 +240,20 @@ def test_checking_a_permission_nobody_declared_is_400_unknown_permission(root, a
     assert admin.post(f"{RBAC}/check", {"checks": checks[::2]}, format="json").json() == {"results": [True, True]}
     why = admin.post(f"{RBAC}/explain", {"permission": "users.user.fly"}, format="json")
     assert (why.status_code, why.json()["reason"]) == (200, "unknown_permission")
+
+
+def test_the_registry_pages_cover_it_once_and_a_cursor_not_of_ours_is_a_400_on_cursor(root):
+    admin, _ = root
+    codes, cursor = [], None
+    while True:
+        page = admin.get(f"{RBAC}/permissions", {"limit": 3, **({"cursor": cursor} if cursor else {})}).json()
+        assert len(page["results"]) <= 3
+        codes += [entry["code"] for entry in page["results"]]
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert codes == [entry.code for entry in permission_service.list_permissions()]
+    for bad in ("not-a-cursor", "LTE", "dHJ1ZQ", "WzFd", "%ff"):  # junk, -1, true, [1], not base64
+        response = admin.get(f"{RBAC}/permissions", {"cursor": bad})
+        assert (response.status_code, code(response)) == (400, "validation_error"), bad
+        assert response.json()["error"]["details"] == {"cursor": ["Invalid cursor."]}

@@ -82,8 +82,15 @@ def test_a_limit_out_of_range_is_invalid_input(limit):
 
 @pytest.mark.parametrize(
     "cursor",
-    ["%%%", "bm90IGpzb24", "WzFd", "WyJ4IiwgInkiXQ", "WyIyMDI2LTAxLTAxVDAwOjAwOjAwIiwgIjEyMyJd"],
-    ids=["not-base64", "not-json", "one-item", "not-a-time", "naive-time-bad-id"],
+    [
+        "%%%",
+        "bm90IGpzb24",
+        "WzFd",
+        "WyJ4IiwgInkiXQ",
+        "WyIyMDI2LTAxLTAxVDAwOjAwOjAwIiwgIjEyMyJd",
+        "WyIyMDI2LTAxLTAxVDAwOjAwOjAwIiwgIjAwMDAwMDAwLTAwMDAtNDAwMC04MDAwLTAwMDAwMDAwMDAwMCJd",
+    ],
+    ids=["not-base64", "not-json", "one-item", "not-a-time", "naive-time-bad-id", "naive-time"],
 )
 def test_a_cursor_that_is_not_ours_is_invalid_input(cursor):
     with pytest.raises(InvalidRbacInput) as raised:

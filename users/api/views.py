@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import uuid
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from auth.interface import auth_service
-from gateway.fields import PageLimitField, StringField
+from gateway.fields import StringField
 from gateway.permissions import RequiresPermission, user_escalation_check
-from users.interface import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, user_service
+from project.pagination import PageInput, paged
+from users.interface import user_service
 
 
 class UserOutput(serializers.Serializer):
@@ -86,20 +87,12 @@ class MeApi(APIView):
 class UserListApi(APIView):
     permission_classes = [RequiresPermission("users.user.view")]
 
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(PageInput):
         search = serializers.CharField(required=False, max_length=254, allow_blank=True)
         is_active = serializers.BooleanField(required=False, allow_null=True, default=None)
-        limit = PageLimitField(maximum=MAX_PAGE_SIZE, required=False, default=DEFAULT_PAGE_SIZE)
-        cursor = serializers.CharField(required=False, max_length=512)
 
     @extend_schema(
-        operation_id="list_users",
-        parameters=[FilterSerializer],
-        responses={
-            200: inline_serializer(
-                "UserPage", {"results": UserOutput(many=True), "next": serializers.CharField(allow_null=True)}
-            )
-        },
+        operation_id="list_users", parameters=[FilterSerializer], responses={200: paged("UserPage", UserOutput)}
     )
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
