@@ -255,5 +255,5 @@ def test_the_registry_pages_cover_it_once_and_a_cursor_not_of_ours_is_a_400_on_c
     assert codes == [entry.code for entry in permission_service.list_permissions()]
     for bad in ("not-a-cursor", "LTE", "dHJ1ZQ", "WzFd", "%ff"):  # junk, -1, true, [1], not base64
         response = admin.get(f"{RBAC}/permissions", {"cursor": bad})
-        assert (response.status_code, code(response)) == (400, "validation_error"), bad
+        assert (response.status_code, error_code(response)) == (400, "validation_error"), bad
         assert response.json()["error"]["details"] == {"cursor": ["Invalid cursor."]}
