@@ -37,10 +37,18 @@ class ScimUser(models.Model):
     deleted = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
+    def __str__(self):
+        return f"SCIM user {self.user_id}"
+
 
 class ScimGroup(models.Model):
     """An RBAC group as an identity provider provisioned it."""
 
     group_id = models.UUIDField(primary_key=True)
     external_id = models.CharField(max_length=255, blank=True, default="", db_index=True)
+    # members[].display as the identity provider wrote it, by user id.
+    member_displays = models.JSONField(default=dict)
     updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"SCIM group {self.group_id}"

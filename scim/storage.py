@@ -71,24 +71,30 @@ def _check_version(current: Resource[Any], expected_version: str | None) -> None
 
 def _user_resource(user: GatehouseUser, row: ScimUser | None) -> Resource[Any]:
     extra = dict(row.attributes) if row else {}
-    if "emails" not in extra:
-        extra["emails"] = [{"value": user.email, "type": "work", "primary": True}]
     body = {
         **extra,
         "schemas": extra.get("schemas") or [USER_URN.rstrip(":")],
         "id": str(user.id),
         "userName": user.email,
         "displayName": user.display_name or None,
-        "active": user.is_active,
         "externalId": (row.external_id or None) if row else None,
     }
+    # An identity provider may leave `active` out (or remove it): then only a deactivated user says
+    # so. A user no identity provider wrote is described whole.
+    if row is None or "active" in extra or not user.is_active:
+        body["active"] = user.is_active
     resource = ScimUserResource.model_validate({k: v for k, v in body.items() if v is not None})
     modified = max(user.date_joined, row.updated_at) if row else user.date_joined
     return _with_meta(resource, "User", user.date_joined, modified)
 
 
 def _user_extra(resource: Resource[Any]) -> dict[str, Any]:
-    return resource.model_dump(mode="json", exclude=OWN_USER_FIELDS)
+    """What ScimUser.attributes keeps of a resource: all Gatehouse does not hold, and whether the
+    identity provider stated `active` (its value is the user's own)."""
+    extra = resource.model_dump(mode="json", exclude=OWN_USER_FIELDS)
+    if resource.active is not None:
+        extra["active"] = resource.active
+    return extra
 
 
 def _single_string_comparison(scim_filter: ScimFilter[Any] | None, *, ops) -> tuple[str, str] | None:
@@ -253,8 +259,9 @@ class GatehouseStorage(ScimStorage):
 
     def _group_resource(self, group, row: ScimGroup | None) -> Resource[Any]:
         member_ids = permission_service.group_members(group_id=group.id)
+        displays = row.member_displays if row else {}
         members = [
-            GroupMember(value=str(user.id), display=user.email, ref=f"Users/{user.id}", type="User")
+            GroupMember(value=str(user.id), display=displays.get(str(user.id)), ref=f"Users/{user.id}", type="User")
             for user in user_service.get_many(user_ids=member_ids)
         ]
         resource = Group(
@@ -278,7 +285,9 @@ class GatehouseStorage(ScimStorage):
             raise UniquenessException(detail="displayName is already taken.") from None
         except InvalidRbacInput as exc:
             raise InvalidValueException(detail=_message(exc)) from None
-        ScimGroup.objects.create(group_id=group.id, external_id=resource.external_id or "")
+        ScimGroup.objects.create(
+            group_id=group.id, external_id=resource.external_id or "", member_displays=_member_displays(resource)
+        )
         self._set_members(group.id, members, current=set())
         return self._group(group.id)
 
@@ -288,9 +297,15 @@ class GatehouseStorage(ScimStorage):
         _check_version(current, expected_version)
         if resource.display_name != current.display_name:
             raise InvalidValueException(detail="A group cannot be renamed through SCIM yet.")
-        ScimGroup.objects.update_or_create(group_id=group_id, defaults={"external_id": resource.external_id or ""})
+        ScimGroup.objects.update_or_create(
+            group_id=group_id,
+            defaults={"external_id": resource.external_id or "", "member_displays": _member_displays(resource)},
+        )
         members = self._members(resource)
-        ScimGroup.objects.update_or_create(group_id=group_id, defaults={"external_id": resource.external_id or ""})
+        ScimGroup.objects.update_or_create(
+            group_id=group_id,
+            defaults={"external_id": resource.external_id or "", "member_displays": _member_displays(resource)},
+        )
         self._set_members(group_id, members, current={uuid.UUID(m.value) for m in current.members or []})
         return self._group(group_id)
 
@@ -318,6 +333,10 @@ class GatehouseStorage(ScimStorage):
             raise InvalidValueException(detail=exc.message) from None
         for user_id in sorted(current - wanted):
             permission_service.remove_group_member(actor_id=None, group_id=group_id, user_id=user_id)
+
+
+def _member_displays(resource: Resource[Any]) -> dict[str, str]:
+    return {member.value: member.display for member in resource.members or [] if member.value and member.display}
 
 
 def _message(exc: InvalidArgument) -> str:
