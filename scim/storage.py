@@ -171,7 +171,7 @@ class GatehouseStorage(ScimStorage):
             raise InvalidValueException(detail=_message(exc)) from None
         if resource.active is False and user.is_active:
             user = self._deactivate(user_id)
-        elif resource.active is not False and not user.is_active:
+        elif resource.active is True and not user.is_active:
             raise InvalidValueException(detail="A deactivated user cannot be reactivated through SCIM yet.")
         row, _ = ScimUser.objects.update_or_create(
             user_id=user_id, defaults={"external_id": resource.external_id or "", "attributes": _user_extra(resource)}
@@ -295,13 +295,14 @@ class GatehouseStorage(ScimStorage):
         group_id = _uuid(resource.id or "")
         current = self._group(group_id)
         _check_version(current, expected_version)
+        members = self._members(resource)  # before any change: a bad member changes nothing
         if resource.display_name != current.display_name:
-            raise InvalidValueException(detail="A group cannot be renamed through SCIM yet.")
-        ScimGroup.objects.update_or_create(
-            group_id=group_id,
-            defaults={"external_id": resource.external_id or "", "member_displays": _member_displays(resource)},
-        )
-        members = self._members(resource)
+            try:
+                permission_service.rename_group(actor_id=None, group_id=group_id, name=resource.display_name or "")
+            except GroupNameTaken:
+                raise UniquenessException(detail="displayName is already taken.") from None
+            except InvalidRbacInput as exc:
+                raise InvalidValueException(detail=_message(exc)) from None
         ScimGroup.objects.update_or_create(
             group_id=group_id,
             defaults={"external_id": resource.external_id or "", "member_displays": _member_displays(resource)},

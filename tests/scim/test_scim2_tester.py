@@ -36,8 +36,9 @@ def gatehouse(request, transactional_db, tmp_path):
     args = [sys.executable, "-m", "gunicorn", "project.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2"]
     process = Process("gatehouse", args, env=subprocess_env(**env), log_dir=tmp_path)
     try:
-        process.wait_until(lambda: port_open(port), timeout=30, what="listening")
-        urllib.request.urlopen(f"{base}/healthz", timeout=10).close()
+        process.wait_until(lambda: port_open(port), timeout=60, what="listening")
+        # Workers boot after the port opens: on a busy machine the first answer takes seconds.
+        urllib.request.urlopen(f"{base}/healthz", timeout=60).close()
         yield base
     finally:
         process.stop()
@@ -56,10 +57,13 @@ class _FreshEmails(list):
 
 
 class EmailUser(User):
-    """SCIM's User, told what Gatehouse requires of userName: an email address (docs/scim.md).
-    Without it the checker sends random strings, which Gatehouse refuses with 400 invalidValue."""
+    """SCIM's User, told what Gatehouse requires (docs/scim.md): userName is an email address
+    (random strings are refused with 400 invalidValue), and the checker's users start active (a
+    deactivated user cannot be reactivated yet, so a check that removes `active` from a user it
+    made inactive would fail by a coin toss)."""
 
     user_name: Annotated[str | None, Uniqueness.server, Required.true, Field(examples=_FreshEmails())] = None
+    active: Annotated[bool | None, Field(examples=[True])] = None
 
 
 def test_scim2_tester_finds_no_failure(gatehouse):
