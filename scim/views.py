@@ -26,6 +26,7 @@ from scim2_models import (
     Patch,
     ResourceType,
     SCIMException,
+    ScimPolicy,
     ScimProvider,
     ServiceProviderConfig,
     Sort,
@@ -83,6 +84,12 @@ def application() -> GatehouseScimApplication:
         models=[User, EnterpriseUser, Group],
         resource_types=[ResourceType.from_resource(User[EnterpriseUser]), ResourceType.from_resource(Group)],
         config=CONFIG,
+        # What Microsoft Entra ID sends beyond RFC 7644 (docs/scim.md): a remove whose value names
+        # the members to remove, and a filtered path for an entry the user does not have yet.
+        policy=ScimPolicy(
+            remove_value_as_filter=ScimPolicy.RemoveValue.apply,
+            unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create,
+        ),
     )
     return GatehouseScimApplication(GatehouseStorage(), provider, ScimService(provider))
 
