@@ -148,3 +148,17 @@ def test_okta_adds_members_then_removes_one_by_filter(scim, group, ada):
     body = patched(scim, path, [{"op": "remove", "path": f'members[value eq "{grace["id"]}"]'}])
     assert [(m["value"], m.get("display")) for m in body["members"]] == [(ada["id"], "ada@example.com")]
     assert permission_service.group_members(group_id=uuid.UUID(group["id"])) == [uuid.UUID(ada["id"])]
+
+
+def test_attribute_names_are_case_insensitive(scim, ada):
+    body = patched(
+        scim,
+        f"Users/{ada['id']}",
+        [
+            {"op": "Replace", "path": "name.GivenName", "value": "Augusta"},
+            {"op": "Replace", "value": {"DisplayName": "A. A. Lovelace", "Active": "False"}},
+        ],
+    )
+    assert (body["name"]["givenName"], body["displayName"], body["active"]) == ("Augusta", "A. A. Lovelace", False)
+    user = user_service.get(user_id=uuid.UUID(ada["id"]))
+    assert (user.display_name, user.is_active) == ("A. A. Lovelace", False)
