@@ -55,7 +55,11 @@ def test_entra_replaces_attributes_with_capitalised_ops_and_paths(scim, ada):
             {"op": "Add", "path": "externalId", "value": "e-ada-2"},
         ],
     )
-    assert (body["displayName"], body["name"]["familyName"], body["externalId"]) == ("Ada Lovelace", "Lovelace", "e-ada-2")
+    assert (body["displayName"], body["name"]["familyName"], body["externalId"]) == (
+        "Ada Lovelace",
+        "Lovelace",
+        "e-ada-2",
+    )
     assert user_service.get(user_id=uuid.UUID(ada["id"])).display_name == "Ada Lovelace"
 
 

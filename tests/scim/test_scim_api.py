@@ -261,7 +261,12 @@ def test_a_group_is_an_rbac_group_with_members_by_user_id(scim):
     ada, grace = new_user(scim, "ada@example.com"), new_user(scim, "grace@example.com")
     response = scim.post(
         "Groups",
-        {"schemas": [GROUP_SCHEMA], "displayName": "Engineering", "externalId": "g1", "members": [{"value": ada["id"]}]},
+        {
+            "schemas": [GROUP_SCHEMA],
+            "displayName": "Engineering",
+            "externalId": "g1",
+            "members": [{"value": ada["id"]}],
+        },
     )
     assert response.status_code == 201, response.content
     group = response.json()
