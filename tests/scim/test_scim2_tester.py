@@ -1,6 +1,7 @@
-"""scim2-tester, a SCIM compliance checker nobody here wrote, against a live Gatehouse (docs/scim.md):
-gunicorn serving the monolith, or the split shape where the web process reaches the users, auth and
-permissions services over gRPC. No check may fail on what ServiceProviderConfig announces."""
+"""A live Gatehouse (docs/scim.md): gunicorn serving the monolith, or the split shape where the web
+process reaches the users, auth and permissions services over gRPC. scim2-tester, a SCIM compliance
+checker nobody here wrote, finds no failure on what ServiceProviderConfig announces; and a user
+deprovisioned through SCIM is refused at their next request."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Annotated
 
 import httpx2
 import pytest
+import requests
 from pydantic import Field
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_models import EnterpriseUser, Group, Required, ResourceType, ScimProvider, Uniqueness, User
@@ -19,6 +21,7 @@ from scim2_tester import Status, check_server
 from scim.tokens import token_create
 from tests.rpc.servers import start_grpcserve
 from tests.support.processes import Process, free_port, port_open, subprocess_env
+from users.interface import user_service
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -84,3 +87,26 @@ def test_scim2_tester_finds_no_failure(gatehouse):
 # MUST and MUST NOT of RFC 7643/7644 broken; the features the configuration does not announce (bulk,
 # sort, change of password) are reported SKIPPED.
 _FAILED = {Status.ERROR, Status.CRITICAL}
+
+
+def test_deprovisioning_stops_a_signed_in_users_next_request(gatehouse):
+    password = "a-Long-unguessable-passphrase-42"
+    ada = user_service.create(email="ada@example.com", password=password, is_verified=True)
+    signed_in = requests.post(
+        f"{gatehouse}/api/v1/auth/token", json={"email": "ada@example.com", "password": password}, timeout=30
+    ).json()
+    me = {"Authorization": f"Bearer {signed_in['access_token']}"}
+    assert requests.get(f"{gatehouse}/api/v1/users/me", headers=me, timeout=30).status_code == 200
+
+    _, secret = token_create(name="Okta")
+    response = requests.patch(
+        f"{gatehouse}/scim/v2/Users/{ada.id}",
+        json={
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "value": {"active": False}}],
+        },
+        headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/scim+json"},
+        timeout=30,
+    )
+    assert response.status_code in (200, 204), response.text
+    assert requests.get(f"{gatehouse}/api/v1/users/me", headers=me, timeout=30).status_code == 401
