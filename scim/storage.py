@@ -214,7 +214,6 @@ class GatehouseStorage(ScimStorage):
         """The users the filter may match (it is applied to them afterwards). `userName eq` and
         `externalId eq`, what identity providers send before creating a user, are one lookup;
         other filters on a string narrow the scan by the users service's substring search."""
-        rows = {row.user_id: row for row in ScimUser.objects.all()}
         eq = _single_string_comparison(scim_filter, ops={CompareOperator.eq})
         if eq is not None and eq[0] == USER_URN + "userName":
             try:
@@ -222,8 +221,8 @@ class GatehouseStorage(ScimStorage):
             except UserNotFound:
                 users = []
         elif eq is not None and eq[0] == USER_URN + "externalId":
-            ids = [row.user_id for row in rows.values() if row.external_id == eq[1]]
-            users = user_service.get_many(user_ids=ids)
+            ids = ScimUser.objects.filter(external_id=eq[1]).values_list("user_id", flat=True)
+            users = user_service.get_many(user_ids=list(ids))
         else:
             narrowing = _single_string_comparison(
                 scim_filter, ops={CompareOperator.eq, CompareOperator.co, CompareOperator.sw}
@@ -231,10 +230,9 @@ class GatehouseStorage(ScimStorage):
             searchable = {USER_URN + "userName", USER_URN + "displayName", USER_URN + "emails.value"}
             search = narrowing[1] if narrowing and narrowing[0] in searchable and narrowing[1] else None
             users = self._all_users(search)
+        rows = ScimUser.objects.in_bulk([user.id for user in users])
         return [
-            _user_resource(user, rows.get(user.id))
-            for user in users
-            if not (rows.get(user.id) and rows[user.id].deleted)
+            _user_resource(user, rows.get(user.id)) for user in users if not (user.id in rows and rows[user.id].deleted)
         ]
 
     @staticmethod

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 from django.utils import timezone
 
 from .models import ScimToken
 
 TOKEN_PREFIX = "gh_scim_"
+LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 def _digest(token: str) -> str:
@@ -33,8 +35,10 @@ def token_authenticate(secret: str) -> ScimToken | None:
     """The live token whose secret this is, or None. The lookup is by digest: a wrong secret and an
     unknown one cost the same."""
     token = ScimToken.objects.filter(digest=_digest(secret), revoked_at__isnull=True).first()
-    if token is not None:
-        ScimToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    now = timezone.now()
+    if token is not None and (token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION):
+        # A sync sends thousands of requests: the time of last use is kept to the minute, not written each time.
+        ScimToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token
 
 
