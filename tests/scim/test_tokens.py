@@ -9,6 +9,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from permissions.interface import permission_service
 from scim.models import ScimToken
 from tests.scim.conftest import Scim
 from tests.support.rbac import grant_role
@@ -74,3 +75,21 @@ def test_the_admin_makes_a_token_shows_it_once_lists_and_revokes_it(admin_client
     admin_client.post("/admin/scim/scimtoken/", {"action": "revoke", "_selected_action": [str(token.id)]})
     assert ScimToken.objects.get().revoked_at is not None
     assert Scim(secret).get("Users").status_code == 401
+
+
+def test_staff_without_scim_token_manage_cannot_see_or_make_tokens(client):
+    user_service.create(email="staff@example.com", password=PASSWORD, is_staff=True)
+    assert client.login(username="staff@example.com", password=PASSWORD)
+    assert client.get("/admin/scim/scimtoken/").status_code == 403
+    assert client.post("/admin/scim/scimtoken/add/", {"name": "sneaky"}).status_code == 403
+    assert not ScimToken.objects.exists()
+
+
+def test_scim_token_manage_alone_opens_the_tokens_page(client):
+    permission_service.create_role(actor_id=None, name="provisioning", permissions=["scim.token.manage"])
+    staff = user_service.create(email="staff@example.com", password=PASSWORD, is_staff=True)
+    grant_role(staff.id, "provisioning")
+    assert client.login(username="staff@example.com", password=PASSWORD)
+    assert client.get("/admin/scim/scimtoken/").status_code == 200
+    assert client.post("/admin/scim/scimtoken/add/", {"name": "Okta"}).status_code == 302
+    assert ScimToken.objects.get().name == "Okta"
