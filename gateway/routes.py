@@ -78,6 +78,13 @@ APP_SERVICES: tuple[AppService, ...] = (
         locations=("/api/v1/notifications",),
         doc_tags=(("/api/v1/notifications", "Notifications"),),
     ),
+    AppService(
+        name="scim",
+        title="SCIM provisioning (users + auth + permissions core services; docs/scim.md)",
+        mounts=(Mount("scim/v2/", "scim.urls"),),
+        locations=("/scim/",),
+        doc_tags=(),
+    ),
 )
 
 # Paths (prefixes) whose calls count more than one request against the caller's bucket: they cost

@@ -65,6 +65,10 @@ DJANGO_PERMISSIONS: dict[str, str] = {
     "notifications.view_inappmessage": "notifications.notification.view",
     "notifications.view_preference": "notifications.notification.view",
     "notifications.change_delivery": "notifications.delivery.manage",
+    # scim (docs/scim.md): its tokens
+    "scim.view_scimtoken": "scim.token.manage",
+    "scim.add_scimtoken": "scim.token.manage",
+    "scim.change_scimtoken": "scim.token.manage",
     # events (project.events: the outbox, the inbox, dead letters)
     "events.view_outboxevent": "events.event.view",
     "events.view_inboxrecord": "events.event.view",

@@ -96,6 +96,9 @@ class LocalPermissionService:
     def list_groups(self) -> list[Group]:
         return [group_data(group) for group in selectors.list_groups()]
 
+    def rename_group(self, *, actor_id: uuid.UUID | None, group_id: uuid.UUID, name: str) -> Group:
+        return group_data(services.rename_group(actor_id=actor_id, group_id=group_id, name=name))
+
     def delete_group(self, *, actor_id: uuid.UUID | None, group_id: uuid.UUID) -> None:
         services.delete_group(actor_id=actor_id, group_id=group_id)
 

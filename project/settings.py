@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "auth",
     "permissions",
     "notifications",
+    "scim",
 ]
 
 MIDDLEWARE = [
@@ -236,6 +237,8 @@ GATEHOUSE_SESSION_IDLE_TIMEOUT = env.int("GATEHOUSE_SESSION_IDLE_TIMEOUT", defau
 GATEHOUSE_RATELIMIT_ANON = env.str("GATEHOUSE_RATELIMIT_ANON", default="600/min" if DEBUG else "60/min")
 GATEHOUSE_RATELIMIT_USER = env.str("GATEHOUSE_RATELIMIT_USER", default="6000/min" if DEBUG else "600/min")
 # Password-reset requests per target address, whoever asks (on top of the caller's bucket).
+# Requests per SCIM token (docs/scim.md): identity providers sync in bursts.
+GATEHOUSE_RATELIMIT_SCIM = env.str("GATEHOUSE_RATELIMIT_SCIM", default="1200/min")
 GATEHOUSE_RATELIMIT_RESET_PER_ADDRESS = env.str("GATEHOUSE_RATELIMIT_RESET_PER_ADDRESS", default="5/hour")
 GATEHOUSE_LOGIN_MAX_FAILURES = env.int("GATEHOUSE_LOGIN_MAX_FAILURES", default=5)
 # How long a request to remove a lost second factor waits (any sign-in with the factor cancels it).

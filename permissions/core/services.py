@@ -404,6 +404,33 @@ def create_group(*, actor_id: uuid.UUID | None, name: str, description: str = ""
 
 
 @_durable
+def rename_group(*, actor_id: uuid.UUID | None, group_id: uuid.UUID, name: str) -> Group:
+    name = _name(name)
+    group = _locked_group(group_id)
+    if group.name == name:
+        return group
+    if Group.objects.filter(name=name).exclude(id=group_id).exists():
+        raise GroupNameTaken()
+    before = _group_snapshot(group)
+    group.name = name
+    try:
+        with transaction.atomic():
+            group.save(update_fields=["name"])
+    except IntegrityError:
+        raise GroupNameTaken() from None
+    _audit(
+        actor_id=actor_id,
+        action="group.renamed",
+        target_type="group",
+        target_id=group.id,
+        before=before,
+        after=_group_snapshot(group),
+    )
+    _emit(GROUP_CHANGED, {"group_id": str(group.id), "name": group.name, "change": "renamed"})
+    return group
+
+
+@_durable
 def delete_group(*, actor_id: uuid.UUID | None, group_id: uuid.UUID) -> None:
     group = _locked_group(group_id)
     before = {

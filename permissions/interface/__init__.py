@@ -374,6 +374,11 @@ class PermissionService(Protocol):
         """Every group, sorted by name."""
         ...
 
+    def rename_group(self, *, actor_id: uuid.UUID | None, group_id: uuid.UUID, name: str) -> Group:
+        """Give the group a new name (audited; `rbac.group_changed` with change "renamed").
+        Raises GroupNotFound, InvalidRbacInput, GroupNameTaken."""
+        ...
+
     def delete_group(self, *, actor_id: uuid.UUID | None, group_id: uuid.UUID) -> None:
         """Delete a group with its memberships and assignments. Raises GroupNotFound."""
         ...

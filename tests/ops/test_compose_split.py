@@ -113,4 +113,4 @@ def test_procfile_split_runs_the_same_processes():
 
 
 def test_the_route_table_names_every_app_service_nginx_can_route():
-    assert {service.name for service in APP_SERVICES} == {"user_management", "rbac", "notifications"}
+    assert {service.name for service in APP_SERVICES} == {"user_management", "rbac", "notifications", "scim"}

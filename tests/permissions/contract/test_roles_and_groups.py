@@ -9,7 +9,9 @@ import pytest
 from permissions.interface import (
     ADMIN_ROLE,
     Group,
+    GroupNameTaken,
     GroupNotFound,
+    InvalidRbacInput,
     Permission,
     Role,
     RoleNotFound,
@@ -59,6 +61,28 @@ def test_the_admin_role_is_a_system_role_holding_everything(perms):
     admin = perms.get_role_by_name(name=ADMIN_ROLE)
     assert admin.is_system and admin.grants_all
     assert set(admin.permissions) == {p.code for p in perms.list_permissions()}
+
+
+def test_a_group_is_renamed_keeping_its_members_and_audited(perms):
+    staff = perms.create_group(actor_id=None, name="staff", description="Everyone.")
+    perms.create_group(actor_id=None, name="ops")
+    member = new_user()
+    perms.add_group_member(actor_id=None, group_id=staff.id, user_id=member)
+
+    renamed = perms.rename_group(actor_id=None, group_id=staff.id, name="people")
+    assert renamed == Group(id=staff.id, name="people", description="Everyone.")
+    assert perms.get_group(group_id=staff.id) == renamed
+    assert perms.group_members(group_id=staff.id) == [member]
+    entry = perms.list_audit().results[0]
+    assert (entry.action, entry.before["name"], entry.after["name"]) == ("group.renamed", "staff", "people")
+
+    with pytest.raises(GroupNameTaken):
+        perms.rename_group(actor_id=None, group_id=staff.id, name="ops")
+    with pytest.raises(InvalidRbacInput):
+        perms.rename_group(actor_id=None, group_id=staff.id, name=" ")
+    with pytest.raises(GroupNotFound):
+        perms.rename_group(actor_id=None, group_id=uuid.uuid4(), name="x")
+    assert perms.get_group(group_id=staff.id) == renamed
 
 
 def test_a_group_is_created_filled_emptied_and_deleted(perms):

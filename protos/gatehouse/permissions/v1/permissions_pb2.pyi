@@ -351,6 +351,22 @@ class ListGroupsResponse(_message.Message):
     result: _containers.RepeatedCompositeFieldContainer[Group]
     def __init__(self, result: _Optional[_Iterable[_Union[Group, _Mapping]]] = ...) -> None: ...
 
+class RenameGroupRequest(_message.Message):
+    __slots__ = ("actor_id", "group_id", "name")
+    ACTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    actor_id: str
+    group_id: str
+    name: str
+    def __init__(self, actor_id: _Optional[str] = ..., group_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class RenameGroupResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: Group
+    def __init__(self, result: _Optional[_Union[Group, _Mapping]] = ...) -> None: ...
+
 class DeleteGroupRequest(_message.Message):
     __slots__ = ("actor_id", "group_id")
     ACTOR_ID_FIELD_NUMBER: _ClassVar[int]

@@ -115,6 +115,11 @@ class PermissionServiceStub:
                 request_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.ListGroupsRequest.SerializeToString,
                 response_deserializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.ListGroupsResponse.FromString,
                 _registered_method=True)
+        self.RenameGroup = channel.unary_unary(
+                '/gatehouse.permissions.v1.PermissionService/RenameGroup',
+                request_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RenameGroupRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RenameGroupResponse.FromString,
+                _registered_method=True)
         self.DeleteGroup = channel.unary_unary(
                 '/gatehouse.permissions.v1.PermissionService/DeleteGroup',
                 request_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.DeleteGroupRequest.SerializeToString,
@@ -292,6 +297,13 @@ class PermissionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RenameGroup(self, request, context):
+        """Give a group a new name. NOT_FOUND, INVALID_ARGUMENT, ALREADY_EXISTS (name).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DeleteGroup(self, request, context):
         """Delete a group with its memberships and assignments. NOT_FOUND.
         """
@@ -448,6 +460,11 @@ def add_PermissionServiceServicer_to_server(servicer, server):
                     servicer.ListGroups,
                     request_deserializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.ListGroupsRequest.FromString,
                     response_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.ListGroupsResponse.SerializeToString,
+            ),
+            'RenameGroup': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenameGroup,
+                    request_deserializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RenameGroupRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RenameGroupResponse.SerializeToString,
             ),
             'DeleteGroup': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteGroup,
@@ -933,6 +950,33 @@ class PermissionService:
             '/gatehouse.permissions.v1.PermissionService/ListGroups',
             protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.ListGroupsRequest.SerializeToString,
             protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.ListGroupsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenameGroup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gatehouse.permissions.v1.PermissionService/RenameGroup',
+            protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RenameGroupRequest.SerializeToString,
+            protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RenameGroupResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,137 @@
+"""`/scim/v2/…` (docs/scim.md): the Django view in front of scim2-server.
+
+scim2-server's application serves the protocol; this module authenticates the bearer token,
+rate-limits per token (per client IP before a token is known, as the edge does), and turns its
+framework-free request and response into Django's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from functools import cache
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from scim2_models import (
+    AuthenticationScheme,
+    Bulk,
+    ChangePassword,
+    EnterpriseUser,
+    ETag,
+    Filter,
+    Group,
+    Patch,
+    ResourceType,
+    SCIMException,
+    ScimPolicy,
+    ScimProvider,
+    ServiceProviderConfig,
+    Sort,
+    UnauthorizedException,
+    User,
+)
+from scim2_server.applications.wsgi import WSGIApplication
+from scim2_server.requests import ScimRequest
+from scim2_server.service import ScimService
+
+from gateway.edge import counter, parse_rate
+
+from .storage import GatehouseStorage
+from .tokens import token_authenticate
+
+logger = logging.getLogger(__name__)
+
+MAX_RESULTS = 200
+
+CONFIG = ServiceProviderConfig(
+    patch=Patch(supported=True),
+    bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
+    filter=Filter(supported=True, max_results=MAX_RESULTS),
+    change_password=ChangePassword(supported=False),
+    sort=Sort(supported=False),
+    etag=ETag(supported=True),
+    authentication_schemes=[
+        AuthenticationScheme(
+            type=AuthenticationScheme.Type.oauthbearertoken,
+            name="Bearer token",
+            description="A token made by `manage.py scim_token create` or in the admin.",
+            primary=True,
+        )
+    ],
+)
+
+
+class TooManyRequests(SCIMException):
+    status = 429
+    _default_detail = "Too many requests."
+
+
+class GatehouseScimApplication(WSGIApplication):
+    def check_auth(self, request: ScimRequest) -> None:
+        if request.subject is None:
+            raise UnauthorizedException
+
+    def get_subject(self, request: ScimRequest):
+        return request.subject  # the token the view authenticated
+
+
+@cache
+def application() -> GatehouseScimApplication:
+    provider = ScimProvider(
+        models=[User, EnterpriseUser, Group],
+        resource_types=[ResourceType.from_resource(User[EnterpriseUser]), ResourceType.from_resource(Group)],
+        config=CONFIG,
+        # What Microsoft Entra ID sends beyond RFC 7644 (docs/scim.md): a remove whose value names
+        # the members to remove, and a filtered path for an entry the user does not have yet.
+        policy=ScimPolicy(
+            remove_value_as_filter=ScimPolicy.RemoveValue.apply,
+            unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create,
+        ),
+    )
+    return GatehouseScimApplication(GatehouseStorage(), provider, ScimService(provider))
+
+
+def _bearer(request) -> str | None:
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    return secret.strip() if scheme.lower() == "bearer" and secret.strip() else None
+
+
+def _send(response) -> HttpResponse:
+    body = b"" if response.body is None else json.dumps(response.body).encode()
+    sent = HttpResponse(body, status=response.status.value)
+    for name, value in response.headers.items():
+        sent[name] = value
+    return sent
+
+
+@csrf_exempt
+def scim(request, path: str = ""):
+    secret = _bearer(request)
+    token = token_authenticate(secret) if secret else None
+    scim_request = ScimRequest(
+        method=request.method,
+        base_url=request.build_absolute_uri("/scim/v2"),
+        path="/" + path,
+        query=request.GET.dict(),
+        headers=dict(request.headers),
+        body=request.body,
+        subject=token,
+    )
+    app = application()
+    if token is not None:
+        bucket, rate = f"scim:{token.id}", parse_rate(settings.GATEHOUSE_RATELIMIT_SCIM)
+    else:
+        bucket, rate = f"ip:{request.client_ip}", parse_rate(settings.GATEHOUSE_RATELIMIT_ANON)
+    try:
+        count, reset = counter().hit(f"gatehouse:rl:{bucket}", 1, rate.period)
+    except Exception:  # the store is down: fail open, as the edge does
+        logger.warning("rate limit store unavailable; SCIM request let through", exc_info=True)
+        count, reset = 0, 0
+    if count > rate.limit:
+        response = _send(app.service.error_response(TooManyRequests()))
+        response["Retry-After"] = str(max(1, math.ceil(reset)))
+        return response
+    return _send(app.serve(scim_request))
