@@ -186,7 +186,7 @@ class LocalAuthService:
         return passkeys.register_options(user_id=user.id, email=user.email, display_name=user.display_name)
 
     @security_event("auth.passkey_added")
-    def passkey_register(self, *, user_id: uuid.UUID, credential: dict[str, Any], name: str = "") -> Passkey:
+    def passkey_register(self, *, user_id: uuid.UUID | None, credential: dict[str, Any], name: str = "") -> Passkey:
         return _passkey_data(passkeys.passkey_register(user_id=user_id, credential=credential, name=name))
 
     def passkey_list(self, *, user_id: uuid.UUID) -> list[Passkey]:

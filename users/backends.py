@@ -7,7 +7,14 @@ import logging
 
 from django.core.exceptions import PermissionDenied
 
-from auth.interface import AccountInactive, ClientInfo, EmailNotVerified, TooManyAttempts, auth_service
+from auth.interface import (
+    AccountInactive,
+    ClientInfo,
+    EmailNotVerified,
+    PasskeyRequired,
+    TooManyAttempts,
+    auth_service,
+)
 from gateway.edge import client_ip
 from project.kernel.errors import Unauthenticated
 from users.models import User
@@ -25,7 +32,7 @@ class GatehouseBackend:
         )
         try:
             pair = auth_service.login(email=username, password=password, otp=otp or None, client=client)
-        except (TooManyAttempts, AccountInactive, EmailNotVerified) as exc:
+        except (TooManyAttempts, AccountInactive, EmailNotVerified, PasskeyRequired) as exc:
             if request is not None:
                 request.gatehouse_login_error = exc
             raise PermissionDenied(exc.message) from exc  # stops Django trying other backends

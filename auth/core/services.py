@@ -28,6 +28,7 @@ from auth.interface import (
     InvalidToken,
     MfaRequired,
     MfaStateError,
+    PasskeyRequired,
     ReauthenticationFailed,
     ReauthenticationOtpFailed,
     TokenPair,
@@ -141,11 +142,13 @@ def authenticate(*, email: str, password: str, otp: str | None, client: ClientIn
     user = user_service.verify_password(email=email, password=password)
     if user is None:
         raise InvalidCredentials()  # the attempt stays: a failure
-    if mfa.totp_is_on(user_id=user.id):
-        if passkey is not None:  # a failure raises InvalidCredentials; the attempt stays
-            passkeys.login_verify(credential=passkey, user_id=user.id)
-        elif not otp:
-            if user.is_active and mfa_recovery_complete_if_due(user_id=user.id):
+    must_use_passkey = passkey_required_for(user_id=user.id)
+    if passkey is not None and (must_use_passkey or mfa.totp_is_on(user_id=user.id)):
+        passkeys.login_verify(credential=passkey, user_id=user.id)  # else InvalidCredentials; counted
+        mfa_recovery_cancel(user_id=user.id)  # whoever holds a factor is still around
+    elif mfa.totp_is_on(user_id=user.id):
+        if not otp:
+            if user.is_active and not must_use_passkey and mfa_recovery_complete_if_due(user_id=user.id):
                 throttle.attempt_succeeded(attempt)
                 return user  # the lost factor is gone: the password alone signs in, this once and after
             throttle.attempt_void(attempt)
@@ -154,8 +157,45 @@ def authenticate(*, email: str, password: str, otp: str | None, client: ClientIn
             raise mfa.InvalidOtp()
         mfa_recovery_cancel(user_id=user.id)  # whoever holds the factor is still around
     _check_account(user, attempt)
+    if must_use_passkey and passkey is None:
+        throttle.attempt_void(attempt)
+        _refuse_without_passkey(user)
     throttle.attempt_succeeded(attempt)
     return user
+
+
+def passkey_required_for(*, user_id: uuid.UUID) -> bool:
+    """Whether the user holds, globally, a role or permission GATEHOUSE_PHISHING_RESISTANT_MFA_FOR
+    names: such an account signs in with a passkey only (docs/auth.md, "Requiring a passkey")."""
+    from permissions.interface import RoleNotFound, permission_service
+
+    for entry in settings.GATEHOUSE_PHISHING_RESISTANT_MFA_FOR:
+        if "." in entry:
+            if permission_service.check(user_id=user_id, permission=entry):
+                return True
+            continue
+        try:
+            role = permission_service.get_role_by_name(name=entry)
+        except RoleNotFound:
+            continue
+        if user_id in permission_service.users_with_role(role_id=role.id):
+            return True
+    return False
+
+
+def _refuse_without_passkey(user) -> None:
+    """A password (and code) was right, but this account must use a passkey. One that has none
+    yet gets options to register its first, bound to it: the only thing its password can still do."""
+    if passkeys.passkeys_of(user_id=user.id).exists():
+        raise PasskeyRequired()
+    options = passkeys.register_options(
+        user_id=user.id, email=user.email, display_name=user.display_name, purpose=passkeys.Purpose.ENROL
+    )
+    raise PasskeyRequired(
+        "This account must sign in with a passkey and has none yet: register one (an API client finds "
+        "the options in this answer's details, for POST /api/v1/auth/passkeys/register), then sign in with it.",
+        details={"registration_options": options},
+    )
 
 
 def _check_account(user, attempt) -> None:
@@ -231,6 +271,9 @@ def authenticate_second_factor(*, user_id: uuid.UUID, email: str, otp: str, clie
         raise mfa.InvalidOtp()
     user = user_service.get(user_id=user_id)
     _check_account(user, attempt)
+    if passkey_required_for(user_id=user.id):
+        throttle.attempt_void(attempt)
+        _refuse_without_passkey(user)
     throttle.attempt_succeeded(attempt)
     return user
 
