@@ -8,11 +8,12 @@ import pyotp
 import pytest
 from django.test import Client
 
+from auth.apps import phishing_resistant_mfa_policy
 from auth.local import LocalAuthService
 from auth.models import Passkey, Session
 from tests.auth.authenticator import SoftAuthenticator
 from tests.oidc.conftest import authorize_url, pkce, redirect_params
-from tests.oidc.conftest import rp as rp  # noqa: F401 - fixture
+from tests.oidc.conftest import rp as rp
 
 from .conftest import ME, PASSWORD, bearer, error_code, login
 from .test_passkeys import REGISTER, login_options
@@ -111,7 +112,7 @@ def test_the_admin_login_refuses_an_admin_without_a_passkey_saying_why(client, a
     assert "_auth_user_id" not in client.session
 
 
-def test_the_hosted_sign_in_page_refuses_an_admin_without_a_passkey_saying_why(admin, rp):  # noqa: F811
+def test_the_hosted_sign_in_page_refuses_an_admin_without_a_passkey_saying_why(admin, rp):
     browser = Client()
     url = authorize_url(rp.client.client_id, pkce()[1])
     browser.get(url)
@@ -120,10 +121,24 @@ def test_the_hosted_sign_in_page_refuses_an_admin_without_a_passkey_saying_why(a
     assert not Session.objects.filter(user_id=admin.id).exists()
 
 
-def test_without_the_policy_an_admin_signs_in_with_the_password(api, admin, settings, rp):  # noqa: F811
+def test_without_the_policy_an_admin_signs_in_with_the_password(api, admin, settings, rp):
     settings.GATEHOUSE_PHISHING_RESISTANT_MFA_FOR = []
     assert login(api, "root@example.com").status_code == 200
     browser = Client()
     url = authorize_url(rp.client.client_id, pkce()[1])
     browser.get(url)
     assert "code" in redirect_params(browser.post(url, {"email": ROOT["email"], "password": PASSWORD}))
+
+
+@pytest.mark.parametrize(
+    ("names", "found"),
+    [
+        ([], {("Warning", "gatehouse.W020")}),
+        (["admin"], set()),
+        (["admin", "rbac.role.manage"], set()),
+        (["rbac.role.mange"], {("Error", "gatehouse.E020")}),
+    ],
+)
+def test_the_deployment_check_warns_while_nobody_must_use_a_passkey_and_refuses_a_typo(settings, names, found):
+    settings.GATEHOUSE_PHISHING_RESISTANT_MFA_FOR = names
+    assert {(type(problem).__name__, problem.id) for problem in phishing_resistant_mfa_policy(None)} == found
