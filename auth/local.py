@@ -252,10 +252,17 @@ class LocalOidcProvider:
         return oidc.authorize(request=request, browser_session_id=browser_session_id, decision=decision, fresh=fresh)
 
     def sign_in(
-        self, *, email: str, password: str, otp: str | None, client: ClientInfo, mfa_ticket: str = ""
+        self,
+        *,
+        email: str,
+        password: str,
+        otp: str | None,
+        client: ClientInfo,
+        mfa_ticket: str = "",
+        passkey: dict[str, Any] | None = None,
     ) -> BrowserSignIn:
         return _sign_in_data(
-            oidc.sign_in(email=email, password=password, otp=otp, client=client, mfa_ticket=mfa_ticket)
+            oidc.sign_in(email=email, password=password, otp=otp, client=client, mfa_ticket=mfa_ticket, passkey=passkey)
         )
 
     def browser_session(self, *, session_id: uuid.UUID) -> BrowserSignIn | None:

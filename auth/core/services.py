@@ -106,16 +106,7 @@ def _login(*, email: str, password: str, otp: str | None, client: ClientInfo, pa
 def passkey_login(*, credential: dict, client: ClientInfo) -> TokenPair:
     """A passwordless sign-in (docs/auth.md, "Passkeys"). A passkey with user verification is two
     factors in itself (the device, and the PIN or biometric that unlocks it): TOTP is not asked."""
-    passkey = passkeys.login_verify(credential=credential)
-    try:
-        user = user_service.get(user_id=passkey.user_id)
-    except UserNotFound:
-        raise passkeys.passkey_failed() from None
-    if not user.is_active:
-        raise AccountInactive()
-    if settings.GATEHOUSE_REQUIRE_VERIFIED_EMAIL and not user.is_verified:
-        raise EmailNotVerified()
-    mfa_recovery_cancel(user_id=user.id)  # whoever holds a factor is still around
+    user, passkey = authenticate_passkey(credential=credential)
     with transaction.atomic(durable=True):
         session = session_open(user_id=user.id, ip=client.ip, user_agent=client.user_agent)
         pair, _ = _issue_pair(session)
@@ -130,6 +121,22 @@ def passkey_login(*, credential: dict, client: ClientInfo) -> TokenPair:
         },
     )
     return pair
+
+
+def authenticate_passkey(*, credential: dict):
+    """A passwordless sign-in's checks (the API's and the hosted page's): the assertion, then the
+    account. Returns the user and the passkey."""
+    passkey = passkeys.login_verify(credential=credential)
+    try:
+        user = user_service.get(user_id=passkey.user_id)
+    except UserNotFound:
+        raise passkeys.passkey_failed() from None
+    if not user.is_active:
+        raise AccountInactive()
+    if settings.GATEHOUSE_REQUIRE_VERIFIED_EMAIL and not user.is_verified:
+        raise EmailNotVerified()
+    mfa_recovery_cancel(user_id=user.id)  # whoever holds a factor is still around
+    return user, passkey
 
 
 def authenticate(*, email: str, password: str, otp: str | None, client: ClientInfo, passkey: dict | None = None):
@@ -261,17 +268,23 @@ def mfa_recovery_complete_if_due(*, user_id: uuid.UUID) -> bool:
     return True
 
 
-def authenticate_second_factor(*, user_id: uuid.UUID, email: str, otp: str, client: ClientInfo):
+def authenticate_second_factor(
+    *, user_id: uuid.UUID, email: str, otp: str, client: ClientInfo, passkey: dict | None = None
+):
     """The second step of a two-step sign-in (the hosted page), after a password step that
-    answered MfaRequired: the same lockout, code check and account checks as authenticate()."""
-    if not otp:
+    answered MfaRequired or PasskeyRequired: the same lockout, code or passkey check and account
+    checks as authenticate()."""
+    if not otp and passkey is None:
         raise MfaRequired()
     attempt = throttle.attempt_begin(email=email, ip=client.ip)
-    if not mfa.otp_accept(user_id=user_id, otp=otp):
+    if passkey is not None:
+        passkeys.login_verify(credential=passkey, user_id=user_id)  # else InvalidCredentials; counted
+        mfa_recovery_cancel(user_id=user_id)
+    elif not mfa.otp_accept(user_id=user_id, otp=otp):
         raise mfa.InvalidOtp()
     user = user_service.get(user_id=user_id)
     _check_account(user, attempt)
-    if passkey_required_for(user_id=user.id):
+    if passkey is None and passkey_required_for(user_id=user.id):
         throttle.attempt_void(attempt)
         _refuse_without_passkey(user)
     throttle.attempt_succeeded(attempt)
