@@ -16,7 +16,9 @@ from tests.support.rbac import grant_role
 
 from .conftest import authorize_url, pkce, redirect_params
 
-pytestmark = pytest.mark.django_db
+# Over both transports where the provider's answer is under test (see conftest.oidc_transport).
+pytestmark = pytest.mark.django_db(transaction=True)
+both_transports = pytest.mark.usefixtures("oidc_transport")
 
 
 @pytest.fixture
@@ -35,6 +37,7 @@ def assertion(api, authenticator, email=None, **tamper) -> str:
     return json.dumps(authenticator.get(login_options(api, email), **tamper))
 
 
+@both_transports
 def test_a_passkey_signs_in_on_the_hosted_page_without_a_password(api, browser, url, authenticator, ada):
     page = browser.get(url)
     assert b'autocomplete="username webauthn"' in page.content and b'name="passkey"' in page.content
@@ -43,6 +46,7 @@ def test_a_passkey_signs_in_on_the_hosted_page_without_a_password(api, browser, 
     assert Session.objects.filter(user_id=ada.id, kind="browser").exists()
 
 
+@both_transports
 @pytest.mark.parametrize("tamper", [{"origin": "https://evil.example"}, {"uv": False}])
 def test_a_passkey_that_does_not_verify_signs_in_nobody_on_the_hosted_page(
     api, browser, url, authenticator, ada, tamper
@@ -58,6 +62,7 @@ def test_not_json_as_a_passkey_is_a_refusal_not_a_500(browser, url, ada):
     assert browser.post(url, {"passkey": "{not json"}).status_code == 400
 
 
+@both_transports
 def test_a_passkey_is_the_second_factor_on_the_hosted_page(api, browser, url, authenticator, ada):
     local = LocalAuthService()
     local.totp_confirm(
