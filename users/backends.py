@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 class GatehouseBackend:
-    def authenticate(self, request, username=None, password=None, otp=None, **kwargs):
+    def authenticate(self, request, username=None, password=None, otp=None, passkey=None, **kwargs):
         if not username or password is None:
             return None
         client = ClientInfo(
@@ -31,7 +31,9 @@ class GatehouseBackend:
             user_agent=request.headers.get("User-Agent", "")[:512] if request else "",
         )
         try:
-            pair = auth_service.login(email=username, password=password, otp=otp or None, client=client)
+            pair = auth_service.login(
+                email=username, password=password, otp=otp or None, client=client, passkey=passkey
+            )
         except (TooManyAttempts, AccountInactive, EmailNotVerified, PasskeyRequired) as exc:
             if request is not None:
                 request.gatehouse_login_error = exc

@@ -2,6 +2,7 @@
 passkey only, on the API, the Django admin and the hosted sign-in page; their first passkey is
 enrolled with the options the refused sign-in carries."""
 
+import json
 import time
 
 import pyotp
@@ -14,6 +15,7 @@ from auth.models import Passkey, Session
 from tests.auth.authenticator import SoftAuthenticator
 from tests.oidc.conftest import authorize_url, pkce, redirect_params
 from tests.oidc.conftest import rp as rp
+from users.models import User
 
 from .conftest import ME, PASSWORD, bearer, error_code, login
 from .test_passkeys import REGISTER, login_options
@@ -142,3 +144,26 @@ def test_without_the_policy_an_admin_signs_in_with_the_password(api, admin, sett
 def test_the_deployment_check_warns_while_nobody_must_use_a_passkey_and_refuses_a_typo(settings, names, found):
     settings.GATEHOUSE_PHISHING_RESISTANT_MFA_FOR = names
     assert {(type(problem).__name__, problem.id) for problem in phishing_resistant_mfa_policy(None)} == found
+
+
+def admin_login(client, **fields):
+    return client.post("/admin/login/?next=/admin/", {"username": ROOT["email"], "password": PASSWORD, **fields})
+
+
+def test_the_admin_login_takes_a_passkey_for_an_admin_who_must_use_one(api, client, admin):
+    User.objects.filter(id=admin.id).update(is_staff=True)
+    page = client.get("/admin/login/")
+    assert b'name="passkey"' in page.content and b"data-passkey-button" in page.content
+    assert b'name="otp"' in page.content and b'src="/static/oidc/passkey.js"' in page.content
+    authenticator = enrol(api, login(api, ROOT["email"]))
+    assertion = authenticator.get(login_options(api, ROOT["email"]))
+    response = admin_login(client, passkey=json.dumps(assertion))
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    assert client.get("/admin/").status_code == 200
+
+
+@pytest.mark.parametrize("bad", ["{not json", "[]", json.dumps({"id": "x"})])
+def test_a_passkey_that_does_not_verify_opens_no_admin_session(api, client, admin, bad):
+    enrol(api, login(api, ROOT["email"]))
+    response = admin_login(client, passkey=bad)
+    assert response.status_code == 200 and "_auth_user_id" not in client.session

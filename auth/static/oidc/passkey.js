@@ -1,6 +1,7 @@
-// Passkeys on the hosted sign-in page (docs/oidc.md, "Sign-in with a passkey"). With no second
-// step showing, the email field offers the browser's passkeys as autofill (conditional UI); on the
-// second step, a button asks for this account's passkey. Either way the browser's assertion goes
+// Passkeys on the hosted sign-in page (docs/oidc.md, "Sign-in with a passkey") and the admin's
+// login. With no button showing, the email field offers the browser's passkeys as autofill
+// (conditional UI); where there is a button (the second step, the admin), it asks for the
+// account's passkey. Either way the browser's assertion goes
 // into the form's `passkey` field as JSON and the form is posted. Served from our origin only:
 // the page's CSP allows no other script.
 "use strict";
@@ -10,7 +11,8 @@
   if (!form || !webauthn || !webauthn.parseRequestOptionsFromJSON) return;
 
   async function signIn(mediation) {
-    const email = form.dataset.passkeyEmail;
+    const field = form.dataset.passkeyEmailField; // the admin's login: the email typed so far
+    const email = form.dataset.passkeyEmail || (field && form.elements[field].value.trim());
     const response = await fetch(form.dataset.passkeyOptions, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
