@@ -182,7 +182,7 @@ def authorize(request):
             passkey=_passkey_field(request),
         )
     except (MfaRequired, PasskeyRequired) as exc:
-        if "mfa_ticket" not in exc.details and not ticket:  # an account with no passkey to use yet
+        if "registration_options" in exc.details:  # no passkey to use yet: registered through the API
             return _render(request, first, status=400, email=email, error=exc.message)
         return _render(
             request,

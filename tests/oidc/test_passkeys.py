@@ -2,6 +2,7 @@
 auth/static/oidc/passkey.js posts: a passwordless sign-in, the second factor, the policy's step."""
 
 import json
+import time
 
 import pyotp
 import pytest
@@ -93,3 +94,18 @@ def test_an_account_that_must_use_a_passkey_gets_the_passkey_step_after_its_pass
     browser.get(url)
     again = browser.post(url, {"mfa_ticket": ticket, "otp": "123456"})
     assert again.status_code == 400
+
+
+def test_an_account_that_must_use_a_passkey_and_has_none_is_told_so_after_its_code(browser, url, ada, settings):
+    settings.GATEHOUSE_PHISHING_RESISTANT_MFA_FOR = ["admin"]
+    grant_role(ada.id)
+    local = LocalAuthService()
+    totp = pyotp.TOTP(local.totp_enroll(user_id=ada.id, password=PASSWORD).secret)
+    local.totp_confirm(user_id=ada.id, otp=totp.now())
+    browser.get(url)
+    step = browser.post(url, {"email": ada.email, "password": PASSWORD})
+    ticket = step.content.decode().split('name="mfa_ticket" value="')[1].split('"')[0]
+    refused = browser.post(url, {"mfa_ticket": ticket, "otp": totp.at(time.time() + 30)})
+    assert refused.status_code == 400 and b"has none yet" in refused.content
+    assert b"data-passkey-button" not in refused.content and b'name="otp"' not in refused.content
+    assert not Session.objects.filter(user_id=ada.id, kind="browser").exists()
