@@ -19,6 +19,30 @@ def webauthn_configuration(app_configs, **kwargs):
     return [level(problem, id=code) for problem in config_problems(rp_id=rp_id, origins=origins)]
 
 
+@checks.register(checks.Tags.security, deploy=True)
+def phishing_resistant_mfa_policy(app_configs, **kwargs):
+    """Whose accounts must sign in with a passkey (docs/auth.md, "Requiring a passkey"): nobody's is
+    a warning for a deployment; a permission code nobody declared (a typo) would protect nobody."""
+    from permissions.interface import declared_permissions
+
+    names = settings.GATEHOUSE_PHISHING_RESISTANT_MFA_FOR
+    if not names:
+        return [
+            checks.Warning(
+                "GATEHOUSE_PHISHING_RESISTANT_MFA_FOR is empty: administrators may sign in with a password "
+                "(and a code), both of which can be phished.",
+                hint="Set it to admin (and any role or permission whose holders must use a passkey).",
+                id="gatehouse.W020",
+            )
+        ]
+    declared = declared_permissions()
+    return [
+        checks.Error(f"GATEHOUSE_PHISHING_RESISTANT_MFA_FOR: {name!r} is no declared permission.", id="gatehouse.E020")
+        for name in names
+        if "." in name and name not in declared
+    ]
+
+
 class AuthConfig(AppConfig):
     name = "auth"
     # `auth` is django.contrib.auth's label; ours must differ.

@@ -186,7 +186,7 @@ class LocalAuthService:
         return passkeys.register_options(user_id=user.id, email=user.email, display_name=user.display_name)
 
     @security_event("auth.passkey_added")
-    def register_passkey(self, *, user_id: uuid.UUID, credential: dict[str, Any], name: str = "") -> Passkey:
+    def register_passkey(self, *, user_id: uuid.UUID | None, credential: dict[str, Any], name: str = "") -> Passkey:
         return _passkey_data(passkeys.register_passkey(user_id=user_id, credential=credential, name=name))
 
     def list_passkeys(self, *, user_id: uuid.UUID) -> list[Passkey]:
@@ -252,10 +252,17 @@ class LocalOidcProvider:
         return oidc.authorize(request=request, browser_session_id=browser_session_id, decision=decision, fresh=fresh)
 
     def sign_in(
-        self, *, email: str, password: str, otp: str | None, client: ClientInfo, mfa_ticket: str = ""
+        self,
+        *,
+        email: str,
+        password: str,
+        otp: str | None,
+        client: ClientInfo,
+        mfa_ticket: str = "",
+        passkey: dict[str, Any] | None = None,
     ) -> BrowserSignIn:
         return _sign_in_data(
-            oidc.sign_in(email=email, password=password, otp=otp, client=client, mfa_ticket=mfa_ticket)
+            oidc.sign_in(email=email, password=password, otp=otp, client=client, mfa_ticket=mfa_ticket, passkey=passkey)
         )
 
     def browser_session(self, *, session_id: uuid.UUID) -> BrowserSignIn | None:

@@ -242,6 +242,8 @@ class WebauthnChallenge(models.Model):
     class Purpose(models.TextChoices):
         REGISTER = "register"
         LOGIN = "login"
+        # A first passkey, for an account that must have one, after its password (and code).
+        ENROL = "enrol"
 
     challenge_hash = models.CharField(max_length=64, unique=True)
     purpose = models.CharField(max_length=10, choices=Purpose.choices)

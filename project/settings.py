@@ -264,6 +264,11 @@ GATEHOUSE_WEBAUTHN_ORIGINS = [o for o in env.list("GATEHOUSE_WEBAUTHN_ORIGINS", 
 GATEHOUSE_WEBAUTHN_RP_NAME = env.str("GATEHOUSE_WEBAUTHN_RP_NAME", default="Gatehouse")
 # Seconds a registration or sign-in challenge stays usable (once).
 GATEHOUSE_WEBAUTHN_CHALLENGE_TTL = env.int("GATEHOUSE_WEBAUTHN_CHALLENGE_TTL", default=300)
+# Who must sign in with a passkey (phishing-resistant MFA; docs/auth.md, "Requiring a passkey"):
+# comma-separated role names (`admin`) and permission codes (`rbac.role.manage`), held globally.
+GATEHOUSE_PHISHING_RESISTANT_MFA_FOR = [
+    entry.strip() for entry in env.list("GATEHOUSE_PHISHING_RESISTANT_MFA_FOR", default=[]) if entry.strip()
+]
 # Whether a user must have followed the verification link before signing in (the API's token
 # grant, the hosted OpenID sign-in, the admin). Said only after a correct password: 403
 # `email_not_verified`.

@@ -1,3 +1,5 @@
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -181,11 +183,18 @@ class AdminLoginForm(AdminAuthenticationForm):
         label="One-time code", required=False, max_length=32, help_text="Only if two-factor authentication is on."
     )
 
+    # A passkey's assertion as JSON, in place of the code: auth/static/oidc/passkey.js fills it.
+    passkey = forms.CharField(required=False, max_length=65536, widget=forms.HiddenInput)
+
     def clean(self):
         username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
         if username is not None and password:
             self.user_cache = authenticate(
-                self.request, username=username, password=password, otp=self.cleaned_data.get("otp")
+                self.request,
+                username=username,
+                password=password,
+                otp=self.cleaned_data.get("otp"),
+                passkey=_assertion(self.cleaned_data.get("passkey")),
             )
             if self.user_cache is None:
                 error = getattr(self.request, "gatehouse_login_error", None)
@@ -196,7 +205,19 @@ class AdminLoginForm(AdminAuthenticationForm):
         return self.cleaned_data
 
 
+def _assertion(raw: str | None) -> dict | None:
+    """Anything but a JSON object is an assertion that will not verify (a refusal, never a 500)."""
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 admin.site.login_form = AdminLoginForm
+admin.site.login_template = "admin/gatehouse_login.html"
 
 
 class ServicePasswordChangeForm(PasswordChangeForm):

@@ -7,7 +7,14 @@ import logging
 
 from django.core.exceptions import PermissionDenied
 
-from auth.interface import AccountInactive, ClientInfo, EmailNotVerified, TooManyAttempts, auth_service
+from auth.interface import (
+    AccountInactive,
+    ClientInfo,
+    EmailNotVerified,
+    PasskeyRequired,
+    TooManyAttempts,
+    auth_service,
+)
 from gateway.edge import client_ip
 from project.kernel.errors import Unauthenticated
 from users.models import User
@@ -16,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 class GatehouseBackend:
-    def authenticate(self, request, username=None, password=None, otp=None, **kwargs):
+    def authenticate(self, request, username=None, password=None, otp=None, passkey=None, **kwargs):
         if not username or password is None:
             return None
         client = ClientInfo(
@@ -24,8 +31,10 @@ class GatehouseBackend:
             user_agent=request.headers.get("User-Agent", "")[:512] if request else "",
         )
         try:
-            pair = auth_service.login(email=username, password=password, otp=otp or None, client=client)
-        except (TooManyAttempts, AccountInactive, EmailNotVerified) as exc:
+            pair = auth_service.login(
+                email=username, password=password, otp=otp or None, client=client, passkey=passkey
+            )
+        except (TooManyAttempts, AccountInactive, EmailNotVerified, PasskeyRequired) as exc:
             if request is not None:
                 request.gatehouse_login_error = exc
             raise PermissionDenied(exc.message) from exc  # stops Django trying other backends

@@ -20,7 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
-from auth.interface import InvalidToken, MfaRequired
+from auth.interface import InvalidToken, MfaRequired, PasskeyRequired
 from auth.interface.oidc import AuthorizePage, OAuthRequest, OAuthResponse, oidc_provider
 from gateway.edge import client_ip
 from project.kernel.errors import DomainError, RateLimited
@@ -88,22 +88,25 @@ def _set_sso(response, session_id: uuid.UUID) -> None:
     )
 
 
-def _page_headers(response, request) -> HttpResponse:
+def _page_headers(response, request, *, scripts: bool = False) -> HttpResponse:
     form_targets = ["'self'"]
     redirect_uri = request.GET.get("redirect_uri", "") or request.GET.get("post_logout_redirect_uri", "")
     parts = urlsplit(redirect_uri) if redirect_uri else None
     if parts and parts.scheme in ("http", "https") and parts.netloc:
         # Browsers apply form-action to the redirect that follows our form's POST.
         form_targets.append(f"{parts.scheme}://{parts.netloc}")
-    return page_headers(response, form_targets=form_targets)
+    return page_headers(response, form_targets=form_targets, scripts=scripts)
 
 
-def page_headers(response, *, form_targets=("'self'",)) -> HttpResponse:
-    """A hosted page's headers: a strict CSP (no script, styles from our own origin), no framing,
-    no caching."""
+def page_headers(response, *, form_targets=("'self'",), scripts: bool = False) -> HttpResponse:
+    """A hosted page's headers: a strict CSP (styles from our own origin; no script, but on the
+    sign-in page scripts from our own origin only), no framing, no caching."""
+    # The sign-in page's passkey script (auth/static/oidc/passkey.js) fetches its options from our
+    # own API: no inline script, nothing from elsewhere.
+    script = "script-src 'self'; connect-src 'self'; " if scripts else ""
     response["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'; "
-        f"form-action {' '.join(form_targets)}"
+        f"default-src 'none'; {script}style-src 'self'; img-src 'self'; base-uri 'none'; "
+        f"frame-ancestors 'none'; form-action {' '.join(form_targets)}"
     )
     response["X-Frame-Options"] = "DENY"
     response["Cache-Control"] = "no-store"
@@ -119,7 +122,7 @@ def _render(request, page: AuthorizePage, *, status: int = 200, **context) -> Ht
     context = {"page": page, "scopes": scopes, "action": request.get_full_path(), **context}
     if page.page == "error":
         status = 400
-    return _page_headers(render(request, template, context, status=status), request)
+    return _page_headers(render(request, template, context, status=status), request, scripts=page.page == "login")
 
 
 def _answer(request, result, *, sso: uuid.UUID | None = None, **context) -> HttpResponse:
@@ -131,6 +134,19 @@ def _answer(request, result, *, sso: uuid.UUID | None = None, **context) -> Http
     if sso is not None:
         _set_sso(response, sso)
     return response
+
+
+def _passkey_field(request) -> dict | None:
+    """The `passkey` field the page's script (auth/static/oidc/passkey.js) fills with the browser's
+    assertion as JSON. Anything else that is not empty is an assertion that will not verify."""
+    raw = request.POST.get("passkey", "")[:65536]
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 @never_cache
@@ -158,10 +174,26 @@ def authorize(request):
     ticket = request.POST.get("mfa_ticket", "")[:1024]
     try:
         signed_in = oidc_provider.sign_in(
-            email=email, password=password, otp=otp, client=client_info(request), mfa_ticket=ticket
+            email=email,
+            password=password,
+            otp=otp,
+            client=client_info(request),
+            mfa_ticket=ticket,
+            passkey=_passkey_field(request),
         )
-    except MfaRequired as exc:
-        return _render(request, first, email=email, mfa_ticket=exc.details.get("mfa_ticket", ""), need_otp=True)
+    except (MfaRequired, PasskeyRequired) as exc:
+        if "registration_options" in exc.details:  # no passkey to use yet: registered through the API
+            return _render(request, first, status=400, email=email, error=exc.message)
+        return _render(
+            request,
+            first,
+            status=200 if isinstance(exc, MfaRequired) else 400,
+            email=email or exc.details.get("email", ""),
+            mfa_ticket=exc.details.get("mfa_ticket", ticket),
+            need_otp=True,
+            passkey_only=isinstance(exc, PasskeyRequired),
+            error="" if isinstance(exc, MfaRequired) else exc.message,
+        )
     except RateLimited as exc:
         return _render(
             request, first, status=429, email=email, error=exc.message, mfa_ticket=ticket, need_otp=bool(ticket)

@@ -348,7 +348,9 @@ class PasskeyRegisterOptionsApi(APIView):
 
 
 class PasskeyRegisterApi(APIView):
-    permission_classes = [IsAuthenticated]
+    # Anonymous too: the first passkey of an account that must sign in with one answers the
+    # options its refused sign-in carried (403 passkey_required; docs/auth.md, "Requiring a passkey").
+    permission_classes = [AllowAny]
 
     class InputSerializer(serializers.Serializer):
         credential = serializers.DictField(help_text=CREDENTIAL_HELP)
@@ -359,7 +361,7 @@ class PasskeyRegisterApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         passkey = auth_service.register_passkey(
-            user_id=request.user.id,
+            user_id=request.user.id if getattr(request.user, "is_authenticated", False) else None,
             credential=data.validated_data["credential"],
             name=data.validated_data.get("name", ""),
         )

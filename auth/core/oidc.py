@@ -41,7 +41,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from auth.interface import SERVICE_NAME, ClientInfo, InvalidToken, MfaRequired
+from auth.interface import SERVICE_NAME, ClientInfo, InvalidToken, MfaRequired, PasskeyRequired
 from auth.interface.oidc import (
     CLIENT_AUTHORIZED,
     GRANT_REVOKED,
@@ -862,10 +862,13 @@ def _with_issuer(response: OAuthResponse) -> OAuthResponse:
     return OAuthResponse(status=response.status, headers=tuple(headers), body=response.body)
 
 
-def sign_in(*, email: str, password: str, otp: str | None, client: ClientInfo, mfa_ticket: str = "") -> Session:
+def sign_in(
+    *, email: str, password: str, otp: str | None, client: ClientInfo, mfa_ticket: str = "", passkey=None
+) -> Session:
     """The hosted sign-in page's check: the API's (services.authenticate), logged the same way.
-    With TOTP on, the password step answers MfaRequired with a ticket (signed, 5 minutes): the
-    second step sends the ticket and the code, so the page never carries the password twice."""
+    With TOTP on (or a passkey required), the password step answers MfaRequired (PasskeyRequired)
+    with a ticket (signed, 5 minutes): the second step sends the ticket and the code or a passkey's
+    assertion, so the page never carries the password twice. A passkey alone signs in passwordless."""
     from django.core import signing
 
     from project.kernel.errors import DomainError
@@ -879,12 +882,20 @@ def sign_in(*, email: str, password: str, otp: str | None, client: ClientInfo, m
                 raise MfaRequired("The sign-in took too long. Enter your email and password again.") from None
             where["account"] = services._account_ref(ticket["email"])
             user = services.authenticate_second_factor(
-                user_id=uuid.UUID(ticket["user_id"]), email=ticket["email"], otp=otp or "", client=client
+                user_id=uuid.UUID(ticket["user_id"]),
+                email=ticket["email"],
+                otp=otp or "",
+                client=client,
+                passkey=passkey,
             )
+        elif passkey is not None:
+            user, _ = services.authenticate_passkey(credential=passkey)
+            where = {"client_ip": client.ip, "channel": "oidc", "method": "passkey"}
         else:
             user = services.authenticate(email=email, password=password, otp=otp, client=client)
-    except MfaRequired as exc:
-        if not mfa_ticket and not otp:
+    except (MfaRequired, PasskeyRequired) as exc:
+        # An account without a passkey yet is told how to register one; no second step here.
+        if not mfa_ticket and not otp and "registration_options" not in exc.details:
             # The password was right (authenticate checks it before asking for the code).
             try:
                 found = user_service.get_user_by_email(email=email)
@@ -892,6 +903,10 @@ def sign_in(*, email: str, password: str, otp: str | None, client: ClientInfo, m
                 raise exc from None
             exc.details["mfa_ticket"] = signing.dumps(
                 {"user_id": str(found.id), "email": found.email}, salt=_MFA_TICKET_SALT
+            )
+        if isinstance(exc, PasskeyRequired):
+            security_log.warning(
+                "login refused: %s", exc.code, extra={"event": "auth.login_failed", "reason": exc.code, **where}
             )
         raise
     except DomainError as exc:

@@ -128,14 +128,16 @@ def _challenge_spend(credential: Any, *, purpose: str) -> tuple[bytes, WebauthnC
     return client_data.challenge, row
 
 
-def register_options(*, user_id: uuid.UUID, email: str, display_name: str) -> dict[str, Any]:
+def register_options(
+    *, user_id: uuid.UUID, email: str, display_name: str, purpose: str = Purpose.REGISTER
+) -> dict[str, Any]:
     options = webauthn.generate_registration_options(
         rp_id=settings.GATEHOUSE_WEBAUTHN_RP_ID,
         rp_name=settings.GATEHOUSE_WEBAUTHN_RP_NAME,
         user_id=user_id.bytes,  # the user handle: no personal data
         user_name=email,
         user_display_name=display_name or email,
-        challenge=_challenge_issue(purpose=Purpose.REGISTER, user_id=user_id),
+        challenge=_challenge_issue(purpose=purpose, user_id=user_id),
         timeout=settings.GATEHOUSE_WEBAUTHN_CHALLENGE_TTL * 1000,
         authenticator_selection=AuthenticatorSelectionCriteria(
             resident_key=ResidentKeyRequirement.REQUIRED,
@@ -156,11 +158,14 @@ def _name(name: str) -> str:
     return name
 
 
-def register_passkey(*, user_id: uuid.UUID, credential: dict[str, Any], name: str) -> Passkey:
+def register_passkey(*, user_id: uuid.UUID | None, credential: dict[str, Any], name: str) -> Passkey:
+    """`user_id` None: the first passkey of an account that must sign in with one, answering the
+    options its refused sign-in carried (an ENROL challenge, bound to the account)."""
     name = _name(name)
-    spent = _challenge_spend(credential, purpose=Purpose.REGISTER)
-    if spent is None or spent[1].user_id != user_id:
+    spent = _challenge_spend(credential, purpose=Purpose.REGISTER if user_id else Purpose.ENROL)
+    if spent is None or spent[1].user_id is None or spent[1].user_id != (user_id or spent[1].user_id):
         raise PasskeyRejected()
+    user_id = spent[1].user_id
     try:
         verified = webauthn.verify_registration_response(
             credential=credential,

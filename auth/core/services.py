@@ -28,6 +28,7 @@ from auth.interface import (
     InvalidToken,
     MfaRequired,
     MfaStateError,
+    PasskeyRequired,
     ReauthenticationFailed,
     ReauthenticationOtpFailed,
     TokenPair,
@@ -105,16 +106,7 @@ def _login(*, email: str, password: str, otp: str | None, client: ClientInfo, pa
 def login_with_passkey(*, credential: dict, client: ClientInfo) -> TokenPair:
     """A passwordless sign-in (docs/auth.md, "Passkeys"). A passkey with user verification is two
     factors in itself (the device, and the PIN or biometric that unlocks it): TOTP is not asked."""
-    passkey = passkeys.login_verify(credential=credential)
-    try:
-        user = user_service.get_user(user_id=passkey.user_id)
-    except UserNotFound:
-        raise passkeys.passkey_failed() from None
-    if not user.is_active:
-        raise AccountInactive()
-    if settings.GATEHOUSE_REQUIRE_VERIFIED_EMAIL and not user.is_verified:
-        raise EmailNotVerified()
-    mfa_recovery_cancel(user_id=user.id)  # whoever holds a factor is still around
+    user, passkey = authenticate_passkey(credential=credential)
     with transaction.atomic(durable=True):
         session = session_open(user_id=user.id, ip=client.ip, user_agent=client.user_agent)
         pair, _ = _issue_pair(session)
@@ -131,6 +123,22 @@ def login_with_passkey(*, credential: dict, client: ClientInfo) -> TokenPair:
     return pair
 
 
+def authenticate_passkey(*, credential: dict):
+    """A passwordless sign-in's checks (the API's and the hosted page's): the assertion, then the
+    account. Returns the user and the passkey."""
+    passkey = passkeys.login_verify(credential=credential)
+    try:
+        user = user_service.get_user(user_id=passkey.user_id)
+    except UserNotFound:
+        raise passkeys.passkey_failed() from None
+    if not user.is_active:
+        raise AccountInactive()
+    if settings.GATEHOUSE_REQUIRE_VERIFIED_EMAIL and not user.is_verified:
+        raise EmailNotVerified()
+    mfa_recovery_cancel(user_id=user.id)  # whoever holds a factor is still around
+    return user, passkey
+
+
 def authenticate(*, email: str, password: str, otp: str | None, client: ClientInfo, passkey: dict | None = None):
     """The sign-in checks every entry point shares (the API's token endpoint, the hosted sign-in
     page of OpenID Connect): lockout, password, second factor, active account. Returns the user.
@@ -141,11 +149,13 @@ def authenticate(*, email: str, password: str, otp: str | None, client: ClientIn
     user = user_service.verify_password(email=email, password=password)
     if user is None:
         raise InvalidCredentials()  # the attempt stays: a failure
-    if mfa.mfa_enabled(user_id=user.id):
-        if passkey is not None:  # a failure raises InvalidCredentials; the attempt stays
-            passkeys.login_verify(credential=passkey, user_id=user.id)
-        elif not otp:
-            if user.is_active and mfa_recovery_complete_if_due(user_id=user.id):
+    must_use_passkey = passkey_required_for(user_id=user.id)
+    if passkey is not None and (must_use_passkey or mfa.mfa_enabled(user_id=user.id)):
+        passkeys.login_verify(credential=passkey, user_id=user.id)  # else InvalidCredentials; counted
+        mfa_recovery_cancel(user_id=user.id)  # whoever holds a factor is still around
+    elif mfa.mfa_enabled(user_id=user.id):
+        if not otp:
+            if user.is_active and not must_use_passkey and mfa_recovery_complete_if_due(user_id=user.id):
                 throttle.attempt_succeeded(attempt)
                 return user  # the lost factor is gone: the password alone signs in, this once and after
             throttle.attempt_void(attempt)
@@ -154,8 +164,45 @@ def authenticate(*, email: str, password: str, otp: str | None, client: ClientIn
             raise mfa.InvalidOtp()
         mfa_recovery_cancel(user_id=user.id)  # whoever holds the factor is still around
     _check_account(user, attempt)
+    if must_use_passkey and passkey is None:
+        throttle.attempt_void(attempt)
+        _refuse_without_passkey(user)
     throttle.attempt_succeeded(attempt)
     return user
+
+
+def passkey_required_for(*, user_id: uuid.UUID) -> bool:
+    """Whether the user holds, globally, a role or permission GATEHOUSE_PHISHING_RESISTANT_MFA_FOR
+    names: such an account signs in with a passkey only (docs/auth.md, "Requiring a passkey")."""
+    from permissions.interface import RoleNotFound, permission_service
+
+    for entry in settings.GATEHOUSE_PHISHING_RESISTANT_MFA_FOR:
+        if "." in entry:
+            if permission_service.check(user_id=user_id, permission=entry):
+                return True
+            continue
+        try:
+            role = permission_service.get_role_by_name(name=entry)
+        except RoleNotFound:
+            continue
+        if user_id in permission_service.users_with_role(role_id=role.id):
+            return True
+    return False
+
+
+def _refuse_without_passkey(user) -> None:
+    """A password (and code) was right, but this account must use a passkey. One that has none
+    yet gets options to register its first, bound to it: the only thing its password can still do."""
+    if passkeys.passkeys_of(user_id=user.id).exists():
+        raise PasskeyRequired()
+    options = passkeys.register_options(
+        user_id=user.id, email=user.email, display_name=user.display_name, purpose=passkeys.Purpose.ENROL
+    )
+    raise PasskeyRequired(
+        "This account must sign in with a passkey and has none yet: register one (an API client finds "
+        "the options in this answer's details, for POST /api/v1/auth/passkeys/register), then sign in with it.",
+        details={"registration_options": options},
+    )
 
 
 def _check_account(user, attempt) -> None:
@@ -221,16 +268,25 @@ def mfa_recovery_complete_if_due(*, user_id: uuid.UUID) -> bool:
     return True
 
 
-def authenticate_second_factor(*, user_id: uuid.UUID, email: str, otp: str, client: ClientInfo):
+def authenticate_second_factor(
+    *, user_id: uuid.UUID, email: str, otp: str, client: ClientInfo, passkey: dict | None = None
+):
     """The second step of a two-step sign-in (the hosted page), after a password step that
-    answered MfaRequired: the same lockout, code check and account checks as authenticate()."""
-    if not otp:
+    answered MfaRequired or PasskeyRequired: the same lockout, code or passkey check and account
+    checks as authenticate()."""
+    if not otp and passkey is None:
         raise MfaRequired()
     attempt = throttle.attempt_begin(email=email, ip=client.ip)
-    if not mfa.otp_accept(user_id=user_id, otp=otp):
+    if passkey is not None:
+        passkeys.login_verify(credential=passkey, user_id=user_id)  # else InvalidCredentials; counted
+        mfa_recovery_cancel(user_id=user_id)
+    elif not mfa.otp_accept(user_id=user_id, otp=otp):
         raise mfa.InvalidOtp()
     user = user_service.get_user(user_id=user_id)
     _check_account(user, attempt)
+    if passkey is None and passkey_required_for(user_id=user.id):
+        throttle.attempt_void(attempt)
+        _refuse_without_passkey(user)
     throttle.attempt_succeeded(attempt)
     return user
 

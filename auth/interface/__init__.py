@@ -128,6 +128,18 @@ class AccountInactive(PermissionDenied):
     default_message = "This account is inactive."
 
 
+class PasskeyRequired(PermissionDenied):
+    """The account must sign in with a passkey (GATEHOUSE_PHISHING_RESISTANT_MFA_FOR). Raised only
+    after the password (and code) were right. An account with no passkey yet gets, in `details`,
+    `registration_options` for its first one (docs/auth.md, "Requiring a passkey")."""
+
+    code = "passkey_required"
+    default_message = (
+        "This account must sign in with a passkey: use your passkey (as the second factor after the "
+        "password, or on its own)."
+    )
+
+
 class EmailNotVerified(PermissionDenied):
     """GATEHOUSE_REQUIRE_VERIFIED_EMAIL is on and the user has not followed the verification
     link. Raised only after the password (and second factor) were right: it tells nothing to
@@ -204,7 +216,8 @@ class AuthService(Protocol):
 
         Unknown email and wrong password raise the same InvalidCredentials after similar work.
         Raises MfaRequired / InvalidOtp, AccountInactive, EmailNotVerified (when
-        GATEHOUSE_REQUIRE_VERIFIED_EMAIL is on), TooManyAttempts (per account after
+        GATEHOUSE_REQUIRE_VERIFIED_EMAIL is on), PasskeyRequired (a holder of what
+        GATEHOUSE_PHISHING_RESISTANT_MFA_FOR names, without a passkey), TooManyAttempts (per account after
         GATEHOUSE_LOGIN_MAX_FAILURES failures in 15 minutes, and per client IP).
         """
         ...
@@ -307,10 +320,12 @@ class AuthService(Protocol):
         (GATEHOUSE_WEBAUTHN_CHALLENGE_TTL)."""
         ...
 
-    def register_passkey(self, *, user_id: uuid.UUID, credential: dict[str, Any], name: str = "") -> Passkey:
+    def register_passkey(self, *, user_id: uuid.UUID | None, credential: dict[str, Any], name: str = "") -> Passkey:
         """Verify the browser's registration response (RegistrationResponseJSON) against a
         challenge of `passkey_registration_options` for this user (spending it), and store the passkey;
-        `auth.passkey_added` is recorded (the user is mailed). Raises PasskeyRejected."""
+        `auth.passkey_added` is recorded (the user is mailed). `user_id` None: the first passkey of
+        an account answering the `registration_options` of a PasskeyRequired refusal (the account
+        is the one the challenge is bound to). Raises PasskeyRejected."""
         ...
 
     def list_passkeys(self, *, user_id: uuid.UUID) -> list[Passkey]:

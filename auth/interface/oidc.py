@@ -114,11 +114,20 @@ class OidcProvider(Protocol):
         ...
 
     def sign_in(
-        self, *, email: str, password: str, otp: str | None, client: ClientInfo, mfa_ticket: str = ""
+        self,
+        *,
+        email: str,
+        password: str,
+        otp: str | None,
+        client: ClientInfo,
+        mfa_ticket: str = "",
+        passkey: dict[str, Any] | None = None,
     ) -> BrowserSignIn:
         """Check credentials as the API's sign-in does (lockout, TOTP, audit) and open a browser
-        session. Raises the errors of AuthService.login; MfaRequired carries
-        `details["mfa_ticket"]`: the second step sends it with the `otp` instead of the password."""
+        session. Raises the errors of AuthService.login; MfaRequired (and PasskeyRequired for an
+        account that has a passkey) carries `details["mfa_ticket"]`: the second step sends it with
+        the `otp` or a `passkey` assertion instead of the password. A `passkey` without a ticket is
+        a passwordless sign-in (AuthService.login_with_passkey's checks)."""
         ...
 
     def browser_session(self, *, session_id: uuid.UUID) -> BrowserSignIn | None:

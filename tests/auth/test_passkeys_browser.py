@@ -4,12 +4,22 @@ without a password, and fails when Gatehouse expects another origin. The browser
 (`PublicKeyCredential.parseCreationOptionsFromJSON`, `toJSON()`), so this checks that py_webauthn
 and a real client agree, which the software authenticator of test_passkeys.py cannot."""
 
-import pytest
-from selenium.webdriver.common.virtual_authenticator import Protocol, Transport, VirtualAuthenticatorOptions
+from urllib.parse import parse_qs, urlencode, urlsplit
 
+import pyotp
+import pytest
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.common.virtual_authenticator import Protocol, Transport, VirtualAuthenticatorOptions
+from selenium.webdriver.support.ui import WebDriverWait
+
+from auth.interface.oidc import oidc_provider
+from auth.local import LocalAuthService
 from auth.models import Passkey, Session
 from tests.support.browser import chromium
 from tests.support.factories import PASSWORD, UserFactory
+from users.interface import user_service
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -96,3 +106,82 @@ def test_a_sign_in_from_an_origin_gatehouse_does_not_expect_is_refused(browser, 
     refused = run(browser, "login")
     assert refused["status"] == 401 and refused["body"]["error"]["code"] == "invalid_credentials"
     assert Session.objects.count() == sessions
+
+
+# --- the hosted sign-in page of OpenID Connect (auth/static/oidc/passkey.js) ----------------------
+
+
+@pytest.fixture
+def authorization_url(live_server):
+    """An authorization request of a first-party client whose redirect URI is on the live server,
+    so that the browser lands on a page it can load."""
+    from tests.oidc.conftest import pkce
+
+    callback = f"{live_server.url}/healthz"
+    client = oidc_provider.create_client(name="App", redirect_uris=[callback], first_party=True)
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": client.client.client_id,
+            "redirect_uri": callback,
+            "scope": "openid",
+            "state": "st-1",
+            "code_challenge": pkce()[1],
+            "code_challenge_method": "S256",
+        }
+    )
+    return f"{live_server.url}/oauth2/authorize?{query}"
+
+
+def landed_with_a_code(browser, live_server) -> bool:
+    try:
+        WebDriverWait(browser, 15).until(lambda d: d.current_url.startswith(f"{live_server.url}/healthz"))
+    except TimeoutException:
+        raise AssertionError(f"{browser.current_url}\n{browser.page_source[:3000]}") from None
+    return "code" in parse_qs(urlsplit(browser.current_url).query)
+
+
+def test_the_hosted_page_signs_in_with_a_passkey_from_autofill_without_a_password(
+    browser, signed_in, authorization_url, live_server
+):
+    assert run(browser, "register", signed_in)["status"] == 201
+    browser.get(authorization_url)
+    # The page asks with mediation "conditional" (the email field's autofill); Chromium's virtual
+    # authenticator answers such a request at once with the one passkey it holds, as a user picking
+    # it from the autofill would. The script posts the assertion and the client gets its code.
+    assert landed_with_a_code(browser, live_server)
+    assert Session.objects.filter(kind="browser").count() == 1
+
+
+def test_the_hosted_page_takes_a_passkey_as_the_second_factor(browser, signed_in, authorization_url, live_server):
+    assert run(browser, "register", signed_in)["status"] == 201
+    user = user_service.get_user_by_email(email="ada@example.com")
+    local = LocalAuthService()
+    local.confirm_totp(
+        user_id=user.id, otp=pyotp.TOTP(local.enroll_totp(user_id=user.id, password=PASSWORD).secret).now()
+    )
+    # Held back while the first step shows, so that its autofill request finds nothing to answer.
+    [credential] = browser.get_credentials()
+    browser.remove_all_credentials()
+    browser.get(authorization_url)
+    browser.find_element(By.ID, "email").send_keys("ada@example.com")
+    browser.find_element(By.ID, "password").send_keys(PASSWORD, Keys.ENTER)
+    WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.ID, "otp"))
+    browser.add_credential(credential)
+    browser.find_element(By.CSS_SELECTOR, "[data-passkey-button]").click()
+    assert landed_with_a_code(browser, live_server)
+
+
+def test_the_hosted_page_refuses_a_passkey_from_an_origin_gatehouse_does_not_expect(
+    browser, signed_in, authorization_url, settings
+):
+    assert run(browser, "register", signed_in)["status"] == 201
+    settings.GATEHOUSE_WEBAUTHN_ORIGINS = ["http://localhost:1"]
+    browser.get(authorization_url)
+    WebDriverWait(browser, 15).until(lambda d: d.find_elements(By.ID, "form-error"))
+    browser.remove_all_credentials()  # else the refused page's autofill request is answered again
+    error = WebDriverWait(browser, 15, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: d.find_element(By.ID, "form-error").text
+    )
+    assert error == "The passkey was not accepted."
+    assert not Session.objects.filter(kind="browser").exists()

@@ -38,6 +38,7 @@ ACCEPTANCE_EXEMPT = {
     "DELETE /api/v1/auth/mfa/totp": "the password must be the current one",
     "POST /api/v1/auth/mfa/totp": "the password must be the current one",
     "POST /api/v1/auth/mfa/recovery": "email and password must be an account's, with TOTP on",
+    "POST /api/v1/auth/token": "GAP: strings without NUL characters (a 400; the schema has no pattern)",
     "POST /api/v1/auth/passkeys/register": "the credential must be an authenticator's signed answer to a challenge the server issued",
     "POST /api/v1/oidc/clients": "redirect URIs must be absolute: https, loopback http or a private scheme",
     "POST /api/v1/auth/register": "GAP: email is a plain string in the schema; the server validates an address",

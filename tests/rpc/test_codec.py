@@ -125,6 +125,7 @@ def test_optional_scalars_and_nested_dataclasses_in_requests(otp, ip, agent, cre
         "otp": otp,
         "client": ClientInfo(ip=ip, user_agent=agent),
         "mfa_ticket": "",
+        "passkey": None,
     }
     assert crossed_request("sign_in", arguments) == arguments
     created = {

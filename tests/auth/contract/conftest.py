@@ -37,12 +37,14 @@ SHARED_SETTINGS = {
     "GATEHOUSE_REFRESH_REUSE_GRACE": 2,
     # As deployed (the rest of the suite runs with it off): unverified users may not sign in.
     "GATEHOUSE_REQUIRE_VERIFIED_EMAIL": True,
+    # Holders of the `admin` role sign in with a passkey only (test_passkeys.py).
+    "GATEHOUSE_PHISHING_RESISTANT_MFA_FOR": ["admin"],
 }
 
 
 @pytest.fixture(scope="session")
 def auth_grpc_server(django_db_setup, django_db_blocker, tmp_path_factory):
-    env = {name: str(value) for name, value in SHARED_SETTINGS.items()}
+    env = {name: ",".join(value) if isinstance(value, list) else str(value) for name, value in SHARED_SETTINGS.items()}
     with django_db_blocker.unblock():
         server = start_grpcserve(tmp_path_factory.mktemp("auth-contract"), "auth", "users", name="auth-contract", **env)
     yield server

@@ -18,9 +18,11 @@ from auth.interface import (
     Passkey,
     PasskeyNotFound,
     PasskeyRejected,
+    PasskeyRequired,
 )
 from tests.auth.authenticator import SoftAuthenticator
 from tests.support.factories import UserFactory
+from tests.support.rbac import grant_role
 
 from .conftest import CLIENT, events, login, totp_on
 
@@ -208,3 +210,20 @@ def test_a_passkey_does_not_stand_for_the_password(auth, ada):
     with pytest.raises(InvalidCredentials):
         login(auth, password="not-the-password-at-all", passkey=authenticator.get(auth.passkey_login_options()))
     assert auth.list_sessions(user_id=ada.id) == []
+
+
+def test_an_admin_must_sign_in_with_a_passkey_and_enrols_the_first_one_signed_out(auth):
+    root = UserFactory(email="root@example.com")
+    grant_role(root.id)
+    with pytest.raises(PasskeyRequired) as refusal:
+        login(auth, "root@example.com")
+    assert refusal.value.code == "passkey_required"
+    options = refusal.value.details["registration_options"]
+    authenticator = SoftAuthenticator()
+    passkey = auth.register_passkey(user_id=None, credential=authenticator.create(options))
+    assert [p.id for p in auth.list_passkeys(user_id=root.id)] == [passkey.id]
+    with pytest.raises(PasskeyRequired) as refusal:
+        login(auth, "root@example.com")
+    assert refusal.value.details == {}
+    credential = authenticator.get(auth.passkey_login_options(email="root@example.com"))
+    assert login(auth, "root@example.com", passkey=credential).access_token

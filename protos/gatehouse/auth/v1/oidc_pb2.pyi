@@ -141,18 +141,20 @@ class AuthorizeResponse(_message.Message):
     def __init__(self, page: _Optional[_Union[AuthorizePage, _Mapping]] = ..., response: _Optional[_Union[OAuthResponse, _Mapping]] = ...) -> None: ...
 
 class SignInRequest(_message.Message):
-    __slots__ = ("email", "password", "otp", "client", "mfa_ticket")
+    __slots__ = ("email", "password", "otp", "client", "mfa_ticket", "passkey")
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
     OTP_FIELD_NUMBER: _ClassVar[int]
     CLIENT_FIELD_NUMBER: _ClassVar[int]
     MFA_TICKET_FIELD_NUMBER: _ClassVar[int]
+    PASSKEY_FIELD_NUMBER: _ClassVar[int]
     email: str
     password: str
     otp: str
     client: _auth_pb2.ClientInfo
     mfa_ticket: str
-    def __init__(self, email: _Optional[str] = ..., password: _Optional[str] = ..., otp: _Optional[str] = ..., client: _Optional[_Union[_auth_pb2.ClientInfo, _Mapping]] = ..., mfa_ticket: _Optional[str] = ...) -> None: ...
+    passkey: str
+    def __init__(self, email: _Optional[str] = ..., password: _Optional[str] = ..., otp: _Optional[str] = ..., client: _Optional[_Union[_auth_pb2.ClientInfo, _Mapping]] = ..., mfa_ticket: _Optional[str] = ..., passkey: _Optional[str] = ...) -> None: ...
 
 class SignInResponse(_message.Message):
     __slots__ = ("result",)
