@@ -11,14 +11,11 @@ refused. The request id of the send is then found in the logs of every process t
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import os
 import re
 import secrets
 import signal
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -29,7 +26,6 @@ from pathlib import Path
 
 import jwt
 import pytest
-from aiosmtpd.controller import Controller
 from authlib.integrations.requests_client import OAuth2Session
 from django.conf import settings
 from django.db import connection
@@ -41,6 +37,7 @@ from tests.oidc.conftest import hosted_sign_in
 from tests.support.factories import PASSWORD
 from tests.support.http import tokens_from
 from tests.support.processes import ROOT, Process, free_port, subprocess_env
+from tests.support.smtp import smtp_sink
 from users.interface import user_service
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -48,30 +45,10 @@ pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 STARTED = re.compile(r"^\S+ system\s+\| ([\w-]+)\.1 started \(pid=(\d+)\)", re.MULTILINE)
 
 
-class Sink:
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.received: list[tuple[list[str], email.message.EmailMessage]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
-        with self.lock:
-            self.received.append((list(envelope.rcpt_tos), message))
-        return "250 Message accepted for delivery"
-
-    def to(self, address: str) -> list[email.message.EmailMessage]:
-        with self.lock:
-            return [message for rcpt, message in self.received if address in rcpt]
-
-
 @pytest.fixture
 def smtp():
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    sink.port = controller.port
-    yield sink
-    controller.stop()
+    with smtp_sink() as sink:
+        yield sink
 
 
 def alive(pid: int) -> bool:

@@ -3,15 +3,11 @@ stack tests, the broker with the delivery tasks routed to it, an SMTP sink and a
 
 from __future__ import annotations
 
-import email
-import email.policy
 import secrets
-import threading
 import uuid
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.core import mail
 
 from auth.interface import ONE_TIME_TOKEN_SEAL
@@ -20,7 +16,8 @@ from notifications.interface import TYPE_WELCOME
 from notifications.models import Notification
 from project.crypto import seal_for
 from tests.support.factories import UserFactory
-from tests.support.processes import celery_worker, free_port
+from tests.support.processes import celery_worker
+from tests.support.smtp import smtp_sink
 from users.interface import User
 
 FRONTEND = "https://app.example.com"
@@ -78,32 +75,10 @@ def broker(broker, monkeypatch):
     return broker
 
 
-class Sink:
-    """An SMTP server's handler that keeps every message it is given."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.received: list[tuple[list[str], email.message.EmailMessage]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
-        with self.lock:
-            self.received.append((list(envelope.rcpt_tos), message))
-        return "250 Message accepted for delivery"
-
-    def messages(self):
-        with self.lock:
-            return list(self.received)
-
-
 @pytest.fixture
 def smtp():
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    sink.port = controller.port
-    yield sink
-    controller.stop()
+    with smtp_sink() as sink:
+        yield sink
 
 
 @pytest.fixture
