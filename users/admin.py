@@ -1,5 +1,3 @@
-import json
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -10,7 +8,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
-from auth.interface import auth_service
+from auth.interface import auth_service, passkey_assertion
 from gateway.permissions import user_escalation_check
 from permissions.interface import EscalationDenied, all_assignments, permission_service
 from project.kernel.errors import DomainError
@@ -194,7 +192,7 @@ class AdminLoginForm(AdminAuthenticationForm):
                 username=username,
                 password=password,
                 otp=self.cleaned_data.get("otp"),
-                passkey=_assertion(self.cleaned_data.get("passkey")),
+                passkey=passkey_assertion(self.cleaned_data.get("passkey")),
             )
             if self.user_cache is None:
                 error = getattr(self.request, "gatehouse_login_error", None)
@@ -203,17 +201,6 @@ class AdminLoginForm(AdminAuthenticationForm):
                 raise self.get_invalid_login_error()
             self.confirm_login_allowed(self.user_cache)
         return self.cleaned_data
-
-
-def _assertion(raw: str | None) -> dict | None:
-    """Anything but a JSON object is an assertion that will not verify (a refusal, never a 500)."""
-    if not raw:
-        return None
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 admin.site.login_form = AdminLoginForm

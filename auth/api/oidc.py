@@ -20,7 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
-from auth.interface import InvalidToken, MfaRequired, PasskeyRequired
+from auth.interface import InvalidToken, MfaRequired, PasskeyRequired, passkey_assertion
 from auth.interface.oidc import AuthorizePage, OAuthRequest, OAuthResponse, oidc_provider
 from gateway.edge import client_ip
 from project.kernel.errors import DomainError, RateLimited
@@ -136,19 +136,6 @@ def _answer(request, result, *, sso: uuid.UUID | None = None, **context) -> Http
     return response
 
 
-def _passkey_field(request) -> dict | None:
-    """The `passkey` field the page's script (auth/static/oidc/passkey.js) fills with the browser's
-    assertion as JSON. Anything else that is not empty is an assertion that will not verify."""
-    raw = request.POST.get("passkey", "")[:65536]
-    if not raw:
-        return None
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])
@@ -179,7 +166,7 @@ def authorize(request):
             otp=otp,
             client=client_info(request),
             mfa_ticket=ticket,
-            passkey=_passkey_field(request),
+            passkey=passkey_assertion(request.POST.get("passkey")),
         )
     except (MfaRequired, PasskeyRequired) as exc:
         if "registration_options" in exc.details:  # no passkey to use yet: registered through the API

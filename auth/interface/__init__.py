@@ -6,6 +6,7 @@ client when `AUTH_GRPC_TARGET` is set.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,20 @@ from typing import Any, Protocol
 
 from project.kernel.delegation import delegate
 from project.kernel.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, RateLimited, Unauthenticated
+
+
+def passkey_assertion(raw: str | None) -> dict[str, Any] | None:
+    """A browser's passkey assertion, posted as JSON in a form field (the admin's login, the hosted
+    sign-in page): None when the field is empty; anything but a JSON object (or over 64 KiB) is an
+    assertion that will not verify, so the sign-in is refused, never a 500."""
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw[:65536])
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
 
 SERVICE_NAME = "auth"
 
