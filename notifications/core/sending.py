@@ -160,6 +160,8 @@ def _clean_context(definition: TypeDefinition, context: Any) -> dict[str, str]:
             problems[field.name] = ["Must be a string."]
         elif len(value) > field.max_length:
             problems[field.name] = [f"At most {field.max_length} characters."]
+        elif "\x00" in value:  # no text column or JSON document in PostgreSQL can hold it
+            problems[field.name] = ["Null characters are not allowed."]
         else:
             cleaned[field.name] = value if field.links or field.sealed else defang_links(value)
     if problems:

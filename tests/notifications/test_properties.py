@@ -75,7 +75,9 @@ def test_preferences_are_set_all_or_nothing_and_mandatory_types_stay_on(first, s
         PreferenceModel.objects.filter(user_id=user_id).delete()
 
 
-context_values = st.one_of(st.text(max_size=30), st.text(min_size=195, max_size=260), st.integers(), st.none())
+context_values = st.one_of(
+    st.text(max_size=30), st.text(min_size=195, max_size=260), st.just("a\x00b"), st.integers(), st.none()
+)
 contexts = st.dictionaries(st.sampled_from(["subject", "body", "extra", "x" * 80]), context_values, max_size=4)
 
 
@@ -85,7 +87,7 @@ def test_a_send_context_is_accepted_exactly_when_it_fits_the_type(context):
     problems = {key[:64] for key in context if key not in ("subject", "body")}
     for name, limit in (("subject", 200), ("body", 20000)):
         value = context.get(name)
-        if value is None or value == "" or not isinstance(value, str) or len(value) > limit:
+        if value is None or value == "" or not isinstance(value, str) or len(value) > limit or "\x00" in value:
             problems.add(name)
     before = Notification.objects.count()
 
