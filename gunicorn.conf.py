@@ -13,3 +13,19 @@ limit_request_line = 8190
 # Django decides instead, believing the header only from GATEHOUSE_TRUSTED_PROXIES
 # (gateway.edge.ForwardedProtoMiddleware).
 secure_scheme_headers = {}
+
+
+def post_fork(server, worker):
+    # Tracing (docs/operations.md) is set up in each worker, after the fork: the SDK's export
+    # pipeline (a thread, a gRPC channel) does not survive one. A no-op unless OTEL_* asks for it.
+    import os
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    from project.tracing import configure
+
+    configure("web")
+
+
+# gunicorn 27's control socket (runtime management through `gunicornc`) is not used here, and
+# every instance on a host would share its default path (~/.gunicorn/gunicorn.ctl): none is opened.
+control_socket_disable = True

@@ -52,6 +52,14 @@ class AuthConfig(AppConfig):
 
     def ready(self):
         from auth import handlers  # noqa: F401 - subscribes the auth consumer's handlers
+        from auth.core.throttle import login_failures_recent
+        from project.metrics import register_gauge
+
+        register_gauge(
+            "gatehouse_login_failures_recent",
+            "Failed sign-in attempts in the last 15 minutes (the lockout window), every account.",
+            login_failures_recent,
+        )
         from auth.interface import SERVICE_NAME, AuthService
         from auth.interface.oidc import SERVICE_NAME as OIDC
         from auth.interface.oidc import OidcProvider

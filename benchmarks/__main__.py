@@ -1,4 +1,4 @@
-"""Run the benchmark suite: `scripts/bench [--smoke] [scenario…]` (scenarios by number, 1–8).
+"""Run the benchmark suite: `scripts/bench [--smoke] [scenario…]` (scenarios by number, 1–11).
 
 Every scenario measures Gatehouse and its baseline in the same run, interleaved (benchmarks.harness).
 A full run writes docs/benchmarks.md and docs/benchmarks/*.png; a smoke run (seconds, tiny sizes,
@@ -29,6 +29,9 @@ SCENARIOS = {
     "6": "benchmarks.s6_relay",
     "7": "benchmarks.s7_scaling",
     "8": "benchmarks.s8_oidc",
+    "9": "benchmarks.s9_sizing",
+    "10": "benchmarks.s10_tracing",
+    "11": "benchmarks.s11_orgs",
 }
 DB = stack.GATEHOUSE_DB
 
@@ -63,7 +66,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="scripts/bench")
     parser.add_argument("--smoke", action="store_true", help="seconds and tiny sizes: does every scenario run?")
     parser.add_argument("--keep-db", action="store_true", help="leave the bench_* databases for inspection")
-    parser.add_argument("scenarios", nargs="*", help="numbers 1–8 (default: all)")
+    parser.add_argument("scenarios", nargs="*", help="numbers 1–11 (default: all)")
     args = parser.parse_args(argv)
     chosen = args.scenarios or list(SCENARIOS)
     unknown = [s for s in chosen if s not in SCENARIOS]

@@ -127,14 +127,15 @@ def write(
         "those ratios with their min–max. Absolute figures are in the detail column for the reader only: on "
         "this shared 2-core machine they move with the neighbours' load, the ratios much less.",
         "",
-        "Run it with `scripts/bench` (every scenario, full sizes, about a quarter of an hour; rewrites this "
+        "Run it with `scripts/bench` (every scenario, full sizes, about a quarter of an hour, and as long again for scenario 11's build; rewrites this "
         "file), `scripts/bench 1 3` (some scenarios; writes var/bench/benchmarks-partial.md) or "
         "`scripts/bench --smoke` (seconds, tiny sizes, what CI runs so that no scenario rots; writes "
         "var/bench/). It installs the `bench` dependency group (the peers, matplotlib, pyinstrument) and wrk "
         "and nginx when missing, creates and drops its own PostgreSQL databases (`bench_gatehouse`, "
         "`bench_peer`, with BENCH_DB_SUFFIX appended) and uses Redis db 7 and the RabbitMQ vhost `h6` unless "
         "BENCH_PG, BENCH_REDIS_URL or BENCH_BROKER_URL say otherwise; BENCH_SCALING_BUDGET (seconds, default 120) caps the build of "
-        "scenario 7. Servers (gunicorn, grpcserve, a Celery worker, nginx) are started on free ports and "
+        "scenario 7 and BENCH_ORGS_BUDGET (seconds, default 1800) the build of scenario 11 (10,000,000 "
+        "memberships at full size: the longest part of a full run). Servers (gunicorn, grpcserve, a Celery worker, nginx) are started on free ports and "
         "stopped afterwards; their logs are in var/bench/. A crash fails the run; a figure never does.",
         "",
         f"Mode: {'smoke (tiny sizes, one round: the figures mean nothing)' if smoke else 'full'}; "

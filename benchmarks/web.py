@@ -73,7 +73,8 @@ def post(port: int, path: str, body: dict, token: str | None = None) -> tuple[in
     if token:
         headers["Authorization"] = f"Bearer {token}"
     started = time.perf_counter()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    # A cold worker imports the whole app on its first request: on a loaded machine, tens of seconds.
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     try:
         conn.request("POST", path, body=json.dumps(body), headers=headers)
         response = conn.getresponse()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
-from django.core.checks import Tags, Warning, register
+from django.core.checks import Error, Tags, Warning, register
+
+from project.redis_client import RedisUrlError, parse_redis_url
 
 # Backends that write each mail, one-time tokens and all, to the process's output: its logs.
 MAIL_TO_OUTPUT = {
@@ -59,3 +61,23 @@ def static_files_are_collected(app_configs, **kwargs):
             id="gatehouse.W003",
         )
     ]
+
+
+@register()
+def redis_url_is_valid(app_configs, **kwargs):
+    """A REDIS_URL that names no server would only fail at the first request that needs Redis."""
+    if not settings.REDIS_URL:
+        return []
+    try:
+        parse_redis_url(settings.REDIS_URL)
+    except RedisUrlError as exc:
+        return [
+            Error(
+                f"REDIS_URL is not valid: {exc}.",
+                hint="One server: redis://[:password@]host:6379/0 (rediss:// with TLS, unix:///path?db=0). "
+                "Sentinel: redis+sentinel://[:password@]host:26379,host:26380/mymaster/0"
+                "[?sentinel_password=...]. See docs/operations.md.",
+                id="gatehouse.E021",
+            )
+        ]
+    return []

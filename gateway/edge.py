@@ -6,7 +6,8 @@ django-cors-headers' (settings `CORS_*`). Every rejection is the documented JSON
 Rate limits: one bucket per authenticated user (`GATEHOUSE_RATELIMIT_USER`) or, for a call without
 a valid token, per client IP (`GATEHOUSE_RATELIMIT_ANON`). Some routes cost more than one request
 (ROUTE_WEIGHTS, in the route table). Windows are fixed and start at a bucket's first request, so N
-processes share one count exactly. When Redis does not answer the limiter fails open (logged and counted in
+processes share one count exactly. A per-user bucket with a large limit is leased k units at a time
+(LeasingCounter: at most L a window, at least L - P·(k - 1)); per-IP buckets and small limits stay exact. When Redis does not answer the limiter fails open (logged and counted in
 `gatehouse_ratelimit_unavailable_total`): the API stays up, and the login lockout, which lives in
 the database, still stops password guessing. See docs/operations.md.
 """
@@ -191,7 +192,85 @@ class LocalCounter:
         return count, ends - now
 
 
+# --- Quota leasing (issue 24) ---------------------------------------------------------------------
+
+LEASE_MIN_SHARE = 50  # a lease is at most 1/50 of the limit, so limits under 100 a window stay exact
+
+
+def lease_size(limit: int, setting: int | None = None) -> int:
+    """Units a process takes from a bucket's shared count in one round trip: the
+    `GATEHOUSE_RATELIMIT_LEASE` setting, capped at a fiftieth of the limit. 1 means exact (one round
+    trip a request, as before leasing): every limit below 100 a window, and every limit when the
+    setting is 0 or 1."""
+    k = settings.GATEHOUSE_RATELIMIT_LEASE if setting is None else setting
+    return max(1, min(k, limit // LEASE_MIN_SHARE))
+
+
+def lease_grant(count: int, size: int, limit: int) -> int:
+    """Of the `size` units a lease just added to the shared count (now `count`), how many are
+    numbered at or under the limit, and so may be spent: the units are numbered 1, 2, … in the
+    order processes took them, and only the first `limit` of a window are ever admitted."""
+    return max(0, min(count, limit) - (count - size))
+
+
+@dataclass(slots=True)
+class _Lease:
+    held: int  # units numbered ≤ the limit, taken by this process, not yet spent
+    count: int  # the shared count after this process's last lease (for the headers)
+    ends: float  # monotonic time at which the lease's window ends at the latest
+
+
+class LeasingCounter:
+    """Quota leasing over a shared counter (RedisCounter): a process takes `size` units of a bucket
+    in one round trip and spends them locally, so a bucket costs one round trip every `size`
+    requests instead of one a request.
+
+    The bound (docs/operations.md, Edge policy): units are numbered by the shared count and only
+    units numbered ≤ L are ever spent, so a window admits at most L, whatever the number of
+    processes. A lease's local end is computed from the time the request was *sent* plus the TTL
+    Redis returned, so it never outlives the Redis window it came from. The price is on the other
+    side: units a process holds and does not spend before its window ends are lost, so when traffic
+    stops reaching some of P processes a window may admit as few as L - P·(k - 1) (k ≥ the largest
+    route weight); with traffic reaching every process, exactly L.
+    """
+
+    def __init__(self, shared):
+        self.shared = shared
+        self._lock = threading.Lock()
+        self._leases: dict[str, _Lease] = {}
+
+    def hit(self, key: str, weight: int, period: int, limit: int, size: int) -> tuple[int, float]:
+        """(count, seconds to the window's end) like RedisCounter.hit: admitted iff count ≤ limit.
+        Raises what the shared counter raises (the caller fails open) only when it needs a lease."""
+        now = time.monotonic()
+        with self._lock:
+            lease = self._leases.get(key)
+            if lease is not None and lease.ends > now:
+                if lease.held >= weight:
+                    lease.held -= weight
+                    return min(lease.count - lease.held, limit), lease.ends - now
+                if lease.count >= limit:  # the window's units are all handed out: no round trip can help
+                    return max(lease.count, limit + 1), lease.ends - now
+        take = max(size, weight)
+        count, ttl = self.shared.hit(key, take, period)
+        grant = lease_grant(count, take, limit)
+        with self._lock:
+            lease = self._leases.get(key)
+            if lease is None or lease.ends <= now:
+                if len(self._leases) > 100_000:
+                    self._leases = {k: v for k, v in self._leases.items() if v.ends > now}
+                lease = self._leases[key] = _Lease(held=0, count=0, ends=0.0)
+            lease.held += grant
+            lease.count = max(lease.count, count)
+            lease.ends = now + ttl - 0.001  # `now` was taken before the script ran: never past its window
+            if lease.held >= weight:
+                lease.held -= weight
+                return min(lease.count - lease.held, limit), lease.ends - now
+        return max(count, limit + 1), ttl  # refused; units under the limit it holds stay for lighter calls
+
+
 _counter = None
+_leasing = None
 _counter_lock = threading.Lock()
 
 
@@ -206,8 +285,25 @@ def counter():
 
 def use_counter(new) -> None:
     """Replace the counter (None: build it again from the settings on next use)."""
-    global _counter
+    global _counter, _leasing
     _counter = new
+    _leasing = None
+
+
+def hit(key: str, weight: int, rate: Rate, *, lease: bool = False) -> tuple[int, float]:
+    """Count `weight` against `key`; (count, seconds to the window's end), admitted iff count ≤
+    rate.limit. With `lease`, and a limit large enough (lease_size), the count is leased from
+    Redis k units at a time; otherwise one round trip a call, exact."""
+    global _leasing
+    shared = counter()
+    size = lease_size(rate.limit) if lease and isinstance(shared, RedisCounter) else 1
+    if size <= 1:
+        return shared.hit(key, weight, rate.period)
+    leasing = _leasing
+    if leasing is None or leasing.shared is not shared:
+        with _counter_lock:
+            leasing = _leasing = LeasingCounter(shared)
+    return leasing.hit(key, weight, rate.period, rate.limit, size)
 
 
 # --- Middleware ----------------------------------------------------------------------------------
@@ -272,7 +368,11 @@ class RateLimitMiddleware:
         else:
             bucket, rate = f"ip:{request.client_ip}", parse_rate(settings.GATEHOUSE_RATELIMIT_ANON)
         try:
-            count, reset = counter().hit(f"gatehouse:rl:{bucket}", route_weight(request.path), rate.period)
+            # Only a user's bucket may lease (lease_size): the per-IP bucket carries sign-in, reset and
+            # registration, and stays exact, as does the per-address reset bucket below.
+            count, reset = hit(
+                f"gatehouse:rl:{bucket}", route_weight(request.path), rate, lease=bucket.startswith("user:")
+            )
             if count <= rate.limit and request.path == RESET_PATH and request.method == "POST":
                 # Reset mails are also counted per target address, whoever asks (issue 15, item 10).
                 address = _reset_address(request)

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
 from auth.interface import auth_service
+from project.metrics import add_scrape_time_gauges
 from project.rpc.health import grpc_target_health
 
 from .edge import client_ip
@@ -123,6 +124,7 @@ def metrics(request):
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
+        add_scrape_time_gauges(registry)
     else:
         registry = REGISTRY
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

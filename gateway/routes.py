@@ -50,6 +50,7 @@ APP_SERVICES: tuple[AppService, ...] = (
         locations=(
             "/api/v1/auth/",
             "/api/v1/users",
+            "/api/v1/orgs",
             "/oauth2/",
             "/.well-known/openid-configuration",
             "/api/v1/oidc/",
@@ -58,6 +59,7 @@ APP_SERVICES: tuple[AppService, ...] = (
         ),
         doc_tags=(
             ("/api/v1/users", "User Management"),
+            ("/api/v1/orgs", "Organizations"),
             ("/api/v1/auth/", "Authentication"),
             ("/api/v1/oidc/", "OIDC"),
             ("/oauth2/", "OIDC"),

@@ -12,9 +12,18 @@ class NotificationsConfig(AppConfig):
 
     def ready(self):
         from notifications import handlers, tasks  # noqa: F401 - the consumer's handlers; the delivery tasks
+        from notifications.core.delivery import deliveries_failed_by_channel
         from notifications.interface import SERVICE_NAME, NotificationService
         from permissions.interface import declare_permissions
+        from project.metrics import register_gauge
         from project.rpc.delegation import provide_local_or_grpc
+
+        register_gauge(
+            "gatehouse_notification_deliveries_failed",
+            "Deliveries that gave up after their last retry (or failed permanently), per channel.",
+            deliveries_failed_by_channel,
+            labels=["channel"],
+        )
 
         # What the Django admin asks (permissions.backends maps its codenames to these).
         declare_permissions(

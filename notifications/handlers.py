@@ -25,6 +25,7 @@ from notifications.interface import (
     TYPE_EMAIL_CHANGED,
     TYPE_EMAIL_VERIFICATION,
     TYPE_MFA_CHANGED,
+    TYPE_ORG_INVITATION,
     TYPE_PASSKEY_CHANGED,
     TYPE_PASSWORD_CHANGED,
     TYPE_PASSWORD_RESET,
@@ -36,6 +37,7 @@ from permissions.interface import ASSIGNMENT_GRANTED
 from project.events.consumers import subscribe
 from project.kernel.events import Envelope
 from users.interface import USER_EMAIL_CHANGED, USER_REGISTERED
+from users.interface.orgs import INVITATION_SENT
 
 CONSUMER = "notifications"
 
@@ -132,5 +134,23 @@ def assignment_granted(envelope: Envelope) -> None:
         type=TYPE_ROLE_ASSIGNED,
         group_id=uuid.UUID(payload["group_id"]),
         context=context,
+        idempotency_key=f"event:{envelope.id}",
+    )
+
+
+@subscribe(CONSUMER, INVITATION_SENT)
+def org_invitation_sent(envelope: Envelope) -> None:
+    # To the invited address; the recipient is its account, or an id made from the address when
+    # it has none yet (the `guest` type mails the address all the same).
+    payload = envelope.payload
+    notification_create(
+        type=TYPE_ORG_INVITATION,
+        user_ids=[uuid.UUID(payload["recipient_id"])],
+        context={
+            "sealed_token": payload["sealed_token"],
+            "address": payload["email"],
+            "org_name": payload["org_name"],
+            "role": payload["role"],
+        },
         idempotency_key=f"event:{envelope.id}",
     )

@@ -59,6 +59,8 @@ class LocalNotificationService:
         scope: str | None = None,
         channels: list[str] | None = None,
         idempotency_key: str | None = None,
+        org_id: uuid.UUID | None = None,
+        org_role: str | None = None,
     ) -> uuid.UUID:
         # The front door for callers (the API, gRPC SendNotification); Gatehouse's own events send their
         # types through the core services directly.
@@ -73,6 +75,8 @@ class LocalNotificationService:
             scope=scope,
             channels=channels,
             idempotency_key=idempotency_key,
+            org_id=org_id,
+            org_role=org_role,
         )
         return notification.id
 

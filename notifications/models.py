@@ -29,6 +29,10 @@ class Notification(models.Model):
     request_hash = models.CharField(max_length=64)
     request_id = models.CharField(max_length=128, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
+    # Sent to an organization's members (or the holders of `org_role` among them): each delivery
+    # checks, when attempted, that its recipient still is one (docs/notifications.md, Recipients).
+    org_id = models.UUIDField(null=True, blank=True)
+    org_role = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]

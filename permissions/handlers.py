@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 
 from permissions.core import cache as rbac_cache
-from permissions.core.services import user_deactivation_record
+from permissions.core.services import user_deactivation_record, user_reactivation_record
 from permissions.interface import CACHE_INVALIDATION_PENDING
 from project.events.consumers import subscribe
 from project.kernel.events import Envelope
-from users.interface import USER_DEACTIVATED
+from users.interface import USER_DEACTIVATED, USER_REACTIVATED
 
 CONSUMER = "permissions"
 
@@ -17,6 +17,11 @@ CONSUMER = "permissions"
 @subscribe(CONSUMER, USER_DEACTIVATED)
 def user_deactivated(envelope: Envelope) -> None:
     user_deactivation_record(user_id=uuid.UUID(envelope.payload["user_id"]))
+
+
+@subscribe(CONSUMER, USER_REACTIVATED)
+def user_reactivated(envelope: Envelope) -> None:
+    user_reactivation_record(user_id=uuid.UUID(envelope.payload["user_id"]))
 
 
 @subscribe(CONSUMER, CACHE_INVALIDATION_PENDING)

@@ -132,6 +132,39 @@ class LocalPermissionService:
     def revoke_assignment(self, *, actor_id: uuid.UUID | None, assignment_id: uuid.UUID) -> None:
         services.revoke_assignment(actor_id=actor_id, assignment_id=assignment_id)
 
+    def revoke_assignments(
+        self,
+        *,
+        actor_id: uuid.UUID | None,
+        scope: str,
+        user_id: uuid.UUID | None = None,
+        protect_role_id: uuid.UUID | None = None,
+    ) -> int:
+        return services.revoke_assignments(
+            actor_id=actor_id, scope=scope, user_id=user_id, protect_role_id=protect_role_id
+        )
+
+    def replace_role(
+        self,
+        *,
+        actor_id: uuid.UUID | None,
+        user_id: uuid.UUID,
+        scope: str,
+        role_id: uuid.UUID,
+        replaces: list[uuid.UUID],
+        protect_role_id: uuid.UUID | None = None,
+    ) -> Assignment:
+        return assignment_data(
+            services.replace_role(
+                actor_id=actor_id,
+                user_id=user_id,
+                scope=scope,
+                role_id=role_id,
+                replaces=replaces,
+                protect_role_id=protect_role_id,
+            )
+        )
+
     def get_assignment(self, *, assignment_id: uuid.UUID) -> Assignment:
         return assignment_data(selectors.get_assignment(assignment_id=assignment_id))
 
@@ -143,9 +176,17 @@ class LocalPermissionService:
         role_id: uuid.UUID | None = None,
         limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
+        scope: str | None = None,
+        role_ids: list[uuid.UUID] | None = None,
     ) -> AssignmentPage:
         assignments, next_cursor = selectors.list_assignments(
-            user_id=user_id, group_id=group_id, role_id=role_id, limit=limit, cursor=cursor
+            user_id=user_id,
+            group_id=group_id,
+            role_id=role_id,
+            limit=limit,
+            cursor=cursor,
+            scope=scope,
+            role_ids=role_ids,
         )
         return AssignmentPage(results=tuple(assignment_data(a) for a in assignments), next=next_cursor)
 

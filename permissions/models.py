@@ -85,6 +85,9 @@ class Assignment(models.Model):
             models.Index(fields=["user_id"], name="permissions_assignment_user"),
             models.Index(fields=["role", "scope"], name="permissions_assignment_role"),
             models.Index(fields=["-created_at", "-id"], name="permissions_assignment_order"),
+            # An org's member list (docs/orgs.md): the assignments in one scope, newest first,
+            # keyset-paged; also the revoke of everything in a scope.
+            models.Index(fields=["scope", "-created_at", "-id"], name="permissions_assignment_scope"),
         ]
 
     def __str__(self):

@@ -2,6 +2,7 @@ import os
 
 from celery import Celery, bootsteps, signals
 
+from project import tracing
 from project.kernel.context import get_request_id, request_id_scope
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
@@ -49,6 +50,30 @@ def _leave_inherited_database_pools_alone(**kwargs):
     if pools:
         _inherited_database_pools.append(dict(pools))
         pools.clear()
+
+
+# Tracing (docs/operations.md), set up after every fork: the main process (it hosts the event
+# consumers) at start, and each pool child anew, since the pipeline it inherited is its parent's
+# (project.tracing). A child about to exit (recycled after --max-tasks-per-child, or at shutdown)
+# exports what it holds first, so its last spans are kept.
+@signals.worker_init.connect
+def _trace_main_process(**kwargs):
+    tracing.configure("worker")
+
+
+@signals.worker_process_init.connect
+def _trace_pool_child(**kwargs):
+    tracing.configure("worker")
+
+
+@signals.worker_process_shutdown.connect
+def _flush_pool_child(**kwargs):
+    tracing.flush()
+
+
+@signals.worker_shutdown.connect
+def _flush_main_process(**kwargs):
+    tracing.flush()
 
 
 # The request id travels in the task message's headers: whatever a task does is logged (and any

@@ -31,7 +31,10 @@ by more than MARGIN could let a writer stop waiting for an unresponsive member e
 A write costs a publish and one acknowledgement per member (about a millisecond on a local
 network); a member that died without leaving delays the first write after its death by at most
 ACK_TIMEOUT + LEASE. Redis down: members cannot renew, so they stop answering from their copies
-within a LEASE, and writers fail (the caller decides what a failed write means).
+within a LEASE, and writers fail (the caller decides what a failed write means). A new primary
+(a failover, or a restart from an older snapshot) is an outage too: its connections are handed out
+only once project/redis_client.py has sealed it, a LEASE after the old primary's copies were last
+renewed, with the member set and everything that could have gone backwards deleted.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django_redis.cache import RedisCache
 from redis.client import PubSub
+
+from project.redis_client import connection_pool, redis_client
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +137,7 @@ class Mirror:
         # subscription): a reader that sees it change knows its copy was empty for a while.
         self.drops = 0
         self._lock = threading.Lock()
-        self._client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        self._client = redis_client(url, socket_connect_timeout=1, socket_timeout=1)
         db = self._client.connection_pool.connection_kwargs.get("db", 0)
         self._prefix = f"gatehouse:mirror:{db}"
         self.channel = f"{self._prefix}:invalidations"  # channels are not per database: say which
@@ -260,7 +265,7 @@ class Mirror:
     def _member(self) -> None:
         # A pool of its own: a connection the writers' pool already opened would not announce
         # itself to the subscription.
-        pool = redis.ConnectionPool.from_url(self.url, socket_connect_timeout=1, socket_timeout=None)
+        pool = connection_pool(self.url, socket_connect_timeout=1, socket_timeout=None)
         subscription = _Subscription(pool, ignore_subscribe_messages=False)
         try:
             subscription.subscribe(self.channel)

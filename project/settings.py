@@ -104,12 +104,23 @@ TEMPLATES = [
 
 # --- Data -------------------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'gatehouse.sqlite3'}")}
+# Django's PostgreSQL backend, whose pool checks a quiet connection without a round trip
+# (project/postgres/base.py).
+POSTGRESQL_ENGINE = "project.postgres"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = POSTGRESQL_ENGINE
     # Django's own psycopg 3 pool; persistent connections and the pool exclude each other.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # The pool checks a connection before handing it out: one broken by a server restart is
     # replaced instead of failing a request.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Server-side cursors (QuerySet.iterator() outside a transaction declares one WITH HOLD) live in
+    # one server connection, which PgBouncer in transaction mode hands to another client after each
+    # transaction: the next FETCH finds no cursor. Gatehouse streams no large result, so they are
+    # off everywhere and a transaction-mode pooler needs no setting (docs/operations.md, "PostgreSQL
+    # behind PgBouncer").
+    # Nothing is prepared either: Django binds parameters on the client, with prepare_threshold=None.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN", default=2),
         "max_size": env.int("DATABASE_POOL_MAX", default=10),
@@ -147,8 +158,12 @@ def _same_database(a: dict, b: dict) -> bool:
 for _service in GATEHOUSE_SERVICE_APP_LABELS:
     if env.str(f"{_service.upper()}_DATABASE_URL", default=""):
         _config = env.db(f"{_service.upper()}_DATABASE_URL")
+        if _config["ENGINE"] == "django.db.backends.postgresql":
+            _config["ENGINE"] = POSTGRESQL_ENGINE
         if not _same_database(_config, DATABASES["default"]):
             _config["CONN_MAX_AGE"] = DATABASES["default"].get("CONN_MAX_AGE", 0)
+            _config["CONN_HEALTH_CHECKS"] = DATABASES["default"].get("CONN_HEALTH_CHECKS", False)
+            _config["DISABLE_SERVER_SIDE_CURSORS"] = DATABASES["default"].get("DISABLE_SERVER_SIDE_CURSORS", False)
             _config.setdefault("OPTIONS", {}).update(DATABASES["default"].get("OPTIONS", {}))
             DATABASES[_service] = _config
 DATABASE_ROUTERS = ["project.routers.ServiceDatabaseRouter"]
@@ -159,13 +174,21 @@ AUTH_USER_MODEL = "users.User"
 # GatehouseBackend logs people in (the admin); RbacBackend answers `user.has_perm` from RBAC.
 AUTHENTICATION_BACKENDS = ["users.backends.GatehouseBackend", "permissions.backends.RbacBackend"]
 
+# One server (redis://, rediss://, unix://) or Sentinel (redis+sentinel://h:26379,h:26380/mymaster/0):
+# project/redis_client.py opens every connection, and seals a new primary after a failover. A bad
+# URL is the system check gatehouse.E021 (and an error on first use).
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+            # A list: django-redis would split a Sentinel URL's commas into servers.
+            "LOCATION": [REDIS_URL],
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": 1,
+                "SOCKET_TIMEOUT": 1,
+                "CONNECTION_FACTORY": "project.redis_client.SealedConnectionFactory",
+            },
             "KEY_PREFIX": "gh",
         }
     }
@@ -198,6 +221,28 @@ CELERY_BEAT_SCHEDULE = {
 GATEHOUSE_EVENTS_EXCHANGE = env.str("GATEHOUSE_EVENTS_EXCHANGE", default="gatehouse.events")
 # Outbox rows older than this (seconds) are left to the sweeper rather than the after-commit fast path.
 GATEHOUSE_OUTBOX_SWEEP_AGE = env.float("GATEHOUSE_OUTBOX_SWEEP_AGE", default=5.0)
+# The type of every event queue (project/events/topology.py): "quorum" for a RabbitMQ cluster
+# (replicated; a node may fail), "classic" for one node. Classic by default: a queue's type cannot
+# change in place, so a default of quorum would stop every existing deployment at its upgrade
+# (docs/events.md, "Queue type"); the Kubernetes manifests set quorum.
+GATEHOUSE_EVENT_QUEUE_TYPE = env.str("GATEHOUSE_EVENT_QUEUE_TYPE", default="classic")
+if GATEHOUSE_EVENT_QUEUE_TYPE not in ("quorum", "classic"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"GATEHOUSE_EVENT_QUEUE_TYPE must be quorum or classic, not {GATEHOUSE_EVENT_QUEUE_TYPE!r}"
+    )
+# Celery's task queues follow: a classic queue lives on one node, and with that node down a worker
+# connected to another cannot declare it, so its event consumers would stop too. Quorum queues have
+# no priorities and no global QoS (Gatehouse uses no priorities; Celery >= 5.5 detects quorum queues
+# and turns its global QoS off). A countdown (a task's retry with backoff) then goes through
+# Celery's native delayed delivery, which needs topic exchanges: otherwise the worker would hold the
+# task, and its one prefetch slot, until it is due.
+CELERY_TASK_DEFAULT_QUEUE_TYPE = GATEHOUSE_EVENT_QUEUE_TYPE
+CELERY_TASK_CREATE_MISSING_QUEUE_TYPE = GATEHOUSE_EVENT_QUEUE_TYPE
+if GATEHOUSE_EVENT_QUEUE_TYPE == "quorum":
+    CELERY_TASK_DEFAULT_EXCHANGE_TYPE = "topic"
+    CELERY_TASK_CREATE_MISSING_QUEUE_EXCHANGE_TYPE = "topic"
 # Consumer retries: delays in seconds of successive attempts; after the last one, dead-letter.
 GATEHOUSE_EVENT_RETRY_DELAYS = [float(x) for x in env.list("GATEHOUSE_EVENT_RETRY_DELAYS", default=["1", "5", "30"])]
 
@@ -236,6 +281,9 @@ GATEHOUSE_SESSION_IDLE_TIMEOUT = env.int("GATEHOUSE_SESSION_IDLE_TIMEOUT", defau
 # item 9): sign-in, register and refresh weigh 5, so 60/min was spent in a normal walkthrough.
 GATEHOUSE_RATELIMIT_ANON = env.str("GATEHOUSE_RATELIMIT_ANON", default="600/min" if DEBUG else "60/min")
 GATEHOUSE_RATELIMIT_USER = env.str("GATEHOUSE_RATELIMIT_USER", default="6000/min" if DEBUG else "600/min")
+# Quota leasing (docs/operations.md, Edge policy): a web process takes this many units of a user's
+# bucket from Redis in one round trip, at most a fiftieth of the limit; 0 or 1: a round trip a request.
+GATEHOUSE_RATELIMIT_LEASE = env.int("GATEHOUSE_RATELIMIT_LEASE", default=10)
 # Password-reset requests per target address, whoever asks (on top of the caller's bucket).
 # Requests per SCIM token (docs/scim.md): identity providers sync in bursts.
 GATEHOUSE_RATELIMIT_SCIM = env.str("GATEHOUSE_RATELIMIT_SCIM", default="1200/min")
@@ -289,6 +337,13 @@ GATEHOUSE_SERVICE_IDENTITY = re.sub(
 # gRPC UserService.VerifyPassword: wrong passwords per account in 15 minutes before it refuses
 # (the auth service locks an account at GATEHOUSE_LOGIN_MAX_FAILURES, long before).
 GATEHOUSE_VERIFY_PASSWORD_MAX_FAILURES = env.int("GATEHOUSE_VERIFY_PASSWORD_MAX_FAILURES", default=20)
+# Organizations (docs/orgs.md): how long an invitation's link works, and how many invitations
+# (sent or resent) one org may mail per hour.
+GATEHOUSE_ORG_INVITATION_TTL = env.int("GATEHOUSE_ORG_INVITATION_TTL", default=7 * 24 * 3600)
+# The DNS server that verifies org domains (docs/orgs.md, "Verified domains"), as host:port (an
+# IPv6 host in brackets); empty: the system's resolver (/etc/resolv.conf).
+GATEHOUSE_DNS_RESOLVER = env.str("GATEHOUSE_DNS_RESOLVER", default="")
+GATEHOUSE_ORG_INVITATIONS_PER_HOUR = env.int("GATEHOUSE_ORG_INVITATIONS_PER_HOUR", default=50)
 # Who may read /metrics (issue 15, item 13): the token's holder when GATEHOUSE_METRICS_TOKEN is
 # set; else these networks (default loopback only); anyone when GATEHOUSE_METRICS_PUBLIC is on
 # (the default with DEBUG only).
@@ -348,6 +403,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
+    # An org domain's status (docs/orgs.md) beside the other `status` enums.
+    "ENUM_NAME_OVERRIDES": {"OrgDomainStatusEnum": ["pending", "verified"]},
     # Swagger UI from the pinned drf-spectacular-sidecar package, served as our own static files:
     # /api/docs/ needs no CDN (issue 16, item 6).
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -397,16 +454,22 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "project.kernel.context.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "project.kernel.context.RequestIdLogFilter"},
+        # trace_id and span_id of the current span (docs/operations.md, "Tracing"); null when off.
+        "trace": {"()": "project.tracing.TraceLogFilter"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(levelname)s %(name)s %(message)s %(request_id)s %(process)d",
+            "fmt": "%(levelname)s %(name)s %(message)s %(request_id)s %(trace_id)s %(span_id)s %(process)d",
             "rename_fields": {"levelname": "level", "name": "logger"},
             "timestamp": "time",  # ISO 8601 in UTC
         }
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id", "trace"]}
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},

@@ -9,4 +9,9 @@ class ScimConfig(AppConfig):
         from permissions.interface import declare_permissions
 
         # What the admin's SCIM tokens page asks (permissions.backends maps it).
-        declare_permissions("scim", {"scim.token.manage": "Make, list and revoke SCIM provisioning tokens (admin)."})
+        declare_permissions(
+            "scim",
+            {
+                "scim.token.manage": "List and revoke SCIM provisioning tokens in the admin (making one needs the admin role)."
+            },
+        )

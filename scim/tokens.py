@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 from datetime import timedelta
 
 from django.utils import timezone
@@ -26,8 +27,9 @@ def token_save_new(token: ScimToken) -> str:
     return secret
 
 
-def token_create(*, name: str) -> tuple[ScimToken, str]:
-    token = ScimToken(name=name)
+def token_create(*, name: str, org_id: uuid.UUID | None = None) -> tuple[ScimToken, str]:
+    """A new token: global, or limited to the organization `org_id` (the caller checks it exists)."""
+    token = ScimToken(name=name, org_id=org_id)
     return token, token_save_new(token)
 
 

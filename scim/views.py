@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import uuid
 from functools import cache
 
 from django.conf import settings
@@ -39,12 +40,16 @@ from scim2_server.service import ScimService
 
 from gateway.edge import counter, parse_rate
 
-from .storage import GatehouseStorage
+from .leases import ResourceBusy, write_lease
+from .storage import GatehouseStorage, serving
 from .tokens import token_authenticate
 
 logger = logging.getLogger(__name__)
 
 MAX_RESULTS = 200
+# How long a write waits for another write of the same resource to finish before answering 503.
+WRITE_WAIT = 10.0
+WRITES = {"PUT", "PATCH", "DELETE"}
 
 CONFIG = ServiceProviderConfig(
     patch=Patch(supported=True),
@@ -67,6 +72,11 @@ CONFIG = ServiceProviderConfig(
 class TooManyRequests(SCIMException):
     status = 429
     _default_detail = "Too many requests."
+
+
+class Busy(SCIMException):
+    status = 503
+    _default_detail = "Another change of this resource is in progress; retry."
 
 
 class GatehouseScimApplication(WSGIApplication):
@@ -97,6 +107,17 @@ def application() -> GatehouseScimApplication:
 def _bearer(request) -> str | None:
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     return secret.strip() if scheme.lower() == "bearer" and secret.strip() else None
+
+
+def _written_resource(method: str, path: str) -> uuid.UUID | None:
+    """The id of the user or group a PUT, PATCH or DELETE changes (None for anything else)."""
+    kind, _, resource_id = path.strip("/").partition("/")
+    if method not in WRITES or kind not in ("Users", "Groups"):
+        return None
+    try:
+        return uuid.UUID(resource_id)
+    except ValueError:
+        return None  # scim2-server answers 404
 
 
 def _send(response) -> HttpResponse:
@@ -134,4 +155,15 @@ def scim(request, path: str = ""):
         response = _send(app.service.error_response(TooManyRequests()))
         response["Retry-After"] = str(max(1, math.ceil(reset)))
         return response
-    return _send(app.serve(scim_request))
+    resource_id = _written_resource(request.method, path) if token is not None else None
+    if resource_id is None:
+        with serving(token):
+            return _send(app.serve(scim_request))
+    try:
+        # The read, the ETag check and the writes of one change are one step (scim/leases.py).
+        with write_lease(resource_id, wait=WRITE_WAIT), serving(token):
+            return _send(app.serve(scim_request))
+    except ResourceBusy:
+        response = _send(app.service.error_response(Busy()))
+        response["Retry-After"] = "1"
+        return response

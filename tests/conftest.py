@@ -4,6 +4,8 @@ Embedded (the README's `scripts/test`): SQLite, in-process cache and in-process 
 Stack (`scripts/test --stack`, run by CI): PostgreSQL, Redis and RabbitMQ over the network, real
 Celery workers and gRPC servers. Tests marked `stack` need those and run only in stack mode; in
 stack mode a missing service fails the run at start, it never skips.
+With GATEHOUSE_TEST_PGBOUNCER=1 (CI's stack run) the stack run goes through PgBouncer in transaction
+mode (tests/support/pgbouncer.py); tests marked `pgbouncer` run only then.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pytest
 from django.conf import settings
 
 STACK = os.environ.get("GATEHOUSE_TEST_STACK") == "1"
+PGBOUNCER = STACK and os.environ.get("GATEHOUSE_TEST_PGBOUNCER") == "1"
 
 
 def pytest_report_header(config):
@@ -26,28 +29,46 @@ def pytest_report_header(config):
         f"{settings.DATABASES['default'].get('PORT')}",
         f"  cache: {settings.CACHES['default']['BACKEND']} {settings.CACHES['default'].get('LOCATION')}",
         f"  broker: {settings.CELERY_BROKER_URL.split('@')[-1]}",
+        *_pgbouncer_header(),
+    ]
+
+
+def _pgbouncer_header() -> list[str]:
+    if not PGBOUNCER:
+        return ["  no PgBouncer (GATEHOUSE_TEST_PGBOUNCER=1 puts one in transaction mode in front of the database)"]
+    from tests.support import pgbouncer
+
+    return [
+        f"  through PgBouncer {pgbouncer.version()} in transaction mode, started by the session on a port of its"
+        " own (the test database is created and dropped directly)"
     ]
 
 
 def pytest_collection_modifyitems(config, items):
-    if STACK:
+    if STACK and PGBOUNCER:
         return
-    deselected = [item for item in items if item.get_closest_marker("stack")]
+    marker = "pgbouncer" if STACK else "stack"
+    deselected = [item for item in items if item.get_closest_marker(marker) or item.get_closest_marker("pgbouncer")]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if not item.get_closest_marker("stack")]
+        items[:] = [item for item in items if item not in deselected]
 
 
 def pytest_sessionstart(session):
     if not STACK:
         return
     problems = []
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    if settings.DATABASES["default"]["ENGINE"] != settings.POSTGRESQL_ENGINE:
         problems.append("DATABASE_URL is not PostgreSQL")
     if not settings.CACHES["default"]["BACKEND"].startswith("django_redis"):
         problems.append("REDIS_URL is not set")
     if not settings.CELERY_BROKER_URL.startswith("amqp"):
         problems.append("CELERY_BROKER_URL is not RabbitMQ")
+    if PGBOUNCER:
+        from tests.support import pgbouncer
+
+        if pgbouncer.binary() is None:
+            problems.append("GATEHOUSE_TEST_PGBOUNCER=1 but no pgbouncer is installed (apt-get install pgbouncer)")
     if not problems:
         problems += _unreachable_services()
     if problems:
@@ -56,7 +77,6 @@ def pytest_sessionstart(session):
 
 def _unreachable_services() -> list[str]:
     import psycopg
-    import redis
     from kombu import Connection
 
     problems = []
@@ -73,7 +93,9 @@ def _unreachable_services() -> list[str]:
     except Exception as exc:
         problems.append(f"PostgreSQL unreachable: {exc}")
     try:
-        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3).ping()
+        from project.redis_client import redis_client
+
+        redis_client(settings.REDIS_URL, socket_connect_timeout=3).ping()
     except Exception as exc:
         problems.append(f"Redis unreachable: {exc}")
     try:
@@ -84,18 +106,65 @@ def _unreachable_services() -> list[str]:
     return problems
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker, pytestconfig):
+    """pytest-django's test database; with GATEHOUSE_TEST_PGBOUNCER=1, reached through PgBouncer
+    (transaction mode) from the moment it exists until it is dropped."""
+    if not PGBOUNCER:
+        yield
+        return
+    from tests.support.pgbouncer import PgBouncer, route_through
+
+    db = settings.DATABASES["default"]
+    bouncer = PgBouncer(
+        server_host=db["HOST"] or "127.0.0.1",
+        server_port=int(db["PORT"] or 5432),
+        user=db["USER"],
+        password=db["PASSWORD"],
+    )
+    try:
+        bouncer.start()
+        with route_through(bouncer):
+            yield
+        pytestconfig.stash[_pgbouncer_transactions] = bouncer.transactions(str(db["NAME"]))
+    finally:
+        bouncer.stop()
+
+
+_pgbouncer_transactions = pytest.StashKey[int]()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if PGBOUNCER and _pgbouncer_transactions in config.stash:
+        terminalreporter.write_line(
+            f"gatehouse: PgBouncer (transaction mode) passed {config.stash[_pgbouncer_transactions]} transactions"
+            " to the test database"
+        )
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     from django.core.cache import cache
 
+    from auth.core import keys
+
     cache.clear()
+    # The per-process signing-key copy outlives a test's rolled-back database: kept from one test,
+    # it expires mid-way through the next (GATEHOUSE_SIGNING_KEY_CACHE_SECONDS), the reload no
+    # longer finds the key that signed the test's tokens, and they stop verifying.
+    keys._cache.invalidate()
     if STACK:
         # A flush is no invalidation: every process's copy of mirrored values (project.mirror)
         # would keep values the rolled-back or flushed database no longer matches.
         from permissions.core.cache import mirror
 
         mirror().invalidate(None)
+        # Nor is it for the edge's leased rate-limit units, held in this process (gateway.edge).
+        from gateway import edge
+
+        edge.use_counter(None)
     yield
+    keys._cache.invalidate()
 
 
 @pytest.fixture

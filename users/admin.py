@@ -12,9 +12,10 @@ from auth.interface import auth_service, passkey_assertion
 from gateway.permissions import user_escalation_check
 from permissions.interface import EscalationDenied, all_assignments, permission_service
 from project.kernel.errors import DomainError
-from project.service_admin import ServiceBackedAdmin, ServiceBackedForm
+from project.service_admin import ReadOnlyAdmin, ServiceBackedAdmin, ServiceBackedForm
 from users.interface import user_service
-from users.models import User
+from users.interface.orgs import ORG_ROLES, org_service
+from users.models import Invitation, Organization, OrgDomain, User
 
 EXPLAIN_PERMISSION = "rbac.check.any"  # the explain tool's (permissions.admin)
 
@@ -251,3 +252,196 @@ def password_change(request, extra_context=None):
 
 
 admin.site.password_change = password_change
+
+
+# --- Organizations (docs/orgs.md) ----------------------------------------------------------------
+
+
+class OrganizationCreateForm(ServiceBackedForm):
+    owner_email = forms.EmailField(help_text="The org's first owner: a verified user.")
+
+    class Meta:
+        model = Organization
+        fields = ["name", "slug"]
+
+    field_aliases = {"actor_id": "owner_email"}
+
+    def validate_unique(self):
+        pass  # the service decides (case-insensitively) whether the slug is taken
+
+    def write(self, data):
+        try:
+            owner = user_service.get_user_by_email(email=data["owner_email"])
+        except DomainError:
+            raise forms.ValidationError({"owner_email": "No user with this email."}) from None
+        return org_service.create_org(actor_id=owner.id, name=data["name"], slug=data["slug"])
+
+
+class OrganizationChangeForm(ServiceBackedForm):
+    add_member_email = forms.EmailField(required=False, label="Add a member (email)")
+    confirm_domain = forms.CharField(
+        required=False,
+        max_length=1000,
+        label="Mark a domain verified",
+        help_text="The operator's word for it, without DNS (added if need be). Refused if another org verified it.",
+    )
+    add_member_role = forms.ChoiceField(choices=[(r, r) for r in ORG_ROLES], initial="member", required=False)
+
+    class Meta:
+        model = Organization
+        fields = ["name", "require_mfa", "domain_join"]
+        help_texts = {
+            "require_mfa": (
+                "Policy: people without TOTP are refused this org's API routes (403 mfa_required) but for "
+                "reading the org and leaving it, and RBAC writes in its scope. Not checked by permission "
+                "checks or this admin (docs/orgs.md)."
+            )
+        }
+
+    field_aliases = {"user_id": "add_member_email", "role": "add_member_role"}
+
+    def write(self, data):
+        org = org_service.update_org(
+            actor_id=self.actor_id,
+            org_id=self.instance.id,
+            name=data["name"],
+            require_mfa=data["require_mfa"],
+            domain_join=data["domain_join"],
+        )
+        if data.get("confirm_domain"):
+            try:
+                org_service.confirm_domain(org_id=org.id, domain=data["confirm_domain"])
+            except DomainError as exc:
+                raise forms.ValidationError({"confirm_domain": exc.message}) from None
+        if data.get("add_member_email"):
+            try:
+                user = user_service.get_user_by_email(email=data["add_member_email"])
+            except DomainError:
+                raise forms.ValidationError({"add_member_email": "No user with this email."}) from None
+            org_service.add_member(
+                actor_id=self.actor_id, org_id=org.id, user_id=user.id, role=data.get("add_member_role") or "member"
+            )
+        return org
+
+
+class InvitationInline(admin.TabularInline):
+    model = Invitation
+    fields = ["email", "role", "status", "created_at", "expires_at", "sent_count", "invited_by"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    ordering = ["-created_at"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class OrgDomainInline(admin.TabularInline):
+    """Read-only: owners add and verify domains through the API; operators confirm one with the
+    form's "Mark a domain verified" or `manage.py org verify-domain`."""
+
+    model = OrgDomain
+    fields = ["domain", "verified_at", "verified_by", "created_at", "created_by"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["-created_at"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Organization)
+class OrganizationAdmin(ServiceBackedAdmin):
+    form = OrganizationChangeForm
+    add_form = OrganizationCreateForm
+    list_display = ["name", "slug", "require_mfa", "created_at"]
+    list_filter = ["require_mfa"]
+    search_fields = ["name", "slug"]
+    ordering = ["-created_at"]
+    inlines = [InvitationInline, OrgDomainInline]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["name", "slug", "owner_email"]
+        return [
+            "id",
+            "slug",
+            "name",
+            "require_mfa",
+            "domain_join",
+            "confirm_domain",
+            "members",
+            "add_member_email",
+            "add_member_role",
+            "created_at",
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["id", "slug", "members", "created_at"]
+
+    def get_inlines(self, request, obj):
+        return [] if obj is None else self.inlines
+
+    @admin.display(description="Members (newest first, the first 200)")
+    def members(self, obj):
+        page = org_service.list_members(actor_id=None, org_id=obj.id, limit=200)
+        if not page.results:
+            return "-"
+        return format_html(
+            '<table id="org-members"><tr><th>email</th><th>name</th><th>role</th><th>joined</th></tr>{}</table>',
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                ((m.email, m.display_name, m.role, m.joined_at.isoformat()) for m in page.results),
+            ),
+        )
+
+    def save_related(self, request, form, formsets, change):
+        # The invitations inline is read-only: saving it writes nothing, but Django's change
+        # message reads what each formset saved.
+        for formset in formsets:
+            formset.save()
+
+    def delete_model(self, request, obj):
+        org_service.delete_org(actor_id=request.user.id, org_id=obj.id)
+
+    def delete_queryset(self, request, queryset):
+        for org in queryset:
+            org_service.delete_org(actor_id=request.user.id, org_id=org.id)
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ReadOnlyAdmin):
+    list_display = ["email", "org", "role", "status", "created_at", "expires_at", "sent_count"]
+    list_filter = ["role"]
+    search_fields = ["email", "org__name", "org__slug"]
+    ordering = ["-created_at"]
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke the selected pending invitations", permissions=["revoke"])
+    def revoke(self, request, queryset):
+        revoked = 0
+        for invitation in queryset:
+            if invitation.status != "pending":
+                continue
+            org_service.revoke_invitation(
+                actor_id=request.user.id, org_id=invitation.org_id, invitation_id=invitation.id
+            )
+            revoked += 1
+        self.message_user(request, f"{revoked} invitation(s) revoked.", messages.SUCCESS)
+
+    def has_revoke_permission(self, request):
+        return request.user.has_perm("users.change_invitation")

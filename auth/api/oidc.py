@@ -34,6 +34,7 @@ SCOPE_TEXT = {
     "profile": "See your name",
     "email": "See your email address and whether it is verified",
     "offline_access": "Stay signed in to the application when you are away",
+    "orgs": "See your organizations and your role in each",
 }
 
 
@@ -118,7 +119,15 @@ def page_headers(response, *, form_targets=("'self'",), scripts: bool = False) -
 
 def _render(request, page: AuthorizePage, *, status: int = 200, **context) -> HttpResponse:
     template = {"login": "oidc/login.html", "consent": "oidc/consent.html"}.get(page.page, "oidc/error.html")
-    scopes = [(s, SCOPE_TEXT.get(s, s)) for s in page.scopes]
+    scopes = [
+        (
+            s,
+            "See whether you belong to this organization, and your role in it"
+            if s.startswith("org:")
+            else SCOPE_TEXT.get(s, s),
+        )
+        for s in page.scopes
+    ]
     context = {"page": page, "scopes": scopes, "action": request.get_full_path(), **context}
     if page.page == "error":
         status = 400

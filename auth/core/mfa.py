@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from auth.interface import InvalidOtp, MfaStateError, TotpEnrollment
 from auth.models import MfaRecovery, RecoveryCode, TotpDevice
+from project.compiled import CompiledRead
 from project.crypto import decrypt, encrypt
 
 from .crypto import keyed_hash
@@ -41,8 +42,17 @@ def _code_hash(code: str) -> str:
     return keyed_hash(code.replace("-", "").replace(" ", "").lower(), purpose=_CODE_PURPOSE)
 
 
+# Read on every GET /users/me: a statement compiled once (project/compiled.py).
+_CONFIRMED_DEVICE = CompiledRead(
+    TotpDevice,
+    "user_id",
+    lambda user_id: TotpDevice.objects.filter(user_id=user_id, confirmed_at__isnull=False).values_list("pk")[:1],
+    uuid.UUID(int=0),
+)
+
+
 def mfa_enabled(*, user_id: uuid.UUID) -> bool:
-    return TotpDevice.objects.filter(user_id=user_id, confirmed_at__isnull=False).exists()
+    return _CONFIRMED_DEVICE.first(user_id) is not None
 
 
 @transaction.atomic(durable=True)

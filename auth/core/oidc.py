@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 import string
 import time
@@ -56,6 +57,7 @@ from auth.models import AuthorizationCode, OidcClient, OidcConsent, RefreshToken
 from project.crypto import derive_key
 from project.events.outbox import outbox_record
 from users.interface import UserNotFound, user_service
+from users.interface.orgs import MemberNotFound, OrgNotFound, org_service
 
 from . import keys, services
 from .crypto import new_token, token_hash
@@ -65,7 +67,12 @@ from .tokens import access_token_issue, client_access_token_decode
 log = logging.getLogger(__name__)
 security_log = logging.getLogger("gatehouse.security")
 
-SCOPES = ("openid", "profile", "email", "offline_access")
+SCOPES = ("openid", "profile", "email", "offline_access", "orgs")
+# `org:<id>` asks for one organization's membership (docs/oidc.md, "Organizations"): the org's id
+# in its canonical form (lower-case UUID), at most one per request.
+ORG_SCOPE = re.compile(r"org:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# The `orgs` claim lists at most this many orgs, the most recently joined first.
+ORGS_CLAIM_MAX = 50
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 CODE_TTL = timedelta(seconds=60)
 _SECRET_PURPOSE = "oidc-client-secret"
@@ -190,7 +197,14 @@ class Client:
     def get_allowed_scope(self, scope):
         if not scope:
             return ""
-        return " ".join(s for s in dict.fromkeys(scope.split()) if s in SCOPES)
+        allowed, org = [], None
+        for s in dict.fromkeys(scope.split()):
+            if s in SCOPES:
+                allowed.append(s)
+            elif org is None and ORG_SCOPE.fullmatch(s):
+                org = s  # the first one: a token speaks for one org
+                allowed.append(s)
+        return " ".join(allowed)
 
     def check_redirect_uri(self, redirect_uri):
         return redirect_uri in self.row.redirect_uris  # exact string comparison (RFC 9700 §4.1.3)
@@ -429,7 +443,38 @@ def user_claims(*, user_id, scope: str) -> dict:
     if "email" in scopes:
         claims["email"] = user.email
         claims["email_verified"] = user.is_verified
-    return dict(claims)
+    return dict(claims) | org_claims(user_id=user.id, scopes=scopes)
+
+
+def org_claims(*, user_id, scopes: list[str]) -> dict:
+    """`orgs` (scope `orgs`): the user's orgs, at most ORGS_CLAIM_MAX, the most recently joined
+    first; `org_id`, `org_slug`, `org_role` (scope `org:<id>`): that org, only while the user is
+    a member of it (absent otherwise). Read through the users interface now, at each issue (code
+    exchange, refresh, userinfo), so a membership that ended is gone from the next token."""
+    claims: dict = {}
+    if "orgs" in scopes:
+        page = org_service.list_orgs(user_id=uuid.UUID(str(user_id)), limit=ORGS_CLAIM_MAX)
+        claims["orgs"] = [{"id": str(m.org.id), "slug": m.org.slug, "role": m.role} for m in page.results]
+    requested = next((s for s in scopes if ORG_SCOPE.fullmatch(s)), None)
+    if requested is not None:
+        try:
+            membership = org_service.get_membership(
+                user_id=uuid.UUID(str(user_id)), org_id=uuid.UUID(requested.removeprefix("org:"))
+            )
+        except (OrgNotFound, MemberNotFound):
+            membership = None
+        if membership is not None:
+            claims |= {"org_id": str(membership.org.id), "org_slug": membership.org.slug, "org_role": membership.role}
+    return claims
+
+
+def _wants_org_claims(scope: str) -> bool:
+    return any(s == "orgs" or ORG_SCOPE.fullmatch(s) for s in scope.split())
+
+
+def _sign_id_token(claims: dict) -> str:
+    kid, private_key = keys.signing_key()
+    return jwt.encode(claims, private_key, algorithm=keys.ALGORITHM, headers={"kid": kid, "typ": "JWT"})
 
 
 class GatehouseOpenIDCode(OpenIDCode):
@@ -456,8 +501,7 @@ class GatehouseOpenIDCode(OpenIDCode):
         if token.get("access_token"):
             claims["at_hash"] = _half_hash(token["access_token"])
         claims.update(self.generate_user_info(request.user, token["scope"]))
-        kid, private_key = keys.signing_key()
-        return jwt.encode(claims, private_key, algorithm=keys.ALGORITHM, headers={"kid": kid, "typ": "JWT"})
+        return _sign_id_token(claims)
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
@@ -493,6 +537,23 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             "expires_in": pair.expires_in,
             "scope": credential.session.scope,
         }
+        scope = credential.session.scope.split()
+        if "openid" in scope and _wants_org_claims(credential.session.scope):
+            # With org claims asked for, each refresh answers a fresh ID token (OIDC Core §12.2),
+            # so a membership that ended since is gone from it. Without them, nothing changes.
+            session = Session.objects.only("id", "user_id", "auth_time").get(id=credential.session.id)
+            now = int(time.time())
+            claims = {
+                "iss": settings.GATEHOUSE_ISSUER,
+                "sub": str(session.user_id),
+                "aud": client.client_id,
+                "iat": now,
+                "exp": now + settings.GATEHOUSE_ACCESS_TOKEN_TTL,
+                "auth_time": int(session.auth_time.timestamp()) if session.auth_time else now,
+                "sid": str(session.id),
+                "at_hash": _half_hash(pair.access_token),
+            }
+            token["id_token"] = _sign_id_token(claims | user_claims(user_id=session.user_id, scope=" ".join(scope)))
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
@@ -667,6 +728,16 @@ class Server(AuthorizationServer):
         self.register_endpoint(RevocationEndpoint)
         self.register_endpoint(IntrospectionEndpoint)
         self.register_endpoint(EndSessionEndpoint)
+
+    def validate_requested_scope(self, scope):
+        """The scopes of SCOPES and at most one `org:<id>` (a canonical UUID); anything else is
+        `invalid_scope`, as an unknown scope always was."""
+        from authlib.oauth2.rfc6749 import InvalidScopeError
+
+        requested = set((scope or "").split())
+        orgs = {s for s in requested if ORG_SCOPE.fullmatch(s)}
+        if requested - orgs - set(SCOPES) or len(orgs) > 1:
+            raise InvalidScopeError()
 
     def query_client(self, client_id):
         row = OidcClient.objects.filter(client_id=client_id or "", is_active=True).first()
@@ -959,6 +1030,10 @@ def discovery() -> dict:
             "name",
             "email",
             "email_verified",
+            "orgs",
+            "org_id",
+            "org_slug",
+            "org_role",
         ],
         "prompt_values_supported": ["none", "login", "consent"],
         "authorization_response_iss_parameter_supported": True,

@@ -38,11 +38,12 @@ from auth.models import MfaRecovery, OneTimeToken, RefreshToken, Session
 from project.crypto import seal_for
 from project.events.outbox import outbox_record
 from project.kernel.errors import DomainError, InvalidArgument
-from users.interface import UserNotFound, user_service
+from project.writes import write_together
+from users.interface import User, UserNotFound, user_service
 
 from . import mfa, passkeys, throttle
 from .crypto import new_token, token_hash
-from .sessions import session_open, sessions_revoke
+from .sessions import session_new, sessions_revoke
 from .tokens import access_token_issue
 
 log = logging.getLogger(__name__)
@@ -58,8 +59,15 @@ PASSWORD_RESET_TTL = timedelta(hours=1)
 
 
 def _issue_pair(session: Session) -> tuple[TokenPair, RefreshToken]:
+    pair, row = _new_pair(session)
+    row.save(force_insert=True)
+    return pair, row
+
+
+def _new_pair(session: Session) -> tuple[TokenPair, RefreshToken]:
+    """The pair `_issue_pair` issues, its refresh token's row not saved yet."""
     refresh = new_token()
-    row = RefreshToken.objects.create(session=session, token_hash=token_hash(refresh))
+    row = RefreshToken(session=session, token_hash=token_hash(refresh))
     access, _ = access_token_issue(
         user_id=session.user_id, session_id=session.id, client_id=session.client_id, scope=session.scope
     )
@@ -96,10 +104,13 @@ def login(*, email: str, password: str, otp: str | None, client: ClientInfo, pas
 
 
 def _login(*, email: str, password: str, otp: str | None, client: ClientInfo, passkey: dict | None) -> TokenPair:
-    user = authenticate(email=email, password=password, otp=otp, client=client, passkey=passkey)
-    with transaction.atomic(durable=True):
-        session = session_open(user_id=user.id, ip=client.ip, user_agent=client.user_agent)
-        pair, _ = _issue_pair(session)
+    user, attempt = _authenticate(email=email, password=password, otp=otp, client=client, passkey=passkey)
+    # The session, its refresh token and the attempt's clean-up: one transaction, and on PostgreSQL
+    # one statement (docs/benchmarks.md, issue 24, "Login's writes"). The attempt's row stays, a
+    # failure, unless the session is written.
+    session = session_new(user_id=user.id, ip=client.ip, user_agent=client.user_agent)
+    pair, refresh_row = _new_pair(session)
+    write_together(inserts=[session, refresh_row], deletes=[throttle.attempt_success_rows(attempt)])
     return pair
 
 
@@ -107,9 +118,9 @@ def login_with_passkey(*, credential: dict, client: ClientInfo) -> TokenPair:
     """A passwordless sign-in (docs/auth.md, "Passkeys"). A passkey with user verification is two
     factors in itself (the device, and the PIN or biometric that unlocks it): TOTP is not asked."""
     user, passkey = authenticate_passkey(credential=credential)
-    with transaction.atomic(durable=True):
-        session = session_open(user_id=user.id, ip=client.ip, user_agent=client.user_agent)
-        pair, _ = _issue_pair(session)
+    session = session_new(user_id=user.id, ip=client.ip, user_agent=client.user_agent)
+    pair, refresh_row = _new_pair(session)
+    write_together(inserts=[session, refresh_row], deletes=[])
     security_log.info(
         "passkey sign-in succeeded",
         extra={
@@ -144,6 +155,16 @@ def authenticate(*, email: str, password: str, otp: str | None, client: ClientIn
     page of OpenID Connect): lockout, password, second factor, active account. Returns the user.
     The attempt is counted before the password is checked (throttle.attempt_begin). The second
     factor is a code (`otp`) or a passkey's assertion (`passkey`, docs/auth.md "Passkeys")."""
+    user, attempt = _authenticate(email=email, password=password, otp=otp, client=client, passkey=passkey)
+    throttle.attempt_succeeded(attempt)
+    return user
+
+
+def _authenticate(
+    *, email: str, password: str, otp: str | None, client: ClientInfo, passkey: dict | None
+) -> tuple[User, throttle.Attempt]:
+    """`authenticate`, but the successful attempt is left for the caller to clear
+    (`throttle.attempt_succeeded`, or its rows deleted with the caller's writes)."""
     attempt = throttle.attempt_begin(email=email, ip=client.ip)
     # The users service hashes a dummy password for an unknown email: similar time either way.
     user = user_service.verify_password(email=email, password=password)
@@ -156,8 +177,7 @@ def authenticate(*, email: str, password: str, otp: str | None, client: ClientIn
     elif mfa.mfa_enabled(user_id=user.id):
         if not otp:
             if user.is_active and not must_use_passkey and mfa_recovery_complete_if_due(user_id=user.id):
-                throttle.attempt_succeeded(attempt)
-                return user  # the lost factor is gone: the password alone signs in, this once and after
+                return user, attempt  # the lost factor is gone: the password alone signs in, this once and after
             throttle.attempt_void(attempt)
             raise MfaRequired()
         elif not mfa.otp_accept(user_id=user.id, otp=otp):
@@ -167,8 +187,7 @@ def authenticate(*, email: str, password: str, otp: str | None, client: ClientIn
     if must_use_passkey and passkey is None:
         throttle.attempt_void(attempt)
         _refuse_without_passkey(user)
-    throttle.attempt_succeeded(attempt)
-    return user
+    return user, attempt
 
 
 def passkey_required_for(*, user_id: uuid.UUID) -> bool:

@@ -26,10 +26,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
+from django_redis.cache import RedisCache
 
 from auth.interface import SERVICE_NAME, SESSION_REVOKED, SessionNotFound
 from auth.models import Session
 from project import mirror as mirrors
+from project import redis_client
 from project.events.outbox import outbox_record
 
 log = logging.getLogger(__name__)
@@ -65,17 +67,34 @@ def session_is_alive(session_id: uuid.UUID) -> bool:
         return _alive_in_database(session_id)
     if found:
         return found[key][0] == ALIVE
+    # Taken before the database is read: the marker goes only to that primary. After a failover
+    # the new one may lack the "r" of a revoke that committed after this read (docs/rbac.md).
+    epoch = redis_client.current_epoch()
     alive = _alive_in_database(session_id)
     try:
         if alive:
             # Short-lived: should a revoke ever miss the cache (it was cut off, not restarted, for
             # longer than the event retries), a stale "alive" outlives it by at most this much.
-            cache.add(_key(session_id), ALIVE, ALIVE_MARKER_SECONDS)
+            _add_alive_marker(session_id, epoch)
         else:
             cache.set(_key(session_id), REVOKED, _marker_ttl())
     except Exception:
         log.warning("session cache unavailable; marker not written", exc_info=True)
     return alive
+
+
+def _add_alive_marker(session_id: uuid.UUID, epoch: str | None) -> None:
+    if not isinstance(cache, RedisCache):  # a test's process-local cache
+        cache.add(_key(session_id), ALIVE, ALIVE_MARKER_SECONDS)
+        return
+    client = cache.client
+    redis_client.add_if_epoch(
+        client.get_client(write=True),
+        client.make_key(_key(session_id)),
+        client.encode(ALIVE),
+        ALIVE_MARKER_SECONDS,
+        epoch,
+    )
 
 
 def _copied_marker(key: str) -> dict[str, tuple[str, float | None]]:
@@ -107,8 +126,16 @@ def mark_revoked_in_cache(session_ids: list[uuid.UUID]) -> None:
 
 def session_open(*, user_id: uuid.UUID, ip: str, user_agent: str, **oidc) -> Session:
     """`oidc`: kind, client_id, scope, parent, auth_time of an OpenID Connect session."""
+    session = session_new(user_id=user_id, ip=ip, user_agent=user_agent, **oidc)
+    session.save(force_insert=True)
+    return session
+
+
+def session_new(*, user_id: uuid.UUID, ip: str, user_agent: str, **oidc) -> Session:
+    """The session `session_open` writes, not saved yet (its id is already set), for a caller that
+    writes it together with other rows (project.writes)."""
     now = timezone.now()
-    return Session.objects.create(
+    return Session(
         user_id=user_id,
         last_used_at=now,
         expires_at=now + timedelta(seconds=settings.GATEHOUSE_REFRESH_TOKEN_TTL),

@@ -6,8 +6,9 @@ import math
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
+from prometheus_client import Counter
 
 from auth.interface import TooManyAttempts
 from auth.models import LoginFailure
@@ -16,6 +17,12 @@ from .crypto import keyed_hash
 
 WINDOW = timedelta(minutes=15)
 
+LOCKOUTS = Counter(
+    "gatehouse_login_lockouts_total",
+    "Sign-in attempts refused because the account or the client IP was over its failure limit.",
+    ["limit"],
+)
+
 
 def account_key(email: str) -> str:
     return keyed_hash(email.strip().lower(), purpose="login-account")
@@ -23,6 +30,7 @@ def account_key(email: str) -> str:
 
 def _raise_if_over(count: int, first, limit: int) -> None:
     if count >= limit:
+        LOCKOUTS.labels("account" if limit == settings.GATEHOUSE_LOGIN_MAX_FAILURES else "ip").inc()
         retry_after = math.ceil((first + WINDOW - timezone.now()).total_seconds())
         raise TooManyAttempts(details={"retry_after": max(retry_after, 1)})
 
@@ -81,18 +89,25 @@ def attempt_void(attempt: Attempt) -> None:
 
 def attempt_succeeded(attempt: Attempt) -> None:
     """The right answer: the account's failures are forgotten (only this attempt when there were none)."""
+    attempt_success_rows(attempt).delete()
+
+
+def attempt_success_rows(attempt: Attempt) -> QuerySet[LoginFailure]:
+    """The rows `attempt_succeeded` deletes, for a caller that deletes them with its own writes
+    (a login: with its session, in one statement). The attempt's count (`others`) says whether
+    there is more to clear than the attempt itself, so no statement is spent finding out."""
     if attempt.others:
-        login_failures_clear(email=attempt.email)
-    else:
-        attempt_void(attempt)
+        return LoginFailure.objects.filter(account_key=account_key(attempt.email))
+    return LoginFailure.objects.filter(id=attempt.id)
 
 
 def login_failure_record(*, email: str, ip: str) -> None:
     LoginFailure.objects.create(account_key=account_key(email), ip=ip or None)
 
 
-def login_failures_clear(*, email: str) -> None:
-    LoginFailure.objects.filter(account_key=account_key(email)).delete()
+def login_failures_recent() -> int:
+    """Failed sign-in attempts within the window, every account (the login-failure metric)."""
+    return LoginFailure.objects.filter(created_at__gte=timezone.now() - WINDOW).count()
 
 
 def login_failures_prune() -> int:

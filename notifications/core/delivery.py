@@ -24,12 +24,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F
 from django.utils import timezone
 
 from notifications.models import Delivery
 from project.kernel.errors import ServiceUnavailable
 from users.interface import User, user_service
+from users.interface.orgs import InvalidOrgInput, OrgNotFound, org_service
 
 from . import queue
 from .channels import CHANNELS, Channel, PermanentFailure
@@ -90,9 +91,19 @@ def deliveries_attempt_batch(*, delivery_ids: list[uuid.UUID], owner: str = "") 
     """A first attempt at each pending delivery of a batch, with the recipients looked up at once.
     A delivery whose attempt should be retried is handed to its own `Deliver` job, which retries
     it with backoff; so is one whose attempt raised unexpectedly. `owner`: the task running this."""
-    rows = list(
-        Delivery.objects.filter(id__in=delivery_ids, status=Delivery.Status.PENDING).values_list("id", "user_id")
+    rows = _org_filter(
+        list(
+            Delivery.objects.filter(id__in=delivery_ids, status=Delivery.Status.PENDING).values_list(
+                "id", "user_id", "notification__org_id", "notification__org_role"
+            )
+        ),
+        owner,
     )
+    org_checked = rows is not None
+    if rows is None:  # the users service did not answer: each attempt checks on its own
+        rows = list(
+            Delivery.objects.filter(id__in=delivery_ids, status=Delivery.Status.PENDING).values_list("id", "user_id")
+        )
     users: dict[uuid.UUID, User] | None
     try:
         users = {user.id: user for user in user_service.get_users(user_ids=list({user_id for _, user_id in rows}))}
@@ -109,7 +120,7 @@ def deliveries_attempt_batch(*, delivery_ids: list[uuid.UUID], owner: str = "") 
         if delivery_id in done:
             continue
         try:
-            delivery_attempt(delivery_id=delivery_id, users=users, owner=owner)
+            delivery_attempt(delivery_id=delivery_id, users=users, owner=owner, org_checked=org_checked)
         except DeliveryRetry:
             retry.append(delivery_id)
         except Exception:
@@ -122,6 +133,39 @@ def deliveries_attempt_batch(*, delivery_ids: list[uuid.UUID], owner: str = "") 
         except Exception:
             log.exception("delivery %s could not be queued; the sweeper will queue it again", delivery_id)
             break
+
+
+NOT_A_MEMBER = "The recipient is no longer a member of the organization (or no longer holds the role)."
+
+
+def _org_members(org_id: uuid.UUID, org_role: str) -> set[uuid.UUID]:
+    """Who an org notification may still reach (users service, maybe remote: no transaction open).
+    An org deleted since, or a role gone, reaches nobody. ServiceUnavailable propagates."""
+    try:
+        return set(org_service.member_ids(org_id=org_id, role=org_role or None))
+    except (OrgNotFound, InvalidOrgInput):
+        return set()
+
+
+def _org_filter(rows: list[tuple], owner: str) -> list[tuple[uuid.UUID, uuid.UUID]] | None:
+    """The batch's (delivery id, user id) pairs whose recipient may still get them: a delivery of
+    an org notification whose recipient is no longer a member (or no longer holds its role) is
+    recorded skipped. One member listing per org notification in the batch. None when the users
+    service is unavailable (each attempt then checks, and retries)."""
+    members: dict[tuple[uuid.UUID, str], set[uuid.UUID]] = {}
+    try:
+        for _, _, org_id, org_role in rows:
+            if org_id is not None and (org_id, org_role) not in members:
+                members[(org_id, org_role)] = _org_members(org_id, org_role)
+    except ServiceUnavailable:
+        return None
+    kept = []
+    for delivery_id, user_id, org_id, org_role in rows:
+        if org_id is not None and user_id not in members[(org_id, org_role)]:
+            _finish(delivery_id, status=Delivery.Status.SKIPPED, error=NOT_A_MEMBER, attempted=False, owner=owner)
+        else:
+            kept.append((delivery_id, user_id))
+    return kept
 
 
 @transaction.atomic(durable=True)
@@ -192,7 +236,28 @@ def _finish(delivery_id: uuid.UUID, *, status: str, error: str, attempted: bool,
     return status
 
 
-def _recipient(delivery_id: uuid.UUID, user_id: uuid.UUID, *, last_try: bool, owner: str) -> User | None:
+def _guest(definition, context: dict, user_id: uuid.UUID) -> User | None:
+    """The recipient of a `guest` type whose id is no account: the address its context names
+    (an invitation to someone who has not registered yet, docs/orgs.md)."""
+    address = context.get(definition.email_to or "") if definition.guest and definition.system else None
+    if not address:
+        return None
+    return User(
+        id=user_id,
+        email=str(address),
+        display_name="",
+        is_active=True,
+        is_verified=False,
+        is_staff=False,
+        is_superuser=False,
+        date_joined=timezone.now(),
+        has_password=False,
+    )
+
+
+def _recipient(
+    delivery_id: uuid.UUID, user_id: uuid.UUID, *, last_try: bool, owner: str, guest: User | None = None
+) -> User | None:
     # Outside any transaction: with the users service split out this is a gRPC call.
     try:
         found = user_service.get_users(user_ids=[user_id])
@@ -205,6 +270,8 @@ def _recipient(delivery_id: uuid.UUID, user_id: uuid.UUID, *, last_try: bool, ow
             attempts=F("attempts") + 1, last_error=error, updated_at=timezone.now()
         )
         raise DeliveryRetry(error) from None
+    if not found and guest is not None:
+        return guest
     if not found:
         _finish(
             delivery_id, status=Delivery.Status.SKIPPED, error="The user does not exist.", attempted=False, owner=owner
@@ -214,7 +281,12 @@ def _recipient(delivery_id: uuid.UUID, user_id: uuid.UUID, *, last_try: bool, ow
 
 
 def delivery_attempt(
-    *, delivery_id: uuid.UUID, last_try: bool = False, users: dict[uuid.UUID, User] | None = None, owner: str = ""
+    *,
+    delivery_id: uuid.UUID,
+    last_try: bool = False,
+    users: dict[uuid.UUID, User] | None = None,
+    owner: str = "",
+    org_checked: bool = False,
 ) -> str:
     """Try to send one delivery; returns its status afterwards.
 
@@ -224,6 +296,8 @@ def delivery_attempt(
     is the `last_try`: then it is marked failed. `users`, when given, are the recipients looked up
     already (a batch): one missing is unknown. `owner` names the task running the attempt (its id:
     the same on a redelivery), so that it can take over the claim its dead predecessor left.
+    The recipient of an org notification must still be a member (and hold its role), unless the
+    batch checked that just now (`org_checked`); otherwise the delivery is skipped.
     """
     delivery = Delivery.objects.select_related("notification").filter(id=delivery_id).first()
     if delivery is None:
@@ -246,8 +320,25 @@ def delivery_attempt(
             owner=owner,
         )
 
+    if notification.org_id is not None and not org_checked:
+        try:
+            member = delivery.user_id in _org_members(notification.org_id, notification.org_role)
+        except ServiceUnavailable as exc:
+            error = _describe(exc)
+            if last_try:
+                return _finish(delivery_id, status=Delivery.Status.FAILED, error=error, attempted=True, owner=owner)
+            Delivery.objects.filter(id=delivery_id, status=Delivery.Status.PENDING).update(
+                attempts=F("attempts") + 1, last_error=error, updated_at=timezone.now()
+            )
+            raise DeliveryRetry(error) from None
+        if not member:
+            return _finish(
+                delivery_id, status=Delivery.Status.SKIPPED, error=NOT_A_MEMBER, attempted=False, owner=owner
+            )
+
+    guest = _guest(definition, notification.context, delivery.user_id)
     if users is not None:
-        user = users.get(delivery.user_id)
+        user = users.get(delivery.user_id) or guest
         if user is None:
             return _finish(
                 delivery_id,
@@ -257,7 +348,7 @@ def delivery_attempt(
                 owner=owner,
             )
     else:
-        user = _recipient(delivery_id, delivery.user_id, last_try=last_try, owner=owner)
+        user = _recipient(delivery_id, delivery.user_id, last_try=last_try, owner=owner, guest=guest)
     if user is None:
         return Delivery.objects.get(id=delivery_id).status
     if not user.is_active and not definition.mandatory:
@@ -391,3 +482,10 @@ def deliveries_requeue_stale(*, older_than: float, batch: int = 500) -> int:
     if rows:
         log.warning("re-queued %d stale notification deliveries", len(rows))
     return len(rows)
+
+
+def deliveries_failed_by_channel() -> list[tuple[tuple[str], float]]:
+    """How many deliveries gave up, per channel (the delivery-failure metric)."""
+    rows = Delivery.objects.filter(status=Delivery.Status.FAILED).values("channel").annotate(n=Count("id"))
+    found = {row["channel"]: row["n"] for row in rows}
+    return [((channel,), float(found.get(channel, 0))) for channel in Delivery.Channel.values]

@@ -31,6 +31,7 @@ from notifications.models import Delivery, Notification
 from permissions.interface import GroupNotFound, InvalidScope, RoleNotFound, normalise_scope, permission_service
 from project.events.outbox import outbox_record
 from project.kernel.context import get_request_id
+from users.interface.orgs import InvalidOrgInput, OrgNotFound, org_service
 
 from . import queue
 from .channels import CHANNELS
@@ -58,6 +59,8 @@ class RecipientSpec:
     group_id: uuid.UUID | None
     role: str | None
     scope: str | None
+    org_id: uuid.UUID | None = None
+    org_role: str | None = None
 
     def canonical(self) -> dict[str, Any]:
         # Only what was given, so a send to user ids hashes as it always did.
@@ -66,10 +69,32 @@ class RecipientSpec:
             spec["group_id"] = str(self.group_id)
         if self.role is not None:
             spec["role"], spec["scope"] = self.role, self.scope
+        if self.org_id is not None:
+            spec["org_id"], spec["org_role"] = str(self.org_id), self.org_role
         return spec
 
 
-def _clean_recipient_spec(user_ids: Any, group_id: Any, role: Any, scope: Any) -> RecipientSpec:
+def _clean_org_spec(user_ids: Any, group_id: Any, role: Any, scope: Any, org_id: Any, org_role: Any) -> RecipientSpec:
+    if org_id is None:
+        raise InvalidNotification("An org role needs an org.", details={"org_role": ["Only with org_id."]})
+    if any(value is not None for value in (user_ids, group_id, role, scope)):
+        raise InvalidNotification(
+            "An org's members are sent to on their own.",
+            details={"org_id": ["Not with user_ids, group_id, role or scope."]},
+        )
+    org = _as_uuid(org_id, "org_id", "The organization")
+    if org_role is not None and (not isinstance(org_role, str) or not 1 <= len(org_role) <= 100):
+        raise InvalidNotification(
+            "The org role is not valid.", details={"org_role": ["A role name, 1 to 100 characters."]}
+        )
+    return RecipientSpec(user_ids=(), group_id=None, role=None, scope=None, org_id=org, org_role=org_role)
+
+
+def _clean_recipient_spec(
+    user_ids: Any, group_id: Any, role: Any, scope: Any, org_id: Any = None, org_role: Any = None
+) -> RecipientSpec:
+    if org_id is not None or org_role is not None:
+        return _clean_org_spec(user_ids, group_id, role, scope, org_id, org_role)
     if user_ids is None and group_id is None and role is None:
         raise InvalidNotification(
             "At least one recipient is needed.",
@@ -101,6 +126,8 @@ def _resolve_recipients(spec: RecipientSpec) -> list[uuid.UUID]:
     """The users `spec` names, in a stable order. Calls the permissions service (maybe remote):
     never inside a transaction of ours."""
     recipients: dict[uuid.UUID, None] = dict.fromkeys(spec.user_ids)
+    if spec.org_id is not None:
+        recipients.update(dict.fromkeys(org_recipients(spec.org_id, spec.org_role)))
     if spec.group_id is not None:
         try:
             recipients.update(dict.fromkeys(permission_service.group_members(group_id=spec.group_id)))
@@ -121,6 +148,17 @@ def _resolve_recipients(spec: RecipientSpec) -> list[uuid.UUID]:
             "Too many recipients.", details={"recipients": [f"At most {MAX_RECIPIENTS} users per notification."]}
         )
     return list(recipients)
+
+
+def org_recipients(org_id: uuid.UUID, org_role: str | None) -> list[uuid.UUID]:
+    """The org's members (holding `org_role`, when given), from the users service (maybe
+    remote: never inside a transaction of ours)."""
+    try:
+        return org_service.member_ids(org_id=org_id, role=org_role or None)
+    except OrgNotFound:
+        raise InvalidNotification("There is no such organization.", details={"org_id": ["Unknown org."]}) from None
+    except InvalidOrgInput:
+        raise InvalidNotification("There is no such role.", details={"org_role": ["Unknown role."]}) from None
 
 
 def _clean_channels(definition: TypeDefinition, channels: Any) -> list[str]:
@@ -217,10 +255,20 @@ class _Request:
 
 
 def _clean_request(
-    *, type: str, context: Any, user_ids: Any, group_id: Any, role: Any, scope: Any, channels: Any, idempotency_key: Any
+    *,
+    type: str,
+    context: Any,
+    user_ids: Any,
+    group_id: Any,
+    role: Any,
+    scope: Any,
+    channels: Any,
+    idempotency_key: Any,
+    org_id: Any = None,
+    org_role: Any = None,
 ) -> _Request:
     definition = type_get(code=type)
-    recipients = _clean_recipient_spec(user_ids, group_id, role, scope)
+    recipients = _clean_recipient_spec(user_ids, group_id, role, scope, org_id, org_role)
     channels = _clean_channels(definition, channels)
     context = _clean_context(definition, context)
     key = _clean_idempotency_key(idempotency_key)
@@ -241,6 +289,8 @@ def _record(request: _Request, recipients: list[uuid.UUID]) -> Notification:
                 idempotency_key=key,
                 request_hash=request.request_hash,
                 request_id=get_request_id() or "",
+                org_id=request.recipients.org_id,
+                org_role=request.recipients.org_role or "",
             )
     except IntegrityError:
         # A concurrent send with the same key committed first (we waited on its unique key).
@@ -324,9 +374,11 @@ def send_notification(
     scope: str | None = None,
     channels: list[str] | None = None,
     idempotency_key: str | None = None,
+    org_id: uuid.UUID | None = None,
+    org_role: str | None = None,
 ) -> Notification:
-    """Validate, resolve the recipients (outside any transaction: the permissions service may be
-    remote), then record everything in one durable transaction."""
+    """Validate, resolve the recipients (outside any transaction: the permissions and users
+    services may be remote), then record everything in one durable transaction."""
     request = _clean_request(
         type=type,
         context=context,
@@ -336,6 +388,8 @@ def send_notification(
         scope=scope,
         channels=channels,
         idempotency_key=idempotency_key,
+        org_id=org_id,
+        org_role=org_role,
     )
     # A replay answers as the first call did, even if the group or role has changed since.
     if request.key is not None and (existing := _already_sent(request.key, request.request_hash)) is not None:

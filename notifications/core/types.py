@@ -19,6 +19,7 @@ from notifications.interface import (
     TYPE_EMAIL_CHANGED,
     TYPE_EMAIL_VERIFICATION,
     TYPE_MFA_CHANGED,
+    TYPE_ORG_INVITATION,
     TYPE_PASSKEY_CHANGED,
     TYPE_PASSWORD_CHANGED,
     TYPE_PASSWORD_RESET,
@@ -59,6 +60,9 @@ class TypeDefinition:
     # The context field holding the address the mail goes to, when it is not the user's email (a
     # new address being verified, the old one being told of a change). Only on system types.
     email_to: str | None = None
+    # Mailed to the `email_to` address even when the recipient id is no account (yet): an
+    # invitation to an address that has none. Only on system types with `email_to`.
+    guest: bool = False
 
     def field(self, name: str) -> Field | None:
         return next((field for field in self.fields if field.name == name), None)
@@ -113,6 +117,23 @@ TYPES: dict[str, TypeDefinition] = {
             fields=(Field("address", max_length=254), Field("new_email", max_length=254)),
             system=True,
             email_to="address",
+        ),
+        TypeDefinition(
+            code=TYPE_ORG_INVITATION,
+            description="An invitation to join an organization, with the link that accepts it.",
+            channels=(CHANNEL_EMAIL,),
+            default_channels=(CHANNEL_EMAIL,),
+            mandatory=True,
+            fields=(
+                SEALED_TOKEN,
+                Field("address", max_length=254),
+                Field("org_name", max_length=150),
+                Field("role", max_length=20),
+            ),
+            link_path="/accept-invitation",
+            system=True,
+            email_to="address",
+            guest=True,
         ),
         TypeDefinition(
             code=TYPE_PASSWORD_RESET,

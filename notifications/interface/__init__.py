@@ -46,6 +46,8 @@ TYPE_PASSWORD_RESET = "password_reset"
 TYPE_PASSWORD_CHANGED = "password_changed"
 TYPE_REFRESH_TOKEN_REUSED = "refresh_token_reused"
 TYPE_EMAIL_CHANGED = "email_changed"
+# An invitation to join an organization (docs/orgs.md), mailed to the invited address.
+TYPE_ORG_INVITATION = "org_invitation"
 TYPE_APPLICATION_AUTHORIZED = "application_authorized"
 TYPE_MFA_CHANGED = "mfa_changed"
 TYPE_PASSKEY_CHANGED = "passkey_changed"
@@ -138,7 +140,7 @@ class ReservedNotificationType(InvalidArgument):
 
 class InvalidNotification(InvalidArgument):
     """Recipients, channels or context that the type does not accept; `details` maps the field
-    (`recipients`, `user_ids`, `group_id`, `role`, `scope`, `channels`, `context`,
+    (`recipients`, `user_ids`, `group_id`, `role`, `scope`, `org_id`, `org_role`, `channels`, `context`,
     `idempotency_key`) to its problems. For `context` the value maps each offending key to a list
     of messages."""
 
@@ -178,9 +180,18 @@ class NotificationService(Protocol):
         scope: str | None = None,
         channels: list[str] | None = None,
         idempotency_key: str | None = None,
+        org_id: uuid.UUID | None = None,
+        org_role: str | None = None,
     ) -> uuid.UUID:
         """Queue a notification of `type` on `channels` (the type's default channels when None);
         returns the notification's id.
+
+        `org_id` (alone: not with `user_ids`, `group_id` or `role`) sends to the organization's
+        members, or with `org_role` to those of them holding an org role (`owner`, `admin`,
+        `member`) or a custom role granted in the org's scope (users.interface.orgs.org_service
+        `member_ids`). Membership is checked again when each delivery is attempted: a recipient
+        who is no longer a member (or no longer holds the role) by then is `skipped`. The caller
+        authorizes the sender (`org_service.authorize_notification`); this service does not.
 
         The recipients are the union of `user_ids`, the members of the group `group_id` and the
         users assigned the role named `role` (directly or through a group) in an unexpired
@@ -274,6 +285,7 @@ __all__ = [
     "TYPE_EMAIL_CHANGED",
     "TYPE_EMAIL_VERIFICATION",
     "TYPE_MFA_CHANGED",
+    "TYPE_ORG_INVITATION",
     "TYPE_PASSKEY_CHANGED",
     "TYPE_PASSWORD_CHANGED",
     "TYPE_PASSWORD_RESET",

@@ -16,6 +16,18 @@ CONTRACT_PERMISSIONS: dict[str, dict[str, str]] = {
         "users.user.view": "See users: list and read profiles.",
         "users.user.manage": "Change and deactivate users.",
     },
+    # Organizations (docs/orgs.md), held in scope org:<id> through the org roles.
+    "orgs": {
+        "orgs.org.view": "See an organization (its members see it).",
+        "orgs.org.manage": "Change an organization's name and policy.",
+        "orgs.org.delete": "Delete an organization.",
+        "orgs.member.view": "List an organization's members.",
+        "orgs.member.manage": "Change members' roles, remove members, grant custom roles in the organization.",
+        "orgs.invitation.manage": "Invite people to an organization; list, resend and revoke invitations.",
+        "orgs.owner.manage": "Make and unmake owners of an organization.",
+        "orgs.notification.send": "Send notifications to an organization's members.",
+        "orgs.domain.manage": "Add, verify and remove an organization's domains.",
+    },
     "rbac": {
         "rbac.role.view": "See the permission registry and the roles.",
         "rbac.role.manage": "Create, change and delete roles.",

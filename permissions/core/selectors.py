@@ -203,9 +203,16 @@ def list_assignments(
     role_id: uuid.UUID | None = None,
     limit: int,
     cursor: str | None,
+    scope: str | None = None,
+    role_ids: list[uuid.UUID] | None = None,
 ) -> tuple[list[Assignment], str | None]:
-    """A page of assignments, newest first, keyset on (created_at, id)."""
+    """A page of assignments, newest first, keyset on (created_at, id): on the user index, or on
+    (scope, created_at, id) for one scope's (an org's member list, docs/orgs.md)."""
     assignments = Assignment.objects.select_related("role")
+    if scope is not None:
+        assignments = assignments.filter(scope=normalise_scope(scope) or "")
+    if role_ids is not None:
+        assignments = assignments.filter(role_id__in=role_ids)
     if user_id is not None:
         assignments = assignments.filter(user_id=user_id)
     if group_id is not None:

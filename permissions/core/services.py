@@ -25,6 +25,9 @@ from permissions.interface import (
     ASSIGNMENT_GRANTED,
     ASSIGNMENT_REVOKED,
     GROUP_CHANGED,
+    ORG_ADMIN_ROLE,
+    ORG_MEMBER_ROLE,
+    ORG_OWNER_ROLE,
     ROLE_CHANGED,
     SERVICE_NAME,
     AssignmentNotFound,
@@ -32,6 +35,8 @@ from permissions.interface import (
     GroupNameTaken,
     GroupNotFound,
     InvalidRbacInput,
+    InvalidScope,
+    LastRoleHolder,
     RoleCycle,
     RoleNameTaken,
     RoleNotFound,
@@ -209,7 +214,50 @@ def _closure_of(permissions: set[str], parents: list[Role], graph: engine.RoleGr
 
 SYSTEM_ROLES = {
     ADMIN_ROLE: {"description": "Holds every permission, present and future.", "grants_all": True},
+    # The org roles (docs/orgs.md), fixed ids so that every installation's are the same. Their
+    # permissions and parents are put back on every sync (system roles cannot be edited).
+    ORG_MEMBER_ROLE: {
+        "id": uuid.UUID("0b9a4c1e-3f6d-5e21-8a70-1c2d3e4f5a61"),
+        "description": "Member of an organization (assigned in scope org:<id>).",
+    },
+    ORG_ADMIN_ROLE: {
+        "id": uuid.UUID("0b9a4c1e-3f6d-5e21-8a70-1c2d3e4f5a62"),
+        "description": "Administrator of an organization: its members, invitations and settings.",
+    },
+    ORG_OWNER_ROLE: {
+        "id": uuid.UUID("0b9a4c1e-3f6d-5e21-8a70-1c2d3e4f5a63"),
+        "description": "Owner of an organization: an administrator who may also delete it and manage owners.",
+    },
 }
+
+# (own permissions, parent) of each org role: owner > admin > member.
+ORG_ROLE_GRANTS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    ORG_MEMBER_ROLE: (("orgs.org.view", "orgs.member.view"), None),
+    ORG_ADMIN_ROLE: (
+        ("orgs.org.manage", "orgs.member.manage", "orgs.invitation.manage", "orgs.notification.send"),
+        ORG_MEMBER_ROLE,
+    ),
+    ORG_OWNER_ROLE: (("orgs.org.delete", "orgs.owner.manage", "orgs.domain.manage"), ORG_ADMIN_ROLE),
+}
+
+
+def _org_roles_sync() -> bool:
+    """Give the org roles their permissions and parents; whether anything changed."""
+    roles = {role.name: role for role in Role.objects.filter(name__in=ORG_ROLE_GRANTS)}
+    changed = False
+    for name, (codes, parent) in ORG_ROLE_GRANTS.items():
+        role = roles.get(name)
+        if role is None:
+            continue
+        present = set(Permission.objects.filter(code__in=codes).values_list("code", flat=True))
+        if set(role.permissions.values_list("code", flat=True)) != present:
+            role.permissions.set(sorted(present))
+            changed = True
+        parents = [roles[parent].id] if parent and parent in roles else []
+        if sorted(role.parents.values_list("id", flat=True)) != sorted(parents):
+            role.parents.set(parents)
+            changed = True
+    return changed
 
 
 def permission_registry_sync() -> tuple[list[str], list[str]]:
@@ -240,6 +288,8 @@ def permission_registry_sync() -> tuple[list[str], list[str]]:
         Permission.objects.bulk_update(changed, ["description"])
         if removed:
             Permission.objects.filter(code__in=removed).delete()
+        if _org_roles_sync():
+            rbac_cache.invalidate(everyone=True)
         if added or removed:
             _audit(
                 actor_id=None,
@@ -590,17 +640,23 @@ def revoke_assignment(*, actor_id: uuid.UUID | None, assignment_id: uuid.UUID) -
         assignment = Assignment.objects.select_for_update().select_related("role").get(id=assignment_id)
     except (Assignment.DoesNotExist, ValueError):
         raise AssignmentNotFound() from None
+    _delete_assignment(actor_id, assignment)
+    _invalidate_subject(assignment, revoking=True)
+
+
+def _delete_assignment(actor_id: uuid.UUID | None, assignment: Assignment) -> None:
+    """Delete a locked assignment, with its audit row and its `ASSIGNMENT_REVOKED` event; the
+    caller invalidates the checks' copies."""
     snapshot = _assignment_snapshot(assignment)
     assignment.delete()
     _audit(
         actor_id=actor_id,
         action="assignment.revoked",
         target_type="assignment",
-        target_id=assignment_id,
+        target_id=snapshot["assignment_id"],
         before=snapshot,
     )
     _emit(ASSIGNMENT_REVOKED, snapshot)
-    _invalidate_subject(assignment, revoking=True)
 
 
 # --- Other services' events ----------------------------------------------------------------------
@@ -616,3 +672,134 @@ def user_deactivation_record(*, user_id: uuid.UUID) -> None:
     if created:
         _audit(actor_id=None, action="user.deactivated", target_type="user", target_id=user_id)
         rbac_cache.invalidate(user_ids=[user_id], revoking=True)
+
+
+def user_reactivation_record(*, user_id: uuid.UUID) -> None:
+    """From `users.user_reactivated`, inside the consumer's transaction: checks answer from the
+    user's assignments again (those deactivation kept; nothing revoked meanwhile comes back)."""
+    deleted, _ = DeactivatedUser.objects.filter(user_id=user_id).delete()
+    if deleted:
+        _audit(actor_id=None, action="user.reactivated", target_type="user", target_id=user_id)
+        rbac_cache.invalidate(user_ids=[user_id])
+
+
+# --- Whole scopes (organizations: docs/orgs.md) ----------------------------------------------------
+
+
+def _whole_scope(scope: str | None) -> str:
+    scope = normalise_scope(scope)
+    if scope is None:
+        raise InvalidScope(details={"scope": ["A scope is required here; the global scope is not one."]})
+    return scope
+
+
+def _in_and_below(scope: str):
+    from django.db.models import Q
+
+    return Q(scope=scope) | Q(scope__startswith=scope + "/")
+
+
+def _protect(protect_role_id: uuid.UUID | None, scope: str, leaving: set[uuid.UUID]) -> None:
+    """Refuse when the users in `leaving` are all the users holding `protect_role_id` in `scope`.
+    The holders' rows are locked, in id order and before anything else the write locks (no
+    deadlock between two writes), so two removals racing for the last two holders take turns and
+    the second one sees the first one's result."""
+    if protect_role_id is None:
+        return
+    holders = list(
+        Assignment.objects.select_for_update()
+        .filter(role_id=protect_role_id, scope=scope, user_id__isnull=False)
+        .order_by("id")
+        .values_list("user_id", flat=True)
+    )
+    if holders and set(holders) <= leaving:
+        raise LastRoleHolder()
+
+
+@_durable
+def revoke_assignments(
+    *,
+    actor_id: uuid.UUID | None,
+    scope: str,
+    user_id: uuid.UUID | None = None,
+    protect_role_id: uuid.UUID | None = None,
+) -> int:
+    scope = _whole_scope(scope)
+    if user_id is not None:
+        _protect(protect_role_id, scope, {user_id})
+    elif protect_role_id is not None:
+        raise InvalidRbacInput("protect_role_id needs a user_id.", details={"protect_role_id": ["Only with user_id."]})
+    rows = Assignment.objects.select_for_update(of=("self",)).select_related("role").filter(_in_and_below(scope))
+    if user_id is not None:
+        rows = rows.filter(user_id=user_id)
+    assignments = list(rows.order_by("created_at", "id"))
+    for assignment in assignments:
+        _delete_assignment(actor_id, assignment)
+    if assignments:
+        if user_id is not None and all(a.user_id == user_id for a in assignments):
+            rbac_cache.invalidate(user_ids=[user_id], revoking=True)
+        else:
+            rbac_cache.invalidate(everyone=True, revoking=True)
+    return len(assignments)
+
+
+def replace_role(
+    *,
+    actor_id: uuid.UUID | None,
+    user_id: uuid.UUID,
+    scope: str,
+    role_id: uuid.UUID,
+    replaces: list[uuid.UUID],
+    protect_role_id: uuid.UUID | None = None,
+) -> Assignment:
+    scope = _whole_scope(scope)
+    _require_active_user(user_id)
+    return _role_replace(
+        actor_id=actor_id,
+        user_id=user_id,
+        scope=scope,
+        role_id=role_id,
+        replaces=replaces,
+        protect_role_id=protect_role_id,
+    )
+
+
+@_durable
+def _role_replace(
+    *,
+    actor_id: uuid.UUID | None,
+    user_id: uuid.UUID,
+    scope: str,
+    role_id: uuid.UUID,
+    replaces: list[uuid.UUID],
+    protect_role_id: uuid.UUID | None,
+) -> Assignment:
+    try:
+        role = Role.objects.get(id=role_id)
+    except (Role.DoesNotExist, ValueError):
+        raise RoleNotFound() from None
+    graph = engine.load_graph()
+    _require_held(actor_id, graph.closure.get(role.id, frozenset()), scope)
+    if protect_role_id is not None and protect_role_id != role_id and protect_role_id in replaces:
+        _protect(protect_role_id, scope, {user_id})  # first: see _protect
+    old = list(
+        Assignment.objects.select_for_update(of=("self",))
+        .select_related("role")
+        .filter(user_id=user_id, scope=scope, role_id__in=[r for r in replaces if r != role_id])
+        .order_by("created_at", "id")
+    )
+    kept = Assignment.objects.filter(role=role, user_id=user_id, scope=scope, expires_at__isnull=True).first()
+    for assignment in old:
+        _delete_assignment(actor_id, assignment)
+    if kept is None:
+        kept = Assignment.objects.create(role=role, user_id=user_id, scope=scope, granted_by=actor_id)
+        if old:  # the member joined when they first held one of the roles replaced
+            kept.created_at = min(a.created_at for a in old)
+            Assignment.objects.filter(pk=kept.pk).update(created_at=kept.created_at)
+        snapshot = _assignment_snapshot(kept)
+        _audit(
+            actor_id=actor_id, action="assignment.granted", target_type="assignment", target_id=kept.id, after=snapshot
+        )
+        _emit(ASSIGNMENT_GRANTED, snapshot)
+    rbac_cache.invalidate(user_ids=[user_id], revoking=bool(old))
+    return kept

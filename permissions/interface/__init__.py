@@ -32,6 +32,13 @@ GROUP_CHANGED = "rbac.group_changed"
 CACHE_INVALIDATION_PENDING = "rbac.cache_invalidation_pending"
 
 ADMIN_ROLE = "admin"
+# The org roles (docs/orgs.md), system roles assigned in scope `org:<id>`, shown by
+# the orgs API as `owner`, `admin`, `member`. Not the global `admin` role: that one holds every
+# permission, and an org admin must hold only what the org gives, so that §3 means something.
+ORG_OWNER_ROLE = "org_owner"
+ORG_ADMIN_ROLE = "org_admin"
+ORG_MEMBER_ROLE = "org_member"
+ORG_ROLES = (ORG_OWNER_ROLE, ORG_ADMIN_ROLE, ORG_MEMBER_ROLE)
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
@@ -174,6 +181,11 @@ class RoleCycle(Conflict):
 class SystemRoleProtected(Conflict):
     code = "system_role_protected"
     default_message = "System roles cannot be deleted or changed."
+
+
+class LastRoleHolder(Conflict):
+    code = "last_role_holder"
+    default_message = "This would leave the role with no holder in that scope."
 
 
 class EscalationDenied(PermissionDenied):
@@ -427,6 +439,39 @@ class PermissionService(Protocol):
         Raises AssignmentNotFound."""
         ...
 
+    def revoke_assignments(
+        self,
+        *,
+        actor_id: uuid.UUID | None,
+        scope: str,
+        user_id: uuid.UUID | None = None,
+        protect_role_id: uuid.UUID | None = None,
+    ) -> int:
+        """Remove, in one transaction, every assignment in `scope` and the scopes below it (all
+        subjects', or only the user's own when `user_id` is given); returns how many. With
+        `protect_role_id`, refuses (LastRoleHolder, nothing removed) when that would leave no
+        user holding that role in exactly `scope`. Once it returns, no check anywhere answers
+        with what they granted. Raises InvalidScope (also for the global scope), LastRoleHolder."""
+        ...
+
+    def replace_role(
+        self,
+        *,
+        actor_id: uuid.UUID | None,
+        user_id: uuid.UUID,
+        scope: str,
+        role_id: uuid.UUID,
+        replaces: list[uuid.UUID],
+        protect_role_id: uuid.UUID | None = None,
+    ) -> Assignment:
+        """In one transaction: grant the user `role_id` in exactly `scope` (checked for
+        escalation like grant_role) and revoke the user's assignments there of the roles in
+        `replaces`; the new assignment keeps the earliest `created_at` of those it replaces. With
+        `protect_role_id`, refuses (LastRoleHolder, nothing changed) when that would leave no user
+        holding that role in `scope`. Raises UserNotFound, RoleNotFound, InvalidScope,
+        EscalationDenied, LastRoleHolder."""
+        ...
+
     def get_assignment(self, *, assignment_id: uuid.UUID) -> Assignment:
         """Raises AssignmentNotFound."""
         ...
@@ -439,8 +484,11 @@ class PermissionService(Protocol):
         role_id: uuid.UUID | None = None,
         limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
+        scope: str | None = None,
+        role_ids: list[uuid.UUID] | None = None,
     ) -> AssignmentPage:
-        """A page of assignments (expired ones too), newest first, filtered by the arguments given.
+        """A page of assignments (expired ones too), newest first, filtered by the arguments given
+        (`scope`: assignments in exactly that scope; `role_ids`: of any of these roles).
 
         Keyset-paged: pass the page's `next` as `cursor` for the one after it; assignments granted
         meanwhile never shift a page. Raises InvalidRbacInput for a bad limit or cursor."""
@@ -479,6 +527,10 @@ __all__ = [
     "DEFAULT_PAGE_SIZE",
     "GROUP_CHANGED",
     "MAX_PAGE_SIZE",
+    "ORG_ADMIN_ROLE",
+    "ORG_MEMBER_ROLE",
+    "ORG_OWNER_ROLE",
+    "ORG_ROLES",
     "ROLE_CHANGED",
     "SERVICE_NAME",
     "Assignment",
@@ -493,6 +545,7 @@ __all__ = [
     "GroupNotFound",
     "InvalidRbacInput",
     "InvalidScope",
+    "LastRoleHolder",
     "Permission",
     "PermissionService",
     "Role",

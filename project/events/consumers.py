@@ -17,6 +17,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from project import tracing
 from project.kernel.context import request_id_scope
 from project.kernel.events import Envelope
 
@@ -56,7 +57,12 @@ def process(consumer: str, envelope: Envelope) -> bool:
     Handlers run inside this transaction, so they must not open a durable one themselves.
     """
     handlers = _handlers.get(consumer, {}).get(envelope.type, [])
-    with request_id_scope(envelope.request_id), transaction.atomic():
+    attributes = {"messaging.consumer.group.name": consumer, "messaging.message.id": str(envelope.id)}
+    with (
+        tracing.span_from(envelope.traceparent, f"{envelope.type} process", attributes, kind="consumer"),
+        request_id_scope(envelope.request_id),
+        transaction.atomic(),
+    ):
         try:
             with transaction.atomic():
                 InboxRecord.objects.create(consumer=consumer, event_id=envelope.id, event_type=envelope.type)

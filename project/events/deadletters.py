@@ -56,3 +56,8 @@ def replay_all(dead_letters: Iterable[DeadLetter]) -> tuple[int, list[str]]:
         except Exception as exc:
             problems.append(f"{dead_letter.pk}: {exc}")
     return replayed, problems
+
+
+def dead_letters_waiting() -> int:
+    """Dead letters not yet replayed (the dead-letter metric)."""
+    return DeadLetter.objects.filter(replayed_at__isnull=True).count()

@@ -16,6 +16,8 @@ class OutboxEvent(models.Model):
     version = models.PositiveSmallIntegerField(default=1)
     occurred_at = models.DateTimeField()
     request_id = models.CharField(max_length=128, blank=True, default="")
+    # The W3C trace context of the change's unit of work, when tracing is on (project.tracing).
+    traceparent = models.CharField(max_length=64, blank=True, default="")
     payload = models.JSONField()
     published_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from project import tracing
 from project.kernel.context import get_request_id
 from project.kernel.events import Envelope
 
@@ -50,7 +51,13 @@ def outbox_record(*, type: str, producer: str, payload: dict[str, Any], off_requ
     """
     if not connection.in_atomic_block:
         raise OutsideTransaction("outbox_record() must run inside transaction.atomic()")
-    envelope = Envelope(type=type, producer=producer, payload=payload, request_id=get_request_id() or None)
+    envelope = Envelope(
+        type=type,
+        producer=producer,
+        payload=payload,
+        request_id=get_request_id() or None,
+        traceparent=tracing.current_traceparent(),
+    )
     OutboxEvent.objects.create(
         id=envelope.id,
         type=envelope.type,
@@ -58,6 +65,7 @@ def outbox_record(*, type: str, producer: str, payload: dict[str, Any], off_requ
         version=envelope.version,
         occurred_at=envelope.occurred_at,
         request_id=envelope.request_id or "",
+        traceparent=envelope.traceparent or "",
         payload=envelope.payload,
         seq=next(_seq),
     )
@@ -76,4 +84,5 @@ def envelope_of(row: OutboxEvent) -> Envelope:
         occurred_at=row.occurred_at,
         request_id=row.request_id or None,
         payload=row.payload,
+        traceparent=row.traceparent or None,
     )

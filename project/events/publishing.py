@@ -15,7 +15,7 @@ from kombu.pools import connections
 
 from project.kernel.events import Envelope
 
-from .topology import entities
+from .topology import entities, explained_mismatch
 
 # Seconds to wait for the broker: to connect, and to confirm a message.
 CONNECT_TIMEOUT = 2.0
@@ -51,7 +51,11 @@ def publish_envelope(producer, envelope: Envelope, *, exchange, routing_key: str
         delivery_mode=2,
         message_id=str(envelope.id),
         type=envelope.type,
-        headers={"request_id": envelope.request_id or "", **(headers or {})},
+        headers={
+            "request_id": envelope.request_id or "",
+            **({"traceparent": envelope.traceparent} if envelope.traceparent else {}),
+            **(headers or {}),
+        },
         confirm_timeout=CONFIRM_TIMEOUT,
     )
 
@@ -61,8 +65,9 @@ def declare_topology(channel) -> None:
     before publishing to it: a message routed to no queue is dropped. kombu remembers per
     connection what it declared, so on a live connection this sends nothing; a re-established
     connection starts with an empty memory and declares everything again."""
-    for entity in entities():
-        maybe_declare(entity, channel)
+    with explained_mismatch():
+        for entity in entities():
+            maybe_declare(entity, channel)
 
 
 def declared_publisher(conn, *, retries: int) -> Callable[..., None]:

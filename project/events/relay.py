@@ -9,6 +9,7 @@ Embedded mode (no `CELERY_BROKER_URL`): the same rows are dispatched to the in-p
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -21,6 +22,8 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from kombu.pools import connections
+
+from project import tracing
 
 from .consumers import consumers_of, deliver_in_process
 from .models import OutboxEvent
@@ -89,6 +92,17 @@ def _commit_without_flush_wait() -> None:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
+def outbox_pending() -> int:
+    return OutboxEvent.objects.filter(published_at__isnull=True).count()
+
+
+def outbox_lag_seconds() -> float:
+    oldest = (
+        OutboxEvent.objects.filter(published_at__isnull=True).order_by("occurred_at").values_list("occurred_at").first()
+    )
+    return 0.0 if oldest is None else max((timezone.now() - oldest[0]).total_seconds(), 0.0)
+
+
 def relay_all(*, older_than: float | None = None, batch: int = BATCH_SIZE) -> int:
     """Publish everything pending, batch after batch. Returns how many were published."""
     total = 0
@@ -107,7 +121,13 @@ def _publish(rows: list[OutboxEvent], *, retries: int) -> tuple[list[OutboxEvent
         with connections[broker_connection()].acquire(block=True, timeout=10) as conn:
             publish = declared_publisher(conn, retries=retries)
             for row in rows:
-                publish(envelope_of(row), exchange=exchange, routing_key=row.type)
+                # A child of the request that wrote the row; the consumer's span is this one's child.
+                attributes = {"messaging.system": "rabbitmq", "messaging.message.id": str(row.id)}
+                with tracing.span_from(row.traceparent, f"{row.type} publish", attributes, kind="producer") as hop:
+                    envelope = envelope_of(row)
+                    if hop:
+                        envelope = dataclasses.replace(envelope, traceparent=hop)
+                    publish(envelope, exchange=exchange, routing_key=row.type)
                 published.append(row)
     except Exception as exc:
         log.warning("publishing outbox event failed after %d of %d", len(published), len(rows), exc_info=True)

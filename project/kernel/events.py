@@ -28,9 +28,11 @@ class Envelope:
     occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     version: int = ENVELOPE_VERSION
     request_id: str | None = None
+    # The W3C trace context of the hop that sent it (docs/events.md); only when tracing is on.
+    traceparent: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "id": str(self.id),
             "type": self.type,
             "occurred_at": rfc3339(self.occurred_at),
@@ -39,6 +41,9 @@ class Envelope:
             "request_id": self.request_id,
             "payload": self.payload,
         }
+        if self.traceparent:
+            data["traceparent"] = self.traceparent
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Envelope:
@@ -50,4 +55,5 @@ class Envelope:
             version=int(data["version"]),
             request_id=data.get("request_id"),
             payload=dict(data["payload"]),
+            traceparent=data["traceparent"] if isinstance(data.get("traceparent"), str) else None,
         )

@@ -4,7 +4,6 @@ import jwt
 import pytest
 from rest_framework.test import APIClient
 
-from auth.core import keys
 from auth.interface import EMAIL_VERIFICATION_REQUESTED
 from permissions.interface import ADMIN_ROLE
 from project.crypto import unseal_for
@@ -14,15 +13,6 @@ from tests.support.factories import PASSWORD, UserFactory
 from tests.support.http import bearer, tokens_of
 
 ME = "/api/v1/users/me"
-
-
-@pytest.fixture(autouse=True)
-def _signing_keys_from_the_database():
-    # The per-process key cache outlives a test's rolled-back database: without this a test could
-    # sign with a key that no longer exists for anyone but this process.
-    keys._cache.invalidate()
-    yield
-    keys._cache.invalidate()
 
 
 @pytest.fixture

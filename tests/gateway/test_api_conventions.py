@@ -47,6 +47,7 @@ def test_openapi_schema_and_docs_are_served(client):
 # Issue 16 item 6: the docs group the operations by app service (gateway/routes.py), not all as `v1`.
 SERVICE_TAGS = {
     "/api/v1/users": "User Management",
+    "/api/v1/orgs": "Organizations",
     "/api/v1/auth/": "Authentication",
     "/api/v1/oidc/": "OIDC",
     "/api/v1/rbac/": "RBAC",
@@ -73,6 +74,7 @@ def test_every_operation_of_the_schema_is_tagged_with_its_app_service(client):
     # Listed in the route table's order, each naming its app service.
     assert [(tag["name"], tag["description"].split(" (")[0]) for tag in schema["tags"]] == [
         ("User Management", "App service: User Management"),
+        ("Organizations", "App service: User Management"),
         ("Authentication", "App service: User Management"),
         ("OIDC", "App service: User Management"),
         ("RBAC", "App service: RBAC"),

@@ -163,7 +163,7 @@ def test_the_api_docs_load_swagger_ui_from_local_static_files_with_no_network(we
     browser.get(f"{web}/api/docs/")
     WebDriverWait(browser, 20).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".opblock-tag")))
     tags = [element.get_attribute("data-tag") for element in browser.find_elements(By.CSS_SELECTOR, ".opblock-tag")]
-    assert tags == ["User Management", "Authentication", "OIDC", "RBAC", "Notifications"]
+    assert tags == ["User Management", "Organizations", "Authentication", "OIDC", "RBAC", "Notifications"]
 
 
 def test_without_debug_the_system_check_warns_until_collectstatic_has_run(tmp_path):

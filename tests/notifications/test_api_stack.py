@@ -86,3 +86,33 @@ def test_a_role_granted_to_a_group_reaches_each_member_once_through_the_worker(w
     assert {m.body.strip() for m in notices} == {
         "You were given the viewer role in org:acme through a group you are in."
     }
+
+
+def test_an_org_admins_send_to_the_members_is_delivered_by_the_worker_once(smtp, worker):
+    """POST /api/v1/orgs/{id}/notifications (docs/orgs.md, Notifications) through the real stack:
+    each member's mail arrives once, an outsider's never; a replay with the key sends nothing."""
+    from users.interface.orgs import org_service
+
+    owner, admin, member, outsider = (
+        a_user("owner@example.com"),
+        a_user("admin@example.com"),
+        a_user("member@example.com"),
+        a_user("outsider@example.com"),
+    )
+    org = org_service.create_org(actor_id=owner.id, name="Acme", slug="acme")
+    org_service.add_member(actor_id=owner.id, org_id=org.id, user_id=admin.id, role="admin")
+    org_service.add_member(actor_id=owner.id, org_id=org.id, user_id=member.id, role="member")
+    api = client_for(admin)
+    body = {"type": "announcement", "context": HELLO, "channels": ["email"]}
+
+    first = api.post(f"/api/v1/orgs/{org.id}/notifications", body, format="json", HTTP_IDEMPOTENCY_KEY="acme-1")
+    again = api.post(f"/api/v1/orgs/{org.id}/notifications", body, format="json", HTTP_IDEMPOTENCY_KEY="acme-1")
+    refused = client_for(outsider).post(f"/api/v1/orgs/{org.id}/notifications", body, format="json")
+
+    assert first.status_code == again.status_code == 202 and first.json() == again.json()
+    assert refused.status_code == 404
+    wait_for(lambda: all_sent(first.json()["id"], 3), timeout=60, what="every delivery sent")
+    wait_for(lambda: len([m for m in smtp.messages() if m[1]["Subject"] == "Maintenance tonight"]) == 3, timeout=30)
+    time.sleep(1.5)  # the time a duplicate would need to show up
+    announcements = sorted(to for to, message in smtp.messages() if message["Subject"] == "Maintenance tonight")
+    assert announcements == [["admin@example.com"], ["member@example.com"], ["owner@example.com"]]

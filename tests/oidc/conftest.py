@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from auth.interface.oidc import oidc_provider
-from tests.auth.conftest import _signing_keys_from_the_database, ada  # noqa: F401 - fixtures
+from tests.auth.conftest import ada  # noqa: F401 - fixtures
 from tests.support.factories import PASSWORD
 
 RP = "https://rp.example.com/callback"

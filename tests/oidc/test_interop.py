@@ -4,8 +4,6 @@ driven by a real headless Chromium through the hosted sign-in page."""
 
 from __future__ import annotations
 
-import sys
-import urllib.request
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -14,9 +12,9 @@ from authlib.integrations.requests_client import OAuth2Session
 
 from auth.interface.oidc import oidc_provider
 from tests.oidc.conftest import hosted_sign_in
-from tests.rpc.servers import start_grpcserve
 from tests.support.browser import chromium as headless_chromium
 from tests.support.factories import UserFactory
+from tests.support.live import live_gatehouse
 from tests.support.processes import Process, free_port, manage, port_open, subprocess_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,24 +27,8 @@ RP = "http://127.0.0.1:9/callback"  # never reached: the test reads the redirect
 def gatehouse(request, transactional_db, tmp_path):
     """A live Gatehouse under gunicorn: the provider in the web process (monolith), or behind the
     auth service's real gRPC server (split: the web process has AUTH_GRPC_TARGET)."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {"GATEHOUSE_ISSUER": base}
-    auth = None
-    if request.param == "split":
-        # Every process of a deployment has the same issuer (docs/oidc.md).
-        auth = start_grpcserve(tmp_path, "auth", name="auth", CELERY_BROKER_URL="", GATEHOUSE_ISSUER=base)
-        env["AUTH_GRPC_TARGET"] = auth.target
-    args = [sys.executable, "-m", "gunicorn", "project.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2"]
-    process = Process("gatehouse", args, env=subprocess_env(**env), log_dir=tmp_path)
-    try:
-        process.wait_until(lambda: port_open(port), timeout=30, what="listening")
-        urllib.request.urlopen(f"{base}/.well-known/openid-configuration", timeout=10).close()
+    with live_gatehouse(tmp_path, split=("auth",) if request.param == "split" else ()) as base:
         yield base
-    finally:
-        process.stop()
-        if auth is not None:
-            auth.process.stop()
 
 
 @pytest.fixture
@@ -191,3 +173,55 @@ def test_a_django_site_with_mozilla_django_oidc_signs_in_through_the_hosted_page
     chromium.switch_to.active_element.send_keys(Keys.ENTER)
     who = wait.until(ec.presence_of_element_located((By.ID, "who")))
     assert who.text == "signed in as ada@example.com"
+
+
+def test_authlib_client_gets_org_claims_that_follow_membership_across_refreshes(gatehouse, ada):
+    """docs/oidc.md, Organizations: a real client library asks for `orgs` and one `org:<id>`,
+    verifies the ID tokens with the JWKS, and sees a removed membership vanish on refresh."""
+    from authlib.jose import JsonWebKey
+    from authlib.jose import jwt as jose_jwt
+
+    from users.interface.orgs import org_service
+
+    boss = UserFactory()
+    acme = org_service.create_org(actor_id=ada.id, name="Acme", slug="acme")
+    globex = org_service.create_org(actor_id=boss.id, name="Globex", slug="globex")
+    org_service.add_member(actor_id=boss.id, org_id=globex.id, user_id=ada.id, role="admin")
+    created = oidc_provider.create_client(
+        name="Org app", redirect_uris=[RP], first_party=True, grant_types=["authorization_code", "refresh_token"]
+    )
+    meta = requests.get(f"{gatehouse}/.well-known/openid-configuration").json()
+    assert "orgs" in meta["scopes_supported"] and "org_id" in meta["claims_supported"]
+    keys = JsonWebKey.import_key_set(requests.get(meta["jwks_uri"]).json())
+
+    def verified(id_token: str) -> dict:
+        claims = jose_jwt.decode(
+            id_token, keys, claims_options={"iss": {"essential": True, "value": gatehouse}, "aud": {"essential": True}}
+        )
+        claims.validate()
+        assert claims["aud"] == created.client.client_id
+        return dict(claims)
+
+    client = OAuth2Session(
+        created.client.client_id,
+        created.client_secret,
+        scope=f"openid orgs org:{globex.id} offline_access",
+        redirect_uri=RP,
+        code_challenge_method="S256",
+    )
+    verifier = "w" * 64
+    url, _ = client.create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier, nonce="n2")
+    location = hosted_sign_in(url, "ada@example.com", PASSWORD)
+    token = client.fetch_token(meta["token_endpoint"], authorization_response=location, code_verifier=verifier)
+    first = verified(token["id_token"])
+    assert (first["org_id"], first["org_role"]) == (str(globex.id), "admin")
+    assert {o["slug"]: o["role"] for o in first["orgs"]} == {"acme": "owner", "globex": "admin"}
+    assert client.get(meta["userinfo_endpoint"]).json()["org_id"] == str(globex.id)
+
+    org_service.remove_member(actor_id=boss.id, org_id=globex.id, user_id=ada.id)
+    refreshed = client.refresh_token(meta["token_endpoint"], refresh_token=token["refresh_token"])
+
+    after = verified(refreshed["id_token"])
+    assert "org_id" not in after and "org_role" not in after
+    assert [o["id"] for o in after["orgs"]] == [str(acme.id)]
+    assert "org_id" not in client.get(meta["userinfo_endpoint"]).json()

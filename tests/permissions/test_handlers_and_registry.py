@@ -1,4 +1,5 @@
-"""users.user_deactivated makes every check deny (idempotently); the registry reaches the database."""
+"""users.user_deactivated makes every check deny, users.user_reactivated lets them answer again
+(idempotently); the registry reaches the database."""
 
 import pytest
 
@@ -10,7 +11,7 @@ from permissions.models import Assignment, AuditEntry, DeactivatedUser, Permissi
 from project.events.consumers import process
 from project.kernel.events import Envelope
 from tests.support.rbac import new_user
-from users.interface import USER_DEACTIVATED
+from users.interface import USER_DEACTIVATED, USER_REACTIVATED
 
 from .conftest import grant, role
 
@@ -28,6 +29,19 @@ def test_a_deactivated_user_is_denied_everything_and_keeps_their_assignments(cod
     assert Assignment.objects.filter(user_id=user).exists()
     assert DeactivatedUser.objects.filter(user_id=user).count() == 1
     assert AuditEntry.objects.filter(action="user.deactivated", target_id=str(user)).count() == 1
+
+
+def test_a_reactivated_user_is_checked_from_their_assignments_again(codes):
+    user = new_user()
+    grant(role("reader", ["docs.page.read"]), user_id=user)
+    process(CONSUMER, Envelope(type=USER_DEACTIVATED, producer="users", payload={"user_id": str(user)}))
+    assert not selectors.check(user_id=user, permission="docs.page.read")
+    envelope = Envelope(type=USER_REACTIVATED, producer="users", payload={"user_id": str(user)})
+    assert process(CONSUMER, envelope) is True
+    assert process(CONSUMER, envelope) is False  # a redelivery changes nothing
+    assert selectors.check(user_id=user, permission="docs.page.read")
+    assert not DeactivatedUser.objects.filter(user_id=user).exists()
+    assert AuditEntry.objects.filter(action="user.reactivated", target_id=str(user)).count() == 1
 
 
 def test_every_contract_permission_is_in_the_database_after_migrate():

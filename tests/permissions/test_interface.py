@@ -28,7 +28,14 @@ def test_the_service_round_trips_roles_groups_assignments_checks_and_the_audit(c
     )
     assert (editor.permissions, editor.parents) == (("docs.page.write",), (reader.id,))
     assert permission_service.get_role(role_id=editor.id) == editor
-    assert [r.name for r in permission_service.list_roles()] == ["admin", "editor", "reader"]
+    assert [r.name for r in permission_service.list_roles()] == [
+        "admin",
+        "editor",
+        "org_admin",
+        "org_member",
+        "org_owner",
+        "reader",
+    ]
 
     group = permission_service.create_group(actor_id=None, name="staff")
     assert isinstance(group, Group) and permission_service.list_groups() == [group]

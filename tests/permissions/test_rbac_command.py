@@ -95,10 +95,17 @@ def test_sync_makes_the_state_what_the_file_says_and_a_second_run_changes_nothin
 
     dry = rbac("sync", str(path), "--dry-run", "--prune")
     assert "+ would create role editor" in dry.splitlines() and "- would delete role old" in dry.splitlines()
-    assert [r.name for r in permission_service.list_roles()] == ["admin", "old"]
+    assert [r.name for r in permission_service.list_roles()] == ["admin", "old", "org_admin", "org_member", "org_owner"]
 
     rbac("sync", str(path), "--prune")
-    assert [r.name for r in permission_service.list_roles()] == ["admin", "editor", "reader"]
+    assert [r.name for r in permission_service.list_roles()] == [
+        "admin",
+        "editor",
+        "org_admin",
+        "org_member",
+        "org_owner",
+        "reader",
+    ]
     assert permission_service.check(user_id=ada.id, permission="docs.page.write", scope="org:acme/p:1")
     assert permission_service.check(user_id=ada.id, permission="docs.page.read")
     assert not permission_service.check(user_id=ada.id, permission="docs.page.write")

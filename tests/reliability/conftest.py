@@ -7,25 +7,21 @@ import json
 import sys
 import urllib.error
 import urllib.request
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from kombu import Connection
 
-from auth.core import keys
 from permissions.interface import ADMIN_ROLE
+from project.events.relay import resume_fast_path
+from project.events.topology import queue_name
+from tests.probe.handlers import CONSUMER as PROBE
 from tests.support.factories import SessionFactory, UserFactory
-from tests.support.processes import Process, free_port, port_open, subprocess_env
-
-
-@pytest.fixture(autouse=True)
-def _signing_keys_from_the_database():
-    # The per-process key cache outlives a test's rolled-back database (as in tests/auth).
-    keys._cache.invalidate()
-    yield
-    keys._cache.invalidate()
+from tests.support.processes import Process, free_port, manage, port_open, subprocess_env
 
 
 @dataclass
@@ -120,3 +116,61 @@ class Web:
 
     def stop(self) -> None:
         self.process.stop()
+
+
+@pytest.fixture
+def stack(rabbit, tmp_path, settings):
+    """Start processes against the throwaway broker (`rabbit`, the test module's fixture: a
+    RabbitNode or a RabbitCluster, whose `queue_type` they declare), with a private events exchange."""
+    exchange = exchange_name = f"fault-{uuid.uuid4().hex[:8]}.events"
+    settings.CELERY_BROKER_URL = rabbit.url
+    settings.GATEHOUSE_EVENTS_EXCHANGE = exchange
+    settings.GATEHOUSE_EVENT_QUEUE_TYPE = rabbit.queue_type
+    env = {
+        "CELERY_BROKER_URL": rabbit.url,
+        "GATEHOUSE_EVENTS_EXCHANGE": exchange,
+        "GATEHOUSE_EVENT_QUEUE_TYPE": rabbit.queue_type,
+        "GATEHOUSE_OUTBOX_SWEEP_AGE": "1",
+        "CELERY_SKIP_CHECKS": "1",
+    }
+    started: list = []
+
+    class Stack:
+        exchange = exchange_name
+
+        def web(self):
+            web = Web("web", log_dir=tmp_path, **env)
+            started.append(web.process)
+            return web
+
+        def relay(self, *, interval: float = 0.5, min_age: float = 1.0):
+            args = manage("relay_outbox", "--interval", str(interval), "--min-age", str(min_age))
+            process = Process(f"relay-{len(started)}", args, env=subprocess_env(**env), log_dir=tmp_path)
+            started.append(process)
+            process.wait_until(lambda: "relaying outbox" in process.output(), timeout=60, what="relaying")
+            return process
+
+        def worker(self):
+            args = [
+                *(sys.executable, "-m", "celery", "-A", "project", "worker", "-l", "info", "-P", "solo"),
+                *("-Q", f"{exchange}.tasks", "-n", f"fault-{len(started)}@%h", "--without-mingle", "--without-gossip"),
+            ]
+            process = Process(
+                f"worker-{len(started)}",
+                args,
+                env=subprocess_env(GATEHOUSE_EVENT_CONSUMERS=PROBE, **env),
+                log_dir=tmp_path,
+            )
+            started.append(process)
+            process.wait_until(lambda: consumers_of(rabbit, queue_name(PROBE)) >= 1, timeout=60, what="consuming")
+            return process
+
+    yield Stack()
+    for process in started:
+        process.stop(timeout=10)
+    resume_fast_path()  # this process's fast path paused itself when the broker was down
+
+
+def consumers_of(rabbit, queue: str) -> int:
+    with Connection(rabbit.url, connect_timeout=1) as conn:
+        return conn.default_channel.queue_declare(queue=queue, passive=True)[2]

@@ -17,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from django.db.models import Count
@@ -26,6 +27,7 @@ from tests.probe.models import Effect
 from tests.support.processes import Process, free_port, port_open
 
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+RABBITMQCTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
 RABBITMQ_HOME = "/var/lib/rabbitmq"  # the Erlang cookie rabbitmqctl shares with every local node
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -50,6 +52,8 @@ class RabbitNode:
     """A RabbitMQ node of its own (name `gh-<port>@localhost`, AMQP and distribution ports of its
     own, Mnesia and logs in a temporary directory) run as the `rabbitmq` user; its output goes to a
     file in `log_dir`. What it holds (durable queues, persistent messages) survives `stop()`/`kill()` and `start()` again, as a real restart."""
+
+    queue_type = "classic"  # the GATEHOUSE_EVENT_QUEUE_TYPE its clients use
 
     def __init__(self, log_dir: Path):
         self.port = free_port()
@@ -138,10 +142,68 @@ class RabbitNode:
         while port_open(self.port) and time.monotonic() < deadline:
             time.sleep(0.1)
 
+    def ctl(self, *args: str, timeout: float = 60) -> str:
+        """`rabbitmqctl -n <this node> <args>` (as the `rabbitmq` user, whose Erlang cookie every
+        local node shares); returns its output."""
+        done = subprocess.run(
+            ["runuser", "-u", "rabbitmq", "--", RABBITMQCTL, "-n", self.name, *args],
+            env=self._env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"rabbitmqctl {' '.join(args)} on {self.name}: {done.stdout}{done.stderr}")
+        return done.stdout
+
     def close(self) -> None:
         if self.process is not None and self.process.popen.poll() is None:
             self.process.kill()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class RabbitCluster:
+    """Three RabbitMQ nodes of their own (RabbitNode: names, AMQP and distribution ports, data and
+    logs apart) joined into one cluster, for quorum queues. Clients get every node's URL in kombu's
+    failover form (`amqp://…;amqp://…`), the first node first."""
+
+    queue_type = "quorum"
+
+    def __init__(self, log_dir: Path, size: int = 3):
+        self.nodes = [RabbitNode(log_dir) for _ in range(size)]
+
+    @property
+    def url(self) -> str:
+        return ";".join(node.url for node in self.nodes)
+
+    def start(self) -> float:
+        """Start the nodes (at once: a cold start takes seconds) and join the others to the first.
+        Returns the seconds taken."""
+        started = time.monotonic()
+        with ThreadPoolExecutor(len(self.nodes)) as pool:
+            list(pool.map(lambda node: node.start(), self.nodes))
+        first = self.nodes[0]
+        for node in self.nodes[1:]:
+            node.ctl("stop_app")
+            node.ctl("join_cluster", first.name)
+            node.ctl("start_app")
+            node.process.wait_until(node.answers, timeout=60, what="accepting AMQP connections after joining")
+        running = json.loads(first.ctl("cluster_status", "--formatter", "json"))["running_nodes"]
+        assert sorted(running) == sorted(node.name for node in self.nodes), running
+        return time.monotonic() - started
+
+    def leader_of(self, queue: str, *, asking: RabbitNode | None = None) -> RabbitNode:
+        """The node that leads quorum queue `queue` (vhost /), as the cluster says."""
+        asking = asking or self.nodes[0]
+        rows = json.loads(asking.ctl("list_queues", "name", "type", "leader", "--formatter", "json"))
+        (row,) = [row for row in rows if row["name"] == queue]
+        assert row["type"] == "quorum", row
+        (leader,) = [node for node in self.nodes if node.name == row["leader"]]
+        return leader
+
+    def close(self) -> None:
+        for node in self.nodes:
+            node.close()
 
 
 class PostgresCluster:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import threading
 import time
 import uuid
@@ -32,17 +31,14 @@ from kombu import Connection, Consumer, Queue
 
 from project.events.models import DeadLetter, InboxRecord, OutboxEvent
 from project.events.outbox import outbox_record
-from project.events.relay import resume_fast_path
 from project.events.topology import queue_name
 from project.kernel.events import Envelope
 from tests.probe.handlers import CONSUMER as PROBE
 from tests.probe.handlers import CRASH_AFTER_COMMIT_EXIT_CODE, PROBE_EVENT
 from tests.support.broker import wait_for
 from tests.support.factories import PASSWORD
-from tests.support.processes import Process, manage, subprocess_env
 from users.interface import USER_REGISTERED
 
-from .conftest import Web
 from .faults import RabbitNode, call, consumption, machine_services_answer
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -58,61 +54,6 @@ def rabbit(tmp_path):
     yield node
     node.close()
     assert machine_services_answer()["rabbitmq:5672"], "the machine's own RabbitMQ must still answer"
-
-
-@pytest.fixture
-def stack(rabbit, tmp_path, settings):
-    """Start processes against the throwaway broker, with a private events exchange."""
-    exchange = exchange_name = f"fault-{uuid.uuid4().hex[:8]}.events"
-    settings.CELERY_BROKER_URL = rabbit.url
-    settings.GATEHOUSE_EVENTS_EXCHANGE = exchange
-    env = {
-        "CELERY_BROKER_URL": rabbit.url,
-        "GATEHOUSE_EVENTS_EXCHANGE": exchange,
-        "GATEHOUSE_OUTBOX_SWEEP_AGE": "1",
-        "CELERY_SKIP_CHECKS": "1",
-    }
-    started: list = []
-
-    class Stack:
-        exchange = exchange_name
-
-        def web(self):
-            web = Web("web", log_dir=tmp_path, **env)
-            started.append(web.process)
-            return web
-
-        def relay(self, *, interval: float = 0.5, min_age: float = 1.0):
-            args = manage("relay_outbox", "--interval", str(interval), "--min-age", str(min_age))
-            process = Process(f"relay-{len(started)}", args, env=subprocess_env(**env), log_dir=tmp_path)
-            started.append(process)
-            process.wait_until(lambda: "relaying outbox" in process.output(), timeout=60, what="relaying")
-            return process
-
-        def worker(self):
-            args = [
-                *(sys.executable, "-m", "celery", "-A", "project", "worker", "-l", "info", "-P", "solo"),
-                *("-Q", f"{exchange}.tasks", "-n", f"fault-{len(started)}@%h", "--without-mingle", "--without-gossip"),
-            ]
-            process = Process(
-                f"worker-{len(started)}",
-                args,
-                env=subprocess_env(GATEHOUSE_EVENT_CONSUMERS=PROBE, **env),
-                log_dir=tmp_path,
-            )
-            started.append(process)
-            process.wait_until(lambda: consumers_of(rabbit, queue_name(PROBE)) >= 1, timeout=60, what="consuming")
-            return process
-
-    yield Stack()
-    for process in started:
-        process.stop(timeout=10)
-    resume_fast_path()  # this process's fast path paused itself when the broker was down
-
-
-def consumers_of(rabbit: RabbitNode, queue: str) -> int:
-    with Connection(rabbit.url, connect_timeout=1) as conn:
-        return conn.default_channel.queue_declare(queue=queue, passive=True)[2]
 
 
 def queued_event_ids(rabbit: RabbitNode, queue: str) -> list[str]:

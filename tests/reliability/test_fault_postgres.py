@@ -136,25 +136,28 @@ def test_postgres_restarted_under_load_clean_503s_quick_recovery_no_partial_rows
     token = tokens["access_token"]
 
     lock = threading.Lock()
-    log: list[tuple[float, str, int, dict, str]] = []  # (time, kind, status, body, Retry-After)
+    # (answered at, kind, status, body, Retry-After, sent at)
+    log: list[tuple[float, str, int, dict, str, float]] = []
     attempted: dict[str, int] = {}
     stop = threading.Event()
 
     def write():
         while not stop.is_set():
             email = f"pg-{uuid.uuid4().hex[:12]}@example.com"
+            sent = time.monotonic()
             status, body, retry_after = call(
                 web, "POST", "/api/v1/auth/register", {"email": email, "password": PASSWORD}
             )
             with lock:
                 attempted[email] = status
-                log.append((time.monotonic(), "write", status, body, retry_after))
+                log.append((time.monotonic(), "write", status, body, retry_after, sent))
 
     def read():
         while not stop.is_set():
+            sent = time.monotonic()
             status, body, retry_after = call(web, "GET", "/api/v1/users/me", token=token)
             with lock:
-                log.append((time.monotonic(), "read", status, body, retry_after))
+                log.append((time.monotonic(), "read", status, body, retry_after, sent))
             time.sleep(0.02)
 
     threads = [threading.Thread(target=write), threading.Thread(target=read), threading.Thread(target=read)]
@@ -179,12 +182,15 @@ def test_postgres_restarted_under_load_clean_503s_quick_recovery_no_partial_rows
     during = [entry for entry in log if down_at + 0.5 < entry[0] < restart_at]
     after = [entry for entry in log if entry[0] >= up_at]
     first_ok = {
-        kind: next((t - up_at for t, k, status, _, _ in after if k == kind and status in (200, 201)), None)
+        kind: next((t - up_at for t, k, status, *_ in after if k == kind and status in (200, 201)), None)
         for kind in ("read", "write")
     }
     recovered_at = up_at + max(value if value is not None else 1e9 for value in first_ok.values())
-    settled = [entry for entry in after if entry[0] > recovered_at + 0.5]
-    statuses = Counter(status for _, _, status, _, _ in log)
+    # Requests sent once the service has recovered. One sent before and answered after may still be a
+    # clean 503: it waited for a connection (DATABASE_POOL_TIMEOUT) in a worker whose pool had given
+    # up its reconnect attempt during the outage.
+    settled = [entry for entry in after if entry[5] > recovered_at + 0.5]
+    statuses = Counter(status for _, _, status, *_ in log)
     clean_503 = [
         entry
         for entry in log
@@ -236,14 +242,19 @@ def test_postgres_restarted_under_load_clean_503s_quick_recovery_no_partial_rows
     # While the server is down every answer is a 503, except a registration that had committed just
     # before the shutdown and whose answer came out during it: a 201 that is true (every 201's user
     # exists: answered_but_missing below).
-    assert {status for _, _, status, _, _ in during} <= {503, 201}
+    assert {status for _, _, status, *_ in during} <= {503, 201}
     assert [kind for kind, status in ((e[1], e[2]) for e in during) if status == 201] in ([], ["write"])
     assert sum(1 for e in during if e[2] == 503) >= 2
     assert set(statuses) <= {200, 201, 503}, statuses  # never a 500, never a dropped connection (status 0)
     assert len(clean_503) == statuses[503]
     assert first_ok["read"] is not None and first_ok["read"] <= RECOVERY_SECONDS
     assert first_ok["write"] is not None and first_ok["write"] <= RECOVERY_SECONDS
-    assert settled and all(entry[2] in (200, 201) for entry in settled)
+    failed_after = [
+        f"{kind} sent at +{sent - up_at:.2f}s, answered at +{answered - up_at:.2f}s: {status} {body}"
+        for answered, kind, status, body, _, sent in settled
+        if status not in (200, 201)
+    ]
+    assert settled and not failed_after, f"recovered at +{recovered_at - up_at:.2f}s; " + "; ".join(failed_after[:5])
     assert not without_event and not answered_but_missing
     assert consumed["expected"] >= len(users) + 1  # and the reader's
     assert consumed == {"expected": consumed["expected"], "seen once": consumed["expected"], "seen twice": 0, "lost": 0}

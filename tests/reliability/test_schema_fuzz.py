@@ -60,6 +60,14 @@ ACCEPTANCE_EXEMPT = {
     "GET /api/v1/rbac/users/{user_id}/permissions": "GAP: the scope grammar (type:id/...) has no pattern",
     "PATCH /api/v1/users/{user_id}": "GAP: email is a plain string in the schema; display_name has no pattern",
     "PATCH /api/v1/users/me": "GAP: display_name without control characters (the schema has no pattern)",
+    "GET /api/v1/orgs": "the cursor must be one the server issued (opaque)",
+    "POST /api/v1/orgs": "GAP: name without control characters (the schema has no pattern)",
+    "PATCH /api/v1/orgs/{org_id}": "GAP: name without control characters (the schema has no pattern)",
+    "GET /api/v1/orgs/{org_id}/members": "the cursor must be one the server issued (opaque)",
+    "GET /api/v1/orgs/{org_id}/invitations": "the cursor must be one the server issued (opaque)",
+    "POST /api/v1/orgs/{org_id}/invitations": "GAP: email is a plain string in the schema; the server validates an address",
+    "POST /api/v1/orgs/{org_id}/members/{user_id}/roles": "the role must be a custom role (org roles change by PATCH)",
+    "POST /api/v1/orgs/invitations/accept": "the token must be one the server issued (opaque, single-use)",
 }
 
 # Schema-invalid requests the server accepts on purpose (negative_data_rejection does not apply).

@@ -10,11 +10,15 @@ import pytest
 from rest_framework.test import APIClient
 
 from auth.interface import auth_service
+from permissions.handlers import CONSUMER as PERMISSIONS_CONSUMER
 from permissions.interface import permission_service
+from project.events.consumers import process
+from project.events.models import OutboxEvent
+from project.events.outbox import envelope_of
 from scim.models import ScimToken, ScimUser
 from scim.tokens import token_create, token_revoke
 from tests.scim.conftest import GROUP_SCHEMA, USER_SCHEMA, Scim, new_user, scim_error
-from users.interface import UserNotFound, user_service
+from users.interface import USER_DEACTIVATED, USER_REACTIVATED, UserNotFound, user_service
 
 pytestmark = pytest.mark.django_db
 
@@ -237,12 +241,40 @@ def test_deprovisioning_stops_a_signed_in_users_next_request(scim, deprovision):
     assert auth_service.list_sessions(user_id=user_id) == []
 
 
-def test_a_deactivated_user_is_not_reactivated_and_says_so(scim):
+def consume(event_type: str, user_id: uuid.UUID) -> None:
+    """Hand the permissions service's consumer the event the users service recorded (its relay and
+    worker do it in a running deployment; here, in either test mode, the test does)."""
+    row = OutboxEvent.objects.filter(type=event_type, payload__user_id=str(user_id)).latest("occurred_at")
+    process(PERMISSIONS_CONSUMER, envelope_of(row))
+
+
+def test_active_true_reactivates_a_deactivated_user_but_restores_no_session(scim):
+    """Reactivation (docs/scim.md): the account signs in again and its kept assignments hold
+    again (users.user_reactivated); the sessions deactivation revoked stay revoked."""
+    api, user_id = signed_in("ada@example.com")
+    role = permission_service.create_role(actor_id=None, name="reader", permissions=["users.user.view"])
+    permission_service.grant_role(actor_id=None, role_id=role.id, user_id=user_id)
+    response = scim.patch(f"Users/{user_id}", [{"op": "replace", "path": "active", "value": False}])
+    assert response.status_code in (200, 204)
+    consume(USER_DEACTIVATED, user_id)
+    assert not permission_service.check(user_id=user_id, permission="users.user.view")
+
+    response = scim.patch(f"Users/{user_id}", [{"op": "replace", "path": "active", "value": True}])
+    assert response.status_code in (200, 204), response.content
+    consume(USER_REACTIVATED, user_id)
+    assert user_service.get_user(user_id=user_id).is_active
+    assert permission_service.check(user_id=user_id, permission="users.user.view")
+    assert api.get("/api/v1/users/me").status_code == 401  # the old session is not restored
+    fresh = APIClient().post("/api/v1/auth/token", {"email": "ada@example.com", "password": PASSWORD}, format="json")
+    assert fresh.status_code == 200
+
+
+def test_put_with_active_true_reactivates_too(scim):
     ada = new_user(scim, "ada@example.com", active=False)
-    response = scim.patch(f"Users/{ada['id']}", [{"op": "replace", "path": "active", "value": True}])
-    body = scim_error(response, 400, "invalidValue")
-    assert "reactivated" in body["detail"]
-    assert not user_service.get_user(user_id=uuid.UUID(ada["id"])).is_active
+    response = scim.put(f"Users/{ada['id']}", {"schemas": [USER_SCHEMA], "userName": "ada@example.com", "active": True})
+    assert response.status_code == 200, response.content
+    assert response.json()["active"] is True
+    assert user_service.get_user(user_id=uuid.UUID(ada["id"])).is_active
 
 
 def test_delete_deactivates_and_the_user_is_gone_for_scim(scim):

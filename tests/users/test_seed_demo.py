@@ -106,7 +106,7 @@ def test_the_demo_users_sign_in_and_hold_the_roles_the_seed_gives(seeded, api): 
     # demo6: demo-editor globally, until an expiry 30 days away.
     demo6 = user(6).id
     assert check(user_id=demo6, permission="notifications.notification.send")
-    [direct] = permission_service.list_assignments(user_id=demo6).results
+    [direct] = [a for a in permission_service.list_assignments(user_id=demo6).results if a.scope is None]
     assert direct.role_name == "demo-editor" and direct.expires_at is not None
     # demo2 (team support, the second): viewer globally, editor in its project's scope only.
     demo2 = user(2).id
@@ -134,3 +134,80 @@ def test_a_bad_size_or_password_is_an_error():
     with pytest.raises(CommandError, match="password"):
         seed("--users", "1", "--password", "short")
     assert user_service.list_users(search="demo").results == ()
+
+
+def seed_with_progress(*args) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("seed_demo", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def org_world() -> dict:
+    """Each demo org: its members' (email, role) and its pending invitations, through the org service."""
+    from users.interface.orgs import org_service
+
+    demo1 = user(1).id
+    found = {}
+    for membership in org_service.list_orgs(user_id=demo1, limit=200).results:
+        org = membership.org
+        members = pages(lambda c, o=org: org_service.list_members(actor_id=None, org_id=o.id, limit=200, cursor=c))
+        invitations = pages(
+            lambda c, o=org: org_service.list_invitations(actor_id=None, org_id=o.id, limit=200, cursor=c)
+        )
+        found[org.slug] = {
+            "members": sorted((m.email, m.role) for m in members),
+            "invitations": sorted((i.email, i.role) for i in invitations if i.status == "pending"),
+        }
+    return found
+
+
+def test_the_seed_makes_two_orgs_with_roles_and_a_pending_invitation_once(in_process_tasks, api):  # noqa: F811
+    from django.core import mail
+
+    _, progress = seed_with_progress("--users", "10", "--password", PASSWORD, "--no-progress")
+    orgs = org_world()
+
+    assert set(orgs) == {"demo-acme", "demo-globex"}
+    assert orgs["demo-acme"]["members"] == sorted(
+        [
+            ("demo1@example.com", "owner"),
+            ("demo2@example.com", "admin"),
+            ("demo3@example.com", "member"),
+            ("demo4@example.com", "member"),
+            ("demo5@example.com", "member"),
+        ]
+    )
+    assert ("demo1@example.com", "owner") in orgs["demo-globex"]["members"]
+    assert ("demo4@example.com", "admin") in orgs["demo-globex"]["members"]
+    assert len(orgs["demo-globex"]["members"]) == 5
+    assert orgs["demo-globex"]["invitations"] == [("invitee@demo.example.com", "member")]
+    assert orgs["demo-acme"]["invitations"] == []
+    assert [m.to for m in mail.outbox if "Globex" in m.subject] == [["invitee@demo.example.com"]]
+    assert "org demo-acme: 5 members (4 added), no invitation" in progress
+    assert "org demo-globex: 5 members (4 added), 1 invitation sent" in progress
+    # The org roles are real: demo2 administers Acme, demo3 only belongs to it.
+    from users.interface.orgs import org_service
+
+    acme = next(m.org for m in org_service.list_orgs(user_id=user(2).id).results)
+    scope = f"org:{acme.id}"
+    assert permission_service.check(user_id=user(2).id, permission="orgs.member.manage", scope=scope)
+    assert not permission_service.check(user_id=user(3).id, permission="orgs.member.manage", scope=scope)
+
+    mail.outbox.clear()
+    output, progress = seed_with_progress("--users", "10", "--password", PASSWORD, "--no-progress")
+
+    assert output.startswith("Nothing to do")
+    assert re.search(r"orgs\s+0 created\s+2 existing", output)
+    assert re.search(r"invitations\s+0 created\s+1 existing", output)
+    assert "org demo-globex: 5 members (0 added), invitation pending" in progress
+    assert org_world() == orgs
+    assert mail.outbox == []
+
+
+def test_a_small_world_gets_the_orgs_with_the_users_it_has(in_process_tasks):
+    seed("--users", "2", "--password", PASSWORD)
+
+    orgs = org_world()
+
+    assert orgs["demo-acme"]["members"] == [("demo1@example.com", "owner"), ("demo2@example.com", "admin")]
+    assert orgs["demo-globex"]["members"] == [("demo1@example.com", "owner")]

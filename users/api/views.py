@@ -27,11 +27,23 @@ class UserOutput(serializers.Serializer):
     mfa_enabled = serializers.BooleanField()
 
 
+_DATE_JOINED = serializers.DateTimeField()
+
+
 def user_body(user, *, mfa_enabled: bool | None = None) -> dict:
-    data = {f: getattr(user, f) for f in ("id", "email", "display_name", "is_verified", "is_active", "date_joined")}
+    """UserOutput's rendering of `user`, written out: the serializer's copy of its declared fields
+    for every instance cost GET /users/me ~0.2 ms (issue 24); tests/users check they agree."""
     if mfa_enabled is None:
         mfa_enabled = auth_service.mfa_enabled(user_id=user.id)
-    return UserOutput({**data, "mfa_enabled": mfa_enabled}).data
+    return {
+        "id": str(user.id),
+        "email": str(user.email),
+        "display_name": str(user.display_name),
+        "is_verified": bool(user.is_verified),
+        "is_active": bool(user.is_active),
+        "date_joined": _DATE_JOINED.to_representation(user.date_joined),
+        "mfa_enabled": bool(mfa_enabled),
+    }
 
 
 class RegisterApi(APIView):

@@ -6,6 +6,7 @@ import uuid
 
 from django.db.models import Q
 
+from project.compiled import CompiledRead
 from project.pagination import keyset_page
 from users.interface import InvalidUserInput, UserNotFound
 from users.models import User
@@ -16,6 +17,34 @@ def get_user(*, user_id: uuid.UUID) -> User:
         return User.objects.get(id=user_id)
     except User.DoesNotExist:
         raise UserNotFound() from None
+
+
+# The fields of users.interface.User, and the password (for has_password), read by primary key with
+# a statement compiled once (project/compiled.py): GET /users/me reads this on every call.
+USER_FIELDS = (
+    "id",
+    "email",
+    "display_name",
+    "is_active",
+    "is_verified",
+    "is_staff",
+    "is_superuser",
+    "date_joined",
+    "pending_email",
+    "password",
+)
+_USER_BY_ID = CompiledRead(
+    User, "id", lambda user_id: User.objects.filter(id=user_id).values_list(*USER_FIELDS), uuid.UUID(int=0)
+)
+
+
+def get_user_fields(*, user_id: uuid.UUID) -> dict:
+    """USER_FIELDS of the user with this id, active or not, without building a model instance.
+    Raises UserNotFound."""
+    row = _USER_BY_ID.first(user_id)
+    if row is None:
+        raise UserNotFound()
+    return dict(zip(USER_FIELDS, row, strict=True))
 
 
 def get_user_by_email(*, email: str) -> User:

@@ -15,6 +15,7 @@ from users.interface import (
     USER_DEACTIVATED,
     USER_EMAIL_CHANGE_REQUESTED,
     USER_EMAIL_CHANGED,
+    USER_REACTIVATED,
     USER_REGISTERED,
     USER_UPDATED,
     EmailTaken,
@@ -231,4 +232,15 @@ def deactivate_user(*, user_id: uuid.UUID) -> User:
     user.is_active = False
     user.save(update_fields=["is_active", "updated_at"])
     outbox_record(type=USER_DEACTIVATED, producer=SERVICE_NAME, payload={"user_id": str(user.id)})
+    return user
+
+
+@transaction.atomic(durable=True)
+def reactivate_user(*, user_id: uuid.UUID) -> User:
+    user = _locked(user_id)
+    if user.is_active:
+        return user
+    user.is_active = True
+    user.save(update_fields=["is_active", "updated_at"])
+    outbox_record(type=USER_REACTIVATED, producer=SERVICE_NAME, payload={"user_id": str(user.id)})
     return user

@@ -20,6 +20,7 @@ SERVICE_NAME = "users"
 USER_REGISTERED = "users.user_registered"
 USER_UPDATED = "users.user_updated"
 USER_DEACTIVATED = "users.user_deactivated"
+USER_REACTIVATED = "users.user_reactivated"
 # An email change was asked for (payload: user_id, email = the new address): it waits for the new
 # address to be verified. Then `users.email_changed` (user_id, old_email, new_email).
 USER_EMAIL_CHANGE_REQUESTED = "users.email_change_requested"
@@ -162,6 +163,17 @@ class UserService(Protocol):
         """
         ...
 
+    def reactivate_user(self, *, user_id: uuid.UUID) -> User:
+        """Mark a deactivated user active again and emit `users.user_reactivated` (its consumers
+        let RBAC checks answer from the user's assignments again). Nothing else comes back:
+        sessions and OIDC grants revoked at deactivation stay revoked; the assignments, which
+        deactivation kept, hold again.
+
+        Idempotent: reactivating an active user changes nothing and emits nothing.
+        Raises UserNotFound.
+        """
+        ...
+
 
 user_service: UserService = delegate(SERVICE_NAME, UserService)
 
@@ -172,6 +184,7 @@ __all__ = [
     "USER_DEACTIVATED",
     "USER_EMAIL_CHANGED",
     "USER_EMAIL_CHANGE_REQUESTED",
+    "USER_REACTIVATED",
     "USER_REGISTERED",
     "USER_UPDATED",
     "EmailTaken",

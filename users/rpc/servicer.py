@@ -46,7 +46,10 @@ def register(server: grpc.Server) -> str:
     """Add the users servicer to `server` (project.rpc.server.SERVICERS); the gRPC service's name.
     The local implementation, never users.interface.user_service: a server whose own
     USERS_GRPC_TARGET is set must not call itself."""
+    from .orgs import register as register_orgs
+
     users_pb2_grpc.add_UserServiceServicer_to_server(
         servicer(UserService, WireUserService(), users_pb2, users_pb2_grpc, "UserService"), server
     )
+    register_orgs(server)  # organizations live with the users tables (docs/orgs.md)
     return users_pb2.DESCRIPTOR.services_by_name["UserService"].full_name

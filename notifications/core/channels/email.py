@@ -7,6 +7,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 
 from notifications.interface import CHANNEL_EMAIL
 from notifications.models import Delivery
+from project import tracing
 from users.interface import User
 
 from ..rendering import Rendered
@@ -41,7 +42,10 @@ def send_email(delivery: Delivery, user: User, rendered: Rendered) -> None:
         connection=get_connection(timeout=timeout),
     )
     message.attach_alternative(rendered.html, "text/html")
-    message.send()
+    # The SMTP delivery: ids only, never the address or the body.
+    attributes = {"notification.id": str(delivery.notification_id), "notification.type": delivery.notification.type}
+    with tracing.span("smtp.send", attributes, kind="client"):
+        message.send()
 
 
 CHANNEL = Channel(name=CHANNEL_EMAIL, send=send_email)

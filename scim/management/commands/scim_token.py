@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from scim.models import ScimToken
 from scim.tokens import token_create, token_revoke
+from users.interface.orgs import OrgNotFound, org_service
 
 
 class Command(BaseCommand):
@@ -18,7 +19,7 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         create = sub.add_parser("create", help="make a token; its secret is printed once")
         create.add_argument("--name", default="SCIM client", help="who will use it, e.g. 'Okta'")
-        create.add_argument("--org", help="provision one organization only (needs organizations)")
+        create.add_argument("--org", help="provision this organization's members and roles only (its id)")
         create.add_argument("--json", action="store_true", help='print {"token": …} only')
         sub.add_parser("list", help="the tokens, newest first (never their secrets)")
         revoke = sub.add_parser("revoke", help="stop a token at once")
@@ -28,19 +29,24 @@ class Command(BaseCommand):
         getattr(self, f"handle_{action}")(**options)
 
     def handle_create(self, *, name, org, json: bool, **_):
+        org_id = None
         if org is not None:
-            # Tokens are global until organizations exist; then --org scopes one (docs/scim.md).
-            raise CommandError("--org is not available: Gatehouse has no organizations yet; tokens are global.")
-        token, secret = token_create(name=name)
+            try:
+                org_id = org_service.get_org(actor_id=None, org_id=uuid.UUID(org)).id
+            except (ValueError, OrgNotFound):
+                raise CommandError(f"no organization {org!r} (give its id)") from None
+        token, secret = token_create(name=name, org_id=org_id)
         if json:
             self.stdout.write(json_dumps({"token": secret}))
         else:
-            self.stdout.write(f"SCIM token {token.id} ({token.name}), shown once:\n{secret}")
+            scope = f"organization {org_id}" if org_id else "global"
+            self.stdout.write(f"SCIM token {token.id} ({token.name}, {scope}), shown once:\n{secret}")
 
     def handle_list(self, **_):
         for token in ScimToken.objects.all():
             state = f"revoked {token.revoked_at:%Y-%m-%d}" if token.revoked_at else "active"
-            self.stdout.write(f"{token.id}  {token.prefix}…  {state}  {token.name}")
+            scope = f"org {token.org_id}" if token.org_id else "global"
+            self.stdout.write(f"{token.id}  {token.prefix}…  {state}  {scope}  {token.name}")
 
     def handle_revoke(self, *, id, **_):
         try:

@@ -45,6 +45,10 @@ SHARED_SETTINGS = {
 @pytest.fixture(scope="session")
 def auth_grpc_server(django_db_setup, django_db_blocker, tmp_path_factory):
     env = {name: ",".join(value) if isinstance(value, list) else str(value) for name, value in SHARED_SETTINGS.items()}
+    # Every test empties the database, signing keys included: the server must not keep a key from a
+    # test before (its per-process copy would, for GATEHOUSE_SIGNING_KEY_CACHE_SECONDS, and then a
+    # reload mid-test no longer finds the key that signed the test's tokens).
+    env["GATEHOUSE_SIGNING_KEY_CACHE_SECONDS"] = "0"
     with django_db_blocker.unblock():
         server = start_grpcserve(tmp_path_factory.mktemp("auth-contract"), "auth", "users", name="auth-contract", **env)
     yield server

@@ -119,3 +119,38 @@ def test_send_refuses_the_types_gatehouse_sends_itself_on_both_transports(notifi
         notifications.send_notification(type=type_, user_ids=[ada.id], context={})
     assert caught.value.code == "reserved_notification_type"
     assert caught.value.details == {"type": [f"{type_!r} is sent by Gatehouse itself."]}
+
+
+def test_a_send_to_an_org_reaches_its_members_or_a_role_among_them(notifications, ada, grace):
+    """docs/notifications.md, Recipients: `org_id` (and `org_role`), the same on both transports."""
+    from users.interface.orgs import org_service
+
+    outsider = make_user("outsider@example.com")
+    org = org_service.create_org(actor_id=ada.id, name="Acme", slug=f"acme-{uuid.uuid4().hex[:6]}")
+    org_service.add_member(actor_id=ada.id, org_id=org.id, user_id=grace.id, role="member")
+
+    everyone = notifications.send_notification(type="announcement", org_id=org.id, context=HELLO, channels=["in_app"])
+    members = notifications.send_notification(
+        type="announcement", org_id=org.id, org_role="member", context=HELLO, channels=["in_app"]
+    )
+
+    assert {d.user_id for d in notifications.get_deliveries(notification_id=everyone)} == {ada.id, grace.id}
+    assert {d.user_id for d in notifications.get_deliveries(notification_id=members)} == {grace.id}
+    assert outsider.id not in {d.user_id for d in notifications.get_deliveries(notification_id=everyone)}
+
+
+def test_bad_org_recipients_are_refused_alike(notifications, ada):
+    from notifications.interface import InvalidNotification
+    from users.interface.orgs import org_service
+
+    org = org_service.create_org(actor_id=ada.id, name="Acme", slug=f"acme-{uuid.uuid4().hex[:6]}")
+    cases = [
+        ({"org_id": MISSING}, "org_id"),
+        ({"org_id": org.id, "org_role": "no-such-role"}, "org_role"),
+        ({"org_id": org.id, "user_ids": [ada.id]}, "org_id"),
+        ({"org_role": "member"}, "org_role"),
+    ]
+    for recipients, field in cases:
+        with pytest.raises(InvalidNotification) as caught:
+            notifications.send_notification(type="announcement", context=HELLO, **recipients)
+        assert field in caught.value.details, (recipients, caught.value.details)

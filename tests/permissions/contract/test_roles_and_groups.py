@@ -8,6 +8,7 @@ import pytest
 
 from permissions.interface import (
     ADMIN_ROLE,
+    ORG_ROLES,
     Group,
     GroupNameTaken,
     GroupNotFound,
@@ -42,7 +43,7 @@ def test_a_role_is_created_read_listed_updated_and_deleted(perms):
     assert editor.permissions == ("docs.page.delete", "docs.page.write") and editor.parents == (reader.id,)
     assert perms.get_role(role_id=editor.id) == editor
     assert perms.get_role_by_name(name="editor") == editor
-    assert [r.name for r in perms.list_roles()] == [ADMIN_ROLE, "editor", "reader"]
+    assert [r.name for r in perms.list_roles()] == [ADMIN_ROLE, "editor", *sorted(ORG_ROLES), "reader"]
 
     # Unset fields stay; an empty list clears.
     renamed = perms.update_role(actor_id=None, role_id=editor.id, name="author")

@@ -28,6 +28,7 @@ FAILING_CALLS = {
         user_id=users.get_user_by_email(email="other@example.com").id, email=TAKEN
     ),
     "deactivate unknown": lambda users: users.deactivate_user(user_id=MISSING),
+    "reactivate unknown": lambda users: users.reactivate_user(user_id=MISSING),
 }
 
 

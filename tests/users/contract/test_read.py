@@ -52,3 +52,13 @@ def test_get_many_of_no_ids_is_an_empty_list(users):
 
 def test_get_many_of_only_unknown_ids_is_an_empty_list(users):
     assert users.get_users(user_ids=[uuid.uuid4(), uuid.uuid4()]) == []
+
+
+@pytest.mark.parametrize("password", [None, "a-Long-enough-passphrase-42"])
+def test_a_user_read_by_id_has_every_field_a_read_of_many_has(users, password):
+    """get_user reads by a statement compiled once (project/compiled.py), get_users through
+    model instances: they agree field for field, with or without a usable password."""
+    user = users.create_user(email="ada@example.com", display_name="Ada", password=password)
+    by_id = users.get_user(user_id=user.id)
+    assert by_id == users.get_users(user_ids=[user.id])[0] == user
+    assert by_id.has_password is (password is not None)

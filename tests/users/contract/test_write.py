@@ -1,4 +1,4 @@
-"""UserService.update_user and deactivate_user, against both implementations (see conftest)."""
+"""UserService.update_user, deactivate_user and reactivate_user, against both implementations (see conftest)."""
 
 import uuid
 
@@ -72,6 +72,25 @@ def test_deactivating_an_inactive_user_again_changes_nothing(users):
 def test_deactivate_of_an_unknown_user_raises_user_not_found(users):
     with pytest.raises(UserNotFound) as caught:
         users.deactivate_user(user_id=uuid.uuid4())
+    assert caught.value == UserNotFound()
+
+
+def test_reactivate_makes_a_deactivated_user_active_again(users):
+    user = users.create_user(email="ada@example.com")
+    users.deactivate_user(user_id=user.id)
+    reactivated = users.reactivate_user(user_id=user.id)
+    assert (reactivated.id, reactivated.is_active) == (user.id, True)
+    assert users.get_user(user_id=user.id).is_active is True
+
+
+def test_reactivating_an_active_user_changes_nothing(users):
+    user = users.create_user(email="ada@example.com")
+    assert users.reactivate_user(user_id=user.id) == users.get_user(user_id=user.id)
+
+
+def test_reactivate_of_an_unknown_user_raises_user_not_found(users):
+    with pytest.raises(UserNotFound) as caught:
+        users.reactivate_user(user_id=uuid.uuid4())
     assert caught.value == UserNotFound()
 
 

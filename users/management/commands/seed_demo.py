@@ -3,9 +3,10 @@ interfaces like any other caller, so it runs in every mode (embedded, stack, spl
 
 Users `demo1@example.com` … `demo<N>@example.com` (verified), teams (groups) they belong to, three
 roles that inherit from each other, assignments to groups and users (global, scoped, expiring),
-and notifications in their inboxes. Idempotent: what exists is found and left alone, so a second
-run changes nothing and says so; a larger `--users` adds only what is missing. Organizations do
-not exist yet: nothing is seeded for them.
+notifications in their inboxes, and two organizations (ORGS: demo-acme and demo-globex, with
+owners, admins and members among the demo users, and one pending invitation). Idempotent: what
+exists is found and left alone, so a second run changes nothing and says so; a larger `--users`
+adds only what is missing. A progress line per step goes to stderr (a bar on a terminal).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from permissions.interface import Role, permission_service
 from project.kernel.errors import DomainError
 from users.interface import MAX_PAGE_SIZE as USERS_PAGE
 from users.interface import user_service
+from users.interface.orgs import MAX_PAGE_SIZE as ORGS_PAGE
+from users.interface.orgs import Organization, org_service
 
 EMAIL = "demo{}@example.com"
 EMAIL_PATTERN = re.compile(r"demo(\d+)@example\.com")
@@ -49,6 +52,16 @@ ROLES: dict[str, tuple[str, list[str], str | None]] = {
     ),
 }
 TEAMS = ("engineering", "support", "sales")
+# slug: (name, {demo user number: org role}, pending invitation or None). The first listed is the
+# owner, who creates the org; members beyond --users are left out.
+ORGS: dict[str, tuple[str, dict[int, str], tuple[str, str] | None]] = {
+    "demo-acme": ("Demo Acme", {1: "owner", 2: "admin", 3: "member", 4: "member", 5: "member"}, None),
+    "demo-globex": (
+        "Demo Globex",
+        {1: "owner", 4: "admin", 6: "member", 7: "member", 8: "member"},
+        ("invitee@demo.example.com", "member"),
+    ),
+}
 EXPIRING_DAYS = 30
 
 
@@ -146,6 +159,7 @@ class Command(BaseCommand):
             self._memberships(user_ids, teams)
             self._assignments(user_ids, teams, roles)
             self._notifications(created_ids)
+            self._orgs(user_ids)
         except DomainError as exc:
             detail = "; ".join(
                 f"{key}: {' '.join(map(str, v)) if isinstance(v, list) else v}" for key, v in exc.details.items()
@@ -294,8 +308,84 @@ class Command(BaseCommand):
             )
         self.tally.add("announcements", created=len(batches))
 
+    def _orgs(self, user_ids: list[uuid.UUID]) -> None:
+        """ORGS, through the org service: each created by its owner (a verified demo user), its
+        members added with their role, its invitation sent (mailed like any) unless one to that
+        address is pending already. A member whose role differs is left alone (a demo edited by
+        hand stays as it is)."""
+        for slug, (name, roles, invitation) in ORGS.items():
+            owner_n = next(iter(roles))
+            owner = user_ids[owner_n - 1]
+            org = self._org(owner, slug, name)
+            present = {
+                m.user_id
+                for m in self._all(
+                    lambda c, o=org: org_service.list_members(actor_id=None, org_id=o.id, limit=ORGS_PAGE, cursor=c)
+                )
+            }
+            added = 0
+            for n, role in roles.items():
+                if n > len(user_ids) or user_ids[n - 1] in present:
+                    continue
+                org_service.add_member(actor_id=None, org_id=org.id, user_id=user_ids[n - 1], role=role)
+                added += 1
+            wanted = sum(1 for n in roles if n <= len(user_ids))
+            self.tally.add("org members", created=added, existing=wanted - added)
+            sent = 0
+            if invitation is not None:
+                email, role = invitation
+                pending = [
+                    i
+                    for i in self._all(
+                        lambda c, o=org: org_service.list_invitations(
+                            actor_id=None, org_id=o.id, limit=ORGS_PAGE, cursor=c
+                        )
+                    )
+                    if i.email == email and i.status == "pending"
+                ]
+                if not pending:
+                    org_service.create_invitation(actor_id=None, org_id=org.id, email=email, role=role)
+                    sent = 1
+                self.tally.add("invitations", created=sent, existing=1 - sent)
+            self.stderr.write(  # one progress line per org, terminal or not
+                f"org {slug}: {wanted} members ({added} added), "
+                f"{'1 invitation sent' if sent else 'invitation pending' if invitation else 'no invitation'}"
+            )
+
+    def _org(self, owner: uuid.UUID, slug: str, name: str) -> Organization:
+        mine = {
+            m.org.slug: m.org
+            for m in self._all(lambda c: org_service.list_orgs(user_id=owner, limit=ORGS_PAGE, cursor=c))
+        }
+        if slug in mine:
+            self.tally.add("orgs", existing=1)
+            return mine[slug]
+        org = org_service.create_org(actor_id=owner, name=name, slug=slug)
+        self.tally.add("orgs", created=1)
+        return org
+
+    @staticmethod
+    def _all(fetch) -> list:
+        results, cursor = [], None
+        while True:
+            page = fetch(cursor)
+            results += page.results
+            if not page.next:
+                return results
+            cursor = page.next
+
     def _report(self, users: int, created_ids: list[uuid.UUID], password: str | None) -> None:
-        names = ["users", "roles", "groups", "memberships", "assignments", "announcements"]
+        names = [
+            "users",
+            "roles",
+            "groups",
+            "memberships",
+            "assignments",
+            "announcements",
+            "orgs",
+            "org members",
+            "invitations",
+        ]
         lines = [
             f"  {name:<14} {self.tally.created.get(name, 0):>7} created {self.tally.existing.get(name, 0):>7} existing"
             for name in names

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
+from project import tracing
 from project.events.relay import PublishFailed, relay_all
 
 
@@ -22,6 +23,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, once, interval, min_age, **options):
+        tracing.configure("relay")
+        try:
+            self._relay(once=once, interval=interval, min_age=min_age)
+        finally:
+            tracing.flush()
+
+    def _relay(self, *, once, interval, min_age):
         if once:
             try:
                 count = relay_all(older_than=min_age)

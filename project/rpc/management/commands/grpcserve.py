@@ -9,6 +9,7 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from project import tracing
 from project.rpc.server import DEFAULT_HOST, DEFAULT_PORT, SERVICERS, UnknownService, build_server
 
 log = logging.getLogger("gatehouse.rpc")
@@ -40,6 +41,8 @@ class Command(BaseCommand):
                 "credential its callers must present."
             )
         services = options["services"] or list(SERVICERS)
+        # Before the server is built: the gRPC instrumentation wraps grpc.server().
+        tracing.configure("grpc")
         try:
             server = build_server(
                 services, token=token, host=options["host"], port=options["port"], max_workers=options["workers"]
@@ -74,4 +77,5 @@ class Command(BaseCommand):
             pass
         log.info("grpcserve: stopping (grace %ss)", options["grace"])
         server.stop(options["grace"])
+        tracing.flush()
         log.info("grpcserve: stopped")

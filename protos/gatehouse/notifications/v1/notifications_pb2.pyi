@@ -16,7 +16,7 @@ class StringList(_message.Message):
     def __init__(self, values: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SendNotificationRequest(_message.Message):
-    __slots__ = ("type", "context", "user_ids", "group_id", "role", "scope", "channels", "idempotency_key")
+    __slots__ = ("type", "context", "user_ids", "group_id", "role", "scope", "channels", "idempotency_key", "org_id", "org_role")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
     USER_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -25,6 +25,8 @@ class SendNotificationRequest(_message.Message):
     SCOPE_FIELD_NUMBER: _ClassVar[int]
     CHANNELS_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    ORG_ROLE_FIELD_NUMBER: _ClassVar[int]
     type: str
     context: str
     user_ids: StringList
@@ -33,7 +35,9 @@ class SendNotificationRequest(_message.Message):
     scope: str
     channels: StringList
     idempotency_key: str
-    def __init__(self, type: _Optional[str] = ..., context: _Optional[str] = ..., user_ids: _Optional[_Union[StringList, _Mapping]] = ..., group_id: _Optional[str] = ..., role: _Optional[str] = ..., scope: _Optional[str] = ..., channels: _Optional[_Union[StringList, _Mapping]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    org_id: str
+    org_role: str
+    def __init__(self, type: _Optional[str] = ..., context: _Optional[str] = ..., user_ids: _Optional[_Union[StringList, _Mapping]] = ..., group_id: _Optional[str] = ..., role: _Optional[str] = ..., scope: _Optional[str] = ..., channels: _Optional[_Union[StringList, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., org_id: _Optional[str] = ..., org_role: _Optional[str] = ...) -> None: ...
 
 class SendNotificationResponse(_message.Message):
     __slots__ = ("result",)

@@ -465,6 +465,46 @@ class RevokeAssignmentResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class RevokeAssignmentsRequest(_message.Message):
+    __slots__ = ("actor_id", "scope", "user_id", "protect_role_id")
+    ACTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    PROTECT_ROLE_ID_FIELD_NUMBER: _ClassVar[int]
+    actor_id: str
+    scope: str
+    user_id: str
+    protect_role_id: str
+    def __init__(self, actor_id: _Optional[str] = ..., scope: _Optional[str] = ..., user_id: _Optional[str] = ..., protect_role_id: _Optional[str] = ...) -> None: ...
+
+class RevokeAssignmentsResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: int
+    def __init__(self, result: _Optional[int] = ...) -> None: ...
+
+class ReplaceRoleRequest(_message.Message):
+    __slots__ = ("actor_id", "user_id", "scope", "role_id", "replaces", "protect_role_id")
+    ACTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    ROLE_ID_FIELD_NUMBER: _ClassVar[int]
+    REPLACES_FIELD_NUMBER: _ClassVar[int]
+    PROTECT_ROLE_ID_FIELD_NUMBER: _ClassVar[int]
+    actor_id: str
+    user_id: str
+    scope: str
+    role_id: str
+    replaces: _containers.RepeatedScalarFieldContainer[str]
+    protect_role_id: str
+    def __init__(self, actor_id: _Optional[str] = ..., user_id: _Optional[str] = ..., scope: _Optional[str] = ..., role_id: _Optional[str] = ..., replaces: _Optional[_Iterable[str]] = ..., protect_role_id: _Optional[str] = ...) -> None: ...
+
+class ReplaceRoleResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: Assignment
+    def __init__(self, result: _Optional[_Union[Assignment, _Mapping]] = ...) -> None: ...
+
 class GetAssignmentRequest(_message.Message):
     __slots__ = ("assignment_id",)
     ASSIGNMENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -478,18 +518,22 @@ class GetAssignmentResponse(_message.Message):
     def __init__(self, result: _Optional[_Union[Assignment, _Mapping]] = ...) -> None: ...
 
 class ListAssignmentsRequest(_message.Message):
-    __slots__ = ("user_id", "group_id", "role_id", "limit", "cursor")
+    __slots__ = ("user_id", "group_id", "role_id", "limit", "cursor", "scope", "role_ids")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     GROUP_ID_FIELD_NUMBER: _ClassVar[int]
     ROLE_ID_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     CURSOR_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    ROLE_IDS_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     group_id: str
     role_id: str
     limit: int
     cursor: str
-    def __init__(self, user_id: _Optional[str] = ..., group_id: _Optional[str] = ..., role_id: _Optional[str] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ...) -> None: ...
+    scope: str
+    role_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, user_id: _Optional[str] = ..., group_id: _Optional[str] = ..., role_id: _Optional[str] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ..., scope: _Optional[str] = ..., role_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListAssignmentsResponse(_message.Message):
     __slots__ = ("results", "next")

@@ -155,6 +155,16 @@ class PermissionServiceStub:
                 request_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RevokeAssignmentRequest.SerializeToString,
                 response_deserializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RevokeAssignmentResponse.FromString,
                 _registered_method=True)
+        self.RevokeAssignments = channel.unary_unary(
+                '/gatehouse.permissions.v1.PermissionService/RevokeAssignments',
+                request_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RevokeAssignmentsRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RevokeAssignmentsResponse.FromString,
+                _registered_method=True)
+        self.ReplaceRole = channel.unary_unary(
+                '/gatehouse.permissions.v1.PermissionService/ReplaceRole',
+                request_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.ReplaceRoleRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.ReplaceRoleResponse.FromString,
+                _registered_method=True)
         self.GetAssignment = channel.unary_unary(
                 '/gatehouse.permissions.v1.PermissionService/GetAssignment',
                 request_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.GetAssignmentRequest.SerializeToString,
@@ -355,6 +365,22 @@ class PermissionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RevokeAssignments(self, request, context):
+        """Every assignment in a scope and below (or only a user's), in one transaction; how many.
+        INVALID_ARGUMENT (scope), FAILED_PRECONDITION/ABORTED per the error table (last_role_holder).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReplaceRole(self, request, context):
+        """Grant a role in exactly a scope and revoke the user's others among `replaces` there, in one
+        transaction. NOT_FOUND, INVALID_ARGUMENT, PERMISSION_DENIED (escalation_denied), last_role_holder.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetAssignment(self, request, context):
         """NOT_FOUND.
         """
@@ -500,6 +526,16 @@ def add_PermissionServiceServicer_to_server(servicer, server):
                     servicer.RevokeAssignment,
                     request_deserializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RevokeAssignmentRequest.FromString,
                     response_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RevokeAssignmentResponse.SerializeToString,
+            ),
+            'RevokeAssignments': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeAssignments,
+                    request_deserializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RevokeAssignmentsRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RevokeAssignmentsResponse.SerializeToString,
+            ),
+            'ReplaceRole': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReplaceRole,
+                    request_deserializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.ReplaceRoleRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.ReplaceRoleResponse.SerializeToString,
             ),
             'GetAssignment': grpc.unary_unary_rpc_method_handler(
                     servicer.GetAssignment,
@@ -1166,6 +1202,60 @@ class PermissionService:
             '/gatehouse.permissions.v1.PermissionService/RevokeAssignment',
             protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RevokeAssignmentRequest.SerializeToString,
             protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RevokeAssignmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeAssignments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gatehouse.permissions.v1.PermissionService/RevokeAssignments',
+            protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RevokeAssignmentsRequest.SerializeToString,
+            protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.RevokeAssignmentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReplaceRole(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gatehouse.permissions.v1.PermissionService/ReplaceRole',
+            protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.ReplaceRoleRequest.SerializeToString,
+            protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.ReplaceRoleResponse.FromString,
             options,
             channel_credentials,
             insecure,

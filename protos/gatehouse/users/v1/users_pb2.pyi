@@ -157,6 +157,18 @@ class DeactivateUserResponse(_message.Message):
     result: User
     def __init__(self, result: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
 
+class ReactivateUserRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class ReactivateUserResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: User
+    def __init__(self, result: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
+
 class VerifyPasswordRequest(_message.Message):
     __slots__ = ("email", "password")
     EMAIL_FIELD_NUMBER: _ClassVar[int]

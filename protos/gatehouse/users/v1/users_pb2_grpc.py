@@ -89,6 +89,11 @@ class UserServiceStub:
                 request_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.DeactivateUserRequest.SerializeToString,
                 response_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.DeactivateUserResponse.FromString,
                 _registered_method=True)
+        self.ReactivateUser = channel.unary_unary(
+                '/gatehouse.users.v1.UserService/ReactivateUser',
+                request_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.ReactivateUserRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.ReactivateUserResponse.FromString,
+                _registered_method=True)
 
 
 class UserServiceServicer:
@@ -171,6 +176,13 @@ class UserServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReactivateUser(self, request, context):
+        """Mark a deactivated user active again; idempotent. NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_UserServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -228,6 +240,11 @@ def add_UserServiceServicer_to_server(servicer, server):
                     servicer.DeactivateUser,
                     request_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.DeactivateUserRequest.FromString,
                     response_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.DeactivateUserResponse.SerializeToString,
+            ),
+            'ReactivateUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReactivateUser,
+                    request_deserializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.ReactivateUserRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.ReactivateUserResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -527,6 +544,33 @@ class UserService:
             '/gatehouse.users.v1.UserService/DeactivateUser',
             protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.DeactivateUserRequest.SerializeToString,
             protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.DeactivateUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReactivateUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gatehouse.users.v1.UserService/ReactivateUser',
+            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.ReactivateUserRequest.SerializeToString,
+            protos_dot_gatehouse_dot_users_dot_v1_dot_users__pb2.ReactivateUserResponse.FromString,
             options,
             channel_credentials,
             insecure,

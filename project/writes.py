@@ -1,0 +1,71 @@
+"""Several writes of one operation committed together, in one round trip on PostgreSQL (issue 24).
+
+A login writes its session, its refresh token and the clean-up of its brute-force attempt. As
+separate ORM calls in a transaction that is BEGIN, three statements and COMMIT: five round trips.
+On PostgreSQL `write_together` sends them as one statement of data-modifying CTEs
+(`WITH a AS (INSERT …), b AS (DELETE …) INSERT …`): in autocommit one statement is one transaction,
+so the writes still commit or fail together, in one round trip and one commit, and no session
+state outlives it (PgBouncer in transaction mode is fine). The SQL and its parameters come from the
+ORM's own insert and delete compilers, so values are prepared as `save()` and `delete()` prepare
+them. Foreign keys between the rows hold: Django creates them DEFERRABLE INITIALLY DEFERRED, checked
+at the commit, after every CTE has run.
+
+Elsewhere (SQLite) the same writes run one by one in a durable transaction.
+
+What this skips, so only for plain rows: model signals, and the primary key of a row whose key
+the database assigns (it is not read back; give such a row a key in Python or do not need it).
+"""
+
+from __future__ import annotations
+
+from django.db import connections, router, transaction
+from django.db.models import Model, QuerySet
+from django.db.models.sql import DeleteQuery, InsertQuery
+
+
+def write_together(*, inserts: list[Model], deletes: list[QuerySet]) -> None:
+    """Insert `inserts` (unsaved instances) and delete `deletes`, all or nothing. The first insert's
+    model picks the database; every write must go to that one."""
+    alias = router.db_for_write(type(inserts[0])) or "default"
+    if connections[alias].vendor != "postgresql":
+        with transaction.atomic(using=alias, durable=True):
+            for obj in inserts:
+                obj.save(using=alias, force_insert=True)
+            for rows in deletes:
+                rows.using(alias).delete()
+        return
+    connection = connections[alias]
+    if connection.atomic_blocks and not connection.atomic_blocks[-1]._from_testcase:
+        # As a durable atomic block would: a caller's transaction would make these writes commit
+        # (or roll back) with its own, not as the one transaction this function promises.
+        raise RuntimeError("write_together commits on its own: it cannot run inside another atomic block.")
+    parts = [_insert_sql(obj, connection) for obj in inserts] + [_delete_sql(rows, alias) for rows in deletes]
+    sql = parts[-1][0]
+    if len(parts) > 1:
+        sql = "WITH " + ", ".join(f"w{i} AS ({part_sql})" for i, (part_sql, _) in enumerate(parts[:-1])) + " " + sql
+    params = [param for _, part_params in parts for param in part_params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    for obj in inserts:  # as save() leaves them
+        obj._state.adding = False
+        obj._state.db = alias
+
+
+def _insert_sql(obj: Model, connection) -> tuple[str, tuple]:
+    meta = obj._meta
+    # As Model._save_table: a key the database assigns is left out while unset.
+    fields = [
+        field
+        for field in meta.local_concrete_fields
+        if not field.generated and not (field is meta.auto_field and obj.pk is None)
+    ]
+    query = InsertQuery(type(obj))
+    query.insert_values(fields, [obj])
+    ((sql, params),) = query.get_compiler(connection=connection).as_sql()
+    return sql, tuple(params)
+
+
+def _delete_sql(rows: QuerySet, alias: str) -> tuple[str, tuple]:
+    query = rows.query.chain(DeleteQuery)
+    sql, params = query.get_compiler(using=alias).as_sql()
+    return sql, tuple(params)
