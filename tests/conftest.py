@@ -134,11 +134,27 @@ def django_db_setup(django_db_setup, django_db_blocker, pytestconfig):
 _pgbouncer_transactions = pytest.StashKey[int]()
 
 
+def pytest_sessionfinish(session):
+    # A pytest-xdist worker hands its count to the controller, which prints the sum.
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None and _pgbouncer_transactions in session.config.stash:
+        workeroutput["pgbouncer_transactions"] = session.config.stash[_pgbouncer_transactions]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):  # only called in a pytest-xdist controller
+    count = getattr(node, "workeroutput", {}).get("pgbouncer_transactions")
+    if count is not None:
+        stash = node.config.stash
+        stash[_pgbouncer_transactions] = stash.get(_pgbouncer_transactions, 0) + count
+
+
 def pytest_terminal_summary(terminalreporter, config):
     if PGBOUNCER and _pgbouncer_transactions in config.stash:
         terminalreporter.write_line(
             f"gatehouse: PgBouncer (transaction mode) passed {config.stash[_pgbouncer_transactions]} transactions"
             " to the test database"
+            + (f"s of {config.option.numprocesses} workers" if getattr(config.option, "numprocesses", None) else "")
         )
 
 

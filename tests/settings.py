@@ -18,8 +18,37 @@ os.environ.setdefault("GATEHOUSE_EVENTS_OFF_REQUEST", "false")
 # (tests/auth/test_require_verified_email.py), and so does a server started with it set.
 os.environ.setdefault("GATEHOUSE_REQUIRE_VERIFIED_EMAIL", "false")
 
-from project.settings import *  # noqa: F403
-from project.settings import DATABASES, INSTALLED_APPS, STORAGES
+
+def _one_worker_each() -> None:
+    """A stack run split over pytest-xdist workers (`-n 2`, as CI runs it): each worker, and every
+    process its tests start, gets a Redis database and a RabbitMQ vhost of its own (`<vhost>-gwN`),
+    so that one worker's flushes, queues and Celery workers never meet another's. Its PostgreSQL
+    test database is already its own (pytest-django: test_<name>_gwN). The vhost must exist: CI
+    creates it (`rabbitmqctl add_vhost`), and a run whose vhost is missing fails at its start."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw") or os.environ.get("GATEHOUSE_TEST_WORKER") == worker:
+        return  # not a worker, or a process a worker started (it inherits the worker's URLs)
+    from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+    index = int(worker[2:])
+    redis_url = os.environ.get("REDIS_URL", "")
+    if redis_url.startswith(("redis://", "rediss://")):
+        parts = urlsplit(redis_url)
+        db = int(parts.path.strip("/") or 0)
+        os.environ["REDIS_URL"] = urlunsplit(parts._replace(path=f"/{(db - index) % 16}"))
+    broker_url = os.environ.get("CELERY_BROKER_URL", "")
+    if broker_url.startswith("amqp"):
+        parts = urlsplit(broker_url)
+        vhost = unquote(parts.path[1:]) if len(parts.path) > 1 else "/"
+        named = f"{'gatehouse-test' if vhost == '/' else vhost}-{worker}"
+        os.environ["CELERY_BROKER_URL"] = urlunsplit(parts._replace(path="/" + quote(named, safe="")))
+    os.environ["GATEHOUSE_TEST_WORKER"] = worker
+
+
+_one_worker_each()
+
+from project.settings import *  # noqa: E402, F403
+from project.settings import DATABASES, INSTALLED_APPS, STORAGES  # noqa: E402
 
 # A test-only consumer whose side effects the event tests count.
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.probe"]

@@ -40,7 +40,7 @@ from project.redis_client import EPOCH_KEY, redis_client
 from tests.support.processes import ROOT, Process, free_port, subprocess_env
 from tests.support.rbac import new_user
 
-pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.stack, pytest.mark.serial, pytest.mark.django_db(transaction=True)]
 
 SERVICE = "mymaster"
 PERMISSION = "users.user.view"

@@ -29,7 +29,7 @@ from tests.support.processes import Process, manage, subprocess_env
 from .conftest import Web, access_token_for, new_user
 from .faults import call
 
-pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.stack, pytest.mark.serial, pytest.mark.django_db(transaction=True)]
 
 OUTAGE_SECONDS = float(os.environ.get("GATEHOUSE_FAULT_OUTAGE_SECONDS", "8"))
 DEADLINE = 1.0  # GATEHOUSE_GRPC_TIMEOUT of the web process

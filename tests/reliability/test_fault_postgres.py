@@ -108,6 +108,7 @@ def events_exchange(settings):
 
 
 @pytest.mark.stack
+@pytest.mark.serial
 @pytest.mark.django_db(transaction=True)
 def test_postgres_restarted_under_load_clean_503s_quick_recovery_no_partial_rows(
     cluster, events_exchange, settings, tmp_path, request

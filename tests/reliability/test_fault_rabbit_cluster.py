@@ -34,7 +34,7 @@ from users.interface import USER_REGISTERED
 
 from .faults import RabbitCluster, call, consumption, machine_services_answer
 
-pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.stack, pytest.mark.serial, pytest.mark.django_db(transaction=True)]
 
 # Seconds of registrations before the kill, and after it.
 BEFORE_KILL = 3.0

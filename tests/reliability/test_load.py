@@ -48,7 +48,7 @@ from users.models import User
 from .conftest import Web
 from .faults import call, consumption
 
-pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.stack, pytest.mark.serial, pytest.mark.django_db(transaction=True)]
 
 # The CI profile: about 25 s of load. GATEHOUSE_LOAD_SECONDS=600 (or more) is the soak profile.
 LOAD_SECONDS = float(os.environ.get("GATEHOUSE_LOAD_SECONDS", "25"))

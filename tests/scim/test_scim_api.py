@@ -133,7 +133,11 @@ def test_a_body_that_is_not_json_is_400(scim):
     scim_error(response, 400)
 
 
-@pytest.mark.parametrize("path", ["Users/" + str(uuid.uuid4()), "Users/not-a-uuid", "Groups/" + str(uuid.uuid4())])
+@pytest.mark.parametrize(
+    "path",
+    ["Users/" + str(uuid.uuid4()), "Users/not-a-uuid", "Groups/" + str(uuid.uuid4())],
+    ids=["unknown-user", "user-not-a-uuid", "unknown-group"],
+)
 def test_an_unknown_resource_is_404(scim, path):
     scim_error(scim.get(path), 404)
     scim_error(scim.delete(path), 404)
@@ -322,7 +326,7 @@ def test_a_group_is_an_rbac_group_with_members_by_user_id(scim):
     assert group_id not in {g.id for g in permission_service.list_groups()}
 
 
-@pytest.mark.parametrize("member", [str(uuid.uuid4()), "not-a-uuid"])
+@pytest.mark.parametrize("member", [str(uuid.uuid4()), "not-a-uuid"], ids=["unknown", "not-a-uuid"])
 def test_a_group_with_an_unknown_member_is_400_and_not_created(scim, member):
     response = scim.post("Groups", {"schemas": [GROUP_SCHEMA], "displayName": "Eng", "members": [{"value": member}]})
     scim_error(response, 400, "invalidValue")
