@@ -7,24 +7,15 @@ from gateway.people_admin import PeopleAdmin, PeopleInline, person
 from notifications.core.delivery import deliveries_retry
 from notifications.core.types import TYPES, list_types
 from notifications.models import Delivery, InAppMessage, Notification, Preference
-from project.service_admin import ReadOnlyAdmin
+from project.service_admin import ReadOnlyAdmin, ReadOnlyInline
 
 
-class DeliveryInline(PeopleInline):
+class DeliveryInline(PeopleInline, ReadOnlyInline):
     model = Delivery
     people_fields = ("user_id",)
     user = person("user_id", "user")
     fields = ["user", "channel", "status", "attempts", "last_error", "sent_at", "updated_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Notification)

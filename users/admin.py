@@ -12,7 +12,7 @@ from auth.interface import auth_service, passkey_assertion
 from gateway.permissions import user_escalation_check
 from permissions.interface import EscalationDenied, all_assignments, permission_service
 from project.kernel.errors import DomainError
-from project.service_admin import ReadOnlyAdmin, ServiceBackedAdmin, ServiceBackedForm
+from project.service_admin import ReadOnlyAdmin, ReadOnlyInline, ServiceBackedAdmin, ServiceBackedForm
 from users.interface import user_service
 from users.interface.orgs import ORG_ROLES, org_service
 from users.models import Invitation, Organization, OrgDomain, User
@@ -324,38 +324,20 @@ class OrganizationChangeForm(ServiceBackedForm):
         return org
 
 
-class InvitationInline(admin.TabularInline):
+class InvitationInline(ReadOnlyInline):
     model = Invitation
     fields = ["email", "role", "status", "created_at", "expires_at", "sent_count", "invited_by"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
     ordering = ["-created_at"]
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class OrgDomainInline(admin.TabularInline):
+class OrgDomainInline(ReadOnlyInline):
     """Read-only: owners add and verify domains through the API; operators confirm one with the
     form's "Mark a domain verified" or `manage.py org verify-domain`."""
 
     model = OrgDomain
     fields = ["domain", "verified_at", "verified_by", "created_at", "created_by"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     ordering = ["-created_at"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Organization)
