@@ -116,11 +116,19 @@ class _KeyCache:
         if signing is None:
             signing = _signing_key_first()
             keys.append(signing)
-        self._signing = (
-            signing.kid,
-            serialization.load_pem_private_key(decrypt(signing.private_key_encrypted, purpose=_PURPOSE), password=None),
-        )
-        self._public = {k.kid: jwt.algorithms.RSAAlgorithm.from_jwk(json.dumps(k.public_jwk)) for k in keys}
+        # A kid names one key for good: what was parsed under it is kept across refreshes (parsing
+        # and checking an RSA private key takes ~50 ms, with the lock held, once a refresh period).
+        if self._signing is None or self._signing[0] != signing.kid:
+            self._signing = (
+                signing.kid,
+                serialization.load_pem_private_key(
+                    decrypt(signing.private_key_encrypted, purpose=_PURPOSE), password=None
+                ),
+            )
+        self._public = {
+            k.kid: self._public.get(k.kid) or jwt.algorithms.RSAAlgorithm.from_jwk(json.dumps(k.public_jwk))
+            for k in keys
+        }
         self._publish_until = {k.kid: k.publish_until for k in keys}
         self._jwks = [k.public_jwk for k in keys]
         self._loaded_at = time.monotonic()
