@@ -58,7 +58,7 @@ from django.dispatch import receiver
 from django_redis.cache import RedisCache
 from redis.client import PubSub
 
-from project.redis_client import connection_pool, redis_client
+from project.redis_client import EPOCH_KEY, connection_pool, redis_client
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,10 @@ MARGIN = 0.05  # seconds taken off each lease for clock-rate differences
 ACK_TIMEOUT = 0.5  # seconds a writer waits for acknowledgements before evicting who has not
 MAX_VALUES = 100_000  # a copy larger than this is emptied (it refills from Redis)
 
+# KEYS: the member set, the epoch key. ARGV: member, lease (ms), first ("1"), the identity of the
+# server the member's subscription is on: a lease is only taken where the invalidations arrive.
 _REGISTER = """
+if redis.call('GET', KEYS[2]) ~= ARGV[4] then return 0 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if ARGV[3] ~= '1' then
@@ -82,7 +85,8 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 return 1
 """
 
-_PUBLISH = """
+# `#!lua` (a script that may write): refused before the PUBLISH by a server that takes no writes.
+_PUBLISH = """#!lua
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local reached = redis.call('PUBLISH', ARGV[1], ARGV[2])
@@ -253,12 +257,13 @@ class Mirror:
             self._stopping.wait(backoff)
             backoff = min(backoff * 2, 2.0)
 
-    def _renew(self, *, first: bool) -> None:
+    def _renew(self, *, first: bool, server: str | None) -> None:
         sent = time.monotonic()
         if not self._register(
-            keys=[self._members_key], args=[self.member_id, int(LEASE * 1000), "1" if first else "0"]
+            keys=[self._members_key, EPOCH_KEY],
+            args=[self.member_id, int(LEASE * 1000), "1" if first else "0", server or ""],
         ):
-            raise _Restart("evicted, or the lease ran out")
+            raise _Restart("evicted, the lease ran out, or not the server of the subscription")
         with self._lock:
             self._serving_until = sent + LEASE - MARGIN
 
@@ -273,8 +278,11 @@ class Mirror:
             if not confirmed or confirmed["type"] != "subscribe":
                 raise _Restart(f"subscription not confirmed: {confirmed!r}")
             connects = subscription.connects  # any change from here on is a reconnect
+            # Renewals go through the writers' pool, which may reach another server than the
+            # subscription (a failover between the two connections): they check it does not.
+            server = getattr(subscription.connection, "gatehouse_epoch", None)
             self.member_id = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
-            self._renew(first=True)
+            self._renew(first=True, server=server)
             renew_at = time.monotonic() + RENEW_EVERY
             while not self._stopping.is_set():
                 message = subscription.get_message(timeout=max(renew_at - time.monotonic(), 0))
@@ -283,7 +291,7 @@ class Mirror:
                 if message is not None and message["type"] == "message":
                     self._apply(message["data"])
                 if time.monotonic() >= renew_at:
-                    self._renew(first=False)
+                    self._renew(first=False, server=server)
                     renew_at = time.monotonic() + RENEW_EVERY
         finally:
             with contextlib.suppress(Exception):  # Redis is down: the lease runs out by itself

@@ -29,6 +29,7 @@ come back. docs/rbac.md ("Failover") has the argument.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import uuid
@@ -65,15 +66,15 @@ def current_epoch() -> str | None:
 
 _SET_IF_EPOCH = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return false end
-return redis.call('SET', KEYS[1], ARGV[2], 'NX', 'EX', ARGV[3])
+return redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[3])
 """
 
 
-def add_if_epoch(client: redis.Redis, key: str, value: Any, seconds: int, epoch: str | None) -> bool:
-    """SET key value NX EX seconds, only on the server whose epoch is `epoch`."""
+def add_if_epoch(client: redis.Redis, key: str, value: Any, seconds: float, epoch: str | None) -> bool:
+    """SET key value NX (expiring after `seconds`), only on the server whose epoch is `epoch`."""
     if epoch is None:
         return False
-    return bool(client.eval(_SET_IF_EPOCH, 2, key, EPOCH_KEY, epoch, value, seconds))
+    return bool(client.eval(_SET_IF_EPOCH, 2, key, EPOCH_KEY, epoch, value, max(int(seconds * 1000), 1)))
 
 
 class RedisUrlError(ValueError):
@@ -189,9 +190,74 @@ def _sealed(base: type) -> type:
 
 
 class _SealOnConnect:
+    # The identity of the server this connection opened on (sealed): see `Mirror._renew`.
+    gatehouse_epoch: str | None = None
+
     def on_connect_check_health(self, check_health: bool = True) -> None:
         super().on_connect_check_health(check_health=check_health)  # type: ignore[misc]
-        seal(self)
+        self.gatehouse_epoch = seal(self)
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().read_response(*args, **kwargs)  # type: ignore[misc]
+        except redis.ResponseError as exc:
+            if not _deposed(exc):
+                raise
+            # Not (or no longer) a primary that may be used: a replica, or an old primary cut off
+            # from the replica promoted in its place. Reconnect, which asks the Sentinels again;
+            # meanwhile the caller treats Redis as down.
+            self.disconnect()  # type: ignore[attr-defined]
+            raise redis.ConnectionError(f"the server refuses writes (no longer the primary?): {exc}") from exc
+
+
+def _deposed(exc: redis.ResponseError) -> bool:
+    """A reply saying the server takes no writes now: a replica's READONLY (or its refusal of a
+    script that may write), or NOREPLICAS (`min-replicas-to-write` unmet)."""
+    text = str(exc)
+    return (
+        isinstance(exc, redis.exceptions.ReadOnlyError) or text.startswith("NOREPLICAS") or "readonly replica" in text
+    )
+
+
+# A read that only a server taking writes now answers: a script without the `no-writes` flag is
+# refused, before it runs, by a replica and by a primary short of `min-replicas-to-write`. So a
+# value that can hold back a revoke (an RBAC version token, a session marker) is never read from
+# an old primary that a failover replaced but that some connections still reach (docs/rbac.md,
+# "Failover"). It costs what an MGET costs; only reads that miss the process's copy make it.
+_PRIMARY_MGET = "#!lua\nreturn redis.call('MGET', unpack(KEYS))"
+_PRIMARY_MGET_SHA = hashlib.sha1(_PRIMARY_MGET.encode(), usedforsecurity=False).hexdigest()  # its EVALSHA name
+
+
+def primary_get_many(keys: list[str]) -> dict[str, Any]:
+    """`get_many(keys)` of Django's default cache, answered only by a server that would take a
+    write now (a redis ConnectionError otherwise, like an outage). Any other cache backend (a
+    test's process-local one): its own get_many."""
+    from django.core.cache import caches
+    from django_redis.cache import RedisCache
+
+    # The backend itself: `django.core.cache.cache` is a proxy, which no isinstance sees through.
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return backend.get_many(keys)
+    client = backend.client
+    server = client.get_client(write=True)
+    names = [client.make_key(key) for key in keys]
+    try:
+        raw = server.evalsha(_PRIMARY_MGET_SHA, len(names), *names)
+    except redis.exceptions.NoScriptError:
+        raw = server.eval(_PRIMARY_MGET, len(names), *names)
+    return {key: client.decode(value) for key, value in zip(keys, raw, strict=True) if value is not None}
+
+
+def failover_wait() -> float:
+    """How long a revoke whose invalidation Redis refused keeps trying before it returns with the
+    invalidation left to retries: long enough for a Sentinel failover (a new primary named and
+    sealed) with REDIS_URL in the Sentinel form; with one server, a failed write means an outage,
+    not a failover, and nothing is gained by waiting."""
+    from django.conf import settings
+
+    url = settings.REDIS_URL
+    return SEAL_TIMEOUT if url and url.startswith(f"{SENTINEL_SCHEME}://") else 0.0
 
 
 def _call(connection: Any, *args: Any) -> Any:
@@ -215,12 +281,14 @@ def identity(connection: Any) -> str:
     return f"{_info_field(connection, 'server', 'run_id')}:{_info_field(connection, 'replication', 'master_replid')}"
 
 
-def seal(connection: Any) -> None:
-    """Return once the server `connection` is open to is sealed (see the module's docstring)."""
+def seal(connection: Any) -> str:
+    """Return once the server `connection` is open to is sealed (see the module's docstring), with
+    its identity."""
     global _epoch
     server = identity(connection)
     _seal(connection, server)
     _epoch = server
+    return server
 
 
 def _seal(connection: Any, server: str) -> None:

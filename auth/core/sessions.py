@@ -10,10 +10,11 @@ cache is unreachable the check reads the database. A revoke that could not reach
 written there again by the `auth.session_revoked` event's handler, with retries, once it is back.
 
 Each process also keeps a copy of the markers it read (project.mirror, as for the RBAC version
-tokens): a warm check makes no round trip. A revoke returns only once no process's copy holds the
-session's old marker; a copy holds an "alive" marker no longer than the cache would
-(ALIVE_MARKER_SECONDS). A revoke that could not reach the cache waits out a lease before it
-returns: by then no copy that cannot reach Redis either is used any more.
+tokens): a warm check makes no round trip. A revoke writes its markers before its commit and again
+after it, and returns only once no process's copy holds the session's old marker; a copy holds an
+"alive" marker no longer than the cache would (ALIVE_MARKER_SECONDS). A revoke that could not reach
+the cache keeps trying for as long as a Sentinel failover takes (docs/rbac.md, "Failover"), then
+waits out a lease before it returns: by then no copy that cannot reach Redis either is used any more.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.db import transaction
 from django.utils import timezone
 from django_redis.cache import RedisCache
 
@@ -84,10 +86,11 @@ def session_is_alive(session_id: uuid.UUID) -> bool:
 
 
 def _add_alive_marker(session_id: uuid.UUID, epoch: str | None) -> None:
-    if not isinstance(cache, RedisCache):  # a test's process-local cache
-        cache.add(_key(session_id), ALIVE, ALIVE_MARKER_SECONDS)
+    backend = caches["default"]  # not the `cache` proxy, which no isinstance sees through
+    if not isinstance(backend, RedisCache):  # a test's process-local cache
+        backend.add(_key(session_id), ALIVE, ALIVE_MARKER_SECONDS)
         return
-    client = cache.client
+    client = backend.client
     redis_client.add_if_epoch(
         client.get_client(write=True),
         client.make_key(_key(session_id)),
@@ -100,7 +103,9 @@ def _add_alive_marker(session_id: uuid.UUID, epoch: str | None) -> None:
 def _copied_marker(key: str) -> dict[str, tuple[str, float | None]]:
     """The marker Redis holds, as the process's copy keeps it: with the time an "alive" one
     expires from the copy (a "revoked" one never changes back)."""
-    marker = cache.get(key)
+    # Only from a server that would take a write now: an old primary a failover replaced may
+    # still answer some connections, with an "alive" that a revoke replaced on the new one.
+    marker = redis_client.primary_get_many([key]).get(key)
     if marker is None:
         return {}
     return {key: (marker, time.monotonic() + ALIVE_MARKER_SECONDS if marker == ALIVE else None)}
@@ -172,16 +177,40 @@ def sessions_revoke(sessions, *, reason: str) -> list[uuid.UUID]:
             },
         )
 
-    # Told before the commit, not after: a check between this line and the commit already denies,
-    # which errs on the safe side, and no window opens after the revoke has returned.
+    # Told before the commit too: a check between this line and the commit already denies, which
+    # errs on the safe side. The copies are told after it (no lock held while they acknowledge).
     try:
-        mark_revoked_in_cache(ids)
+        cache.set_many({_key(sid): REVOKED for sid in ids}, _marker_ttl())
     except Exception:
-        log.warning("could not mark revoked sessions in the cache; the event handler will", exc_info=True)
-        if _shared_cache() and mirrors.shared_mirror() is not None:
-            # Copies may hold "alive"; one that cannot reach Redis stops being used within a lease.
-            time.sleep(mirrors.LEASE + mirrors.MARGIN)
+        log.warning("could not mark revoked sessions in the cache: trying again after the commit", exc_info=True)
+    transaction.on_commit(lambda: _mark_revoked_after_commit(ids))
     return ids
+
+
+def _mark_revoked_after_commit(session_ids: list[uuid.UUID]) -> None:
+    """The markers again, and every copy told, after the commit and before the revoke returns.
+
+    After the commit because of a failover: a check that read the database before the commit may
+    file "alive" on a new primary (its epoch is the new one's), which may lack the marker written
+    before the commit; only a "revoked" written there after the commit overwrites it. A refused
+    write reconnects, asking the Sentinels again: with the Sentinel form of REDIS_URL this tries
+    for as long as a failover takes. Then, or at once with one server (an outage), the revoke
+    returns a lease later, when no copy that cannot reach Redis is used any more; the
+    `auth.session_revoked` event's handler writes the markers once Redis answers."""
+    deadline = time.monotonic() + redis_client.failover_wait()
+    while True:
+        try:
+            mark_revoked_in_cache(session_ids)
+            return
+        except Exception as exc:
+            log.debug("session cache still unavailable after a revoke: %s", exc)
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    log.error("could not mark revoked sessions in the cache; the event handler will")
+    if _shared_cache() and mirrors.shared_mirror() is not None:
+        # Copies may hold "alive"; one that cannot reach Redis stops being used within a lease.
+        time.sleep(mirrors.LEASE + mirrors.MARGIN)
 
 
 def session_of_user(*, user_id: uuid.UUID, session_id: uuid.UUID) -> Session:

@@ -38,6 +38,7 @@ from django.db import transaction
 from project import mirror as mirrors
 from project.kernel.errors import ServiceUnavailable
 from project.mirror import Mirror, shared_mirror
+from project.redis_client import failover_wait, primary_get_many
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def _ensure(key: str, found: dict[str, Any]) -> str:
     if token is None:
         mine = _token()
         # Another reader may have set one meanwhile: everyone must use the same, so re-read it.
-        token = mine if cache.add(key, mine, None) else (cache.get(key) or mine)
+        token = mine if cache.add(key, mine, None) else (primary_get_many([key]).get(key) or mine)
     return token
 
 
@@ -92,7 +93,9 @@ def versions(user_id: uuid.UUID | None = None) -> tuple[str, str] | None:
         # may be back with the old tokens in it). One indexed query on this path only.
         if copy is not None and _may_have_missed_a_revoke(copy, generation):
             apply_pending()
-        found = cache.get_many(keys)
+        # Only from a server that would take a write now (project.redis_client.primary_get_many):
+        # an old primary a failover replaced may still answer with the tokens a revoke replaced.
+        found = primary_get_many(keys)
         return {key: _ensure(key, found) for key in keys}
 
     try:
@@ -173,7 +176,9 @@ def _after_deferred() -> None:
     process's copy has stopped being served and was dropped, and a process that serves again asks
     the database for pending invalidations first (`_may_have_missed_a_revoke`)."""
     copy = mirror()
-    deadline = time.monotonic() + (mirrors.LEASE + mirrors.MARGIN if copy is not None else 0)
+    # During a failover: until the new primary takes the replacement (project.redis_client).
+    wait = max(mirrors.LEASE + mirrors.MARGIN, failover_wait()) if copy is not None else 0
+    deadline = time.monotonic() + wait
     while True:
         try:
             apply_pending()
@@ -239,15 +244,24 @@ RETRY_DELAYS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 
 
 def _bump_or_retry(user_ids: tuple[uuid.UUID, ...], everyone: bool) -> None:
-    try:
-        _bump(user_ids, everyone)
-    except Exception:
-        logger.error("permission cache unavailable after a commit: retrying the invalidation", exc_info=True)
-        threading.Thread(target=_retry_bump, args=(user_ids, everyone), daemon=True, name="rbac-invalidate").start()
-        if mirror() is not None:
-            # Copies may hold the first replacement's tokens, read before the commit; a copy that
-            # cannot reach Redis stops being used within a lease: the write returns after that.
-            time.sleep(mirrors.LEASE + mirrors.MARGIN)
+    # During a failover the replacement must reach the new primary before the write returns: an
+    # entry compiled there from the database before the commit is filed under a token only this
+    # replacement makes unreachable. A refused write reconnects, asking the Sentinels again.
+    deadline = time.monotonic() + failover_wait()
+    while True:
+        try:
+            _bump(user_ids, everyone)
+            return
+        except Exception as exc:
+            if time.monotonic() >= deadline:
+                logger.error("permission cache unavailable after a commit: retrying the invalidation: %s", exc)
+                break
+            time.sleep(0.05)
+    threading.Thread(target=_retry_bump, args=(user_ids, everyone), daemon=True, name="rbac-invalidate").start()
+    if mirror() is not None:
+        # Copies may hold the first replacement's tokens, read before the commit; a copy that
+        # cannot reach Redis stops being used within a lease: the write returns after that.
+        time.sleep(mirrors.LEASE + mirrors.MARGIN)
 
 
 def _retry_bump(user_ids: tuple[uuid.UUID, ...], everyone: bool) -> None:

@@ -98,7 +98,7 @@ def test_an_alive_marker_is_copied_no_longer_than_the_cache_keeps_it(api, ada, m
     sid = uuid.UUID(sid_of(tokens["access_token"]))
     assert sessions.session_is_alive(sid)  # the database answers, the marker is written
     key = sessions._key(sid)
-    original = sessions.cache.get
+    original = sessions.redis_client.primary_get_many
     calls: list = []
     deadline = time.monotonic() + 15
     while True:
@@ -110,13 +110,15 @@ def test_an_alive_marker_is_copied_no_longer_than_the_cache_keeps_it(api, ada, m
         time.sleep(max(kept[1] - time.monotonic(), 0) + 0.05)
         calls.clear()
         with monkeypatch.context() as patched:
-            patched.setattr(sessions.cache, "get", lambda *a, **k: calls.append(a) or original(*a, **k))
+            patched.setattr(
+                sessions.redis_client, "primary_get_many", lambda keys: calls.append(keys) or original(keys)
+            )
             sessions.session_is_alive(sid)
         copy = mirrors.shared_mirror()
         if copy.generation() is not None and copy.drops == drops:
             break  # else the copy was emptied meanwhile (it rejoined after another test's Redis flush): again
         assert time.monotonic() < deadline, "this process's copy was not served long enough to tell"
-    assert calls == [(key,)]
+    assert calls == [[key]]
 
 
 def test_a_revoke_that_cannot_reach_redis_returns_after_a_lease(api, ada):

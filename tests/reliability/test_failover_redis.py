@@ -1,15 +1,23 @@
 """Fault: Redis behind Sentinel fails over during a stream of checks and revokes (issue 22). Stack mode.
 
-On loopback ports of its own: a Redis primary, one replica and three Sentinels. Gatehouse
-processes use `REDIS_URL=redis+sentinel://…/mymaster/0`: two checkers ask, over and over, whether
-each user still holds a permission and whether each session is alive, while a revoker revokes the
-grants and sessions one by one. Twice during the stream the primary changes:
+On loopback ports of its own: a Redis primary, two replicas and three Sentinels, set up as
+docs/operations.md requires (`min-replicas-to-write 1`, `min-replicas-max-lag 1`,
+`down-after-milliseconds 2000`). Gatehouse processes use
+`REDIS_URL=redis+sentinel://…/mymaster/0`: two checkers ask, over and over, whether each user
+still holds a permission and whether each session is alive, while a revoker revokes the grants
+and sessions one by one. Twice during the stream the primary changes:
 
-1. `SENTINEL FAILOVER mymaster` (the replica is promoted, the old primary follows it);
-2. the worst case for a stale grant: the primary stops replicating (its replica is cut off and
-   cannot reconnect), takes a few more revokes, then dies (kill -9). The Sentinels promote the
-   replica, which lacks those revokes' token replacements and revocation markers, and still holds
-   the version tokens under which the old grants were cached, here and in every process's memory.
+1. `SENTINEL FAILOVER mymaster`: a replica is promoted, and the old primary stays a primary until
+   the Sentinels convert it, about ten seconds later. Connections opened before keep reaching it
+   meanwhile. It refuses writes as soon as its replicas have left, and with them the reads that
+   could hold back a revoke (`primary_get_many`).
+2. The worst case for a stale grant: the primary stops replicating, takes a few more revokes,
+   then dies (kill -9). Its replicas are cut off by their replication user being disabled, so
+   Gatehouse's own connections are not. The Sentinels promote a replica, which lacks those
+   revokes' token replacements and revocation markers, and still holds the version tokens under
+   which the old grants were cached, here and in every process's memory. With
+   `min-replicas-to-write`, such writes are lost only within `min-replicas-max-lag` of a silent
+   partition. The test lifts the setting on that primary to make the window as long as it needs.
 
 The revoke-then-check race: a check that starts after the revoke of its grant (or session)
 returned must deny. Every such answer is counted; none may be a grant or a live session.
@@ -30,13 +38,13 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import transaction
 
 from auth.core.sessions import session_open
 from permissions.interface import permission_service
 from project import mirror
-from project.redis_client import EPOCH_KEY, redis_client
+from project.redis_client import EPOCH_KEY, primary_get_many, redis_client
 from tests.support.processes import ROOT, Process, free_port, subprocess_env
 from tests.support.rbac import new_user
 
@@ -54,7 +62,7 @@ import json, os, random, sys, time, uuid
 import django
 django.setup()
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import transaction
 from auth.core.sessions import session_is_alive, sessions_revoke
 from auth.models import Session
@@ -104,8 +112,12 @@ json.dump({"records": records, "seals": redis_client.seals}, open(os.path.join(w
 """
 
 
+REPLICATOR = ("replicator", "replication-secret")  # the user replicas authenticate as
+SERVERS = ("a", "b", "c")
+
+
 class Cluster:
-    """A primary, one replica and three Sentinels, each with its own port and directory."""
+    """A primary, two replicas and three Sentinels, each with its own port and directory."""
 
     def __init__(self, directory: Path):
         self.directory = directory
@@ -115,28 +127,32 @@ class Cluster:
     def start(self) -> None:
         first = self._server("a")
         self._server("b", replica_of=first)
+        self._server("c", replica_of=first)
         for name in ("s1", "s2", "s3"):
             self._sentinel(name, first)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
                 ready = all(
-                    int(master["num-other-sentinels"]) == 2 and int(master["num-slaves"]) == 1
+                    int(master["num-other-sentinels"]) == 2 and int(master["num-slaves"]) == 2
                     for master in (self.sentinel(name).sentinel_master(SERVICE) for name in ("s1", "s2", "s3"))
                 )
             except redis.RedisError:
                 ready = False
-            if ready and self.client("b").info("replication")["master_link_status"] == "up":
+            if ready and all(self.replicating(name) for name in ("b", "c")):
                 return
             time.sleep(0.2)
-        raise AssertionError("the Sentinels never saw each other and the replica")
+        raise AssertionError("the Sentinels never saw each other and the replicas")
 
     def _server(self, name: str, replica_of: int | None = None) -> int:
         port = self.ports[name] = free_port()
         data = self.directory / name
         data.mkdir()
+        user, secret = REPLICATOR
         args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                "--dir", str(data)]  # fmt: skip
+                "--dir", str(data), "--min-replicas-to-write", "1", "--min-replicas-max-lag", "1",
+                "--repl-diskless-sync-delay", "0", "--user", user, "on", f">{secret}", "~*", "&*", "+@all",
+                "--masteruser", user, "--masterauth", secret]  # fmt: skip
         if replica_of:
             args += ["--replicaof", "127.0.0.1", str(replica_of)]
         self.processes[name] = Process(f"redis-{name}", args, env=dict(os.environ), log_dir=self.directory)
@@ -151,7 +167,9 @@ class Cluster:
         conf.write_text(
             f"port {port}\nbind 127.0.0.1\ndir {data}\n"
             f"sentinel monitor {SERVICE} 127.0.0.1 {primary} 2\n"
-            f"sentinel down-after-milliseconds {SERVICE} 1000\n"
+            # At least (min-replicas-max-lag + 1) s: a primary cut off stops taking writes before
+            # a replica can be promoted in its place (docs/operations.md).
+            f"sentinel down-after-milliseconds {SERVICE} 2000\n"
             f"sentinel failover-timeout {SERVICE} 5000\n"
         )
         self.processes[name] = Process(
@@ -167,27 +185,34 @@ class Cluster:
 
     def primary(self) -> str:
         _host, port = self.sentinel("s1").sentinel_get_master_addr_by_name(SERVICE)
-        return next(name for name in ("a", "b") if self.ports[name] == int(port))
+        return next(name for name in SERVERS if self.ports[name] == int(port))
 
-    def wait_for_primary(self, name: str, timeout: float = 30) -> None:
+    def wait_for_new_primary(self, old: str, timeout: float = 30) -> str:
+        """The server that replaced `old` as the primary, once it takes writes (a replica of its
+        own is in sync: min-replicas-to-write)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                if self.primary() == name and self.client(name).info("replication")["role"] == "master":
-                    return
+                name = self.primary()
+                info = self.client(name).info("replication")
+                if name != old and info["role"] == "master" and info.get("min_slaves_good_slaves", 0) >= 1:
+                    return name
             except redis.RedisError:
                 pass
             time.sleep(0.1)
-        raise AssertionError(f"{name} did not become the primary within {timeout}s")
+        raise AssertionError(f"no primary replaced {old} and took writes within {timeout}s")
+
+    def replicating(self, name: str) -> bool:
+        try:
+            return self.client(name).info("replication").get("master_link_status") == "up"
+        except redis.RedisError:
+            return False
 
     def wait_replicating(self, name: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                if self.client(name).info("replication").get("master_link_status") == "up":
-                    return
-            except redis.RedisError:
-                pass
+            if self.replicating(name):
+                return
             time.sleep(0.1)
         raise AssertionError(f"{name} did not replicate within {timeout}s")
 
@@ -245,26 +270,29 @@ def test_no_failover_brings_back_a_revoked_grant_or_session(cluster, tmp_path):
         (work / "go").touch()
         time.sleep(1.5)
 
-        # 1. A failover the Sentinels are asked for: b becomes the primary, a its replica.
+        # 1. A failover the Sentinels are asked for: a replica becomes the primary; the old one
+        # stays a primary for seconds, then follows it.
         cluster.sentinel("s1").execute_command("SENTINEL", "FAILOVER", SERVICE)
-        cluster.wait_for_primary("b")
+        primary_name = cluster.wait_for_new_primary(old="a")
         cluster.wait_replicating("a")
         time.sleep(1.5)
 
-        # 2. Lost writes: b stops replicating (a is cut off and cannot reconnect), takes more
-        # revokes, and dies; the Sentinels promote a, which lacks them.
-        primary = cluster.client("b")
-        primary.config_set("maxclients", 1)  # no new connection: the replica stays cut off
+        # 2. Lost writes: the primary stops replicating (its replicas cannot authenticate any more),
+        # takes more revokes, and dies; the Sentinels promote a replica, which lacks them.
+        primary = cluster.client(primary_name)
+        replica = next(name for name in SERVERS if name != primary_name)
+        primary.config_set("min-replicas-to-write", 0)  # takes writes without its replicas: lost ones
+        primary.acl_setuser(REPLICATOR[0], enabled=False)
         primary.client_kill_filter(_type="replica")
         cut = time.monotonic()
         time.sleep(1.0)
         lag = (
             primary.info("replication")["master_repl_offset"]
-            - cluster.client("a").info("replication")["slave_repl_offset"]
+            - cluster.client(replica).info("replication")["slave_repl_offset"]
         )
-        cluster.processes["b"].kill()
+        cluster.processes[primary_name].kill()
         killed = time.monotonic()
-        cluster.wait_for_primary("a")
+        cluster.wait_for_new_primary(old=primary_name)
         time.sleep(3.0)
         (work / "stop").touch()
         for child in children:
@@ -321,6 +349,42 @@ def test_a_new_or_flushed_server_is_recorded_without_a_wait():
     assert fresh.ping()
     assert time.monotonic() - began < mirror.LEASE
     assert fresh.get(EPOCH_KEY).decode() == identity_of(fresh)
+
+
+def test_a_primary_that_takes_no_writes_answers_no_read_that_could_hold_back_a_revoke(tmp_path, settings):
+    """An old primary a failover replaced, still reached by connections opened before: with
+    `min-replicas-to-write` it refuses writes, so it answers no token or session-marker read
+    (`primary_get_many`), and the connection that asked is closed: the next one asks the Sentinels
+    again. Plain reads (what cannot hold back a revoke) are still answered."""
+    port = free_port()
+    args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)]
+    server = Process("redis-alone", args, env=dict(os.environ), log_dir=tmp_path)
+    try:
+        admin = redis.Redis(port=port, socket_timeout=2)
+        server.wait_until(admin.ping, timeout=20)
+        settings.CACHES = {
+            "default": {
+                **settings.CACHES["default"],
+                "LOCATION": [f"redis://127.0.0.1:{port}/0"],
+                "KEY_PREFIX": "t",
+            }
+        }
+        backend = caches["default"]
+        backend.set_many({"auth:sid:s": "a", "rbac:gv": "token"}, None)
+        assert primary_get_many(["auth:sid:s", "rbac:gv", "missing"]) == {"auth:sid:s": "a", "rbac:gv": "token"}
+        opened = admin.info("stats")["total_connections_received"]
+
+        admin.config_set("min-replicas-max-lag", 1)
+        admin.config_set("min-replicas-to-write", 1)  # no replica: this primary takes no writes now
+        assert cache.get("auth:sid:s") == "a"  # through the `cache` proxy, as the code reads
+        with pytest.raises(redis.ConnectionError, match="refuses writes"):
+            primary_get_many(["auth:sid:s"])
+
+        admin.config_set("min-replicas-to-write", 0)
+        assert primary_get_many(["auth:sid:s"]) == {"auth:sid:s": "a"}
+        assert admin.info("stats")["total_connections_received"] == opened + 1  # closed, opened again
+    finally:
+        server.stop(timeout=5)
 
 
 def identity_of(client: redis.Redis) -> str:
