@@ -33,6 +33,7 @@ import hashlib
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -247,6 +248,22 @@ def primary_get_many(keys: list[str]) -> dict[str, Any]:
     except redis.exceptions.NoScriptError:
         raw = server.eval(_PRIMARY_MGET, len(names), *names)
     return {key: client.decode(value) for key, value in zip(keys, raw, strict=True) if value is not None}
+
+
+def retry_for(seconds: float, attempt: Callable[[], object]) -> bool:
+    """Call `attempt` until it returns without raising (True) or `seconds` have passed (False);
+    at least once. For a write Redis refused: each try takes a fresh connection if the last one
+    was closed, which asks the Sentinels again."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            attempt()
+            return True
+        except Exception as exc:
+            log.debug("redis still unavailable: %s", exc)
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
 
 
 def failover_wait() -> float:

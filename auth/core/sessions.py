@@ -197,16 +197,8 @@ def _mark_revoked_after_commit(session_ids: list[uuid.UUID]) -> None:
     for as long as a failover takes. Then, or at once with one server (an outage), the revoke
     returns a lease later, when no copy that cannot reach Redis is used any more; the
     `auth.session_revoked` event's handler writes the markers once Redis answers."""
-    deadline = time.monotonic() + redis_client.failover_wait()
-    while True:
-        try:
-            mark_revoked_in_cache(session_ids)
-            return
-        except Exception as exc:
-            log.debug("session cache still unavailable after a revoke: %s", exc)
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(0.05)
+    if redis_client.retry_for(redis_client.failover_wait(), lambda: mark_revoked_in_cache(session_ids)):
+        return
     log.error("could not mark revoked sessions in the cache; the event handler will")
     if _shared_cache() and mirrors.shared_mirror() is not None:
         # Copies may hold "alive"; one that cannot reach Redis stops being used within a lease.

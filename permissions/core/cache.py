@@ -38,7 +38,7 @@ from django.db import transaction
 from project import mirror as mirrors
 from project.kernel.errors import ServiceUnavailable
 from project.mirror import Mirror, shared_mirror
-from project.redis_client import failover_wait, primary_get_many
+from project.redis_client import failover_wait, primary_get_many, retry_for
 
 logger = logging.getLogger(__name__)
 
@@ -178,16 +178,8 @@ def _after_deferred() -> None:
     copy = mirror()
     # During a failover: until the new primary takes the replacement (project.redis_client).
     wait = max(mirrors.LEASE + mirrors.MARGIN, failover_wait()) if copy is not None else 0
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            apply_pending()
-            return
-        except Exception as exc:
-            logger.debug("permission cache still unavailable after a revoke: %s", exc)
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(0.05)
+    if retry_for(wait, apply_pending):
+        return
     logger.error("permission cache still unavailable after a revoke: retrying in the background")
     threading.Thread(target=_retry_pending, daemon=True, name="rbac-pending").start()
 
@@ -247,16 +239,9 @@ def _bump_or_retry(user_ids: tuple[uuid.UUID, ...], everyone: bool) -> None:
     # During a failover the replacement must reach the new primary before the write returns: an
     # entry compiled there from the database before the commit is filed under a token only this
     # replacement makes unreachable. A refused write reconnects, asking the Sentinels again.
-    deadline = time.monotonic() + failover_wait()
-    while True:
-        try:
-            _bump(user_ids, everyone)
-            return
-        except Exception as exc:
-            if time.monotonic() >= deadline:
-                logger.error("permission cache unavailable after a commit: retrying the invalidation: %s", exc)
-                break
-            time.sleep(0.05)
+    if retry_for(failover_wait(), lambda: _bump(user_ids, everyone)):
+        return
+    logger.error("permission cache unavailable after a commit: retrying the invalidation")
     threading.Thread(target=_retry_bump, args=(user_ids, everyone), daemon=True, name="rbac-invalidate").start()
     if mirror() is not None:
         # Copies may hold the first replacement's tokens, read before the commit; a copy that
