@@ -422,7 +422,10 @@ class SecurityHeadersMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        if request.path.startswith("/api/") and not response.get("Content-Type", "").startswith("text/html"):
-            for name, value in API_SECURITY_HEADERS.items():
-                response.headers.setdefault(name, value)
+        if request.path.startswith("/api/"):
+            # XFrameOptionsMiddleware's, which `/api/` skips (gateway.middleware.ApiSkipsBrowserMiddleware).
+            response.headers.setdefault("X-Frame-Options", settings.X_FRAME_OPTIONS)
+            if not response.get("Content-Type", "").startswith("text/html"):
+                for name, value in API_SECURITY_HEADERS.items():
+                    response.headers.setdefault(name, value)
         return response

@@ -4,7 +4,14 @@ import logging
 import time
 
 from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
+from django.core.exceptions import ImproperlyConfigured
 from django.http import JsonResponse
+from django.middleware.clickjacking import XFrameOptionsMiddleware
+from django.middleware.common import CommonMiddleware
+from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import Resolver404, resolve
 from prometheus_client import Counter, Histogram
 
@@ -100,4 +107,57 @@ class MetricsMiddleware:
                 "user_id": _user_id(request),
             },
         )
+        return response
+
+
+# Django's middlewares that serve only browsers: the admin's session, its user, its messages, CSRF
+# for its forms, and X-Frame-Options (which SecurityHeadersMiddleware sets on API responses).
+BROWSER_ONLY = (
+    SessionMiddleware,
+    CommonMiddleware,
+    CsrfViewMiddleware,
+    AuthenticationMiddleware,
+    MessageMiddleware,
+    XFrameOptionsMiddleware,
+)
+
+
+class ApiSkipsBrowserMiddleware:
+    """Sends `/api/` requests past the browser-only middlewares that follow it in MIDDLEWARE.
+
+    The API authenticates by bearer token only (no DRF view takes a session, and DRF's views are
+    CSRF-exempt), answers JSON, and has its own catch-all 404, so sessions, messages, CSRF's
+    cookie, `request.user` from a session and CommonMiddleware's slash redirect do nothing for
+    it; they were about a tenth of a permission check's time (docs/benchmarks.md, issue 24). The
+    admin, the hosted sign-in pages and everything else outside `/api/` still run them all.
+
+    What it keeps of them for the API: Content-Length (CommonMiddleware's), and X-Frame-Options,
+    set on every `/api/` response by SecurityHeadersMiddleware. Their `process_view` hooks are
+    Django's handler's to call and still run; CSRF's returns at once for an exempt view.
+
+    It must come right before all six BROWSER_ONLY middlewares, in any order, with nothing else
+    among them: a middleware of the project's own between them would be skipped too, or would see
+    a request the session middleware had not seen. Anything else is a configuration error."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        handler, skipped = get_response, set()
+        # Django wraps each middleware in `convert_exception_to_response`, whose `inner` keeps the
+        # instance as `__wrapped__` (functools.wraps).
+        while type(getattr(handler, "__wrapped__", None)) in BROWSER_ONLY:
+            skipped.add(type(handler.__wrapped__))
+            handler = handler.__wrapped__.get_response
+        if skipped != set(BROWSER_ONLY):
+            raise ImproperlyConfigured(
+                "gateway.middleware.ApiSkipsBrowserMiddleware must come right before Django's browser-only middlewares "
+                f"({', '.join(cls.__name__ for cls in BROWSER_ONLY)}), with nothing among them."
+            )
+        self.api_response = handler
+
+    def __call__(self, request):
+        if not request.path.startswith("/api/"):
+            return self.get_response(request)
+        response = self.api_response(request)
+        if not response.streaming and not response.has_header("Content-Length"):
+            response.headers["Content-Length"] = str(len(response.content))
         return response

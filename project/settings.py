@@ -75,6 +75,8 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     "gateway.edge.BodySizeLimitMiddleware",
     "gateway.edge.RateLimitMiddleware",
+    # `/api/` skips the six browser-only middlewares below it (bearer tokens only; issue 24).
+    "gateway.middleware.ApiSkipsBrowserMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -59,3 +59,34 @@ def test_an_unknown_app_service_is_a_configuration_error(settings):
     settings.GATEHOUSE_APP_SERVICES = ["rbac", "billing"]
     with pytest.raises(ImproperlyConfigured, match="billing"):
         routes.hosted_app_services()
+
+
+_SAMPLES = {"uuid": "0b6f3c52-8a55-4b0e-9a8e-4f8f3c2d1e0a", "int": "7", "str": "x", "slug": "x", "path": "x/y"}
+
+
+def _named_routes(patterns, prefix="", namespace=""):
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from _named_routes(pattern.url_patterns, route, inner)
+        elif pattern.name and not route.startswith("^") and "(?P" not in route:
+            yield namespace + pattern.name, route
+
+
+def test_every_named_api_route_resolves_to_itself_in_the_mounted_order():
+    """The mounts are tried longest prefix first (gateway.urls.app_service_urls): no route may
+    shadow another, whatever the order."""
+    import re
+
+    from django.urls import reverse
+
+    checked = 0
+    for name, route in _named_routes(get_resolver().url_patterns):
+        if name.startswith("admin:"):
+            continue  # Django's own
+        kwargs = {key: _SAMPLES[kind] for kind, key in re.findall(r"<(\w+):(\w+)>", route)}
+        path = reverse(name, kwargs=kwargs)
+        assert resolve(path).view_name == name, f"{path} resolves to {resolve(path).view_name}, not {name}"
+        checked += 1
+    assert checked > 60
