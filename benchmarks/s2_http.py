@@ -19,6 +19,7 @@ from benchmarks.harness import (
     interleave,
     median,
     per_call,
+    profile_flat,
     profile_text,
     ratios,
 )
@@ -28,6 +29,10 @@ WORKERS = 2
 CONNECTIONS = 8
 # Issue 24's goal for the HTTP check over the bare Django view (the suite's first goal was 0.75×).
 CHECK_OVER_BARE_GOAL = 0.5
+ME_OVER_CHECK_GOAL = 0.9
+# Frames that only pass a request on (every middleware's wrapper, the test client's): left out of
+# the flat profiles, where they would fill the list with ~100 % lines.
+PASS_ON = ("django/test/", "handlers/exception.py", "utils/deprecation.py", "<module>", "<lambda>")
 
 NGINX_CONF = """
 worker_processes 1;
@@ -151,14 +156,31 @@ def run(ctx) -> ScenarioResult:
                     "hello_nginx": lambda: web.wrk(f"{base}:{ng_port}/hello", seconds=seconds, connections=CONNECTIONS),
                 }
                 f = interleave(ctx.rounds(5), measures)
-    if not ctx.smoke and median(ratios(f["gatehouse"], f["ceiling"])) < CHECK_OVER_BARE_GOAL:
+    missed = (
+        median(ratios(f["gatehouse"], f["ceiling"])) < CHECK_OVER_BARE_GOAL
+        or median(ratios(f["me"], f["gatehouse"])) < ME_OVER_CHECK_GOAL
+    )
+    if not ctx.smoke and missed:
         from django.test import Client
 
         client = Client(SERVER_NAME="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {token}")
         for _ in range(20):  # imports, connections and caches warm before the profile
             client.post("/api/v1/rbac/check", body, content_type="application/json")
-        result.profile = profile_text(
-            lambda: client.post("/api/v1/rbac/check", body, content_type="application/json"), 300, max_lines=60
+        for _ in range(20):
+            client.get("/api/v1/users/me")
+        result.profile = "\n\n".join(
+            (
+                "POST /api/v1/rbac/check, the call tree (library frames folded):",
+                profile_text(
+                    lambda: client.post("/api/v1/rbac/check", body, content_type="application/json"), 300, max_lines=60
+                ),
+                "POST /api/v1/rbac/check, flat (library frames shown):",
+                profile_flat(
+                    lambda: client.post("/api/v1/rbac/check", body, content_type="application/json"), 1000, skip=PASS_ON
+                ),
+                "GET /api/v1/users/me, flat (library frames shown):",
+                profile_flat(lambda: client.get("/api/v1/users/me"), 1000, skip=PASS_ON),
+            )
         )
     rps = {name: f"{median(values):.0f} req/s" for name, values in f.items() if name != "redis"}
     # The time a request may take beyond a bare one, per worker, if Gatehouse is to serve the goal's
@@ -196,9 +218,9 @@ def run(ctx) -> ScenarioResult:
         Comparison(
             "2",
             "GET /users/me over the HTTP check",
-            "≥ 0.9×",
+            f"≥ {ME_OVER_CHECK_GOAL}×",
             ">=",
-            0.9,
+            ME_OVER_CHECK_GOAL,
             ratios(f["me"], f["gatehouse"]),
             f"GET /users/me {rps['me']}",
         ),
