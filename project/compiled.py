@@ -1,13 +1,14 @@
-"""Hot one-row reads whose SQL the ORM compiles once per database (issue 24).
+"""Hot reads whose SQL the ORM compiles once per database (issue 24).
 
 Building a QuerySet, compiling it and turning the row into a model instance cost this machine
 about 0.5 ms of Python a query, five times the round trip to PostgreSQL (docs/benchmarks.md,
 issue 24 section). A `CompiledRead` lets the ORM write the statement once, with a stand-in value
-for its one parameter, and then runs that same statement with each new value, applying the ORM's
-own converters to the row (so SQLite and PostgreSQL answer alike). It reads with the database
-router's alias for the model, as the QuerySet would, and compiles once per thread and database.
+for each of its parameters, and then runs that same statement with each new value, applying the
+ORM's own converters to the row (so SQLite and PostgreSQL answer alike). It reads with the
+database router's alias for the model, as the QuerySet would, and compiles once per thread and
+database.
 
-Only for reads on a hot path whose query has exactly one variable value.
+Only for reads on a hot path whose query has a fixed shape: the same SQL whatever the values.
 """
 
 from __future__ import annotations
@@ -18,53 +19,94 @@ from typing import Any
 
 from django.db import connections, router
 from django.db.models import Field, Model, QuerySet
+from django.db.models.sql import Query
 
 
 class CompiledRead:
-    def __init__(self, model: type[Model], field: str, build: Callable[[Any], QuerySet], stand_in: Any):
+    def __init__(
+        self,
+        model: type[Model],
+        field: str | tuple[str, ...],
+        build: Callable[..., QuerySet | Query],
+        stand_in: Any,
+        *,
+        uses: int | tuple[int, ...] = 1,
+    ):
         """`build(value)` returns the QuerySet (a `values_list`, so that rows are tuples) for one
-        value of `model.field`; `stand_in` is a value of that field used to compile it once."""
+        value of `model.field`; `stand_in` is a value of that field used to compile it once.
+
+        With a tuple of fields, `build`, `first` and `stand_in` take one value per field, and
+        `uses` says how many times the query uses each (a filter repeated in aggregates' FILTER
+        clauses). `build` may return a Query, for an aggregate: a QuerySet has no shape for one.
+        The count is checked when the query is compiled: a stand-in that is also a constant of
+        the query would otherwise have the constant replaced by the caller's value."""
+        fields = (field,) if isinstance(field, str) else field
         self._model = model
-        self._field: Field = model._meta.get_field(field)  # type: ignore[assignment]
+        self._fields: tuple[Field, ...] = tuple(model._meta.get_field(name) for name in fields)  # type: ignore[misc]
         self._build = build
-        self._stand_in = stand_in
+        self._stand_ins = (stand_in,) if isinstance(field, str) else tuple(stand_in)
+        self._uses = (uses,) * len(fields) if isinstance(uses, int) else uses
         # Per thread, as Django's connections are: the compiler (and its converters) keeps the
         # connection it was built for (gRPC servers and threaded workers read from several threads).
         self._local = threading.local()
 
     def _compile(self, alias: str):
         connection = connections[alias]
-        compiler = self._build(self._stand_in).query.get_compiler(using=alias)
+        built = self._build(*self._stand_ins)
+        compiler = getattr(built, "query", built).get_compiler(using=alias)
         sql, params = compiler.as_sql()
-        placeholder = self._field.get_db_prep_value(self._stand_in, connection)
-        positions = [i for i, param in enumerate(params) if param == placeholder]
-        if len(positions) != 1:
-            raise ValueError(f"{self._model.__name__}.{self._field.name}: the query must use its value exactly once")
+        positions = []
+        for field, stand_in, uses in zip(self._fields, self._stand_ins, self._uses, strict=True):
+            placeholder = field.get_db_prep_value(stand_in, connection)
+            positions.append([i for i, param in enumerate(params) if param == placeholder])
+            if len(positions[-1]) != uses:
+                times = "once" if uses == 1 else f"{uses} times"
+                raise ValueError(f"{self._model.__name__}.{field.name}: the query must use its value exactly {times}")
         fields = [column[0] for column in compiler.select[: compiler.col_count]]
-        entry = (sql, tuple(params), positions[0], compiler, compiler.get_converters(fields))
+        entry = (sql, tuple(params), positions, compiler, compiler.get_converters(fields))
         self._compiled()[alias] = entry
         return entry
 
-    def _compiled(self) -> dict[str, tuple[str, tuple, int, Any, dict]]:
+    def _compiled(self) -> dict[str, tuple[str, tuple, list[list[int]], Any, dict]]:
         try:
             return self._local.compiled
         except AttributeError:
             self._local.compiled = {}
             return self._local.compiled
 
-    def first(self, value: Any) -> tuple | None:
-        """The query's first row for `value` (converted as the ORM would), or None."""
+    def first(self, *values: Any) -> tuple | None:
+        """The query's first row for `values` (converted as the ORM would), or None."""
+        return self._first(values)[1]
+
+    def instance(self, *values: Any) -> Model | None:
+        """The first row as a model instance, as the ORM builds it (`Model.from_db`): the query
+        must select every concrete field, by attname, in the model's order (`model_columns`)."""
+        alias, row = self._first(values)
+        if row is None:
+            return None
+        meta = self._model._meta
+        return self._model.from_db(alias, [field.attname for field in meta.concrete_fields], row)
+
+    def _first(self, values: tuple) -> tuple[str, tuple | None]:
         alias = router.db_for_read(self._model) or "default"
         entry = self._compiled().get(alias) or self._compile(alias)
-        sql, params, position, compiler, converters = entry
+        sql, params, positions, compiler, converters = entry
         connection = connections[alias]
         bound = list(params)
-        bound[position] = self._field.get_db_prep_value(value, connection)
+        for field, value, at in zip(self._fields, values, positions, strict=True):
+            prepared = field.get_db_prep_value(value, connection)
+            for position in at:
+                bound[position] = prepared
         with connection.cursor() as cursor:
             cursor.execute(sql, bound)
             row = cursor.fetchone()
         if row is None:
-            return None
+            return alias, None
         if converters:
             row = next(iter(compiler.apply_converters([row], converters)))
-        return tuple(row)
+        return alias, tuple(row)
+
+
+def model_columns(model: type[Model]) -> tuple[str, ...]:
+    """What a `CompiledRead.instance` query selects: `values_list(*model_columns(model))`."""
+    return tuple(field.attname for field in model._meta.concrete_fields)
