@@ -14,6 +14,7 @@ from prometheus_client import Counter
 from auth.interface import TooManyAttempts
 from auth.models import LoginFailure
 from project.compiled import CompiledRead
+from project.writes import insert_row
 
 from .crypto import keyed_hash
 
@@ -109,7 +110,10 @@ def attempt_begin(*, email: str, ip: str) -> Attempt:
     most GATEHOUSE_LOGIN_MAX_FAILURES attempts of one account are ever checked in a window. The row
     stays as the failure if the attempt fails; `attempt_succeeded` or `attempt_void` removes it.
     Raises TooManyAttempts (and writes nothing) while the account or the client IP is locked."""
-    row = LoginFailure.objects.create(account_key=account_key(email), ip=ip or None)
+    # Its own statement, committed before the count's: the count, a later statement, sees it and
+    # every attempt committed before it (one statement with both would not: issue 24).
+    row = LoginFailure(account_key=account_key(email), ip=ip or None)
+    insert_row(row)
     try:
         others = login_allowed_or_raise(email=email, ip=ip, including_own=True)
     except TooManyAttempts:

@@ -54,3 +54,40 @@ def test_a_login_does_not_write_inside_a_callers_transaction(ada):
     with pytest.raises(RuntimeError), transaction.atomic():
         sign_in()
     assert not Session.objects.exists()
+
+
+def test_an_insert_compiled_once_binds_each_rows_values_as_the_orm_compiles_them():
+    import uuid
+    from datetime import timedelta
+
+    from django.db.models.sql import InsertQuery
+    from django.utils import timezone
+
+    from project.writes import _INSERTS, _insert_sql
+
+    def orm_sql(obj, fields):
+        query = InsertQuery(type(obj))
+        query.insert_values(fields, [obj], raw=True)  # the values pre_save left on the row (created_at)
+        ((sql, params),) = query.get_compiler(connection=connection).as_sql()
+        return sql, tuple(params)
+
+    now = timezone.now()
+    for n, ip in enumerate(["203.0.113.5", None, "2001:db8::1"]):
+        session = Session(user_id=uuid.uuid4(), last_used_at=now, expires_at=now + timedelta(days=n), ip=ip)
+        sql, params = _insert_sql(session, connection)
+        fields = [field for field in Session._meta.local_concrete_fields if not field.generated]
+        assert (sql, params) == orm_sql(session, fields)
+        key = (Session, tuple(field.attname for field in fields), connection.alias, False)
+        assert _INSERTS[key] == sql
+
+
+def test_a_row_inserted_by_its_compiled_statement_reads_back_its_key():
+    from project.writes import insert_row
+
+    first, second = LoginFailure(account_key="a" * 64, ip="203.0.113.5"), LoginFailure(account_key="b" * 64)
+    insert_row(first)
+    insert_row(second)
+    assert first.pk and second.pk and first.pk != second.pk
+    assert not first._state.adding and first._state.db == "default"
+    stored = LoginFailure.objects.get(pk=second.pk)
+    assert (stored.account_key, stored.ip, stored.created_at) == ("b" * 64, None, second.created_at)
