@@ -108,3 +108,21 @@ def test_a_compiled_read_answers_from_other_threads_with_their_own_connection():
     thread.start()
     thread.join()
     assert answers == [("threads@example.com", model.date_joined), (True, False)]
+
+
+@pytest.mark.django_db
+def test_a_compiled_read_builds_the_model_as_the_orm_does():
+    from project.compiled import CompiledRead, model_columns
+    from users.models import User
+
+    model = UserFactory(email="whole@example.com", password=PASSWORD)
+    read = CompiledRead(
+        User, "email", lambda email: User.objects.filter(email=email).values_list(*model_columns(User))[:1], "x"
+    )
+    user = read.instance("whole@example.com")
+    orm = User.objects.get(id=model.id)
+    assert {f.attname: getattr(user, f.attname) for f in User._meta.concrete_fields} == {
+        f.attname: getattr(orm, f.attname) for f in User._meta.concrete_fields
+    }
+    assert (user._state.adding, user._state.db) == (False, "default")
+    assert read.instance("nobody@example.com") is None

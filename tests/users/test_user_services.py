@@ -127,3 +127,21 @@ def test_any_text_as_email_is_either_a_valid_user_or_a_validation_error(text):
     else:
         assert user.email == text.strip().lower()
         User.objects.filter(id=user.id).delete()
+
+
+def test_a_verified_password_hashed_by_an_older_hasher_is_rehashed_and_saved(settings):
+    from django.contrib.auth.hashers import make_password
+
+    from users.core.services import verify_password
+
+    user = create_user(email="old@example.com", password=STRONG, display_name="Old")
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    ]
+    User.objects.filter(id=user.id).update(password=make_password(STRONG, hasher="pbkdf2_sha1"))
+    assert verify_password(email=" OLD@example.com", password="wrong") is None
+    verified = verify_password(email=" OLD@example.com", password=STRONG)
+    assert verified is not None and verified.id == user.id and verified.email == "old@example.com"
+    assert User.objects.get(id=user.id).password.startswith("md5$")  # upgraded, through the row it read
+    assert verify_password(email="nobody@example.com", password=STRONG) is None

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
+from project.compiled import CompiledRead, model_columns
 from project.events.outbox import outbox_record
 from users.interface import (
     SERVICE_NAME,
@@ -194,8 +195,15 @@ def confirm_email_change(*, user_id: uuid.UUID, email: str) -> User:
     return user
 
 
+# Every login reads the user by email: a statement compiled once (project/compiled.py), the row made
+# a model as the ORM makes it, so that check_password can save a rehashed password.
+_USER_BY_EMAIL = CompiledRead(
+    User, "email", lambda email: User.objects.filter(email=email).values_list(*model_columns(User))[:1], "stand-in"
+)
+
+
 def verify_password(*, email: str, password: str) -> User | None:
-    user = User.objects.filter(email=(email or "").strip().lower()).first()
+    user = _USER_BY_EMAIL.instance((email or "").strip().lower())
     if user is None:
         # Hash anyway, with the current hasher, so an unknown email takes as long as a wrong password.
         User().set_password(password)
