@@ -22,17 +22,26 @@ from django.db import connections, router, transaction
 from django.db.models import Model, QuerySet
 from django.db.models.sql import DeleteQuery, InsertQuery
 
+from project.compiled import Statement
 
-def write_together(*, inserts: list[Model], deletes: list[QuerySet]) -> None:
-    """Insert `inserts` (unsaved instances) and delete `deletes`, all or nothing. The first insert's
-    model picks the database; every write must go to that one."""
+
+def write_together(*, inserts: list[Model], deletes: list[QuerySet | Statement]) -> None:
+    """Insert `inserts` (unsaved instances) and delete `deletes` (QuerySets, or the statements of
+    `project.compiled.CompiledDelete`), all or nothing. The first insert's model picks the database;
+    every write must go to that one."""
     alias = router.db_for_write(type(inserts[0])) or "default"
+    if any(isinstance(rows, Statement) and rows.alias != alias for rows in deletes):
+        raise ValueError(f"write_together writes to {alias!r} only.")
     if connections[alias].vendor != "postgresql":
         with transaction.atomic(using=alias, durable=True):
             for obj in inserts:
                 obj.save(using=alias, force_insert=True)
             for rows in deletes:
-                rows.using(alias).delete()
+                if isinstance(rows, Statement):
+                    with connections[alias].cursor() as cursor:
+                        cursor.execute(rows.sql, rows.params)
+                else:
+                    rows.using(alias).delete()
         return
     connection = connections[alias]
     if connection.atomic_blocks and not connection.atomic_blocks[-1]._from_testcase:
@@ -104,7 +113,9 @@ def _insert_sql(obj: Model, connection, returning: bool = False) -> tuple[str, t
     return sql, tuple(params)
 
 
-def _delete_sql(rows: QuerySet, alias: str) -> tuple[str, tuple]:
+def _delete_sql(rows: QuerySet | Statement, alias: str) -> tuple[str, tuple]:
+    if isinstance(rows, Statement):
+        return rows.sql, tuple(rows.params)
     query = rows.query.chain(DeleteQuery)
     sql, params = query.get_compiler(using=alias).as_sql()
     return sql, tuple(params)

@@ -110,7 +110,7 @@ def _login(*, email: str, password: str, otp: str | None, client: ClientInfo, pa
     # failure, unless the session is written.
     session = session_new(user_id=user.id, ip=client.ip, user_agent=client.user_agent)
     pair, refresh_row = _new_pair(session)
-    write_together(inserts=[session, refresh_row], deletes=[throttle.attempt_success_rows(attempt)])
+    write_together(inserts=[session, refresh_row], deletes=[throttle.attempt_success_delete(attempt)])
     return pair
 
 

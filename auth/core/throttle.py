@@ -13,7 +13,7 @@ from prometheus_client import Counter
 
 from auth.interface import TooManyAttempts
 from auth.models import LoginFailure
-from project.compiled import CompiledRead
+from project.compiled import CompiledDelete, CompiledRead, Statement
 from project.writes import insert_row
 
 from .crypto import keyed_hash
@@ -133,12 +133,26 @@ def attempt_succeeded(attempt: Attempt) -> None:
 
 
 def attempt_success_rows(attempt: Attempt) -> QuerySet[LoginFailure]:
-    """The rows `attempt_succeeded` deletes, for a caller that deletes them with its own writes
-    (a login: with its session, in one statement). The attempt's count (`others`) says whether
-    there is more to clear than the attempt itself, so no statement is spent finding out."""
+    """The rows `attempt_succeeded` deletes. The attempt's count (`others`) says whether there is
+    more to clear than the attempt itself, so no statement is spent finding out."""
     if attempt.others:
         return LoginFailure.objects.filter(account_key=account_key(attempt.email))
     return LoginFailure.objects.filter(id=attempt.id)
+
+
+# A login deletes its attempt's rows on every success: statements compiled once (project/compiled.py).
+_DELETE_ACCOUNTS = CompiledDelete(
+    LoginFailure, "account_key", lambda key: LoginFailure.objects.filter(account_key=key), "stand-in key"
+)
+_DELETE_ATTEMPT = CompiledDelete(LoginFailure, "id", lambda row_id: LoginFailure.objects.filter(id=row_id), -1)
+
+
+def attempt_success_delete(attempt: Attempt) -> Statement:
+    """The DELETE of `attempt_success_rows`, for a caller that runs it with its own writes (a
+    login: with its session, in one statement, `project.writes.write_together`)."""
+    if attempt.others:
+        return _DELETE_ACCOUNTS.statement(account_key(attempt.email))
+    return _DELETE_ATTEMPT.statement(attempt.id)
 
 
 def login_failure_record(*, email: str, ip: str) -> None:

@@ -63,3 +63,24 @@ def test_a_compiled_read_with_several_values_checks_how_often_the_query_uses_eac
     )
     with pytest.raises(ValueError, match="account_key: the query must use its value exactly 2 times"):
         wrong.first("a" * 64, timezone.now())
+
+
+@pytest.mark.parametrize("others", [0, 2])
+def test_the_compiled_delete_of_a_successful_attempt_deletes_the_rows_the_orm_would(others):
+    from django.db import connection
+
+    email, other = "ada@example.com", "bob@example.com"
+    for _ in range(others):
+        throttle.login_failure_record(email=email, ip="203.0.113.5")
+    throttle.login_failure_record(email=other, ip="203.0.113.5")
+    attempt = throttle.attempt_begin(email=email, ip="203.0.113.5")
+    assert attempt.others == others
+    expected = set(LoginFailure.objects.values_list("id", flat=True)) - set(
+        throttle.attempt_success_rows(attempt).values_list("id", flat=True)
+    )
+    statement = throttle.attempt_success_delete(attempt)
+    assert statement.alias == "default"
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, statement.params)
+    assert set(LoginFailure.objects.values_list("id", flat=True)) == expected
+    assert len(expected) == 1  # the other account's failure
