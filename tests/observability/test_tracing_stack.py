@@ -148,7 +148,8 @@ def stack(request, broker, receiver, tmp_path):
                 log_dir=tmp_path,
             )
             started.append(worker)
-            web.wait_until(lambda: port_open(port), timeout=30, what="listening")
+            # 90 s: start-up on a loaded 2-core CI machine
+            web.wait_until(lambda: port_open(port), timeout=90, what="listening")
             worker.wait_until(
                 lambda: (
                     all(broker.consumer_count(queue_name(c)) >= 1 for c in ("auth", "notifications"))

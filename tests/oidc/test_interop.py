@@ -131,7 +131,8 @@ def relying_party(gatehouse, tmp_path, transactional_db):
         "rp", manage("runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"), env=env, log_dir=tmp_path
     )
     try:
-        process.wait_until(lambda: port_open(port), timeout=30, what="listening")
+        # 90 s: start-up on a loaded 2-core CI machine
+        process.wait_until(lambda: port_open(port), timeout=90, what="listening")
         yield base
     finally:
         process.stop()

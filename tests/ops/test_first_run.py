@@ -44,7 +44,8 @@ def test_a_first_run_console_reads_cleanly(tmp_path):
     port = free_port()
     server = Process("runserver", manage("runserver", f"127.0.0.1:{port}", "--noreload"), env=env, log_dir=tmp_path)
     try:
-        server.wait_until(lambda: port_open(port), timeout=30, what="listening")
+        # 90 s: start-up on a loaded 2-core CI machine
+        server.wait_until(lambda: port_open(port), timeout=90, what="listening")
         body = json.dumps({"email": "first@example.com", "password": "a-Long-unguessable-passphrase-42"}).encode()
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/api/v1/auth/register", body, headers={"Content-Type": "application/json"}

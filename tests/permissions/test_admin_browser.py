@@ -35,7 +35,8 @@ def server(transactional_db, tmp_path):
     args = manage("runserver", f"127.0.0.1:{port}", "--noreload", "--insecure", "--skip-checks")
     process = Process("web", args, env=subprocess_env(), log_dir=tmp_path)
     try:
-        process.wait_until(lambda: port_open(port), timeout=30, what="listening")
+        # 90 s: start-up on a loaded 2-core CI machine
+        process.wait_until(lambda: port_open(port), timeout=90, what="listening")
         base = f"http://127.0.0.1:{port}"
         urllib.request.urlopen(f"{base}/admin/login/", timeout=10).close()
         yield base
