@@ -29,6 +29,11 @@ class Statement(NamedTuple):
     sql: str
     params: list
 
+    def run(self) -> None:
+        """Run it on its own (in the caller's transaction, if any)."""
+        with connections[self.alias].cursor() as cursor:
+            cursor.execute(self.sql, self.params)
+
 
 class _Compiled:
     def __init__(

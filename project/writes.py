@@ -38,8 +38,7 @@ def write_together(*, inserts: list[Model], deletes: list[QuerySet | Statement])
                 obj.save(using=alias, force_insert=True)
             for rows in deletes:
                 if isinstance(rows, Statement):
-                    with connections[alias].cursor() as cursor:
-                        cursor.execute(rows.sql, rows.params)
+                    rows.run()
                 else:
                     rows.using(alias).delete()
         return

@@ -6,7 +6,7 @@ import math
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, Min, Q
 from django.db.models.sql import Query
 from django.utils import timezone
 from prometheus_client import Counter
@@ -129,15 +129,7 @@ def attempt_void(attempt: Attempt) -> None:
 
 def attempt_succeeded(attempt: Attempt) -> None:
     """The right answer: the account's failures are forgotten (only this attempt when there were none)."""
-    attempt_success_rows(attempt).delete()
-
-
-def attempt_success_rows(attempt: Attempt) -> QuerySet[LoginFailure]:
-    """The rows `attempt_succeeded` deletes. The attempt's count (`others`) says whether there is
-    more to clear than the attempt itself, so no statement is spent finding out."""
-    if attempt.others:
-        return LoginFailure.objects.filter(account_key=account_key(attempt.email))
-    return LoginFailure.objects.filter(id=attempt.id)
+    attempt_success_delete(attempt).run()
 
 
 # A login deletes its attempt's rows on every success: statements compiled once (project/compiled.py).
@@ -148,8 +140,10 @@ _DELETE_ATTEMPT = CompiledDelete(LoginFailure, "id", lambda row_id: LoginFailure
 
 
 def attempt_success_delete(attempt: Attempt) -> Statement:
-    """The DELETE of `attempt_success_rows`, for a caller that runs it with its own writes (a
-    login: with its session, in one statement, `project.writes.write_together`)."""
+    """The DELETE of a successful attempt's rows: the account's failures, or only the attempt's
+    own row when its count (`others`) found none, so no statement is spent finding out. Run by
+    `attempt_succeeded`, or by a caller with its own writes (a login: with its session, in one
+    statement, `project.writes.write_together`)."""
     if attempt.others:
         return _DELETE_ACCOUNTS.statement(account_key(attempt.email))
     return _DELETE_ATTEMPT.statement(attempt.id)
