@@ -177,12 +177,17 @@ def sessions_revoke(sessions, *, reason: str) -> list[uuid.UUID]:
             },
         )
 
-    # Told before the commit too: a check between this line and the commit already denies, which
-    # errs on the safe side. The copies are told after it (no lock held while they acknowledge).
+    # Told before the commit too: a check in this process, or one in another whose copy did not
+    # hold the session, already denies between this line and the commit, which errs on the safe
+    # side. The other processes' copies are told after it (no lock held while they acknowledge).
+    markers = {_key(sid): REVOKED for sid in ids}
     try:
-        cache.set_many({_key(sid): REVOKED for sid in ids}, _marker_ttl())
+        cache.set_many(markers, _marker_ttl())
     except Exception:
         log.warning("could not mark revoked sessions in the cache: trying again after the commit", exc_info=True)
+    copy = mirrors.shared_mirror()
+    if copy is not None:
+        copy.forget(markers)  # this process's copy only: no round trip, no wait
     transaction.on_commit(lambda: _mark_revoked_after_commit(ids))
     return ids
 

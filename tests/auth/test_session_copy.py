@@ -139,3 +139,15 @@ def test_a_revoke_that_cannot_reach_redis_returns_after_a_lease(api, ada):
     print(f"\nrevoke with Redis unreachable returned after {took:.2f}s (lease {mirrors.LEASE}s)")
     assert took >= mirrors.LEASE + mirrors.MARGIN
     assert sessions.session_is_alive(sid) is False  # from Redis now: the database's answer
+
+
+def test_a_revoke_denies_in_its_own_process_before_its_commit_though_the_copy_held_alive(api, ada):
+    tokens = tokens_of(api)
+    sid = uuid.UUID(sid_of(tokens["access_token"]))
+    assert sessions.session_is_alive(sid)  # the database answers, the marker is written
+    assert copied_here(sessions._key(sid), check=lambda: sessions.session_is_alive(sid))[0] == sessions.ALIVE
+    with transaction.atomic():
+        sessions.sessions_revoke(sessions.Session.objects.filter(id=sid), reason="test")
+        # Not committed yet, so no other copy has been told; this process's copy dropped it.
+        assert sessions.session_is_alive(sid) is False
+    assert sessions.session_is_alive(sid) is False
