@@ -56,6 +56,27 @@ def _route(request) -> str:
     return match.route or match.view_name or "unknown"
 
 
+# The methods Django's views answer; any other token a client sends is counted as "other", so a
+# caller cannot grow the metrics (and _SERIES) with made-up methods.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+# The labelled series, each looked up once: `labels()` costs about 6 µs a call (a lock, a dict
+# lookup on a tuple of strings), twice a request (docs/benchmarks.md, issue 24). Bounded: routes
+# are the URL patterns, methods the set above, statuses 100-599.
+_SERIES: dict[tuple[str, str, int], tuple] = {}
+
+
+def _series(method: str, route: str, status: int) -> tuple:
+    """The request-latency and request-count series of a request (prometheus_client children)."""
+    key = (method if method in _METHODS else "other", route, status)
+    found = _SERIES.get(key)
+    if found is None:
+        found = _SERIES[key] = (
+            HTTP_LATENCY.labels(key[0], route),
+            HTTP_REQUESTS.labels(key[0], route, str(status)),
+        )
+    return found
+
+
 def _user_id(request) -> str | None:
     # Who the access token (verified once at the edge) speaks for: the "who" of a 401/403 line.
     edge = getattr(request, "edge_principal", None)
@@ -88,9 +109,9 @@ class MetricsMiddleware:
         started = time.perf_counter()
         response = self.get_response(request)
         elapsed = time.perf_counter() - started
-        route = _route(request)
-        HTTP_LATENCY.labels(request.method, route).observe(elapsed)
-        HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        latency, requests = _series(request.method, _route(request), response.status_code)
+        latency.observe(elapsed)
+        requests.inc()
         # One line per request, inside the request-id scope (Django's own django.request lines
         # come after it has closed).
         access_log.info(

@@ -104,6 +104,22 @@ def test_metrics_are_in_prometheus_text_format(client):
     assert b'gatehouse_http_requests_total{method="GET",route="healthz",status="200"}' in response.content
 
 
+def test_each_request_is_counted_once_and_a_made_up_method_is_counted_as_other(client):
+    from gateway.middleware import HTTP_REQUESTS
+
+    def count(method: str, status: int) -> float:
+        return HTTP_REQUESTS.labels(method, "healthz", str(status))._value.get()
+
+    before_get, before_other = count("GET", 200), count("other", 405)
+    for _ in range(3):
+        assert client.get("/healthz").status_code == 200
+    for made_up in ("BREW", "PROPFIND", "X" * 40):
+        assert client.generic(made_up, "/healthz").status_code == 405
+    assert (count("GET", 200) - before_get, count("other", 405) - before_other) == (3, 3)
+    exported = client.get("/metrics").content
+    assert b'method="BREW"' not in exported and b'method="other",route="healthz",status="405"' in exported
+
+
 @override_settings(GATEHOUSE_METRICS_TOKEN="scrape-secret")
 def test_metrics_can_be_restricted_to_scrapers_with_the_token(client):
     assert client.get("/metrics").status_code == 401
