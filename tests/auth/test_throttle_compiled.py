@@ -67,7 +67,6 @@ def test_a_compiled_read_with_several_values_checks_how_often_the_query_uses_eac
 
 @pytest.mark.parametrize("others", [0, 2])
 def test_the_compiled_delete_of_a_successful_attempt_deletes_the_rows_the_orm_would(others):
-
     email, other = "ada@example.com", "bob@example.com"
     for _ in range(others):
         throttle.login_failure_record(email=email, ip="203.0.113.5")

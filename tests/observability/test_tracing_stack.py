@@ -27,7 +27,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 
 from project.events.topology import queue_name
 from tests.rpc.servers import start_grpcserve
-from tests.support.processes import Process, free_port, manage, port_open, subprocess_env
+from tests.support.processes import LISTEN_TIMEOUT, Process, free_port, manage, port_open, subprocess_env
 from tests.support.smtp import smtp_sink
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -148,8 +148,7 @@ def stack(request, broker, receiver, tmp_path):
                 log_dir=tmp_path,
             )
             started.append(worker)
-            # 90 s: start-up on a loaded 2-core CI machine
-            web.wait_until(lambda: port_open(port), timeout=90, what="listening")
+            web.wait_until(lambda: port_open(port), timeout=LISTEN_TIMEOUT, what="listening")
             worker.wait_until(
                 lambda: (
                     all(broker.consumer_count(queue_name(c)) >= 1 for c in ("auth", "notifications"))

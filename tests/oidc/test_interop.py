@@ -15,7 +15,7 @@ from tests.oidc.conftest import hosted_sign_in
 from tests.support.browser import chromium as headless_chromium
 from tests.support.factories import UserFactory
 from tests.support.live import live_gatehouse
-from tests.support.processes import Process, free_port, manage, port_open, subprocess_env
+from tests.support.processes import LISTEN_TIMEOUT, Process, free_port, manage, port_open, subprocess_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -131,8 +131,7 @@ def relying_party(gatehouse, tmp_path, transactional_db):
         "rp", manage("runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"), env=env, log_dir=tmp_path
     )
     try:
-        # 90 s: start-up on a loaded 2-core CI machine
-        process.wait_until(lambda: port_open(port), timeout=90, what="listening")
+        process.wait_until(lambda: port_open(port), timeout=LISTEN_TIMEOUT, what="listening")
         yield base
     finally:
         process.stop()

@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from tests.support.processes import ROOT, Process, free_port, manage, port_open
+from tests.support.processes import LISTEN_TIMEOUT, ROOT, Process, free_port, manage, port_open
 
 
 @pytest.mark.django_db
@@ -44,8 +44,7 @@ def test_a_first_run_console_reads_cleanly(tmp_path):
     port = free_port()
     server = Process("runserver", manage("runserver", f"127.0.0.1:{port}", "--noreload"), env=env, log_dir=tmp_path)
     try:
-        # 90 s: start-up on a loaded 2-core CI machine
-        server.wait_until(lambda: port_open(port), timeout=90, what="listening")
+        server.wait_until(lambda: port_open(port), timeout=LISTEN_TIMEOUT, what="listening")
         body = json.dumps({"email": "first@example.com", "password": "a-Long-unguessable-passphrase-42"}).encode()
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/api/v1/auth/register", body, headers={"Content-Type": "application/json"}

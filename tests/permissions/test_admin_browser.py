@@ -19,7 +19,7 @@ from permissions.models import Assignment
 from tests.conftest import STACK
 from tests.support.browser import chromium
 from tests.support.factories import UserFactory
-from tests.support.processes import Process, free_port, manage, port_open, subprocess_env
+from tests.support.processes import LISTEN_TIMEOUT, Process, free_port, manage, port_open, subprocess_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,8 +35,7 @@ def server(transactional_db, tmp_path):
     args = manage("runserver", f"127.0.0.1:{port}", "--noreload", "--insecure", "--skip-checks")
     process = Process("web", args, env=subprocess_env(), log_dir=tmp_path)
     try:
-        # 90 s: start-up on a loaded 2-core CI machine
-        process.wait_until(lambda: port_open(port), timeout=90, what="listening")
+        process.wait_until(lambda: port_open(port), timeout=LISTEN_TIMEOUT, what="listening")
         base = f"http://127.0.0.1:{port}"
         urllib.request.urlopen(f"{base}/admin/login/", timeout=10).close()
         yield base

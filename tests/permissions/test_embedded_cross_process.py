@@ -13,7 +13,7 @@ import pytest
 from permissions.interface import permission_service
 from tests.support.factories import UserFactory
 from tests.support.http import call
-from tests.support.processes import Process, free_port, manage, port_open, subprocess_env
+from tests.support.processes import LISTEN_TIMEOUT, Process, free_port, manage, port_open, subprocess_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,8 +27,7 @@ def server(transactional_db, tmp_path):
     args = manage("runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks")
     process = Process("web", args, env=subprocess_env(), log_dir=tmp_path)
     try:
-        # 90 s: start-up on a loaded 2-core CI machine
-        process.wait_until(lambda: port_open(port), timeout=90, what="listening")
+        process.wait_until(lambda: port_open(port), timeout=LISTEN_TIMEOUT, what="listening")
         yield f"http://127.0.0.1:{port}"
     finally:
         process.stop()

@@ -16,6 +16,8 @@ from pathlib import Path
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
+# How long a server a test starts may take to listen: start-up on a loaded 2-core CI machine.
+LISTEN_TIMEOUT = 90.0
 
 
 def free_port() -> int:
