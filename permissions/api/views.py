@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -15,6 +16,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gateway.direct import NOT_JSON, answered_first, json_of, json_response, plain_request
 from gateway.fields import StringField
 from gateway.orgs import require_scope_mfa
 from gateway.parsers import json_body
@@ -380,6 +382,12 @@ def _subject(request, user_id: uuid.UUID | None) -> uuid.UUID:
     return user_id
 
 
+def _unknown(asked: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """The (index, code) pairs whose code nobody declared."""
+    known = {permission.code for permission in permission_service.list_permissions()}
+    return [(i, code) for i, code in asked if code not in known]
+
+
 def _refuse_unknown_permissions(codes: list[str], denied: list[bool] | None = None) -> None:
     """A check of a permission nobody declared is a mistake (a typo, a removed code), not a
     `false`: 400 `unknown_permission`, as explain's reason says. Only denied answers can be
@@ -387,8 +395,7 @@ def _refuse_unknown_permissions(codes: list[str], denied: list[bool] | None = No
     asked = [(i, code) for i, code in enumerate(codes) if denied is None or not denied[i]]
     if not asked:
         return
-    known = {permission.code for permission in permission_service.list_permissions()}
-    unknown = [(i, code) for i, code in asked if code not in known]
+    unknown = _unknown(asked)
     if not unknown:
         return
     message = f"Unknown permission: {', '.join(sorted({code for _, code in unknown}))}."
@@ -399,8 +406,30 @@ def _refuse_unknown_permissions(codes: list[str], denied: list[bool] | None = No
     )
 
 
+def direct_check(request) -> HttpResponse | None:
+    """The answer to one check of one's own permission, plainly asked, without DRF's dispatch
+    (gateway.direct; issue 24). None for the rest, which CheckApi answers: a batch, another
+    user's permissions, any body the plain reading does not vouch for, and a denial of a code
+    nobody declared (400 `unknown_permission`)."""
+    principal = plain_request(request, "POST")
+    if principal is None:
+        return None
+    body = json_of(request)
+    values = plain_check_input(body) if body is not NOT_JSON else None
+    if values is None or "permission" not in values or values["user_id"] not in (None, principal.user_id):
+        return None
+    permission = values["permission"]
+    if permission_service.check(user_id=principal.user_id, permission=permission, scope=values["scope"]):
+        return json_response({"allowed": True})
+    return None if _unknown([(0, permission)]) else json_response({"allowed": False})
+
+
 class CheckApi(APIView):
     permission_classes = [IsAuthenticated]
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        return answered_first(super().as_view(**initkwargs), direct_check)
 
     @extend_schema(
         operation_id="check",

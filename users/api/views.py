@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -11,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from auth.interface import auth_service
+from gateway.direct import answered_first, json_response, plain_request
 from gateway.fields import StringField
 from gateway.permissions import RequiresPermission, user_escalation_check
 from project.pagination import PageInput, paged
@@ -66,8 +68,20 @@ class RegisterApi(APIView):
         return Response(user_body(user, mfa_enabled=False), status=status.HTTP_201_CREATED)
 
 
+def direct_me(request) -> HttpResponse | None:
+    """GET /users/me without DRF's dispatch, for a plain request (gateway.direct; issue 24)."""
+    principal = plain_request(request, "GET")
+    if principal is None:
+        return None
+    return json_response(user_body(user_service.get_user(user_id=principal.user_id)))
+
+
 class MeApi(APIView):
     permission_classes = [IsAuthenticated]
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        return answered_first(super().as_view(**initkwargs), direct_me)
 
     class InputSerializer(serializers.Serializer):
         # The only field a user changes on their own profile here; email changes need
