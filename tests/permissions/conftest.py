@@ -6,7 +6,10 @@ import pytest
 
 from permissions.core import cache as rbac_cache
 from permissions.core import services
-from tests.support.factories import PermissionFactory
+from permissions.interface import permission_service
+from tests.support.factories import PermissionFactory, UserFactory
+from tests.support.http import client_for
+from tests.support.rbac import grant_role
 
 CODES = ["docs.page.read", "docs.page.write", "docs.page.delete", "billing.invoice.read", "billing.invoice.pay"]
 
@@ -72,3 +75,13 @@ def _wait_for_the_mirror_to_rejoin(timeout: float = 10.0) -> None:
             return
         time.sleep(0.02)
     raise AssertionError(f"the token mirror did not rejoin within {timeout}s of the test's Redis flush")
+
+
+@pytest.fixture
+def acme_viewer(db):
+    """A user who may view users in org:acme and below, and nothing else: their signed-in client
+    and id (the check endpoint's tests)."""
+    user = UserFactory(email="ada@example.com")
+    permission_service.create_role(actor_id=None, name="viewer", permissions=["users.user.view"], parents=[])
+    grant_role(user.id, "viewer", scope="org:acme")
+    return client_for(user), user.id

@@ -14,37 +14,20 @@ from django.db import OperationalError
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from rest_framework.test import APIClient
 
 from permissions.api import views
-from permissions.interface import permission_service
 from project.kernel.delegation import provided
 from project.kernel.errors import ServiceUnavailable
 from tests.permissions.test_check_input import OTHER_USER, content_types, raw_bodies
-from tests.support.factories import UserFactory
-from tests.support.http import bearer, client_for
-from tests.support.rbac import grant_role
+from tests.support.http import exchange, presenting
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.permissions.urls")]
 
 CHECK = "/api/v1/rbac/check"
-# Headers that differ between any two requests, whoever answers them.
-PER_REQUEST = {"X-Request-ID", "RateLimit", "RateLimit-Policy", "RateLimit-Remaining", "RateLimit-Reset"}
-
-
-@pytest.fixture
-def ada():
-    """A user who may view users in org:acme and below, and nothing else."""
-    user = UserFactory(email="ada@example.com")
-    permission_service.create_role(actor_id=None, name="viewer", permissions=["users.user.view"], parents=[])
-    grant_role(user.id, "viewer", scope="org:acme")
-    return client_for(user), user.id
 
 
 def _answer(client, path: str, body: bytes, content_type: str, **headers) -> tuple[int, bytes, dict]:
-    response = client.generic("POST", path, body, content_type=content_type, **headers)
-    kept = {name: value for name, value in response.headers.items() if name not in PER_REQUEST}
-    return response.status_code, response.content, kept
+    return exchange(client, "POST", path, body, content_type, **headers)
 
 
 def _through_drf(client, *args, **headers):
@@ -96,14 +79,9 @@ def _encode(body, user_id: uuid.UUID) -> bytes:
     query=queries,
     token=tokens,
 )
-def test_every_request_is_answered_as_drf_answers_it(ada, body, content_type, accept, query, token):
-    client, user_id = ada
-    if token != "own":
-        client = APIClient()
-        if token == "bad":
-            client.credentials(**bearer("not.a.token"))
-        elif token == "Basic":
-            client.credentials(HTTP_AUTHORIZATION="Basic YTpi")
+def test_every_request_is_answered_as_drf_answers_it(acme_viewer, body, content_type, accept, query, token):
+    signed_in, user_id = acme_viewer
+    client = presenting(token, signed_in)
     headers = {} if accept is None else {"HTTP_ACCEPT": accept}
     args = (CHECK + query, _encode(body, user_id), content_type)
     assert _answer(client, *args, **headers) == _through_drf(client, *args, **headers)
@@ -118,8 +96,8 @@ def test_every_request_is_answered_as_drf_answers_it(ada, body, content_type, ac
         ({"permission": "users.user.manage"}, False),
     ],
 )
-def test_a_plain_check_of_ones_own_permission_is_answered_without_drf(ada, body, allowed):
-    client, user_id = ada
+def test_a_plain_check_of_ones_own_permission_is_answered_without_drf(acme_viewer, body, allowed):
+    client, user_id = acme_viewer
     args = (CHECK, _encode(body, user_id), "application/json")
     (status, content, headers), by = _answered_by(client, *args)
     assert by == "direct"
@@ -136,8 +114,8 @@ def test_a_plain_check_of_ones_own_permission_is_answered_without_drf(ada, body,
         ({"permission": "users.user.view", "scope": ""}, 200),  # not plainly valid: the serializer reads it
     ],
 )
-def test_the_rest_is_left_to_drf(ada, body, status):
-    client, user_id = ada
+def test_the_rest_is_left_to_drf(acme_viewer, body, status):
+    client, user_id = acme_viewer
     answer, by = _answered_by(client, CHECK, _encode(body, user_id), "application/json")
     assert (by, answer[0]) == ("drf", status)
 
@@ -147,8 +125,8 @@ def test_the_rest_is_left_to_drf(ada, body, status):
     [ServiceUnavailable("The permission service is unavailable."), OperationalError("the database is down")],
     ids=["service unavailable", "database down"],
 )
-def test_a_failing_service_is_answered_as_drf_answers_it(ada, failure):
-    client, _ = ada
+def test_a_failing_service_is_answered_as_drf_answers_it(acme_viewer, failure):
+    client, _ = acme_viewer
     args = (CHECK, json.dumps({"permission": "users.user.view"}).encode(), "application/json")
     with mock.patch.object(provided("permissions"), "check", side_effect=failure):
         direct = _answer(client, *args)

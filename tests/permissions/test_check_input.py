@@ -15,10 +15,7 @@ from hypothesis import strategies as st
 
 from permissions.api import views
 from permissions.api.views import CheckInput, plain_check_input
-from permissions.interface import MAX_PAGE_SIZE, permission_service
-from tests.support.factories import UserFactory
-from tests.support.http import client_for
-from tests.support.rbac import grant_role
+from permissions.interface import MAX_PAGE_SIZE
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.permissions.urls")]
 
@@ -150,15 +147,6 @@ content_types = st.sampled_from(
 )
 
 
-@pytest.fixture
-def ada():
-    """A user who may view users in org:acme and below, and nothing else."""
-    user = UserFactory(email="ada@example.com")
-    permission_service.create_role(actor_id=None, name="viewer", permissions=["users.user.view"], parents=[])
-    grant_role(user.id, "viewer", scope="org:acme")
-    return client_for(user), user.id
-
-
 def _answer(client, body: bytes, content_type: str) -> tuple[int, object]:
     response = client.generic("POST", CHECK, body, content_type=content_type)  # the bytes as they are
     return response.status_code, response.json()
@@ -175,15 +163,15 @@ def _through_the_serializer(client, body: bytes, content_type: str) -> tuple[int
 
 @hypothesis_settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=raw_bodies, content_type=content_types)
-def test_every_body_is_answered_as_the_serializer_path_answers_it(ada, body, content_type):
-    client, _ = ada
+def test_every_body_is_answered_as_the_serializer_path_answers_it(acme_viewer, body, content_type):
+    client, _ = acme_viewer
     assert _answer(client, body, content_type) == _through_the_serializer(client, body, content_type)
 
 
-def test_a_body_over_the_limit_is_413_on_both_paths(ada, settings):
+def test_a_body_over_the_limit_is_413_on_both_paths(acme_viewer, settings):
     """The edge refuses a declared length over GATEHOUSE_MAX_BODY_BYTES; Django's own limit, checked
     when the view reads the body, answers the same envelope whichever path reads it."""
-    client, _ = ada
+    client, _ = acme_viewer
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 64
     body = json.dumps({"permission": "users.user.view", "scope": "org:acme/" + "p" * 100}).encode()
     answer = _answer(client, body, "application/json")

@@ -71,3 +71,31 @@ def tokens_from(base_url: str, email: str, password: str = PASSWORD) -> dict:
     status, body = call("POST", base_url + TOKEN, {"email": email, "password": password})
     assert status == 200, body
     return body
+
+
+# Response headers that differ between any two requests, whoever answers them.
+PER_REQUEST_HEADERS = frozenset(
+    {"X-Request-ID", "RateLimit", "RateLimit-Policy", "RateLimit-Remaining", "RateLimit-Reset"}
+)
+
+
+def exchange(client, method: str, path: str, body: bytes = b"", content_type: str | None = None, **headers):
+    """A request as its bytes are, and its whole answer: status, body bytes, and the headers but the
+    per-request ones (to compare two answers to the same request)."""
+    extra = {} if content_type is None else {"content_type": content_type}
+    response = client.generic(method, path, body, **extra, **headers)
+    kept = {name: value for name, value in response.headers.items() if name not in PER_REQUEST_HEADERS}
+    return response.status_code, response.content, kept
+
+
+def presenting(token: str, signed_in: APIClient) -> APIClient:
+    """A client presenting `token`: "own" (the signed-in client), "none", "bad" (a bearer token that
+    does not verify) or "Basic" (another scheme)."""
+    if token == "own":
+        return signed_in
+    client = APIClient()
+    if token == "bad":
+        client.credentials(**bearer("not.a.token"))
+    elif token == "Basic":
+        client.credentials(HTTP_AUTHORIZATION="Basic YTpi")
+    return client

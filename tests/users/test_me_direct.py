@@ -11,20 +11,17 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from rest_framework.test import APIClient
 
 from project.kernel.delegation import provided
 from project.kernel.errors import NotFound, ServiceUnavailable
 from tests.support.factories import UserFactory
-from tests.support.http import bearer, client_for
+from tests.support.http import client_for, exchange, presenting
 from users.api import views
 from users.interface import user_service
 
 pytestmark = pytest.mark.django_db
 
 ME = "/api/v1/users/me"
-# Headers that differ between any two requests, whoever answers them.
-PER_REQUEST = {"X-Request-ID", "RateLimit", "RateLimit-Policy", "RateLimit-Remaining", "RateLimit-Reset"}
 
 
 @pytest.fixture
@@ -34,9 +31,7 @@ def ada():
 
 
 def _answer(client, method: str, path: str, **headers) -> tuple[int, bytes, dict]:
-    response = client.generic(method, path, **headers)
-    kept = {name: value for name, value in response.headers.items() if name not in PER_REQUEST}
-    return response.status_code, response.content, kept
+    return exchange(client, method, path, **headers)
 
 
 def _through_drf(client, *args, **headers):
@@ -54,11 +49,7 @@ def _through_drf(client, *args, **headers):
     content_type=st.sampled_from([None, "application/json", "text/plain"]),
 )
 def test_every_request_is_answered_as_drf_answers_it(ada, method, accept, query, token, content_type):
-    client, _ = ada
-    if token != "own":
-        client = APIClient()
-        if token == "bad":
-            client.credentials(**bearer("not.a.token"))
+    client = presenting(token, ada[0])
     headers = ({} if accept is None else {"HTTP_ACCEPT": accept}) | (
         {} if content_type is None else {"CONTENT_TYPE": content_type}
     )
