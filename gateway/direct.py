@@ -16,18 +16,16 @@ The DRF view stays the URL's view for everything else that reads it: the OpenAPI
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from rest_framework.renderers import JSONRenderer
-from rest_framework.utils.json import strict_constant
 
 from gateway.authentication import AuthenticatedUser
 from gateway.errors import exception_handler
-from gateway.parsers import JsonNegotiation, JSONParser
+from gateway.parsers import JsonNegotiation, JSONParser, loads
 
 # What `direct` gets when the body is not plainly JSON (None is JSON's null).
 NOT_JSON = object()
@@ -83,8 +81,7 @@ def json_of(request: HttpRequest):
     """The body parsed as DRF's JSON parser parses it (the default charset, strict constants), or
     NOT_JSON for whatever it would not parse cleanly (DRF's view then gives its error)."""
     try:
-        text = request.body.decode(settings.DEFAULT_CHARSET)
-        return json.loads(text, parse_constant=strict_constant if JSONParser.strict else None)
+        return loads(request.body, settings.DEFAULT_CHARSET)
     except (ValueError, RecursionError, RequestDataTooBig):
         return NOT_JSON
 
@@ -96,6 +93,6 @@ def json_response(data) -> HttpResponse:
 
 def _as_drf_renders(response) -> None:
     """Let Django render a DRF Response made outside a view, with the one renderer the API has."""
-    response.accepted_renderer = JSONRenderer()
+    response.accepted_renderer = _RENDERER
     response.accepted_media_type = JSONRenderer.media_type
     response.renderer_context = {}

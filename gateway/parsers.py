@@ -33,11 +33,16 @@ def json_body(request):
     all. The size limit holds the same: `request.body` raises RequestDataTooBig (413)."""
     if request.content_type.partition(";")[0].strip() == JSONParser.media_type:
         try:
-            text = request.body.decode(request.parser_context["encoding"])
-            return json.loads(text, parse_constant=strict_constant if JSONParser.strict else None)
+            return loads(request.body, request.parser_context["encoding"])
         except (ValueError, RecursionError, RawPostDataException):
             pass
     return request.data
+
+
+def loads(body: bytes, encoding: str):
+    """JSON bytes parsed as JSONParser parses them (decoded with `encoding`, `STRICT_JSON`'s
+    constants); raises ValueError or RecursionError for what it would refuse."""
+    return json.loads(body.decode(encoding), parse_constant=strict_constant if JSONParser.strict else None)
 
 
 class JsonNegotiation(negotiation.DefaultContentNegotiation):
