@@ -10,7 +10,7 @@ import time
 
 from argon2 import PasswordHasher
 
-from benchmarks import web
+from benchmarks import stack, web
 from benchmarks.harness import (
     Comparison,
     ScenarioResult,
@@ -42,16 +42,29 @@ def run(ctx) -> ScenarioResult:
     n = 3 if ctx.smoke else 15
     seconds = 1 if ctx.smoke else 6
     port, server = web.gatehouse_server(ctx)
-    with server:
+    # The login's floors over HTTP (benchmarks/peer/urls.py): a bare Django view that only verifies
+    # the password, and the same with a login's round trips to Redis and PostgreSQL as `SELECT 1`s.
+    floor_port = stack.free_port()
+    floor_env = stack.peer_env() | {
+        "BENCH_PEER_DATABASE_URL": stack.database_url(ctx.db),  # SELECT 1 needs no table
+        "BENCH_REDIS_URL": stack.REDIS_URL,
+        "BENCH_ARGON2": f"{h.time_cost},{h.memory_cost},{h.parallelism}",
+        "BENCH_PASSWORD": web.PASSWORD,
+    }
+    floor_server = stack.gunicorn("login-floor-web", "benchmarks.peer.wsgi", env=floor_env, port=floor_port)
+    with server, floor_server:
         web.login(port, email)  # warm: imports, connections
 
-        def login_p50() -> float:
+        def p50(at: int, path: str) -> float:
             times = []
             for _ in range(n):
-                status, body, elapsed = web.post(port, "/api/v1/auth/token", {"email": email, "password": web.PASSWORD})
+                status, body, elapsed = web.post(at, path, {"email": email, "password": web.PASSWORD})
                 assert status == 200, body
                 times.append(elapsed)
             return statistics.median(times)
+
+        for path in ("/bare/login", "/skeleton/login"):
+            p50(floor_port, path)  # warm both workers' imports and connections
 
         def verify_p50() -> float:
             times = []
@@ -67,6 +80,7 @@ def run(ctx) -> ScenarioResult:
         from auth.interface import ClientInfo, auth_service
 
         client = ClientInfo(ip="127.0.0.1", user_agent="bench")
+        auth_service.login(email=email, password=web.PASSWORD, client=client)  # this process reads the signing key once
         with CaptureQueriesContext(connection) as captured:
             auth_service.login(email=email, password=web.PASSWORD, client=client)
         queries = len(captured)
@@ -82,12 +96,17 @@ def run(ctx) -> ScenarioResult:
         body = {"email": email, "password": web.PASSWORD}
         measures = {
             "pg": pg_round_trip,
-            "login_p50": login_p50,
+            "login_p50": lambda: p50(port, "/api/v1/auth/token"),
+            "bare_p50": lambda: p50(floor_port, "/bare/login"),
+            "skeleton_p50": lambda: p50(floor_port, "/skeleton/login"),
             "verify_p50": verify_p50,
             "logins_per_s": lambda: web.wrk(
                 f"http://127.0.0.1:{port}/api/v1/auth/token", seconds=seconds, connections=CONCURRENCY, body=body
             ),
             "verifies_per_s": lambda: verifies_per_second(hasher, digest, seconds, CONCURRENCY),
+            "skeletons_per_s": lambda: web.wrk(
+                f"http://127.0.0.1:{floor_port}/skeleton/login", seconds=seconds, connections=CONCURRENCY, body=body
+            ),
         }
         f = interleave(ctx.rounds(5), measures)
     if not ctx.smoke:
@@ -121,6 +140,42 @@ def run(ctx) -> ScenarioResult:
             0,
             [a / (b + queries * c) for a, b, c in zip(f["login_p50"], f["verify_p50"], f["pg"], strict=True)],
             f"{queries} queries a login (in-process count); SELECT 1 {fmt_seconds(median(f['pg']))}",
+        ),
+        Comparison(
+            "3",
+            "(floor) a bare Django view that only verifies the password, p50 over a raw verify",
+            "—",
+            ">=",
+            0,
+            ratios(f["bare_p50"], f["verify_p50"]),
+            f"bare login p50 {fmt_seconds(median(f['bare_p50']))}",
+        ),
+        Comparison(
+            "3",
+            "(floor) that view with a login's round trips (1 Redis, 3 + 2 SELECT 1), p50 over a raw verify",
+            "—",
+            ">=",
+            0,
+            ratios(f["skeleton_p50"], f["verify_p50"]),
+            f"skeleton login p50 {fmt_seconds(median(f['skeleton_p50']))}",
+        ),
+        Comparison(
+            "3",
+            "(diagnostic) login p50 over that skeleton's p50",
+            "—",
+            ">=",
+            0,
+            ratios(f["login_p50"], f["skeleton_p50"]),
+            "what Gatehouse's own work adds to the round trips and the verify",
+        ),
+        Comparison(
+            "3",
+            f"(floor) the skeleton's logins/s over raw verifies/s, concurrency {CONCURRENCY}",
+            "—",
+            ">=",
+            0,
+            ratios(f["skeletons_per_s"], f["verifies_per_s"]),
+            f"{median(f['skeletons_per_s']):.1f} skeleton logins/s",
         ),
     ]
     result.notes.append(

@@ -1,7 +1,10 @@
-"""The peers' HTTP endpoints (scenario 2)."""
+"""The peers' HTTP endpoints (scenario 2), and the floors of a login (scenario 3)."""
 
+import functools
 import json
+import os
 
+from django.db import connection
 from django.http import JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
@@ -15,6 +18,62 @@ def bare_check(request):
     """The ceiling: Django's request cycle, a JSON body parsed, a JSON answer, nothing else."""
     body = json.loads(request.body or b"{}")
     return JsonResponse({"allowed": bool(body.get("permission"))})
+
+
+@functools.cache
+def _argon2():
+    """Gatehouse's Argon2id parameters (scenario 3 passes them as BENCH_ARGON2 = "t,m,p"), and a
+    hash of the bench password made with them."""
+    from argon2 import PasswordHasher
+
+    time_cost, memory_cost, parallelism = (int(v) for v in os.environ["BENCH_ARGON2"].split(","))
+    hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
+    return hasher, hasher.hash(os.environ["BENCH_PASSWORD"])
+
+
+@functools.cache
+def _redis():
+    import redis
+
+    return redis.Redis.from_url(os.environ["BENCH_REDIS_URL"])
+
+
+def _verified(request) -> bool:
+    hasher, digest = _argon2()
+    try:
+        return hasher.verify(digest, json.loads(request.body)["password"])
+    except Exception:  # a wrong password is a 401 here, like any other failure
+        return False
+
+
+def _round_trips(n: int) -> None:
+    with connection.cursor() as cursor:
+        for _ in range(n):
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+
+
+@csrf_exempt
+def bare_login(request):
+    """A login's floor over HTTP: Django's request cycle, the JSON body, one Argon2id verify with
+    Gatehouse's parameters, a JSON answer. Nothing else: no statement, no token."""
+    if not _verified(request):
+        return JsonResponse({"error": "invalid_credentials"}, status=401)
+    return JsonResponse({"access_token": "-"})
+
+
+@csrf_exempt
+def skeleton_login(request):
+    """`bare_login` with a Gatehouse login's round trips and nothing behind them, in the same order:
+    one to Redis (the token route's per-IP bucket) and three to PostgreSQL before the verify (the
+    attempt's INSERT, the failure count, the user's row), two after it (whether TOTP is on, the
+    session's write), each a `SELECT 1`."""
+    _redis().get("bench:rtt")
+    _round_trips(3)
+    if not _verified(request):
+        return JsonResponse({"error": "invalid_credentials"}, status=401)
+    _round_trips(2)
+    return JsonResponse({"access_token": "-"})
 
 
 def hello(request):
@@ -49,6 +108,8 @@ class DrfMe(APIView):
 urlpatterns = [
     path("bare/check", bare_check),
     path("hello", hello),
+    path("bare/login", bare_login),
+    path("skeleton/login", skeleton_login),
     path("drf/check", DrfCheck.as_view()),
     path("drf/me", DrfMe.as_view()),
 ]

@@ -1,0 +1,65 @@
+"""The login's floors of scenario 3 (benchmarks/peer/urls.py) do what their rows say: a bare view
+that verifies the password with Gatehouse's Argon2id parameters, and the same with a login's
+round trips. A floor that skipped the hash or a round trip would flatter every login row."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import connection
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+
+from benchmarks.peer import urls as floors
+from users.hashers import GatehouseArgon2Hasher
+
+PASSWORD = "correct horse battery staple 42"
+
+
+@pytest.fixture
+def gatehouse_argon2(monkeypatch):
+    h = GatehouseArgon2Hasher
+    monkeypatch.setenv("BENCH_ARGON2", f"{h.time_cost},{h.memory_cost},{h.parallelism}")
+    monkeypatch.setenv("BENCH_PASSWORD", PASSWORD)
+    floors._argon2.cache_clear()
+    yield
+    floors._argon2.cache_clear()
+
+
+def login_request(password: str):
+    body = json.dumps({"email": "floor@example.com", "password": password})
+    return RequestFactory().post("/bare/login", body, content_type="application/json")
+
+
+def test_the_bare_floor_hashes_with_gatehouses_parameters(gatehouse_argon2):
+    _, digest = floors._argon2()
+    h = GatehouseArgon2Hasher
+    assert digest.startswith(f"$argon2id$v=19$m={h.memory_cost},t={h.time_cost},p={h.parallelism}$")
+
+
+@pytest.mark.parametrize(("password", "status"), [(PASSWORD, 200), (PASSWORD + "!", 401), ("", 401)])
+def test_the_bare_floor_verifies_the_password(gatehouse_argon2, password, status):
+    assert floors.bare_login(login_request(password)).status_code == status
+
+
+class CountingRedis:
+    def __init__(self):
+        self.calls = 0
+
+    def get(self, key):
+        self.calls += 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("password", "status", "statements"), [(PASSWORD, 200, 5), ("wrong", 401, 3)])
+def test_the_skeleton_makes_a_logins_round_trips_around_the_verify(
+    gatehouse_argon2, monkeypatch, password, status, statements
+):
+    redis = CountingRedis()
+    monkeypatch.setattr(floors, "_redis", lambda: redis)
+    with CaptureQueriesContext(connection) as captured:
+        response = floors.skeleton_login(login_request(password))
+    assert response.status_code == status
+    assert redis.calls == 1
+    assert [q["sql"] for q in captured] == ["SELECT 1"] * statements
