@@ -63,7 +63,7 @@ def run(ctx) -> ScenarioResult:
                 times.append(elapsed)
             return statistics.median(times)
 
-        for path in ("/bare/login", "/skeleton/login"):
+        for path in ("/bare/login", "/skeleton/login", "/essential/login"):
             p50(floor_port, path)  # warm both workers' imports and connections
 
         def verify_p50() -> float:
@@ -99,6 +99,7 @@ def run(ctx) -> ScenarioResult:
             "login_p50": lambda: p50(port, "/api/v1/auth/token"),
             "bare_p50": lambda: p50(floor_port, "/bare/login"),
             "skeleton_p50": lambda: p50(floor_port, "/skeleton/login"),
+            "essential_p50": lambda: p50(floor_port, "/essential/login"),
             "verify_p50": verify_p50,
             "logins_per_s": lambda: web.wrk(
                 f"http://127.0.0.1:{port}/api/v1/auth/token", seconds=seconds, connections=CONCURRENCY, body=body
@@ -106,6 +107,9 @@ def run(ctx) -> ScenarioResult:
             "verifies_per_s": lambda: verifies_per_second(hasher, digest, seconds, CONCURRENCY),
             "skeletons_per_s": lambda: web.wrk(
                 f"http://127.0.0.1:{floor_port}/skeleton/login", seconds=seconds, connections=CONCURRENCY, body=body
+            ),
+            "essentials_per_s": lambda: web.wrk(
+                f"http://127.0.0.1:{floor_port}/essential/login", seconds=seconds, connections=CONCURRENCY, body=body
             ),
         }
         f = interleave(ctx.rounds(5), measures)
@@ -161,6 +165,15 @@ def run(ctx) -> ScenarioResult:
         ),
         Comparison(
             "3",
+            "(floor) the skeleton with a login's essentials (2 durable writes, an RS256 signature), p50 over a raw verify",
+            "—",
+            ">=",
+            0,
+            ratios(f["essential_p50"], f["verify_p50"]),
+            f"essential login p50 {fmt_seconds(median(f['essential_p50']))}",
+        ),
+        Comparison(
+            "3",
             "(diagnostic) login p50 over that skeleton's p50",
             "—",
             ">=",
@@ -176,6 +189,15 @@ def run(ctx) -> ScenarioResult:
             0,
             ratios(f["skeletons_per_s"], f["verifies_per_s"]),
             f"{median(f['skeletons_per_s']):.1f} skeleton logins/s",
+        ),
+        Comparison(
+            "3",
+            f"(floor) the essentials' logins/s over raw verifies/s, concurrency {CONCURRENCY}",
+            "—",
+            ">=",
+            0,
+            ratios(f["essentials_per_s"], f["verifies_per_s"]),
+            f"{median(f['essentials_per_s']):.1f} essential logins/s",
         ),
     ]
     result.notes.append(

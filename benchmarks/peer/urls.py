@@ -76,6 +76,43 @@ def skeleton_login(request):
     return JsonResponse({"access_token": "-"})
 
 
+@functools.cache
+def _essentials():
+    """A table for the durable writes of `essential_login`, and an RSA key like Gatehouse's."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = "bigserial" if connection.vendor == "postgresql" else "integer"  # SQLite: the tests'
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE IF NOT EXISTS bench_login_floor (id {key} PRIMARY KEY, at timestamp)")
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _write() -> None:
+    with connection.cursor() as cursor:  # autocommit: one statement, one durable commit
+        cursor.execute("INSERT INTO bench_login_floor (at) VALUES (CURRENT_TIMESTAMP) RETURNING id")
+        cursor.fetchone()
+
+
+@csrf_exempt
+def essential_login(request):
+    """`skeleton_login` with what any login that keeps Gatehouse's guarantees must do in those round
+    trips: the attempt's and the session's writes commit durably (an INSERT each, in autocommit),
+    and the access token is signed (RS256: an RSA-2048 signature). The reads stay `SELECT 1`."""
+    key = _essentials()
+    _redis().get("bench:rtt")
+    _write()
+    _round_trips(2)
+    if not _verified(request):
+        return JsonResponse({"error": "invalid_credentials"}, status=401)
+    _round_trips(1)
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    signature = key.sign(request.body, padding.PKCS1v15(), hashes.SHA256())
+    _write()
+    return JsonResponse({"access_token": signature.hex()})
+
+
 def hello(request):
     return JsonResponse({"hello": "world"})
 
@@ -110,6 +147,7 @@ urlpatterns = [
     path("hello", hello),
     path("bare/login", bare_login),
     path("skeleton/login", skeleton_login),
+    path("essential/login", essential_login),
     path("drf/check", DrfCheck.as_view()),
     path("drf/me", DrfMe.as_view()),
 ]

@@ -63,3 +63,31 @@ def test_the_skeleton_makes_a_logins_round_trips_around_the_verify(
     assert response.status_code == status
     assert redis.calls == 1
     assert [q["sql"] for q in captured] == ["SELECT 1"] * statements
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("password", "status", "after"), [(PASSWORD, 200, ["SELECT 1", "INSERT"]), ("wrong", 401, [])])
+def test_the_essential_floor_writes_durably_and_signs_around_the_verify(
+    gatehouse_argon2, monkeypatch, password, status, after
+):
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    redis = CountingRedis()
+    monkeypatch.setattr(floors, "_redis", lambda: redis)
+    floors._essentials.cache_clear()
+    key = floors._essentials()
+    request = login_request(password)
+    with CaptureQueriesContext(connection) as captured:
+        response = floors.essential_login(request)
+    assert response.status_code == status
+    assert redis.calls == 1
+    assert [q["sql"].split(" ")[0] if q["sql"] != "SELECT 1" else q["sql"] for q in captured] == [
+        "INSERT",
+        "SELECT 1",
+        "SELECT 1",
+        *after,
+    ]
+    if status == 200:  # an RS256 signature of the request, which the key's public half verifies
+        signature = bytes.fromhex(json.loads(response.content)["access_token"])
+        key.public_key().verify(signature, request.body, padding.PKCS1v15(), hashes.SHA256())
