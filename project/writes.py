@@ -12,11 +12,17 @@ at the commit, after every CTE has run.
 
 Elsewhere (SQLite) the same writes run one by one in a durable transaction.
 
+`unless` makes the writes conditional on a read finding nothing (a login's session is written
+unless the account has a second factor to ask for): on PostgreSQL the read is the statement's
+first CTE, so the read and the writes are still one round trip, and see one snapshot.
+
 What this skips, so only for plain rows: model signals, and the primary key of a row whose key
 the database assigns (it is not read back; give such a row a key in Python or do not need it).
 """
 
 from __future__ import annotations
+
+import re
 
 from django.db import connections, router, transaction
 from django.db.models import Model, QuerySet
@@ -25,15 +31,20 @@ from django.db.models.sql import DeleteQuery, InsertQuery
 from project.compiled import Statement
 
 
-def write_together(*, inserts: list[Model], deletes: list[QuerySet | Statement]) -> None:
+def write_together(
+    *, inserts: list[Model], deletes: list[QuerySet | Statement], unless: Statement | None = None
+) -> bool:
     """Insert `inserts` (unsaved instances) and delete `deletes` (QuerySets, or the statements of
     `project.compiled.CompiledDelete`), all or nothing. The first insert's model picks the database;
-    every write must go to that one."""
+    every write must go to that one. With `unless` (a read, `CompiledRead.statement`), nothing is
+    written when it finds a row. Returns whether the writes were made."""
     alias = router.db_for_write(type(inserts[0])) or "default"
-    if any(isinstance(rows, Statement) and rows.alias != alias for rows in deletes):
+    if any(isinstance(rows, Statement) and rows.alias != alias for rows in [*deletes, unless] if rows is not None):
         raise ValueError(f"write_together writes to {alias!r} only.")
     if connections[alias].vendor != "postgresql":
         with transaction.atomic(using=alias, durable=True):
+            if unless is not None and _finds_a_row(unless):
+                return False
             for obj in inserts:
                 obj.save(using=alias, force_insert=True)
             for rows in deletes:
@@ -41,22 +52,63 @@ def write_together(*, inserts: list[Model], deletes: list[QuerySet | Statement])
                     rows.run()
                 else:
                     rows.using(alias).delete()
-        return
+        return True
     connection = connections[alias]
     if connection.atomic_blocks and not connection.atomic_blocks[-1]._from_testcase:
         # As a durable atomic block would: a caller's transaction would make these writes commit
         # (or roll back) with its own, not as the one transaction this function promises.
         raise RuntimeError("write_together commits on its own: it cannot run inside another atomic block.")
     parts = [_insert_sql(obj, connection) for obj in inserts] + [_delete_sql(rows, alias) for rows in deletes]
+    if unless is not None:
+        # Every write is made conditional on the read's CTE (`guard`) finding nothing; the statement
+        # itself answers whether they were made.
+        parts = (
+            [(unless.sql, tuple(unless.params))]
+            + [(_unless_guard_insert(sql), params) for sql, params in parts[: len(inserts)]]
+            + [(_unless_guard_delete(sql), params) for sql, params in parts[len(inserts) :]]
+            + [("SELECT NOT EXISTS (SELECT 1 FROM guard)", ())]
+        )
+    names = (["guard"] if unless is not None else []) + [f"w{i}" for i in range(len(parts))]
     sql = parts[-1][0]
     if len(parts) > 1:
-        sql = "WITH " + ", ".join(f"w{i} AS ({part_sql})" for i, (part_sql, _) in enumerate(parts[:-1])) + " " + sql
+        ctes = zip(names[: len(parts) - 1], parts[:-1], strict=True)
+        sql = "WITH " + ", ".join(f"{name} AS ({part_sql})" for name, (part_sql, _) in ctes) + " " + sql
     params = [param for _, part_params in parts for param in part_params]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-    for obj in inserts:  # as save() leaves them
-        obj._state.adding = False
-        obj._state.db = alias
+        written = cursor.fetchone()[0] if unless is not None else True
+    if written:
+        for obj in inserts:  # as save() leaves them
+            obj._state.adding = False
+            obj._state.db = alias
+    return written
+
+
+def _finds_a_row(read: Statement) -> bool:
+    with connections[read.alias].cursor() as cursor:
+        cursor.execute(read.sql, read.params)
+        return cursor.fetchone() is not None
+
+
+_GUARD = "NOT EXISTS (SELECT 1 FROM guard)"
+# What the insert compiler writes for one row of plain values: `… VALUES (%s, …, %s)`.
+_VALUES = re.compile(r" VALUES \((%s(?:, %s)*)\)$")
+
+
+def _unless_guard_insert(sql: str) -> str:
+    """`INSERT INTO t (…) VALUES (…)` as `INSERT INTO t (…) SELECT … WHERE NOT EXISTS (guard)`."""
+    match = _VALUES.search(sql)
+    if match is None:
+        raise ValueError(f"write_together(unless=…) inserts rows of plain values only, not: {sql}")
+    return f"{sql[: match.start()]} SELECT {match.group(1)} WHERE {_GUARD}"
+
+
+def _unless_guard_delete(sql: str) -> str:
+    """`DELETE FROM t WHERE c` as `DELETE FROM t WHERE (c) AND NOT EXISTS (guard)`."""
+    head, where, condition = sql.partition(" WHERE ")
+    if not where:
+        raise ValueError(f"write_together(unless=…) deletes rows chosen by a condition only, not: {sql}")
+    return f"{head} WHERE ({condition}) AND {_GUARD}"
 
 
 def insert_row(obj: Model) -> None:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from auth.interface import InvalidOtp, MfaStateError, TotpEnrollment
 from auth.models import MfaRecovery, RecoveryCode, TotpDevice
-from project.compiled import CompiledRead
+from project.compiled import CompiledRead, Statement
 from project.crypto import decrypt, encrypt
 
 from .crypto import keyed_hash
@@ -53,6 +53,12 @@ _CONFIRMED_DEVICE = CompiledRead(
 
 def mfa_enabled(*, user_id: uuid.UUID) -> bool:
     return _CONFIRMED_DEVICE.first(user_id) is not None
+
+
+def confirmed_device(*, user_id: uuid.UUID) -> Statement:
+    """The read of `mfa_enabled` as a statement, for a caller that runs it with its writes (a
+    login: `project.writes.write_together(unless=…)`)."""
+    return _CONFIRMED_DEVICE.statement(user_id)
 
 
 @transaction.atomic(durable=True)

@@ -104,13 +104,22 @@ def login(*, email: str, password: str, otp: str | None, client: ClientInfo, pas
 
 
 def _login(*, email: str, password: str, otp: str | None, client: ClientInfo, passkey: dict | None) -> TokenPair:
-    user, attempt = _authenticate(email=email, password=password, otp=otp, client=client, passkey=passkey)
+    user, attempt, second_factor_unread = _authenticate(
+        email=email, password=password, otp=otp, client=client, passkey=passkey, second_factor_with_writes=True
+    )
     # The session, its refresh token and the attempt's clean-up: one transaction, and on PostgreSQL
     # one statement (docs/benchmarks.md, issue 24, "Login's writes"). The attempt's row stays, a
     # failure, unless the session is written.
     session = session_new(user_id=user.id, ip=client.ip, user_agent=client.user_agent)
     pair, refresh_row = _new_pair(session)
-    write_together(inserts=[session, refresh_row], deletes=[throttle.attempt_success_delete(attempt)])
+    writes = {"inserts": [session, refresh_row], "deletes": [throttle.attempt_success_delete(attempt)]}
+    if second_factor_unread:
+        # Whether the account has a second factor is read by the writes' own statement: nothing is
+        # written if it has one. Then the factor decides, as in `_authenticate`.
+        if write_together(**writes, unless=mfa.confirmed_device(user_id=user.id)):
+            return pair
+        _second_factor(user, attempt, otp=otp, must_use_passkey=False)
+    write_together(**writes)
     return pair
 
 
@@ -155,16 +164,28 @@ def authenticate(*, email: str, password: str, otp: str | None, client: ClientIn
     page of OpenID Connect): lockout, password, second factor, active account. Returns the user.
     The attempt is counted before the password is checked (throttle.attempt_begin). The second
     factor is a code (`otp`) or a passkey's assertion (`passkey`, docs/auth.md "Passkeys")."""
-    user, attempt = _authenticate(email=email, password=password, otp=otp, client=client, passkey=passkey)
+    user, attempt, _ = _authenticate(email=email, password=password, otp=otp, client=client, passkey=passkey)
     throttle.attempt_succeeded(attempt)
     return user
 
 
 def _authenticate(
-    *, email: str, password: str, otp: str | None, client: ClientInfo, passkey: dict | None
-) -> tuple[User, throttle.Attempt]:
+    *,
+    email: str,
+    password: str,
+    otp: str | None,
+    client: ClientInfo,
+    passkey: dict | None,
+    second_factor_with_writes: bool = False,
+) -> tuple[User, throttle.Attempt, bool]:
     """`authenticate`, but the successful attempt is left for the caller to clear
-    (`throttle.attempt_succeeded`, or its rows deleted with the caller's writes)."""
+    (`throttle.attempt_succeeded`, or its rows deleted with the caller's writes).
+
+    With `second_factor_with_writes`, a caller that writes with `write_together` may be left to
+    read whether the account has a second factor (TOTP) in its writes' statement, and to call
+    `_second_factor` if it has: the third value is then True. Only where nothing else would be
+    said first (no passkey given, none required, an account that may sign in), so the outcome is
+    the same either way."""
     attempt = throttle.attempt_begin(email=email, ip=client.ip)
     # The users service hashes a dummy password for an unknown email: similar time either way.
     user = user_service.verify_password(email=email, password=password)
@@ -174,20 +195,30 @@ def _authenticate(
     if passkey is not None and (must_use_passkey or mfa.mfa_enabled(user_id=user.id)):
         passkeys.login_verify(credential=passkey, user_id=user.id)  # else InvalidCredentials; counted
         mfa_recovery_cancel(user_id=user.id)  # whoever holds a factor is still around
-    elif mfa.mfa_enabled(user_id=user.id):
-        if not otp:
-            if user.is_active and not must_use_passkey and mfa_recovery_complete_if_due(user_id=user.id):
-                return user, attempt  # the lost factor is gone: the password alone signs in, this once and after
-            throttle.attempt_void(attempt)
-            raise MfaRequired()
-        elif not mfa.otp_accept(user_id=user.id, otp=otp):
-            raise mfa.InvalidOtp()
-        mfa_recovery_cancel(user_id=user.id)  # whoever holds the factor is still around
+    elif second_factor_with_writes and passkey is None and not must_use_passkey and _may_sign_in(user):
+        return user, attempt, True
+    elif mfa.mfa_enabled(user_id=user.id) and _second_factor(user, attempt, otp=otp, must_use_passkey=must_use_passkey):
+        return user, attempt, False  # the lost factor is gone: the password alone signs in, this once and after
     _check_account(user, attempt)
     if must_use_passkey and passkey is None:
         throttle.attempt_void(attempt)
         _refuse_without_passkey(user)
-    return user, attempt
+    return user, attempt, False
+
+
+def _second_factor(user, attempt, *, otp: str | None, must_use_passkey: bool) -> bool:
+    """The code of an account with TOTP on: raises MfaRequired without one, InvalidOtp for a wrong
+    one. True when a due recovery (docs/auth.md) has just removed the factor: the password alone
+    signs in, and the account's other checks are not made."""
+    if not otp:
+        if user.is_active and not must_use_passkey and mfa_recovery_complete_if_due(user_id=user.id):
+            return True
+        throttle.attempt_void(attempt)
+        raise MfaRequired()
+    if not mfa.otp_accept(user_id=user.id, otp=otp):
+        raise mfa.InvalidOtp()
+    mfa_recovery_cancel(user_id=user.id)  # whoever holds the factor is still around
+    return False
 
 
 def passkey_required_for(*, user_id: uuid.UUID) -> bool:
@@ -222,6 +253,11 @@ def _refuse_without_passkey(user) -> None:
         "the options in this answer's details, for POST /api/v1/auth/passkeys/register), then sign in with it.",
         details={"registration_options": options},
     )
+
+
+def _may_sign_in(user) -> bool:
+    """What `_check_account` lets through."""
+    return user.is_active and (user.is_verified or not settings.GATEHOUSE_REQUIRE_VERIFIED_EMAIL)
 
 
 def _check_account(user, attempt) -> None:
