@@ -119,17 +119,21 @@ class CompiledRead(_Compiled):
         meta = self._model._meta
         return self._model.from_db(alias, [field.attname for field in meta.concrete_fields], row)
 
+    def converted(self, alias: str, row: tuple | None) -> tuple | None:
+        """A row of this query's statement (`statement`), run by the caller, as `first` returns it."""
+        if row is None:
+            return None
+        _, _, _, compiler, converters = self._compiled()[alias]
+        if converters:
+            row = next(iter(compiler.apply_converters([row], converters)))
+        return tuple(row)
+
     def _first(self, values: tuple) -> tuple[str, tuple | None]:
         alias, sql, params = self.statement(*values)
         with connections[alias].cursor() as cursor:
             cursor.execute(sql, params)
             row = cursor.fetchone()
-        if row is None:
-            return alias, None
-        _, _, _, compiler, converters = self._compiled()[alias]
-        if converters:
-            row = next(iter(compiler.apply_converters([row], converters)))
-        return alias, tuple(row)
+        return alias, self.converted(alias, row)
 
 
 class CompiledDelete(_Compiled):

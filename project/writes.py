@@ -23,12 +23,14 @@ the database assigns (it is not read back; give such a row a key in Python or do
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.db import connections, router, transaction
 from django.db.models import Model, QuerySet
 from django.db.models.sql import DeleteQuery, InsertQuery
+from psycopg import pq
 
-from project.compiled import Statement
+from project.compiled import CompiledRead, Statement
 
 
 def write_together(
@@ -128,6 +130,53 @@ def insert_row(obj: Model) -> None:
             (obj.pk,) = connection.ops.fetch_returned_insert_columns(cursor, ())
     obj._state.adding = False
     obj._state.db = alias
+
+
+def insert_row_then_read(obj: Model, read: CompiledRead, *values: Any, durable: bool = True) -> tuple | None:
+    """`insert_row(obj)`, committed, then `read.first(*values)`: a statement of its own, after the
+    commit, so it sees the row and every row committed before it.
+
+    On PostgreSQL in autocommit mode that is one round trip: a simple-query message
+    `BEGIN; INSERT …; COMMIT; SELECT …`, whose statements the server runs in that order, as if
+    they were sent one by one (the read in a transaction of its own). With `durable=False` the
+    commit does not wait for its WAL to reach the disk (`SET LOCAL synchronous_commit TO OFF`): the
+    row is visible to every other transaction at once, as with a durable commit, but a crash of
+    the database server within its WAL writer's delay (a fraction of a second) may lose it.
+    Elsewhere (SQLite, inside a transaction, server-side binding) it is the two calls."""
+    alias = router.db_for_write(type(obj)) or "default"
+    connection = connections[alias]
+    statement = read.statement(*values)
+    if (
+        connection.vendor != "postgresql"
+        or statement.alias != alias
+        or connection.in_atomic_block
+        or connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
+    ):
+        insert_row(obj)
+        return read.first(*values)
+    returning = obj.pk is None
+    insert_sql, insert_params = _insert_sql(obj, connection, returning=returning)
+    asynchronous = "" if durable else "SET LOCAL synchronous_commit TO OFF; "
+    sql = f"BEGIN; {asynchronous}{insert_sql}; COMMIT; {statement.sql}"
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute(sql, [*insert_params, *statement.params])
+        except Exception:
+            # A statement that failed inside BEGIN leaves its transaction open and aborted.
+            if connection.connection.info.transaction_status == pq.TransactionStatus.INERROR:
+                connection.connection.execute("ROLLBACK")
+            raise
+        results = cursor.cursor
+        while not (results.statusmessage or "").startswith("INSERT"):
+            results.nextset()
+        if returning:
+            (obj.pk,) = connection.ops.fetch_returned_insert_columns(cursor, ())
+        while results.nextset():
+            pass
+        row = cursor.fetchone()
+    obj._state.adding = False
+    obj._state.db = alias
+    return read.converted(alias, row)
 
 
 # The INSERT statements already compiled, by model, columns, database and RETURNING: the SQL of a

@@ -14,7 +14,7 @@ from prometheus_client import Counter
 from auth.interface import TooManyAttempts
 from auth.models import LoginFailure
 from project.compiled import CompiledDelete, CompiledRead, Statement
-from project.writes import insert_row
+from project.writes import insert_row_then_read
 
 from .crypto import keyed_hash
 
@@ -76,20 +76,25 @@ _COUNTS_BY_ACCOUNT_AND_IP = CompiledRead(
 )
 
 
-def login_allowed_or_raise(*, email: str, ip: str, including_own: bool = False) -> int:
-    """Raise TooManyAttempts while the account or the client IP is over its limit; otherwise
-    return the account's recent failures (0: a successful login has nothing to clear).
+def _window_read(email: str, ip: str) -> tuple[CompiledRead, tuple]:
+    """The count of the account's (and the IP's) failures in the window, and its values.
 
     One query counts both (a login's PostgreSQL round trips are most of what it costs beyond the
     password hash: docs/benchmarks.md, scenario 3)."""
     since = timezone.now() - WINDOW
     if ip:
-        n_account, first_account, n_ip, first_ip = _COUNTS_BY_ACCOUNT_AND_IP.first(account_key(email), ip, since)
-    else:
-        n_account, first_account = _COUNTS_BY_ACCOUNT.first(account_key(email), since)
-    own = 1 if including_own else 0  # the caller's own attempt, already written, is not a past failure
+        return _COUNTS_BY_ACCOUNT_AND_IP, (account_key(email), ip, since)
+    return _COUNTS_BY_ACCOUNT, (account_key(email), since)
+
+
+def _allowed_or_raise(counts: tuple, *, own: int) -> int:
+    """Raise TooManyAttempts if the counts (a row of `_window_read`) are over a limit; otherwise
+    return the account's failures. `own` (0 or 1) is the caller's own attempt, already written,
+    which is not a past failure."""
+    n_account, first_account = counts[:2]
     _raise_if_over(n_account - own, first_account, settings.GATEHOUSE_LOGIN_MAX_FAILURES)
-    if ip:
+    if len(counts) > 2:
+        n_ip, first_ip = counts[2:]
         _raise_if_over(n_ip - own, first_ip, settings.GATEHOUSE_LOGIN_MAX_FAILURES_PER_IP)
     return n_account - own
 
@@ -111,11 +116,15 @@ def attempt_begin(*, email: str, ip: str) -> Attempt:
     stays as the failure if the attempt fails; `attempt_succeeded` or `attempt_void` removes it.
     Raises TooManyAttempts (and writes nothing) while the account or the client IP is locked."""
     # Its own statement, committed before the count's: the count, a later statement, sees it and
-    # every attempt committed before it (one statement with both would not: issue 24).
+    # every attempt committed before it (one statement with both would not: issue 24). On
+    # PostgreSQL both go in one round trip, and the attempt's commit does not wait for the disk
+    # (project.writes.insert_row_then_read): a crash of the database server may forget the
+    # attempts of its last fraction of a second (docs/auth.md, "Brute-force protection").
     row = LoginFailure(account_key=account_key(email), ip=ip or None)
-    insert_row(row)
+    read, values = _window_read(email, ip)
+    counts = insert_row_then_read(row, read, *values, durable=False)
     try:
-        others = login_allowed_or_raise(email=email, ip=ip, including_own=True)
+        others = _allowed_or_raise(counts, own=1)
     except TooManyAttempts:
         LoginFailure.objects.filter(id=row.id).delete()
         raise

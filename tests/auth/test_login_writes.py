@@ -1,8 +1,9 @@
 """A password login's writes (issue 24): its session, its refresh token and the clean-up of its
 brute-force attempt are one transaction, and on PostgreSQL one statement (project.writes)."""
 
+import psycopg
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from auth.core import services
@@ -93,3 +94,54 @@ def test_a_row_inserted_by_its_compiled_statement_reads_back_its_key():
     assert not first._state.adding and first._state.db == "default"
     stored = LoginFailure.objects.get(pk=second.pk)
     assert (stored.account_key, stored.ip, stored.created_at) == ("b" * 64, None, second.created_at)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_attempt_and_its_count_are_one_round_trip_on_postgresql_the_count_seeing_the_committed_attempt():
+    from auth.core import throttle
+
+    throttle.login_failure_record(email="ada@example.com", ip="203.0.113.5")
+    with CaptureQueriesContext(connection) as captured:
+        attempt = throttle.attempt_begin(email="ada@example.com", ip="203.0.113.5")
+    statements = [query["sql"] for query in captured.captured_queries]
+    assert attempt.others == 1  # the earlier failure; the attempt's own row is not counted as one
+    assert LoginFailure.objects.filter(id=attempt.id).exists()
+    if connection.vendor == "postgresql":
+        assert len(statements) == 1, statements
+        assert statements[0].startswith(
+            'BEGIN; SET LOCAL synchronous_commit TO OFF; INSERT INTO "gatehouse_auth_loginfailure"'
+        ), statements[0]
+        assert "; COMMIT; SELECT COUNT(" in statements[0], statements[0]
+        assert connection.connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    else:
+        assert len(statements) == 2, statements
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("others", [0, 4])
+def test_an_insert_then_read_sees_its_row_and_the_rows_committed_before_it(others):
+    from auth.core import throttle
+    from project.writes import insert_row_then_read
+
+    for _ in range(others):
+        throttle.login_failure_record(email="ada@example.com", ip=None)
+    row = LoginFailure(account_key=throttle.account_key("ada@example.com"), ip=None)
+    read, values = throttle._window_read("ada@example.com", "")
+    n_account, first = insert_row_then_read(row, read, *values)
+    assert row.pk and not row._state.adding
+    assert n_account == others + 1
+    assert first == LoginFailure.objects.order_by("created_at").first().created_at
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_insert_that_fails_in_the_round_trip_leaves_no_open_transaction_behind():
+    from auth.core import throttle
+    from project.writes import insert_row_then_read
+
+    read, values = throttle._window_read("ada@example.com", "")
+    no_key = LoginFailure(account_key=None, ip=None)  # the column is NOT NULL
+    with pytest.raises(DatabaseError):
+        insert_row_then_read(no_key, read, *values, durable=False)
+    if connection.vendor == "postgresql":
+        assert connection.connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    assert not LoginFailure.objects.exists()  # and the connection answers

@@ -24,7 +24,7 @@ rows = st.lists(
 
 
 def orm_counts(key, ip, since):
-    """What login_allowed_or_raise asked the ORM before the statement was compiled."""
+    """What the lockout count asked the ORM before the statement was compiled."""
     account = Q(account_key=key)
     counts = {"n_account": Count("id", filter=account), "first_account": Min("created_at", filter=account)}
     matching = account
