@@ -13,3 +13,15 @@ class StringField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+def plain_text(value, max_length: int, *, trim: bool = True) -> str | None:
+    """A required StringField's validated value, when `value` is plainly valid: a non-blank ASCII
+    string without NUL (so no surrogates either), trimmed as the field trims (`trim`), within
+    `max_length`. None for anything else: the serializer then decides (issue 24: a serializer
+    instance costs a hot endpoint more than its own work)."""
+    if type(value) is not str or not value.isascii() or "\x00" in value:
+        return None
+    if trim:
+        value = value.strip()
+    return value if value and len(value) <= max_length else None

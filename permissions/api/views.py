@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gateway.direct import NOT_JSON, answered_first, json_of, json_response, plain_request
-from gateway.fields import StringField
+from gateway.fields import StringField, plain_text
 from gateway.orgs import require_scope_mfa
 from gateway.parsers import json_body
 from gateway.permissions import RequiresPermission
@@ -317,24 +317,15 @@ class CheckInput(serializers.Serializer):
         return attrs
 
 
-def _plain_text(value, max_length: int) -> str | None:
-    """A StringField's value, when it is plainly valid: a non-blank ASCII string without NUL (so no
-    surrogates either) whose trimmed length is within `max_length`; else None."""
-    if type(value) is not str or not value.isascii() or "\x00" in value:
-        return None
-    value = value.strip()  # as the field trims
-    return value if value and len(value) <= max_length else None
-
-
 def _plain_fields(data: dict) -> dict | None:
     """CheckItem's fields of `data` (`permission` only if given), when plainly valid; else None."""
     values: dict = {"scope": None, "user_id": None}
     if "permission" in data:
-        values["permission"] = _plain_text(data["permission"], 150)
+        values["permission"] = plain_text(data["permission"], 150)
         if values["permission"] is None:
             return None
     if data.get("scope") is not None:
-        values["scope"] = _plain_text(data["scope"], 500)
+        values["scope"] = plain_text(data["scope"], 500)
         if values["scope"] is None:
             return None
     if data.get("user_id") is not None:
