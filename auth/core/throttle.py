@@ -119,7 +119,7 @@ def attempt_begin(*, email: str, ip: str) -> Attempt:
     # every attempt committed before it (one statement with both would not: issue 24). On
     # PostgreSQL both go in one round trip, and the attempt's commit does not wait for the disk
     # (project.writes.insert_row_then_read): a crash of the database server may forget the
-    # attempts of its last fraction of a second (docs/auth.md, "Brute-force protection").
+    # attempts of its last fraction of a second (docs/auth.md, "Brute force").
     row = LoginFailure(account_key=account_key(email), ip=ip or None)
     read, values = _window_read(email, ip)
     counts = insert_row_then_read(row, read, *values, durable=False)
