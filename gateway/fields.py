@@ -15,13 +15,13 @@ class StringField(serializers.CharField):
         return super().to_internal_value(data)
 
 
-def plain_text(value, max_length: int, *, trim: bool = True) -> str | None:
-    """A required StringField's validated value, when `value` is plainly valid: a non-blank ASCII
-    string without NUL (so no surrogates either), trimmed as the field trims (`trim`), within
-    `max_length`. None for anything else: the serializer then decides (issue 24: a serializer
-    instance costs a hot endpoint more than its own work)."""
+def plain_text(value, max_length: int, *, trim: bool = True, allow_blank: bool = False) -> str | None:
+    """A StringField's validated value, when `value` is plainly valid: an ASCII string without NUL
+    (so no surrogates either), trimmed as the field trims (`trim`), within `max_length`, not blank
+    unless `allow_blank`. None for anything else: the serializer then decides (issue 24: a
+    serializer instance costs a hot endpoint more than its own work)."""
     if type(value) is not str or not value.isascii() or "\x00" in value:
         return None
     if trim:
         value = value.strip()
-    return value if value and len(value) <= max_length else None
+    return value if (value or allow_blank) and len(value) <= max_length else None

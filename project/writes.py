@@ -142,7 +142,8 @@ def insert_row_then_read(obj: Model, read: CompiledRead, *values: Any, durable: 
     commit does not wait for its WAL to reach the disk (`SET LOCAL synchronous_commit TO OFF`): the
     row is visible to every other transaction at once, as with a durable commit, but a crash of
     the database server within its WAL writer's delay (a fraction of a second) may lose it.
-    Elsewhere (SQLite, inside a transaction, server-side binding) it is the two calls."""
+    Elsewhere (SQLite, inside a transaction or with autocommit off, server-side binding) it is the
+    two calls."""
     alias = router.db_for_write(type(obj)) or "default"
     connection = connections[alias]
     statement = read.statement(*values)
@@ -150,6 +151,7 @@ def insert_row_then_read(obj: Model, read: CompiledRead, *values: Any, durable: 
         connection.vendor != "postgresql"
         or statement.alias != alias
         or connection.in_atomic_block
+        or not connection.get_autocommit()  # a caller's transaction: COMMIT would end it
         or connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
     ):
         insert_row(obj)

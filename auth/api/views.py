@@ -78,10 +78,9 @@ def plain_login_input(data) -> dict | None:
         return None
     values = {"email": email, "password": password}
     if "otp" in data:  # a blank code is a valid one: no code
-        otp = data["otp"]
-        if type(otp) is not str or not otp.isascii() or "\x00" in otp or len(otp.strip()) > 32:
+        values["otp"] = plain_text(data["otp"], 32, allow_blank=True)
+        if values["otp"] is None:
             return None
-        values["otp"] = otp.strip()
     return values
 
 

@@ -145,3 +145,23 @@ def test_an_insert_that_fails_in_the_round_trip_leaves_no_open_transaction_behin
     if connection.vendor == "postgresql":
         assert connection.connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     assert not LoginFailure.objects.exists()  # and the connection answers
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_insert_then_read_with_autocommit_off_leaves_the_callers_transaction_open():
+    from auth.core import throttle
+    from project.writes import insert_row_then_read
+
+    read, values = throttle._window_read("ada@example.com", "")
+    transaction.set_autocommit(False)
+    try:
+        with CaptureQueriesContext(connection) as captured:
+            counts = insert_row_then_read(
+                LoginFailure(account_key=throttle.account_key("ada@example.com")), read, *values
+            )
+        assert counts[0] == 1
+        assert not any("COMMIT" in query["sql"] for query in captured.captured_queries)
+        transaction.rollback()  # the caller's transaction was still its own to end
+    finally:
+        transaction.set_autocommit(True)
+    assert not LoginFailure.objects.exists()
