@@ -63,7 +63,7 @@ def run(ctx) -> ScenarioResult:
                 times.append(elapsed)
             return statistics.median(times)
 
-        for path in ("/bare/login", "/skeleton/login", "/essential/login"):
+        for path in ("/bare/login", "/skeleton/login", "/essential/login", "/statements/login"):
             p50(floor_port, path)  # warm both workers' imports and connections
 
         def verify_p50() -> float:
@@ -100,6 +100,7 @@ def run(ctx) -> ScenarioResult:
             "bare_p50": lambda: p50(floor_port, "/bare/login"),
             "skeleton_p50": lambda: p50(floor_port, "/skeleton/login"),
             "essential_p50": lambda: p50(floor_port, "/essential/login"),
+            "statements_p50": lambda: p50(floor_port, "/statements/login"),
             "verify_p50": verify_p50,
             "logins_per_s": lambda: web.wrk(
                 f"http://127.0.0.1:{port}/api/v1/auth/token", seconds=seconds, connections=CONCURRENCY, body=body
@@ -110,6 +111,9 @@ def run(ctx) -> ScenarioResult:
             ),
             "essentials_per_s": lambda: web.wrk(
                 f"http://127.0.0.1:{floor_port}/essential/login", seconds=seconds, connections=CONCURRENCY, body=body
+            ),
+            "statements_per_s": lambda: web.wrk(
+                f"http://127.0.0.1:{floor_port}/statements/login", seconds=seconds, connections=CONCURRENCY, body=body
             ),
         }
         f = interleave(ctx.rounds(5), measures)
@@ -198,6 +202,33 @@ def run(ctx) -> ScenarioResult:
             0,
             ratios(f["essentials_per_s"], f["verifies_per_s"]),
             f"{median(f['essentials_per_s']):.1f} essential logins/s",
+        ),
+        Comparison(
+            "3",
+            "(floor) the essentials with a login's own statements and rate-limit script, p50 over a raw verify",
+            "—",
+            ">=",
+            0,
+            ratios(f["statements_p50"], f["verify_p50"]),
+            f"statements login p50 {fmt_seconds(median(f['statements_p50']))}",
+        ),
+        Comparison(
+            "3",
+            f"(floor) those statements' logins/s over raw verifies/s, concurrency {CONCURRENCY}",
+            "—",
+            ">=",
+            0,
+            ratios(f["statements_per_s"], f["verifies_per_s"]),
+            f"{median(f['statements_per_s']):.1f} statements logins/s",
+        ),
+        Comparison(
+            "3",
+            f"(diagnostic) logins/s over those statements' logins/s, concurrency {CONCURRENCY}",
+            "—",
+            ">=",
+            0,
+            ratios(f["logins_per_s"], f["statements_per_s"]),
+            "what Gatehouse's own Python (edge, API, ORM, token claims) costs the throughput",
         ),
     ]
     result.notes.append(

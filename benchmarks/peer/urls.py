@@ -1,8 +1,14 @@
 """The peers' HTTP endpoints (scenario 2), and the floors of a login (scenario 3)."""
 
 import functools
+import hashlib
+import hmac
+import ipaddress
 import json
 import os
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 from django.http import JsonResponse
@@ -129,6 +135,106 @@ def essential_login(request):
     return JsonResponse({"access_token": signature.hex()})
 
 
+# The statements a Gatehouse login sends (auth.core.throttle, users, project.writes), as Django
+# compiles them on PostgreSQL; tests/ops/test_bench_floors.py checks they are the login's own.
+_LOGIN_ATTEMPT = (
+    'BEGIN; SET LOCAL synchronous_commit TO OFF; INSERT INTO "gatehouse_auth_loginfailure" ("account_key", "ip", '
+    '"created_at") VALUES (%s, %s, %s) RETURNING "gatehouse_auth_loginfailure"."id"; COMMIT; SELECT '
+    'COUNT("gatehouse_auth_loginfailure"."id") FILTER (WHERE "gatehouse_auth_loginfailure"."account_key" = %s) AS '
+    '"n_account", MIN("gatehouse_auth_loginfailure"."created_at") FILTER (WHERE '
+    '"gatehouse_auth_loginfailure"."account_key" = %s) AS "first_account", COUNT("gatehouse_auth_loginfailure"."id") '
+    'FILTER (WHERE "gatehouse_auth_loginfailure"."ip" = %s) AS "n_ip", MIN("gatehouse_auth_loginfailure"."created_at") '
+    'FILTER (WHERE "gatehouse_auth_loginfailure"."ip" = %s) AS "first_ip" FROM "gatehouse_auth_loginfailure" WHERE '
+    '(("gatehouse_auth_loginfailure"."account_key" = %s OR "gatehouse_auth_loginfailure"."ip" = %s) AND '
+    '"gatehouse_auth_loginfailure"."created_at" >= %s)'
+)
+_LOGIN_USER = (
+    'SELECT "users_user"."password" AS "password", "users_user"."last_login" AS "last_login", "users_user"."id" AS '
+    '"id", "users_user"."email" AS "email", "users_user"."display_name" AS "display_name", "users_user"."is_active" '
+    'AS "is_active", "users_user"."is_verified" AS "is_verified", "users_user"."pending_email" AS "pending_email", '
+    '"users_user"."is_staff" AS "is_staff", "users_user"."is_superuser" AS "is_superuser", "users_user"."date_joined" '
+    'AS "date_joined", "users_user"."updated_at" AS "updated_at" FROM "users_user" WHERE "users_user"."email" = %s '
+    "LIMIT 1"
+)
+_LOGIN_WRITES = (
+    'WITH guard AS (SELECT "gatehouse_auth_totpdevice"."user_id" AS "pk" FROM "gatehouse_auth_totpdevice" WHERE '
+    '("gatehouse_auth_totpdevice"."confirmed_at" IS NOT NULL AND "gatehouse_auth_totpdevice"."user_id" = %s) LIMIT '
+    '1), w0 AS (INSERT INTO "gatehouse_auth_session" ("id", "user_id", "created_at", "last_used_at", "expires_at", '
+    '"ip", "user_agent", "revoked_at", "revoke_reason", "kind", "client_id", "scope", "parent_id", "auth_time") '
+    "SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s WHERE NOT EXISTS (SELECT 1 FROM guard)), w1 AS "
+    '(INSERT INTO "gatehouse_auth_refreshtoken" ("token_hash", "session_id", "created_at", "used_at", '
+    '"replaced_by_id", "replays") SELECT %s, %s, %s, %s, %s, %s WHERE NOT EXISTS (SELECT 1 FROM guard)), w2 AS '
+    '(DELETE FROM "gatehouse_auth_loginfailure" WHERE ("gatehouse_auth_loginfailure"."id" = %s) AND NOT EXISTS '
+    "(SELECT 1 FROM guard)) SELECT NOT EXISTS (SELECT 1 FROM guard)"
+)
+# The edge's rate-limit script (gateway.edge._HIT): a sign-in counts against the client IP's bucket.
+_RATE_LIMIT_HIT = """
+local count = redis.call('INCRBY', KEYS[1], ARGV[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  ttl = tonumber(ARGV[2])
+end
+return {count, ttl}
+"""
+
+
+@functools.cache
+def _rate_limit():
+    return _redis().register_script(_RATE_LIMIT_HIT)
+
+
+def _results(cursor) -> list:
+    """The first row of each result a multi-statement message returned."""
+    rows = []
+    while True:
+        if cursor.description is not None:
+            rows.append(cursor.fetchone())
+        if not cursor.nextset():
+            return rows
+
+
+@csrf_exempt
+def statements_login(request):
+    """`essential_login` with a Gatehouse login's own work in place of its stand-ins, in plain code
+    (PostgreSQL only): the rate limit's script on the client IP's bucket, the attempt's message
+    with its failure counts, the user's row, and the session, refresh token and attempt's clean-up
+    in one statement guarded by the TOTP read; the same SQL, with values of the same types. What it
+    leaves out is Gatehouse's own Python: the edge, the API, the ORM, the token's claims."""
+    key = _essentials()
+    body = json.loads(request.body)
+    ip = ipaddress.ip_address(request.META["REMOTE_ADDR"])
+    _rate_limit()(keys=[f"bench:floor:rl:ip:{ip}"], args=[1, 60_000])
+    account = hmac.new(key_for_accounts(), body["email"].strip().lower().encode(), hashlib.sha256).hexdigest()
+    now = datetime.now(UTC)
+    with connection.cursor() as cursor:
+        params = [account, ip, now, account, account, ip, ip, account, ip, now - timedelta(minutes=15)]
+        cursor.execute(_LOGIN_ATTEMPT, params)
+        (attempt,), _counts = _results(cursor)
+        cursor.execute(_LOGIN_USER, [body["email"]])
+        user = cursor.fetchone()
+    if user is None or not _verified(request):
+        return JsonResponse({"error": "invalid_credentials"}, status=401)
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    signature = key.sign(request.body, padding.PKCS1v15(), hashes.SHA256())
+    session, user_id, refresh = uuid.uuid4(), user[2], secrets.token_urlsafe(32)
+    at = datetime.now(UTC)
+    with connection.cursor() as cursor:
+        agent = request.headers.get("User-Agent", "")
+        session_row = [session, user_id, at, at, at + timedelta(days=30), ip, agent, None, "", "api", "", "", None, at]
+        refresh_row = [hashlib.sha256(refresh.encode()).hexdigest(), session, at, None, None, 0]
+        cursor.execute(_LOGIN_WRITES, [user_id, *session_row, *refresh_row, attempt])
+        cursor.fetchone()
+    return JsonResponse({"access_token": signature.hex(), "refresh_token": refresh})
+
+
+@functools.cache
+def key_for_accounts() -> bytes:
+    return hashlib.sha256(b"bench:login-account").digest()
+
+
 def hello(request):
     return JsonResponse({"hello": "world"})
 
@@ -164,6 +270,7 @@ urlpatterns = [
     path("bare/login", bare_login),
     path("skeleton/login", skeleton_login),
     path("essential/login", essential_login),
+    path("statements/login", statements_login),
     path("drf/check", DrfCheck.as_view()),
     path("drf/me", DrfMe.as_view()),
 ]
