@@ -48,13 +48,17 @@ def clock():
         yield now
 
 
-def _failures(count: int, now, email: str = "ada@example.com") -> None:
-    """The failed attempts a request starts from: `count` of `email`'s, from the test client's
-    address, five minutes old (a lockout then has ten minutes to go)."""
-    LoginFailure.objects.all().delete()
-    for _ in range(count):
-        throttle.login_failure_record(email=email, ip="127.0.0.1")
-    LoginFailure.objects.update(created_at=now - timedelta(minutes=5))
+def _failures(count: int, now, email: str = "ada@example.com"):
+    """What sets the failed attempts a request starts from: `count` of `email`'s, from the test
+    client's address, five minutes old (a lockout then has ten minutes to go)."""
+
+    def start() -> None:
+        LoginFailure.objects.all().delete()
+        for _ in range(count):
+            throttle.login_failure_record(email=email, ip="127.0.0.1")
+        LoginFailure.objects.update(created_at=now - timedelta(minutes=5))
+
+    return start
 
 
 def _answer(client, path: str, body: bytes, content_type: str, **headers) -> tuple[int, bytes, dict]:
@@ -178,7 +182,7 @@ def test_every_request_is_answered_as_drf_answers_it(signed_in, clock, settings,
     settings.GATEHOUSE_LOGIN_MAX_FAILURES = 5
     client = presenting(token, signed_in)
     headers = {} if accept is None else {"HTTP_ACCEPT": accept}
-    answer, _, drf = _both(client, lambda: _failures(failures, clock), TOKEN + query, body, content_type, **headers)
+    answer, _, drf = _both(client, _failures(failures, clock), TOKEN + query, body, content_type, **headers)
     assert answer == drf
 
 
@@ -246,7 +250,7 @@ def test_every_outcome_of_the_service_is_answered_without_drf_as_drf_answers_it(
     count, failing = failures
     body = {"email": email, "password": password} | ({} if otp is None else {"otp": otp})
     answer, by, drf = _both(
-        APIClient(), lambda: _failures(count, clock, failing or email), TOKEN, _encode(body), "application/json"
+        APIClient(), _failures(count, clock, failing or email), TOKEN, _encode(body), "application/json"
     )
     assert by == "direct"
     assert answer == drf
@@ -265,25 +269,30 @@ def test_every_outcome_of_the_service_is_answered_without_drf_as_drf_answers_it(
 def test_a_failing_dependency_is_answered_as_drf_answers_it(ada, clock, failure):
     body = _encode({"email": ada.email, "password": PASSWORD})
     with mock.patch.object(provided("users"), "verify_password", side_effect=failure):
-        answer, by, drf = _both(APIClient(), lambda: _failures(0, clock), TOKEN, body, "application/json")
+        answer, by, drf = _both(APIClient(), _failures(0, clock), TOKEN, body, "application/json")
     assert by == "direct" and answer == drf
     status, content, headers = answer
     assert status == 503 and headers["Retry-After"] and content["error"]["code"]
 
 
+ADA = {"email": "ada@example.com", "password": PASSWORD}
+
+
 @pytest.mark.parametrize(
-    ("body", "content_type", "query"),
+    ("body", "content_type", "query", "accept", "status"),
     [
-        ({"email": "ada@example.com", "password": PASSWORD, "passkey": {"id": "x"}}, "application/json", ""),
-        ({"email": "ada@example.com", "password": PASSWORD, "extra": 1}, "application/json", ""),
-        ({"email": "ada@example.com", "password": "pässwort-long-enough"}, "application/json", ""),
-        ({"email": "ada@example.com", "password": PASSWORD}, "application/json", "?format=json"),
-        ({"email": "ada@example.com", "password": PASSWORD}, "application/json; charset=utf-8", ""),
-        ({"email": "ada@example.com", "password": PASSWORD}, "text/plain", ""),
-        ({"email": "ada@example.com"}, "application/json", ""),
+        pytest.param({**ADA, "passkey": {"id": "x"}}, "application/json", "", None, 200, id="passkey"),
+        pytest.param({**ADA, "extra": 1}, "application/json", "", None, 200, id="extra key"),
+        pytest.param({**ADA, "password": "pässwort-long-enough"}, "application/json", "", None, 401, id="non-ASCII"),
+        pytest.param({"email": "ada@example.com"}, "application/json", "", None, 400, id="no password"),
+        pytest.param(ADA, "application/json", "?format=json", None, 200, id="?format=json"),
+        pytest.param(ADA, "application/json; charset=utf-8", "", None, 200, id="charset"),
+        pytest.param(ADA, "text/plain", "", None, 415, id="text/plain"),
+        pytest.param(ADA, "application/json", "", "application/json; indent=2", 200, id="Accept with indent"),
+        pytest.param(ADA, "application/json", "", "text/html", 406, id="Accept text/html"),
     ],
-    ids=["passkey", "extra key", "non-ASCII", "?format=json", "charset", "text/plain", "no password"],
 )
-def test_the_rest_is_left_to_drf(ada, clock, body, content_type, query):
-    answer, by, drf = _both(APIClient(), lambda: _failures(0, clock), TOKEN + query, _encode(body), content_type)
-    assert by == "drf" and answer == drf
+def test_the_rest_is_left_to_drf(ada, clock, body, content_type, query, accept, status):
+    headers = {} if accept is None else {"HTTP_ACCEPT": accept}
+    answer, by, drf = _both(APIClient(), _failures(0, clock), TOKEN + query, _encode(body), content_type, **headers)
+    assert (by, answer[0]) == ("drf", status) and answer == drf
