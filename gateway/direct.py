@@ -76,7 +76,8 @@ def plain_json_request(request: HttpRequest, method: str) -> bool:
     `Accept` the fast negotiation takes, no query string (`?format=`), and for a POST the JSON
     content type with no parameters (a GET's body is not read). Alone, it is the whole plain
     request of an endpoint that authenticates nobody (no authentication classes, AllowAny: the
-    login): DRF's dispatch sets only `request.user` there, to None, which such a view does not read."""
+    login): DRF's dispatch sets only `request.user` and `request.auth` there, both None, which
+    such a view does not read."""
     return (
         request.method == method
         and (method != "POST" or request.META.get("CONTENT_TYPE") == JSONParser.media_type)
