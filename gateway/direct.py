@@ -3,11 +3,14 @@
 DRF's dispatch (its Request, authentication, permission classes, content negotiation, the
 Response and its renderer) cost about 160 µs of a permission check's 560 in one process, more than
 the check itself (docs/benchmarks.md, issue 24). For a request that is plainly what nearly every
-client sends (a verified bearer token, `Content-Type: application/json` exactly, an `Accept` that
-JSON satisfies, no query string), the endpoint's `direct` function answers with the same status,
-headers and body DRF would give. Anything else (every error of DRF's own, an odd header, a body
-that is not plainly valid) is left to the DRF view, so it is answered exactly as before: `direct`
-returns None for it. tests/permissions/test_check_direct.py compares the two answers.
+client sends (a verified bearer token where the endpoint authenticates, `Content-Type:
+application/json` exactly, an `Accept` that JSON satisfies, no query string), the endpoint's
+`direct` function answers with the same status, headers and body DRF would give. Anything else
+(every error of DRF's own, an odd header, a body that is not plainly valid) is left to the DRF
+view, so it is answered exactly as before: `direct` returns None for it. An error `direct` raises
+(a domain error of the service it calls) is answered as DRF's view answers it, by the API's
+exception handler. tests/permissions/test_check_direct.py and tests/auth/test_login_direct.py
+compare the two answers.
 
 The DRF view stays the URL's view for everything else that reads it: the OpenAPI schema
 (`cls`, `initkwargs`), CSRF exemption, OPTIONS.
@@ -60,21 +63,27 @@ def answered_first(drf_view, direct: Direct):
 
 def plain_request(request: HttpRequest, method: str):
     """The verified principal of a request DRF would authenticate and render as JSON without a
-    question, or None: the method, a valid bearer token (the edge read it), an `Accept` the fast
-    negotiation takes, no query string (`?format=`), and for a POST the JSON content type with no
-    parameters (a GET's body is not read)."""
+    question, or None: a valid bearer token (the edge read it), and `plain_json_request`."""
     edge = getattr(request, "edge_principal", None)
-    if (
-        request.method != method
-        or edge is None
-        or edge.principal is None
-        or (method == "POST" and request.META.get("CONTENT_TYPE") != JSONParser.media_type)
-        or request.META.get("HTTP_ACCEPT", "") not in JsonNegotiation.FAST_ACCEPT
-        or request.META.get("QUERY_STRING")
-    ):
+    if edge is None or edge.principal is None or not plain_json_request(request, method):
         return None
     request.user = AuthenticatedUser(principal=edge.principal)  # as DRF's authentication sets it
     return edge.principal
+
+
+def plain_json_request(request: HttpRequest, method: str) -> bool:
+    """Whether DRF would render the answer to `request` as JSON without a question: the method, an
+    `Accept` the fast negotiation takes, no query string (`?format=`), and for a POST the JSON
+    content type with no parameters (a GET's body is not read). Alone, it is the whole plain
+    request of an endpoint that authenticates nobody (no authentication classes, AllowAny: the
+    login): DRF's dispatch sets only `request.user` and `request.auth` there, both None, which
+    such a view does not read."""
+    return (
+        request.method == method
+        and (method != "POST" or request.META.get("CONTENT_TYPE") == JSONParser.media_type)
+        and request.META.get("HTTP_ACCEPT", "") in JsonNegotiation.FAST_ACCEPT
+        and not request.META.get("QUERY_STRING")
+    )
 
 
 def json_of(request: HttpRequest):

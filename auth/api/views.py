@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -11,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from auth.interface import ClientInfo, InvalidToken, PasskeyNotFound, TokenPair, auth_service
+from gateway.direct import answered_first, json_of, json_response, plain_json_request
 from gateway.edge import client_ip
 from gateway.fields import StringField, plain_text
 from gateway.parsers import json_body
@@ -84,7 +86,37 @@ def plain_login_input(data) -> dict | None:
     return values
 
 
+def login_body(values: dict, request) -> dict:
+    """The token pair's body of a sign-in with `values` (the login's validated data), from the
+    client that sent `request` (Django's or DRF's)."""
+    pair = auth_service.login(
+        email=values["email"],
+        password=values["password"],
+        otp=values.get("otp") or None,
+        client=client_info(request),
+        passkey=values.get("passkey"),
+    )
+    return token_body(pair)
+
+
+def direct_login(request) -> HttpResponse | None:
+    """A sign-in with a plain body, plainly asked, without DRF's dispatch (gateway.direct; issue
+    24). None for the rest, which TokenApi answers: a passkey, any body the plain reading does not
+    vouch for. It decides before it signs anyone in: from then on it answers every outcome, the
+    service's refusals raised to `answered_first` (a login is never tried twice)."""
+    if not plain_json_request(request, "POST"):
+        return None
+    values = plain_login_input(json_of(request))  # None for NOT_JSON too: not a dict
+    if values is None:
+        return None
+    return json_response(login_body(values, request))
+
+
 class TokenApi(AnonymousApi):
+    @classmethod
+    def as_view(cls, **initkwargs):
+        return answered_first(super().as_view(**initkwargs), direct_login)
+
     class InputSerializer(serializers.Serializer):
         email = StringField(max_length=254)
         password = StringField(**PASSWORD)
@@ -103,14 +135,7 @@ class TokenApi(AnonymousApi):
             data = self.InputSerializer(data=body)
             data.is_valid(raise_exception=True)
             values = data.validated_data
-        pair = auth_service.login(
-            email=values["email"],
-            password=values["password"],
-            otp=values.get("otp") or None,
-            client=client_info(request),
-            passkey=values.get("passkey"),
-        )
-        return Response(token_body(pair))
+        return Response(login_body(values, request))
 
 
 class TokenRefreshApi(AnonymousApi):
