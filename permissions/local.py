@@ -41,6 +41,9 @@ class LocalPermissionService:
     def list_permissions(self) -> list[Permission]:
         return [permission_data(p) for p in selectors.list_permissions()]
 
+    def undeclared_permissions(self, *, codes: list[str]) -> list[str]:
+        return selectors.undeclared_permissions(codes=codes)
+
     def create_role(
         self,
         *,

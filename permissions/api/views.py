@@ -375,8 +375,8 @@ def _subject(request, user_id: uuid.UUID | None) -> uuid.UUID:
 
 def _unknown(asked: list[tuple[int, str]]) -> list[tuple[int, str]]:
     """The (index, code) pairs whose code nobody declared."""
-    known = {permission.code for permission in permission_service.list_permissions()}
-    return [(i, code) for i, code in asked if code not in known]
+    undeclared = set(permission_service.undeclared_permissions(codes=[code for _, code in asked]))
+    return [(i, code) for i, code in asked if code in undeclared]
 
 
 def _refuse_unknown_permissions(codes: list[str], denied: list[bool] | None = None) -> None:

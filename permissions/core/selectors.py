@@ -151,6 +151,13 @@ def list_permissions() -> list[Permission]:
     return list(Permission.objects.order_by("code"))
 
 
+def undeclared_permissions(*, codes: list[str]) -> list[str]:
+    """From the role graph's codes, as `explain` tells `unknown_permission`: kept with the graph
+    under the global version, so a warm call reads nothing."""
+    declared = engine.role_graph().all_codes
+    return [code for code in dict.fromkeys(codes) if code not in declared]
+
+
 def get_role(*, role_id: uuid.UUID) -> Role:
     try:
         return Role.objects.prefetch_related("permissions", "parents").get(id=role_id)

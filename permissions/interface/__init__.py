@@ -323,6 +323,12 @@ class PermissionService(Protocol):
         """The registry as synced to the database, sorted by code."""
         ...
 
+    def undeclared_permissions(self, *, codes: list[str]) -> list[str]:
+        """The codes of `codes` that no permission of the registry has, each once, in the order
+        given: what tells a check of a mistyped or removed code from a denial without reading the
+        whole registry."""
+        ...
+
     # Roles. `actor_id` is who acts (None: the system itself); it is audited and checked for escalation.
 
     def create_role(

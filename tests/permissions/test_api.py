@@ -6,6 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from permissions.interface import ADMIN_ROLE, permission_service
+from permissions.models import Permission
 from tests.support.factories import UserFactory
 from tests.support.http import client_for, error_code
 from tests.support.rbac import new_user
@@ -240,6 +241,41 @@ def test_checking_a_permission_nobody_declared_is_400_unknown_permission(root, a
     assert admin.post(f"{RBAC}/check", {"checks": checks[::2]}, format="json").json() == {"results": [True, True]}
     why = admin.post(f"{RBAC}/explain", {"permission": "users.user.fly"}, format="json")
     assert (why.status_code, why.json()["reason"]) == (200, "unknown_permission")
+
+
+def _denied_unknown_and_batch(client):
+    checks = [{"permission": "users.user.view"}, {"permission": "users.user.fly"}, {"permission": "rbac.role.view"}]
+    denied = client.post(f"{RBAC}/check", {"permission": "users.user.view"}, format="json")
+    unknown = client.post(f"{RBAC}/check", {"permission": "users.user.fly"}, format="json")
+    batch = client.post(f"{RBAC}/check", {"checks": checks}, format="json")
+    assert denied.json() == {"allowed": False}
+    assert (unknown.status_code, error_code(unknown)) == (400, "unknown_permission")
+    assert batch.json()["error"]["details"] == {"checks": {"1": {"permission": ["Unknown permission: users.user.fly"]}}}
+
+
+def test_a_denial_is_told_from_an_unknown_code_without_listing_the_registry(ada, monkeypatch):
+    """Telling `unknown_permission` from a denial does not list the registry, as every denied
+    check did before: the role graph the check itself uses knows the declared codes."""
+    from permissions.local import LocalPermissionService
+
+    def whole_registry(self):
+        raise AssertionError("the whole registry was listed")
+
+    monkeypatch.setattr(LocalPermissionService, "list_permissions", whole_registry)
+    client, _ = ada
+    _denied_unknown_and_batch(client)
+
+
+@pytest.mark.stack  # the role graph is kept under Redis's version tokens; embedded mode keeps nothing
+def test_a_warm_denial_reads_nothing_of_the_registry(ada):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client, _ = ada
+    client.post(f"{RBAC}/check", {"permission": "users.user.view"}, format="json")  # the caches, warm
+    with CaptureQueriesContext(connection) as captured:
+        _denied_unknown_and_batch(client)
+    assert [q["sql"] for q in captured if Permission._meta.db_table in q["sql"]] == []
 
 
 def test_the_registry_pages_cover_it_once_and_a_cursor_not_of_ours_is_a_400_on_cursor(root):

@@ -73,3 +73,6 @@ def test_the_service_round_trips_roles_groups_assignments_checks_and_the_audit(c
     assert isinstance(page, AuditPage) and len(page.results) == 2 and page.next
     assert page.results[0].action == "role.deleted"
     assert {p.code for p in permission_service.list_permissions()} >= {"rbac.role.manage", "users.user.view"}
+    codes = ["nope.a.b", "users.user.view", "nope.a.b", "rbac.role.manage", "nope.c.d"]
+    assert permission_service.undeclared_permissions(codes=codes) == ["nope.a.b", "nope.c.d"]
+    assert permission_service.undeclared_permissions(codes=[]) == []

@@ -52,6 +52,13 @@ def test_checks_explanations_and_listings_agree_across_transports(both):
     assert remote.list_roles() == local.list_roles()
     assert remote.list_groups() == local.list_groups()
     assert remote.list_permissions() == local.list_permissions()
+    codes = [permission for permission, _ in asked] + [
+        "nobody.declared.this",
+        "users.user.view",
+        "nobody.declared.this",
+    ]
+    assert remote.undeclared_permissions(codes=codes) == local.undeclared_permissions(codes=codes)
+    assert remote.undeclared_permissions(codes=[]) == local.undeclared_permissions(codes=[]) == []
     assert remote.list_assignments() == local.list_assignments()
     assert remote.list_audit(limit=200) == local.list_audit(limit=200)
 

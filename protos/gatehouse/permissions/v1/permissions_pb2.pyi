@@ -225,6 +225,18 @@ class ListPermissionsResponse(_message.Message):
     result: _containers.RepeatedCompositeFieldContainer[Permission]
     def __init__(self, result: _Optional[_Iterable[_Union[Permission, _Mapping]]] = ...) -> None: ...
 
+class UndeclaredPermissionsRequest(_message.Message):
+    __slots__ = ("codes",)
+    CODES_FIELD_NUMBER: _ClassVar[int]
+    codes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, codes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class UndeclaredPermissionsResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, result: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class CreateRoleRequest(_message.Message):
     __slots__ = ("actor_id", "name", "description", "permissions", "parents")
     ACTOR_ID_FIELD_NUMBER: _ClassVar[int]

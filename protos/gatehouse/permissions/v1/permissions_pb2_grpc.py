@@ -70,6 +70,11 @@ class PermissionServiceStub:
                 request_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.ListPermissionsRequest.SerializeToString,
                 response_deserializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.ListPermissionsResponse.FromString,
                 _registered_method=True)
+        self.UndeclaredPermissions = channel.unary_unary(
+                '/gatehouse.permissions.v1.PermissionService/UndeclaredPermissions',
+                request_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.UndeclaredPermissionsRequest.SerializeToString,
+                response_deserializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.UndeclaredPermissionsResponse.FromString,
+                _registered_method=True)
         self.CreateRole = channel.unary_unary(
                 '/gatehouse.permissions.v1.PermissionService/CreateRole',
                 request_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.CreateRoleRequest.SerializeToString,
@@ -233,6 +238,13 @@ class PermissionServiceServicer:
         """--- The registry.
 
         The declared permissions as synced to the database, sorted by code.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UndeclaredPermissions(self, request, context):
+        """The codes asked about that no declared permission has, each once, in the order given.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -441,6 +453,11 @@ def add_PermissionServiceServicer_to_server(servicer, server):
                     servicer.ListPermissions,
                     request_deserializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.ListPermissionsRequest.FromString,
                     response_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.ListPermissionsResponse.SerializeToString,
+            ),
+            'UndeclaredPermissions': grpc.unary_unary_rpc_method_handler(
+                    servicer.UndeclaredPermissions,
+                    request_deserializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.UndeclaredPermissionsRequest.FromString,
+                    response_serializer=protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.UndeclaredPermissionsResponse.SerializeToString,
             ),
             'CreateRole': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateRole,
@@ -743,6 +760,33 @@ class PermissionService:
             '/gatehouse.permissions.v1.PermissionService/ListPermissions',
             protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.ListPermissionsRequest.SerializeToString,
             protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.ListPermissionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UndeclaredPermissions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gatehouse.permissions.v1.PermissionService/UndeclaredPermissions',
+            protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.UndeclaredPermissionsRequest.SerializeToString,
+            protos_dot_gatehouse_dot_permissions_dot_v1_dot_permissions__pb2.UndeclaredPermissionsResponse.FromString,
             options,
             channel_credentials,
             insecure,
