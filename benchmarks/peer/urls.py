@@ -115,6 +115,14 @@ def _durable_write() -> None:
         cursor.execute(_INSERT)
 
 
+def _signed(key, data: bytes) -> bytes:
+    """An RS256 signature, as an access token's."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+
+
 @csrf_exempt
 def essential_login(request):
     """`skeleton_login` with what any login that keeps Gatehouse's guarantees must do in those round
@@ -127,10 +135,7 @@ def essential_login(request):
     _round_trips(1)
     if not _verified(request):
         return JsonResponse({"error": "invalid_credentials"}, status=401)
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding
-
-    signature = key.sign(request.body, padding.PKCS1v15(), hashes.SHA256())
+    signature = _signed(key, request.body)
     _durable_write()
     return JsonResponse({"access_token": signature.hex()})
 
@@ -180,6 +185,12 @@ return {count, ttl}
 
 
 @functools.cache
+def _account_hmac_key() -> bytes:
+    """The floor's own key for the account's keyed hash (Gatehouse derives its own from SECRET_KEY)."""
+    return hashlib.sha256(b"bench:login-account").digest()
+
+
+@functools.cache
 def _rate_limit():
     return _redis().register_script(_RATE_LIMIT_HIT)
 
@@ -205,7 +216,7 @@ def statements_login(request):
     body = json.loads(request.body)
     ip = ipaddress.ip_address(request.META["REMOTE_ADDR"])
     _rate_limit()(keys=[f"bench:floor:rl:ip:{ip}"], args=[1, 60_000])
-    account = hmac.new(key_for_accounts(), body["email"].strip().lower().encode(), hashlib.sha256).hexdigest()
+    account = hmac.new(_account_hmac_key(), body["email"].strip().lower().encode(), hashlib.sha256).hexdigest()
     now = datetime.now(UTC)
     with connection.cursor() as cursor:
         params = [account, ip, now, account, account, ip, ip, account, ip, now - timedelta(minutes=15)]
@@ -215,10 +226,7 @@ def statements_login(request):
         user = cursor.fetchone()
     if user is None or not _verified(request):
         return JsonResponse({"error": "invalid_credentials"}, status=401)
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding
-
-    signature = key.sign(request.body, padding.PKCS1v15(), hashes.SHA256())
+    signature = _signed(key, request.body)
     session, user_id, refresh = uuid.uuid4(), user[2], secrets.token_urlsafe(32)
     at = datetime.now(UTC)
     with connection.cursor() as cursor:
@@ -228,11 +236,6 @@ def statements_login(request):
         cursor.execute(_LOGIN_WRITES, [user_id, *session_row, *refresh_row, attempt])
         cursor.fetchone()
     return JsonResponse({"access_token": signature.hex(), "refresh_token": refresh})
-
-
-@functools.cache
-def key_for_accounts() -> bytes:
-    return hashlib.sha256(b"bench:login-account").digest()
 
 
 def hello(request):
